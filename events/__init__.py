@@ -1,0 +1,1 @@
+"""The event catalogue, the envelope and the event store (port and PostgreSQL adapter)."""

@@ -1,0 +1,71 @@
+"""The envelope around a stored event: where it sits in the log and who caused it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from events.catalogue import AnyEvent, event_type
+
+
+class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Who caused an event and in answer to what.
+
+    ``correlation_id`` ties together everything one user action caused;
+    ``causation_id`` names the command (or event) that directly caused it;
+    ``command_id`` is the client-supplied id that makes a command idempotent.
+    """
+
+    actor_id: str | None = None
+    actor_role: str | None = None
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    command_id: str | None = None
+
+
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event about to be appended: its id is minted by the caller, so a retry
+    with the same id is recognised and never stored twice."""
+
+    event_id: UUID
+    data: AnyEvent
+    metadata: Metadata = Metadata()
+
+    @property
+    def type(self) -> str:
+        return event_type(self.data)
+
+
+class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as stored: the envelope plus its payload.
+
+    ``global_position`` is its place in the whole log (1, 2, 3, … in commit
+    order, no holes); ``stream_position`` its place in its own stream (1..n).
+    """
+
+    global_position: int
+    stream_id: str
+    stream_position: int
+    event_id: UUID
+    type: str
+    data: AnyEvent
+    metadata: Metadata
+    recorded_at: datetime
+
+
+class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Where an append landed. ``replayed`` is true when every event id was
+    already stored (an idempotent retry) and nothing new was written."""
+
+    stream_id: str
+    first_stream_position: int
+    last_stream_position: int
+    first_global_position: int
+    last_global_position: int
+    replayed: bool = False
+
+    @property
+    def global_positions(self) -> range:
+        return range(self.first_global_position, self.last_global_position + 1)

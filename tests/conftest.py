@@ -1,0 +1,153 @@
+"""Test harness: real PostgreSQL and NATS, isolated per test run.
+
+Services are found in this order: ``PARLEY_TEST_DATABASE_URL`` /
+``PARLEY_TEST_NATS_URL``; else PostgreSQL on 127.0.0.1:5432 and NATS on
+127.0.0.1:4222 when they answer; else embedded servers started from the PyPI
+wheels for this run. Every run creates its own database (random name) and
+drops it at the end; NATS streams and subjects carry a per-run prefix and are
+deleted at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import nats
+import pytest
+
+from events.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
+from events.postgres import PostgresEventStore, create_pool
+
+RUN_ID = uuid.uuid4().hex[:10]
+
+MIGRATION_FOLDERS = [EVENT_STORE_MIGRATIONS]
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL, pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session")
+def _embedded() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def _embedded_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="parley-test-") as folder:
+        yield Path(folder)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(_embedded: ExitStack, _embedded_dir: Path) -> str:
+    """A URL of a PostgreSQL server this run may create databases on."""
+    if url := os.environ.get("PARLEY_TEST_DATABASE_URL"):
+        return url
+    if _answers("127.0.0.1", 5432):
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    from parley.embedded import embedded_postgres
+
+    return _embedded.enter_context(embedded_postgres(_embedded_dir / "pg"))
+
+
+@pytest.fixture(scope="session")
+def nats_url(_embedded: ExitStack, _embedded_dir: Path) -> str:
+    if url := os.environ.get("PARLEY_TEST_NATS_URL"):
+        return url
+    if _answers("127.0.0.1", 4222):
+        return "nats://127.0.0.1:4222"
+    from parley.embedded import embedded_nats
+
+    return _embedded.enter_context(embedded_nats(_embedded_dir / "nats"))
+
+
+@pytest.fixture(scope="session")
+def nats_prefix(nats_url: str) -> Iterator[str]:
+    """Prefix for this run's JetStream stream names and subjects; what carries it
+    is deleted at the end of the run."""
+    prefix = f"t{RUN_ID}"
+    yield prefix
+
+    async def cleanup() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            for info in await js.streams_info():
+                name = info.config.name or ""
+                if name.lower().startswith(prefix):
+                    await js.delete_stream(name)
+        finally:
+            await nc.close()
+
+    import asyncio
+
+    asyncio.run(cleanup())
+
+
+MakeDatabase = Callable[[], Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+async def make_database(postgres_server_url: str) -> AsyncIterator[MakeDatabase]:
+    """Creates a fresh, migrated database with a random name; all of them are
+    dropped when the run ends."""
+    admin = await asyncpg.connect(postgres_server_url)
+    created: list[str] = []
+
+    async def make() -> str:
+        name = f"parley_test_{RUN_ID}_{len(created)}"
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        url = with_database(postgres_server_url, name)
+        conn = await asyncpg.connect(url)
+        try:
+            await apply_migrations(conn, MIGRATION_FOLDERS)
+        finally:
+            await conn.close()
+        return url
+
+    try:
+        yield make
+    finally:
+        for name in created:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(make_database: MakeDatabase) -> str:
+    """This run's own migrated database."""
+    return await make_database()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=2, max_size=40)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def store(pool: asyncpg.Pool) -> AsyncIterator[PostgresEventStore]:
+    store = PostgresEventStore(pool)
+    yield store
+    await store.close()

@@ -1,0 +1,34 @@
+"""Small builders for events in tests."""
+
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+from events.catalogue import MessageSent, Side
+from events.envelope import Metadata, NewEvent
+
+
+def message(conversation_id: UUID | None = None, seq: int = 1, content: str = "hello") -> NewEvent:
+    """A MessageSent event wrapped for appending, with a fresh event id."""
+    return NewEvent(
+        event_id=uuid.uuid4(),
+        data=MessageSent(
+            conversation_id=conversation_id or uuid.uuid4(),
+            message_id=uuid.uuid4(),
+            seq=seq,
+            sender=Side.CLIENT,
+            sender_id="client-1",
+            content=content,
+        ),
+        metadata=Metadata(actor_id="client-1", actor_role="client"),
+    )
+
+
+def messages(n: int, conversation_id: UUID | None = None) -> list[NewEvent]:
+    cid = conversation_id or uuid.uuid4()
+    return [message(cid, seq=i + 1) for i in range(n)]
+
+
+def new_stream_id() -> str:
+    return f"conversation-{uuid.uuid4()}"

@@ -1,0 +1,109 @@
+"""PostgresEventStore against a real PostgreSQL: the contract, plus what only
+the database can guarantee."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from events.catalogue import MessageSent, Side
+from events.envelope import NewEvent
+from events.postgres import NOTIFY_CHANNEL, PostgresEventStore
+from tests.factories import messages, new_stream_id
+from tests.integration.event_store_contract import EventStoreContract
+
+
+class TestPostgresEventStore(EventStoreContract):
+    pass
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE events SET type = 'Tampered'",
+        "UPDATE events SET data = '{}' WHERE global_position = 1",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ],
+)
+async def test_the_database_refuses_to_change_or_remove_events(
+    store: PostgresEventStore, pool: asyncpg.Pool, statement: str
+) -> None:
+    await store.append(new_stream_id(), messages(1), expected_version=0)
+    head = await store.head_position()
+    before = await store.read_all(after=head - 1)
+
+    with pytest.raises(asyncpg.RestrictViolationError, match="append-only"):
+        await pool.execute(statement)
+
+    assert await store.read_all(after=head - 1) == before
+
+
+async def test_an_append_notifies_listeners_with_the_new_head(
+    store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    def on_notify(*args: object) -> None:
+        received.put_nowait(str(args[-1]))
+
+    async with pool.acquire() as conn:
+        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+        result = await store.append(new_stream_id(), messages(3), expected_version=0)
+        payload = await asyncio.wait_for(received.get(), timeout=10)
+        await conn.remove_listener(NOTIFY_CHANNEL, on_notify)
+    assert int(payload) == result.last_global_position
+
+
+async def test_one_failing_append_does_not_fail_the_appends_committed_with_it(
+    store: PostgresEventStore,
+) -> None:
+    # PostgreSQL's jsonb refuses a NUL character: that append fails in the
+    # database, inside a group commit shared with good appends.
+    bad = NewEvent(
+        event_id=uuid.uuid4(),
+        data=MessageSent(
+            conversation_id=uuid.uuid4(),
+            message_id=uuid.uuid4(),
+            seq=1,
+            sender=Side.CLIENT,
+            sender_id="c",
+            content="nul \x00 inside",
+        ),
+    )
+    good_streams = [new_stream_id() for _ in range(10)]
+    bad_stream = new_stream_id()
+
+    outcomes = await asyncio.gather(
+        *(store.append(s, messages(1), expected_version=0) for s in good_streams[:5]),
+        store.append(bad_stream, [bad], expected_version=0),
+        *(store.append(s, messages(1), expected_version=0) for s in good_streams[5:]),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[5], asyncpg.PostgresError)
+    assert not any(isinstance(o, BaseException) for o in outcomes[:5] + outcomes[6:])
+    assert await store.stream_version(bad_stream) == 0
+    for stream in good_streams:
+        assert await store.stream_version(stream) == 1
+
+
+async def test_appends_from_two_store_instances_share_one_gapless_order(
+    pool: asyncpg.Pool,
+) -> None:
+    # Two processes' stores behave like two instances over one database.
+    first, second = PostgresEventStore(pool), PostgresEventStore(pool)
+    try:
+        head = await first.head_position()
+        await asyncio.gather(
+            *(first.append(new_stream_id(), messages(2), 0) for _ in range(20)),
+            *(second.append(new_stream_id(), messages(2), 0) for _ in range(20)),
+        )
+        log = await first.read_all(after=head, limit=1000)
+        assert [e.global_position for e in log] == list(range(head + 1, head + 81))
+    finally:
+        await first.close()
+        await second.close()

@@ -1,0 +1,105 @@
+"""The event catalogue: stable tags, lossless JSON round trips, validation."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+import pytest
+
+from events.catalogue import (
+    EVENT_TYPES,
+    MAX_CONTENT_LENGTH,
+    AnyEvent,
+    Channel,
+    Client,
+    ConversationDeleted,
+    ConversationStarted,
+    ConversationStatusChanged,
+    ConversationUpdated,
+    MessageSent,
+    MessagesRead,
+    Priority,
+    Side,
+    Status,
+    event_type,
+)
+from events.envelope import Metadata, NewEvent
+
+CID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+ONE_OF_EACH = [
+    ConversationStarted(
+        conversation_id=CID,
+        client=Client(id="c1", name="Ada"),
+        channel=Channel.WHATSAPP,
+        priority=Priority.HIGH,
+        status=Status.ACTIVE,
+        summary="refund",
+    ),
+    ConversationUpdated(conversation_id=CID, priority=Priority.LOW),
+    ConversationStatusChanged(
+        conversation_id=CID, from_status=Status.ACTIVE, to_status=Status.CLOSED, reason="done"
+    ),
+    ConversationDeleted(conversation_id=CID),
+    MessageSent(
+        conversation_id=CID,
+        message_id=uuid.uuid4(),
+        seq=1,
+        sender=Side.ADMIN,
+        sender_id="alice",
+        content="Hi!",
+        client_message_id="m-1",
+    ),
+    MessagesRead(conversation_id=CID, reader=Side.CLIENT, reader_id="c1", up_to_seq=1),
+]
+
+
+def test_the_catalogue_has_every_event_of_the_design_once() -> None:
+    assert set(EVENT_TYPES) == {
+        "ConversationStarted",
+        "ConversationUpdated",
+        "ConversationStatusChanged",
+        "ConversationDeleted",
+        "MessageSent",
+        "MessagesRead",
+    }
+    assert {event_type(e) for e in ONE_OF_EACH} == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event", ONE_OF_EACH, ids=event_type)
+def test_every_event_survives_a_json_round_trip(event: AnyEvent) -> None:
+    encoded = msgspec.json.encode(event)
+    assert msgspec.json.decode(encoded, type=AnyEvent) == event
+    assert msgspec.json.decode(encoded)["type"] == event_type(event)
+
+
+def test_status_change_is_stored_with_the_design_field_names() -> None:
+    encoded = msgspec.json.decode(msgspec.json.encode(ONE_OF_EACH[2]))
+    assert (encoded["from"], encoded["to"]) == ("active", "closed")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("sender", "robot"), ("message_type", "video"), ("content", ""), ("content", "x" * 4001)],
+)
+def test_message_payloads_outside_the_rules_do_not_decode(field: str, value: str) -> None:
+    raw = msgspec.to_builtins(ONE_OF_EACH[4]) | {field: value}
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert(raw, type=AnyEvent)
+
+
+def test_content_may_be_as_long_as_the_documented_bound() -> None:
+    raw = msgspec.to_builtins(ONE_OF_EACH[4]) | {"content": "x" * MAX_CONTENT_LENGTH}
+    assert isinstance(msgspec.convert(raw, type=AnyEvent), MessageSent)
+
+
+def test_a_new_event_knows_its_type_and_keeps_its_metadata() -> None:
+    new = NewEvent(
+        event_id=uuid.uuid4(),
+        data=ONE_OF_EACH[3],
+        metadata=Metadata(actor_id="alice", actor_role="admin", correlation_id=uuid.uuid4()),
+    )
+    assert new.type == "ConversationDeleted"
+    decoded = msgspec.json.decode(msgspec.json.encode(new.metadata), type=Metadata)
+    assert decoded == new.metadata
