@@ -50,21 +50,30 @@ class MessageType(StrEnum):
     FILE = "file"
 
 
-NonEmptyId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Content = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CONTENT_LENGTH)]
-Summary = Annotated[str, msgspec.Meta(max_length=500)]
+# Text fields refuse NUL characters (PostgreSQL cannot store them in jsonb);
+# content must have at least one visible character.
+_NO_NUL = r"^[^\x00]*\Z"
+_NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*\Z"
+
+NonEmptyId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_NOT_BLANK)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_NOT_BLANK)]
+Content = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_CONTENT_LENGTH, pattern=_NOT_BLANK)
+]
+Summary = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
+Reason = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
 
 
 class Client(msgspec.Struct, frozen=True, kw_only=True):
     id: NonEmptyId
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Name
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
-    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-    name: str | None = None
-    mime_type: str | None = None
-    size: int | None = None
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=_NOT_BLANK)]
+    name: Name | None = None
+    mime_type: Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)] | None = None
+    size: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
 class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
@@ -92,7 +101,7 @@ class ConversationStatusChanged(Event, tag="ConversationStatusChanged", frozen=T
     conversation_id: UUID
     from_status: Status = msgspec.field(name="from")
     to_status: Status = msgspec.field(name="to")
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 class ConversationDeleted(Event, tag="ConversationDeleted", frozen=True, kw_only=True):
@@ -104,20 +113,22 @@ class ConversationDeleted(Event, tag="ConversationDeleted", frozen=True, kw_only
 class MessageSent(Event, tag="MessageSent", frozen=True, kw_only=True):
     conversation_id: UUID
     message_id: UUID
-    seq: int
+    seq: Annotated[int, msgspec.Meta(ge=1)]
     sender: Side
     sender_id: NonEmptyId
     message_type: MessageType = MessageType.TEXT
     content: Content
     attachment: Attachment | None = None
-    client_message_id: str | None = None
+    client_message_id: NonEmptyId | None = None
 
 
 class MessagesRead(Event, tag="MessagesRead", frozen=True, kw_only=True):
+    """The reader's side has read every message up to ``up_to_seq``."""
+
     conversation_id: UUID
     reader: Side
     reader_id: NonEmptyId
-    up_to_seq: int
+    up_to_seq: Annotated[int, msgspec.Meta(ge=1)]
 
 
 AnyEvent = (

@@ -282,6 +282,10 @@ class PostgresEventStore:
         rows = await self._pool.fetch(_READ_ALL, after, limit)
         return [_to_recorded(r) for r in rows]
 
+    async def find_event(self, event_id: UUID) -> RecordedEvent | None:
+        row = await self._pool.fetchrow(_SELECT_COLUMNS + "WHERE event_id = $1", event_id)
+        return None if row is None else _to_recorded(row)
+
     async def stream_version(self, stream_id: str) -> int:
         version = await self._pool.fetchval(
             "SELECT coalesce(max(stream_position), 0) FROM events WHERE stream_id = $1",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
+from uuid import UUID
 
 from events.envelope import AppendResult, NewEvent, RecordedEvent
 
@@ -62,6 +63,10 @@ class EventStore(Protocol):
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """Events with ``global_position > after`` in commit order. A tailer that
         calls this repeatedly with its last seen position never skips an event."""
+        ...
+
+    async def find_event(self, event_id: UUID) -> RecordedEvent | None:
+        """The stored event with this id, if any (for answering retries)."""
         ...
 
     async def stream_version(self, stream_id: str) -> int:

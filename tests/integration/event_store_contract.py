@@ -148,6 +148,18 @@ class EventStoreContract:
             head + 3,
         ]
 
+    async def test_an_event_can_be_found_by_its_id(self, store: EventStore) -> None:
+        stream = new_stream_id()
+        batch = messages(2)
+        result = await store.append(stream, batch, expected_version=0)
+
+        found = await store.find_event(batch[1].event_id)
+
+        assert found is not None
+        assert (found.stream_id, found.stream_position) == (stream, 2)
+        assert found.global_position == result.last_global_position
+        assert await store.find_event(message().event_id) is None
+
     async def test_an_unknown_stream_is_empty(self, store: EventStore) -> None:
         stream = new_stream_id()
         assert await store.stream_version(stream) == 0

@@ -1,0 +1,146 @@
+"""Commands, the actor who sends them, and a conversation's state.
+
+Commands are frozen msgspec Structs in one tagged union; the HTTP and
+WebSocket edges decode requests into them, so validation lives here once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+from events.catalogue import (
+    Attachment,
+    Channel,
+    Client,
+    Content,
+    MessageType,
+    NonEmptyId,
+    Priority,
+    Reason,
+    Side,
+    Status,
+    Summary,
+)
+
+CommandId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*\Z")]
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    CLIENT = "client"
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """Who sends a command: staff (admin, agent) see every conversation; a
+    client only its own (``client_id``)."""
+
+    id: str
+    role: Role
+    client_id: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.ADMIN, Role.AGENT)
+
+    @property
+    def side(self) -> Side:
+        return Side.ADMIN if self.is_staff else Side.CLIENT
+
+
+class Command(msgspec.Struct, tag_field="command", frozen=True, kw_only=True):
+    """Base of every command. ``command_id`` makes any command idempotent: a
+    retry with the same id returns the first result and writes nothing."""
+
+    command_id: CommandId | None = None
+
+
+class StartConversation(Command, tag="StartConversation", frozen=True, kw_only=True):
+    client: Client
+    channel: Channel
+    priority: Priority = Priority.MEDIUM
+    summary: Summary | None = None
+    status: Status = Status.ACTIVE
+    conversation_id: UUID | None = None
+    """Optional: the caller may choose the id (the handler mints one otherwise)."""
+
+
+class UpdateConversation(Command, tag="UpdateConversation", frozen=True, kw_only=True):
+    conversation_id: UUID
+    priority: Priority | None = None
+    summary: Summary | None = None
+
+
+class ChangeStatus(Command, tag="ChangeStatus", frozen=True, kw_only=True):
+    conversation_id: UUID
+    status: Status
+    reason: Reason | None = None
+
+
+class DeleteConversation(Command, tag="DeleteConversation", frozen=True, kw_only=True):
+    conversation_id: UUID
+
+
+class SendMessage(Command, tag="SendMessage", frozen=True, kw_only=True):
+    conversation_id: UUID
+    content: Content
+    message_type: MessageType = MessageType.TEXT
+    attachment: Attachment | None = None
+    client_message_id: NonEmptyId | None = None
+    """The sender's own id for this message: a resend with it is not a new message."""
+    sender: Side | None = None
+    """Defaults to the actor's side; staff may send as ``system``."""
+
+
+class MarkRead(Command, tag="MarkRead", frozen=True, kw_only=True):
+    conversation_id: UUID
+    up_to_seq: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """Read everything up to this message seq; ``None`` means up to the last."""
+
+
+AnyCommand = (
+    StartConversation
+    | UpdateConversation
+    | ChangeStatus
+    | DeleteConversation
+    | SendMessage
+    | MarkRead
+)
+
+
+class ConversationState(msgspec.Struct, frozen=True, kw_only=True):
+    """A conversation as the write side needs it to decide.
+
+    ``unread_for_staff`` holds the seqs of client messages after the staff's
+    read cursor, ``unread_for_client`` those of staff messages after the
+    client's: their lengths are the unread counts (P5). System messages are
+    unread for nobody.
+    """
+
+    conversation_id: UUID | None = None
+    client_id: str = ""
+    status: Status = Status.ACTIVE
+    priority: Priority = Priority.MEDIUM
+    summary: str | None = None
+    deleted: bool = False
+    last_seq: int = 0
+    staff_read_up_to: int = 0
+    client_read_up_to: int = 0
+    unread_for_staff: tuple[int, ...] = ()
+    unread_for_client: tuple[int, ...] = ()
+
+    @property
+    def started(self) -> bool:
+        return self.conversation_id is not None
+
+
+INITIAL_STATE = ConversationState()
+
+
+def stream_id_for(conversation_id: UUID) -> str:
+    """One event stream per conversation."""
+    return f"conversation-{conversation_id}"
