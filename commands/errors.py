@@ -9,10 +9,13 @@ class DomainError(Exception):
 
     code = "domain_error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, details: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.details = details
 
 
 class ConversationNotFound(DomainError):
@@ -49,3 +52,15 @@ class Forbidden(DomainError):
     """The actor's role may not do this, or it is not their conversation."""
 
     code = "forbidden"
+
+
+class InvalidQuery(DomainError):
+    """A query parameter that cannot be used (e.g. a cursor we never gave out)."""
+
+    code = "invalid_query"
+
+
+class NotCaughtUp(DomainError):
+    """The read models did not reach the asked position in time (503)."""
+
+    code = "not_caught_up"

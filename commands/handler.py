@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ class CommandHandler:
         store: EventStore,
         *,
         cache_size: int = 10_000,
-        max_attempts: int = 5,
+        max_attempts: int = 10,
         new_id: Callable[[], UUID] = uuid4,
     ) -> None:
         self._store = store
@@ -130,7 +131,7 @@ class CommandHandler:
         folded, fresh = self._cache.get(stream_id), False
         if folded is None:
             folded, fresh = await self._catch_up(stream_id, _Folded()), True
-        for _ in range(self._max_attempts):
+        for attempt in range(self._max_attempts):
             try:
                 decided = decide(folded.state, command, actor, _id_source(base, "id", self._new_id))
             except errors.DomainError:
@@ -146,6 +147,9 @@ class CommandHandler:
             try:
                 appended = await self._store.append(stream_id, new_events, folded.version)
             except ConcurrencyError:
+                # Another process wrote first: back off a random while (so two
+                # busy processes do not keep colliding), then look again.
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
                 folded, fresh = await self._catch_up(stream_id, folded), True
                 continue
             if appended.replayed:

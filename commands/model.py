@@ -1,7 +1,8 @@
 """Commands, the actor who sends them, and a conversation's state.
 
-Commands are frozen msgspec Structs in one tagged union; the HTTP and
-WebSocket edges decode requests into them, so validation lives here once.
+Commands are frozen msgspec Structs; the HTTP and WebSocket edges decode
+requests into them, so validation lives here once. They are never stored, so
+they need no tag: ``AnyCommand`` is a plain union for ``decide`` to match on.
 """
 
 from __future__ import annotations
@@ -52,14 +53,14 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
         return Side.ADMIN if self.is_staff else Side.CLIENT
 
 
-class Command(msgspec.Struct, tag_field="command", frozen=True, kw_only=True):
+class Command(msgspec.Struct, frozen=True, kw_only=True):
     """Base of every command. ``command_id`` makes any command idempotent: a
     retry with the same id returns the first result and writes nothing."""
 
     command_id: CommandId | None = None
 
 
-class StartConversation(Command, tag="StartConversation", frozen=True, kw_only=True):
+class StartConversation(Command, frozen=True, kw_only=True):
     client: Client
     channel: Channel
     priority: Priority = Priority.MEDIUM
@@ -69,23 +70,23 @@ class StartConversation(Command, tag="StartConversation", frozen=True, kw_only=T
     """Optional: the caller may choose the id (the handler mints one otherwise)."""
 
 
-class UpdateConversation(Command, tag="UpdateConversation", frozen=True, kw_only=True):
+class UpdateConversation(Command, frozen=True, kw_only=True):
     conversation_id: UUID
     priority: Priority | None = None
     summary: Summary | None = None
 
 
-class ChangeStatus(Command, tag="ChangeStatus", frozen=True, kw_only=True):
+class ChangeStatus(Command, frozen=True, kw_only=True):
     conversation_id: UUID
     status: Status
     reason: Reason | None = None
 
 
-class DeleteConversation(Command, tag="DeleteConversation", frozen=True, kw_only=True):
+class DeleteConversation(Command, frozen=True, kw_only=True):
     conversation_id: UUID
 
 
-class SendMessage(Command, tag="SendMessage", frozen=True, kw_only=True):
+class SendMessage(Command, frozen=True, kw_only=True):
     conversation_id: UUID
     content: Content
     message_type: MessageType = MessageType.TEXT
@@ -96,7 +97,7 @@ class SendMessage(Command, tag="SendMessage", frozen=True, kw_only=True):
     """Defaults to the actor's side; staff may send as ``system``."""
 
 
-class MarkRead(Command, tag="MarkRead", frozen=True, kw_only=True):
+class MarkRead(Command, frozen=True, kw_only=True):
     conversation_id: UUID
     up_to_seq: Annotated[int, msgspec.Meta(ge=1)] | None = None
     """Read everything up to this message seq; ``None`` means up to the last."""

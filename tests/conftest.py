@@ -23,12 +23,11 @@ import asyncpg
 import nats
 import pytest
 
-from events.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
+from events.migrate import apply_migrations
 from events.postgres import PostgresEventStore, create_pool
+from parley.services import MIGRATION_FOLDERS
 
 RUN_ID = uuid.uuid4().hex[:10]
-
-MIGRATION_FOLDERS = [EVENT_STORE_MIGRATIONS]
 
 
 def _answers(host: str, port: int) -> bool:
@@ -58,7 +57,7 @@ def _embedded_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(_embedded: ExitStack, _embedded_dir: Path) -> str:
+def postgres_server_url(_embedded_dir: Path, _embedded: ExitStack) -> str:
     """A URL of a PostgreSQL server this run may create databases on."""
     if url := os.environ.get("PARLEY_TEST_DATABASE_URL"):
         return url
@@ -70,7 +69,7 @@ def postgres_server_url(_embedded: ExitStack, _embedded_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def nats_url(_embedded: ExitStack, _embedded_dir: Path) -> str:
+def nats_url(_embedded_dir: Path, _embedded: ExitStack) -> str:
     if url := os.environ.get("PARLEY_TEST_NATS_URL"):
         return url
     if _answers("127.0.0.1", 4222):

@@ -1,0 +1,123 @@
+"""One map from errors to JSON responses: ``{"code", "message", "field"?}``.
+
+Domain errors keep their stable ``code``; Litestar's own errors (validation,
+size, routing) get codes too, so a client never has to parse prose and never
+sees a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from litestar.types import ExceptionHandlersMap
+
+from commands import errors
+
+log = logging.getLogger("parley.http")
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    code: str
+    message: str
+    field: str | None = None
+    details: dict[str, Any] | None = None
+
+
+DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
+    errors.ConversationNotFound: HTTP_404_NOT_FOUND,
+    errors.Forbidden: HTTP_403_FORBIDDEN,
+    errors.ConversationExists: HTTP_409_CONFLICT,
+    errors.ConversationClosed: HTTP_409_CONFLICT,
+    errors.ConversationDeleted: HTTP_409_CONFLICT,
+    errors.InvalidTransition: HTTP_409_CONFLICT,
+    errors.InvalidCommand: HTTP_422_UNPROCESSABLE_ENTITY,
+    errors.InvalidQuery: HTTP_400_BAD_REQUEST,
+}
+
+HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+_REGEX_HINT = re.compile(r"Expected `str` matching regex .*")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def _json(status: int, body: ErrorBody) -> Response[ErrorBody]:
+    return Response(body, status_code=status)
+
+
+def domain_error(_: Request[Any, Any, Any], exc: errors.DomainError) -> Response[ErrorBody]:
+    status = next(
+        (s for cls, s in DOMAIN_STATUS.items() if isinstance(exc, cls)),
+        HTTP_503_SERVICE_UNAVAILABLE,  # what is left: Busy, NotCaughtUp
+    )
+    body = ErrorBody(code=exc.code, message=exc.message, field=exc.field, details=exc.details)
+    return _json(status, body)
+
+
+def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+    """400 with the first offending field, in words a person can act on."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    first = problems[0] if problems and isinstance(problems[0], dict) else {}
+    message = str(first.get("message") or exc.detail)
+    message = _REGEX_HINT.sub("must not be blank or contain NUL characters", message)
+    field = _field_name(first.get("key"))
+    if missing := _MISSING.search(message):
+        field = ".".join(p for p in (field, missing.group(1)) if p)
+    return _json(
+        HTTP_400_BAD_REQUEST,
+        ErrorBody(code="invalid_request", message=message, field=field),
+    )
+
+
+def _field_name(key: object) -> str | None:
+    """'client.name' stays; the whole body ('data', '$') is no field."""
+    if not isinstance(key, str) or key in ("", "data", "$"):
+        return None
+    return key.removeprefix("$.")
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    code = HTTP_CODES.get(exc.status_code, "error")
+    if exc.status_code == HTTP_400_BAD_REQUEST:
+        code = "malformed_json"  # validation errors have their own handler: the body did not parse
+    return _json(exc.status_code, ErrorBody(code=code, message=str(exc.detail)))
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _json(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        ErrorBody(code="internal_error", message="something went wrong on our side"),
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    errors.DomainError: domain_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}
+"""For ``Litestar(exception_handlers=...)``."""

@@ -1,0 +1,36 @@
+"""Consumer checkpoints: how far the relay and each projection have got.
+
+``save`` runs on the caller's connection, so a projection stores its
+checkpoint in the same transaction as its read-model changes. The database
+refuses to move a checkpoint back.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+_LOAD = "SELECT position FROM checkpoints WHERE name = $1"
+_LOAD_FOR_UPDATE = _LOAD + " FOR UPDATE"
+_ENSURE = "INSERT INTO checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING"
+_SAVE = "UPDATE checkpoints SET position = $2 WHERE name = $1"
+
+
+async def load(conn: Connection, name: str, *, lock: bool = False) -> int:
+    """The checkpoint (0 when new). ``lock`` holds its row until the
+    transaction ends, so two workers of one consumer take turns."""
+    await conn.execute(_ENSURE, name)
+    position = await conn.fetchval(_LOAD_FOR_UPDATE if lock else _LOAD, name)
+    return int(position)
+
+
+async def save(conn: Connection, name: str, position: int) -> None:
+    """Move the checkpoint to ``position``; raises if that is backwards."""
+    await conn.execute(_SAVE, name, position)
+
+
+async def all_positions(conn: Connection) -> dict[str, int]:
+    rows = await conn.fetch("SELECT name, position FROM checkpoints ORDER BY name")
+    return {row["name"]: int(row["position"]) for row in rows}

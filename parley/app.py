@@ -1,0 +1,102 @@
+"""The composition root of the HTTP app: adapters in, a Litestar app out.
+
+``create_app`` builds no adapter itself: the caller (the CLI, or a test)
+connects PostgreSQL and NATS (``parley.services.open_services``), passes them
+in, and closes them after the app stops. They are kept on ``app.state`` and
+handed to route handlers by the dependency providers below, under the names
+``settings``, ``pool`` and ``nats``.
+
+Later routers (commands, queries, the WebSocket edge) are added to
+``_route_handlers``; callers may add more with ``route_handlers=``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import cast
+
+import asyncpg
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
+from nats.aio.client import Client as NATS
+
+from commands.handler import CommandHandler
+from commands.http import COMMAND_HANDLERS, provide_correlation_id
+from commands.http_auth import jwt_authenticator, provide_actor
+from commands.http_errors import EXCEPTION_HANDLERS
+from events.postgres import PostgresEventStore
+from parley.health import HealthController
+from parley.settings import Settings
+from read_api.http import QUERY_HANDLERS
+
+
+def provide_settings(state: State) -> Settings:
+    return cast(Settings, state.settings)
+
+
+def provide_pool(state: State) -> asyncpg.Pool:
+    return cast(asyncpg.Pool, state.pool)
+
+
+def provide_nats(state: State) -> NATS:
+    return cast(NATS, state.nats)
+
+
+def _route_handlers() -> list[ControllerRouterHandler]:
+    """Every router of the app."""
+    api = Router(
+        path="/api",
+        route_handlers=[*COMMAND_HANDLERS, *QUERY_HANDLERS],
+        dependencies={"correlation_id": Provide(provide_correlation_id, sync_to_thread=False)},
+    )
+    return [HealthController, api]
+
+
+MAX_BODY_BYTES = 64 * 1024
+"""Largest request body accepted (413 beyond); documented in docs/COMMANDS.md."""
+
+
+def _version() -> str:
+    try:
+        return version("parley")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    pool: asyncpg.Pool,
+    nats: NATS,
+    route_handlers: Sequence[ControllerRouterHandler] = (),
+    debug: bool = False,
+) -> Litestar:
+    """The Parley HTTP app over connected adapters (which the caller closes)."""
+    store = PostgresEventStore(pool)
+    handler = CommandHandler(store)
+    authenticate = jwt_authenticator(settings.jwt_secret)
+    return Litestar(
+        route_handlers=[*_route_handlers(), *route_handlers],
+        state=State({"settings": settings, "pool": pool, "nats": nats}),
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "pool": Provide(provide_pool, sync_to_thread=False),
+            "nats": Provide(provide_nats, sync_to_thread=False),
+            "handler": Provide(lambda: handler, sync_to_thread=False),
+            "authenticate": Provide(lambda: authenticate, sync_to_thread=False),
+            "actor": Provide(provide_actor, sync_to_thread=False),
+        },
+        # The event store's group-commit writers finish what is queued.
+        on_shutdown=[store.close],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title="Parley", version=_version()),
+        # Logging is the process's business (the CLI sets it up), not the app's.
+        logging_config=LoggingConfig(configure_root_logger=False),
+        debug=debug,
+    )

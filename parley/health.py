@@ -1,0 +1,73 @@
+"""Operational endpoints: is the process alive, and can it do its job.
+
+``/health/live`` answers 200 as long as the process serves HTTP (restart it
+when it does not). ``/health/ready`` answers 200 only when PostgreSQL answers
+``SELECT 1`` and the NATS connection is up (send no traffic here otherwise),
+else 503 with the failing check named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from nats.aio.client import Client as NATS
+
+from parley.services import describe
+
+CHECK_TIMEOUT = 2.0
+
+
+class Liveness(msgspec.Struct, frozen=True, kw_only=True):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(msgspec.Struct, frozen=True, kw_only=True):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]
+    """One entry per dependency: ``"ok"`` or what is wrong with it."""
+
+
+async def check_postgres(pool: asyncpg.Pool, timeout: float = CHECK_TIMEOUT) -> str:
+    try:
+        async with asyncio.timeout(timeout):
+            await pool.fetchval("SELECT 1")
+    except Exception as error:
+        return describe(error, timeout)
+    return "ok"
+
+
+async def check_nats(nats: NATS, timeout: float = CHECK_TIMEOUT) -> str:
+    if not nats.is_connected:
+        return "not connected"
+    try:
+        await nats.flush(timeout=max(1, round(timeout)))  # a PING answered by a PONG
+    except Exception as error:
+        return describe(error, timeout) if str(error) else "no answer to PING"
+    return "ok"
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ("operations",)
+
+    @get("/live", summary="Liveness: the process serves HTTP", sync_to_thread=False)
+    def live(self) -> Liveness:
+        return Liveness()
+
+    @get("/ready", summary="Readiness: PostgreSQL and NATS answer")
+    async def ready(
+        self, pool: NamedDependency[asyncpg.Pool], nats: NamedDependency[NATS]
+    ) -> Response[Readiness]:
+        postgres, nats_status = await asyncio.gather(check_postgres(pool), check_nats(nats))
+        checks = {"postgres": postgres, "nats": nats_status}
+        healthy = all(status == "ok" for status in checks.values())
+        return Response(
+            Readiness(status="ok" if healthy else "unavailable", checks=checks),
+            status_code=HTTP_200_OK if healthy else HTTP_503_SERVICE_UNAVAILABLE,
+        )

@@ -1,0 +1,82 @@
+"""The async life of ``parley serve`` and ``parley run``: connect, (migrate),
+build the app, serve until a signal, close everything in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+
+from rich.console import Console
+from rich.markup import escape
+
+from parley.app import create_app
+from parley.server import Shutdown, http_address, serve
+from parley.services import migrate, open_services, redact
+from parley.settings import Settings
+
+
+async def serve_app(
+    settings: Settings,
+    sock: socket.socket,
+    database_url: str,
+    nats_url: str,
+    *,
+    migrate_first: bool = False,
+    log_level: str = "info",
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Serve Parley on ``sock`` until SIGINT or SIGTERM. A signal before the
+    server is up cancels the startup; either way everything opened is closed."""
+    with Shutdown().installed() as shutdown:
+        try:
+            if migrate_first:
+                await migrate(database_url)
+            async with open_services(database_url, nats_url) as services:
+                app = create_app(settings, pool=services.pool, nats=services.nats)
+                started = await serve(
+                    app,
+                    sock,
+                    shutdown,
+                    log_level=log_level,
+                    access_log=log_level in ("info", "debug"),
+                    on_started=on_started,
+                )
+                if not started and not shutdown.requested:
+                    raise RuntimeError("the HTTP server did not start (see the log above)")
+        except asyncio.CancelledError:
+            if not shutdown.requested:
+                raise
+
+
+def print_banner(
+    console: Console,
+    settings: Settings,
+    database_url: str,
+    nats_url: str,
+    token: str,
+    token_ttl: timedelta,
+) -> None:
+    """What ``parley run`` prints once it answers: where, with what, and a token."""
+    address = http_address(settings.http_host, settings.http_port)
+    data_dir = settings.data_dir.resolve()
+    if settings.database_url:
+        database = redact(database_url)
+    else:
+        database = f"embedded, data in {data_dir / 'postgres'}"
+    if settings.nats_url:
+        nats = redact(nats_url)
+    else:
+        nats = f"embedded at {nats_url}, data in {data_dir / 'nats'}"
+    rows = {
+        "HTTP": f"{address}  (readiness: /health/ready, OpenAPI: /schema)",
+        "PostgreSQL": database,
+        "NATS": nats,
+        "admin token": f"{token}  (valid {token_ttl.total_seconds() / 3600:g} h)",
+    }
+    console.print("[bold green]Parley is running[/]")
+    for label, value in rows.items():
+        console.print(f"  [bold]{label:<12}[/] {escape(value)}")
+    console.print("Press Ctrl-C to stop.")
+    console.file.flush()

@@ -1,0 +1,136 @@
+"""Settings: one frozen dataclass read from ``PARLEY_*`` environment variables.
+
+``get_settings()`` reads the process environment once and caches it; tests
+build their own with ``Settings.from_env({...})``. An empty variable counts as
+unset, so ``PARLEY_DATABASE_URL=`` in a compose file means "use the default".
+A bad value raises :class:`SettingsError`, whose message names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from parley.errors import StartupError
+
+DEV_JWT_SECRET = "parley-dev-only-jwt-secret-never-use-in-production"
+"""The JWT secret used when ``PARLEY_JWT_SECRET`` is unset: fine on a laptop,
+never anywhere a token matters (``parley serve`` warns when it is in use)."""
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+_NATS_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SettingsError(StartupError, ValueError):
+    """A ``PARLEY_*`` variable holds a value Parley cannot use."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything Parley reads from its environment."""
+
+    database_url: str | None = None
+    """``PARLEY_DATABASE_URL``: PostgreSQL, e.g. ``postgresql://user:pw@host:5432/parley``.
+    Unset: ``parley run`` and ``parley migrate`` use an embedded PostgreSQL under
+    ``data_dir``; ``parley serve`` refuses to start."""
+
+    nats_url: str | None = None
+    """``PARLEY_NATS_URL``: NATS with JetStream, e.g. ``nats://host:4222``.
+    Unset: ``parley run`` starts an embedded nats-server under ``data_dir``."""
+
+    jwt_secret: str = DEV_JWT_SECRET
+    """``PARLEY_JWT_SECRET``: the HS256 key that signs and checks access tokens
+    (at least 32 bytes)."""
+
+    http_host: str = "127.0.0.1"
+    """``PARLEY_HTTP_HOST``: the interface the HTTP server listens on."""
+
+    http_port: int = 8000
+    """``PARLEY_HTTP_PORT``: the HTTP server's TCP port (1 to 65535)."""
+
+    data_dir: Path = Path(".parley")
+    """``PARLEY_DATA_DIR``: where embedded PostgreSQL and nats-server keep their data."""
+
+    nats_prefix: str = "parley"
+    """``PARLEY_NATS_PREFIX``: prefix of this deployment's JetStream stream and
+    subject names, so several deployments can share one NATS."""
+
+    @property
+    def uses_dev_jwt_secret(self) -> bool:
+        return self.jwt_secret == DEV_JWT_SECRET
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read the settings from ``environ``; raises :class:`SettingsError`."""
+
+        def get(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None
+
+        defaults = cls()
+        return cls(
+            database_url=_url(get("PARLEY_DATABASE_URL"), "PARLEY_DATABASE_URL", _POSTGRES_SCHEMES),
+            nats_url=_url(get("PARLEY_NATS_URL"), "PARLEY_NATS_URL", _NATS_SCHEMES),
+            jwt_secret=_secret(get("PARLEY_JWT_SECRET") or defaults.jwt_secret),
+            http_host=get("PARLEY_HTTP_HOST") or defaults.http_host,
+            http_port=_port(get("PARLEY_HTTP_PORT"), defaults.http_port),
+            data_dir=Path(get("PARLEY_DATA_DIR") or defaults.data_dir),
+            nats_prefix=_nats_prefix(get("PARLEY_NATS_PREFIX") or defaults.nats_prefix),
+        )
+
+
+@cache
+def get_settings() -> Settings:
+    """The settings of this process, read from ``os.environ`` on first use."""
+    return Settings.from_env(os.environ)
+
+
+def _url(value: str | None, name: str, schemes: tuple[str, ...]) -> str | None:
+    if value is None:
+        return None
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes:
+        expected = " or ".join(f"{s}://" for s in schemes)
+        raise SettingsError(name, f"expected a URL starting with {expected}, got {value!r}")
+    return value
+
+
+def _port(value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise SettingsError(
+            "PARLEY_HTTP_PORT", f"expected a port number from 1 to 65535, got {value!r}"
+        )
+    return port
+
+
+def _secret(value: str) -> str:
+    # RFC 7518 §3.2: an HS256 key must be at least as long as the hash (32 bytes).
+    if len(value.encode()) < 32:
+        raise SettingsError("PARLEY_JWT_SECRET", "must be at least 32 bytes long for HS256")
+    return value
+
+
+def _nats_prefix(value: str) -> str:
+    if not _NATS_TOKEN.match(value):
+        raise SettingsError(
+            "PARLEY_NATS_PREFIX",
+            f"expected 1 to 64 letters, digits, '-' or '_' (a NATS name token), got {value!r}",
+        )
+    return value

@@ -1,0 +1,89 @@
+"""The inbox projection: one ``conversations`` row per conversation, with
+unread counts for each side kept exact by its own ``inbox_unread`` rows."""
+
+from __future__ import annotations
+
+from events.catalogue import (
+    ConversationDeleted,
+    ConversationStarted,
+    ConversationStatusChanged,
+    ConversationUpdated,
+    MessageSent,
+    MessagesRead,
+    Side,
+)
+from events.checkpoints import Connection
+from events.envelope import RecordedEvent
+
+PREVIEW_LENGTH = 140
+
+_START = """
+INSERT INTO conversations (conversation_id, client_id, client_name, channel, priority, status,
+                           summary, created_at, last_update, position)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
+"""
+_UPDATE = """
+UPDATE conversations SET priority = coalesce($2, priority), summary = coalesce($3, summary),
+                         last_update = $4, position = $5
+WHERE conversation_id = $1
+"""
+_STATUS = """
+UPDATE conversations SET status = $2, last_update = $3, position = $4 WHERE conversation_id = $1
+"""
+_DELETE = """
+UPDATE conversations SET deleted = true, last_update = $2, position = $3 WHERE conversation_id = $1
+"""
+_MESSAGE = """
+UPDATE conversations
+SET message_count = message_count + 1,
+    last_message_preview = left($2, $3), last_message_at = $4, last_update = $4,
+    unread_for_staff = unread_for_staff + $5, unread_for_client = unread_for_client + $6,
+    position = $7
+WHERE conversation_id = $1
+"""
+_UNREAD = "INSERT INTO inbox_unread (conversation_id, reader, seq) VALUES ($1, $2, $3)"
+_READ = """
+WITH read AS (
+    DELETE FROM inbox_unread WHERE conversation_id = $1 AND reader = $2 AND seq <= $3
+    RETURNING 1
+), n AS (SELECT count(*) AS read FROM read)
+UPDATE conversations
+SET unread_for_staff = unread_for_staff - CASE WHEN $2 = 'admin' THEN n.read ELSE 0 END,
+    unread_for_client = unread_for_client - CASE WHEN $2 = 'client' THEN n.read ELSE 0 END,
+    position = $4
+FROM n
+WHERE conversation_id = $1
+"""
+
+# Who has a message to read: the other side (system messages are unread for nobody).
+_READER_OF = {Side.CLIENT: Side.ADMIN, Side.ADMIN: Side.CLIENT}
+
+
+class InboxProjection:
+    name: str = "inbox"
+    tables: tuple[str, ...] = ("conversations", "inbox_unread")
+
+    async def apply(self, conn: Connection, event: RecordedEvent) -> None:
+        at, pos = event.recorded_at, event.global_position
+        match event.data:
+            case ConversationStarted() as e:
+                await conn.execute(
+                    _START, e.conversation_id, e.client.id, e.client.name, e.channel,
+                    e.priority, e.status, e.summary, at, pos,
+                )  # fmt: skip
+            case ConversationUpdated() as e:
+                await conn.execute(_UPDATE, e.conversation_id, e.priority, e.summary, at, pos)
+            case ConversationStatusChanged() as e:
+                await conn.execute(_STATUS, e.conversation_id, e.to_status, at, pos)
+            case ConversationDeleted() as e:
+                await conn.execute(_DELETE, e.conversation_id, at, pos)
+            case MessageSent() as e:
+                reader = _READER_OF.get(e.sender)
+                await conn.execute(
+                    _MESSAGE, e.conversation_id, e.content, PREVIEW_LENGTH, at,
+                    int(reader is Side.ADMIN), int(reader is Side.CLIENT), pos,
+                )  # fmt: skip
+                if reader is not None:
+                    await conn.execute(_UNREAD, e.conversation_id, reader, e.seq)
+            case MessagesRead() as e:
+                await conn.execute(_READ, e.conversation_id, e.reader, e.up_to_seq, pos)

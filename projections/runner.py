@@ -1,0 +1,146 @@
+"""ProjectionRunner: feeds one projection from its durable JetStream consumer.
+
+Each batch is applied in one PostgreSQL transaction together with the
+projection's checkpoint (its last global position), and acknowledged to
+JetStream only after that commit. So:
+
+- a re-delivered or old event (position at or below the checkpoint) is skipped;
+- an event after a hole (position beyond checkpoint + 1) first back-fills the
+  hole from the event store, in the same transaction;
+- a crash between commit and ack only causes a re-delivery, which is skipped;
+- with NATS down or silent, the runner catches up straight from the event
+  store, so the read models never wait on the distribution channel.
+
+Two runners of one projection take turns: the checkpoint row is locked for the
+whole batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from events import checkpoints
+from events.envelope import RecordedEvent
+from events.relay import Topology, ensure_stream, until_stopped
+from events.store import EventStore
+from projections.base import Projection
+
+log = logging.getLogger("parley.projections")
+
+_decode = msgspec.json.Decoder(RecordedEvent).decode
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        projection: Projection,
+        pool: asyncpg.Pool,
+        store: EventStore,
+        js: JetStreamContext,
+        topology: Topology,
+        *,
+        batch_size: int = 500,
+        idle_timeout: float = 1.0,
+    ) -> None:
+        self.projection = projection
+        self._pool = pool
+        self._store = store
+        self._js = js
+        self._topology = topology
+        self._batch_size = batch_size
+        self._idle_timeout = idle_timeout
+        self.position = 0
+        """The checkpoint as of the last batch this runner committed."""
+
+    @property
+    def consumer(self) -> str:
+        return f"{self._topology.prefix}-{self.projection.name}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Project until ``stop`` is set."""
+        await self.catch_up_from_store()
+        subscription = None
+        while not stop.is_set():
+            try:
+                if subscription is None:
+                    subscription = await self._subscribe()
+                fetching = subscription.fetch(self._batch_size, timeout=self._idle_timeout)
+                messages = await until_stopped(fetching, stop)
+                if messages is None:
+                    return
+            except (NatsTimeoutError, TimeoutError):
+                await self.catch_up_from_store()  # quiet: make sure nothing was missed
+                continue
+            except NatsError as error:
+                log.warning("%s: NATS unavailable (%s); reading the store", self.consumer, error)
+                subscription = None
+                await self.catch_up_from_store()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._idle_timeout)
+                continue
+            await self.apply([_decode(m.data) for m in messages])
+            for message in messages:
+                with contextlib.suppress(NatsError):
+                    await message.ack()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        await ensure_stream(self._js, self._topology)
+        return await self._js.pull_subscribe(
+            self._topology.all_subjects,
+            durable=self.consumer,
+            stream=self._topology.stream,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_ack_pending=10 * self._batch_size,
+            ),
+        )
+
+    async def apply(self, events: Sequence[RecordedEvent]) -> None:
+        """Apply a batch and move the checkpoint, in one transaction."""
+        name = self.projection.name
+        async with self._pool.acquire() as conn, conn.transaction():
+            position = await checkpoints.load(conn, name, lock=True)
+            start = position
+            for event in sorted(events, key=lambda e: e.global_position):
+                if event.global_position <= position:
+                    continue  # re-delivered or already back-filled
+                if event.global_position > position + 1:
+                    position = await self._backfill(conn, position, event.global_position - 1)
+                await self.projection.apply(conn, event)
+                position = event.global_position
+            if position > start:
+                await checkpoints.save(conn, name, position)
+        self.position = position
+
+    async def _backfill(self, conn: checkpoints.Connection, after: int, up_to: int) -> int:
+        """Apply the events in (after, up_to] from the event store."""
+        log.info("%s: back-filling positions %d..%d", self.consumer, after + 1, up_to)
+        while after < up_to:
+            page = await self._store.read_all(after=after, limit=min(1000, up_to - after))
+            if not page:
+                break
+            for event in page:
+                await self.projection.apply(conn, event)
+                after = event.global_position
+        return after
+
+    async def catch_up_from_store(self) -> None:
+        """Apply whatever the log holds past the checkpoint."""
+        while True:
+            async with self._pool.acquire() as conn:
+                self.position = await checkpoints.load(conn, self.projection.name)
+            page = await self._store.read_all(after=self.position, limit=self._batch_size)
+            if not page:
+                return
+            await self.apply(page)

@@ -1,0 +1,58 @@
+"""The timeline projection: every message in order, with its read state, and
+each side's read cursor."""
+
+from __future__ import annotations
+
+import msgspec
+
+from events.catalogue import MessageSent, MessagesRead, Side
+from events.checkpoints import Connection
+from events.envelope import RecordedEvent
+
+_MESSAGE = """
+INSERT INTO messages (conversation_id, seq, message_id, sender, sender_id, message_type,
+                      content, attachment, client_message_id, created_at, position)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+"""
+# A side's reading marks the other side's messages read.
+_MARK_READ = {
+    Side.ADMIN: """
+        UPDATE messages SET read_by_staff_at = $3
+        WHERE conversation_id = $1 AND seq <= $2 AND sender = 'client' AND read_by_staff_at IS NULL
+    """,
+    Side.CLIENT: """
+        UPDATE messages SET read_by_client_at = $3
+        WHERE conversation_id = $1 AND seq <= $2 AND sender = 'admin' AND read_by_client_at IS NULL
+    """,
+}
+_CURSOR = """
+INSERT INTO read_cursors (conversation_id, reader, reader_id, up_to_seq, read_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (conversation_id, reader) DO UPDATE
+SET up_to_seq = greatest(read_cursors.up_to_seq, excluded.up_to_seq),
+    reader_id = excluded.reader_id, read_at = excluded.read_at
+"""
+
+
+class TimelineProjection:
+    name: str = "timeline"
+    tables: tuple[str, ...] = ("messages", "read_cursors")
+
+    async def apply(self, conn: Connection, event: RecordedEvent) -> None:
+        match event.data:
+            case MessageSent() as e:
+                attachment = msgspec.json.encode(e.attachment) if e.attachment else None
+                await conn.execute(
+                    _MESSAGE, e.conversation_id, e.seq, e.message_id, e.sender, e.sender_id,
+                    e.message_type, e.content, attachment, e.client_message_id,
+                    event.recorded_at, event.global_position,
+                )  # fmt: skip
+            case MessagesRead() as e:
+                if e.reader in _MARK_READ:
+                    await conn.execute(
+                        _MARK_READ[e.reader], e.conversation_id, e.up_to_seq, event.recorded_at
+                    )
+                await conn.execute(
+                    _CURSOR, e.conversation_id, e.reader, e.reader_id, e.up_to_seq,
+                    event.recorded_at,
+                )  # fmt: skip

@@ -1,0 +1,124 @@
+"""Query endpoints over the read models.
+
+Every query takes ``min_position``: the answer waits (up to ``wait`` seconds,
+2 by default) until every projection it reads has reached that global
+position — pass the ``position`` a command returned and you read your write.
+On timeout: 503 ``not_caught_up`` with the position reached.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import asyncpg
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from commands import errors
+from commands.model import Actor
+from events.catalogue import Priority, Status
+from read_api.queries import (
+    DEFAULT_LIMIT,
+    DEFAULT_WAIT_SECONDS,
+    MAX_LIMIT,
+    BadCursor,
+    ConversationFilter,
+    ConversationPage,
+    ConversationView,
+    MessagePage,
+    get_conversation,
+    list_conversations,
+    list_messages,
+    wait_for_position,
+)
+
+INBOX = ("inbox",)
+TIMELINE = ("timeline",)
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
+MinPosition = Annotated[int | None, QueryParameter(ge=0)]
+Wait = Annotated[float, QueryParameter(ge=0, le=10)]
+
+
+async def _await_position(
+    pool: asyncpg.Pool, projections: tuple[str, ...], position: int | None, wait: float
+) -> None:
+    if position is None:
+        return
+    reached = await wait_for_position(pool, projections, position, wait)
+    if reached is not None:
+        raise errors.NotCaughtUp(
+            f"the read models reached position {reached}, not {position}, in {wait:g} s",
+            details={"reached_position": reached},
+        )
+
+
+def _readable(conversation: ConversationView | None, actor: Actor) -> ConversationView:
+    if conversation is None:
+        raise errors.ConversationNotFound("no such conversation")
+    if not actor.is_staff and conversation.client_id != actor.client_id:
+        raise errors.Forbidden("this conversation belongs to another client")
+    return conversation
+
+
+@get("/conversations", summary="The inbox: conversations, most recently updated first")
+async def inbox(
+    actor: NamedDependency[Actor],
+    pool: NamedDependency[asyncpg.Pool],
+    status: Annotated[Status | None, QueryParameter()] = None,
+    priority: Annotated[Priority | None, QueryParameter()] = None,
+    client_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    include_deleted: Annotated[bool, QueryParameter()] = False,
+    cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    include_total: Annotated[bool, QueryParameter()] = False,
+    min_position: MinPosition = None,
+    wait: Wait = DEFAULT_WAIT_SECONDS,
+) -> ConversationPage:
+    if not actor.is_staff:
+        raise errors.Forbidden("the inbox is for staff")
+    await _await_position(pool, INBOX, min_position, wait)
+    filters = ConversationFilter(
+        status=status, priority=priority, client_id=client_id, q=q, include_deleted=include_deleted
+    )
+    try:
+        return await list_conversations(
+            pool, filters, cursor=cursor, limit=limit, with_total=include_total
+        )
+    except BadCursor as error:
+        raise errors.InvalidQuery(str(error), field="cursor") from error
+
+
+@get("/conversations/{conversation_id:uuid}", summary="One conversation")
+async def conversation(
+    conversation_id: FromPath[UUID],
+    actor: NamedDependency[Actor],
+    pool: NamedDependency[asyncpg.Pool],
+    min_position: MinPosition = None,
+    wait: Wait = DEFAULT_WAIT_SECONDS,
+) -> ConversationView:
+    await _await_position(pool, INBOX, min_position, wait)
+    return _readable(await get_conversation(pool, conversation_id), actor)
+
+
+@get("/messages", summary="A conversation's messages, newest page first")
+async def messages(
+    conversation_id: Annotated[UUID, QueryParameter()],
+    actor: NamedDependency[Actor],
+    pool: NamedDependency[asyncpg.Pool],
+    before: Annotated[int | None, QueryParameter(ge=1)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    min_position: MinPosition = None,
+    wait: Wait = DEFAULT_WAIT_SECONDS,
+) -> MessagePage:
+    await _await_position(pool, INBOX + TIMELINE, min_position, wait)
+    _readable(await get_conversation(pool, conversation_id), actor)
+    return await list_messages(pool, conversation_id, before=before, limit=limit)
+
+
+QUERY_HANDLERS = [inbox, conversation, messages]
+"""The query endpoints, mounted under /api by the app, which provides
+``actor`` and ``pool``."""

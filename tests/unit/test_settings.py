@@ -1,0 +1,99 @@
+"""Settings from PARLEY_* variables: defaults, overrides, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from parley.settings import DEV_JWT_SECRET, Settings, SettingsError
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.database_url is None  # embedded
+    assert settings.nats_url is None  # embedded
+    assert settings.jwt_secret == DEV_JWT_SECRET and settings.uses_dev_jwt_secret
+    assert settings.http_host == "127.0.0.1"
+    assert settings.http_port == 8000
+    assert settings.data_dir == Path(".parley")
+    assert settings.nats_prefix == "parley"
+
+
+def test_every_variable_overrides_its_default() -> None:
+    settings = Settings.from_env(
+        {
+            "PARLEY_DATABASE_URL": "postgresql://app:pw@db:5432/parley",
+            "PARLEY_NATS_URL": "nats://nats:4222",
+            "PARLEY_JWT_SECRET": "s" * 32,
+            "PARLEY_HTTP_HOST": "0.0.0.0",
+            "PARLEY_HTTP_PORT": "9000",
+            "PARLEY_DATA_DIR": "/var/lib/parley",
+            "PARLEY_NATS_PREFIX": "staging",
+        }
+    )
+
+    assert settings == Settings(
+        database_url="postgresql://app:pw@db:5432/parley",
+        nats_url="nats://nats:4222",
+        jwt_secret="s" * 32,
+        http_host="0.0.0.0",
+        http_port=9000,
+        data_dir=Path("/var/lib/parley"),
+        nats_prefix="staging",
+    )
+    assert not settings.uses_dev_jwt_secret
+
+
+def test_empty_variables_count_as_unset() -> None:
+    settings = Settings.from_env({"PARLEY_DATABASE_URL": "", "PARLEY_HTTP_PORT": "  "})
+    assert settings.database_url is None and settings.http_port == 8000
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env({})
+    with pytest.raises(AttributeError):
+        settings.http_port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "65536", "-1", "80.5"])
+def test_a_bad_port_names_the_variable_and_the_value(port: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"PARLEY_HTTP_PORT": port})
+
+    assert caught.value.name == "PARLEY_HTTP_PORT"
+    assert str(caught.value) == (
+        f"PARLEY_HTTP_PORT: expected a port number from 1 to 65535, got {port!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PARLEY_DATABASE_URL", "mysql://db/parley"),
+        ("PARLEY_DATABASE_URL", "db:5432"),
+        ("PARLEY_NATS_URL", "http://nats:4222"),
+        ("PARLEY_JWT_SECRET", "too-short"),
+        ("PARLEY_NATS_PREFIX", "has.dots"),
+        ("PARLEY_NATS_PREFIX", "has spaces"),
+    ],
+)
+def test_other_bad_values_name_their_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: value})
+    assert caught.value.name == name
+    assert str(caught.value).startswith(f"{name}: ")
+
+
+def test_get_settings_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parley.settings import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setenv("PARLEY_HTTP_PORT", "8123")
+    try:
+        assert get_settings().http_port == 8123
+        monkeypatch.setenv("PARLEY_HTTP_PORT", "8124")
+        assert get_settings().http_port == 8123  # cached
+    finally:
+        get_settings.cache_clear()
