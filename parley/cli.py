@@ -111,7 +111,8 @@ def run(log_level: str) -> None:
 
     Starts an embedded PostgreSQL and nats-server (data under PARLEY_DATA_DIR)
     for whichever of PARLEY_DATABASE_URL / PARLEY_NATS_URL is unset, migrates,
-    serves HTTP and prints an admin token. Ctrl-C stops everything.
+    serves HTTP, runs the relay and projections, and prints an admin token.
+    Ctrl-C stops everything.
     """
     from parley.runner import print_banner, serve_app
     from parley.server import listen, run_async
@@ -138,11 +139,33 @@ def run(log_level: str) -> None:
                 database,
                 nats,
                 migrate_first=True,
+                with_workers=True,
                 log_level=log_level,
                 on_started=started,
             )
         )
     out.print("Parley stopped.")
+
+
+@main.command()
+def worker() -> None:
+    """Run the relay (log -> JetStream) and every projection.
+
+    Needs PARLEY_DATABASE_URL and PARLEY_NATS_URL. Several workers may run:
+    one relay leads at a time, projections take turns batch by batch.
+    Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    from parley.runner import work
+    from parley.server import run_async
+
+    settings = load_settings()
+    database, nats = settings.database_url, settings.nats_url
+    if not database or not nats:
+        missing = "PARLEY_DATABASE_URL" if not database else "PARLEY_NATS_URL"
+        fail(f"{missing} is not set: parley worker needs it")
+    with one_line_errors(), stoppable():
+        out.print("Parley worker running (relay and projections)")
+        run_async(lambda: work(settings, database, nats))
 
 
 @main.command()

@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from parley.app import create_app
-from parley.server import Shutdown, http_address, serve
+from parley.server import STOP_SIGNALS, Shutdown, http_address, serve
 from parley.services import migrate, open_services, redact
 from parley.settings import Settings
+from parley.worker import run_workers
 
 
 async def serve_app(
@@ -24,30 +25,56 @@ async def serve_app(
     nats_url: str,
     *,
     migrate_first: bool = False,
+    with_workers: bool = False,
     log_level: str = "info",
     on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Serve Parley on ``sock`` until SIGINT or SIGTERM. A signal before the
-    server is up cancels the startup; either way everything opened is closed."""
+    """Serve Parley on ``sock`` until SIGINT or SIGTERM (and, ``with_workers``,
+    run the relay and projections beside it). A signal before the server is up
+    cancels the startup; either way everything opened is closed."""
     with Shutdown().installed() as shutdown:
         try:
             if migrate_first:
                 await migrate(database_url)
             async with open_services(database_url, nats_url) as services:
                 app = create_app(settings, pool=services.pool, nats=services.nats)
-                started = await serve(
-                    app,
-                    sock,
-                    shutdown,
-                    log_level=log_level,
-                    access_log=log_level in ("info", "debug"),
-                    on_started=on_started,
+                stop_workers = asyncio.Event()
+                workers = asyncio.create_task(
+                    run_workers(settings, services.pool, services.nats, stop_workers)
+                    if with_workers
+                    else stop_workers.wait()
                 )
+                try:
+                    started = await serve(
+                        app,
+                        sock,
+                        shutdown,
+                        log_level=log_level,
+                        access_log=log_level in ("info", "debug"),
+                        on_started=on_started,
+                    )
+                finally:
+                    stop_workers.set()
+                    await workers
                 if not started and not shutdown.requested:
                     raise RuntimeError("the HTTP server did not start (see the log above)")
         except asyncio.CancelledError:
             if not shutdown.requested:
                 raise
+
+
+async def work(settings: Settings, database_url: str, nats_url: str) -> None:
+    """Run the relay and every projection until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with open_services(database_url, nats_url) as services:
+            await run_workers(settings, services.pool, services.nats, stop)
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 def print_banner(
