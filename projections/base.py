@@ -1,15 +1,28 @@
-"""What a projection is: a name, the tables it owns, and how it applies one event.
+"""What a projection is, and how its events reach the database.
 
-A projection's SQL names its tables unqualified: the runner applies events
-with the live tables on the search path, a rebuild with its shadow copies.
+A projection is pure: ``statements(event)`` says which SQL statements (with
+their arguments) an event causes; it does no I/O. Its SQL names its tables
+unqualified, so the runner writes to the live tables and a rebuild, with its
+shadow schema first on the search path, to the shadow copies.
+
+``apply_events`` runs the statements of many events with few round trips:
+it takes runs of consecutive events of one type and sends each distinct
+statement of the run as one ``executemany`` (asyncpg pipelines those). This
+is safe because, within one event type, a projection's different statements
+commute (they touch different rows or tables); statements of the same text
+keep their order.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import itertools
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from events.checkpoints import Connection
 from events.envelope import RecordedEvent
+
+Statement = tuple[str, tuple[Any, ...]]
 
 
 class Projection(Protocol):
@@ -18,6 +31,22 @@ class Projection(Protocol):
     tables: tuple[str, ...]
     """The read-model tables it owns (rebuilt and swapped together)."""
 
-    async def apply(self, conn: Connection, event: RecordedEvent) -> None:
-        """Apply one event, inside the caller's transaction."""
+    def statements(self, event: RecordedEvent) -> list[Statement]:
+        """The SQL an event causes (none for events it does not care about)."""
         ...
+
+
+async def apply_events(
+    conn: Connection, projection: Projection, events: Sequence[RecordedEvent]
+) -> None:
+    """Apply ``events`` in order, inside the caller's transaction."""
+    for _, run in itertools.groupby(events, key=lambda e: e.type):
+        by_sql: dict[str, list[tuple[Any, ...]]] = {}
+        for event in run:
+            for sql, args in projection.statements(event):
+                by_sql.setdefault(sql, []).append(args)
+        for sql, many in by_sql.items():
+            if len(many) == 1:
+                await conn.execute(sql, *many[0])
+            else:
+                await conn.executemany(sql, many)

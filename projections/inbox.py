@@ -12,8 +12,8 @@ from events.catalogue import (
     MessagesRead,
     Side,
 )
-from events.checkpoints import Connection
 from events.envelope import RecordedEvent
+from projections.base import Statement
 
 PREVIEW_LENGTH = 140
 
@@ -63,27 +63,30 @@ class InboxProjection:
     name: str = "inbox"
     tables: tuple[str, ...] = ("conversations", "inbox_unread")
 
-    async def apply(self, conn: Connection, event: RecordedEvent) -> None:
+    def statements(self, event: RecordedEvent) -> list[Statement]:
         at, pos = event.recorded_at, event.global_position
         match event.data:
             case ConversationStarted() as e:
-                await conn.execute(
-                    _START, e.conversation_id, e.client.id, e.client.name, e.channel,
-                    e.priority, e.status, e.summary, at, pos,
-                )  # fmt: skip
+                return [(_START, (
+                    e.conversation_id, e.client.id, e.client.name, e.channel, e.priority,
+                    e.status, e.summary, at, pos,
+                ))]  # fmt: skip
             case ConversationUpdated() as e:
-                await conn.execute(_UPDATE, e.conversation_id, e.priority, e.summary, at, pos)
+                return [(_UPDATE, (e.conversation_id, e.priority, e.summary, at, pos))]
             case ConversationStatusChanged() as e:
-                await conn.execute(_STATUS, e.conversation_id, e.to_status, at, pos)
+                return [(_STATUS, (e.conversation_id, e.to_status, at, pos))]
             case ConversationDeleted() as e:
-                await conn.execute(_DELETE, e.conversation_id, at, pos)
+                return [(_DELETE, (e.conversation_id, at, pos))]
             case MessageSent() as e:
                 reader = _READER_OF.get(e.sender)
-                await conn.execute(
-                    _MESSAGE, e.conversation_id, e.content, PREVIEW_LENGTH, at,
-                    int(reader is Side.ADMIN), int(reader is Side.CLIENT), pos,
-                )  # fmt: skip
-                if reader is not None:
-                    await conn.execute(_UNREAD, e.conversation_id, reader, e.seq)
+                counts = (int(reader is Side.ADMIN), int(reader is Side.CLIENT))
+                message = (
+                    _MESSAGE,
+                    (e.conversation_id, e.content, PREVIEW_LENGTH, at, *counts, pos),
+                )
+                if reader is None:
+                    return [message]
+                return [message, (_UNREAD, (e.conversation_id, reader, e.seq))]
             case MessagesRead() as e:
-                await conn.execute(_READ, e.conversation_id, e.reader, e.up_to_seq, pos)
+                return [(_READ, (e.conversation_id, e.reader, e.up_to_seq, pos))]
+        return []

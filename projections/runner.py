@@ -33,7 +33,7 @@ from events import checkpoints
 from events.envelope import RecordedEvent
 from events.relay import Topology, ensure_stream, until_stopped
 from events.store import EventStore
-from projections.base import Projection
+from projections.base import Projection, apply_events
 
 log = logging.getLogger("parley.projections")
 
@@ -112,13 +112,17 @@ class ProjectionRunner:
         async with self._pool.acquire() as conn, conn.transaction():
             position = await checkpoints.load(conn, name, lock=True)
             start = position
+            fresh: list[RecordedEvent] = []
             for event in sorted(events, key=lambda e: e.global_position):
                 if event.global_position <= position:
                     continue  # re-delivered or already back-filled
-                if event.global_position > position + 1:
+                if event.global_position > position + 1:  # a hole: fill it first, in order
+                    await apply_events(conn, self.projection, fresh)
+                    fresh = []
                     position = await self._backfill(conn, position, event.global_position - 1)
-                await self.projection.apply(conn, event)
+                fresh.append(event)
                 position = event.global_position
+            await apply_events(conn, self.projection, fresh)
             if position > start:
                 await checkpoints.save(conn, name, position)
         self.position = position
@@ -130,9 +134,8 @@ class ProjectionRunner:
             page = await self._store.read_all(after=after, limit=min(1000, up_to - after))
             if not page:
                 break
-            for event in page:
-                await self.projection.apply(conn, event)
-                after = event.global_position
+            await apply_events(conn, self.projection, page)
+            after = page[-1].global_position
         return after
 
     async def catch_up_from_store(self) -> None:

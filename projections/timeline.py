@@ -6,8 +6,8 @@ from __future__ import annotations
 import msgspec
 
 from events.catalogue import MessageSent, MessagesRead, Side
-from events.checkpoints import Connection
 from events.envelope import RecordedEvent
+from projections.base import Statement
 
 _MESSAGE = """
 INSERT INTO messages (conversation_id, seq, message_id, sender, sender_id, message_type,
@@ -38,21 +38,19 @@ class TimelineProjection:
     name: str = "timeline"
     tables: tuple[str, ...] = ("messages", "read_cursors")
 
-    async def apply(self, conn: Connection, event: RecordedEvent) -> None:
+    def statements(self, event: RecordedEvent) -> list[Statement]:
+        at = event.recorded_at
         match event.data:
             case MessageSent() as e:
                 attachment = msgspec.json.encode(e.attachment) if e.attachment else None
-                await conn.execute(
-                    _MESSAGE, e.conversation_id, e.seq, e.message_id, e.sender, e.sender_id,
-                    e.message_type, e.content, attachment, e.client_message_id,
-                    event.recorded_at, event.global_position,
-                )  # fmt: skip
+                return [(_MESSAGE, (
+                    e.conversation_id, e.seq, e.message_id, e.sender, e.sender_id,
+                    e.message_type, e.content, attachment, e.client_message_id, at,
+                    event.global_position,
+                ))]  # fmt: skip
             case MessagesRead() as e:
-                if e.reader in _MARK_READ:
-                    await conn.execute(
-                        _MARK_READ[e.reader], e.conversation_id, e.up_to_seq, event.recorded_at
-                    )
-                await conn.execute(
-                    _CURSOR, e.conversation_id, e.reader, e.reader_id, e.up_to_seq,
-                    event.recorded_at,
-                )  # fmt: skip
+                cursor = (_CURSOR, (e.conversation_id, e.reader, e.reader_id, e.up_to_seq, at))
+                if e.reader not in _MARK_READ:
+                    return [cursor]
+                return [(_MARK_READ[e.reader], (e.conversation_id, e.up_to_seq, at)), cursor]
+        return []
