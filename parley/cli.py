@@ -16,6 +16,7 @@ import click
 
 from commands.auth import issue_token
 from commands.model import Role
+from parley.cli_projections import projections
 from parley.process import (
     database_url,
     err,
@@ -190,3 +191,6 @@ def token(role: str, sub: str, client_id: str | None, ttl: timedelta) -> None:
     except ValueError as error:
         fail(str(error))
     click.echo(jwt)
+
+
+main.add_command(projections)

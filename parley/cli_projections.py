@@ -1,0 +1,78 @@
+"""``parley projections status`` and ``parley projections rebuild [NAME]``."""
+
+from __future__ import annotations
+
+import click
+
+from parley.process import database_url, fail, load_settings, one_line_errors, out, stoppable
+
+
+@click.group()
+def projections() -> None:
+    """Inspect and rebuild the read models.
+
+    Uses PARLEY_DATABASE_URL (unset: the embedded database `parley run` uses).
+    """
+
+
+@projections.command()
+def status() -> None:
+    """Each projection's (and the relay's) position, the head of the log, the lag."""
+    from rich.table import Table
+
+    from parley.server import run_async
+    from parley.status import consumer_status
+
+    settings = load_settings()
+    with one_line_errors(), stoppable() as stack:
+        url = database_url(settings, stack)
+        head, rows = run_async(lambda: consumer_status(url))
+    table = Table("consumer", "position", "lag", "last moved")
+    for row in rows:
+        table.add_row(row.name, str(row.position), str(head - row.position), str(row.updated_at))
+    out.print(f"head of the log: {head}")
+    out.print(table)
+
+
+@projections.command()
+@click.argument("name", required=False)
+def rebuild(name: str | None) -> None:
+    """Replay the whole log into shadow tables, then swap them in atomically.
+
+    Rebuilds NAME, or every projection. The read API keeps answering from the
+    old tables until the swap; the workers may keep running.
+    """
+    from rich.progress import Progress, TaskID
+
+    from events.postgres import PostgresEventStore
+    from parley.server import run_async
+    from parley.services import connect_postgres
+    from parley.worker import projections as all_projections
+    from projections.rebuild import rebuild as rebuild_projection
+
+    chosen = [p for p in all_projections() if name in (None, p.name)]
+    if not chosen:
+        names = ", ".join(p.name for p in all_projections())
+        fail(f"no projection named {name!r} (there are: {names})")
+    settings = load_settings()
+
+    async def run(url: str) -> None:
+        pool = await connect_postgres(url)
+        store = PostgresEventStore(pool)
+        try:
+            with Progress(console=out) as bar:
+                for projection in chosen:
+                    task = bar.add_task(f"rebuilding {projection.name}", total=None)
+
+                    def advance(done: int, head: int, task: TaskID = task) -> None:
+                        bar.update(task, completed=done, total=head)
+
+                    position = await rebuild_projection(pool, store, projection, progress=advance)
+                    bar.update(task, description=f"rebuilt {projection.name} to {position}")
+        finally:
+            await store.close()
+            await pool.close()
+
+    with one_line_errors(), stoppable() as stack:
+        url = database_url(settings, stack)
+        run_async(lambda: run(url))
