@@ -2,8 +2,9 @@
 
 ``/health/live`` answers 200 as long as the process serves HTTP (restart it
 when it does not). ``/health/ready`` answers 200 only when PostgreSQL answers
-``SELECT 1`` and the NATS connection is up (send no traffic here otherwise),
-else 503 with the failing check named.
+``SELECT 1``, the NATS connection is up, and no consumer of the log (the
+relay, each projection) is stuck — behind the head with no progress for
+``PARLEY_STALL_SECONDS`` — else 503 with the failing check named.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from nats.aio.client import Client as NATS
 
 from parley.services import describe
+from parley.settings import Settings
+from parley.status import CONSUMERS, read_status, stalled
 
 CHECK_TIMEOUT = 2.0
 
@@ -52,6 +55,16 @@ async def check_nats(nats: NATS, timeout: float = CHECK_TIMEOUT) -> str:
     return "ok"
 
 
+async def check_workers(pool: asyncpg.Pool, stall_seconds: float) -> dict[str, str]:
+    """One check per consumer of the log (the relay, each projection): "ok",
+    or that it is behind and has not moved for ``stall_seconds``."""
+    async with pool.acquire() as conn:
+        head, consumers = await read_status(conn)
+        now = await conn.fetchval("SELECT clock_timestamp()")
+    problems = stalled(head, consumers, now, stall_seconds)
+    return {name: problems.get(name, "ok") for name in CONSUMERS}
+
+
 class HealthController(Controller):
     path = "/health"
     tags = ("operations",)
@@ -60,12 +73,17 @@ class HealthController(Controller):
     def live(self) -> Liveness:
         return Liveness()
 
-    @get("/ready", summary="Readiness: PostgreSQL and NATS answer")
+    @get("/ready", summary="Readiness: PostgreSQL and NATS answer, no worker is stuck")
     async def ready(
-        self, pool: NamedDependency[asyncpg.Pool], nats: NamedDependency[NATS]
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        nats: NamedDependency[NATS],
+        settings: NamedDependency[Settings],
     ) -> Response[Readiness]:
         postgres, nats_status = await asyncio.gather(check_postgres(pool), check_nats(nats))
         checks = {"postgres": postgres, "nats": nats_status}
+        if postgres == "ok":
+            checks |= await check_workers(pool, settings.stall_seconds)
         healthy = all(status == "ok" for status in checks.values())
         return Response(
             Readiness(status="ok" if healthy else "unavailable", checks=checks),

@@ -66,6 +66,10 @@ class Settings:
     """``PARLEY_NATS_PREFIX``: prefix of this deployment's JetStream stream and
     subject names, so several deployments can share one NATS."""
 
+    stall_seconds: float = 30.0
+    """``PARLEY_STALL_SECONDS``: a relay or projection behind the head of the log
+    that has not moved for this long makes ``/health/ready`` answer 503."""
+
     @property
     def uses_dev_jwt_secret(self) -> bool:
         return self.jwt_secret == DEV_JWT_SECRET
@@ -87,6 +91,7 @@ class Settings:
             http_port=_port(get("PARLEY_HTTP_PORT"), defaults.http_port),
             data_dir=Path(get("PARLEY_DATA_DIR") or defaults.data_dir),
             nats_prefix=_nats_prefix(get("PARLEY_NATS_PREFIX") or defaults.nats_prefix),
+            stall_seconds=_seconds(get("PARLEY_STALL_SECONDS"), defaults.stall_seconds),
         )
 
 
@@ -118,6 +123,20 @@ def _port(value: str | None, default: int) -> int:
             "PARLEY_HTTP_PORT", f"expected a port number from 1 to 65535, got {value!r}"
         )
     return port
+
+
+def _seconds(value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 86_400:
+        raise SettingsError(
+            "PARLEY_STALL_SECONDS", f"expected a number of seconds above 0, got {value!r}"
+        )
+    return seconds
 
 
 def _secret(value: str) -> str:

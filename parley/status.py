@@ -29,6 +29,30 @@ async def read_status(
     return head, [ConsumerStatus(**dict(r)) for r in rows]
 
 
+CONSUMERS = ("relay", "inbox", "timeline")
+"""Every consumer of the log the workers run."""
+
+
+def stalled(
+    head: int, consumers: list[ConsumerStatus], now: datetime, stall_seconds: float
+) -> dict[str, str]:
+    """The consumers that are behind the head and have not moved for
+    ``stall_seconds``, with what is wrong (a silent stall is the failure
+    operators of event stores complain about most)."""
+    known = {c.name: c for c in consumers}
+    problems: dict[str, str] = {}
+    for name in CONSUMERS:
+        consumer = known.get(name)
+        if consumer is None:
+            if head > 0:
+                problems[name] = "has not started"
+            continue
+        idle = (now - consumer.updated_at).total_seconds()
+        if consumer.position < head and idle > stall_seconds:
+            problems[name] = f"stuck at {consumer.position} of {head}, no progress for {idle:.0f} s"
+    return problems
+
+
 async def consumer_status(url: str) -> tuple[int, list[ConsumerStatus]]:
     from parley.services import connect_postgres
 

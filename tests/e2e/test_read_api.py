@@ -223,3 +223,21 @@ async def test_concurrent_reads_and_writes_agree(api: httpx.AsyncClient, tokens:
         f"/api/conversations/{cid}", params={"min_position": position}, headers=tokens.admin
     )
     assert one.json()["message_count"] == 20 == one.json()["unread_for_staff"]
+
+
+async def test_ready_reports_every_worker(api: httpx.AsyncClient, tokens: Tokens) -> None:
+    started = await start(api, tokens)
+    await api.get(
+        f"/api/conversations/{started['conversation_id']}",
+        params={"min_position": started["position"]},
+        headers=tokens.admin,
+    )
+    ready = await api.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {
+        "postgres": "ok",
+        "nats": "ok",
+        "relay": "ok",
+        "inbox": "ok",
+        "timeline": "ok",
+    }
