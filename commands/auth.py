@@ -48,6 +48,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     sub: str
     role: Role
     client_id: str | None = None
+    expires_at: float | None = None
+    """The token's ``exp`` (seconds since the epoch)."""
 
     def actor(self) -> Actor:
         """The caller as the actor of a command."""
@@ -143,4 +145,6 @@ def decode_token(
         raise AuthError(AuthErrorReason.EXPIRED, "the token has expired")
     if claims.nbf is not None and at < claims.nbf - slack:
         raise AuthError(AuthErrorReason.NOT_YET_VALID, "the token is not valid yet")
-    return Principal(sub=claims.sub, role=claims.role, client_id=claims.client_id)
+    return Principal(
+        sub=claims.sub, role=claims.role, client_id=claims.client_id, expires_at=claims.exp
+    )

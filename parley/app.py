@@ -30,9 +30,13 @@ from commands.http import COMMAND_HANDLERS, provide_correlation_id
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_errors import EXCEPTION_HANDLERS
 from events.postgres import PostgresEventStore
+from events.relay import Topology
 from parley.health import HealthController
 from parley.settings import Settings
 from read_api.http import QUERY_HANDLERS
+from ws_edge.config import EdgeConfig
+from ws_edge.http import WEBSOCKET_HANDLERS, Edge
+from ws_edge.hub import Hub
 
 
 def provide_settings(state: State) -> Settings:
@@ -54,7 +58,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         route_handlers=[*COMMAND_HANDLERS, *QUERY_HANDLERS],
         dependencies={"correlation_id": Provide(provide_correlation_id, sync_to_thread=False)},
     )
-    return [HealthController, api]
+    return [HealthController, api, *WEBSOCKET_HANDLERS]
 
 
 MAX_BODY_BYTES = 64 * 1024
@@ -80,6 +84,9 @@ def create_app(
     store = PostgresEventStore(pool)
     handler = CommandHandler(store)
     authenticate = jwt_authenticator(settings.jwt_secret)
+    edge_config = EdgeConfig(heartbeat_seconds=settings.ws_heartbeat_seconds)
+    hub = Hub(nats, Topology(prefix=settings.nats_prefix), typing_expiry=edge_config.typing_expiry)
+    edge = Edge(hub, store, handler, settings.jwt_secret, edge_config)
     return Litestar(
         route_handlers=[*_route_handlers(), *route_handlers],
         state=State({"settings": settings, "pool": pool, "nats": nats}),
@@ -90,9 +97,11 @@ def create_app(
             "handler": Provide(lambda: handler, sync_to_thread=False),
             "authenticate": Provide(lambda: authenticate, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
+            "edge": Provide(lambda: edge, sync_to_thread=False),
         },
+        on_startup=[hub.start],
         # The event store's group-commit writers finish what is queued.
-        on_shutdown=[store.close],
+        on_shutdown=[edge.close_all, hub.stop, store.close],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="Parley", version=_version()),

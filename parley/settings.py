@@ -70,6 +70,10 @@ class Settings:
     """``PARLEY_STALL_SECONDS``: a relay or projection behind the head of the log
     that has not moved for this long makes ``/health/ready`` answer 503."""
 
+    ws_heartbeat_seconds: float = 30.0
+    """``PARLEY_WS_HEARTBEAT_SECONDS``: the WebSocket heartbeat interval; a
+    socket silent for two intervals is closed (4001)."""
+
     @property
     def uses_dev_jwt_secret(self) -> bool:
         return self.jwt_secret == DEV_JWT_SECRET
@@ -91,7 +95,14 @@ class Settings:
             http_port=_port(get("PARLEY_HTTP_PORT"), defaults.http_port),
             data_dir=Path(get("PARLEY_DATA_DIR") or defaults.data_dir),
             nats_prefix=_nats_prefix(get("PARLEY_NATS_PREFIX") or defaults.nats_prefix),
-            stall_seconds=_seconds(get("PARLEY_STALL_SECONDS"), defaults.stall_seconds),
+            stall_seconds=_seconds(
+                get("PARLEY_STALL_SECONDS"), defaults.stall_seconds, "PARLEY_STALL_SECONDS"
+            ),
+            ws_heartbeat_seconds=_seconds(
+                get("PARLEY_WS_HEARTBEAT_SECONDS"),
+                defaults.ws_heartbeat_seconds,
+                "PARLEY_WS_HEARTBEAT_SECONDS",
+            ),
         )
 
 
@@ -125,7 +136,7 @@ def _port(value: str | None, default: int) -> int:
     return port
 
 
-def _seconds(value: str | None, default: float) -> float:
+def _seconds(value: str | None, default: float, name: str) -> float:
     if value is None:
         return default
     try:
@@ -133,9 +144,7 @@ def _seconds(value: str | None, default: float) -> float:
     except ValueError:
         seconds = -1.0
     if not 0 < seconds < 86_400:
-        raise SettingsError(
-            "PARLEY_STALL_SECONDS", f"expected a number of seconds above 0, got {value!r}"
-        )
+        raise SettingsError(name, f"expected a number of seconds above 0, got {value!r}")
     return seconds
 
 

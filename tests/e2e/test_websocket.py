@@ -1,0 +1,326 @@
+"""The WebSocket edge over real sockets (the `websockets` client library)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from commands.auth import issue_token
+from tests.e2e.conftest import SECRET, Tokens
+
+Frame = dict[str, Any]
+
+
+def token_for(sub: str, role: str = "admin", client_id: str | None = None, **ttl: float) -> str:
+    return issue_token(
+        SECRET,
+        sub=sub,
+        role=role,
+        client_id=client_id,
+        ttl=timedelta(**ttl) if ttl else timedelta(hours=1),
+        now=datetime.now(UTC),
+    )
+
+
+def ws_url(server_url: str, path: str, token: str | None, **params: object) -> str:
+    query = {**({"token": token} if token else {}), **params}
+    qs = "&".join(f"{k}={v}" for k, v in query.items())
+    return f"{server_url.replace('http', 'ws', 1)}{path}?{qs}"
+
+
+@asynccontextmanager
+async def socket(
+    server_url: str, path: str, token: str | None, **params: object
+) -> AsyncIterator[ClientConnection]:
+    async with connect(ws_url(server_url, path, token, **params)) as ws:
+        yield ws
+
+
+async def next_frame(ws: ClientConnection, kind: str | None = None, timeout: float = 10) -> Frame:
+    """The next frame (of ``kind``, skipping others)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame: Frame = json.loads(await ws.recv())
+            if kind is None or frame["type"] == kind:
+                return frame
+
+
+async def no_frame(ws: ClientConnection, kind: str, within: float) -> None:
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                frame = json.loads(await ws.recv())
+                assert frame["type"] != kind, frame
+    except TimeoutError:
+        return
+
+
+async def close_code(ws: ClientConnection, timeout: float = 10) -> int | None:
+    with pytest.raises(ConnectionClosed):
+        async with asyncio.timeout(timeout):
+            while True:
+                await ws.recv()
+    return ws.close_code
+
+
+async def start(api: httpx.AsyncClient, tokens: Tokens) -> str:
+    response = await api.post(
+        "/api/conversations",
+        json={"client": {"id": "c-1", "name": "Carol"}, "channel": "web"},
+        headers=tokens.admin,
+    )
+    assert response.status_code == 201
+    return str(response.json()["conversation_id"])
+
+
+async def test_a_message_from_one_socket_reaches_the_other_and_is_stored(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    path = f"/ws/{cid}"
+    async with (
+        socket(server_url, path, token_for("ws-staff")) as staff,
+        socket(server_url, path, token_for("ws-carol", "client", "c-1")) as client,
+    ):
+        assert (await next_frame(staff, "READY"))["stream_position"] == 1
+        await next_frame(client, "READY")
+
+        await client.send(
+            json.dumps(
+                {
+                    "type": "SEND_MESSAGE",
+                    "content": "hi there",
+                    "client_message_id": "w1",
+                    "ref": "r1",
+                }
+            )
+        )
+
+        ack = await next_frame(client, "ACK")
+        created = await next_frame(staff, "MESSAGE_CREATED")
+        assert (ack["ref"], ack["client_message_id"], ack["seq"]) == ("r1", "w1", 1)
+        assert created["message_id"] == ack["message_id"]
+        assert created["content"] == "hi there" and created["sender"] == "client"
+        assert created["position"] == ack["position"] and created["stream_position"] == 2
+    page = await api.get(
+        "/api/messages",
+        params={"conversation_id": cid, "min_position": ack["position"]},
+        headers=tokens.admin,
+    )
+    assert [m["message_id"] for m in page.json()["items"]] == [ack["message_id"]]
+
+
+async def test_resume_gets_exactly_what_was_missed_then_live_events(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    async with socket(server_url, f"/ws/{cid}", token_for("ws-resumer")) as ws:
+        seen = (await next_frame(ws, "READY"))["stream_position"]
+
+    async def send(i: int) -> None:
+        response = await api.post(
+            "/api/messages",
+            json={"conversation_id": cid, "content": f"m{i}"},
+            headers=tokens.client,
+        )
+        assert response.status_code == 201
+
+    for i in range(200):
+        await send(i)
+    async with socket(server_url, f"/ws/{cid}", token_for("ws-resumer"), after=seen) as ws:
+        # More messages race the replay.
+        racing = asyncio.gather(*(send(200 + i) for i in range(20)))
+        frames = [await next_frame(ws) for _ in range(201)]
+        await racing
+        kinds = [f["type"] for f in frames]
+        assert "READY" in kinds
+        events = [f for f in frames if f["type"] == "MESSAGE_CREATED"]
+        while len(events) < 220:
+            events.append(await next_frame(ws, "MESSAGE_CREATED"))
+        assert [e["seq"] for e in events] == list(range(1, 221))
+        assert [e["stream_position"] for e in events] == list(range(2, 222))
+        await no_frame(ws, "MESSAGE_CREATED", within=0.5)  # and nothing twice
+
+
+@pytest.mark.parametrize(
+    ("who", "code"),
+    [
+        (None, 4401),
+        ("garbage", 4401),
+        ("expired", 4401),
+        ("other-client", 4403),
+    ],
+)
+async def test_refused_connections_get_a_close_code(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str, who: str | None, code: int
+) -> None:
+    cid = await start(api, tokens)
+    token = {
+        None: None,
+        "garbage": "not-a-token",
+        "expired": issue_token(
+            SECRET,
+            sub="x",
+            role="admin",
+            ttl=timedelta(minutes=1),
+            now=datetime.now(UTC) - timedelta(hours=1),
+        ),
+        "other-client": token_for("mallory", "client", "c-2"),
+    }[who]
+    async with socket(server_url, f"/ws/{cid}", token) as ws:
+        assert await close_code(ws) == code
+
+
+async def test_an_unknown_conversation_is_4404_and_the_inbox_is_staff_only(server_url: str) -> None:
+    async with socket(server_url, f"/ws/{uuid.uuid4()}", token_for("ws-staff")) as ws:
+        assert await close_code(ws) == 4404
+    async with socket(server_url, "/ws/inbox", token_for("c", "client", "c-1")) as ws:
+        assert await close_code(ws) == 4403
+
+
+async def test_the_token_may_come_in_the_subprotocol_header(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    url = ws_url(server_url, f"/ws/{cid}", None)
+    protocols = ["parley.v1", f"bearer.{token_for('ws-proto')}"]
+    async with connect(url, subprotocols=protocols) as ws:  # type: ignore[arg-type]
+        assert ws.subprotocol == "parley.v1"
+        assert (await next_frame(ws, "READY"))["stream_position"] == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", "malformed_json"),
+        ('{"type": "SHOUT"}', "unknown_frame"),
+        ('{"type": "SEND_MESSAGE"}', "invalid_frame"),
+        ('{"type": "SEND_MESSAGE", "content": "   "}', "invalid_frame"),
+        ('{"type": "MARK_READ", "up_to_seq": "x"}', "invalid_frame"),
+        (b"\x00\x01binary", "binary_not_supported"),
+        ('{"type": "PING", "pad": "' + "x" * 70_000 + '"}', "frame_too_large"),
+    ],
+    ids=["malformed", "unknown", "missing", "blank", "wrong type", "binary", "too large"],
+)
+async def test_bad_frames_get_an_error_and_the_socket_keeps_working(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str, raw: str | bytes, code: str
+) -> None:
+    cid = await start(api, tokens)
+    async with socket(server_url, f"/ws/{cid}", token_for("ws-bad")) as ws:
+        await next_frame(ws, "READY")
+        await ws.send(raw)
+        error = await next_frame(ws, "ERROR")
+        assert error["code"] == code
+        await ws.send(json.dumps({"type": "PING", "ref": "still-there"}))
+        assert (await next_frame(ws, "PONG"))["ref"] == "still-there"
+
+
+async def test_commands_over_the_socket_keep_the_rules(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    await api.patch(
+        f"/api/conversations/{cid}/status", json={"status": "closed"}, headers=tokens.admin
+    )
+    async with socket(server_url, f"/ws/{cid}", token_for("ws-rules")) as ws:
+        await next_frame(ws, "READY")
+        await ws.send(json.dumps({"type": "SEND_MESSAGE", "content": "closed?", "ref": "x"}))
+        error = await next_frame(ws, "ERROR")
+        assert (error["code"], error["ref"]) == ("conversation_closed", "x")
+
+
+async def test_the_101st_message_in_a_minute_is_rate_limited_and_not_stored(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    async with socket(server_url, f"/ws/{cid}", token_for(f"ws-spammer-{uuid.uuid4()}")) as ws:
+        await next_frame(ws, "READY")
+        for i in range(101):
+            await ws.send(json.dumps({"type": "SEND_MESSAGE", "content": f"m{i}", "ref": str(i)}))
+        acks: list[Frame] = []
+        errors: list[Frame] = []
+        while len(acks) + len(errors) < 101:  # (MESSAGE_CREATED echoes come too)
+            frame = await next_frame(ws)
+            {"ACK": acks, "ERROR": errors}.get(frame["type"], []).append(frame)
+        assert len(acks) == 100
+        assert [(e["code"], e["ref"]) for e in errors] == [("rate_limited", "100")]
+        assert 0 < errors[0]["retry_after"] <= 60
+    page = await api.get(
+        "/api/messages",
+        params={"conversation_id": cid, "limit": 100, "min_position": acks[-1]["position"]},
+        headers=tokens.admin,
+    )
+    assert page.json()["items"][0]["seq"] == 1 and page.json()["next_before"] is None
+    assert len(page.json()["items"]) == 100
+
+
+async def test_typing_reaches_the_others_not_the_typist_and_ends_when_the_typist_leaves(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    path = f"/ws/{cid}"
+    async with socket(server_url, path, token_for("ws-watcher")) as watcher:
+        await next_frame(watcher, "READY")
+        async with socket(server_url, path, token_for(f"ws-typist-{uuid.uuid4()}")) as typist:
+            await next_frame(typist, "READY")
+            await typist.send(json.dumps({"type": "TYPING_START"}))
+            started = await next_frame(watcher, "TYPING")
+            assert started["state"] == "started"
+            await typist.send(json.dumps({"type": "TYPING_STOP"}))
+            assert (await next_frame(watcher, "TYPING"))["state"] == "stopped"
+            await no_frame(typist, "TYPING", within=0.3)  # never echoed to the typist
+            await typist.send(json.dumps({"type": "TYPING_START"}))
+            assert (await next_frame(watcher, "TYPING"))["state"] == "started"
+        # The typist's socket closed while typing: the indicator ends.
+        assert (await next_frame(watcher, "TYPING", timeout=5))["state"] == "stopped"
+
+
+async def test_the_11th_typing_transition_in_a_minute_is_rate_limited(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    async with socket(server_url, f"/ws/{cid}", token_for(f"ws-fidget-{uuid.uuid4()}")) as ws:
+        await next_frame(ws, "READY")
+        for i in range(5):  # 5 starts and 5 stops: 10 transitions
+            await ws.send(json.dumps({"type": "TYPING_START", "ref": f"s{i}"}))
+            await ws.send(json.dumps({"type": "TYPING_STOP", "ref": f"t{i}"}))
+        await ws.send(json.dumps({"type": "TYPING_START", "ref": "eleventh"}))
+        error = await next_frame(ws, "ERROR")
+        assert (error["code"], error["ref"]) == ("rate_limited", "eleventh")
+        # Refreshing an active indicator is free: start, then refresh many times.
+        await ws.send(json.dumps({"type": "PING", "ref": "alive"}))
+        assert (await next_frame(ws, "PONG"))["ref"] == "alive"
+
+
+async def test_the_inbox_hears_every_conversation_and_mark_read(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    head = (await api.post(
+        "/api/conversations",
+        json={"client": {"id": "c-1", "name": "Carol"}, "channel": "web"},
+        headers=tokens.admin,
+    )).json()["position"]  # fmt: skip
+    async with socket(server_url, "/ws/inbox", token_for("ws-inbox"), after_position=head) as inbox:
+        assert (await next_frame(inbox, "READY"))["position"] >= head
+        cid = await start(api, tokens)
+        created = await next_frame(inbox, "CONVERSATION_UPDATED")
+        assert (created["conversation_id"], created["change"]) == (cid, "started")
+        await api.post(
+            "/api/messages",
+            json={"conversation_id": cid, "content": "hello"},
+            headers=tokens.client,
+        )
+        assert (await next_frame(inbox, "MESSAGE_CREATED"))["conversation_id"] == cid
+        await api.post(f"/api/conversations/{cid}/mark-read", headers=tokens.admin)
+        read = await next_frame(inbox, "MESSAGES_READ")
+        assert (read["conversation_id"], read["reader"], read["up_to_seq"]) == (cid, "admin", 1)

@@ -1,0 +1,159 @@
+"""WebSocket frames: one tagged union each way, JSON, tag field ``type``.
+
+docs/PROTOCOL.md documents each frame with an example.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from events.catalogue import Attachment, Content, MessageType, NonEmptyId
+
+Ref = Annotated[str, msgspec.Meta(max_length=100)]
+
+
+class ClientFrame(
+    msgspec.Struct, tag_field="type", frozen=True, kw_only=True, forbid_unknown_fields=False
+):
+    """Base of what a client sends. ``ref`` (optional) comes back on the ACK
+    or ERROR the frame causes."""
+
+    ref: Ref | None = None
+
+
+class SendMessageFrame(ClientFrame, tag="SEND_MESSAGE", frozen=True, kw_only=True):
+    content: Content
+    message_type: MessageType = MessageType.TEXT
+    attachment: Attachment | None = None
+    client_message_id: NonEmptyId | None = None
+
+
+class TypingStartFrame(ClientFrame, tag="TYPING_START", frozen=True, kw_only=True):
+    pass
+
+
+class TypingStopFrame(ClientFrame, tag="TYPING_STOP", frozen=True, kw_only=True):
+    pass
+
+
+class MarkReadFrame(ClientFrame, tag="MARK_READ", frozen=True, kw_only=True):
+    up_to_seq: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class PingFrame(ClientFrame, tag="PING", frozen=True, kw_only=True):
+    pass
+
+
+AnyClientFrame = SendMessageFrame | TypingStartFrame | TypingStopFrame | MarkReadFrame | PingFrame
+
+
+class ServerFrame(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, omit_defaults=True):
+    """Base of what the server sends."""
+
+
+class EventFrame(ServerFrame, frozen=True, kw_only=True):
+    """A stored event: where it sits in its conversation and in the whole log."""
+
+    conversation_id: UUID
+    stream_position: int
+    position: int
+    at: datetime
+
+
+class MessageCreated(EventFrame, tag="MESSAGE_CREATED", frozen=True, kw_only=True):
+    message_id: UUID
+    seq: int
+    sender: str
+    sender_id: str
+    message_type: str
+    content: str
+    attachment: Attachment | None = None
+    client_message_id: str | None = None
+
+
+class MessagesRead(EventFrame, tag="MESSAGES_READ", frozen=True, kw_only=True):
+    reader: str
+    reader_id: str
+    up_to_seq: int
+
+
+class StatusChanged(EventFrame, tag="STATUS_CHANGED", frozen=True, kw_only=True):
+    from_status: str = msgspec.field(name="from")
+    to_status: str = msgspec.field(name="to")
+    reason: str | None = None
+
+
+class ConversationUpdated(EventFrame, tag="CONVERSATION_UPDATED", frozen=True, kw_only=True):
+    """A conversation started, changed priority or summary, or was deleted."""
+
+    change: Literal["started", "updated", "deleted"]
+    priority: str | None = None
+    summary: str | None = None
+    status: str | None = None
+    client_id: str | None = None
+    client_name: str | None = None
+    channel: str | None = None
+
+
+class Typing(ServerFrame, tag="TYPING", frozen=True, kw_only=True):
+    conversation_id: UUID
+    user_id: str
+    role: str
+    state: Literal["started", "stopped"]
+
+
+class Ack(ServerFrame, tag="ACK", frozen=True, kw_only=True):
+    """The command is durably committed (``position`` in the log)."""
+
+    ref: str | None = None
+    client_message_id: str | None = None
+    message_id: UUID | None = None
+    seq: int | None = None
+    position: int
+    replayed: bool = False
+
+
+class Error(ServerFrame, tag="ERROR", frozen=True, kw_only=True):
+    code: str
+    message: str
+    ref: str | None = None
+    field: str | None = None
+    retry_after: float | None = None
+
+
+class Pong(ServerFrame, tag="PONG", frozen=True, kw_only=True):
+    ref: str | None = None
+
+
+class Heartbeat(ServerFrame, tag="HEARTBEAT", frozen=True, kw_only=True):
+    """Sent every heartbeat interval; answer with any frame (PING will do)."""
+
+
+class Ready(ServerFrame, tag="READY", frozen=True, kw_only=True):
+    """Replay is over: everything after ``after`` up to here was sent; live
+    events follow."""
+
+    conversation_id: UUID | None = None
+    stream_position: int | None = None
+    position: int
+
+
+AnyServerFrame = (
+    MessageCreated
+    | MessagesRead
+    | StatusChanged
+    | ConversationUpdated
+    | Typing
+    | Ack
+    | Error
+    | Pong
+    | Heartbeat
+    | Ready
+)
+
+decode_client_frame = msgspec.json.Decoder(AnyClientFrame).decode
+encode_frame = msgspec.json.Encoder().encode

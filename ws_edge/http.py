@@ -1,0 +1,174 @@
+"""The WebSocket endpoints: ``/ws/{conversation_id}`` and ``/ws/inbox``.
+
+The token comes from ``?token=`` or from the ``Sec-WebSocket-Protocol``
+header (offer ``parley.v1`` and ``bearer.<token>``; the server answers
+``parley.v1``). A refused connection is accepted and closed at once with a
+code saying why, before any frame (see ``ws_edge.codes``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from uuid import UUID
+
+from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from commands.auth import AuthError, Principal, decode_token
+from commands.handler import CommandHandler
+from commands.model import stream_id_for
+from events.catalogue import ConversationStarted
+from events.store import EventStore
+from ws_edge import codes
+from ws_edge.config import EdgeConfig
+from ws_edge.hub import Hub
+from ws_edge.ratelimit import RateLimiter
+from ws_edge.session import Session
+
+SUBPROTOCOL = "parley.v1"
+
+
+class Edge:
+    """Everything the sockets of this node share."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        store: EventStore,
+        handler: CommandHandler,
+        jwt_secret: str,
+        config: EdgeConfig,
+    ) -> None:
+        self.hub = hub
+        self.store = store
+        self.handler = handler
+        self.jwt_secret = jwt_secret
+        self.config = config
+        self.limiter = RateLimiter(
+            {"message": config.messages_per_minute, "typing": config.typing_per_minute}
+        )
+        self.sessions: set[Session] = set()
+
+    async def close_all(self) -> None:
+        """Server shutdown: every socket gets 1001 (reconnect and resume)."""
+        for session in list(self.sessions):
+            with contextlib.suppress(Exception):
+                await session.socket.close(code=codes.GOING_AWAY, reason="server shutting down")
+
+
+def _token(socket: WebSocket[Any, Any, Any]) -> tuple[str | None, str | None]:
+    """(token, subprotocol to answer with)."""
+    offered = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",")]
+    from_header = next(
+        (p.removeprefix("bearer.") for p in offered if p.startswith("bearer.")), None
+    )
+    answer = SUBPROTOCOL if SUBPROTOCOL in offered else None
+    return socket.query_params.get("token") or from_header, answer
+
+
+async def _refuse(
+    socket: WebSocket[Any, Any, Any], subprotocol: str | None, code: int, why: str
+) -> None:
+    await socket.accept(subprotocols=subprotocol)
+    await socket.close(code=code, reason=why)
+
+
+async def _authenticate(
+    socket: WebSocket[Any, Any, Any], edge: Edge
+) -> tuple[Principal | None, str | None]:
+    token, subprotocol = _token(socket)
+    if not token:
+        await _refuse(socket, subprotocol, codes.UNAUTHENTICATED, "a token is required")
+        return None, subprotocol
+    try:
+        return decode_token(edge.jwt_secret, token), subprotocol
+    except AuthError as error:
+        await _refuse(socket, subprotocol, codes.UNAUTHENTICATED, f"invalid token: {error.reason}")
+        return None, subprotocol
+
+
+def _position(socket: WebSocket[Any, Any, Any], name: str) -> int | None:
+    raw = socket.query_params.get(name, "0")
+    return int(raw) if raw.isdigit() else None
+
+
+async def _run(session: Session, edge: Edge) -> None:
+    edge.sessions.add(session)
+    try:
+        await session.run()
+    finally:
+        edge.sessions.discard(session)
+
+
+@websocket("/ws/{conversation_id:uuid}")
+async def conversation_socket(
+    socket: WebSocket[Any, Any, Any], conversation_id: FromPath[UUID], edge: NamedDependency[Edge]
+) -> None:
+    """One conversation's live events; SEND_MESSAGE, MARK_READ and typing in."""
+    principal, subprotocol = await _authenticate(socket, edge)
+    if principal is None:
+        return
+    actor = principal.actor()
+    after = _position(socket, "after")
+    if after is None:
+        await _refuse(socket, subprotocol, codes.BAD_REQUEST, "after must be a whole number")
+        return
+    first = await edge.store.read_stream(stream_id_for(conversation_id), limit=1)
+    if not first or not isinstance(first[0].data, ConversationStarted):
+        await _refuse(socket, subprotocol, codes.NOT_FOUND, "no such conversation")
+        return
+    if not actor.is_staff and first[0].data.client.id != actor.client_id:
+        await _refuse(socket, subprotocol, codes.FORBIDDEN, "not your conversation")
+        return
+    await socket.accept(subprotocols=subprotocol)
+    session = Session(
+        socket,
+        actor=actor,
+        expires_at=principal.expires_at,
+        conversation_id=conversation_id,
+        after=after,
+        hub=edge.hub,
+        store=edge.store,
+        handler=edge.handler,
+        limiter=edge.limiter,
+        config=edge.config,
+    )
+    await _run(session, edge)
+
+
+@websocket("/ws/inbox")
+async def inbox_socket(socket: WebSocket[Any, Any, Any], edge: NamedDependency[Edge]) -> None:
+    """Staff only: every conversation's events, for a live inbox."""
+    principal, subprotocol = await _authenticate(socket, edge)
+    if principal is None:
+        return
+    actor = principal.actor()
+    if not actor.is_staff:
+        await _refuse(socket, subprotocol, codes.FORBIDDEN, "the inbox is for staff")
+        return
+    after = _position(socket, "after_position")
+    if after is None:
+        await _refuse(
+            socket, subprotocol, codes.BAD_REQUEST, "after_position must be a whole number"
+        )
+        return
+    await socket.accept(subprotocols=subprotocol)
+    session = Session(
+        socket,
+        actor=actor,
+        expires_at=principal.expires_at,
+        conversation_id=None,
+        after=after,
+        hub=edge.hub,
+        store=edge.store,
+        handler=edge.handler,
+        limiter=edge.limiter,
+        config=edge.config,
+    )
+    await _run(session, edge)
+
+
+WEBSOCKET_HANDLERS = [inbox_socket, conversation_socket]
+"""Mounted by the app, which provides ``edge`` (an :class:`Edge`)."""

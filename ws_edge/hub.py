@@ -1,0 +1,188 @@
+"""The node's fan-out hub: one NATS subscription for events, one for typing,
+and the sockets connected to this node, by conversation.
+
+Events reach every node through NATS (the relay's JetStream publishes are
+also delivered to plain subscribers of the same subjects), so a socket gets
+its conversation's events whichever node it is connected to. Delivery to a
+socket never blocks: each subscriber has a bounded queue, and one that is
+full is marked overflowed (its session closes it; the client resumes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from events.envelope import RecordedEvent
+from events.relay import Topology
+from ws_edge import frames
+
+log = logging.getLogger("parley.ws")
+
+_decode_event = msgspec.json.Decoder(RecordedEvent).decode
+
+
+class TypingSignal(msgspec.Struct, frozen=True, kw_only=True):
+    """What travels on NATS core (never stored): someone's typing state."""
+
+    conversation_id: UUID
+    user_id: str
+    role: str
+    state: Literal["started", "stopped"]
+    session: str
+    """The typist's socket, so that it is not echoed back to it."""
+
+
+_decode_typing = msgspec.json.Decoder(TypingSignal).decode
+_encode = msgspec.json.Encoder().encode
+
+Item = RecordedEvent | frames.Typing
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One socket's mailbox."""
+
+    conversation_id: UUID | None  # None: the inbox (every conversation)
+    queue_size: int
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    queue: asyncio.Queue[Item] = field(init=False)
+    overflowed: bool = False
+    overflow: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.queue_size)
+
+    def offer(self, item: Item) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True  # the session closes the socket: slow consumer
+            self.overflow.set()
+
+
+@dataclass
+class _Typist:
+    signal: TypingSignal
+    seen: float
+
+
+class Hub:
+    def __init__(self, nats: NATS, topology: Topology, *, typing_expiry: float) -> None:
+        self._nats = nats
+        self._topology = topology
+        self._typing_expiry = typing_expiry
+        self._by_conversation: dict[UUID, set[Subscriber]] = defaultdict(set)
+        self._inbox: set[Subscriber] = set()
+        self._typists: dict[tuple[UUID, str], _Typist] = {}
+        self._subscriptions: list[Subscription] = []
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def typing_subject_prefix(self) -> str:
+        return f"{self._topology.prefix}.typing"
+
+    async def start(self) -> None:
+        self._subscriptions = [
+            await self._nats.subscribe(self._topology.all_subjects, cb=self._on_event),
+            await self._nats.subscribe(f"{self.typing_subject_prefix}.>", cb=self._on_typing),
+        ]
+        self._sweeper = asyncio.create_task(self._sweep_typists())
+
+    async def stop(self) -> None:
+        for subscription in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    def add(self, subscriber: Subscriber) -> None:
+        if subscriber.conversation_id is None:
+            self._inbox.add(subscriber)
+        else:
+            self._by_conversation[subscriber.conversation_id].add(subscriber)
+            for typist in list(self._typists.values()):
+                if typist.signal.conversation_id == subscriber.conversation_id:
+                    subscriber.offer(_typing_frame(typist.signal))
+
+    def remove(self, subscriber: Subscriber) -> None:
+        if subscriber.conversation_id is None:
+            self._inbox.discard(subscriber)
+            return
+        subscribers = self._by_conversation.get(subscriber.conversation_id)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._by_conversation[subscriber.conversation_id]
+
+    async def publish_typing(self, signal: TypingSignal) -> None:
+        subject = f"{self.typing_subject_prefix}.{signal.conversation_id}"
+        await self._nats.publish(subject, _encode(signal))
+
+    async def _on_event(self, message: Msg) -> None:
+        try:
+            event = _decode_event(message.data)
+        except msgspec.DecodeError:
+            log.warning("undecodable event on %s", message.subject)
+            return
+        for subscriber in self._by_conversation.get(event.data.conversation_id, ()):
+            subscriber.offer(event)
+        for subscriber in self._inbox:
+            subscriber.offer(event)
+
+    async def _on_typing(self, message: Msg) -> None:
+        try:
+            signal = _decode_typing(message.data)
+        except msgspec.DecodeError:
+            return
+        key = (signal.conversation_id, signal.user_id)
+        known = self._typists.get(key)
+        if signal.state == "started":
+            self._typists[key] = _Typist(signal, time.monotonic())
+            if known is not None:
+                return  # a keep-alive: the others know already
+        else:
+            if known is None:
+                return
+            del self._typists[key]
+        self._tell(signal)
+
+    def _tell(self, signal: TypingSignal) -> None:
+        for subscriber in self._by_conversation.get(signal.conversation_id, ()):
+            if subscriber.id != signal.session:
+                subscriber.offer(_typing_frame(signal))
+
+    async def _sweep_typists(self) -> None:
+        """End indicators whose typist's node stopped refreshing them (it died)."""
+        while True:
+            await asyncio.sleep(min(1.0, self._typing_expiry / 3))
+            now = time.monotonic()
+            for key, typist in list(self._typists.items()):
+                if now - typist.seen > self._typing_expiry:
+                    del self._typists[key]
+                    self._tell(msgspec.structs.replace(typist.signal, state="stopped"))
+
+
+def _typing_frame(signal: TypingSignal) -> frames.Typing:
+    return frames.Typing(
+        conversation_id=signal.conversation_id,
+        user_id=signal.user_id,
+        role=signal.role,
+        state=signal.state,
+    )

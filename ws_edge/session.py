@@ -1,0 +1,335 @@
+"""One WebSocket connection: replay, then live events; frames in, commands out.
+
+A session runs four tasks and ends when the first of them does: the writer
+(replay from the store, READY, then live events from the hub), the reader
+(client frames), the heartbeat, and the token's expiry. The close code says
+why (see ``ws_edge.codes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import WebSocket
+
+from commands import errors
+from commands.handler import CommandHandler
+from commands.model import Actor, MarkRead, SendMessage, stream_id_for
+from events.envelope import RecordedEvent
+from events.store import EventStore
+from ws_edge import codes, frames
+from ws_edge.config import EdgeConfig
+from ws_edge.hub import Hub, Subscriber, TypingSignal
+from ws_edge.ratelimit import RateLimiter
+from ws_edge.translate import event_frame
+
+log = logging.getLogger("parley.ws")
+_PAGE = 500
+
+
+class Closing(Exception):
+    """End the session with this close code."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Session:
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        *,
+        actor: Actor,
+        expires_at: float | None,
+        conversation_id: UUID | None,
+        after: int,
+        hub: Hub,
+        store: EventStore,
+        handler: CommandHandler,
+        limiter: RateLimiter,
+        config: EdgeConfig,
+    ) -> None:
+        self.socket = socket
+        self.actor = actor
+        self.expires_at = expires_at
+        self.conversation_id = conversation_id
+        self.last = after  # stream position (conversation) or global position (inbox)
+        self.hub = hub
+        self.store = store
+        self.handler = handler
+        self.limiter = limiter
+        self.config = config
+        self.subscriber = Subscriber(conversation_id, config.queue_size)
+        self._send_lock = asyncio.Lock()
+        self._last_heard = time.monotonic()
+        self._typing_until: float | None = None
+
+    # -- the life of a session ------------------------------------------------------
+
+    async def run(self) -> None:
+        self.hub.add(self.subscriber)
+        tasks = [
+            asyncio.create_task(self._write()),
+            asyncio.create_task(self._read()),
+            asyncio.create_task(self._heartbeat()),
+            asyncio.create_task(self._expire()),
+            asyncio.create_task(self._slow_consumer()),
+        ]
+        if self.conversation_id is not None:
+            tasks.append(asyncio.create_task(self._keep_typing_alive()))
+        code, reason = codes.NORMAL, ""
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if isinstance(error, Closing):
+                    code, reason = error.code, error.reason
+                elif error is not None and not isinstance(error, ConnectionError):
+                    log.error("websocket session failed", exc_info=error)
+                    code, reason = codes.INTERNAL_ERROR, "internal error"
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.hub.remove(self.subscriber)
+            await self._stop_typing()
+            with contextlib.suppress(Exception):
+                await self.socket.close(code=code, reason=reason)
+
+    async def send(self, frame: frames.ServerFrame) -> None:
+        async with self._send_lock:
+            await self.socket.send_data(frames.encode_frame(frame).decode())
+
+    # -- writer: replay, then live ----------------------------------------------------
+
+    async def _write(self) -> None:
+        await self._replay()
+        await self.send(self._ready())
+        while True:
+            item = await self.subscriber.queue.get()
+            if isinstance(item, frames.Typing):
+                await self.send(item)
+                continue
+            where = self._where(item)
+            if where <= self.last:
+                continue  # replayed already, or delivered twice
+            if where > self.last + 1:
+                await self._replay()  # a gap: fill it (and more) from the store
+                continue
+            await self.send(event_frame(item))
+            self.last = where
+
+    def _where(self, event: RecordedEvent) -> int:
+        return event.global_position if self.conversation_id is None else event.stream_position
+
+    async def _replay(self) -> None:
+        """Send every stored event after ``self.last``, up to the head."""
+        while page := await self._page():
+            for event in page:
+                await self.send(event_frame(event))
+                self.last = self._where(event)
+            if len(page) < _PAGE:
+                return
+
+    async def _page(self) -> list[RecordedEvent]:
+        if self.conversation_id is None:
+            return await self.store.read_all(after=self.last, limit=_PAGE)
+        stream = stream_id_for(self.conversation_id)
+        return await self.store.read_stream(stream, after=self.last, limit=_PAGE)
+
+    def _ready(self) -> frames.Ready:
+        if self.conversation_id is None:
+            return frames.Ready(position=self.last)
+        return frames.Ready(
+            conversation_id=self.conversation_id, stream_position=self.last, position=0
+        )
+
+    async def _slow_consumer(self) -> None:
+        await self.subscriber.overflow.wait()
+        raise Closing(codes.SLOW_CONSUMER, "too far behind: reconnect with after")
+
+    # -- reader: frames in ---------------------------------------------------------------
+
+    async def _read(self) -> None:
+        while True:
+            message: dict[str, Any] = dict(await self.socket.receive())
+            if message["type"] == "websocket.disconnect":
+                return
+            self._last_heard = time.monotonic()
+            text = message.get("text")
+            if not isinstance(text, str):
+                await self.send(
+                    frames.Error(code="binary_not_supported", message="send text frames (JSON)")
+                )
+                continue
+            await self._handle_text(text)
+
+    async def _handle_text(self, text: str) -> None:
+        if len(text.encode()) > self.config.max_frame_bytes:
+            limit = self.config.max_frame_bytes
+            await self.send(
+                frames.Error(code="frame_too_large", message=f"frames are at most {limit} bytes")
+            )
+            return
+        try:
+            frame = frames.decode_client_frame(text)
+        except msgspec.ValidationError as error:
+            await self.send(_invalid_frame(str(error)))
+            return
+        except msgspec.DecodeError:
+            await self.send(frames.Error(code="malformed_json", message="the frame is not JSON"))
+            return
+        await self._dispatch(frame)
+
+    async def _dispatch(self, frame: frames.AnyClientFrame) -> None:
+        if isinstance(frame, frames.PingFrame):
+            await self.send(frames.Pong(ref=frame.ref))
+            return
+        if self.conversation_id is None:
+            await self.send(
+                frames.Error(code="not_here", message="the inbox only listens", ref=frame.ref)
+            )
+            return
+        match frame:
+            case frames.SendMessageFrame():
+                await self._limited("message", frame.ref, lambda: self._send_message(frame))
+            case frames.MarkReadFrame():
+                await self._command(
+                    MarkRead(conversation_id=self.conversation_id, up_to_seq=frame.up_to_seq),
+                    frame.ref,
+                )
+            case frames.TypingStartFrame():
+                if self._typing_until is not None:  # a refresh: free
+                    self._typing_until = time.monotonic() + self.config.typing_timeout
+                    return
+                await self._limited("typing", frame.ref, self._start_typing)
+            case frames.TypingStopFrame():
+                if self._typing_until is not None:
+                    self.limiter.note(self.actor.id, "typing")
+                    await self._stop_typing()
+
+    async def _limited(
+        self, kind: str, ref: str | None, action: Callable[[], Awaitable[None]]
+    ) -> None:
+        wait = self.limiter.take(self.actor.id, kind)
+        if wait is not None:
+            await self.send(
+                frames.Error(
+                    code="rate_limited",
+                    message=f"too many {kind} frames; try again later",
+                    ref=ref,
+                    retry_after=round(wait, 3),
+                )
+            )
+            return
+        await action()
+
+    async def _send_message(self, frame: frames.SendMessageFrame) -> None:
+        assert self.conversation_id is not None
+        command = SendMessage(
+            conversation_id=self.conversation_id,
+            content=frame.content,
+            message_type=frame.message_type,
+            attachment=frame.attachment,
+            client_message_id=frame.client_message_id,
+        )
+        await self._command(command, frame.ref, client_message_id=frame.client_message_id)
+        await self._stop_typing()
+
+    async def _command(
+        self, command: SendMessage | MarkRead, ref: str | None, client_message_id: str | None = None
+    ) -> None:
+        try:
+            result = await self.handler.handle(command, self.actor)
+        except errors.DomainError as error:
+            await self.send(
+                frames.Error(code=error.code, message=error.message, ref=ref, field=error.field)
+            )
+            return
+        await self.send(
+            frames.Ack(
+                ref=ref,
+                client_message_id=client_message_id,
+                message_id=result.message_id,
+                seq=result.seq,
+                position=result.position,
+                replayed=result.replayed,
+            )
+        )
+
+    # -- typing --------------------------------------------------------------------------
+
+    async def _start_typing(self) -> None:
+        self._typing_until = time.monotonic() + self.config.typing_timeout
+        await self._publish_typing("started")
+
+    async def _stop_typing(self) -> None:
+        if self._typing_until is None:
+            return
+        self._typing_until = None
+        with contextlib.suppress(Exception):
+            await self._publish_typing("stopped")
+
+    async def _publish_typing(self, state: str) -> None:
+        assert self.conversation_id is not None
+        await self.hub.publish_typing(
+            TypingSignal(
+                conversation_id=self.conversation_id,
+                user_id=self.actor.id,
+                role=self.actor.role,
+                state="started" if state == "started" else "stopped",
+                session=self.subscriber.id,
+            )
+        )
+
+    async def _keep_typing_alive(self) -> None:
+        """While typing: refresh the indicator on every node; end it when the
+        client stops refreshing."""
+        while True:
+            await asyncio.sleep(self.config.typing_keepalive)
+            if self._typing_until is None:
+                continue
+            if time.monotonic() > self._typing_until:
+                await self._stop_typing()
+            else:
+                await self._publish_typing("started")
+
+    # -- liveness ------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        interval = self.config.heartbeat_seconds
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self._last_heard > 2 * interval:
+                raise Closing(codes.MISSED_HEARTBEAT, "no frame for two heartbeats")
+            await self.send(frames.Heartbeat())
+
+    async def _expire(self) -> None:
+        if self.expires_at is None:
+            await asyncio.Event().wait()
+            return
+        await asyncio.sleep(max(0.0, self.expires_at - time.time()))
+        raise Closing(codes.UNAUTHENTICATED, "the token expired")
+
+
+def _invalid_frame(detail: str) -> frames.Error:
+    field = None
+    if " - at `$." in detail:
+        detail, _, where = detail.partition(" - at `$.")
+        field = where.rstrip("`")
+    elif "missing required field `" in detail:
+        field = detail.split("`")[1]
+    if field in (None, "type") and ("Invalid value" in detail or "`type`" in detail):
+        return frames.Error(code="unknown_frame", message=f"unknown frame type: {detail}")
+    if detail.startswith("Expected `str` matching regex"):
+        detail = "must not be blank or contain NUL characters"
+    return frames.Error(code="invalid_frame", message=detail, field=field)
