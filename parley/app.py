@@ -89,7 +89,8 @@ def create_app(
     edge = Edge(hub, store, handler, settings.jwt_secret, edge_config)
     return Litestar(
         route_handlers=[*_route_handlers(), *route_handlers],
-        state=State({"settings": settings, "pool": pool, "nats": nats}),
+        # "drain": what the server awaits on shutdown before closing connections.
+        state=State({"settings": settings, "pool": pool, "nats": nats, "drain": edge.close_all}),
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
             "pool": Provide(provide_pool, sync_to_thread=False),

@@ -62,9 +62,22 @@ class Shutdown:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[], None] | None,
+        drain: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._drain = drain
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Let the app say goodbye first (WebSockets get 1001, not uvicorn's 1012)."""
+        if self._drain is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain(), 5)
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -117,7 +130,7 @@ async def serve(
     config = uvicorn.Config(
         app, log_level=log_level, access_log=access_log, lifespan="on", timeout_graceful_shutdown=10
     )
-    server = _Server(config, on_started)
+    server = _Server(config, on_started, drain=app.state.get("drain"))
     shutdown.server = server
     try:
         await server.serve(sockets=[sock])

@@ -1,0 +1,153 @@
+"""Several `parley serve` processes behind one NATS, and what only a real
+process shows: heartbeats and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import MakeDatabase
+from tests.e2e.conftest import SECRET, Tokens, free_port
+from tests.e2e.test_websocket import next_frame, token_for
+
+PARLEY = str(Path(sys.executable).with_name("parley"))
+
+
+@dataclass
+class Node:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [PARLEY, command],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture(scope="module")
+async def cluster(
+    make_database: MakeDatabase, nats_url: str, nats_prefix: str
+) -> AsyncIterator[list[Node]]:
+    """Two serve processes (heartbeat 1 s) and one worker on a fresh database."""
+    env = {
+        "PARLEY_DATABASE_URL": await make_database(),
+        "PARLEY_NATS_URL": nats_url,
+        "PARLEY_NATS_PREFIX": f"{nats_prefix}n{uuid.uuid4().hex[:6]}",
+        "PARLEY_JWT_SECRET": SECRET,
+        "PARLEY_WS_HEARTBEAT_SECONDS": "1",
+    }
+    ports = [free_port(), free_port()]
+    processes = [_spawn("serve", {**env, "PARLEY_HTTP_PORT": str(p)}) for p in ports]
+    processes.append(_spawn("worker", env))
+    nodes = [Node(f"http://127.0.0.1:{p}", proc) for p, proc in zip(ports, processes, strict=False)]
+    try:
+        async with httpx.AsyncClient() as client:
+            for node in nodes:
+                for _ in range(200):
+                    try:
+                        if (await client.get(f"{node.url}/health/live")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.05)
+                else:
+                    pytest.fail(f"{node.url} did not start")
+        yield nodes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def ws(node: Node, path: str, token: str, **params: object) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items())
+    return f"{node.url.replace('http', 'ws', 1)}{path}?{query}"
+
+
+async def start_on(node: Node, tokens: Tokens) -> str:
+    async with httpx.AsyncClient(base_url=node.url) as api:
+        response = await api.post(
+            "/api/conversations",
+            json={"client": {"id": "c-1", "name": "Carol"}, "channel": "web"},
+            headers=tokens.admin,
+        )
+    assert response.status_code == 201, response.text
+    return str(response.json()["conversation_id"])
+
+
+async def test_a_message_sent_on_one_node_reaches_a_socket_on_the_other(
+    cluster: list[Node], tokens: Tokens
+) -> None:
+    a, b = cluster[0], cluster[1]
+    cid = await start_on(a, tokens)
+    async with (
+        connect(ws(a, f"/ws/{cid}", token_for("node-a"))) as sender,
+        connect(ws(b, f"/ws/{cid}", token_for("node-b"))) as receiver,
+    ):
+        await next_frame(sender, "READY")
+        await next_frame(receiver, "READY")
+        await sender.send(json.dumps({"type": "SEND_MESSAGE", "content": "across nodes"}))
+        ack = await next_frame(sender, "ACK")
+        created = await next_frame(receiver, "MESSAGE_CREATED")
+        assert created["message_id"] == ack["message_id"]
+
+
+async def test_a_client_that_stops_answering_heartbeats_is_dropped(
+    cluster: list[Node], tokens: Tokens
+) -> None:
+    cid = await start_on(cluster[0], tokens)
+    async with connect(ws(cluster[0], f"/ws/{cid}", token_for("sleeper"))) as silent:
+        assert (await next_frame(silent, "HEARTBEAT", timeout=5))["type"] == "HEARTBEAT"
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(10):
+                while True:
+                    await silent.recv()
+        assert silent.close_code == 4001
+
+
+async def test_a_client_that_answers_heartbeats_stays(cluster: list[Node], tokens: Tokens) -> None:
+    cid = await start_on(cluster[0], tokens)
+    async with connect(ws(cluster[0], f"/ws/{cid}", token_for("awake"))) as awake:
+        for _ in range(4):  # 4 heartbeats: well past two intervals
+            await next_frame(awake, "HEARTBEAT", timeout=5)
+            await awake.send(json.dumps({"type": "PING"}))
+        await awake.send(json.dumps({"type": "PING", "ref": "here"}))
+        while (await next_frame(awake, "PONG")).get("ref") != "here":
+            pass
+
+
+# Last in the module: it stops node B.
+async def test_shutdown_closes_sockets_with_1001(cluster: list[Node], tokens: Tokens) -> None:
+    node = cluster[1]
+    cid = await start_on(node, tokens)
+    async with connect(ws(node, f"/ws/{cid}", token_for("leaving"))) as client:
+        await next_frame(client, "READY")
+        node.process.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(10):
+                while True:
+                    await client.recv()
+        assert client.close_code == 1001
+    assert await asyncio.to_thread(node.process.wait, 10) == 0
