@@ -54,7 +54,10 @@ def test_an_issued_token_decodes_to_its_principal(role: str, client_id: str | No
 
     principal = decode_token(SECRET, token, now=NOW + timedelta(minutes=59))
 
-    assert principal == Principal(sub="alice", role=Role(role), client_id=client_id)
+    expires_at = int((NOW + HOUR).timestamp())
+    assert principal == Principal(
+        sub="alice", role=Role(role), client_id=client_id, expires_at=expires_at
+    )
     assert principal.actor() == Actor(id="alice", role=Role(role), client_id=client_id)
 
 

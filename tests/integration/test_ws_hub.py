@@ -1,0 +1,93 @@
+"""The edge's fan-out hub over real NATS: every local subscriber of a
+conversation gets its events, and a full mailbox never blocks the others."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+import nats
+
+from events.envelope import Metadata, RecordedEvent
+from events.relay import Topology
+from tests.factories import message
+from ws_edge.hub import Hub, Subscriber, TypingSignal
+
+_prefixes = itertools.count()
+
+
+def recorded(conversation_id: uuid.UUID, position: int) -> RecordedEvent:
+    new = message(conversation_id, seq=position)
+    return RecordedEvent(
+        global_position=position,
+        stream_id=f"conversation-{conversation_id}",
+        stream_position=position + 1,
+        event_id=new.event_id,
+        type=new.type,
+        data=new.data,
+        metadata=Metadata(),
+        recorded_at=datetime.now(UTC),
+    )
+
+
+async def test_a_full_mailbox_is_marked_overflowed_and_does_not_hold_up_the_others(
+    nats_url: str, nats_prefix: str
+) -> None:
+    topology = Topology(prefix=f"{nats_prefix}h{next(_prefixes)}")
+    nc = await nats.connect(nats_url)
+    hub = Hub(nc, topology, typing_expiry=5)
+    await hub.start()
+    cid, other = uuid.uuid4(), uuid.uuid4()
+    slow = Subscriber(cid, queue_size=3)
+    fast = Subscriber(cid, queue_size=100)
+    inbox = Subscriber(None, queue_size=100)
+    elsewhere = Subscriber(other, queue_size=100)
+    for subscriber in (slow, fast, inbox, elsewhere):
+        hub.add(subscriber)
+    try:
+        for position in range(1, 11):
+            event = recorded(cid, position)
+            await nc.publish(topology.subject(event), msgspec.json.encode(event))
+        await nc.flush()
+        async with asyncio.timeout(5):
+            while fast.queue.qsize() < 10:
+                await asyncio.sleep(0.01)
+
+        assert slow.overflowed and slow.overflow.is_set()
+        assert slow.queue.qsize() == 3  # it kept what fitted, nothing blocked
+        assert [fast.queue.get_nowait().global_position for _ in range(10)] == list(range(1, 11))
+        assert inbox.queue.qsize() == 10
+        assert elsewhere.queue.empty()
+    finally:
+        await hub.stop()
+        await nc.close()
+
+
+async def test_typing_is_not_echoed_and_expires_when_its_node_stops_refreshing(
+    nats_url: str, nats_prefix: str
+) -> None:
+    topology = Topology(prefix=f"{nats_prefix}h{next(_prefixes)}")
+    nc = await nats.connect(nats_url)
+    hub = Hub(nc, topology, typing_expiry=0.5)
+    await hub.start()
+    cid = uuid.uuid4()
+    typist, watcher = Subscriber(cid, queue_size=10), Subscriber(cid, queue_size=10)
+    hub.add(typist)
+    hub.add(watcher)
+    try:
+        signal = TypingSignal(
+            conversation_id=cid, user_id="alice", role="admin", state="started", session=typist.id
+        )
+        await hub.publish_typing(signal)
+        await hub.publish_typing(signal)  # a keep-alive: no second frame
+        started = await asyncio.wait_for(watcher.queue.get(), 5)
+        # No refresh for longer than the expiry (as if the typist's node died).
+        stopped = await asyncio.wait_for(watcher.queue.get(), 5)
+        assert (started.state, stopped.state) == ("started", "stopped")  # type: ignore[union-attr]
+        assert typist.queue.empty() and watcher.queue.empty()
+    finally:
+        await hub.stop()
+        await nc.close()
