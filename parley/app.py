@@ -84,7 +84,10 @@ def create_app(
     store = PostgresEventStore(pool)
     handler = CommandHandler(store)
     authenticate = jwt_authenticator(settings.jwt_secret)
-    edge_config = EdgeConfig(heartbeat_seconds=settings.ws_heartbeat_seconds)
+    edge_config = EdgeConfig.scaled(
+        typing_timeout=settings.ws_typing_timeout_seconds,
+        heartbeat_seconds=settings.ws_heartbeat_seconds,
+    )
     hub = Hub(nats, Topology(prefix=settings.nats_prefix), typing_expiry=edge_config.typing_expiry)
     edge = Edge(hub, store, handler, settings.jwt_secret, edge_config)
     return Litestar(

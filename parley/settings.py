@@ -74,6 +74,10 @@ class Settings:
     """``PARLEY_WS_HEARTBEAT_SECONDS``: the WebSocket heartbeat interval; a
     socket silent for two intervals is closed (4001)."""
 
+    ws_typing_timeout_seconds: float = 15.0
+    """``PARLEY_WS_TYPING_TIMEOUT_SECONDS``: a typing indicator ends when its
+    typist sent no TYPING_START refresh for this long (docs/PROTOCOL.md)."""
+
     @property
     def uses_dev_jwt_secret(self) -> bool:
         return self.jwt_secret == DEV_JWT_SECRET
@@ -97,6 +101,11 @@ class Settings:
             nats_prefix=_nats_prefix(get("PARLEY_NATS_PREFIX") or defaults.nats_prefix),
             stall_seconds=_seconds(
                 get("PARLEY_STALL_SECONDS"), defaults.stall_seconds, "PARLEY_STALL_SECONDS"
+            ),
+            ws_typing_timeout_seconds=_seconds(
+                get("PARLEY_WS_TYPING_TIMEOUT_SECONDS"),
+                defaults.ws_typing_timeout_seconds,
+                "PARLEY_WS_TYPING_TIMEOUT_SECONDS",
             ),
             ws_heartbeat_seconds=_seconds(
                 get("PARLEY_WS_HEARTBEAT_SECONDS"),

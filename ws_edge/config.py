@@ -20,3 +20,14 @@ class EdgeConfig:
     """Other nodes end an indicator not refreshed for this long (its node died)."""
     messages_per_minute: int = 100
     typing_per_minute: int = 10
+
+    @classmethod
+    def scaled(cls, *, typing_timeout: float, heartbeat_seconds: float) -> EdgeConfig:
+        """Typing refresh (a third of the timeout, at most 5 s) and expiry
+        scaled to ``typing_timeout``."""
+        return cls(
+            heartbeat_seconds=heartbeat_seconds,
+            typing_timeout=typing_timeout,
+            typing_keepalive=min(5.0, typing_timeout / 3),
+            typing_expiry=typing_timeout,
+        )

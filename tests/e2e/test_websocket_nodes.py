@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import MakeDatabase
@@ -45,13 +45,15 @@ def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 async def cluster(
     make_database: MakeDatabase, nats_url: str, nats_prefix: str
 ) -> AsyncIterator[list[Node]]:
-    """Two serve processes (heartbeat 1 s) and one worker on a fresh database."""
+    """Two serve processes (heartbeat 1 s, typing timeout 1.5 s) and one worker
+    on a fresh database."""
     env = {
         "PARLEY_DATABASE_URL": await make_database(),
         "PARLEY_NATS_URL": nats_url,
         "PARLEY_NATS_PREFIX": f"{nats_prefix}n{uuid.uuid4().hex[:6]}",
         "PARLEY_JWT_SECRET": SECRET,
         "PARLEY_WS_HEARTBEAT_SECONDS": "1",
+        "PARLEY_WS_TYPING_TIMEOUT_SECONDS": "1.5",
     }
     ports = [free_port(), free_port()]
     processes = [_spawn("serve", {**env, "PARLEY_HTTP_PORT": str(p)}) for p in ports]
@@ -136,6 +138,46 @@ async def test_a_client_that_answers_heartbeats_stays(cluster: list[Node], token
         await awake.send(json.dumps({"type": "PING", "ref": "here"}))
         while (await next_frame(awake, "PONG")).get("ref") != "here":
             pass
+
+
+async def test_typing_for_a_long_time_stays_shown_and_ends_when_refreshes_stop(
+    cluster: list[Node], tokens: Tokens
+) -> None:
+    # Scaled down: the typing timeout here is 1.5 s instead of 15 s, so 12 s of
+    # typing with a refresh every 0.5 s is 8 timeouts long (3 minutes at scale).
+    a, b = cluster[0], cluster[1]
+    cid = await start_on(a, tokens)
+    async with (
+        connect(ws(a, f"/ws/{cid}", token_for(f"typist-{uuid.uuid4()}"))) as typist,
+        connect(ws(b, f"/ws/{cid}", token_for("reader"))) as reader,
+    ):
+        await next_frame(typist, "READY")
+        await next_frame(reader, "READY")
+        frames: list[dict[str, object]] = []
+        replies: list[dict[str, object]] = []
+
+        async def watch(socket: ClientConnection, into: list[dict[str, object]]) -> None:
+            while True:
+                into.append(json.loads(await socket.recv()))
+
+        watching = [
+            asyncio.create_task(watch(reader, frames)),
+            asyncio.create_task(watch(typist, replies)),
+        ]
+        for _ in range(24):
+            await typist.send(json.dumps({"type": "TYPING_START"}))
+            await reader.send(json.dumps({"type": "PING"}))  # answer heartbeats
+            await asyncio.sleep(0.5)
+        # Refreshes stop (the client forgot TYPING_STOP): the server ends it.
+        for _ in range(8):
+            for socket in (typist, reader):
+                await socket.send(json.dumps({"type": "PING"}))
+            await asyncio.sleep(0.5)
+        for task in watching:
+            task.cancel()
+        typing = [f["state"] for f in frames if f["type"] == "TYPING"]
+        assert typing == ["started", "stopped"]
+        assert not [r for r in replies if r.get("code") == "rate_limited"]
 
 
 # Last in the module: it stops node B.
