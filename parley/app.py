@@ -89,7 +89,7 @@ def create_app(
         heartbeat_seconds=settings.ws_heartbeat_seconds,
     )
     hub = Hub(nats, Topology(prefix=settings.nats_prefix), typing_expiry=edge_config.typing_expiry)
-    edge = Edge(hub, store, handler, settings.jwt_secret, edge_config)
+    edge = Edge(hub, store, handler, settings.jwt_secret, edge_config, pool)
     return Litestar(
         route_handlers=[*_route_handlers(), *route_handlers],
         # "drain": what the server awaits on shutdown before closing connections.

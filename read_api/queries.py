@@ -156,6 +156,16 @@ async def get_conversation(pool: asyncpg.Pool, conversation_id: UUID) -> Convers
     return ConversationView(**dict(row)) if row else None
 
 
+async def conversations_by_id(
+    pool: asyncpg.Pool, conversation_ids: list[UUID]
+) -> list[ConversationView]:
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM conversations WHERE conversation_id = ANY($1::uuid[])",
+        conversation_ids,
+    )
+    return [ConversationView(**dict(r)) for r in rows]
+
+
 async def list_messages(
     pool: asyncpg.Pool, conversation_id: UUID, *, before: int | None, limit: int
 ) -> MessagePage:

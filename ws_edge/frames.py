@@ -12,6 +12,7 @@ from uuid import UUID
 import msgspec
 
 from events.catalogue import Attachment, Content, MessageType, NonEmptyId
+from read_api.queries import ConversationView
 
 Ref = Annotated[str, msgspec.Meta(max_length=100)]
 
@@ -99,6 +100,13 @@ class ConversationUpdated(EventFrame, tag="CONVERSATION_UPDATED", frozen=True, k
     channel: str | None = None
 
 
+class ConversationRow(ServerFrame, tag="CONVERSATION_ROW", frozen=True, kw_only=True):
+    """Inbox only: a conversation's inbox row (as GET /api/conversations/{id}
+    gives it) once the read model has caught up with the events just sent."""
+
+    conversation: ConversationView
+
+
 class Typing(ServerFrame, tag="TYPING", frozen=True, kw_only=True):
     conversation_id: UUID
     user_id: str
@@ -147,6 +155,7 @@ AnyServerFrame = (
     | MessagesRead
     | StatusChanged
     | ConversationUpdated
+    | ConversationRow
     | Typing
     | Ack
     | Error

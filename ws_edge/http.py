@@ -12,6 +12,7 @@ import contextlib
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -21,6 +22,12 @@ from commands.handler import CommandHandler
 from commands.model import stream_id_for
 from events.catalogue import ConversationStarted
 from events.store import EventStore
+from read_api.queries import (
+    DEFAULT_WAIT_SECONDS,
+    ConversationView,
+    conversations_by_id,
+    wait_for_position,
+)
 from ws_edge import codes
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
@@ -40,6 +47,7 @@ class Edge:
         handler: CommandHandler,
         jwt_secret: str,
         config: EdgeConfig,
+        pool: asyncpg.Pool,
     ) -> None:
         self.hub = hub
         self.store = store
@@ -50,6 +58,15 @@ class Edge:
             {"message": config.messages_per_minute, "typing": config.typing_per_minute}
         )
         self.sessions: set[Session] = set()
+        self.pool = pool
+
+    async def inbox_rows(
+        self, conversation_ids: list[UUID], position: int
+    ) -> list[ConversationView]:
+        """The inbox rows once the inbox projection reached ``position`` (or
+        after 2 s, as they are then)."""
+        await wait_for_position(self.pool, ("inbox",), position, DEFAULT_WAIT_SECONDS)
+        return await conversations_by_id(self.pool, conversation_ids)
 
     async def close_all(self) -> None:
         """Server shutdown: every socket gets 1001 (reconnect and resume)."""
@@ -166,6 +183,7 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any], edge: NamedDependency[E
         handler=edge.handler,
         limiter=edge.limiter,
         config=edge.config,
+        rows=edge.inbox_rows,
     )
     await _run(session, edge)
 

@@ -24,6 +24,7 @@ from commands.handler import CommandHandler
 from commands.model import Actor, MarkRead, SendMessage, stream_id_for
 from events.envelope import RecordedEvent
 from events.store import EventStore
+from read_api.queries import ConversationView
 from ws_edge import codes, frames
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub, Subscriber, TypingSignal
@@ -31,6 +32,9 @@ from ws_edge.ratelimit import RateLimiter
 from ws_edge.translate import event_frame
 
 log = logging.getLogger("parley.ws")
+
+RowSource = Callable[[list[UUID], int], Awaitable[list[ConversationView]]]
+"""Inbox rows of these conversations, once the read model reached this position."""
 _PAGE = 500
 
 
@@ -57,6 +61,7 @@ class Session:
         handler: CommandHandler,
         limiter: RateLimiter,
         config: EdgeConfig,
+        rows: RowSource | None = None,
     ) -> None:
         self.socket = socket
         self.actor = actor
@@ -69,6 +74,8 @@ class Session:
         self.limiter = limiter
         self.config = config
         self.subscriber = Subscriber(conversation_id, config.queue_size)
+        self.rows = rows
+        self._touched: dict[UUID, int] = {}  # inbox: conversation -> last position sent
         self._send_lock = asyncio.Lock()
         self._last_heard = time.monotonic()
         self._typing_until: float | None = None
@@ -115,6 +122,8 @@ class Session:
         await self._replay()
         await self.send(self._ready())
         while True:
+            if self._touched and self.subscriber.queue.empty():
+                await self._send_rows()
             item = await self.subscriber.queue.get()
             if isinstance(item, frames.Typing):
                 await self.send(item)
@@ -127,6 +136,15 @@ class Session:
                 continue
             await self.send(event_frame(item))
             self.last = where
+            if self.rows is not None:
+                self._touched[item.data.conversation_id] = item.global_position
+
+    async def _send_rows(self) -> None:
+        """Inbox: the rows of the conversations just changed, read-model fresh."""
+        assert self.rows is not None
+        touched, self._touched = self._touched, {}
+        for row in await self.rows(list(touched), max(touched.values())):
+            await self.send(frames.ConversationRow(conversation=row))
 
     def _where(self, event: RecordedEvent) -> int:
         return event.global_position if self.conversation_id is None else event.stream_position

@@ -321,6 +321,33 @@ async def test_the_inbox_hears_every_conversation_and_mark_read(
             headers=tokens.client,
         )
         assert (await next_frame(inbox, "MESSAGE_CREATED"))["conversation_id"] == cid
+        row = await next_frame(inbox, "CONVERSATION_ROW")
+        assert row["conversation"]["unread_for_staff"] == 1
         await api.post(f"/api/conversations/{cid}/mark-read", headers=tokens.admin)
         read = await next_frame(inbox, "MESSAGES_READ")
         assert (read["conversation_id"], read["reader"], read["up_to_seq"]) == (cid, "admin", 1)
+        row = await next_frame(inbox, "CONVERSATION_ROW")
+        model = await api.get(f"/api/conversations/{cid}", headers=tokens.admin)
+        assert row["conversation"] == model.json()
+        assert row["conversation"]["unread_for_staff"] == 0
+
+
+async def test_mark_read_by_staff_reaches_the_client_socket(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    await api.post(
+        "/api/messages", json={"conversation_id": cid, "content": "read me"}, headers=tokens.client
+    )
+    path = f"/ws/{cid}"
+    async with (
+        socket(server_url, path, token_for("ws-reader")) as staff,
+        socket(server_url, path, token_for("ws-carol", "client", "c-1")) as client,
+    ):
+        await next_frame(staff, "READY")
+        await next_frame(client, "READY")
+        await staff.send(json.dumps({"type": "MARK_READ", "up_to_seq": 1, "ref": "mr"}))
+        ack = await next_frame(staff, "ACK")
+        read = await next_frame(client, "MESSAGES_READ")
+        assert (ack["ref"], read["reader"], read["up_to_seq"]) == ("mr", "admin", 1)
+        assert read["position"] == ack["position"]
