@@ -134,16 +134,27 @@ class JetStreamRelay:
     async def _publish_until_acked(
         self, events: Sequence[RecordedEvent], stop: asyncio.Event
     ) -> bool:
+        """Publish until JetStream acknowledged every event. A retry resends
+        from the first unacknowledged event on, in order: the stream keeps
+        commit order, and what is resent after an ack is dropped by
+        JetStream as a duplicate."""
+        pending = list(events)
         delay = 0.1
         while not stop.is_set():
-            try:
-                await asyncio.gather(*(self._publish(e) for e in events))
+            outcomes = await asyncio.gather(
+                *(self._publish(e) for e in pending), return_exceptions=True
+            )
+            first_failure = next((i for i, o in enumerate(outcomes) if o is not None), None)
+            if first_failure is None:
                 return True
-            except Exception as error:  # NATS down or slow: keep the order, try again
-                log.warning("relay: publish failed (%s); retrying in %.1f s", error, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 5.0)
+            error = outcomes[first_failure]
+            pending = pending[first_failure:]
+            log.warning(
+                "relay: publish failed (%s); resending %d in %.1f s", error, len(pending), delay
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 5.0)
         return False
 
     async def _publish(self, event: RecordedEvent) -> None:
