@@ -111,7 +111,29 @@ def _position(socket: WebSocket[Any, Any, Any], name: str) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-async def _run(session: Session, edge: Edge) -> None:
+async def _serve(
+    socket: WebSocket[Any, Any, Any],
+    subprotocol: str | None,
+    edge: Edge,
+    principal: Principal,
+    conversation_id: UUID | None,
+    after: int,
+) -> None:
+    """Accept, and run the session until it ends."""
+    await socket.accept(subprotocols=subprotocol)
+    session = Session(
+        socket,
+        actor=principal.actor(),
+        expires_at=principal.expires_at,
+        conversation_id=conversation_id,
+        after=after,
+        hub=edge.hub,
+        store=edge.store,
+        handler=edge.handler,
+        limiter=edge.limiter,
+        config=edge.config,
+        rows=edge.inbox_rows if conversation_id is None else None,
+    )
     edge.sessions.add(session)
     try:
         await session.run()
@@ -139,20 +161,7 @@ async def conversation_socket(
     if not actor.is_staff and first[0].data.client.id != actor.client_id:
         await _refuse(socket, subprotocol, codes.FORBIDDEN, "not your conversation")
         return
-    await socket.accept(subprotocols=subprotocol)
-    session = Session(
-        socket,
-        actor=actor,
-        expires_at=principal.expires_at,
-        conversation_id=conversation_id,
-        after=after,
-        hub=edge.hub,
-        store=edge.store,
-        handler=edge.handler,
-        limiter=edge.limiter,
-        config=edge.config,
-    )
-    await _run(session, edge)
+    await _serve(socket, subprotocol, edge, principal, conversation_id, after)
 
 
 @websocket("/ws/inbox")
@@ -171,21 +180,7 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any], edge: NamedDependency[E
             socket, subprotocol, codes.BAD_REQUEST, "after_position must be a whole number"
         )
         return
-    await socket.accept(subprotocols=subprotocol)
-    session = Session(
-        socket,
-        actor=actor,
-        expires_at=principal.expires_at,
-        conversation_id=None,
-        after=after,
-        hub=edge.hub,
-        store=edge.store,
-        handler=edge.handler,
-        limiter=edge.limiter,
-        config=edge.config,
-        rows=edge.inbox_rows,
-    )
-    await _run(session, edge)
+    await _serve(socket, subprotocol, edge, principal, None, after)
 
 
 WEBSOCKET_HANDLERS = [inbox_socket, conversation_socket]
