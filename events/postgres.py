@@ -32,15 +32,14 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
-from events.catalogue import AnyEvent
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
 from events.store import ConcurrencyError, DuplicateEventError
+from events.upcasting import current_version, decode_event
 
 APPEND_LOCK_KEY = 0x5041524C_4C4F4721  # "PARLLOG!": the one lock every appender takes
 NOTIFY_CHANNEL = "parley_events"
 
 _encode = msgspec.json.Encoder().encode
-_decode_event = msgspec.json.Decoder(AnyEvent).decode
 _decode_metadata = msgspec.json.Decoder(Metadata).decode
 
 # What the log already holds for one batch: each stream's version, the events
@@ -60,13 +59,15 @@ SELECT 'head', NULL, coalesce(max(global_position), 0), NULL, NULL, NULL FROM ev
 """
 
 _INSERT = """
-INSERT INTO events (global_position, stream_id, stream_position, event_id, type, data, metadata)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[],
-                     $6::jsonb[], $7::jsonb[])
+INSERT INTO events (global_position, stream_id, stream_position, event_id, type, schema_version,
+                    data, metadata)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::smallint[],
+                     $7::jsonb[], $8::jsonb[])
 """
 
 _SELECT_COLUMNS = """
-SELECT global_position, stream_id, stream_position, event_id, type, data, metadata, recorded_at
+SELECT global_position, stream_id, stream_position, event_id, type, schema_version, data,
+       metadata, recorded_at
 FROM events
 """
 _READ_STREAM = (
@@ -111,7 +112,7 @@ def _to_recorded(row: asyncpg.Record) -> RecordedEvent:
         stream_position=row["stream_position"],
         event_id=row["event_id"],
         type=row["type"],
-        data=_decode_event(row["data"]),
+        data=decode_event(row["type"], row["schema_version"], row["data"]),
         metadata=_decode_metadata(row["metadata"]),
         recorded_at=row["recorded_at"],
     )
@@ -149,6 +150,7 @@ class _Rows:
             self.stream_positions,
             self.event_ids,
             self.types,
+            [current_version(t) for t in self.types],
             self.data,
             self.metadata,
         )
