@@ -58,11 +58,11 @@ async def test_message_sent_v1_rows_are_read_as_v2_everywhere(make_database: Mak
         )
     try:
         # The store:
-        [_, message] = await store.read_stream(stream)
-        assert isinstance(message.data, MessageSent)
-        assert message.data.message_type is MessageType.IMAGE
-        assert message.data.attachment is not None
-        assert message.data.attachment.url == "https://files.example/photo.jpg"
+        [_, stored] = await store.read_stream(stream)
+        assert isinstance(stored.data, MessageSent)
+        assert stored.data.message_type is MessageType.IMAGE
+        assert stored.data.attachment is not None
+        assert stored.data.attachment.url == "https://files.example/photo.jpg"
         # ...the projections:
         runner = ProjectionRunner(TimelineProjection(), pool, store, None, Topology())  # type: ignore[arg-type]
         await runner.catch_up_from_store()
