@@ -8,7 +8,7 @@ Level 2 — a total order over all events: ``read_all`` in commit order, and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from events.envelope import AppendResult, NewEvent, RecordedEvent
@@ -35,6 +35,7 @@ class DuplicateEventError(EventStoreError):
     (a partial overlap, another stream, or another type); nothing was written."""
 
 
+@runtime_checkable
 class EventStore(Protocol):
     """Append-only, per-stream optimistic concurrency, gapless global order."""
 

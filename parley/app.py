@@ -102,6 +102,7 @@ def create_app(
             "authenticate": Provide(lambda: authenticate, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
             "edge": Provide(lambda: edge, sync_to_thread=False),
+            "store": Provide(lambda: store, sync_to_thread=False),
         },
         on_startup=[hub.start],
         # The event store's group-commit writers finish what is queued.

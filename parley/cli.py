@@ -17,6 +17,7 @@ import click
 from commands.auth import issue_token
 from commands.model import Role
 from parley.cli_projections import projections
+from parley.cli_replay import replay
 from parley.process import (
     database_url,
     err,
@@ -194,3 +195,4 @@ def token(role: str, sub: str, client_id: str | None, ttl: timedelta) -> None:
 
 
 main.add_command(projections)
+main.add_command(replay)

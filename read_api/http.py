@@ -8,17 +8,22 @@ On timeout: 503 ``not_caught_up`` with the position reached.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from commands import errors
-from commands.model import Actor
+from commands.model import Actor, stream_id_for
+from commands.replay import ConversationAsOf, replay
 from events.catalogue import Priority, Status
+from events.envelope import RecordedEvent
+from events.store import EventStore
 from read_api.queries import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_SECONDS,
@@ -92,16 +97,72 @@ async def inbox(
         raise errors.InvalidQuery(str(error), field="cursor") from error
 
 
-@get("/conversations/{conversation_id:uuid}", summary="One conversation")
+@get(
+    "/conversations/{conversation_id:uuid}",
+    summary="One conversation (with as_of: as it was then, folded from its events)",
+)
 async def conversation(
     conversation_id: FromPath[UUID],
     actor: NamedDependency[Actor],
     pool: NamedDependency[asyncpg.Pool],
+    store: NamedDependency[EventStore],
+    as_of: Annotated[str | None, QueryParameter(max_length=64)] = None,
     min_position: MinPosition = None,
     wait: Wait = DEFAULT_WAIT_SECONDS,
-) -> ConversationView:
+) -> ConversationView | ConversationAsOf:
+    if as_of is not None:
+        _require_staff(actor, "time travel")
+        past = await replay(store, conversation_id, as_of=_moment(as_of))
+        if past.version == 0:
+            raise errors.ConversationNotFound("no such conversation at that moment")
+        return past
     await _await_position(pool, INBOX, min_position, wait)
     return _readable(await get_conversation(pool, conversation_id), actor)
+
+
+class HistoryPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[RecordedEvent]
+    """The conversation's events in order, each with its envelope."""
+    next_after: int | None
+    """Pass as ``after`` for the next page; ``None`` on the last."""
+
+
+@get("/conversations/{conversation_id:uuid}/history", summary="A conversation's events (staff)")
+async def history(
+    conversation_id: FromPath[UUID],
+    actor: NamedDependency[Actor],
+    store: NamedDependency[EventStore],
+    after: Annotated[int, QueryParameter(ge=0)] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+) -> HistoryPage:
+    _require_staff(actor, "read the history")
+    page = await store.read_stream(stream_id_for(conversation_id), after=after, limit=limit + 1)
+    if not page and after == 0:
+        raise errors.ConversationNotFound("no such conversation")
+    items = page[:limit]
+    return HistoryPage(
+        items=items, next_after=items[-1].stream_position if len(page) > limit else None
+    )
+
+
+def _require_staff(actor: Actor, what: str) -> None:
+    if not actor.is_staff:
+        raise errors.Forbidden(f"only staff may {what}")
+
+
+def _moment(as_of: str) -> int | datetime:
+    """A global position (digits) or an ISO 8601 time with a zone."""
+    if as_of.isdigit():
+        return int(as_of)
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise errors.InvalidQuery(
+            "as_of is a global position or an ISO 8601 time with a zone", field="as_of"
+        )
+    return moment
 
 
 @get("/messages", summary="A conversation's messages, newest page first")
@@ -119,6 +180,6 @@ async def messages(
     return await list_messages(pool, conversation_id, before=before, limit=limit)
 
 
-QUERY_HANDLERS = [inbox, conversation, messages]
+QUERY_HANDLERS = [inbox, conversation, history, messages]
 """The query endpoints, mounted under /api by the app, which provides
-``actor`` and ``pool``."""
+``actor``, ``pool`` and ``store``."""
