@@ -351,3 +351,12 @@ async def test_mark_read_by_staff_reaches_the_client_socket(
         read = await next_frame(client, "MESSAGES_READ")
         assert (ack["ref"], read["reader"], read["up_to_seq"]) == ("mr", "admin", 1)
         assert read["position"] == ack["position"]
+
+
+async def test_a_token_that_expires_while_connected_closes_the_socket_4401(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    cid = await start(api, tokens)
+    async with socket(server_url, f"/ws/{cid}", token_for("short-lived", seconds=2)) as ws:
+        await next_frame(ws, "READY")
+        assert await close_code(ws, timeout=10) == 4401
