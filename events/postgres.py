@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -164,8 +165,17 @@ class PostgresEventStore:
     waits for the lock, ready to go).
     """
 
-    def __init__(self, pool: asyncpg.Pool, *, max_batch_events: int = 2000, writers: int = 2):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        max_batch_events: int = 2000,
+        writers: int = 2,
+        on_commit: Callable[[float, int], None] | None = None,
+    ):
         self._pool = pool
+        self._on_commit = on_commit
+        """Told (seconds, events written) after each group commit (for metrics)."""
         self._max_batch_events = max_batch_events
         self._writer_count = writers
         self._queue: asyncio.Queue[_PendingAppend | None] = asyncio.Queue()
@@ -238,6 +248,18 @@ class PostgresEventStore:
             _settle(pending, outcome)
 
     async def _commit(self, batch: list[_PendingAppend]) -> list[AppendResult | Exception]:
+        started = time.perf_counter()
+        outcomes = await self._commit_batch(batch)
+        if self._on_commit is not None:
+            written = sum(
+                o.last_global_position - o.first_global_position + 1
+                for o in outcomes
+                if isinstance(o, AppendResult) and not o.replayed
+            )
+            self._on_commit(time.perf_counter() - started, written)
+        return outcomes
+
+    async def _commit_batch(self, batch: list[_PendingAppend]) -> list[AppendResult | Exception]:
         stream_ids = list({p.stream_id for p in batch})
         all_ids = [i for p in batch for i in p.event_ids]
         async with self._pool.acquire() as conn, conn.transaction():

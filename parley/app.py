@@ -25,13 +25,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
-from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, provide_correlation_id
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_errors import EXCEPTION_HANDLERS
 from events.postgres import PostgresEventStore
 from events.relay import Topology
 from parley.health import HealthController
+from parley.metrics import MeteredCommandHandler, Metrics, metrics_endpoint
 from parley.settings import Settings
 from read_api.http import QUERY_HANDLERS
 from ws_edge.config import EdgeConfig
@@ -58,7 +58,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         route_handlers=[*COMMAND_HANDLERS, *QUERY_HANDLERS],
         dependencies={"correlation_id": Provide(provide_correlation_id, sync_to_thread=False)},
     )
-    return [HealthController, api, *WEBSOCKET_HANDLERS]
+    return [HealthController, metrics_endpoint, api, *WEBSOCKET_HANDLERS]
 
 
 MAX_BODY_BYTES = 64 * 1024
@@ -81,15 +81,16 @@ def create_app(
     debug: bool = False,
 ) -> Litestar:
     """The Parley HTTP app over connected adapters (which the caller closes)."""
-    store = PostgresEventStore(pool)
-    handler = CommandHandler(store)
+    metrics = Metrics()
+    store = PostgresEventStore(pool, on_commit=metrics.on_commit)
+    handler = MeteredCommandHandler(store, metrics=metrics)
     authenticate = jwt_authenticator(settings.jwt_secret)
     edge_config = EdgeConfig.scaled(
         typing_timeout=settings.ws_typing_timeout_seconds,
         heartbeat_seconds=settings.ws_heartbeat_seconds,
     )
     hub = Hub(nats, Topology(prefix=settings.nats_prefix), typing_expiry=edge_config.typing_expiry)
-    edge = Edge(hub, store, handler, settings.jwt_secret, edge_config, pool)
+    edge = Edge(hub, store, handler, settings.jwt_secret, edge_config, pool, metrics.ws_tally)
     return Litestar(
         route_handlers=[*_route_handlers(), *route_handlers],
         # "drain": what the server awaits on shutdown before closing connections.
@@ -103,6 +104,8 @@ def create_app(
             "actor": Provide(provide_actor, sync_to_thread=False),
             "edge": Provide(lambda: edge, sync_to_thread=False),
             "store": Provide(lambda: store, sync_to_thread=False),
+            "metrics": Provide(lambda: metrics, sync_to_thread=False),
+            "sessions": Provide(lambda: len(edge.sessions), sync_to_thread=False),
         },
         on_startup=[hub.start],
         # The event store's group-commit writers finish what is queued.

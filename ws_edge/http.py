@@ -9,6 +9,7 @@ code saying why, before any frame (see ``ws_edge.codes``).
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from typing import Any
 from uuid import UUID
 
@@ -48,6 +49,7 @@ class Edge:
         jwt_secret: str,
         config: EdgeConfig,
         pool: asyncpg.Pool,
+        tally: Counter[str] | None = None,
     ) -> None:
         self.hub = hub
         self.store = store
@@ -59,6 +61,8 @@ class Edge:
         )
         self.sessions: set[Session] = set()
         self.pool = pool
+        self.tally: Counter[str] = Counter() if tally is None else tally
+        """frames_in, frames_out, rate_limited_<kind>: read by the metrics."""
 
     async def inbox_rows(
         self, conversation_ids: list[UUID], position: int
@@ -133,6 +137,7 @@ async def _serve(
         limiter=edge.limiter,
         config=edge.config,
         rows=edge.inbox_rows if conversation_id is None else None,
+        tally=edge.tally,
     )
     edge.sessions.add(session)
     try:

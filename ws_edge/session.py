@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -62,6 +63,7 @@ class Session:
         limiter: RateLimiter,
         config: EdgeConfig,
         rows: RowSource | None = None,
+        tally: Counter[str] | None = None,
     ) -> None:
         self.socket = socket
         self.actor = actor
@@ -75,6 +77,7 @@ class Session:
         self.config = config
         self.subscriber = Subscriber(conversation_id, config.queue_size)
         self.rows = rows
+        self.tally: Counter[str] = Counter() if tally is None else tally
         self._touched: dict[UUID, int] = {}  # inbox: conversation -> last position sent
         self._send_lock = asyncio.Lock()
         self._last_heard = time.monotonic()
@@ -115,6 +118,7 @@ class Session:
     async def send(self, frame: frames.ServerFrame) -> None:
         async with self._send_lock:
             await self.socket.send_data(frames.encode_frame(frame).decode())
+        self.tally["frames_out"] += 1
 
     # -- writer: replay, then live ----------------------------------------------------
 
@@ -183,6 +187,7 @@ class Session:
             if message["type"] == "websocket.disconnect":
                 return
             self._last_heard = time.monotonic()
+            self.tally["frames_in"] += 1
             text = message.get("text")
             if not isinstance(text, str):
                 await self.send(
@@ -240,6 +245,7 @@ class Session:
     ) -> None:
         wait = self.limiter.take(self.actor.id, kind)
         if wait is not None:
+            self.tally[f"rate_limited_{kind}"] += 1
             await self.send(
                 frames.Error(
                     code="rate_limited",

@@ -1,0 +1,130 @@
+"""Prometheus metrics: GET /metrics (docs/OPERATIONS.md says what each means).
+
+The domain knows nothing of Prometheus: the command handler is metered by a
+subclass, the event store reports each group commit through a callback, and
+gauges (consumer positions and lag, sockets) are read when scraped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from typing import Any
+
+import asyncpg
+from litestar import Response, get
+from litestar.di import NamedDependency
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from commands import errors
+from commands.handler import CommandHandler, CommandResult
+from commands.model import Actor, AnyCommand
+from parley.status import read_status
+
+
+class Metrics:
+    """One registry per app (so tests can build several apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.commands = Counter(
+            "parley_commands",
+            "Commands handled, by type and outcome",
+            ["command", "outcome"],
+            registry=r,
+        )
+        self.command_seconds = Histogram(
+            "parley_command_seconds", "Time to handle a command", ["command"], registry=r
+        )
+        self.append_seconds = Histogram(
+            "parley_append_seconds", "Duration of one group commit of appends", registry=r
+        )
+        self.events_appended = Counter(
+            "parley_events_appended", "Events appended by this process", registry=r
+        )
+        self.head = Gauge(
+            "parley_log_head_position", "Highest global position in the log", registry=r
+        )
+        self.position = Gauge(
+            "parley_consumer_position",
+            "Checkpoint of the relay and each projection",
+            ["consumer"],
+            registry=r,
+        )
+        self.lag = Gauge(
+            "parley_consumer_lag_events",
+            "Events a consumer is behind the head",
+            ["consumer"],
+            registry=r,
+        )
+        self.ws_connections = Gauge(
+            "parley_ws_connections", "Open WebSocket sessions on this process", registry=r
+        )
+        self.ws_frames = Gauge(
+            "parley_ws_frames",
+            "WebSocket frames since start, by direction",
+            ["direction"],
+            registry=r,
+        )
+        self.rate_limited = Gauge(
+            "parley_ws_rate_limited",
+            "Frames refused by a rate limit since start",
+            ["kind"],
+            registry=r,
+        )
+        self.ws_tally: Tally[str] = Tally()
+        """Counted by the edge: frames_in, frames_out, rate_limited_<kind>."""
+
+    def on_commit(self, seconds: float, events: int) -> None:
+        self.append_seconds.observe(seconds)
+        self.events_appended.inc(events)
+
+    async def refresh(self, pool: asyncpg.Pool, sessions: int) -> None:
+        """Read the gauges that live elsewhere."""
+        async with pool.acquire() as conn:
+            head, consumers = await read_status(conn)
+        self.head.set(head)
+        for consumer in consumers:
+            self.position.labels(consumer.name).set(consumer.position)
+            self.lag.labels(consumer.name).set(head - consumer.position)
+        self.ws_connections.set(sessions)
+        self.ws_frames.labels("in").set(self.ws_tally["frames_in"])
+        self.ws_frames.labels("out").set(self.ws_tally["frames_out"])
+        for kind in ("message", "typing"):
+            self.rate_limited.labels(kind).set(self.ws_tally[f"rate_limited_{kind}"])
+
+
+class MeteredCommandHandler(CommandHandler):
+    """The command handler, counting commands by type and outcome."""
+
+    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._metrics = metrics
+
+    async def handle(self, command: AnyCommand, actor: Actor, **kwargs: Any) -> CommandResult:
+        name = type(command).__name__
+        with self._metrics.command_seconds.labels(name).time():
+            try:
+                result = await super().handle(command, actor, **kwargs)
+            except errors.DomainError as error:
+                self._metrics.commands.labels(name, error.code).inc()
+                raise
+        self._metrics.commands.labels(name, "replayed" if result.replayed else "ok").inc()
+        return result
+
+
+@get("/metrics", summary="Prometheus metrics", tags=["operations"], include_in_schema=False)
+async def metrics_endpoint(
+    metrics: NamedDependency[Metrics],
+    pool: NamedDependency[asyncpg.Pool],
+    sessions: NamedDependency[int],
+) -> Response[bytes]:
+    await metrics.refresh(pool, sessions)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
