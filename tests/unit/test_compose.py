@@ -1,0 +1,41 @@
+"""compose.yaml runs commands the CLI really has."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import yaml
+
+from parley.cli import main
+
+COMPOSE = Path(__file__).parents[2] / "compose.yaml"
+
+
+def parley_commands(service: dict[str, object]) -> list[str]:
+    """The `parley <command>` invocations in a service's command."""
+    command = service.get("command", [])
+    words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
+    text = " ".join(words)
+    found = []
+    for part in text.replace("&&", ";").split(";"):
+        tokens = shlex.split(part.replace("exec ", ""))
+        if "parley" in tokens:
+            found.append(tokens[tokens.index("parley") + 1])
+    return found
+
+
+def test_every_parley_service_runs_an_existing_command() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    used = {name: parley_commands(s) for name, s in services.items() if s.get("build")}
+    assert used == {"parley": ["migrate", "serve"], "worker": ["worker"]}
+    for commands in used.values():
+        assert set(commands) <= set(main.commands)
+
+
+def test_the_database_and_nats_have_health_checks_the_server_waits_for() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert {"postgres", "nats"} <= set(services)
+    for name in ("postgres", "nats", "parley"):
+        assert "healthcheck" in services[name], name
+    assert services["parley"]["depends_on"]["postgres"]["condition"] == "service_healthy"
