@@ -4,6 +4,7 @@ process shows: heartbeats and shutdown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -181,15 +182,60 @@ async def test_typing_for_a_long_time_stays_shown_and_ends_when_refreshes_stop(
 
 
 # Last in the module: it stops node B.
-async def test_shutdown_closes_sockets_with_1001(cluster: list[Node], tokens: Tokens) -> None:
-    node = cluster[1]
-    cid = await start_on(node, tokens)
-    async with connect(ws(node, f"/ws/{cid}", token_for("leaving"))) as client:
+async def test_sigterm_under_traffic_exits_0_keeps_every_acknowledged_message_and_says_1001(
+    cluster: list[Node], tokens: Tokens
+) -> None:
+    a, b = cluster[0], cluster[1]
+    cid = await start_on(a, tokens)
+    acknowledged: set[str] = set()
+    stop = asyncio.Event()
+
+    async def http_traffic() -> None:
+        async with httpx.AsyncClient(base_url=b.url) as api:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                try:
+                    response = await api.post(
+                        "/api/messages",
+                        json={"conversation_id": cid, "content": f"http {i}"},
+                        headers=tokens.admin,
+                    )
+                except httpx.TransportError:
+                    return  # the server is gone
+                if response.status_code == 201:
+                    acknowledged.add(response.json()["message_id"])
+
+    async def ws_traffic(client: ClientConnection) -> None:
+        i = 0
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                i += 1
+                await client.send(json.dumps({"type": "SEND_MESSAGE", "content": f"ws {i}"}))
+                frame = await next_frame(client, "ACK")
+                acknowledged.add(frame["message_id"])
+
+    async with connect(ws(b, f"/ws/{cid}", token_for(f"busy-{uuid.uuid4()}"))) as client:
         await next_frame(client, "READY")
-        node.process.send_signal(signal.SIGTERM)
-        with pytest.raises(ConnectionClosed):
-            async with asyncio.timeout(10):
-                while True:
-                    await client.recv()
+        traffic = [asyncio.create_task(http_traffic()), asyncio.create_task(ws_traffic(client))]
+        await asyncio.sleep(1.0)
+        b.process.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.wait_for(asyncio.to_thread(b.process.wait), 10)
+        stop.set()
+        await asyncio.gather(*traffic)
         assert client.close_code == 1001
-    assert await asyncio.to_thread(node.process.wait, 10) == 0
+    assert exit_code == 0
+    assert len(acknowledged) > 10
+    async with httpx.AsyncClient(base_url=a.url) as api:
+        stored: set[str] = set()
+        after: int | None = 0
+        while after is not None:
+            page = await api.get(
+                f"/api/conversations/{cid}/history",
+                params={"after": after, "limit": 100},
+                headers=tokens.admin,
+            )
+            body = page.json()
+            stored |= {e["data"]["message_id"] for e in body["items"] if e["type"] == "MessageSent"}
+            after = body["next_after"]
+    assert acknowledged <= stored
