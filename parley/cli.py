@@ -18,6 +18,8 @@ from commands.auth import issue_token
 from commands.model import Role
 from parley.cli_projections import projections
 from parley.cli_replay import replay
+from parley.logs import configure as configure_logging
+from parley.logs import json_logs
 from parley.process import (
     database_url,
     err,
@@ -49,7 +51,7 @@ def main() -> None:
 
     Settings come from PARLEY_* environment variables (see README.md).
     """
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO if json_logs() else logging.WARNING)
 
 
 @main.command()

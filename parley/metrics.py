@@ -7,6 +7,7 @@ gauges (consumer positions and lag, sockets) are read when scraped.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter as Tally
 from typing import Any
 
@@ -25,7 +26,10 @@ from prometheus_client import (
 from commands import errors
 from commands.handler import CommandHandler, CommandResult
 from commands.model import Actor, AnyCommand
+from parley.logs import correlation_id
 from parley.status import read_status
+
+log = logging.getLogger("parley.commands")
 
 
 class Metrics:
@@ -110,13 +114,35 @@ class MeteredCommandHandler(CommandHandler):
 
     async def handle(self, command: AnyCommand, actor: Actor, **kwargs: Any) -> CommandResult:
         name = type(command).__name__
+        cid = kwargs.get("correlation_id")
+        token = correlation_id.set(str(cid) if cid else None)
+        try:
+            return await self._handle(name, command, actor, **kwargs)
+        finally:
+            correlation_id.reset(token)
+
+    async def _handle(
+        self, name: str, command: AnyCommand, actor: Actor, **kwargs: Any
+    ) -> CommandResult:
         with self._metrics.command_seconds.labels(name).time():
             try:
                 result = await super().handle(command, actor, **kwargs)
             except errors.DomainError as error:
                 self._metrics.commands.labels(name, error.code).inc()
+                log.info("command refused", extra={"command": name, "outcome": error.code})
                 raise
-        self._metrics.commands.labels(name, "replayed" if result.replayed else "ok").inc()
+        outcome = "replayed" if result.replayed else "ok"
+        self._metrics.commands.labels(name, outcome).inc()
+        log.info(
+            "command",
+            extra={
+                "command": name,
+                "outcome": outcome,
+                "conversation_id": str(result.conversation_id),
+                "position": result.position,
+                "events": result.events,
+            },
+        )
         return result
 
 

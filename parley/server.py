@@ -22,6 +22,7 @@ import uvicorn
 from litestar import Litestar
 
 from parley.errors import StartupError
+from parley.logs import json_logs
 
 T = TypeVar("T")
 
@@ -128,7 +129,13 @@ async def serve(
     """Serve ``app`` on ``sock`` until ``shutdown`` is requested; returns
     whether the server started at all."""
     config = uvicorn.Config(
-        app, log_level=log_level, access_log=access_log, lifespan="on", timeout_graceful_shutdown=10
+        app,
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        # JSON logs: uvicorn's loggers go through our root handler too.
+        log_config=None if json_logs() else uvicorn.config.LOGGING_CONFIG,
     )
     server = _Server(config, on_started, drain=app.state.get("drain"))
     shutdown.server = server
