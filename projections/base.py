@@ -6,11 +6,13 @@ unqualified, so the runner writes to the live tables and a rebuild, with its
 shadow schema first on the search path, to the shadow copies.
 
 ``apply_events`` runs the statements of many events with few round trips:
-it takes runs of consecutive events of one type and sends each distinct
-statement of the run as one ``executemany`` (asyncpg pipelines those). This
-is safe because, within one event type, a projection's different statements
-commute (they touch different rows or tables); statements of the same text
-keep their order.
+it takes runs of consecutive events of one type, asks the projection for the
+run's statements (``run_statements`` may fold a run into fewer statements:
+the inbox turns many messages to one conversation into one update), and
+sends each distinct statement text as one ``executemany`` (asyncpg pipelines
+those). This is safe because, within one event type, a projection's different
+statements commute (they touch different rows or tables); statements of the
+same text keep their order.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ class Projection(Protocol):
         """The SQL an event causes (none for events it does not care about)."""
         ...
 
+    def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
+        """The SQL a run of consecutive events of one type causes; may fold
+        them into fewer statements than one by one would give."""
+        ...
+
 
 async def apply_events(
     conn: Connection, projection: Projection, events: Sequence[RecordedEvent]
@@ -42,9 +49,8 @@ async def apply_events(
     """Apply ``events`` in order, inside the caller's transaction."""
     for _, run in itertools.groupby(events, key=lambda e: e.type):
         by_sql: dict[str, list[tuple[Any, ...]]] = {}
-        for event in run:
-            for sql, args in projection.statements(event):
-                by_sql.setdefault(sql, []).append(args)
+        for sql, args in projection.run_statements(list(run)):
+            by_sql.setdefault(sql, []).append(args)
         for sql, many in by_sql.items():
             if len(many) == 1:
                 await conn.execute(sql, *many[0])

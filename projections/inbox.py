@@ -3,6 +3,10 @@ unread counts for each side kept exact by its own ``inbox_unread`` rows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
 from events.catalogue import (
     ConversationDeleted,
     ConversationStarted,
@@ -33,15 +37,19 @@ UPDATE conversations SET status = $2, last_update = $3, position = $4 WHERE conv
 _DELETE = """
 UPDATE conversations SET deleted = true, last_update = $2, position = $3 WHERE conversation_id = $1
 """
-_MESSAGE = """
+# $2 messages at once (runs of MessageSent are folded into one update per conversation).
+_MESSAGES = """
 UPDATE conversations
-SET message_count = message_count + 1,
-    last_message_preview = left($2, $3), last_message_at = $4, last_update = $4,
-    unread_for_staff = unread_for_staff + $5, unread_for_client = unread_for_client + $6,
-    position = $7
+SET message_count = message_count + $2,
+    last_message_preview = left($3, $4), last_message_at = $5, last_update = $5,
+    unread_for_staff = unread_for_staff + $6, unread_for_client = unread_for_client + $7,
+    position = $8
 WHERE conversation_id = $1
 """
-_UNREAD = "INSERT INTO inbox_unread (conversation_id, reader, seq) VALUES ($1, $2, $3)"
+_UNREAD = """
+INSERT INTO inbox_unread (conversation_id, reader, seq)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])
+"""
 _READ = """
 WITH read AS (
     DELETE FROM inbox_unread WHERE conversation_id = $1 AND reader = $2 AND seq <= $3
@@ -77,16 +85,37 @@ class InboxProjection:
                 return [(_STATUS, (e.conversation_id, e.to_status, at, pos))]
             case ConversationDeleted() as e:
                 return [(_DELETE, (e.conversation_id, at, pos))]
-            case MessageSent() as e:
-                reader = _READER_OF.get(e.sender)
-                counts = (int(reader is Side.ADMIN), int(reader is Side.CLIENT))
-                message = (
-                    _MESSAGE,
-                    (e.conversation_id, e.content, PREVIEW_LENGTH, at, *counts, pos),
-                )
-                if reader is None:
-                    return [message]
-                return [message, (_UNREAD, (e.conversation_id, reader, e.seq))]
+            case MessageSent():
+                return self.run_statements([event])
             case MessagesRead() as e:
                 return [(_READ, (e.conversation_id, e.reader, e.up_to_seq, pos))]
         return []
+
+    def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
+        """A run of MessageSent: one update per conversation, one insert of
+        every unread row (the rebuild's hot path)."""
+        if events[0].type != "MessageSent":
+            return [s for event in events for s in self.statements(event)]
+        totals: dict[UUID, list[Any]] = {}
+        unread: tuple[list[UUID], list[str], list[int]] = ([], [], [])
+        for event in events:
+            e = event.data
+            assert isinstance(e, MessageSent)
+            reader = _READER_OF.get(e.sender)
+            total = totals.setdefault(e.conversation_id, [0, "", None, 0, 0, 0])
+            total[0] += 1
+            total[1:3] = e.content, event.recorded_at
+            total[3] += reader is Side.ADMIN
+            total[4] += reader is Side.CLIENT
+            total[5] = event.global_position
+            if reader is not None:
+                unread[0].append(e.conversation_id)
+                unread[1].append(reader)
+                unread[2].append(e.seq)
+        statements: list[Statement] = [
+            (_MESSAGES, (cid, n, content, PREVIEW_LENGTH, at, staff, client, pos))
+            for cid, (n, content, at, staff, client, pos) in totals.items()
+        ]
+        if unread[0]:
+            statements.append((_UNREAD, unread))
+        return statements

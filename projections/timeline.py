@@ -3,6 +3,8 @@ each side's read cursor."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from events.catalogue import MessageSent, MessagesRead, Side
@@ -54,3 +56,6 @@ class TimelineProjection:
                     return [cursor]
                 return [(_MARK_READ[e.reader], (e.conversation_id, e.up_to_seq, at)), cursor]
         return []
+
+    def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
+        return [s for event in events for s in self.statements(event)]
