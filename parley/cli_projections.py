@@ -16,22 +16,38 @@ def projections() -> None:
 
 
 @projections.command()
-def status() -> None:
-    """Each projection's (and the relay's) position, the head of the log, the lag."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 1 when the relay or a projection is stuck (a health check for workers).",
+)
+def status(check: bool) -> None:
+    """Each projection's (and the relay's) position, the head of the log, the lag.
+
+    Stuck: behind the head with no progress for PARLEY_STALL_SECONDS.
+    """
+    from datetime import UTC, datetime
+
     from rich.table import Table
 
     from parley.server import run_async
-    from parley.status import consumer_status
+    from parley.status import consumer_status, stalled
 
     settings = load_settings()
     with one_line_errors(), stoppable() as stack:
         url = database_url(settings, stack)
         head, rows = run_async(lambda: consumer_status(url))
-    table = Table("consumer", "position", "lag", "last moved")
+    problems = stalled(head, rows, datetime.now(UTC), settings.stall_seconds)
+    table = Table("consumer", "position", "lag", "last moved", "state")
     for row in rows:
-        table.add_row(row.name, str(row.position), str(head - row.position), str(row.updated_at))
+        lag = str(head - row.position)
+        table.add_row(
+            row.name, str(row.position), lag, str(row.updated_at), problems.get(row.name, "ok")
+        )
     out.print(f"head of the log: {head}")
     out.print(table)
+    if check and problems:
+        fail("; ".join(f"{name} {problem}" for name, problem in problems.items()))
 
 
 @projections.command()

@@ -36,6 +36,9 @@ def test_every_parley_service_runs_an_existing_command() -> None:
 def test_the_database_and_nats_have_health_checks_the_server_waits_for() -> None:
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     assert {"postgres", "nats"} <= set(services)
-    for name in ("postgres", "nats", "parley"):
+    for name in ("postgres", "nats", "parley", "worker"):
         assert "healthcheck" in services[name], name
+    worker_check = services["worker"]["healthcheck"]["test"]
+    assert worker_check[1:4] == ["parley", "projections", "status"]
+    assert "status" in main.commands["projections"].commands  # type: ignore[attr-defined]
     assert services["parley"]["depends_on"]["postgres"]["condition"] == "service_healthy"
