@@ -18,6 +18,7 @@ from typing import cast
 
 import asyncpg
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
@@ -90,7 +91,16 @@ def create_app(
         heartbeat_seconds=settings.ws_heartbeat_seconds,
     )
     hub = Hub(nats, Topology(prefix=settings.nats_prefix), typing_expiry=edge_config.typing_expiry)
-    edge = Edge(hub, store, handler, settings.jwt_secret, edge_config, pool, metrics.ws_tally)
+    edge = Edge(
+        hub,
+        store,
+        handler,
+        settings.jwt_secret,
+        edge_config,
+        pool,
+        metrics.ws_tally,
+        allowed_origins=settings.allowed_origins,
+    )
     return Litestar(
         route_handlers=[*_route_handlers(), *route_handlers],
         # "drain": what the server awaits on shutdown before closing connections.
@@ -111,6 +121,14 @@ def create_app(
         # The event store's group-commit writers finish what is queued.
         on_shutdown=[edge.close_all, hub.stop, store.close],
         exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=CORSConfig(
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Correlation-ID"],
+            max_age=600,
+        )
+        if settings.allowed_origins
+        else None,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="Parley", version=_version()),
         # Logging is the process's business (the CLI sets it up), not the app's.

@@ -7,6 +7,7 @@ import contextvars
 import json
 import logging
 import os
+import re
 from datetime import UTC, datetime
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -15,6 +16,26 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 """Set per HTTP request (X-Correlation-ID or a new one); logged with every line."""
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+_TOKEN = re.compile(r"(?i)([?&](?:token|access_token)=)[^&\s\"]+")
+
+
+def redact(text: str) -> str:
+    """The text with every ``token=`` query value replaced by ``***``."""
+    return _TOKEN.sub(r"\1***", text)
+
+
+class RedactTokens(logging.Filter):
+    """Keeps tokens out of logs: uvicorn's access log prints the full path,
+    query string included, and WebSocket clients may pass ``?token=``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,6 +67,7 @@ def configure(level: int = logging.WARNING) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import errno
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from litestar import Litestar
@@ -90,6 +91,15 @@ class _Server(uvicorn.Server):
             self._on_started()
 
 
+def uvicorn_logging() -> dict[str, Any]:
+    """uvicorn's own log set-up, with tokens redacted from its access log."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {"redact_tokens": {"()": "parley.logs.RedactTokens"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact_tokens"]
+    return config
+
+
 def listen(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` for the server, or :class:`ListenError`."""
     try:
@@ -135,7 +145,7 @@ async def serve(
         lifespan="on",
         timeout_graceful_shutdown=10,
         # JSON logs: uvicorn's loggers go through our root handler too.
-        log_config=None if json_logs() else uvicorn.config.LOGGING_CONFIG,
+        log_config=None if json_logs() else uvicorn_logging(),
     )
     server = _Server(config, on_started, drain=app.state.get("drain"))
     shutdown.server = server

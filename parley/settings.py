@@ -78,6 +78,11 @@ class Settings:
     """``PARLEY_WS_TYPING_TIMEOUT_SECONDS``: a typing indicator ends when its
     typist sent no TYPING_START refresh for this long (docs/PROTOCOL.md)."""
 
+    allowed_origins: tuple[str, ...] = ()
+    """``PARLEY_ALLOWED_ORIGINS``: comma-separated browser origins (e.g.
+    ``https://admin.example.com``) allowed to call the API (CORS) and open
+    WebSockets; the server's own origin is always allowed."""
+
     @property
     def uses_dev_jwt_secret(self) -> bool:
         return self.jwt_secret == DEV_JWT_SECRET
@@ -107,6 +112,7 @@ class Settings:
                 defaults.ws_typing_timeout_seconds,
                 "PARLEY_WS_TYPING_TIMEOUT_SECONDS",
             ),
+            allowed_origins=_origins(get("PARLEY_ALLOWED_ORIGINS")),
             ws_heartbeat_seconds=_seconds(
                 get("PARLEY_WS_HEARTBEAT_SECONDS"),
                 defaults.ws_heartbeat_seconds,
@@ -155,6 +161,20 @@ def _seconds(value: str | None, default: float, name: str) -> float:
     if not 0 < seconds < 86_400:
         raise SettingsError(name, f"expected a number of seconds above 0, got {value!r}")
     return seconds
+
+
+def _origins(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise SettingsError(
+                "PARLEY_ALLOWED_ORIGINS",
+                f"expected origins like https://host[:port], got {origin!r}",
+            )
+    return origins
 
 
 def _secret(value: str) -> str:

@@ -11,4 +11,5 @@ MISSED_HEARTBEAT = 4001  # nothing heard for two heartbeats: reconnect and resum
 BAD_REQUEST = 4400  # e.g. an `after` that is not a number: fix the URL
 UNAUTHENTICATED = 4401  # no, bad or expired token: get a new token first
 FORBIDDEN = 4403  # not yours (or not staff, for the inbox): do not retry
+ORIGIN_NOT_ALLOWED = 4406  # a browser page from an origin not allowed: do not retry
 NOT_FOUND = 4404  # no such conversation: do not retry

@@ -50,6 +50,7 @@ class Edge:
         config: EdgeConfig,
         pool: asyncpg.Pool,
         tally: Counter[str] | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
         self.hub = hub
         self.store = store
@@ -61,6 +62,7 @@ class Edge:
         )
         self.sessions: set[Session] = set()
         self.pool = pool
+        self.allowed_origins = frozenset(allowed_origins)
         self.tally: Counter[str] = Counter() if tally is None else tally
         """frames_in, frames_out, rate_limited_<kind>: read by the metrics."""
 
@@ -96,10 +98,24 @@ async def _refuse(
     await socket.close(code=code, reason=why)
 
 
+def _origin_allowed(socket: WebSocket[Any, Any, Any], edge: Edge) -> bool:
+    """Browsers send Origin; only the server's own and the allowed ones may
+    connect (no cross-site WebSocket hijacking). Non-browser clients send none."""
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    own = {f"{scheme}://{socket.headers.get('host', '')}" for scheme in ("http", "https")}
+    return origin in own or origin in edge.allowed_origins
+
+
 async def _authenticate(
     socket: WebSocket[Any, Any, Any], edge: Edge
 ) -> tuple[Principal | None, str | None]:
     token, subprotocol = _token(socket)
+    if not _origin_allowed(socket, edge):
+        await _refuse(socket, subprotocol, codes.ORIGIN_NOT_ALLOWED, "origin not allowed")
+        return None, subprotocol
     if not token:
         await _refuse(socket, subprotocol, codes.UNAUTHENTICATED, "a token is required")
         return None, subprotocol

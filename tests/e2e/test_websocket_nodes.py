@@ -27,24 +27,29 @@ from tests.e2e.test_websocket import next_frame, token_for
 PARLEY = str(Path(sys.executable).with_name("parley"))
 
 
+ALLOWED_ORIGIN = "https://admin.example.com"
+
+
 @dataclass
 class Node:
     url: str
     process: subprocess.Popen[bytes]
+    log: Path
 
 
-def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [PARLEY, command],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def _spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [PARLEY, command], env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT
+        )
 
 
 @pytest.fixture(scope="module")
 async def cluster(
-    make_database: MakeDatabase, nats_url: str, nats_prefix: str
+    make_database: MakeDatabase,
+    nats_url: str,
+    nats_prefix: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[list[Node]]:
     """Two serve processes (heartbeat 1 s, typing timeout 1.5 s) and one worker
     on a fresh database."""
@@ -55,11 +60,18 @@ async def cluster(
         "PARLEY_JWT_SECRET": SECRET,
         "PARLEY_WS_HEARTBEAT_SECONDS": "1",
         "PARLEY_WS_TYPING_TIMEOUT_SECONDS": "1.5",
+        "PARLEY_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
     }
+    logs = tmp_path_factory.mktemp("cluster")
     ports = [free_port(), free_port()]
-    processes = [_spawn("serve", {**env, "PARLEY_HTTP_PORT": str(p)}) for p in ports]
-    processes.append(_spawn("worker", env))
-    nodes = [Node(f"http://127.0.0.1:{p}", proc) for p, proc in zip(ports, processes, strict=False)]
+    processes = [
+        _spawn("serve", {**env, "PARLEY_HTTP_PORT": str(p)}, logs / f"serve-{p}.log") for p in ports
+    ]
+    processes.append(_spawn("worker", env, logs / "worker.log"))
+    nodes = [
+        Node(f"http://127.0.0.1:{p}", proc, logs / f"serve-{p}.log")
+        for p, proc in zip(ports, processes, strict=False)
+    ]
     try:
         async with httpx.AsyncClient() as client:
             for node in nodes:
@@ -179,6 +191,54 @@ async def test_typing_for_a_long_time_stays_shown_and_ends_when_refreshes_stop(
         typing = [f["state"] for f in frames if f["type"] == "TYPING"]
         assert typing == ["started", "stopped"]
         assert not [r for r in replies if r.get("code") == "rate_limited"]
+
+
+async def test_websockets_from_a_foreign_origin_are_refused(
+    cluster: list[Node], tokens: Tokens
+) -> None:
+    node = cluster[0]
+    cid = await start_on(node, tokens)
+    url = ws(node, f"/ws/{cid}", token_for("browser"))
+    for origin in (ALLOWED_ORIGIN, node.url):  # an allowed one, and the server's own
+        async with connect(url, origin=origin) as allowed:  # type: ignore[arg-type]
+            assert (await next_frame(allowed, "READY"))["type"] == "READY"
+    async with connect(url, origin="https://evil.example") as foreign:  # type: ignore[arg-type]
+        with pytest.raises(ConnectionClosed):
+            await foreign.recv()
+        assert foreign.close_code == 4406
+
+
+async def test_cors_preflight_answers_allowed_origins_only(cluster: list[Node]) -> None:
+    async with httpx.AsyncClient(base_url=cluster[0].url) as api:
+
+        def preflight(origin: str) -> dict[str, str]:
+            return {
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            }
+
+        allowed = await api.options("/api/messages", headers=preflight(ALLOWED_ORIGIN))
+        foreign = await api.options("/api/messages", headers=preflight("https://evil.example"))
+    assert allowed.status_code in (200, 204)
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_tokens_never_reach_the_access_log(cluster: list[Node], tokens: Tokens) -> None:
+    node = cluster[0]
+    cid = await start_on(node, tokens)
+    secret = token_for("logged")
+    async with connect(ws(node, f"/ws/{cid}", secret)) as client:
+        await next_frame(client, "READY")
+    async with httpx.AsyncClient(base_url=node.url) as api:
+        await api.get("/api/conversations", params={"token": secret}, headers=tokens.admin)
+    await asyncio.sleep(0.5)  # let the log reach the file
+    log = node.log.read_text()
+    assert "token=***" in log
+    assert secret not in log
+    assert tokens.admin["Authorization"].split()[1] not in log
 
 
 # Last in the module: it stops node B.
