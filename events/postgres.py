@@ -59,12 +59,16 @@ UNION ALL
 SELECT 'head', NULL, coalesce(max(global_position), 0), NULL, NULL, NULL FROM events
 """
 
-_INSERT = """
-INSERT INTO events (global_position, stream_id, stream_position, event_id, type, schema_version,
-                    data, metadata)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::smallint[],
-                     $7::jsonb[], $8::jsonb[])
-"""
+_COLUMNS = (
+    "global_position",
+    "stream_id",
+    "stream_position",
+    "event_id",
+    "type",
+    "schema_version",
+    "data",
+    "metadata",
+)
 
 _SELECT_COLUMNS = """
 SELECT global_position, stream_id, stream_position, event_id, type, schema_version, data,
@@ -134,7 +138,7 @@ class _PendingAppend:
 
 @dataclass
 class _Rows:
-    """Column arrays for one INSERT … SELECT unnest(…)."""
+    """Column arrays for one COPY into the events table."""
 
     global_positions: list[int] = field(default_factory=list)
     stream_ids: list[str] = field(default_factory=list)
@@ -291,7 +295,9 @@ class PostgresEventStore:
                     versions[pending.stream_id] = outcome.last_stream_position
                 outcomes.append(outcome)
             if rows.global_positions:
-                await conn.execute(_INSERT, *rows.columns())
+                await conn.copy_records_to_table(
+                    "events", columns=_COLUMNS, records=zip(*rows.columns(), strict=True)
+                )
         return outcomes
 
     # -- reading ---------------------------------------------------------------
