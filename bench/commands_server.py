@@ -1,0 +1,107 @@
+"""The servers ``bench.commands`` loads, one process each.
+
+``python -m bench.commands_server --port P --database-url URL --nats-url URL``
+serves the real Parley app (``parley.app.create_app`` over connected
+services, PARLEY_JWT_SECRET from the environment); ``bench.bare_app`` serves
+the bare endpoint through :func:`run` too, so both get exactly the same
+uvicorn settings: one process, uvloop, httptools, no access log, log level
+warning. SIGTERM or SIGINT stops the server gracefully and closes the
+services before the process exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+
+import uvicorn
+import uvloop
+from litestar import Litestar
+
+UVICORN_SETTINGS: dict[str, object] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "log_level": "warning",
+    "lifespan": "on",
+    "workers": 1,
+}
+"""What both servers run with (as passed to ``uvicorn.Config`` below; reported)."""
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Signals are handled by run(): uvicorn's own handler re-raises the
+        # signal after stopping, which would kill us before the services close.
+        yield
+
+
+def run(app_context: Callable[[], AbstractAsyncContextManager[Litestar]], port: int) -> None:
+    """Serve the app ``app_context()`` yields on 127.0.0.1:``port`` until a signal."""
+
+    async def main() -> None:
+        async with app_context() as app:
+            config = uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                loop="uvloop",
+                http="httptools",
+                access_log=False,
+                log_level="warning",
+                lifespan="on",
+                workers=1,
+            )
+            server = _Server(config)
+            loop = asyncio.get_running_loop()
+
+            def stop() -> None:
+                server.force_exit = server.should_exit
+                server.should_exit = True
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop)
+            await server.serve()
+
+    uvloop.run(main())
+
+
+def _parley(
+    database_url: str, nats_url: str
+) -> Callable[[], AbstractAsyncContextManager[Litestar]]:
+    @contextlib.asynccontextmanager
+    async def context() -> AsyncIterator[Litestar]:
+        from parley.app import create_app
+        from parley.services import open_services
+        from parley.settings import Settings
+
+        settings = Settings.from_env(
+            {
+                "PARLEY_DATABASE_URL": database_url,
+                "PARLEY_NATS_URL": nats_url,
+                "PARLEY_JWT_SECRET": os.environ.get("PARLEY_JWT_SECRET", ""),
+            }
+        )
+        async with open_services(database_url, nats_url) as services:
+            yield create_app(settings, pool=services.pool, nats=services.nats)
+
+    return context
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.commands_server")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--nats-url", required=True)
+    args = parser.parse_args()
+    run(_parley(args.database_url, args.nats_url), args.port)
+
+
+if __name__ == "__main__":
+    main()
