@@ -43,20 +43,23 @@ NOTIFY_CHANNEL = "parley_events"
 _encode = msgspec.json.Encoder().encode
 _decode_metadata = msgspec.json.Decoder(Metadata).decode
 
-# What the log already holds for one batch: each stream's version, the events
-# whose ids the batch carries, and the head of the log. One round trip.
-_INSPECT = """
-SELECT 'version' AS kind, s.stream_id, NULL::bigint AS global_position, coalesce(
+# Under the lock: each stream's version and the head of the log, in one round trip.
+_STATE = """
+SELECT s.stream_id, coalesce(
            (SELECT e.stream_position FROM events e
             WHERE e.stream_id = s.stream_id
-            ORDER BY e.stream_position DESC LIMIT 1), 0) AS stream_position,
-       NULL::uuid AS event_id, NULL::text AS type
+            ORDER BY e.stream_position DESC LIMIT 1), 0) AS version,
+       (SELECT coalesce(max(global_position), 0) FROM events) AS head
 FROM unnest($1::text[]) AS s(stream_id)
-UNION ALL
-SELECT 'event', stream_id, global_position, stream_position, event_id, type
-FROM events WHERE event_id = ANY($2::uuid[])
-UNION ALL
-SELECT 'head', NULL, coalesce(max(global_position), 0), NULL, NULL, NULL FROM events
+"""
+
+# Which of a batch's event ids are stored already. Asked *before* the lock:
+# the log is append-only, so what is found stays true; an id stored by someone
+# else in between makes the COPY fail on its unique index, and every append of
+# the batch is then retried alone (and finds it).
+_KNOWN = """
+SELECT event_id, stream_id, global_position, stream_position, type
+FROM events WHERE event_id = ANY($1::uuid[])
 """
 
 _COLUMNS = (
@@ -267,24 +270,17 @@ class PostgresEventStore:
         stream_ids = list({p.stream_id for p in batch})
         all_ids = [i for p in batch for i in p.event_ids]
         async with self._pool.acquire() as conn, conn.transaction():
+            stored = {
+                row["event_id"]: _Stored(
+                    row["stream_id"], row["global_position"], row["stream_position"], row["type"]
+                )
+                for row in await conn.fetch(_KNOWN, all_ids)
+            }
             await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
             # A new statement, so its snapshot sees the last lock holder's commit.
-            state = await conn.fetch(_INSPECT, stream_ids, all_ids)
-            versions: dict[str, int] = {}
-            stored: dict[UUID, _Stored] = {}
-            head = 0
-            for row in state:
-                if row["kind"] == "version":
-                    versions[row["stream_id"]] = row["stream_position"]
-                elif row["kind"] == "event":
-                    stored[row["event_id"]] = _Stored(
-                        row["stream_id"],
-                        row["global_position"],
-                        row["stream_position"],
-                        row["type"],
-                    )
-                else:
-                    head = row["global_position"]
+            state = await conn.fetch(_STATE, stream_ids)
+            versions = {row["stream_id"]: row["version"] for row in state}
+            head = state[0]["head"]
 
             rows = _Rows()
             outcomes: list[AppendResult | Exception] = []
@@ -294,11 +290,35 @@ class PostgresEventStore:
                     head = outcome.last_global_position
                     versions[pending.stream_id] = outcome.last_stream_position
                 outcomes.append(outcome)
+            await self._recheck_conflicts(conn, batch, outcomes)
             if rows.global_positions:
                 await conn.copy_records_to_table(
                     "events", columns=_COLUMNS, records=zip(*rows.columns(), strict=True)
                 )
         return outcomes
+
+    async def _recheck_conflicts(
+        self,
+        conn: PoolConnectionProxy,
+        batch: list[_PendingAppend],
+        outcomes: list[AppendResult | Exception],
+    ) -> None:
+        """A conflict may be a retry whose events another process stored after
+        our pre-lock look: look again, under the lock, for those (rare) ones."""
+        conflicts = [i for i, o in enumerate(outcomes) if isinstance(o, ConcurrencyError)]
+        if not conflicts:
+            return
+        ids = [event_id for i in conflicts for event_id in batch[i].event_ids]
+        stored = {
+            row["event_id"]: _Stored(
+                row["stream_id"], row["global_position"], row["stream_position"], row["type"]
+            )
+            for row in await conn.fetch(_KNOWN, ids)
+        }
+        for i in conflicts:
+            found = [stored.get(event_id) for event_id in batch[i].event_ids]
+            if any(found):
+                outcomes[i] = _replay_of(batch[i], found)
 
     # -- reading ---------------------------------------------------------------
 

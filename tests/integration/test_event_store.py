@@ -107,3 +107,27 @@ async def test_appends_from_two_store_instances_share_one_gapless_order(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_the_same_append_racing_from_two_processes_is_stored_once(
+    pool: asyncpg.Pool,
+) -> None:
+    # Both may check the ids before either commits; the loser's COPY then hits
+    # the unique index and its batch is retried append by append.
+    first, second = PostgresEventStore(pool), PostgresEventStore(pool)
+    try:
+        stream, batch = new_stream_id(), messages(3)
+        others = [(new_stream_id(), messages(1)) for _ in range(10)]
+        results = await asyncio.gather(
+            *(store.append(stream, batch, 0) for store in (first, second) for _ in range(5)),
+            *(second.append(s, b, 0) for s, b in others),
+        )
+        mine = results[:10]
+        assert len({r.global_positions for r in mine}) == 1
+        assert sum(not r.replayed for r in mine) == 1
+        assert len(await first.read_stream(stream)) == 3
+        for s, _ in others:  # neighbours in a failed batch still got in
+            assert await first.stream_version(s) == 1
+    finally:
+        await first.close()
+        await second.close()
