@@ -270,12 +270,7 @@ class PostgresEventStore:
         stream_ids = list({p.stream_id for p in batch})
         all_ids = [i for p in batch for i in p.event_ids]
         async with self._pool.acquire() as conn, conn.transaction():
-            stored = {
-                row["event_id"]: _Stored(
-                    row["stream_id"], row["global_position"], row["stream_position"], row["type"]
-                )
-                for row in await conn.fetch(_KNOWN, all_ids)
-            }
+            stored = await _known(conn, all_ids)
             await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
             # A new statement, so its snapshot sees the last lock holder's commit.
             state = await conn.fetch(_STATE, stream_ids)
@@ -308,13 +303,7 @@ class PostgresEventStore:
         conflicts = [i for i, o in enumerate(outcomes) if isinstance(o, ConcurrencyError)]
         if not conflicts:
             return
-        ids = [event_id for i in conflicts for event_id in batch[i].event_ids]
-        stored = {
-            row["event_id"]: _Stored(
-                row["stream_id"], row["global_position"], row["stream_position"], row["type"]
-            )
-            for row in await conn.fetch(_KNOWN, ids)
-        }
+        stored = await _known(conn, [i for c in conflicts for i in batch[c].event_ids])
         for i in conflicts:
             found = [stored.get(event_id) for event_id in batch[i].event_ids]
             if any(found):
@@ -396,6 +385,17 @@ class _Stored(NamedTuple):
     global_position: int
     stream_position: int
     type: str
+
+
+async def _known(conn: PoolConnectionProxy, event_ids: list[UUID]) -> dict[UUID, _Stored]:
+    """Where the events with these ids are stored (those that are)."""
+    rows = await conn.fetch(_KNOWN, event_ids)
+    return {
+        r["event_id"]: _Stored(
+            r["stream_id"], r["global_position"], r["stream_position"], r["type"]
+        )
+        for r in rows
+    }
 
 
 def _decide_append(
