@@ -1407,6 +1407,12 @@ def render(report: Report) -> str:
                     f"max {f.latency['delivery']['max']:.0f} ms; connect {f.connect_seconds:.1f} s",
                 ]
             )
+        closes = [
+            f"{r.server} #{r.round}: {r.close_codes}"
+            for f in report.fanout
+            for r in f.rounds
+            if r.close_codes
+        ]
         lines += _table(
             [
                 "server",
@@ -1422,6 +1428,8 @@ def render(report: Report) -> str:
             ],
             rows,
         )
+        if closes:
+            lines.append("sockets the servers closed: " + "; ".join(closes))
         lines.append("")
     if report.memory:
         lines.append("(c) memory per idle socket: server RSS before/after N sockets got READY")
@@ -1452,7 +1460,8 @@ def render(report: Report) -> str:
             per = (f.rss_connected - f.rss_before) / 1024 / report.settings["fanout_sockets"]
             lines.append(
                 f"  cross-check, (b)'s {report.settings['fanout_sockets']} sockets on {f.server} "
-                f"({report.settings['compression']}): {per:.1f} KiB each"
+                f"({report.settings['compression']}): {per:.1f} KiB each (a lower bound: "
+                "that process reuses memory freed by earlier parts)"
             )
         lines.append("")
     lines.append("targets:")

@@ -144,6 +144,9 @@ async def serve(
         access_log=access_log,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        # Chat frames are small: permessage-deflate would cost ~37 KiB of memory
+        # per socket and ~18 % of the CPU per delivery (docs/BENCHMARKS.md).
+        ws_per_message_deflate=False,
         # JSON logs: uvicorn's loggers go through our root handler too.
         log_config=None if json_logs() else uvicorn_logging(),
     )
