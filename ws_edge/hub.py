@@ -28,6 +28,7 @@ from nats.aio.subscription import Subscription
 from events.envelope import RecordedEvent
 from events.relay import Topology
 from ws_edge import frames
+from ws_edge.translate import event_frame
 
 log = logging.getLogger("parley.ws")
 
@@ -48,7 +49,16 @@ class TypingSignal(msgspec.Struct, frozen=True, kw_only=True):
 _decode_typing = msgspec.json.Decoder(TypingSignal).decode
 _encode = msgspec.json.Encoder().encode
 
-Item = RecordedEvent | frames.Typing
+
+@dataclass(frozen=True)
+class Delivery:
+    """An event and its frame, encoded once per node for all its sockets."""
+
+    event: RecordedEvent
+    text: str
+
+
+Item = Delivery | frames.Typing
 
 
 @dataclass(eq=False)
@@ -141,10 +151,11 @@ class Hub:
         except msgspec.DecodeError:
             log.warning("undecodable event on %s", message.subject)
             return
+        delivery = Delivery(event, frames.encode_frame(event_frame(event)).decode())
         for subscriber in self._by_conversation.get(event.data.conversation_id, ()):
-            subscriber.offer(event)
+            subscriber.offer(delivery)
         for subscriber in self._inbox:
-            subscriber.offer(event)
+            subscriber.offer(delivery)
 
     async def _on_typing(self, message: Msg) -> None:
         try:

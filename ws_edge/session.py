@@ -116,8 +116,11 @@ class Session:
                 await self.socket.close(code=code, reason=reason)
 
     async def send(self, frame: frames.ServerFrame) -> None:
+        await self._send_text(frames.encode_frame(frame).decode())
+
+    async def _send_text(self, text: str) -> None:
         async with self._send_lock:
-            await self.socket.send_data(frames.encode_frame(frame).decode())
+            await self.socket.send_data(text)
         self.tally["frames_out"] += 1
 
     # -- writer: replay, then live ----------------------------------------------------
@@ -132,16 +135,17 @@ class Session:
             if isinstance(item, frames.Typing):
                 await self.send(item)
                 continue
-            where = self._where(item)
+            event = item.event
+            where = self._where(event)
             if where <= self.last:
                 continue  # replayed already, or delivered twice
             if where > self.last + 1:
                 await self._replay()  # a gap: fill it (and more) from the store
                 continue
-            await self.send(event_frame(item))
+            await self._send_text(item.text)  # encoded once for every socket
             self.last = where
             if self.rows is not None:
-                self._touched[item.data.conversation_id] = item.global_position
+                self._touched[event.data.conversation_id] = event.global_position
 
     async def _send_rows(self) -> None:
         """Inbox: the rows of the conversations just changed, read-model fresh."""
