@@ -27,7 +27,7 @@ import msgspec
 from msgspec.structs import replace
 
 from commands import errors
-from commands.decider import decide, evolve
+from commands.decider import decide, evolve, fold
 from commands.model import (
     INITIAL_STATE,
     Actor,
@@ -168,10 +168,9 @@ class CommandHandler:
         while page := await self._store.read_stream(
             stream_id, after=folded.version, limit=_READ_PAGE
         ):
-            for recorded in page:
-                folded.state = evolve(folded.state, recorded.data)
-                folded.version = recorded.stream_position
-                folded.position = recorded.global_position
+            folded.state = fold(folded.state, (recorded.data for recorded in page))
+            folded.version = page[-1].stream_position
+            folded.position = page[-1].global_position
             if len(page) < _READ_PAGE:
                 break
         self._cache[stream_id] = folded

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from commands.decider import evolve
+from commands.decider import fold
 from commands.model import INITIAL_STATE, stream_id_for
 from events.catalogue import MessageSent
 from events.envelope import RecordedEvent
@@ -46,10 +46,10 @@ class ConversationAsOf(msgspec.Struct, frozen=True, kw_only=True):
 
 def fold_as_of(conversation_id: UUID, events: Iterable[RecordedEvent]) -> ConversationAsOf:
     """Pure: the conversation after ``events`` (in stream order)."""
-    state, messages = INITIAL_STATE, []
+    events = list(events)
+    state, messages = fold(INITIAL_STATE, (e.data for e in events)), []
     last: RecordedEvent | None = None
     for event in events:
-        state = evolve(state, event.data)
         if isinstance(event.data, MessageSent):
             e = event.data
             messages.append(

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from functools import reduce
 
 import pytest
+from hypothesis import given as given_
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from commands import errors
-from commands.decider import TRANSITIONS, decide, evolve
+from commands.decider import TRANSITIONS, decide, evolve, fold
 from commands.model import (
     INITIAL_STATE,
     Actor,
@@ -216,6 +218,47 @@ def test_a_deleted_conversation_takes_no_more_commands() -> None:
 # -- properties over random command sequences ----------------------------------------
 
 actors = st.sampled_from([ALICE, BOB, CAROL])
+
+
+@settings(max_examples=200)
+@given_(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["client", "admin", "system", "read-staff", "read-client", "close", "reopen"]
+            ),
+            st.integers(0, 3),
+        ),
+        max_size=60,
+    )
+)
+def test_folding_many_events_equals_evolving_one_by_one(steps: list[tuple[str, int]]) -> None:
+    events: list[AnyEvent] = []
+    seq = 0
+    for kind, back in steps:
+        if kind in ("client", "admin", "system"):
+            seq += 1
+            events.append(
+                MessageSent(
+                    conversation_id=CID, message_id=uuid.UUID(int=seq), seq=seq,
+                    sender=Side(kind), sender_id="x", content="hi",
+                )
+            )  # fmt: skip
+        elif kind.startswith("read") and seq:
+            reader = Side.ADMIN if kind == "read-staff" else Side.CLIENT
+            up_to = max(1, seq - back)
+            events.append(
+                MessagesRead(conversation_id=CID, reader=reader, reader_id="r", up_to_seq=up_to)
+            )
+        elif kind in ("close", "reopen"):
+            to = Status.CLOSED if kind == "close" else Status.ACTIVE
+            events.append(
+                ConversationStatusChanged(
+                    conversation_id=CID, from_status=Status.ACTIVE, to_status=to
+                )
+            )
+    start = given(START)
+    assert fold(start, events) == reduce(evolve, events, start)
 
 
 class ConversationMachine(RuleBasedStateMachine):
