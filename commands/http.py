@@ -7,6 +7,7 @@ JSON in one place (``commands.http_errors``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -16,8 +17,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from commands.handler import CommandHandler, CommandResult
+from commands.http_auth import provide_actor
 from commands.model import (
     Actor,
+    AnyCommand,
     ChangeStatus,
     CommandId,
     DeleteConversation,
@@ -61,46 +64,57 @@ class MessagesRead(msgspec.Struct, frozen=True, kw_only=True):
 # -- endpoints -------------------------------------------------------------------------
 
 
-def provide_correlation_id(request: Request[Any, Any, Any]) -> UUID:
-    """The caller's X-Correlation-ID when it is a UUID, else a new one."""
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asks, through which handler, under which correlation id."""
+
+    actor: Actor
+    handler: CommandHandler
+    correlation_id: UUID
+
+    async def handle(self, command: AnyCommand) -> CommandResult:
+        return await self.handler.handle(command, self.actor, correlation_id=self.correlation_id)
+
+
+def provide_context(request: Request[Any, Any, Any]) -> CommandContext:
+    """One provider for the whole context (not three: Litestar resolves several
+    dependencies of one level in a task group, a cost on every command).
+    The app keeps ``authenticate`` and ``command_handler`` in its state."""
+    state = request.app.state
+    actor = provide_actor(request, state.authenticate)
     try:
-        return UUID(request.headers.get("x-correlation-id", ""))
+        correlation_id = UUID(request.headers.get("x-correlation-id", ""))
     except ValueError:
-        return uuid4()
+        correlation_id = uuid4()
+    return CommandContext(actor, state.command_handler, correlation_id)
 
 
 @post("/conversations", status_code=201, summary="Start a conversation")
 async def start_conversation(
     data: JSONBody[StartConversation],
-    actor: NamedDependency[Actor],
-    handler: NamedDependency[CommandHandler],
-    correlation_id: NamedDependency[UUID],
+    ctx: NamedDependency[CommandContext],
 ) -> CommandResult:
-    return await handler.handle(data, actor, correlation_id=correlation_id)
+    return await ctx.handle(data)
 
 
 @put("/conversations/{conversation_id:uuid}", summary="Change priority and/or summary")
 async def update_conversation(
     conversation_id: FromPath[UUID],
     data: JSONBody[ConversationChanges],
-    actor: NamedDependency[Actor],
-    handler: NamedDependency[CommandHandler],
-    correlation_id: NamedDependency[UUID],
+    ctx: NamedDependency[CommandContext],
 ) -> CommandResult:
     command = UpdateConversation(conversation_id=conversation_id, **msgspec.structs.asdict(data))
-    return await handler.handle(command, actor, correlation_id=correlation_id)
+    return await ctx.handle(command)
 
 
 @patch("/conversations/{conversation_id:uuid}/status", summary="Change the status")
 async def change_status(
     conversation_id: FromPath[UUID],
     data: JSONBody[StatusChange],
-    actor: NamedDependency[Actor],
-    handler: NamedDependency[CommandHandler],
-    correlation_id: NamedDependency[UUID],
+    ctx: NamedDependency[CommandContext],
 ) -> CommandResult:
     command = ChangeStatus(conversation_id=conversation_id, **msgspec.structs.asdict(data))
-    return await handler.handle(command, actor, correlation_id=correlation_id)
+    return await ctx.handle(command)
 
 
 @delete(
@@ -110,13 +124,11 @@ async def change_status(
 )
 async def delete_conversation(
     conversation_id: FromPath[UUID],
-    actor: NamedDependency[Actor],
-    handler: NamedDependency[CommandHandler],
-    correlation_id: NamedDependency[UUID],
+    ctx: NamedDependency[CommandContext],
     command_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> CommandResult:
     command = DeleteConversation(conversation_id=conversation_id, command_id=command_id)
-    return await handler.handle(command, actor, correlation_id=correlation_id)
+    return await ctx.handle(command)
 
 
 @post(
@@ -126,35 +138,29 @@ async def delete_conversation(
 )
 async def mark_conversation_read(
     conversation_id: FromPath[UUID],
-    actor: NamedDependency[Actor],
-    handler: NamedDependency[CommandHandler],
-    correlation_id: NamedDependency[UUID],
+    ctx: NamedDependency[CommandContext],
     data: JSONBody[ReadUpTo | None] = None,
 ) -> CommandResult:
     body = data or ReadUpTo()
     command = MarkRead(conversation_id=conversation_id, **msgspec.structs.asdict(body))
-    return await handler.handle(command, actor, correlation_id=correlation_id)
+    return await ctx.handle(command)
 
 
 @post("/messages", status_code=201, summary="Send a message")
 async def send_message(
     data: JSONBody[SendMessage],
-    actor: NamedDependency[Actor],
-    handler: NamedDependency[CommandHandler],
-    correlation_id: NamedDependency[UUID],
+    ctx: NamedDependency[CommandContext],
 ) -> CommandResult:
-    return await handler.handle(data, actor, correlation_id=correlation_id)
+    return await ctx.handle(data)
 
 
 @patch("/messages/mark-read", summary="Mark messages read up to a seq")
 async def mark_messages_read(
     data: JSONBody[MessagesRead],
-    actor: NamedDependency[Actor],
-    handler: NamedDependency[CommandHandler],
-    correlation_id: NamedDependency[UUID],
+    ctx: NamedDependency[CommandContext],
 ) -> CommandResult:
     command = MarkRead(**msgspec.structs.asdict(data))
-    return await handler.handle(command, actor, correlation_id=correlation_id)
+    return await ctx.handle(command)
 
 
 COMMAND_HANDLERS = [
@@ -167,5 +173,4 @@ COMMAND_HANDLERS = [
     mark_messages_read,
 ]
 """The command endpoints, mounted under /api by the app, which provides
-``handler`` (a CommandHandler), ``actor`` (the caller) and ``correlation_id``
-(see ``provide_correlation_id``)."""
+``ctx`` (see ``provide_context``)."""

@@ -26,7 +26,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
-from commands.http import COMMAND_HANDLERS, provide_correlation_id
+from commands.http import COMMAND_HANDLERS, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_errors import EXCEPTION_HANDLERS
 from events.postgres import PostgresEventStore
@@ -57,7 +57,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
     api = Router(
         path="/api",
         route_handlers=[*COMMAND_HANDLERS, *QUERY_HANDLERS],
-        dependencies={"correlation_id": Provide(provide_correlation_id, sync_to_thread=False)},
+        dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
     )
     return [HealthController, metrics_endpoint, api, *WEBSOCKET_HANDLERS]
 
@@ -104,7 +104,16 @@ def create_app(
     return Litestar(
         route_handlers=[*_route_handlers(), *route_handlers],
         # "drain": what the server awaits on shutdown before closing connections.
-        state=State({"settings": settings, "pool": pool, "nats": nats, "drain": edge.close_all}),
+        state=State(
+            {
+                "settings": settings,
+                "pool": pool,
+                "nats": nats,
+                "drain": edge.close_all,
+                "authenticate": authenticate,
+                "command_handler": handler,
+            }
+        ),
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
             "pool": Provide(provide_pool, sync_to_thread=False),
