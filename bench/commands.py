@@ -83,6 +83,7 @@ import httpx
 import uvloop
 
 from bench.commands_server import UVICORN_SETTINGS
+from bench.tables import markdown_table
 from commands.auth import issue_token
 from commands.model import stream_id_for
 from events.catalogue import (
@@ -918,27 +919,6 @@ async def run(args: argparse.Namespace) -> Report:
 # -- output ------------------------------------------------------------------------------
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            )
-            + " |"
-        )
-
-    separator = (
-        "|"
-        + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths))
-        + "|"
-    )
-    return [line(header), separator, *(line(r) for r in rows)]
-
-
 def render(report: Report) -> str:
     s = report.settings
     pg = report.postgresql
@@ -984,7 +964,7 @@ def render(report: Report) -> str:
                     f"{report.median(endpoint, 'machine_cpu_percent'):.0f}%",
                 ]
             )
-        lines += _table(
+        lines += markdown_table(
             [
                 "endpoint",
                 "req/s per round",
@@ -1054,7 +1034,7 @@ def render(report: Report) -> str:
             rows[-1][-1] = f"{r.ratio_p50:.2f}"
             if r.non_201:
                 rows[-1][0] += f" ({r.non_201} non-201!)"
-        lines += _table(
+        lines += markdown_table(
             ["conversation", "events", "first request ms", "p50 ms", "p99 ms", "p50 long/short"],
             rows,
         )

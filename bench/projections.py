@@ -98,6 +98,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from bench.tables import markdown_table
 from commands.handler import CommandHandler
 from commands.model import Actor, Role, SendMessage, StartConversation, stream_id_for
 from events import checkpoints
@@ -998,27 +999,6 @@ async def run(args: argparse.Namespace, argv: Sequence[str]) -> Report:
 # -- output -------------------------------------------------------------------------------------
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            )
-            + " |"
-        )
-
-    separator = (
-        "|"
-        + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths))
-        + "|"
-    )
-    return [line(header), separator, *(line(r) for r in rows)]
-
-
 def render(report: Report) -> str:
     pg, v = report.postgresql, report.versions
     lines = [
@@ -1071,10 +1051,10 @@ def render(report: Report) -> str:
                 f"{report.relay_median('relay_share_of_fastest'):.0%}",
             ]
         )
-        lines += _table(["what", "per round", "median"], rows)
+        lines += markdown_table(["what", "per round", "median"], rows)
     if report.rebuild:
         lines += ["", f"(b) rebuild() over {report.rebuild[0].events:,} events", ""]
-        lines += _table(
+        lines += markdown_table(
             ["projection", "seconds", "events/s", "rows"],
             [
                 [
@@ -1116,7 +1096,7 @@ def render(report: Report) -> str:
                     f"{q.max_ms:.1f}",
                 ]
             )
-        lines += _table(["what", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
+        lines += markdown_table(["what", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
         commits = ", ".join(f"{n} {c:,}" for n, c in live.checkpoint_commits.items())
         lines.append(
             f"commands {live.commands:,}, failed {live.failed_commands}, never reached "
