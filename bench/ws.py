@@ -180,22 +180,22 @@ async def throwaway_database(admin_url: str) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def own_stream(nats_url: str, prefix: str) -> AsyncIterator[None]:
-    """Delete this run's JetStream stream (and only it) on the way out."""
+    """Delete this run's JetStream streams (events, the presence bucket's) on the way out."""
     try:
         yield
     finally:
         import nats
 
-        stream = f"{prefix.upper()}_EVENTS"
-        try:
-            nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
+        for stream in (f"{prefix.upper()}_EVENTS", f"KV_{prefix.upper()}_PRESENCE"):
             try:
-                await nc.jetstream().delete_stream(stream)
-                log(f"JetStream stream {stream} deleted")
-            finally:
-                await nc.close()
-        except Exception as error:
-            log(f"could not delete JetStream stream {stream}: {error!r}")
+                nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
+                try:
+                    await nc.jetstream().delete_stream(stream)
+                    log(f"JetStream stream {stream} deleted")
+                finally:
+                    await nc.close()
+            except Exception as error:
+                log(f"could not delete JetStream stream {stream}: {error!r}")
 
 
 def free_port() -> int:
@@ -1178,6 +1178,9 @@ async def run(args: argparse.Namespace, argv: Sequence[str]) -> Report:
             "PARLEY_NATS_PREFIX": prefix,
             "PARLEY_JWT_SECRET": JWT_SECRET,
             "PARLEY_WS_HEARTBEAT_SECONDS": "600",
+            # Thousands of sockets from one address, some under one user.
+            "PARLEY_WS_MAX_SOCKETS_PER_USER": "1000000",
+            "PARLEY_WS_CONNECTS_PER_MINUTE": "1000000",
         }
         migrate = await asyncio.create_subprocess_exec(
             str(VENV_BIN / "parley"),

@@ -36,8 +36,9 @@ from parley.metrics import MeteredCommandHandler, Metrics, metrics_endpoint
 from parley.settings import Settings
 from read_api.http import QUERY_HANDLERS
 from ws_edge.config import EdgeConfig
-from ws_edge.http import WEBSOCKET_HANDLERS, Edge
+from ws_edge.http import PRESENCE_HANDLERS, WEBSOCKET_HANDLERS, Edge
 from ws_edge.hub import Hub
+from ws_edge.presence import Presence
 
 
 def provide_settings(state: State) -> Settings:
@@ -56,7 +57,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
     """Every router of the app."""
     api = Router(
         path="/api",
-        route_handlers=[*COMMAND_HANDLERS, *QUERY_HANDLERS],
+        route_handlers=[*COMMAND_HANDLERS, *QUERY_HANDLERS, *PRESENCE_HANDLERS],
         dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
     )
     return [HealthController, metrics_endpoint, api, *WEBSOCKET_HANDLERS]
@@ -89,8 +90,17 @@ def create_app(
     edge_config = EdgeConfig.scaled(
         typing_timeout=settings.ws_typing_timeout_seconds,
         heartbeat_seconds=settings.ws_heartbeat_seconds,
+        max_sockets_per_user=settings.ws_max_sockets_per_user,
+        max_subscriptions=settings.ws_max_subscriptions,
+        connects_per_minute=settings.ws_connects_per_minute,
     )
-    hub = Hub(nats, Topology(prefix=settings.nats_prefix), typing_expiry=edge_config.typing_expiry)
+    presence = Presence(nats, settings.nats_prefix, ttl=settings.presence_ttl_seconds)
+    hub = Hub(
+        nats,
+        Topology(prefix=settings.nats_prefix),
+        typing_expiry=edge_config.typing_expiry,
+        presence=presence,
+    )
     edge = Edge(
         hub,
         store,
@@ -100,6 +110,7 @@ def create_app(
         pool,
         metrics.ws_tally,
         allowed_origins=settings.allowed_origins,
+        presence=presence,
     )
     return Litestar(
         route_handlers=[*_route_handlers(), *route_handlers],
@@ -124,11 +135,11 @@ def create_app(
             "edge": Provide(lambda: edge, sync_to_thread=False),
             "store": Provide(lambda: store, sync_to_thread=False),
             "metrics": Provide(lambda: metrics, sync_to_thread=False),
-            "sessions": Provide(lambda: len(edge.sessions), sync_to_thread=False),
         },
-        on_startup=[hub.start],
-        # The event store's group-commit writers finish what is queued.
-        on_shutdown=[edge.close_all, hub.stop, store.close],
+        on_startup=[hub.start, presence.start],
+        # Sockets close (and leave), presence says goodbye, the event store's
+        # group-commit writers finish what is queued.
+        on_shutdown=[edge.close_all, presence.stop, hub.stop, store.close],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),

@@ -28,8 +28,13 @@ from commands.handler import CommandHandler, CommandResult
 from commands.model import Actor, AnyCommand
 from parley.logs import correlation_id
 from parley.status import read_status
+from ws_edge.http import Edge
 
 log = logging.getLogger("parley.commands")
+
+
+WS_LIMITS = ("too_many_connects", "too_many_sockets", "too_many_subscriptions")
+"""The edge's node-protecting limits, as counted in its tally (``refused_<limit>``)."""
 
 
 class Metrics:
@@ -71,6 +76,17 @@ class Metrics:
         self.ws_connections = Gauge(
             "parley_ws_connections", "Open WebSocket sessions on this process", registry=r
         )
+        self.online_users = Gauge(
+            "parley_online_users",
+            "Distinct users connected to a conversation, on any process (presence)",
+            registry=r,
+        )
+        self.ws_refused = Gauge(
+            "parley_ws_refused",
+            "WebSocket connections or subscriptions refused by a limit since start",
+            ["limit"],
+            registry=r,
+        )
         self.ws_frames = Gauge(
             "parley_ws_frames",
             "WebSocket frames since start, by direction",
@@ -90,7 +106,7 @@ class Metrics:
         self.append_seconds.observe(seconds)
         self.events_appended.inc(events)
 
-    async def refresh(self, pool: asyncpg.Pool, sessions: int) -> None:
+    async def refresh(self, pool: asyncpg.Pool, sessions: int, online_users: int) -> None:
         """Read the gauges that live elsewhere."""
         async with pool.acquire() as conn:
             head, consumers = await read_status(conn)
@@ -99,6 +115,9 @@ class Metrics:
             self.position.labels(consumer.name).set(consumer.position)
             self.lag.labels(consumer.name).set(head - consumer.position)
         self.ws_connections.set(sessions)
+        self.online_users.set(online_users)
+        for limit in WS_LIMITS:
+            self.ws_refused.labels(limit).set(self.ws_tally[f"refused_{limit}"])
         self.ws_frames.labels("in").set(self.ws_tally["frames_in"])
         self.ws_frames.labels("out").set(self.ws_tally["frames_out"])
         for kind in ("message", "typing"):
@@ -150,7 +169,8 @@ class MeteredCommandHandler(CommandHandler):
 async def metrics_endpoint(
     metrics: NamedDependency[Metrics],
     pool: NamedDependency[asyncpg.Pool],
-    sessions: NamedDependency[int],
+    edge: NamedDependency[Edge],
 ) -> Response[bytes]:
-    await metrics.refresh(pool, sessions)
+    online = 0 if edge.presence is None else edge.presence.online_users()
+    await metrics.refresh(pool, len(edge.sessions), online)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -78,6 +78,22 @@ class Settings:
     """``PARLEY_WS_TYPING_TIMEOUT_SECONDS``: a typing indicator ends when its
     typist sent no TYPING_START refresh for this long (docs/PROTOCOL.md)."""
 
+    presence_ttl_seconds: float = 30.0
+    """``PARLEY_PRESENCE_TTL_SECONDS``: a socket whose node stopped refreshing
+    its presence (the node died) counts as gone after this long."""
+
+    ws_max_sockets_per_user: int = 20
+    """``PARLEY_WS_MAX_SOCKETS_PER_USER``: open sockets one user may hold on one
+    node; the next is refused with 4409."""
+
+    ws_max_subscriptions: int = 100
+    """``PARLEY_WS_MAX_SUBSCRIPTIONS``: conversations one inbox socket may
+    SUBSCRIBE to (ERROR ``too_many_subscriptions``)."""
+
+    ws_connects_per_minute: int = 600
+    """``PARLEY_WS_CONNECTS_PER_MINUTE``: WebSocket upgrade attempts one IP
+    address may make per minute on one node; more are refused with 4429."""
+
     allowed_origins: tuple[str, ...] = ()
     """``PARLEY_ALLOWED_ORIGINS``: comma-separated browser origins (e.g.
     ``https://admin.example.com``) allowed to call the API (CORS) and open
@@ -113,6 +129,26 @@ class Settings:
                 "PARLEY_WS_TYPING_TIMEOUT_SECONDS",
             ),
             allowed_origins=_origins(get("PARLEY_ALLOWED_ORIGINS")),
+            presence_ttl_seconds=_seconds(
+                get("PARLEY_PRESENCE_TTL_SECONDS"),
+                defaults.presence_ttl_seconds,
+                "PARLEY_PRESENCE_TTL_SECONDS",
+            ),
+            ws_max_sockets_per_user=_count(
+                get("PARLEY_WS_MAX_SOCKETS_PER_USER"),
+                defaults.ws_max_sockets_per_user,
+                "PARLEY_WS_MAX_SOCKETS_PER_USER",
+            ),
+            ws_max_subscriptions=_count(
+                get("PARLEY_WS_MAX_SUBSCRIPTIONS"),
+                defaults.ws_max_subscriptions,
+                "PARLEY_WS_MAX_SUBSCRIPTIONS",
+            ),
+            ws_connects_per_minute=_count(
+                get("PARLEY_WS_CONNECTS_PER_MINUTE"),
+                defaults.ws_connects_per_minute,
+                "PARLEY_WS_CONNECTS_PER_MINUTE",
+            ),
             ws_heartbeat_seconds=_seconds(
                 get("PARLEY_WS_HEARTBEAT_SECONDS"),
                 defaults.ws_heartbeat_seconds,
@@ -161,6 +197,14 @@ def _seconds(value: str | None, default: float, name: str) -> float:
     if not 0 < seconds < 86_400:
         raise SettingsError(name, f"expected a number of seconds above 0, got {value!r}")
     return seconds
+
+
+def _count(value: str | None, default: int, name: str) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
+        raise SettingsError(name, f"expected a whole number from 1 to 1000000, got {value!r}")
+    return int(value)
 
 
 def _origins(value: str | None) -> tuple[str, ...]:

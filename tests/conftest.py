@@ -91,9 +91,10 @@ def nats_prefix(nats_url: str) -> Iterator[str]:
         try:
             js = nc.jetstream()
             for info in await js.streams_info():
-                name = info.config.name or ""
-                if name.lower().startswith(prefix):
-                    await js.delete_stream(name)
+                name = (info.config.name or "").lower()
+                # KV_<PREFIX>_PRESENCE: the presence bucket's stream
+                if name.startswith(prefix) or name.startswith(f"kv_{prefix}"):
+                    await js.delete_stream(info.config.name or name)
         finally:
             await nc.close()
 

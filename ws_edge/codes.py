@@ -13,3 +13,5 @@ UNAUTHENTICATED = 4401  # no, bad or expired token: get a new token first
 FORBIDDEN = 4403  # not yours (or not staff, for the inbox): do not retry
 ORIGIN_NOT_ALLOWED = 4406  # a browser page from an origin not allowed: do not retry
 NOT_FOUND = 4404  # no such conversation: do not retry
+TOO_MANY_SOCKETS = 4409  # the user has the most sockets allowed open on this node: close one
+TOO_MANY_CONNECTS = 4429  # too many upgrade attempts from this IP this minute: wait

@@ -20,12 +20,21 @@ class EdgeConfig:
     """Other nodes end an indicator not refreshed for this long (its node died)."""
     messages_per_minute: int = 100
     typing_per_minute: int = 10
+    max_sockets_per_user: int = 20
+    """Open sockets one user may hold on this node; one more is refused (4409)."""
+    max_subscriptions: int = 100
+    """Conversations an inbox socket may SUBSCRIBE to (ERROR too_many_subscriptions)."""
+    connects_per_minute: int = 600
+    """Upgrade attempts one IP address may make per minute on this node (4429)."""
 
     @classmethod
-    def scaled(cls, *, typing_timeout: float, heartbeat_seconds: float) -> EdgeConfig:
+    def scaled(
+        cls, *, typing_timeout: float, heartbeat_seconds: float, **limits: int
+    ) -> EdgeConfig:
         """Typing refresh (a third of the timeout, at most 5 s) and expiry
-        scaled to ``typing_timeout``."""
+        scaled to ``typing_timeout``; ``limits`` as the fields above."""
         return cls(
+            **limits,
             heartbeat_seconds=heartbeat_seconds,
             typing_timeout=typing_timeout,
             typing_keepalive=min(5.0, typing_timeout / 3),

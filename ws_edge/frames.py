@@ -49,7 +49,26 @@ class PingFrame(ClientFrame, tag="PING", frozen=True, kw_only=True):
     pass
 
 
-AnyClientFrame = SendMessageFrame | TypingStartFrame | TypingStopFrame | MarkReadFrame | PingFrame
+class SubscribeFrame(ClientFrame, tag="SUBSCRIBE", frozen=True, kw_only=True):
+    """Inbox only: also send this conversation's TYPING frames (say, for the
+    rows on screen). Events and PRESENCE come for every conversation anyway."""
+
+    conversation_id: UUID
+
+
+class UnsubscribeFrame(ClientFrame, tag="UNSUBSCRIBE", frozen=True, kw_only=True):
+    conversation_id: UUID
+
+
+AnyClientFrame = (
+    SendMessageFrame
+    | TypingStartFrame
+    | TypingStopFrame
+    | MarkReadFrame
+    | PingFrame
+    | SubscribeFrame
+    | UnsubscribeFrame
+)
 
 
 class ServerFrame(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, omit_defaults=True):
@@ -114,6 +133,23 @@ class Typing(ServerFrame, tag="TYPING", frozen=True, kw_only=True):
     state: Literal["started", "stopped"]
 
 
+class Presence(ServerFrame, tag="PRESENCE", frozen=True, kw_only=True):
+    """To staff: someone's first socket on a conversation opened (``joined``),
+    or their last one closed or its node died (``left``)."""
+
+    conversation_id: UUID
+    user_id: str
+    role: str
+    state: Literal["joined", "left"]
+
+
+class Subscriptions(ServerFrame, tag="SUBSCRIPTIONS", frozen=True, kw_only=True):
+    """The answer to SUBSCRIBE / UNSUBSCRIBE: what the socket is subscribed to now."""
+
+    ref: str | None = None
+    conversation_ids: list[UUID]
+
+
 class Ack(ServerFrame, tag="ACK", frozen=True, kw_only=True):
     """The command is durably committed (``position`` in the log)."""
 
@@ -157,6 +193,8 @@ AnyServerFrame = (
     | ConversationUpdated
     | ConversationRow
     | Typing
+    | Presence
+    | Subscriptions
     | Ack
     | Error
     | Pong

@@ -14,13 +14,15 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import WebSocket, websocket
+import msgspec
+from litestar import WebSocket, get, websocket
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from commands import errors
 from commands.auth import AuthError, Principal, decode_token
 from commands.handler import CommandHandler
-from commands.model import stream_id_for
+from commands.model import Actor, stream_id_for
 from events.catalogue import ConversationStarted
 from events.store import EventStore
 from read_api.queries import (
@@ -32,6 +34,7 @@ from read_api.queries import (
 from ws_edge import codes
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
+from ws_edge.presence import OnlineUser, Presence
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.session import Session
 
@@ -51,6 +54,7 @@ class Edge:
         pool: asyncpg.Pool,
         tally: Counter[str] | None = None,
         allowed_origins: tuple[str, ...] = (),
+        presence: Presence | None = None,
     ) -> None:
         self.hub = hub
         self.store = store
@@ -60,11 +64,14 @@ class Edge:
         self.limiter = RateLimiter(
             {"message": config.messages_per_minute, "typing": config.typing_per_minute}
         )
+        self.connects = RateLimiter({"connect": config.connects_per_minute})
         self.sessions: set[Session] = set()
+        self.sockets_per_user: Counter[str] = Counter()
+        self.presence = presence
         self.pool = pool
         self.allowed_origins = frozenset(allowed_origins)
         self.tally: Counter[str] = Counter() if tally is None else tally
-        """frames_in, frames_out, rate_limited_<kind>: read by the metrics."""
+        """frames_in, frames_out, rate_limited_<kind>, refused_<reason>: read by the metrics."""
 
     async def inbox_rows(
         self, conversation_ids: list[UUID], position: int
@@ -113,6 +120,13 @@ async def _authenticate(
     socket: WebSocket[Any, Any, Any], edge: Edge
 ) -> tuple[Principal | None, str | None]:
     token, subprotocol = _token(socket)
+    address = socket.client.host if socket.client else "unknown"
+    wait = edge.connects.take(address, "connect")
+    if wait is not None:
+        edge.tally["refused_too_many_connects"] += 1
+        why = f"too many connection attempts from {address}; retry in {wait:.0f} s"
+        await _refuse(socket, subprotocol, codes.TOO_MANY_CONNECTS, why)
+        return None, subprotocol
     if not _origin_allowed(socket, edge):
         await _refuse(socket, subprotocol, codes.ORIGIN_NOT_ALLOWED, "origin not allowed")
         return None, subprotocol
@@ -140,6 +154,30 @@ async def _serve(
     after: int,
 ) -> None:
     """Accept, and run the session until it ends."""
+    user = principal.sub
+    if edge.sockets_per_user[user] >= edge.config.max_sockets_per_user:
+        edge.tally["refused_too_many_sockets"] += 1
+        limit = edge.config.max_sockets_per_user
+        why = f"at most {limit} open sockets per user on this node; close one first"
+        await _refuse(socket, subprotocol, codes.TOO_MANY_SOCKETS, why)
+        return
+    edge.sockets_per_user[user] += 1
+    try:
+        await _run_session(socket, subprotocol, edge, principal, conversation_id, after)
+    finally:
+        edge.sockets_per_user[user] -= 1
+        if edge.sockets_per_user[user] <= 0:
+            del edge.sockets_per_user[user]
+
+
+async def _run_session(
+    socket: WebSocket[Any, Any, Any],
+    subprotocol: str | None,
+    edge: Edge,
+    principal: Principal,
+    conversation_id: UUID | None,
+    after: int,
+) -> None:
     await socket.accept(subprotocols=subprotocol)
     session = Session(
         socket,
@@ -156,10 +194,16 @@ async def _serve(
         tally=edge.tally,
     )
     edge.sessions.add(session)
+    presence_key = None
     try:
+        if edge.presence is not None and conversation_id is not None:
+            actor = session.actor
+            presence_key = await edge.presence.join(conversation_id, actor.id, str(actor.role))
         await session.run()
     finally:
         edge.sessions.discard(session)
+        if presence_key is not None and edge.presence is not None:
+            await edge.presence.leave(presence_key)
 
 
 @websocket("/ws/{conversation_id:uuid}")
@@ -204,5 +248,29 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any], edge: NamedDependency[E
     await _serve(socket, subprotocol, edge, principal, None, after)
 
 
+class ConversationPresence(msgspec.Struct, frozen=True, kw_only=True):
+    conversation_id: UUID
+    online: list[OnlineUser]
+
+
+@get(
+    "/conversations/{conversation_id:uuid}/presence",
+    summary="Who is connected to a conversation now (on any node)",
+)
+async def conversation_presence(
+    conversation_id: FromPath[UUID], actor: NamedDependency[Actor], edge: NamedDependency[Edge]
+) -> ConversationPresence:
+    first = await edge.store.read_stream(stream_id_for(conversation_id), limit=1)
+    if not first or not isinstance(first[0].data, ConversationStarted):
+        raise errors.ConversationNotFound("no such conversation")
+    if not actor.is_staff and first[0].data.client.id != actor.client_id:
+        raise errors.Forbidden("this conversation belongs to another client")
+    online = [] if edge.presence is None else edge.presence.online(conversation_id)
+    return ConversationPresence(conversation_id=conversation_id, online=online)
+
+
 WEBSOCKET_HANDLERS = [inbox_socket, conversation_socket]
 """Mounted by the app, which provides ``edge`` (an :class:`Edge`)."""
+
+PRESENCE_HANDLERS = [conversation_presence]
+"""Mounted under ``/api``."""

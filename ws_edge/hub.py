@@ -28,6 +28,7 @@ from nats.aio.subscription import Subscription
 from events.envelope import RecordedEvent
 from events.relay import Topology
 from ws_edge import frames
+from ws_edge.presence import Change, Presence
 from ws_edge.translate import event_frame
 
 log = logging.getLogger("parley.ws")
@@ -58,7 +59,7 @@ class Delivery:
     text: str
 
 
-Item = Delivery | frames.Typing
+Item = Delivery | frames.Typing | frames.Presence
 
 
 @dataclass(eq=False)
@@ -67,6 +68,8 @@ class Subscriber:
 
     conversation_id: UUID | None  # None: the inbox (every conversation)
     queue_size: int
+    staff: bool = True  # staff get PRESENCE frames
+    typing_of: set[UUID] = field(default_factory=set)  # inbox: SUBSCRIBEd conversations
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     queue: asyncio.Queue[Item] = field(init=False)
     overflowed: bool = False
@@ -92,13 +95,24 @@ class _Typist:
 
 
 class Hub:
-    def __init__(self, nats: NATS, topology: Topology, *, typing_expiry: float) -> None:
+    def __init__(
+        self,
+        nats: NATS,
+        topology: Topology,
+        *,
+        typing_expiry: float,
+        presence: Presence | None = None,
+    ) -> None:
         self._nats = nats
+        self._presence = presence
+        if presence is not None:
+            presence.listen(self._on_presence)
         self._topology = topology
         self._typing_expiry = typing_expiry
         self._by_conversation: dict[UUID, set[Subscriber]] = defaultdict(set)
         self._inbox: set[Subscriber] = set()
         self._typists: dict[tuple[UUID, str], _Typist] = {}
+        self._typing_watchers: dict[UUID, set[Subscriber]] = defaultdict(set)
         self._subscriptions: list[Subscription] = []
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -123,23 +137,45 @@ class Hub:
                 await self._sweeper
 
     def add(self, subscriber: Subscriber) -> None:
-        if subscriber.conversation_id is None:
+        """Start delivering; a conversation's subscriber first gets who is
+        typing and (staff) who is online there now."""
+        cid = subscriber.conversation_id
+        if cid is None:
             self._inbox.add(subscriber)
-        else:
-            self._by_conversation[subscriber.conversation_id].add(subscriber)
-            for typist in list(self._typists.values()):
-                if typist.signal.conversation_id == subscriber.conversation_id:
-                    subscriber.offer(_typing_frame(typist.signal))
+            return
+        self._by_conversation[cid].add(subscriber)
+        self._offer_typists(subscriber, cid)
+        if subscriber.staff and self._presence is not None:
+            for user in self._presence.online(cid):
+                subscriber.offer(
+                    frames.Presence(
+                        conversation_id=cid, user_id=user.user_id, role=user.role, state="joined"
+                    )
+                )
 
     def remove(self, subscriber: Subscriber) -> None:
+        for cid in list(subscriber.typing_of):
+            self.unwatch_typing(subscriber, cid)
         if subscriber.conversation_id is None:
             self._inbox.discard(subscriber)
             return
-        subscribers = self._by_conversation.get(subscriber.conversation_id)
-        if subscribers is not None:
-            subscribers.discard(subscriber)
-            if not subscribers:
-                del self._by_conversation[subscriber.conversation_id]
+        _discard(self._by_conversation, subscriber.conversation_id, subscriber)
+
+    def watch_typing(self, subscriber: Subscriber, conversation_id: UUID) -> None:
+        """An inbox subscriber also gets ``conversation_id``'s typing frames."""
+        if conversation_id not in subscriber.typing_of:
+            subscriber.typing_of.add(conversation_id)
+            self._typing_watchers[conversation_id].add(subscriber)
+            self._offer_typists(subscriber, conversation_id)
+
+    def unwatch_typing(self, subscriber: Subscriber, conversation_id: UUID) -> None:
+        subscriber.typing_of.discard(conversation_id)
+        _discard(self._typing_watchers, conversation_id, subscriber)
+
+    def _offer_typists(self, subscriber: Subscriber, conversation_id: UUID) -> None:
+        for typist in list(self._typists.values()):
+            if typist.signal.conversation_id == conversation_id:
+                subscriber.offer(_typing_frame(typist.signal))
 
     async def publish_typing(self, signal: TypingSignal) -> None:
         subject = f"{self.typing_subject_prefix}.{signal.conversation_id}"
@@ -175,9 +211,25 @@ class Hub:
         self._tell(signal)
 
     def _tell(self, signal: TypingSignal) -> None:
+        frame = _typing_frame(signal)
         for subscriber in self._by_conversation.get(signal.conversation_id, ()):
             if subscriber.id != signal.session:
-                subscriber.offer(_typing_frame(signal))
+                subscriber.offer(frame)
+        for subscriber in self._typing_watchers.get(signal.conversation_id, ()):
+            subscriber.offer(frame)
+
+    def _on_presence(self, change: Change) -> None:
+        frame = frames.Presence(
+            conversation_id=change.conversation_id,
+            user_id=change.user_id,
+            role=change.role,
+            state=change.state,
+        )
+        for subscriber in self._by_conversation.get(change.conversation_id, ()):
+            if subscriber.staff:
+                subscriber.offer(frame)
+        for subscriber in self._inbox:
+            subscriber.offer(frame)
 
     async def _sweep_typists(self) -> None:
         """End indicators whose typist's node stopped refreshing them (it died)."""
@@ -188,6 +240,14 @@ class Hub:
                 if now - typist.seen > self._typing_expiry:
                     del self._typists[key]
                     self._tell(msgspec.structs.replace(typist.signal, state="stopped"))
+
+
+def _discard(index: dict[UUID, set[Subscriber]], key: UUID, subscriber: Subscriber) -> None:
+    subscribers = index.get(key)
+    if subscribers is not None:
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del index[key]
 
 
 def _typing_frame(signal: TypingSignal) -> frames.Typing:

@@ -1,4 +1,8 @@
-"""Per-user sliding-window rate limits (per node)."""
+"""Per-user (or per-address) sliding-window rate limits, per node.
+
+Windows that have emptied are dropped once a minute, so keys that come once
+(an address that connected one time) do not pile up.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ class RateLimiter:
         self._limits = limits
         self._clock = clock
         self._seen: dict[tuple[str, str], deque[float]] = {}
+        self._swept = clock()
 
     def take(self, user: str, kind: str) -> float | None:
         """Count one ``kind`` event for ``user``; over the limit, count nothing
@@ -29,8 +34,11 @@ class RateLimiter:
         self._window(user, kind).append(self._clock())
 
     def _window(self, user: str, kind: str) -> deque[float]:
-        times = self._seen.setdefault((user, kind), deque())
         horizon = self._clock() - WINDOW
+        if self._swept < horizon:
+            self._seen = {key: t for key, t in self._seen.items() if t and t[-1] > horizon}
+            self._swept = self._clock()
+        times = self._seen.setdefault((user, kind), deque())
         while times and times[0] <= horizon:
             times.popleft()
         return times

@@ -28,7 +28,7 @@ from events.store import EventStore
 from read_api.queries import ConversationView
 from ws_edge import codes, frames
 from ws_edge.config import EdgeConfig
-from ws_edge.hub import Hub, Subscriber, TypingSignal
+from ws_edge.hub import Delivery, Hub, Subscriber, TypingSignal
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.translate import event_frame
 
@@ -75,7 +75,7 @@ class Session:
         self.handler = handler
         self.limiter = limiter
         self.config = config
-        self.subscriber = Subscriber(conversation_id, config.queue_size)
+        self.subscriber = Subscriber(conversation_id, config.queue_size, staff=actor.is_staff)
         self.rows = rows
         self.tally: Counter[str] = Counter() if tally is None else tally
         self._touched: dict[UUID, int] = {}  # inbox: conversation -> last position sent
@@ -132,7 +132,7 @@ class Session:
             if self._touched and self.subscriber.queue.empty():
                 await self._send_rows()
             item = await self.subscriber.queue.get()
-            if isinstance(item, frames.Typing):
+            if not isinstance(item, Delivery):  # TYPING, PRESENCE: ephemeral, unordered
                 await self.send(item)
                 continue
             event = item.event
@@ -221,6 +221,9 @@ class Session:
         if isinstance(frame, frames.PingFrame):
             await self.send(frames.Pong(ref=frame.ref))
             return
+        if isinstance(frame, frames.SubscribeFrame | frames.UnsubscribeFrame):
+            await self._subscription(frame)
+            return
         if self.conversation_id is None:
             await self.send(
                 frames.Error(code="not_here", message="the inbox only listens", ref=frame.ref)
@@ -243,6 +246,38 @@ class Session:
                 if self._typing_until is not None:
                     self.limiter.note(self.actor.id, "typing")
                     await self._stop_typing()
+
+    async def _subscription(self, frame: frames.SubscribeFrame | frames.UnsubscribeFrame) -> None:
+        """Inbox: follow (or stop following) a conversation's typing indicators."""
+        if self.conversation_id is not None:
+            await self.send(
+                frames.Error(
+                    code="not_here",
+                    message="SUBSCRIBE is for the inbox socket; this one follows its conversation",
+                    ref=frame.ref,
+                )
+            )
+            return
+        watching = self.subscriber.typing_of
+        cid = frame.conversation_id
+        if isinstance(frame, frames.UnsubscribeFrame):
+            self.hub.unwatch_typing(self.subscriber, cid)
+        elif cid not in watching and len(watching) >= self.config.max_subscriptions:
+            self.tally["refused_too_many_subscriptions"] += 1
+            limit = self.config.max_subscriptions
+            await self.send(
+                frames.Error(
+                    code="too_many_subscriptions",
+                    message=f"a socket follows at most {limit} conversations; UNSUBSCRIBE first",
+                    ref=frame.ref,
+                )
+            )
+            return
+        else:
+            self.hub.watch_typing(self.subscriber, cid)
+        await self.send(
+            frames.Subscriptions(ref=frame.ref, conversation_ids=sorted(watching, key=str))
+        )
 
     async def _limited(
         self, kind: str, ref: str | None, action: Callable[[], Awaitable[None]]

@@ -6,14 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,27 +16,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import MakeDatabase
-from tests.e2e.conftest import SECRET, Tokens, free_port
+from tests.e2e.cluster import Node, running_cluster, start_on, ws
+from tests.e2e.conftest import Tokens
 from tests.e2e.test_websocket import next_frame, token_for
 
-PARLEY = str(Path(sys.executable).with_name("parley"))
-
-
 ALLOWED_ORIGIN = "https://admin.example.com"
-
-
-@dataclass
-class Node:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as sink:
-        return subprocess.Popen(
-            [PARLEY, command], env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT
-        )
 
 
 @pytest.fixture(scope="module")
@@ -53,63 +32,14 @@ async def cluster(
 ) -> AsyncIterator[list[Node]]:
     """Two serve processes (heartbeat 1 s, typing timeout 1.5 s) and one worker
     on a fresh database."""
-    env = {
-        "PARLEY_DATABASE_URL": await make_database(),
-        "PARLEY_NATS_URL": nats_url,
-        "PARLEY_NATS_PREFIX": f"{nats_prefix}n{uuid.uuid4().hex[:6]}",
-        "PARLEY_JWT_SECRET": SECRET,
+    settings = {
         "PARLEY_WS_HEARTBEAT_SECONDS": "1",
         "PARLEY_WS_TYPING_TIMEOUT_SECONDS": "1.5",
         "PARLEY_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
     }
     logs = tmp_path_factory.mktemp("cluster")
-    ports = [free_port(), free_port()]
-    processes = [
-        _spawn("serve", {**env, "PARLEY_HTTP_PORT": str(p)}, logs / f"serve-{p}.log") for p in ports
-    ]
-    processes.append(_spawn("worker", env, logs / "worker.log"))
-    nodes = [
-        Node(f"http://127.0.0.1:{p}", proc, logs / f"serve-{p}.log")
-        for p, proc in zip(ports, processes, strict=False)
-    ]
-    try:
-        async with httpx.AsyncClient() as client:
-            for node in nodes:
-                for _ in range(200):
-                    try:
-                        if (await client.get(f"{node.url}/health/live")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.05)
-                else:
-                    pytest.fail(f"{node.url} did not start")
+    async with running_cluster(make_database, nats_url, nats_prefix, logs, settings) as nodes:
         yield nodes
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def ws(node: Node, path: str, token: str, **params: object) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items())
-    return f"{node.url.replace('http', 'ws', 1)}{path}?{query}"
-
-
-async def start_on(node: Node, tokens: Tokens) -> str:
-    async with httpx.AsyncClient(base_url=node.url) as api:
-        response = await api.post(
-            "/api/conversations",
-            json={"client": {"id": "c-1", "name": "Carol"}, "channel": "web"},
-            headers=tokens.admin,
-        )
-    assert response.status_code == 201, response.text
-    return str(response.json()["conversation_id"])
 
 
 async def test_a_message_sent_on_one_node_reaches_a_socket_on_the_other(

@@ -31,6 +31,10 @@ def test_every_variable_overrides_its_default() -> None:
             "PARLEY_HTTP_PORT": "9000",
             "PARLEY_DATA_DIR": "/var/lib/parley",
             "PARLEY_NATS_PREFIX": "staging",
+            "PARLEY_PRESENCE_TTL_SECONDS": "10",
+            "PARLEY_WS_MAX_SOCKETS_PER_USER": "5",
+            "PARLEY_WS_MAX_SUBSCRIPTIONS": "50",
+            "PARLEY_WS_CONNECTS_PER_MINUTE": "60",
         }
     )
 
@@ -42,6 +46,10 @@ def test_every_variable_overrides_its_default() -> None:
         http_port=9000,
         data_dir=Path("/var/lib/parley"),
         nats_prefix="staging",
+        presence_ttl_seconds=10.0,
+        ws_max_sockets_per_user=5,
+        ws_max_subscriptions=50,
+        ws_connects_per_minute=60,
     )
     assert not settings.uses_dev_jwt_secret
 
@@ -77,6 +85,10 @@ def test_a_bad_port_names_the_variable_and_the_value(port: str) -> None:
         ("PARLEY_JWT_SECRET", "too-short"),
         ("PARLEY_NATS_PREFIX", "has.dots"),
         ("PARLEY_NATS_PREFIX", "has spaces"),
+        ("PARLEY_PRESENCE_TTL_SECONDS", "0"),
+        ("PARLEY_WS_MAX_SOCKETS_PER_USER", "0"),
+        ("PARLEY_WS_MAX_SUBSCRIPTIONS", "-3"),
+        ("PARLEY_WS_CONNECTS_PER_MINUTE", "ten"),
     ],
 )
 def test_other_bad_values_name_their_variable(name: str, value: str) -> None:
