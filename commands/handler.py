@@ -38,7 +38,7 @@ from commands.model import (
     stream_id_for,
 )
 from events.catalogue import AnyEvent, MessageSent, event_type
-from events.envelope import Metadata, NewEvent, RecordedEvent
+from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
 from events.store import ConcurrencyError, EventStore
 
 _ID_NAMESPACE = UUID("6f1f8a4e-3c2b-4d5e-9a7b-0c1d2e3f4a5b")
@@ -82,8 +82,13 @@ class CommandHandler:
         cache_size: int = 10_000,
         max_attempts: int = 10,
         new_id: Callable[[], UUID] = uuid4,
+        on_appended: Callable[[UUID, AppendResult], None] | None = None,
     ) -> None:
+        """``on_appended(conversation_id, result)`` hears of every append this
+        handler makes, in each conversation's order (the WebSocket edge uses it
+        to reach this process's sockets before the relay does)."""
         self._store = store
+        self._on_appended = on_appended
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._cache_size = cache_size
         self._max_attempts = max_attempts
@@ -155,6 +160,8 @@ class CommandHandler:
             if appended.replayed:
                 self._cache.pop(stream_id, None)
                 return await self._answer_retry(await self._first_of(new_events))
+            if self._on_appended is not None:
+                self._on_appended(decided[0].conversation_id, appended)
             for event in decided:
                 folded.state = evolve(folded.state, event)
             folded.version = appended.last_stream_position

@@ -38,6 +38,7 @@ from read_api.http import QUERY_HANDLERS
 from ws_edge.config import EdgeConfig
 from ws_edge.http import PRESENCE_HANDLERS, WEBSOCKET_HANDLERS, Edge
 from ws_edge.hub import Hub
+from ws_edge.local_feed import LocalFeed
 from ws_edge.presence import Presence
 
 
@@ -85,7 +86,6 @@ def create_app(
     """The Parley HTTP app over connected adapters (which the caller closes)."""
     metrics = Metrics()
     store = PostgresEventStore(pool, on_commit=metrics.on_commit)
-    handler = MeteredCommandHandler(store, metrics=metrics)
     authenticate = jwt_authenticator(settings.jwt_secret)
     edge_config = EdgeConfig.scaled(
         typing_timeout=settings.ws_typing_timeout_seconds,
@@ -101,6 +101,8 @@ def create_app(
         typing_expiry=edge_config.typing_expiry,
         presence=presence,
     )
+    local_feed = LocalFeed(store, hub)
+    handler = MeteredCommandHandler(store, metrics=metrics, on_appended=local_feed.appended)
     edge = Edge(
         hub,
         store,
@@ -136,10 +138,10 @@ def create_app(
             "store": Provide(lambda: store, sync_to_thread=False),
             "metrics": Provide(lambda: metrics, sync_to_thread=False),
         },
-        on_startup=[hub.start, presence.start],
+        on_startup=[hub.start, presence.start, local_feed.start],
         # Sockets close (and leave), presence says goodbye, the event store's
         # group-commit writers finish what is queued.
-        on_shutdown=[edge.close_all, presence.stop, hub.stop, store.close],
+        on_shutdown=[edge.close_all, presence.stop, local_feed.stop, hub.stop, store.close],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),

@@ -113,6 +113,7 @@ class Hub:
         self._inbox: set[Subscriber] = set()
         self._typists: dict[tuple[UUID, str], _Typist] = {}
         self._typing_watchers: dict[UUID, set[Subscriber]] = defaultdict(set)
+        self._delivered: dict[UUID, int] = {}  # conversation -> last stream position fanned out
         self._subscriptions: list[Subscription] = []
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -160,6 +161,12 @@ class Hub:
             self._inbox.discard(subscriber)
             return
         _discard(self._by_conversation, subscriber.conversation_id, subscriber)
+        if subscriber.conversation_id not in self._by_conversation:
+            self._delivered.pop(subscriber.conversation_id, None)
+
+    def watched(self, conversation_id: UUID) -> bool:
+        """Has this node a socket on ``conversation_id``?"""
+        return conversation_id in self._by_conversation
 
     def watch_typing(self, subscriber: Subscriber, conversation_id: UUID) -> None:
         """An inbox subscriber also gets ``conversation_id``'s typing frames."""
@@ -187,10 +194,24 @@ class Hub:
         except msgspec.DecodeError:
             log.warning("undecodable event on %s", message.subject)
             return
+        self.deliver(event)
+
+    def deliver(self, event: RecordedEvent, *, local: bool = False) -> None:
+        """Fan ``event`` out: to its conversation's sockets once (whichever of
+        NATS and the local feed brings it first), to the inbox sockets from
+        NATS (in log order)."""
+        cid = event.data.conversation_id
+        subscribers = self._by_conversation.get(cid)
+        fresh = subscribers is not None and event.stream_position > self._delivered.get(cid, 0)
+        inbox = () if local else self._inbox
+        if not fresh and not inbox:
+            return
         delivery = Delivery(event, frames.encode_frame(event_frame(event)).decode())
-        for subscriber in self._by_conversation.get(event.data.conversation_id, ()):
-            subscriber.offer(delivery)
-        for subscriber in self._inbox:
+        if fresh and subscribers is not None:
+            self._delivered[cid] = event.stream_position
+            for subscriber in subscribers:
+                subscriber.offer(delivery)
+        for subscriber in inbox:
             subscriber.offer(delivery)
 
     async def _on_typing(self, message: Msg) -> None:

@@ -170,12 +170,18 @@ async def test_one_socket_more_than_the_per_user_limit_is_refused_4409_and_other
         async with connect(ws(a, f"/ws/{cid}", token_for("modest"))) as other:
             assert (await next_frame(other, "READY"))["type"] == "READY"
         await sockets.pop().close()
+        # The server counts a socket until it has finished closing it.
+        await eventually(lambda: _metric_is(a, "parley_ws_connections", MAX_SOCKETS - 1))
         async with connect(ws(a, f"/ws/{cid}", greedy)) as after_closing_one:
             assert (await next_frame(after_closing_one, "READY"))["type"] == "READY"
     finally:
         for socket in sockets:
             await socket.close()
     assert await metric(a, 'parley_ws_refused{limit="too_many_sockets"}') == 1
+
+
+async def _metric_is(node: Node, name: str, value: float) -> bool:
+    return await metric(node, name) == value
 
 
 async def test_one_subscription_more_than_the_limit_is_refused_and_others_are_not(
