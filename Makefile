@@ -8,7 +8,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck format unit migrate clean
+.PHONY: help run test lint typecheck format unit migrate clean web web-test chromium
+
+# The web client (web/): TypeScript + React, built by Vite into web/dist, which
+# `parley serve` serves at /. Rebuilt when a source file is newer than the build.
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+NODE_CHECK := command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)'
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,11 +28,37 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP)  ## run everything (embedded PostgreSQL and NATS unless PARLEY_*_URL are set)
+run: $(STAMP)  ## run everything (embedded PostgreSQL and NATS unless PARLEY_*_URL are set), web client included
+	@if $(NODE_CHECK); then \
+		$(MAKE) --no-print-directory web/dist/index.html || echo "warning: the web client did not build (see above); serving the API only" >&2; \
+	else \
+		echo "warning: Node.js 20+ and npm not found: the web client is not built; serving the API only (install Node.js, then make run again)" >&2; \
+	fi
 	$(BIN)/parley run
 
-test: lint typecheck  ## lint, type-check and run the whole test suite
+test: lint typecheck web-test chromium  ## lint, type-check and run the whole test suite (web client and browser tests included)
 	$(BIN)/pytest
+
+web:  ## build the web client into web/dist (needs Node.js 20+ and npm)
+	@$(NODE_CHECK) || { echo "error: Node.js 20+ and npm are needed to build the web client (web/)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory web/dist/index.html
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run typecheck && npm run build
+
+web-test: web  ## type-check, build and unit-test the web client (Vitest)
+	cd web && npm test
+
+chromium:  ## Debian's Chromium for the browser tests (installed with apt-get when missing)
+	@test -x /usr/bin/chromium || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	}
 
 lint: $(STAMP)  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -46,6 +77,6 @@ format: $(STAMP)  ## fix what ruff can fix, then format
 migrate: $(STAMP)  ## apply database migrations (embedded PostgreSQL unless PARLEY_DATABASE_URL is set)
 	$(BIN)/parley migrate
 
-clean:  ## remove caches (keeps .venv and the .parley data folder)
-	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
+clean:  ## remove caches and the web build (keeps .venv, web/node_modules and the .parley data folder)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info web/dist
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -147,6 +147,7 @@ def run(log_level: str) -> None:
                 with_workers=True,
                 log_level=log_level,
                 on_started=started,
+                dev_sign_in=True,
             )
         )
     out.print("Parley stopped.")

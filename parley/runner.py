@@ -15,6 +15,7 @@ from parley.app import create_app
 from parley.server import STOP_SIGNALS, Shutdown, http_address, serve
 from parley.services import migrate, open_services, redact
 from parley.settings import Settings
+from parley.web import WEB_DIST, web_routes
 from parley.worker import run_workers
 
 
@@ -28,16 +29,22 @@ async def serve_app(
     with_workers: bool = False,
     log_level: str = "info",
     on_started: Callable[[], None] | None = None,
+    dev_sign_in: bool = False,
 ) -> None:
     """Serve Parley on ``sock`` until SIGINT or SIGTERM (and, ``with_workers``,
     run the relay and projections beside it). A signal before the server is up
-    cancels the startup; either way everything opened is closed."""
+    cancels the startup; either way everything opened is closed. The web
+    client is served at ``/``; ``dev_sign_in`` (``parley run`` only) lets it
+    ask for an admin token."""
     with Shutdown().installed() as shutdown:
         try:
             if migrate_first:
                 await migrate(database_url)
             async with open_services(database_url, nats_url) as services:
-                app = create_app(settings, pool=services.pool, nats=services.nats)
+                web = web_routes(settings.jwt_secret, dev_sign_in=dev_sign_in)
+                app = create_app(
+                    settings, pool=services.pool, nats=services.nats, route_handlers=web
+                )
                 stop_workers = asyncio.Event()
                 workers = asyncio.create_task(
                     run_workers(settings, services.pool, services.nats, stop_workers)
@@ -96,8 +103,12 @@ def print_banner(
         nats = redact(nats_url)
     else:
         nats = f"embedded at {nats_url}, data in {data_dir / 'nats'}"
+    built = (WEB_DIST / "index.html").is_file()
     rows = {
         "HTTP": f"{address}  (readiness: /health/ready, OpenAPI: /schema)",
+        "web client": f"{address}/  (dev sign-in on)"
+        if built
+        else "not built: run `make web` (needs Node.js 20+); the API is served",
         "PostgreSQL": database,
         "NATS": nats,
         "admin token": f"{token}  (valid {token_ttl.total_seconds() / 3600:g} h)",

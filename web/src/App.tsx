@@ -1,0 +1,214 @@
+/** Sign-in gate, then the inbox beside the open conversation. */
+import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { ChatWindow } from "./components/ChatWindow";
+import { ConnectionStatus, worstState } from "./components/ConnectionStatus";
+import { ConversationCreationModal } from "./components/ConversationCreationModal";
+import { ConversationsPage } from "./components/ConversationsPage";
+import { SignIn } from "./components/SignIn";
+import { SessionProvider, useApi, useSession, type Session } from "./hooks/useApi";
+import { useConversations, useInboxLive, useRowWriter } from "./hooks/useConversations";
+import { useSoundPreference } from "./hooks/useSoundPreference";
+import { useWebSocket } from "./hooks/useWebSocket";
+import { ApiClient } from "./services/api";
+import { decodeToken, loadToken, saveToken } from "./services/session";
+import type { ConnectionState } from "./services/socket";
+import { socketUrl } from "./services/socket";
+import { playChime } from "./services/sound";
+import type { ConversationFilters, EventFrame, StartConversationInput } from "./types";
+
+function selectedFromHash(): string | null {
+  const match = /^#\/c\/([0-9a-f-]{36})$/i.exec(window.location.hash);
+  return match?.[1] ?? null;
+}
+
+function useSelected(): [string | null, (id: string) => void] {
+  const [selected, setSelected] = useState(selectedFromHash);
+  useEffect(() => {
+    const onHash = () => setSelected(selectedFromHash());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+  return [selected, (id) => (window.location.hash = `#/c/${id}`)];
+}
+
+function useDebounced<T>(value: T, ms: number): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setDebounced(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return debounced;
+}
+
+function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
+  const api = useApi();
+  const { identity } = useSession();
+  const queryClient = useQueryClient();
+  const writeRow = useRowWriter();
+  const [selected, select] = useSelected();
+  const [filterInput, setFilterInput] = useState<ConversationFilters>({});
+  const filters = useDebounced(filterInput, 250);
+  const inbox = useConversations(filters);
+  const [creating, setCreating] = useState(false);
+  const [sound, setSound] = useSoundPreference();
+  const [chatState, setChatState] = useState<ConnectionState | null>(null);
+  const [reconnects, setReconnects] = useState(0);
+
+  // The inbox socket starts after the first page, from the newest position in it.
+  const [startAt, setStartAt] = useState<number | null>(null);
+  useEffect(() => {
+    if (startAt === null && inbox.data) {
+      setStartAt(Math.max(0, ...inbox.data.pages.flatMap((p) => p.items.map((c) => c.position))));
+    }
+  }, [inbox.data, startAt]);
+  const live = useWebSocket(startAt === null ? null : { kind: "inbox" }, { after: startAt ?? 0 });
+
+  const onEvent = useCallback(
+    (frame: EventFrame) => {
+      const elsewhere = frame.conversation_id !== selected || document.visibilityState === "hidden";
+      if (frame.type === "MESSAGE_CREATED" && frame.sender === "client" && elsewhere && sound) {
+        if (live.socket?.state === "connected") playChime(); // not for replayed history
+      }
+    },
+    [selected, sound, live.socket],
+  );
+  useInboxLive(live.socket, onEvent);
+
+  // The server refused the token (expired while connected): sign in again.
+  useEffect(() => {
+    if (live.state === "disconnected" && live.socket?.fatalCode === 4401) {
+      onSignOut("Your session has expired: sign in again.");
+    }
+  }, [live.state, live.socket, onSignOut]);
+
+  const create = async (input: StartConversationInput) => {
+    const result = await api.startConversation(input);
+    writeRow(await api.getConversation(result.conversation_id, result.position));
+    setCreating(false);
+    select(result.conversation_id);
+  };
+
+  const states = [live.state, ...(selected && chatState ? [chatState] : [])];
+  const onChatState = useCallback((state: ConnectionState) => setChatState(state), []);
+
+  return (
+    <div className="flex h-screen flex-col">
+      <header className="flex flex-wrap items-center gap-3 bg-slate-900 px-4 py-2 text-white">
+        <h1 className="text-lg font-semibold">Parley</h1>
+        <button
+          type="button"
+          onClick={() => setCreating(true)}
+          className="rounded bg-blue-600 px-3 py-1 text-sm font-medium hover:bg-blue-500"
+        >
+          New conversation
+        </button>
+        <div className="ml-auto flex items-center gap-4">
+          <ConnectionStatus
+            state={worstState(states)}
+            onReconnect={() => {
+              live.socket?.reconnect();
+              setReconnects((n) => n + 1);
+            }}
+          />
+          <label className="flex items-center gap-1.5 text-sm">
+            <input type="checkbox" checked={sound} onChange={(e) => setSound(e.target.checked)} />
+            Sound
+          </label>
+          <span className="text-sm text-slate-300">
+            {identity.sub} ({identity.role})
+          </span>
+          <button
+            type="button"
+            onClick={() => {
+              queryClient.clear();
+              onSignOut();
+            }}
+            className="rounded border border-slate-600 px-2 py-0.5 text-sm hover:bg-slate-800"
+          >
+            Sign out
+          </button>
+        </div>
+      </header>
+      <div className="flex min-h-0 flex-1">
+        <aside className="w-80 shrink-0 border-r border-slate-200 bg-white">
+          <ConversationsPage
+            filters={filterInput}
+            onFilters={setFilterInput}
+            query={inbox}
+            selected={selected}
+            onSelect={select}
+          />
+        </aside>
+        <main className="flex min-w-0 flex-1 flex-col bg-slate-50">
+          {selected ? (
+            <ChatWindow
+              key={selected}
+              conversationId={selected}
+              onSocketState={onChatState}
+              reconnectSignal={reconnects}
+            />
+          ) : (
+            <p className="m-auto text-slate-500">Choose a conversation in the inbox, or start a new one.</p>
+          )}
+        </main>
+      </div>
+      {creating && <ConversationCreationModal onClose={() => setCreating(false)} onCreate={create} />}
+    </div>
+  );
+}
+
+export function App() {
+  const [token, setToken] = useState<string | null>(() => {
+    const saved = loadToken();
+    const identity = saved ? decodeToken(saved) : null;
+    return identity && identity.exp * 1000 > Date.now() ? saved : null;
+  });
+  const [problem, setProblem] = useState<string | null>(null);
+
+  const signOut = useCallback((reason: string | null = null) => {
+    saveToken(null);
+    setToken(null);
+    setProblem(reason);
+  }, []);
+
+  const session = useMemo<Session | null>(() => {
+    const identity = token ? decodeToken(token) : null;
+    if (!token || !identity) return null;
+    return {
+      token,
+      identity,
+      api: new ApiClient({
+        getToken: () => token,
+        onUnauthenticated: () => signOut("Your session has expired: sign in again."),
+      }),
+      wsUrl: (path, query) => socketUrl(path, query),
+    };
+  }, [token, signOut]);
+
+  const queryClient = useMemo(
+    () => new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } }),
+    // A new client per session: nothing cached leaks from one token to the next.
+    [token],
+  );
+
+  if (!session) {
+    return (
+      <SignIn
+        problem={problem}
+        onToken={(value) => {
+          saveToken(value);
+          setToken(value);
+        }}
+      />
+    );
+  }
+  return (
+    <QueryClientProvider client={queryClient}>
+      <SessionProvider value={session}>
+        <Shell onSignOut={signOut} />
+      </SessionProvider>
+    </QueryClientProvider>
+  );
+}
+

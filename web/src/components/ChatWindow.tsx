@@ -1,0 +1,160 @@
+/** One conversation: header (client, status, actions), messages, typing, input. */
+import { useMutation } from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
+import { useApi, useSession } from "../hooks/useApi";
+import { useConversation, useConversationLive } from "../hooks/useConversations";
+import { useMessages } from "../hooks/useMessages";
+import { useTypingIndicator, useTypingSender } from "../hooks/useTyping";
+import { useWebSocket } from "../hooks/useWebSocket";
+import type { ApiError } from "../services/api";
+import type { ConnectionState } from "../services/socket";
+import { PRIORITIES, type Priority, type Status } from "../types";
+import { MessageInput } from "./MessageInput";
+import { MessageList } from "./MessageList";
+import { TypingIndicator } from "./TypingIndicator";
+
+const STATUS_LOOK: Record<Status, string> = {
+  active: "bg-emerald-100 text-emerald-800",
+  pending: "bg-amber-100 text-amber-800",
+  closed: "bg-slate-200 text-slate-700",
+};
+
+interface Props {
+  conversationId: string;
+  onSocketState: (state: ConnectionState) => void;
+  reconnectSignal: number;
+}
+
+export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: Props) {
+  const api = useApi();
+  const { identity } = useSession();
+  const { socket, state } = useWebSocket({ kind: "conversation", id: conversationId });
+  const conversation = useConversation(conversationId);
+  useConversationLive(socket, conversationId);
+  const messages = useMessages(conversationId, socket);
+  const typists = useTypingIndicator(socket, identity.sub);
+  const typing = useTypingSender(socket);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => onSocketState(state), [state, onSocketState]);
+  useEffect(() => {
+    if (reconnectSignal > 0) socket?.reconnect();
+  }, [reconnectSignal, socket]);
+
+  const act = useMutation({
+    mutationFn: (action: { status: Status } | { priority: Priority }) =>
+      "status" in action
+        ? api.changeStatus(conversationId, action.status)
+        : api.updateConversation(conversationId, { priority: action.priority }),
+    onSuccess: () => setError(null),
+    onError: (e: ApiError) => setError(`${e.message} (${e.code})`),
+  });
+
+  // Mark the client's messages read while this conversation is on screen.
+  const current = conversation.data;
+  const lastUnread = [...messages.messages]
+    .reverse()
+    .find((m) => m.sender === "client" && m.read_by_staff_at === null && !m.local);
+  const marked = useRef(0);
+  useEffect(() => {
+    if (!lastUnread || !current || current.status === "closed" || state !== "connected") return;
+    if (lastUnread.seq <= marked.current || document.visibilityState === "hidden") return;
+    marked.current = lastUnread.seq;
+    socket?.send({ type: "MARK_READ", up_to_seq: lastUnread.seq });
+  }, [lastUnread, current, state, socket]);
+
+  if (conversation.isPending) {
+    return <p className="m-auto text-slate-500">Loading the conversation…</p>;
+  }
+  if (conversation.isError || !current) {
+    return (
+      <p role="alert" className="m-auto text-red-600">
+        Cannot open this conversation: {conversation.error?.message ?? "not found"}
+      </p>
+    );
+  }
+  const closed = current.status === "closed";
+
+  return (
+    <section aria-label={`Conversation with ${current.client_name}`} className="flex h-full min-h-0 flex-col">
+      <header className="flex flex-wrap items-center gap-3 border-b border-slate-200 bg-white px-4 py-3">
+        <div className="min-w-0 flex-1">
+          <h2 className="truncate text-lg font-semibold" data-testid="chat-client">
+            {current.client_name}
+          </h2>
+          <p className="truncate text-xs text-slate-500">
+            {current.channel} · {current.client_id}
+            {current.summary ? ` · ${current.summary}` : ""}
+          </p>
+        </div>
+        <span data-testid="chat-status" className={`rounded-full px-2 py-0.5 text-xs font-medium ${STATUS_LOOK[current.status]}`}>
+          {current.status}
+        </span>
+        <label className="flex items-center gap-1 text-sm">
+          Priority
+          <select
+            value={current.priority}
+            disabled={closed || act.isPending}
+            onChange={(e) => act.mutate({ priority: e.target.value as Priority })}
+            className="rounded border border-slate-300 bg-white px-1 py-0.5"
+          >
+            {PRIORITIES.map((p) => (
+              <option key={p}>{p}</option>
+            ))}
+          </select>
+        </label>
+        {closed ? (
+          <button
+            type="button"
+            disabled={act.isPending}
+            onClick={() => act.mutate({ status: "active" })}
+            className="rounded bg-emerald-600 px-3 py-1 text-sm font-medium text-white hover:bg-emerald-700 disabled:opacity-50"
+          >
+            Reopen
+          </button>
+        ) : (
+          <button
+            type="button"
+            disabled={act.isPending}
+            onClick={() => act.mutate({ status: "closed" })}
+            className="rounded bg-slate-700 px-3 py-1 text-sm font-medium text-white hover:bg-slate-800 disabled:opacity-50"
+          >
+            Close
+          </button>
+        )}
+      </header>
+      {error && (
+        <p role="alert" className="bg-red-50 px-4 py-1 text-sm text-red-700">
+          {error}
+        </p>
+      )}
+      {messages.isError ? (
+        <p role="alert" className="m-auto text-red-600">
+          Cannot load messages: {messages.error.message}
+        </p>
+      ) : messages.isPending ? (
+        <p className="m-auto text-slate-500">Loading messages…</p>
+      ) : (
+        <MessageList
+          messages={messages.messages}
+          selfId={identity.sub}
+          online={state === "connected"}
+          hasOlder={messages.hasNextPage}
+          loadingOlder={messages.isFetchingNextPage}
+          onLoadOlder={() => void messages.fetchNextPage()}
+        />
+      )}
+      <TypingIndicator typists={typists} />
+      <MessageInput
+        disabled={closed}
+        disabledReason="This conversation is closed. Reopen it to reply."
+        onSend={(content) => {
+          typing?.stop(true); // a sent message ends the indicator by itself
+          messages.send(content);
+        }}
+        onTyping={() => typing?.keystroke()}
+        onStopTyping={() => typing?.stop()}
+      />
+    </section>
+  );
+}

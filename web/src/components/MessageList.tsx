@@ -1,0 +1,113 @@
+/** The messages grouped by day; older pages load on scrolling to the top (or
+ * the button); opens at the first unread message; follows new ones. */
+import { Fragment, useEffect, useLayoutEffect, useRef } from "react";
+import { dayKey, dayLabel } from "../lib/format";
+import type { ShownMessage } from "../hooks/useMessages";
+import { MessageBubble } from "./MessageBubble";
+
+interface Props {
+  messages: ShownMessage[];
+  selfId: string;
+  online: boolean;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  onLoadOlder: () => void;
+}
+
+const NEAR_BOTTOM = 120;
+
+export function MessageList({ messages, selfId, online, hasOlder, loadingOlder, onLoadOlder }: Props) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const sentinel = useRef<HTMLDivElement>(null);
+  const opened = useRef(false);
+  const atBottom = useRef(true);
+  const previous = useRef({ first: 0, last: "", height: 0 });
+  // Where unread messages began when the conversation was opened: the divider
+  // stays there while it is open, even once they are marked read.
+  const unreadFrom = useRef<number | null | undefined>(undefined);
+  if (unreadFrom.current === undefined && messages.length > 0) {
+    unreadFrom.current = messages.find((m) => m.sender === "client" && m.read_by_staff_at === null && !m.local)?.seq ?? null;
+  }
+  const firstUnread = unreadFrom.current == null ? undefined : messages.find((m) => m.seq === unreadFrom.current && !m.local);
+
+  // Keep the place when older messages are added above; follow new ones at the bottom.
+  useLayoutEffect(() => {
+    const box = scroller.current;
+    if (!box || messages.length === 0) return;
+    const first = messages[0]?.seq ?? 0;
+    const lastMessage = messages[messages.length - 1];
+    const last = lastMessage ? `${lastMessage.client_message_id ?? lastMessage.seq}` : "";
+    if (!opened.current) {
+      opened.current = true;
+      const target = box.querySelector<HTMLElement>("[data-first-unread]");
+      if (target) target.scrollIntoView?.({ block: "center" });
+      else box.scrollTop = box.scrollHeight;
+    } else if (first < previous.current.first) {
+      box.scrollTop += box.scrollHeight - previous.current.height;
+    } else if (last !== previous.current.last && (atBottom.current || lastMessage?.local)) {
+      box.scrollTop = box.scrollHeight;
+    }
+    previous.current = { first, last, height: box.scrollHeight };
+  }, [messages]);
+
+  useEffect(() => {
+    const target = sentinel.current;
+    if (!target || !hasOlder || typeof IntersectionObserver === "undefined") return undefined;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && opened.current && !loadingOlder) onLoadOlder();
+    });
+    observer.observe(target);
+    return () => observer.disconnect();
+  }, [hasOlder, loadingOlder, onLoadOlder]);
+
+  const onScroll = () => {
+    const box = scroller.current;
+    if (box) atBottom.current = box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_BOTTOM;
+  };
+
+  return (
+    <div
+      ref={scroller}
+      onScroll={onScroll}
+      className="flex-1 overflow-y-auto px-4 py-2"
+      tabIndex={0}
+      aria-label="Messages"
+      role="region"
+    >
+      <div ref={sentinel} />
+      {hasOlder && (
+        <div className="my-2 text-center">
+          <button
+            type="button"
+            onClick={onLoadOlder}
+            disabled={loadingOlder}
+            className="rounded border border-slate-300 bg-white px-3 py-1 text-sm hover:bg-slate-50 disabled:opacity-50"
+          >
+            {loadingOlder ? "Loading…" : "Load older messages"}
+          </button>
+        </div>
+      )}
+      {messages.length === 0 && <p className="mt-10 text-center text-slate-500">No messages yet. Say hello.</p>}
+      <ol aria-label="Message history">
+        {messages.map((message, index) => {
+          const day = dayKey(message.created_at);
+          const previousMessage = messages[index - 1];
+          const newDay = !previousMessage || dayKey(previousMessage.created_at) !== day;
+          return (
+            <Fragment key={message.client_message_id ?? message.message_id}>
+              {newDay && (
+                <li className="my-3 text-center text-xs font-medium text-slate-500" role="separator">
+                  {dayLabel(message.created_at)}
+                </li>
+              )}
+              {message === firstUnread && (
+                <li className="my-2 border-t border-red-300 text-center text-xs text-red-500">Unread messages</li>
+              )}
+              <MessageBubble message={message} selfId={selfId} online={online} firstUnread={message === firstUnread} />
+            </Fragment>
+          );
+        })}
+      </ol>
+    </div>
+  );
+}

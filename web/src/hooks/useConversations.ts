@@ -1,0 +1,72 @@
+/** The inbox (filtered, paged) and one conversation, kept fresh by the inbox
+ * socket's CONVERSATION_ROW frames and the chat socket's events — no refetch. */
+import { useInfiniteQuery, useQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
+import { useCallback, useEffect } from "react";
+import { applyToConversation, keys, upsertRow } from "../lib/cache";
+import type { ParleySocket } from "../services/socket";
+import type { Conversation, ConversationFilters, ConversationPage, EventFrame } from "../types";
+import { useApi } from "./useApi";
+
+export const PAGE_SIZE = 25;
+
+export function useConversations(filters: ConversationFilters) {
+  const api = useApi();
+  return useInfiniteQuery({
+    queryKey: keys.conversations(filters),
+    queryFn: ({ pageParam }) => api.listConversations(filters, { cursor: pageParam, limit: PAGE_SIZE }),
+    initialPageParam: null as string | null,
+    getNextPageParam: (page) => page.next_cursor,
+    staleTime: Number.POSITIVE_INFINITY, // live events keep it fresh
+  });
+}
+
+export function useConversation(id: string | null) {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.conversation(id ?? ""),
+    queryFn: () => api.getConversation(id ?? ""),
+    enabled: id !== null,
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+}
+
+/** Write a fresh inbox row into every cached inbox list and the conversation's own cache. */
+export function useRowWriter() {
+  const client = useQueryClient();
+  return useCallback((row: Conversation) => {
+    for (const [key] of client.getQueriesData<InfiniteData<ConversationPage>>({ queryKey: keys.allConversations })) {
+      const filters = (key[1] ?? {}) as ConversationFilters;
+      client.setQueryData<InfiniteData<ConversationPage>>(key, (data) => upsertRow(data, row, filters));
+    }
+    client.setQueryData<Conversation>(keys.conversation(row.conversation_id), (old) =>
+      old && old.position > row.position ? old : row,
+    );
+  }, [client]);
+}
+
+/** Apply the inbox socket's rows to the caches; call `onEvent` for each event (sounds). */
+export function useInboxLive(socket: ParleySocket | null, onEvent?: (frame: EventFrame) => void) {
+  const write = useRowWriter();
+  useEffect(() => {
+    if (!socket) return undefined;
+    const offFrame = socket.onFrame((frame) => {
+      if (frame.type === "CONVERSATION_ROW") write(frame.conversation);
+    });
+    const offEvent = socket.onEvent((frame) => onEvent?.(frame));
+    return () => {
+      offFrame();
+      offEvent();
+    };
+  }, [socket, write, onEvent]);
+}
+
+/** Apply a conversation socket's status and update events to the header's cache. */
+export function useConversationLive(socket: ParleySocket | null, id: string | null) {
+  const client = useQueryClient();
+  useEffect(() => {
+    if (!socket || id === null) return undefined;
+    return socket.onEvent((frame) => {
+      client.setQueryData<Conversation>(keys.conversation(id), (old) => applyToConversation(old, frame));
+    });
+  }, [socket, id, client]);
+}

@@ -1,0 +1,134 @@
+/** A conversation's messages: newest page first over HTTP, older pages on
+ * demand (infinite scroll), live events written into the cache, and
+ * optimistic sends confirmed by their ACK. */
+import { useInfiniteQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
+import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
+import { flattenMessages, keys, markRead, messageFromFrame, upsertMessage } from "../lib/cache";
+import { newId } from "../services/ids";
+import type { ParleySocket } from "../services/socket";
+import type { EventFrame, Message, MessagePage } from "../types";
+import { useApi, useSession } from "./useApi";
+
+export const MESSAGE_PAGE = 50;
+
+export interface ShownMessage extends Message {
+  /** Local only: waiting for its ACK (sending or queued offline), or refused. */
+  local?: "pending" | "failed";
+  error?: string;
+}
+
+export function useMessages(conversationId: string, socket: ParleySocket | null) {
+  const api = useApi();
+  const client = useQueryClient();
+  const key = keys.messages(conversationId);
+  const query = useInfiniteQuery({
+    queryKey: key,
+    queryFn: ({ pageParam }) => api.listMessages(conversationId, { before: pageParam, limit: MESSAGE_PAGE }),
+    initialPageParam: null as number | null,
+    getNextPageParam: (page) => page.next_before,
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+  // Optimistic messages by client_message_id; `version` re-renders on change.
+  const optimistic = useRef(new Map<string, ShownMessage>());
+  const [version, changed] = useReducer((n: number) => n + 1, 0);
+  const early = useRef<EventFrame[]>([]);
+
+  const apply = useCallback(
+    (frame: EventFrame) => {
+      const update = (data: InfiniteData<MessagePage> | undefined) => {
+        if (frame.type === "MESSAGE_CREATED") return upsertMessage(data, messageFromFrame(frame));
+        if (frame.type === "MESSAGES_READ") return markRead(data, frame.reader, frame.up_to_seq, frame.at);
+        return data;
+      };
+      if (client.getQueryData(keys.messages(conversationId)) === undefined) {
+        early.current.push(frame); // before the first page: applied once it is in
+        return;
+      }
+      client.setQueryData<InfiniteData<MessagePage>>(keys.messages(conversationId), update);
+    },
+    [client, conversationId],
+  );
+
+  // Events that came before the first page are applied once it is in.
+  const loaded = query.data !== undefined;
+  useEffect(() => {
+    if (!loaded) return;
+    const frames = early.current;
+    early.current = [];
+    frames.forEach(apply);
+  }, [loaded, apply]);
+
+  const forget = useCallback((clientMessageId: string) => {
+    if (optimistic.current.delete(clientMessageId)) changed();
+  }, []);
+
+  useEffect(() => {
+    if (!socket) return undefined;
+    const offEvent = socket.onEvent((frame) => {
+      if (frame.conversation_id !== conversationId) return;
+      apply(frame);
+      if (frame.type === "MESSAGE_CREATED" && frame.client_message_id) forget(frame.client_message_id);
+    });
+    const offAck = socket.onAck((ack) => {
+      const cmid = ack.client_message_id;
+      if (!cmid || ack.seq == null || !ack.message_id) return;
+      const pending = optimistic.current.get(cmid);
+      if (!pending) return;
+      const { local: _local, error: _error, ...message } = pending;
+      const confirmed: Message = { ...message, seq: ack.seq, message_id: ack.message_id, position: ack.position };
+      client.setQueryData<InfiniteData<MessagePage>>(keys.messages(conversationId), (data) =>
+        upsertMessage(data, confirmed),
+      );
+      forget(cmid);
+    });
+    const offFailed = socket.onSendFailed(({ clientMessageId, error }) => {
+      const pending = optimistic.current.get(clientMessageId);
+      if (!pending) return;
+      optimistic.current.set(clientMessageId, { ...pending, local: "failed", error: error.message });
+      changed();
+    });
+    return () => {
+      offEvent();
+      offAck();
+      offFailed();
+    };
+  }, [socket, conversationId, apply, forget, client]);
+
+  const { sub } = useSession().identity;
+  const send = useCallback(
+    (content: string) => {
+      if (!socket) return;
+      const clientMessageId = newId("m-");
+      const message: ShownMessage = {
+        conversation_id: conversationId,
+        seq: Number.MAX_SAFE_INTEGER,
+        message_id: clientMessageId,
+        sender: "admin",
+        sender_id: sub,
+        message_type: "text",
+        content,
+        attachment: null,
+        client_message_id: clientMessageId,
+        created_at: new Date().toISOString(),
+        read_by_staff_at: null,
+        read_by_client_at: null,
+        position: 0,
+        local: "pending",
+      };
+      optimistic.current.set(clientMessageId, message);
+      changed();
+      socket.sendMessage({ type: "SEND_MESSAGE", content, client_message_id: clientMessageId });
+    },
+    [socket, conversationId, sub],
+  );
+
+  const messages = useMemo<ShownMessage[]>(() => {
+    const stored = flattenMessages(query.data);
+    const seen = new Set(stored.map((m) => m.client_message_id).filter(Boolean));
+    const local = [...optimistic.current.values()].filter((m) => !seen.has(m.client_message_id));
+    return [...stored, ...local];
+    // `version` changes whenever the ref does.
+  }, [query.data, version]);
+
+  return { ...query, messages, send, key };
+}

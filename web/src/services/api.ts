@@ -1,0 +1,212 @@
+/** A typed client for every Parley read and command endpoint (docs/COMMANDS.md,
+ * docs/QUERIES.md). Errors carry the server's stable `code`; idempotent calls
+ * (queries, and commands carrying a command_id / client_message_id) are retried
+ * with back-off when the network fails or the server answers 5xx. */
+import { backoffDelay, sleep } from "./backoff";
+import { newId } from "./ids";
+import type {
+  CommandResult,
+  Conversation,
+  ConversationFilters,
+  ConversationPage,
+  MessagePage,
+  Priority,
+  SendMessageInput,
+  StartConversationInput,
+  Status,
+} from "../types";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  /** Worth retrying: the network failed (status 0) or the server is busy / behind. */
+  get retryable(): boolean {
+    return this.status === 0 || this.status >= 500;
+  }
+}
+
+export interface ApiOptions {
+  baseUrl?: string;
+  getToken: () => string | null;
+  fetch?: typeof fetch;
+  retries?: number;
+  backoff?: { base: number; max: number; random?: () => number };
+  onUnauthenticated?: () => void;
+}
+
+type Query = Record<string, string | number | boolean | null | undefined>;
+
+function queryString(query: Query): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+export class ApiClient {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly retries: number;
+  private readonly backoff: { base: number; max: number; random?: () => number };
+
+  constructor(private readonly options: ApiOptions) {
+    this.baseUrl = options.baseUrl ?? "";
+    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.retries = options.retries ?? 3;
+    this.backoff = options.backoff ?? { base: 300, max: 3000 };
+  }
+
+  // -- queries -----------------------------------------------------------------------
+
+  listConversations(
+    filters: ConversationFilters = {},
+    page: { cursor?: string | null; limit?: number; minPosition?: number } = {},
+  ): Promise<ConversationPage> {
+    return this.get("/api/conversations", {
+      status: filters.status,
+      priority: filters.priority,
+      q: filters.q?.trim(),
+      cursor: page.cursor,
+      limit: page.limit,
+      min_position: page.minPosition,
+    });
+  }
+
+  getConversation(id: string, minPosition?: number): Promise<Conversation> {
+    return this.get(`/api/conversations/${encodeURIComponent(id)}`, { min_position: minPosition });
+  }
+
+  listMessages(
+    conversationId: string,
+    page: { before?: number | null; limit?: number; minPosition?: number } = {},
+  ): Promise<MessagePage> {
+    return this.get("/api/messages", {
+      conversation_id: conversationId,
+      before: page.before,
+      limit: page.limit,
+      min_position: page.minPosition,
+    });
+  }
+
+  // -- commands (each carries a command_id, so a retry is never a second command) --------
+
+  startConversation(input: StartConversationInput): Promise<CommandResult> {
+    return this.command("POST", "/api/conversations", { ...input, command_id: input.command_id ?? newId() });
+  }
+
+  updateConversation(
+    id: string,
+    changes: { priority?: Priority; summary?: string | null },
+  ): Promise<CommandResult> {
+    return this.command("PUT", `/api/conversations/${encodeURIComponent(id)}`, {
+      ...changes,
+      command_id: newId(),
+    });
+  }
+
+  changeStatus(id: string, status: Status, reason?: string): Promise<CommandResult> {
+    return this.command("PATCH", `/api/conversations/${encodeURIComponent(id)}/status`, {
+      status,
+      reason,
+      command_id: newId(),
+    });
+  }
+
+  deleteConversation(id: string): Promise<CommandResult> {
+    return this.command(
+      "DELETE",
+      `/api/conversations/${encodeURIComponent(id)}${queryString({ command_id: newId() })}`,
+    );
+  }
+
+  markConversationRead(id: string, upToSeq?: number): Promise<CommandResult> {
+    return this.command("POST", `/api/conversations/${encodeURIComponent(id)}/mark-read`, {
+      up_to_seq: upToSeq,
+      command_id: newId(),
+    });
+  }
+
+  markMessagesRead(conversationId: string, upToSeq?: number): Promise<CommandResult> {
+    return this.command("PATCH", "/api/messages/mark-read", {
+      conversation_id: conversationId,
+      up_to_seq: upToSeq,
+      command_id: newId(),
+    });
+  }
+
+  sendMessage(input: SendMessageInput): Promise<CommandResult> {
+    return this.command("POST", "/api/messages", {
+      ...input,
+      client_message_id: input.client_message_id ?? newId("m-"),
+    });
+  }
+
+  // -- transport -----------------------------------------------------------------------
+
+  private get<T>(path: string, query: Query): Promise<T> {
+    return this.request<T>("GET", path + queryString(query));
+  }
+
+  private command<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.request<T>(method, path, body);
+  }
+
+  /** Every call here is idempotent (queries, or commands with an idempotency key),
+   * so network failures and 5xx answers are retried. */
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once<T>(method, path, body);
+      } catch (error) {
+        if (!(error instanceof ApiError) || !error.retryable || attempt >= this.retries) throw error;
+        await sleep(backoffDelay(attempt, this.backoff));
+      }
+    }
+  }
+
+  private async once<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    const token = this.options.getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new ApiError(0, "network_error", `cannot reach the server: ${String(error)}`);
+    }
+    const text = await response.text();
+    let data: unknown = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!response.ok) {
+      const problem = (data ?? {}) as { code?: string; message?: string; detail?: string; field?: string };
+      const error = new ApiError(
+        response.status,
+        problem.code ?? `http_${response.status}`,
+        problem.message ?? problem.detail ?? (response.statusText || `HTTP ${response.status}`),
+        problem.field,
+      );
+      if (error.code === "unauthenticated") this.options.onUnauthenticated?.();
+      throw error;
+    }
+    return data as T;
+  }
+}

@@ -1,0 +1,219 @@
+/** The shapes of Parley's HTTP API and WebSocket frames (docs/QUERIES.md, docs/PROTOCOL.md). */
+
+export type Status = "active" | "pending" | "closed";
+export type Priority = "Low" | "Medium" | "High";
+export type Channel = "whatsapp" | "email" | "web";
+export type Sender = "admin" | "client" | "system";
+export type MessageType = "text" | "image" | "file";
+
+export const STATUSES: readonly Status[] = ["active", "pending", "closed"];
+export const PRIORITIES: readonly Priority[] = ["Low", "Medium", "High"];
+export const CHANNELS: readonly Channel[] = ["web", "whatsapp", "email"];
+
+export interface Attachment {
+  url: string;
+  name?: string | null;
+  mime_type?: string | null;
+}
+
+export interface Conversation {
+  conversation_id: string;
+  client_id: string;
+  client_name: string;
+  channel: Channel;
+  priority: Priority;
+  status: Status;
+  summary: string | null;
+  created_at: string;
+  last_update: string;
+  last_message_preview: string | null;
+  last_message_at: string | null;
+  message_count: number;
+  unread_for_staff: number;
+  unread_for_client: number;
+  deleted: boolean;
+  position: number;
+}
+
+export interface ConversationPage {
+  items: Conversation[];
+  next_cursor: string | null;
+  total?: number | null;
+}
+
+export interface Message {
+  conversation_id: string;
+  seq: number;
+  message_id: string;
+  sender: Sender;
+  sender_id: string;
+  message_type: MessageType;
+  content: string;
+  attachment: Attachment | null;
+  client_message_id: string | null;
+  created_at: string;
+  read_by_staff_at: string | null;
+  read_by_client_at: string | null;
+  position: number;
+}
+
+export interface MessagePage {
+  items: Message[];
+  next_before: number | null;
+}
+
+export interface CommandResult {
+  conversation_id: string;
+  position: number;
+  version: number;
+  events: string[];
+  message_id?: string | null;
+  seq?: number | null;
+  replayed: boolean;
+}
+
+export interface ConversationFilters {
+  status?: Status | undefined;
+  priority?: Priority | undefined;
+  q?: string | undefined;
+}
+
+export interface StartConversationInput {
+  client: { id: string; name: string };
+  channel: Channel;
+  priority?: Priority;
+  summary?: string | null;
+  conversation_id?: string;
+  command_id?: string;
+}
+
+export interface SendMessageInput {
+  conversation_id: string;
+  content: string;
+  message_type?: MessageType;
+  attachment?: Attachment | null;
+  client_message_id?: string;
+  command_id?: string;
+}
+
+// -- WebSocket frames ------------------------------------------------------------
+
+interface EventBase {
+  conversation_id: string;
+  stream_position: number;
+  position: number;
+  at: string;
+}
+
+export interface MessageCreatedFrame extends EventBase {
+  type: "MESSAGE_CREATED";
+  message_id: string;
+  seq: number;
+  sender: Sender;
+  sender_id: string;
+  message_type: MessageType;
+  content: string;
+  attachment?: Attachment | null;
+  client_message_id?: string | null;
+}
+
+export interface MessagesReadFrame extends EventBase {
+  type: "MESSAGES_READ";
+  reader: "admin" | "client";
+  reader_id: string;
+  up_to_seq: number;
+}
+
+export interface StatusChangedFrame extends EventBase {
+  type: "STATUS_CHANGED";
+  from: Status;
+  to: Status;
+  reason?: string | null;
+}
+
+export interface ConversationUpdatedFrame extends EventBase {
+  type: "CONVERSATION_UPDATED";
+  change: "started" | "updated" | "deleted";
+  priority?: Priority;
+  summary?: string | null;
+  status?: Status;
+  client_id?: string;
+  client_name?: string;
+  channel?: Channel;
+}
+
+export type EventFrame =
+  | MessageCreatedFrame
+  | MessagesReadFrame
+  | StatusChangedFrame
+  | ConversationUpdatedFrame;
+
+export interface ReadyFrame {
+  type: "READY";
+  conversation_id?: string;
+  stream_position?: number;
+  position: number;
+}
+export interface AckFrame {
+  type: "ACK";
+  ref?: string | null;
+  client_message_id?: string | null;
+  message_id?: string | null;
+  seq?: number | null;
+  position: number;
+  replayed: boolean;
+}
+export interface ErrorFrame {
+  type: "ERROR";
+  code: string;
+  message: string;
+  ref?: string | null;
+  field?: string | null;
+  retry_after?: number | null;
+}
+export interface TypingFrame {
+  type: "TYPING";
+  conversation_id: string;
+  user_id: string;
+  role: string;
+  state: "started" | "stopped";
+}
+export interface ConversationRowFrame {
+  type: "CONVERSATION_ROW";
+  conversation: Conversation;
+}
+
+export type ServerFrame =
+  | EventFrame
+  | ReadyFrame
+  | AckFrame
+  | ErrorFrame
+  | TypingFrame
+  | ConversationRowFrame
+  | { type: "PONG"; ref?: string | null }
+  | { type: "HEARTBEAT" };
+
+export interface SendMessageFrame {
+  type: "SEND_MESSAGE";
+  content: string;
+  message_type?: MessageType;
+  attachment?: Attachment | null;
+  client_message_id: string;
+  ref?: string;
+}
+
+export type ClientFrame =
+  | SendMessageFrame
+  | { type: "MARK_READ"; up_to_seq?: number; ref?: string }
+  | { type: "TYPING_START" }
+  | { type: "TYPING_STOP" }
+  | { type: "PING"; ref?: string };
+
+export function isEventFrame(frame: ServerFrame): frame is EventFrame {
+  return (
+    frame.type === "MESSAGE_CREATED" ||
+    frame.type === "MESSAGES_READ" ||
+    frame.type === "STATUS_CHANGED" ||
+    frame.type === "CONVERSATION_UPDATED"
+  );
+}

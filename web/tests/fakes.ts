@@ -1,0 +1,78 @@
+import type { SocketLike } from "../src/services/socket";
+
+/** A WebSocket stand-in the test drives: open it, feed it frames, close it. */
+export class FakeSocket implements SocketLike {
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  closedWith: number | null = null;
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+
+  constructor(
+    readonly url: string,
+    readonly protocols: string[],
+  ) {}
+
+  send(data: string): void {
+    if (this.readyState !== 1) throw new Error("not open");
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+
+  close(code = 1000): void {
+    this.closedWith = code;
+    this.readyState = 3;
+  }
+
+  // -- driven by the test --
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.(new Event("open"));
+  }
+
+  receive(frame: Record<string, unknown>): void {
+    this.onmessage?.(new MessageEvent("message", { data: JSON.stringify(frame) }));
+  }
+
+  drop(code = 1006): void {
+    this.readyState = 3;
+    this.onclose?.({ code } as CloseEvent);
+  }
+
+  sentOfType(type: string): Record<string, unknown>[] {
+    return this.sent.filter((f) => f.type === type);
+  }
+}
+
+export class FakeServer {
+  sockets: FakeSocket[] = [];
+  factory = (url: string, protocols: string[]): FakeSocket => {
+    const socket = new FakeSocket(url, protocols);
+    this.sockets.push(socket);
+    return socket;
+  };
+  get last(): FakeSocket {
+    const socket = this.sockets[this.sockets.length - 1];
+    if (!socket) throw new Error("no socket yet");
+    return socket;
+  }
+}
+
+export function created(seq: number, streamPosition: number, extra: Record<string, unknown> = {}) {
+  return {
+    type: "MESSAGE_CREATED",
+    conversation_id: "c1",
+    stream_position: streamPosition,
+    position: 100 + streamPosition,
+    at: "2026-11-24T10:00:00Z",
+    message_id: `m${seq}`,
+    seq,
+    sender: "client",
+    sender_id: "carol",
+    message_type: "text",
+    content: `message ${seq}`,
+    client_message_id: null,
+    ...extra,
+  };
+}

@@ -1,0 +1,236 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { act, renderHook, waitFor } from "@testing-library/react";
+import type { ReactNode } from "react";
+import { describe, expect, it, vi } from "vitest";
+import { SessionProvider, type Session } from "../src/hooks/useApi";
+import { useConversations, useInboxLive } from "../src/hooks/useConversations";
+import { useMessages } from "../src/hooks/useMessages";
+import { useTypingIndicator } from "../src/hooks/useTyping";
+import { useWebSocket } from "../src/hooks/useWebSocket";
+import { ApiClient } from "../src/services/api";
+import { ParleySocket } from "../src/services/socket";
+import type { Conversation, Message } from "../src/types";
+import { created, FakeServer } from "./fakes";
+
+function message(seq: number, extra: Partial<Message> = {}): Message {
+  return {
+    conversation_id: "c1",
+    seq,
+    message_id: `m${seq}`,
+    sender: "client",
+    sender_id: "carol",
+    message_type: "text",
+    content: `message ${seq}`,
+    attachment: null,
+    client_message_id: null,
+    created_at: "2026-11-24T10:00:00Z",
+    read_by_staff_at: null,
+    read_by_client_at: null,
+    position: seq,
+    ...extra,
+  };
+}
+
+function row(id: string, extra: Partial<Conversation> = {}): Conversation {
+  return {
+    conversation_id: id,
+    client_id: "c-1",
+    client_name: `Client ${id}`,
+    channel: "web",
+    priority: "Medium",
+    status: "active",
+    summary: null,
+    created_at: "2026-11-24T09:00:00Z",
+    last_update: "2026-11-24T09:00:00Z",
+    last_message_preview: null,
+    last_message_at: null,
+    message_count: 0,
+    unread_for_staff: 0,
+    unread_for_client: 0,
+    deleted: false,
+    position: 1,
+    ...extra,
+  };
+}
+
+function setup(routes: Record<string, unknown[]>) {
+  const fetch = vi.fn(async (url: RequestInfo | URL) => {
+    const path = String(url).split("?")[0] ?? "";
+    const next = routes[path]?.shift();
+    if (next === undefined) return new Response(JSON.stringify({ code: "nope", message: path }), { status: 404 });
+    return new Response(JSON.stringify(next), { status: 200 });
+  });
+  const api = new ApiClient({ getToken: () => "tok", fetch: fetch as unknown as typeof globalThis.fetch });
+  const session: Session = {
+    api,
+    token: "tok",
+    identity: { sub: "alice", role: "admin", exp: 2e9 },
+    wsUrl: (path, query) => `ws://test${path}?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`,
+  };
+  const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+  const wrapper = ({ children }: { children: ReactNode }) => (
+    <QueryClientProvider client={queryClient}>
+      <SessionProvider value={session}>{children}</SessionProvider>
+    </QueryClientProvider>
+  );
+  const server = new FakeServer();
+  const socket = (kind: "conversation" | "inbox") =>
+    new ParleySocket({ kind, url: () => "ws://test", token: () => "tok", createSocket: server.factory });
+  return { fetch, wrapper, server, socket };
+}
+
+function ready(server: FakeServer) {
+  server.last.open();
+  server.last.receive({ type: "READY", conversation_id: "c1", stream_position: 0, position: 0 });
+}
+
+describe("useWebSocket", () => {
+  it("opens the conversation's socket with the token as a subprotocol and reports its state", async () => {
+    const { wrapper, server } = setup({});
+    const { result, unmount } = renderHook(
+      () => useWebSocket({ kind: "conversation", id: "c1" }, { createSocket: server.factory }),
+      { wrapper },
+    );
+    expect(result.current.state).toBe("connecting");
+    expect(server.last.url).toBe("ws://test/ws/c1?after=0");
+    expect(server.last.protocols).toContain("bearer.tok");
+    act(() => ready(server));
+    expect(result.current.state).toBe("connected");
+    unmount();
+    expect(server.last.closedWith).toBe(1000);
+  });
+});
+
+describe("useMessages", () => {
+  it("pages older messages, and appends live ones to the cache without refetching", async () => {
+    const { wrapper, socket, server, fetch } = setup({
+      "/api/messages": [
+        { items: [message(3), message(4)], next_before: 3 },
+        { items: [message(1), message(2)], next_before: null },
+      ],
+    });
+    const live = socket("conversation");
+    live.connect();
+    act(() => ready(server));
+    const { result } = renderHook(() => useMessages("c1", live), { wrapper });
+    await waitFor(() => expect(result.current.messages.map((m) => m.seq)).toEqual([3, 4]));
+    await act(() => result.current.fetchNextPage());
+    await waitFor(() => expect(result.current.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4]));
+    expect(result.current.hasNextPage).toBe(false);
+
+    act(() => server.last.receive(created(5, 9)));
+    // TanStack Query notifies observers on its own (batched) tick.
+    await waitFor(() => expect(result.current.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]));
+    act(() => server.last.receive(created(5, 9))); // a duplicate
+    act(() =>
+      server.last.receive({
+        type: "MESSAGES_READ",
+        conversation_id: "c1",
+        stream_position: 10,
+        position: 110,
+        at: "2026-11-24T10:01:00Z",
+        reader: "admin",
+        reader_id: "bob",
+        up_to_seq: 5,
+      }),
+    );
+    await waitFor(() => expect(result.current.messages.every((m) => m.read_by_staff_at !== null)).toBe(true));
+    expect(result.current.messages).toHaveLength(5);
+    expect(fetch).toHaveBeenCalledTimes(2);
+  });
+
+  it("shows a send at once, confirms it by its ACK, and never doubles it", async () => {
+    const { wrapper, socket, server } = setup({ "/api/messages": [{ items: [message(1)], next_before: null }] });
+    const live = socket("conversation");
+    live.connect();
+    act(() => ready(server));
+    const { result } = renderHook(() => useMessages("c1", live), { wrapper });
+    await waitFor(() => expect(result.current.messages).toHaveLength(1));
+
+    act(() => result.current.send("hello"));
+    const pending = result.current.messages[1];
+    expect(pending).toMatchObject({ content: "hello", local: "pending", sender: "admin" });
+    const sent = server.last.sentOfType("SEND_MESSAGE")[0];
+    expect(sent).toMatchObject({ content: "hello", client_message_id: pending?.client_message_id });
+
+    const cmid = String(sent?.client_message_id);
+    act(() =>
+      server.last.receive({ type: "ACK", client_message_id: cmid, message_id: "m2", seq: 2, position: 50, replayed: false }),
+    );
+    await waitFor(() => expect(result.current.messages.map((m) => [m.seq, m.local])).toEqual([
+      [1, undefined],
+      [2, undefined],
+    ]));
+    act(() => server.last.receive(created(2, 3, { client_message_id: cmid, sender: "admin", content: "hello" })));
+    await waitFor(() => expect(result.current.messages.map((m) => m.content)).toEqual(["message 1", "hello"]));
+  });
+
+  it("marks a refused send as failed", async () => {
+    const { wrapper, socket, server } = setup({ "/api/messages": [{ items: [], next_before: null }] });
+    const live = socket("conversation");
+    live.connect();
+    act(() => ready(server));
+    const { result } = renderHook(() => useMessages("c1", live), { wrapper });
+    await waitFor(() => expect(result.current.isSuccess).toBe(true));
+    act(() => result.current.send("too late"));
+    const cmid = String(server.last.sentOfType("SEND_MESSAGE")[0]?.client_message_id);
+    act(() => server.last.receive({ type: "ERROR", code: "conversation_closed", message: "closed", ref: cmid }));
+    expect(result.current.messages[0]).toMatchObject({ local: "failed", error: "closed" });
+  });
+});
+
+describe("useConversations + useInboxLive", () => {
+  it("writes live rows into the cached inbox: bumped to the top, filtered, no refetch", async () => {
+    const { wrapper, socket, server, fetch } = setup({
+      "/api/conversations": [{ items: [row("a", { last_update: "2026-11-24T10:00:00Z" }), row("b")], next_cursor: null }],
+    });
+    const inbox = socket("inbox");
+    inbox.connect();
+    act(() => ready(server));
+    const { result } = renderHook(
+      () => {
+        useInboxLive(inbox);
+        return useConversations({ status: "active" });
+      },
+      { wrapper },
+    );
+    await waitFor(() => expect(result.current.isSuccess).toBe(true));
+    const ids = () => result.current.data?.pages.flatMap((p) => p.items.map((c) => `${c.conversation_id}:${c.unread_for_staff}`));
+    expect(ids()).toEqual(["a:0", "b:0"]);
+
+    const bumped = row("b", { last_update: "2026-11-24T11:00:00Z", unread_for_staff: 1, position: 5 });
+    act(() => server.last.receive({ type: "CONVERSATION_ROW", conversation: bumped }));
+    await waitFor(() => expect(ids()).toEqual(["b:1", "a:0"]));
+
+    act(() => server.last.receive({ type: "CONVERSATION_ROW", conversation: row("c", { last_update: "2026-11-24T12:00:00Z", position: 6 }) }));
+    await waitFor(() => expect(ids()).toEqual(["c:0", "b:1", "a:0"]));
+
+    const closed = row("a", { status: "closed", last_update: "2026-11-24T10:00:00Z", position: 7 });
+    act(() => server.last.receive({ type: "CONVERSATION_ROW", conversation: closed }));
+    await waitFor(() => expect(ids()).toEqual(["c:0", "b:1"]));
+
+    act(() => server.last.receive({ type: "CONVERSATION_ROW", conversation: row("b", { position: 2 }) })); // stale
+    expect(ids()).toEqual(["c:0", "b:1"]);
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("useTypingIndicator", () => {
+  it("shows others typing until they stop or send; never oneself", () => {
+    const { wrapper, socket, server } = setup({});
+    const live = socket("conversation");
+    live.connect();
+    act(() => ready(server));
+    const { result } = renderHook(() => useTypingIndicator(live, "alice"), { wrapper });
+    const typing = (user: string, state: string) =>
+      act(() => server.last.receive({ type: "TYPING", conversation_id: "c1", user_id: user, role: "admin", state }));
+    typing("alice", "started");
+    typing("bob", "started");
+    expect(result.current).toEqual(["bob"]);
+    typing("bob", "stopped");
+    expect(result.current).toEqual([]);
+    typing("carol", "started");
+    act(() => server.last.receive(created(1, 1, { sender_id: "carol" })));
+    expect(result.current).toEqual([]);
+  });
+});
