@@ -31,7 +31,10 @@ What it does, in one run (defaults in brackets):
      ``asyncio.gather``: the reference of the target), ``publish_async``
      (nats-py's ``js.publish_async``, up to 4,000 in flight) and
      ``window500`` (plain ``nc.publish`` with a reply inbox on one wildcard
-     subscription, a sliding window of 500 unacknowledged messages).
+     subscription, a sliding window of 500 unacknowledged messages). The
+     relay itself publishes the ``window500`` way (its window is 1,000), so
+     ``window500`` is its like-for-like ceiling: what is left between the two
+     is reading and decoding the log, encoding, and the checkpoints.
 
    Each stream's message count is checked against the number published.
 3. **(b) Rebuild.** Extends the log to ``--rebuild-events`` [200,000] events
@@ -447,14 +450,14 @@ async def read_everything(store: PostgresEventStore, head: int) -> list[Recorded
 async def run_relay(
     store: PostgresEventStore,
     pool: asyncpg.Pool,
-    js: JetStreamContext,
+    nc: NATS,
     topology: Topology,
     head: int,
 ) -> float:
     """Seconds for a relay starting at position 0 to publish (and checkpoint) ``head``."""
     async with pool.acquire() as conn:
         await conn.execute("DELETE FROM checkpoints WHERE name = 'relay'")
-    relay = JetStreamRelay(store, pool, js, topology)
+    relay = JetStreamRelay(store, pool, nc, topology)
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(relay.run(stop))
@@ -572,7 +575,7 @@ async def part_relay(
     for r in range(1, args.rounds + 1):
         topology = streams.topology(f"r{r}")
         async with connect_nats(args.nats_url) as nc:
-            seconds = await run_relay(store, pool, nc.jetstream(), topology, head)
+            seconds = await run_relay(store, pool, nc, topology, head)
         stored = await streams.count(topology)
         if stored != head:
             raise RuntimeError(f"relay round {r}: {stored} messages in the stream, log has {head}")

@@ -33,7 +33,7 @@ async def run_workers(
     js = nats.jetstream()
     topology = Topology(prefix=settings.nats_prefix)
     workers: list[JetStreamRelay | ProjectionRunner] = [
-        JetStreamRelay(store, pool, js, topology),
+        JetStreamRelay(store, pool, nats, topology),
         *(ProjectionRunner(p, pool, store, js, topology) for p in projections()),
     ]
     try:

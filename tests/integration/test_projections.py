@@ -122,7 +122,7 @@ async def test_read_models_built_through_nats_equal_the_fold(
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     stop = asyncio.Event()
-    relay = JetStreamRelay(world.store, world.pool, js, topology)
+    relay = JetStreamRelay(world.store, world.pool, nc, topology)
     runners = [
         # A long idle timeout: events must come through NATS, not the store fallback.
         ProjectionRunner(p, world.pool, world.store, js, topology, idle_timeout=30)
@@ -180,7 +180,7 @@ async def test_the_relay_publishes_each_event_once_with_its_id(
     await scripted_history(world.handler)
     head = await world.store.head_position()
     # Two relays: only one may lead; the second waits.
-    relays = [JetStreamRelay(world.store, world.pool, js, topology) for _ in range(2)]
+    relays = [JetStreamRelay(world.store, world.pool, nc, topology) for _ in range(2)]
     tasks = [asyncio.create_task(r.run(stop)) for r in relays]
     try:
         async with asyncio.timeout(30):

@@ -1,0 +1,315 @@
+"""The relay against real PostgreSQL and NATS JetStream, with its acks going
+wrong: a JetStream error reply, an ack that never comes, a stop while acks are
+missing. Whatever happens, the stream ends up holding every event of the log
+exactly once, in commit order, and the checkpoint never passes an event
+JetStream has not acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from uuid import uuid4
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+import events.relay as relay_module
+from commands.model import stream_id_for
+from events import checkpoints
+from events.catalogue import (
+    Channel,
+    Client,
+    ConversationStarted,
+    MessageSent,
+    Priority,
+    Side,
+    Status,
+)
+from events.envelope import Metadata, NewEvent
+from events.postgres import PostgresEventStore, create_pool
+from events.relay import CHECKPOINT, JetStreamRelay, Topology
+from tests.conftest import MakeDatabase
+
+_topologies = itertools.count()
+EVENTS = 1200  # 12 conversations x 100 events
+WINDOW = 64  # small, so that the window fills and slides many times
+BATCH = 100
+
+
+@dataclass
+class World:
+    pool: asyncpg.Pool
+    store: PostgresEventStore
+    nc: NATS
+    js: JetStreamContext
+    topology: Topology
+
+    def relay(self, **options: float) -> JetStreamRelay:
+        return JetStreamRelay(
+            self.store,
+            self.pool,
+            self.nc,
+            self.topology,
+            batch_size=BATCH,
+            window=WINDOW,
+            poll_interval=0.2,
+            **options,  # type: ignore[arg-type]
+        )
+
+    async def checkpoint(self) -> int:
+        async with self.pool.acquire() as conn:
+            return await checkpoints.load(conn, CHECKPOINT)
+
+    async def stream_ids(self) -> list[str]:
+        """The ``Nats-Msg-Id`` of every message in the stream, in stream order."""
+        total = (await self.js.stream_info(self.topology.stream)).state.messages
+        config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
+        reader = await self.js.pull_subscribe(
+            self.topology.all_subjects, stream=self.topology.stream, config=config
+        )
+        ids: list[str] = []
+        async with asyncio.timeout(30):
+            while len(ids) < total:
+                for message in await reader.fetch(500, timeout=5):
+                    assert message.headers is not None
+                    ids.append(message.headers["Nats-Msg-Id"])
+        await reader.unsubscribe()
+        return ids
+
+    async def assert_stream_is_the_log(self) -> None:
+        """Every event once, in commit order: nothing lost, nothing twice."""
+        log = await self.store.read_all(after=0, limit=100_000)
+        assert len(log) == EVENTS
+        assert await self.stream_ids() == [str(e.event_id) for e in log]
+
+
+@pytest.fixture
+async def world(
+    make_database: MakeDatabase, nats_url: str, nats_prefix: str
+) -> AsyncIterator[World]:
+    pool = await create_pool(await make_database(), max_size=10)
+    store = PostgresEventStore(pool)
+    nc = await nats.connect(nats_url)
+    topology = Topology(prefix=f"{nats_prefix}r{next(_topologies)}")
+    try:
+        await append_events(store, EVENTS)
+        yield World(pool, store, nc, nc.jetstream(), topology)
+    finally:
+        await nc.close()
+        await store.close()
+        await pool.close()
+
+
+async def append_events(store: PostgresEventStore, count: int) -> None:
+    """``count`` events: conversations of a start and 99 messages each."""
+    for _ in range(count // 100):
+        cid = uuid4()
+        started = ConversationStarted(
+            conversation_id=cid,
+            client=Client(id="c", name="C"),
+            channel=Channel.WEB,
+            priority=Priority.MEDIUM,
+            status=Status.ACTIVE,
+        )
+        batch = [NewEvent(event_id=uuid4(), data=started, metadata=Metadata(actor_id="alice"))]
+        for seq in range(1, 100):
+            message = MessageSent(
+                conversation_id=cid,
+                message_id=uuid4(),
+                seq=seq,
+                sender=Side.ADMIN,
+                sender_id="alice",
+                content=f"m{seq}",
+            )
+            batch.append(NewEvent(event_id=uuid4(), data=message))
+        await store.append(stream_id_for(cid), batch, 0)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+Journal = list[tuple[str, int]]
+
+
+def record_saves(relay: JetStreamRelay, journal: Journal) -> None:
+    """Note every checkpoint the relay saves, in order with the other notes."""
+    save = relay._save
+
+    async def recording(position: int) -> None:
+        await save(position)
+        journal.append(("saved", position))
+
+    relay._save = recording  # type: ignore[method-assign]
+
+
+def tamper_with_acks(
+    monkeypatch: pytest.MonkeyPatch,
+    journal: Journal,
+    tamper: Callable[[int, Msg], Msg | None],
+) -> None:
+    """Route every ack through ``tamper(position, ack)``: it returns the ack
+    to deliver (maybe changed) or None to lose it. Each is noted: "acked",
+    "changed" or "lost"."""
+    on_ack = relay_module._AckWindow._on_ack
+
+    async def tampered(window: relay_module._AckWindow, reply: Msg) -> None:
+        number = int(reply.subject.rpartition(".")[2])
+        flight = window._pending.get(number)
+        if flight is None:
+            return await on_ack(window, reply)
+        position = flight.event.global_position
+        changed = tamper(position, reply)
+        if changed is None:
+            journal.append(("lost", position))
+            return
+        await on_ack(window, changed)
+        journal.append(("acked" if changed is reply else "changed", position))
+
+    monkeypatch.setattr(relay_module._AckWindow, "_on_ack", tampered)
+
+
+async def test_the_relay_publishes_every_event_once_in_order_and_checkpoints_the_head(
+    world: World,
+) -> None:
+    relay = world.relay()
+    journal: Journal = []
+    record_saves(relay, journal)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await until(lambda: relay.position == EVENTS)
+    finally:
+        stop.set()
+        await task
+    saved = [position for what, position in journal if what == "saved"]
+    assert saved == sorted(set(saved)) and saved[-1] == EVENTS
+    # Coalesced: a save per batch or when all is acknowledged, not one per ack.
+    assert len(saved) < EVENTS // 10
+    assert await world.checkpoint() == EVENTS
+    await world.assert_stream_is_the_log()
+
+
+ERROR_ACK = b'{"error":{"code":503,"err_code":10077,"description":"injected"}}'
+
+
+@pytest.mark.parametrize("fault", ["lost", "error"])
+async def test_a_lost_or_refused_ack_is_resent_from_there_with_no_gap(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    """The first ack of position 300 is lost (the relay times out) or replaced
+    by a JetStream error: the relay resends from 300 on, and no checkpoint at
+    or past 300 is saved before 300's resend is acknowledged."""
+    faulty = 300
+    journal: Journal = []
+    faults = 0
+
+    def tamper(position: int, reply: Msg) -> Msg | None:
+        nonlocal faults
+        if position != faulty or faults:
+            return reply
+        faults += 1
+        return None if fault == "lost" else dataclasses.replace(reply, data=ERROR_ACK)
+
+    tamper_with_acks(monkeypatch, journal, tamper)
+    relay = world.relay(ack_timeout=0.5)
+    record_saves(relay, journal)
+    stop = asyncio.Event()
+    caplog.set_level(logging.WARNING, logger="parley.relay")
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await until(lambda: relay.position == EVENTS)
+    finally:
+        stop.set()
+        await task
+
+    assert faults == 1
+    assert "resending" in caplog.text
+    assert ("injected" in caplog.text) == (fault == "error")
+    acked = journal.index(("acked", faulty))  # the resend's ack
+    assert journal.index(("lost" if fault == "lost" else "changed", faulty)) < acked
+    assert all(p < faulty for what, p in journal[:acked] if what == "saved"), journal
+    assert await world.checkpoint() == EVENTS
+    await world.assert_stream_is_the_log()
+
+
+async def test_jetstream_refusing_messages_holds_the_relay_back_until_it_accepts_them(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real JetStream error reply: the stream is full (discard new) and
+    refuses everything past 250; once the limit is lifted the relay resends
+    from the first refused event, in order."""
+    config = StreamConfig(
+        name=world.topology.stream,
+        subjects=[world.topology.all_subjects],
+        storage=StorageType.FILE,
+        duplicate_window=120,
+        max_msgs=250,
+        discard=DiscardPolicy.NEW,
+    )
+    await world.js.add_stream(config)
+    relay = world.relay()
+    stop = asyncio.Event()
+    caplog.set_level(logging.WARNING, logger="parley.relay")
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await until(lambda: caplog.text.count("publish failed") >= 2)
+        assert relay.position <= 250
+        assert await world.checkpoint() <= 250
+        assert (await world.js.stream_info(world.topology.stream)).state.messages == 250
+        await world.js.update_stream(dataclasses.replace(config, max_msgs=-1))
+        await until(lambda: relay.position == EVENTS)
+    finally:
+        stop.set()
+        await task
+    assert "maximum messages exceeded" in caplog.text
+    await world.assert_stream_is_the_log()
+
+
+async def test_a_stop_while_acks_are_missing_keeps_the_frontier_and_a_new_relay_finishes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From position 500 on no ack arrives (and the timeout is long): a stop
+    still ends the relay at once, its checkpoint is what was acknowledged
+    (499), and the next relay (a restart) republishes from 500 with no event
+    lost or stored twice."""
+    journal: Journal = []
+    tamper_with_acks(monkeypatch, journal, lambda p, reply: None if p >= 500 else reply)
+    relay = world.relay(ack_timeout=60)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await until(lambda: ("lost", 500 + WINDOW - 1) in journal)
+    stop.set()
+    async with asyncio.timeout(2):
+        await task
+    assert relay.position == 499
+    assert await world.checkpoint() == 499
+
+    monkeypatch.undo()
+    successor = world.relay()
+    stop = asyncio.Event()
+    task = asyncio.create_task(successor.run(stop))
+    try:
+        await until(lambda: successor.position == EVENTS)
+    finally:
+        stop.set()
+        await task
+    await world.assert_stream_is_the_log()
