@@ -12,11 +12,30 @@ highest position and numbers its rows after it. The lock is released only
 after the commit is visible, so positions become visible in increasing order
 with no holes, and a rolled-back append leaves no hole either.
 
-One lock means one commit (one fsync) at a time. To still append thousands of
-events per second, concurrent ``append`` calls in this process are *grouped*:
-they wait in a queue and a writer task commits all of them in one transaction
-(group commit). Each append is still checked on its own (expected version,
-idempotency) and fails or succeeds on its own.
+Group commit — why one lock still gives thousands of appends per second
+-----------------------------------------------------------------------
+One lock means one commit (one fsync) at a time. So concurrent ``append``
+calls in this process are *grouped*: they wait in a queue and a writer task
+commits all of them in one transaction. Each append is still checked on its
+own (expected version, idempotency) and fails or succeeds on its own.
+
+A group commit is one call of the ``parley_append`` database function
+(``migrations/003_append_function.sql``), sent outside an explicit
+transaction: the call takes the lock, decides every append, inserts the rows
+and commits, in one round trip. The lock is therefore never held while the
+server waits for this process (whose event loop may be busy encoding the next
+batch), and the next writer's call, already sent and parsed, waits at the lock
+inside the server and runs the moment it is free. A writer keeps its pool
+connection while appends keep coming (no acquire and reset per batch) and
+gives it back when the queue runs dry.
+
+The function looks up only each append's first event id (a retry is found by
+it). An append whose later ids are stored fails the whole call on the unique
+index, writing nothing; the batch is then retried append by append with every
+id looked up, so one bad append cannot fail its neighbours and gets the same
+answer (``DuplicateEventError``) as before. The writer never puts one event id
+in two appends of one batch (a concurrent retry waits for the next batch, where
+it is recognised as a replay).
 """
 
 from __future__ import annotations
@@ -26,7 +45,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -38,40 +57,28 @@ from events.store import ConcurrencyError, DuplicateEventError
 from events.upcasting import current_version, decode_event
 
 APPEND_LOCK_KEY = 0x5041524C_4C4F4721  # "PARLLOG!": the one lock every appender takes
+"""Also written into ``parley_append`` (migrations/003_append_function.sql)."""
 NOTIFY_CHANNEL = "parley_events"
 
 _encode = msgspec.json.Encoder().encode
 _decode_metadata = msgspec.json.Decoder(Metadata).decode
 
-# Under the lock: each stream's version and the head of the log, in one round trip.
-_STATE = """
-SELECT s.stream_id, coalesce(
-           (SELECT e.stream_position FROM events e
-            WHERE e.stream_id = s.stream_id
-            ORDER BY e.stream_position DESC LIMIT 1), 0) AS version,
-       (SELECT coalesce(max(global_position), 0) FROM events) AS head
-FROM unnest($1::text[]) AS s(stream_id)
-"""
-
-# Which of a batch's event ids are stored already. Asked *before* the lock:
-# the log is append-only, so what is found stays true; an id stored by someone
-# else in between makes the COPY fail on its unique index, and every append of
-# the batch is then retried alone (and finds it).
-_KNOWN = """
-SELECT event_id, stream_id, global_position, stream_position, type
-FROM events WHERE event_id = ANY($1::uuid[])
-"""
-
-_COLUMNS = (
-    "global_position",
-    "stream_id",
-    "stream_position",
-    "event_id",
-    "type",
-    "schema_version",
-    "data",
-    "metadata",
+# One group commit: see migrations/003_append_function.sql for the arguments
+# and the outcome rows (one per append, in order).
+_APPEND = """
+SELECT outcome, first_stream_position, first_global_position, actual_version
+FROM parley_append(
+    stream_ids => $1::text[],
+    expected_versions => $2::integer[],
+    event_counts => $3::integer[],
+    event_ids => $4::uuid[],
+    event_types => $5::text[],
+    event_schema_versions => $6::smallint[],
+    event_data => $7::jsonb[],
+    event_metadata => $8::jsonb[],
+    check_every_id => $9::boolean
 )
+"""
 
 _SELECT_COLUMNS = """
 SELECT global_position, stream_id, stream_position, event_id, type, schema_version, data,
@@ -132,36 +139,63 @@ class _PendingAppend:
 
     stream_id: str
     event_ids: list[UUID]
+    id_set: frozenset[UUID]
     types: list[str]
+    schema_versions: list[int]
     data: list[bytes]
     metadata: list[bytes]
     expected_version: int | None
     future: asyncio.Future[AppendResult] = field(repr=False)
 
 
-@dataclass
-class _Rows:
-    """Column arrays for one COPY into the events table."""
+def _arguments(batch: Sequence[_PendingAppend], *, check_every_id: bool) -> tuple[Any, ...]:
+    """A batch as the parallel arrays ``parley_append`` takes: per append, then
+    per event (the appends' events concatenated)."""
+    event_ids: list[UUID] = []
+    types: list[str] = []
+    schema_versions: list[int] = []
+    data: list[bytes] = []
+    metadata: list[bytes] = []
+    for pending in batch:
+        event_ids += pending.event_ids
+        types += pending.types
+        schema_versions += pending.schema_versions
+        data += pending.data
+        metadata += pending.metadata
+    return (
+        [p.stream_id for p in batch],
+        [p.expected_version for p in batch],
+        [len(p.event_ids) for p in batch],
+        event_ids,
+        types,
+        schema_versions,
+        data,
+        metadata,
+        check_every_id,
+    )
 
-    global_positions: list[int] = field(default_factory=list)
-    stream_ids: list[str] = field(default_factory=list)
-    stream_positions: list[int] = field(default_factory=list)
-    event_ids: list[UUID] = field(default_factory=list)
-    types: list[str] = field(default_factory=list)
-    data: list[bytes] = field(default_factory=list)
-    metadata: list[bytes] = field(default_factory=list)
 
-    def columns(self) -> tuple[list[Any], ...]:
-        return (
-            self.global_positions,
-            self.stream_ids,
-            self.stream_positions,
-            self.event_ids,
-            self.types,
-            [current_version(t) for t in self.types],
-            self.data,
-            self.metadata,
+def _outcome(pending: _PendingAppend, row: asyncpg.Record) -> AppendResult | Exception:
+    """What one outcome row of ``parley_append`` means for the caller."""
+    outcome = row["outcome"]
+    if outcome == "conflict":
+        assert pending.expected_version is not None
+        return ConcurrencyError(pending.stream_id, pending.expected_version, row["actual_version"])
+    if outcome == "duplicate":
+        return DuplicateEventError(
+            f"event ids of this append to {pending.stream_id!r} are already stored, "
+            "but not as this same append"
         )
+    first_stream, first_global = row["first_stream_position"], row["first_global_position"]
+    n = len(pending.event_ids)
+    return AppendResult(
+        stream_id=pending.stream_id,
+        first_stream_position=first_stream,
+        last_stream_position=first_stream + n - 1,
+        first_global_position=first_global,
+        last_global_position=first_global + n - 1,
+        replayed=outcome == "replayed",
+    )
 
 
 class PostgresEventStore:
@@ -202,15 +236,19 @@ class PostgresEventStore:
         if not events:
             raise ValueError("append needs at least one event")
         event_ids = [e.event_id for e in events]
-        if len(set(event_ids)) != len(event_ids):
+        id_set = frozenset(event_ids)
+        if len(id_set) != len(event_ids):
             raise DuplicateEventError("the same event id appears twice in one append")
         self._ensure_writers()
+        types = [e.type for e in events]
         pending = _PendingAppend(
             stream_id=stream_id,
             event_ids=event_ids,
-            types=[e.type for e in events],
+            id_set=id_set,
+            types=types,
+            schema_versions=[current_version(t) for t in types],
             data=[_encode(e.data) for e in events],
-            metadata=[_encode(e.metadata) for e in events],
+            metadata=_encode_metadata(events),
             expected_version=expected_version,
             future=asyncio.get_running_loop().create_future(),
         )
@@ -227,36 +265,94 @@ class PostgresEventStore:
     async def _write_loop(self) -> None:
         """Take whatever is queued (up to the batch bound), commit it, repeat.
         A ``None`` in the queue tells the writer to stop (see ``close``)."""
-        while (first := await self._queue.get()) is not None:
-            batch = [first]
-            size = len(first.event_ids)
-            while not self._queue.empty() and size < self._max_batch_events:
-                pending = self._queue.get_nowait()
-                if pending is None:  # keep the stop signal for the loop's next turn
-                    self._queue.put_nowait(None)
-                    break
-                batch.append(pending)
-                size += len(pending.event_ids)
-            await self._commit_isolating_failures(batch)
+        next_ = await self._queue.get()
+        while next_ is not None:
+            try:
+                conn = await self._pool.acquire()
+            except Exception as error:  # no connection to be had: fail what waits now
+                batch, next_ = self._take_batch(next_)
+                for pending in batch:
+                    _settle(pending, error)
+            else:
+                try:
+                    next_ = await self._write_while_busy(conn, next_)
+                finally:
+                    with contextlib.suppress(Exception):  # the pool drops a broken one
+                        await self._pool.release(conn)
+            if next_ is None:
+                next_ = await self._queue.get()
 
-    async def _commit_isolating_failures(self, batch: list[_PendingAppend]) -> None:
-        """Commit a batch; if the transaction as a whole fails, retry each append
-        alone so that one bad append cannot fail its neighbours."""
+    async def _write_while_busy(
+        self, conn: PoolConnectionProxy, first: _PendingAppend
+    ) -> _PendingAppend | None:
+        """Commit batch after batch on one connection while appends keep coming
+        (no acquire and reset per batch). Returns ``None`` when the queue ran
+        dry, or the next append if the connection was lost."""
+        next_: _PendingAppend | None = first
+        while next_ is not None and not conn.is_closed():
+            batch, held_back = self._take_batch(next_)
+            await self._commit_isolating_failures(conn, batch)
+            next_ = held_back or self._queued_append()
+            if next_ is None:
+                # Before giving the connection back, let the callers just
+                # answered run: they often append again at once.
+                await asyncio.sleep(0)
+                next_ = self._queued_append()
+        return next_
+
+    def _take_batch(
+        self, first: _PendingAppend
+    ) -> tuple[list[_PendingAppend], _PendingAppend | None]:
+        """``first`` and what is queued behind it, up to the batch bound. An
+        append sharing an event id with one already taken is held back (and
+        returned) for the next batch: one batch never holds an id twice."""
+        batch, ids, size = [first], set(first.id_set), len(first.event_ids)
+        while size < self._max_batch_events and (pending := self._queued_append()) is not None:
+            if not ids.isdisjoint(pending.id_set):
+                return batch, pending
+            batch.append(pending)
+            ids |= pending.id_set
+            size += len(pending.event_ids)
+        return batch, None
+
+    def _queued_append(self) -> _PendingAppend | None:
+        """The next queued append, if any; a stop signal stays queued."""
+        if self._queue.empty():
+            return None
+        pending = self._queue.get_nowait()
+        if pending is None:  # keep the stop signal for the loop's next turn
+            self._queue.put_nowait(None)
+        return pending
+
+    async def _commit_isolating_failures(
+        self, conn: PoolConnectionProxy, batch: list[_PendingAppend]
+    ) -> None:
+        """Commit a batch; if the call as a whole fails (it then wrote nothing),
+        retry each append alone, looking up every event id, so that one bad
+        append cannot fail its neighbours."""
         try:
-            outcomes = await self._commit(batch)
-        except Exception as error:
-            if len(batch) == 1:
-                _settle(batch[0], error)
-                return
-            for pending in batch:
-                await self._commit_isolating_failures([pending])
-            return
+            outcomes = await self._commit(conn, batch, check_every_id=False)
+        except Exception:
+            outcomes = [await self._commit_alone(conn, pending) for pending in batch]
         for pending, outcome in zip(batch, outcomes, strict=True):
             _settle(pending, outcome)
 
-    async def _commit(self, batch: list[_PendingAppend]) -> list[AppendResult | Exception]:
+    async def _commit_alone(
+        self, conn: PoolConnectionProxy, pending: _PendingAppend
+    ) -> AppendResult | Exception:
+        try:
+            [outcome] = await self._commit(conn, [pending], check_every_id=True)
+        except Exception as error:
+            return error
+        return outcome
+
+    async def _commit(
+        self, conn: PoolConnectionProxy, batch: list[_PendingAppend], *, check_every_id: bool
+    ) -> list[AppendResult | Exception]:
+        """One group commit: one ``parley_append`` call, its own transaction."""
         started = time.perf_counter()
-        outcomes = await self._commit_batch(batch)
+        rows = await conn.fetch(_APPEND, *_arguments(batch, check_every_id=check_every_id))
+        outcomes = [_outcome(p, row) for p, row in zip(batch, rows, strict=True)]
         if self._on_commit is not None:
             written = sum(
                 o.last_global_position - o.first_global_position + 1
@@ -265,49 +361,6 @@ class PostgresEventStore:
             )
             self._on_commit(time.perf_counter() - started, written)
         return outcomes
-
-    async def _commit_batch(self, batch: list[_PendingAppend]) -> list[AppendResult | Exception]:
-        stream_ids = list({p.stream_id for p in batch})
-        all_ids = [i for p in batch for i in p.event_ids]
-        async with self._pool.acquire() as conn, conn.transaction():
-            stored = await _known(conn, all_ids)
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
-            # A new statement, so its snapshot sees the last lock holder's commit.
-            state = await conn.fetch(_STATE, stream_ids)
-            versions = {row["stream_id"]: row["version"] for row in state}
-            head = state[0]["head"]
-
-            rows = _Rows()
-            outcomes: list[AppendResult | Exception] = []
-            for pending in batch:
-                outcome = _decide_append(pending, versions, stored, head, rows)
-                if isinstance(outcome, AppendResult) and not outcome.replayed:
-                    head = outcome.last_global_position
-                    versions[pending.stream_id] = outcome.last_stream_position
-                outcomes.append(outcome)
-            await self._recheck_conflicts(conn, batch, outcomes)
-            if rows.global_positions:
-                await conn.copy_records_to_table(
-                    "events", columns=_COLUMNS, records=zip(*rows.columns(), strict=True)
-                )
-        return outcomes
-
-    async def _recheck_conflicts(
-        self,
-        conn: PoolConnectionProxy,
-        batch: list[_PendingAppend],
-        outcomes: list[AppendResult | Exception],
-    ) -> None:
-        """A conflict may be a retry whose events another process stored after
-        our pre-lock look: look again, under the lock, for those (rare) ones."""
-        conflicts = [i for i, o in enumerate(outcomes) if isinstance(o, ConcurrencyError)]
-        if not conflicts:
-            return
-        stored = await _known(conn, [i for c in conflicts for i in batch[c].event_ids])
-        for i in conflicts:
-            found = [stored.get(event_id) for event_id in batch[i].event_ids]
-            if any(found):
-                outcomes[i] = _replay_of(batch[i], found)
 
     # -- reading ---------------------------------------------------------------
 
@@ -378,89 +431,16 @@ class PostgresEventStore:
             self._listener = None
 
 
-class _Stored(NamedTuple):
-    """Where an already stored event sits."""
-
-    stream_id: str
-    global_position: int
-    stream_position: int
-    type: str
-
-
-async def _known(conn: PoolConnectionProxy, event_ids: list[UUID]) -> dict[UUID, _Stored]:
-    """Where the events with these ids are stored (those that are)."""
-    rows = await conn.fetch(_KNOWN, event_ids)
-    return {
-        r["event_id"]: _Stored(
-            r["stream_id"], r["global_position"], r["stream_position"], r["type"]
-        )
-        for r in rows
-    }
-
-
-def _decide_append(
-    pending: _PendingAppend,
-    versions: dict[str, int],
-    stored: dict[UUID, _Stored],
-    head: int,
-    rows: _Rows,
-) -> AppendResult | Exception:
-    """Decide one append of a batch, under the lock, against what the log and the
-    batch so far hold; on success add its rows to ``rows``."""
-    found = [stored.get(i) for i in pending.event_ids]
-    if any(found):
-        return _replay_of(pending, found)
-
-    version = versions[pending.stream_id]
-    if pending.expected_version is not None and pending.expected_version != version:
-        return ConcurrencyError(pending.stream_id, pending.expected_version, version)
-
-    n = len(pending.event_ids)
-    for k, event_id in enumerate(pending.event_ids, start=1):
-        rows.global_positions.append(head + k)
-        rows.stream_ids.append(pending.stream_id)
-        rows.stream_positions.append(version + k)
-        rows.event_ids.append(event_id)
-        rows.types.append(pending.types[k - 1])
-        stored[event_id] = _Stored(pending.stream_id, head + k, version + k, pending.types[k - 1])
-    rows.data.extend(pending.data)
-    rows.metadata.extend(pending.metadata)
-    return AppendResult(
-        stream_id=pending.stream_id,
-        first_stream_position=version + 1,
-        last_stream_position=version + n,
-        first_global_position=head + 1,
-        last_global_position=head + n,
-    )
-
-
-def _replay_of(pending: _PendingAppend, found: list[_Stored | None]) -> AppendResult | Exception:
-    """An append whose event ids are stored already: an idempotent retry if they
-    were stored as this very append (same stream, types, consecutive), else an error."""
-    first = found[0]
-    same_append = first is not None and all(
-        f is not None
-        and f.stream_id == pending.stream_id
-        and f.type == t
-        and f.global_position == first.global_position + k
-        and f.stream_position == first.stream_position + k
-        for k, (f, t) in enumerate(zip(found, pending.types, strict=True))
-    )
-    if not same_append:
-        return DuplicateEventError(
-            f"event ids of this append to {pending.stream_id!r} are already stored, "
-            "but not as this same append"
-        )
-    assert first is not None
-    n = len(found)
-    return AppendResult(
-        stream_id=pending.stream_id,
-        first_stream_position=first.stream_position,
-        last_stream_position=first.stream_position + n - 1,
-        first_global_position=first.global_position,
-        last_global_position=first.global_position + n - 1,
-        replayed=True,
-    )
+def _encode_metadata(events: Sequence[NewEvent]) -> list[bytes]:
+    """Each event's metadata as JSON; the events of one command usually share
+    one metadata object, which is then encoded once."""
+    encoded: list[bytes] = []
+    last: tuple[Metadata, bytes] | None = None
+    for event in events:
+        if last is None or event.metadata is not last[0]:
+            last = (event.metadata, _encode(event.metadata))
+        encoded.append(last[1])
+    return encoded
 
 
 def _settle(pending: _PendingAppend, outcome: AppendResult | BaseException) -> None:

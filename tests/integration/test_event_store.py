@@ -10,9 +10,10 @@ import asyncpg
 import pytest
 
 from events.catalogue import MessageSent, Side
-from events.envelope import NewEvent
-from events.postgres import NOTIFY_CHANNEL, PostgresEventStore
-from tests.factories import messages, new_stream_id
+from events.envelope import AppendResult, NewEvent
+from events.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL, PostgresEventStore
+from events.store import DuplicateEventError
+from tests.factories import message, messages, new_stream_id
 from tests.integration.event_store_contract import EventStoreContract
 
 
@@ -131,3 +132,107 @@ async def test_the_same_append_racing_from_two_processes_is_stored_once(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_an_append_overlapping_stored_events_after_its_first_fails_alone(
+    store: PostgresEventStore,
+) -> None:
+    # Its first event id is new, so the group commit lets it through; a later
+    # one is stored, so the batch's INSERT fails on the unique index. The batch
+    # is retried append by append: that one is refused, its neighbours get in.
+    stored = messages(2)
+    await store.append(new_stream_id(), stored, expected_version=0)
+    head = await store.head_position()
+    neighbours = [new_stream_id() for _ in range(6)]
+
+    outcomes = await asyncio.gather(
+        *(store.append(s, messages(1), expected_version=0) for s in neighbours[:3]),
+        store.append(new_stream_id(), [message(), stored[1]], expected_version=0),
+        *(store.append(s, messages(1), expected_version=0) for s in neighbours[3:]),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[3], DuplicateEventError)
+    assert all(isinstance(o, AppendResult) for o in outcomes[:3] + outcomes[4:])
+    assert await store.head_position() == head + 6
+
+
+async def test_a_stale_append_overlapping_stored_events_is_a_duplicate_not_a_conflict(
+    store: PostgresEventStore,
+) -> None:
+    stream, stored = new_stream_id(), messages(2)
+    await store.append(stream, stored, expected_version=0)
+
+    with pytest.raises(DuplicateEventError):
+        await store.append(stream, [message(), stored[0]], expected_version=1)
+
+
+async def test_two_concurrent_appends_sharing_an_event_id_store_it_once(
+    store: PostgresEventStore,
+) -> None:
+    shared = message()
+    streams = [new_stream_id(), new_stream_id()]
+
+    outcomes = await asyncio.gather(
+        *(store.append(s, [message(), shared], expected_version=0) for s in streams),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[0], AppendResult)
+    assert isinstance(outcomes[1], DuplicateEventError)
+    assert await store.stream_version(streams[1]) == 0
+
+
+async def test_group_commits_take_the_append_lock(
+    store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    # The lock key is written into parley_append (migration 003) as well.
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
+        append = asyncio.create_task(store.append(new_stream_id(), messages(1), 0))
+        await asyncio.sleep(0.3)
+        assert not append.done()
+    assert not (await asyncio.wait_for(append, timeout=10)).replayed
+
+
+async def test_a_writer_carries_on_after_losing_its_connection(
+    store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
+            lost = asyncio.create_task(store.append(new_stream_id(), messages(1), 0))
+            waiting: list[asyncpg.Record] = []
+            for _ in range(200):  # until the writer's call waits for the lock
+                waiting = await conn.fetch(
+                    """
+                    SELECT pid FROM pg_locks
+                    WHERE locktype = 'advisory' AND NOT granted
+                      AND database = (SELECT oid FROM pg_database
+                                      WHERE datname = current_database())
+                    """
+                )
+                if waiting:
+                    break
+                await asyncio.sleep(0.05)
+            await conn.execute("SELECT pg_terminate_backend($1)", waiting[0]["pid"])
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
+            await lost
+
+    result = await asyncio.wait_for(store.append(new_stream_id(), messages(1), 0), 10)
+    assert not result.replayed
+
+
+async def test_parley_append_refuses_arrays_that_do_not_match(pool: asyncpg.Pool) -> None:
+    with pytest.raises(asyncpg.InvalidParameterValueError):
+        await pool.fetch(
+            "SELECT * FROM parley_append($1, $2, $3, $4, $5, $6, $7, $8, false)",
+            [new_stream_id()],
+            [0],
+            [2],  # two events announced, one given
+            [uuid.uuid4()],
+            ["MessageSent"],
+            [1],
+            [b"{}"],
+            [b"{}"],
+        )
