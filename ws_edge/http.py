@@ -153,7 +153,8 @@ async def _serve(
     conversation_id: UUID | None,
     after: int,
 ) -> None:
-    """Accept, and run the session until it ends."""
+    """Accept, and run the session until it ends (unless the user has too
+    many sockets open here already)."""
     user = principal.sub
     if edge.sockets_per_user[user] >= edge.config.max_sockets_per_user:
         edge.tally["refused_too_many_sockets"] += 1
@@ -161,9 +162,10 @@ async def _serve(
         why = f"at most {limit} open sockets per user on this node; close one first"
         await _refuse(socket, subprotocol, codes.TOO_MANY_SOCKETS, why)
         return
-    edge.sockets_per_user[user] += 1
+    edge.sockets_per_user[user] += 1  # before any await: the check above holds
     try:
-        await _run_session(socket, subprotocol, edge, principal, conversation_id, after)
+        await socket.accept(subprotocols=subprotocol)
+        await _run_session(socket, edge, principal, conversation_id, after)
     finally:
         edge.sockets_per_user[user] -= 1
         if edge.sockets_per_user[user] <= 0:
@@ -172,13 +174,11 @@ async def _serve(
 
 async def _run_session(
     socket: WebSocket[Any, Any, Any],
-    subprotocol: str | None,
     edge: Edge,
     principal: Principal,
     conversation_id: UUID | None,
     after: int,
 ) -> None:
-    await socket.accept(subprotocols=subprotocol)
     session = Session(
         socket,
         actor=principal.actor(),
