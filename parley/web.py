@@ -5,7 +5,8 @@ itself), except under the server's own prefixes (``/api``, ``/ws``,
 ``/health``, ``/metrics``, ``/schema``), which never fall back to the page.
 
 ``/web/config`` tells the page whether the dev sign-in is on; it is only under
-``parley run`` (``web_routes(dev_sign_in=True)``), never under ``parley serve``.
+``parley run`` (``web_routes(dev_sign_in=True)``), never under ``parley serve``,
+where ``POST /web/dev-sign-in`` answers 404.
 """
 
 from __future__ import annotations
@@ -106,16 +107,17 @@ def web_routes(
     def config() -> WebConfig:
         return WebConfig(dev_sign_in=dev_sign_in)
 
-    handlers: list[ControllerRouterHandler] = [root, anything, config]
-    if dev_sign_in:
+    # Registered either way: the catch-all GET above also matches this path, so
+    # without a POST handler here a POST would answer 405 (method not allowed)
+    # instead of 404 when the dev sign-in is off.
+    @post("/web/dev-sign-in", status_code=200, include_in_schema=False, sync_to_thread=False)
+    def sign_in() -> DevToken:
+        if not dev_sign_in:
+            raise NotFoundException("no route for /web/dev-sign-in")
+        now = datetime.now(UTC)
+        token = issue_token(
+            jwt_secret, sub="dev-admin", role=Role.ADMIN, ttl=DEV_TOKEN_TTL, now=now
+        )
+        return DevToken(token=token, expires_at=now + DEV_TOKEN_TTL)
 
-        @post("/web/dev-sign-in", status_code=200, include_in_schema=False, sync_to_thread=False)
-        def sign_in() -> DevToken:
-            now = datetime.now(UTC)
-            token = issue_token(
-                jwt_secret, sub="dev-admin", role=Role.ADMIN, ttl=DEV_TOKEN_TTL, now=now
-            )
-            return DevToken(token=token, expires_at=now + DEV_TOKEN_TTL)
-
-        handlers.append(sign_in)
-    return handlers
+    return [root, anything, config, sign_in]

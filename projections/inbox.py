@@ -1,5 +1,9 @@
 """The inbox projection: one ``conversations`` row per conversation, with
-unread counts for each side kept exact by its own ``inbox_unread`` rows."""
+unread counts for each side kept exact by its own ``inbox_unread`` rows.
+
+Every event folded into a row sets its ``position`` (the event's global
+position) and its ``version`` (the event's stream position: how far the
+conversation's stream has got, so a client can subscribe after it)."""
 
 from __future__ import annotations
 
@@ -23,19 +27,21 @@ PREVIEW_LENGTH = 140
 
 _START = """
 INSERT INTO conversations (conversation_id, client_id, client_name, channel, priority, status,
-                           summary, created_at, last_update, position)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
+                           summary, created_at, last_update, position, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
 """
 _UPDATE = """
 UPDATE conversations SET priority = coalesce($2, priority), summary = coalesce($3, summary),
-                         last_update = $4, position = $5
+                         last_update = $4, position = $5, version = $6
 WHERE conversation_id = $1
 """
 _STATUS = """
-UPDATE conversations SET status = $2, last_update = $3, position = $4 WHERE conversation_id = $1
+UPDATE conversations SET status = $2, last_update = $3, position = $4, version = $5
+WHERE conversation_id = $1
 """
 _DELETE = """
-UPDATE conversations SET deleted = true, last_update = $2, position = $3 WHERE conversation_id = $1
+UPDATE conversations SET deleted = true, last_update = $2, position = $3, version = $4
+WHERE conversation_id = $1
 """
 # $2 messages at once (runs of MessageSent are folded into one update per conversation).
 _MESSAGES = """
@@ -43,7 +49,7 @@ UPDATE conversations
 SET message_count = message_count + $2,
     last_message_preview = left($3, $4), last_message_at = $5, last_update = $5,
     unread_for_staff = unread_for_staff + $6, unread_for_client = unread_for_client + $7,
-    position = $8
+    position = $8, version = $9
 WHERE conversation_id = $1
 """
 _UNREAD = """
@@ -58,7 +64,7 @@ WITH read AS (
 UPDATE conversations
 SET unread_for_staff = unread_for_staff - CASE WHEN $2 = 'admin' THEN n.read ELSE 0 END,
     unread_for_client = unread_for_client - CASE WHEN $2 = 'client' THEN n.read ELSE 0 END,
-    position = $4
+    position = $4, version = $5
 FROM n
 WHERE conversation_id = $1
 """
@@ -72,23 +78,23 @@ class InboxProjection:
     tables: tuple[str, ...] = ("conversations", "inbox_unread")
 
     def statements(self, event: RecordedEvent) -> list[Statement]:
-        at, pos = event.recorded_at, event.global_position
+        at, pos, version = event.recorded_at, event.global_position, event.stream_position
         match event.data:
             case ConversationStarted() as e:
                 return [(_START, (
                     e.conversation_id, e.client.id, e.client.name, e.channel, e.priority,
-                    e.status, e.summary, at, pos,
+                    e.status, e.summary, at, pos, version,
                 ))]  # fmt: skip
             case ConversationUpdated() as e:
-                return [(_UPDATE, (e.conversation_id, e.priority, e.summary, at, pos))]
+                return [(_UPDATE, (e.conversation_id, e.priority, e.summary, at, pos, version))]
             case ConversationStatusChanged() as e:
-                return [(_STATUS, (e.conversation_id, e.to_status, at, pos))]
+                return [(_STATUS, (e.conversation_id, e.to_status, at, pos, version))]
             case ConversationDeleted() as e:
-                return [(_DELETE, (e.conversation_id, at, pos))]
+                return [(_DELETE, (e.conversation_id, at, pos, version))]
             case MessageSent():
                 return self.run_statements([event])
             case MessagesRead() as e:
-                return [(_READ, (e.conversation_id, e.reader, e.up_to_seq, pos))]
+                return [(_READ, (e.conversation_id, e.reader, e.up_to_seq, pos, version))]
         return []
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
@@ -102,19 +108,19 @@ class InboxProjection:
             e = event.data
             assert isinstance(e, MessageSent)
             reader = _READER_OF.get(e.sender)
-            total = totals.setdefault(e.conversation_id, [0, "", None, 0, 0, 0])
+            total = totals.setdefault(e.conversation_id, [0, "", None, 0, 0, 0, 0])
             total[0] += 1
             total[1:3] = e.content, event.recorded_at
             total[3] += reader is Side.ADMIN
             total[4] += reader is Side.CLIENT
-            total[5] = event.global_position
+            total[5:7] = event.global_position, event.stream_position
             if reader is not None:
                 unread[0].append(e.conversation_id)
                 unread[1].append(reader)
                 unread[2].append(e.seq)
         statements: list[Statement] = [
-            (_MESSAGES, (cid, n, content, PREVIEW_LENGTH, at, staff, client, pos))
-            for cid, (n, content, at, staff, client, pos) in totals.items()
+            (_MESSAGES, (cid, n, content, PREVIEW_LENGTH, at, staff, client, pos, version))
+            for cid, (n, content, at, staff, client, pos, version) in totals.items()
         ]
         if unread[0]:
             statements.append((_UNREAD, unread))

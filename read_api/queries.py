@@ -35,6 +35,11 @@ class ConversationView(msgspec.Struct, frozen=True, kw_only=True):
     unread_for_client: int
     deleted: bool
     position: int
+    """The global position of the last event folded into this row."""
+    version: int
+    """The stream position of that event: how far the conversation's stream has
+    got. Subscribe to the conversation with ``after=version`` to be sent only
+    what is newer than this row."""
 
 
 class ConversationPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,7 +101,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 _COLUMNS = """
 conversation_id, client_id, client_name, channel, priority, status, summary, created_at,
 last_update, last_message_preview, last_message_at, message_count, unread_for_staff,
-unread_for_client, deleted, position
+unread_for_client, deleted, position, version
 """
 # $1..$4 filters (NULL = any), $5 include_deleted; keyset after ($6, $7); $8 limit.
 _WHERE = """

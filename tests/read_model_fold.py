@@ -48,6 +48,7 @@ def fold(log: list[RecordedEvent]) -> tuple[dict[UUID, Row], dict[tuple[UUID, in
                     "unread_for_staff": 0,
                     "unread_for_client": 0,
                     "deleted": False,
+                    "version": 0,
                 }
             case ConversationUpdated() if row:
                 row["priority"] = data.priority.value if data.priority else row["priority"]
@@ -79,6 +80,10 @@ def fold(log: list[RecordedEvent]) -> tuple[dict[UUID, Row], dict[tuple[UUID, in
                     mine = cid == data.conversation_id and seq <= data.up_to_seq
                     if mine and message["sender"] == other:
                         message[flag] = True
+        # Every event of a conversation that has a row moves the row's version
+        # to the event's place in the conversation's stream.
+        if (folded := conversations.get(data.conversation_id)) is not None:
+            folded["version"] = event.stream_position
     for (cid, _), message in messages.items():
         if row := conversations.get(cid):
             if message["sender"] == "client" and not message["read_by_staff"]:

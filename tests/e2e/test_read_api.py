@@ -46,6 +46,24 @@ async def test_read_your_writes_every_time(api: httpx.AsyncClient, tokens: Token
         assert page.json()["items"][-1]["message_id"] == sent["message_id"]
 
 
+async def test_rows_carry_their_stream_version(api: httpx.AsyncClient, tokens: Tokens) -> None:
+    name = f"Versioned {uuid.uuid4().hex[:8]}"
+    started = await start(api, tokens, name=name)
+    cid = started["conversation_id"]
+    assert started["version"] == 1
+    for text in ("one", "two"):
+        sent = await send(api, tokens.client, cid, text)
+    read = await api.post(f"/api/conversations/{cid}/mark-read", headers=tokens.admin)
+    assert read.json()["version"] == sent["version"] + 1 == 4
+    params = {"min_position": read.json()["position"]}
+    one = (await api.get(f"/api/conversations/{cid}", params=params, headers=tokens.admin)).json()
+    assert (one["version"], one["position"]) == (4, read.json()["position"])
+    listed = await api.get("/api/conversations", params={**params, "q": name}, headers=tokens.admin)
+    assert [(c["conversation_id"], c["version"]) for c in listed.json()["items"]] == [(cid, 4)]
+    history = await api.get(f"/api/conversations/{cid}/history", headers=tokens.admin)
+    assert history.json()["items"][-1]["stream_position"] == one["version"]
+
+
 async def test_the_inbox_shows_unread_counts_and_marking_read_drops_them(
     api: httpx.AsyncClient, tokens: Tokens
 ) -> None:

@@ -330,6 +330,8 @@ async def test_the_inbox_hears_every_conversation_and_mark_read(
         model = await api.get(f"/api/conversations/{cid}", headers=tokens.admin)
         assert row["conversation"] == model.json()
         assert row["conversation"]["unread_for_staff"] == 0
+        # The row says how far the stream has got: subscribe after it for what is newer.
+        assert row["conversation"]["version"] == read["stream_position"] == 3
 
 
 async def test_mark_read_by_staff_reaches_the_client_socket(

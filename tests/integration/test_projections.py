@@ -25,8 +25,10 @@ from commands.model import (
 )
 from events import checkpoints
 from events.catalogue import Channel, Client, Priority, Status
+from events.migrate import apply_migrations
 from events.postgres import PostgresEventStore, create_pool
 from events.relay import JetStreamRelay, Topology
+from parley.services import MIGRATION_FOLDERS
 from projections.base import Projection
 from projections.inbox import InboxProjection
 from projections.runner import ProjectionRunner
@@ -113,6 +115,15 @@ async def test_read_models_built_from_the_store_equal_the_fold(world: World) -> 
         "AND m.read_by_staff_at IS NULL) AS counted FROM conversations c"
     )
     assert all(r["unread_for_staff"] == r["counted"] for r in rows)
+    # Every event of the scripted history is folded into its row: a row's
+    # version is its stream's head.
+    heads = await world.pool.fetch(
+        "SELECT stream_id, max(stream_position) AS head FROM events GROUP BY stream_id"
+    )
+    versions = await world.pool.fetch("SELECT conversation_id, version FROM conversations")
+    assert {f"conversation-{r['conversation_id']}": r["version"] for r in versions} == {
+        r["stream_id"]: r["head"] for r in heads
+    }
 
 
 async def test_read_models_built_through_nats_equal_the_fold(
@@ -157,6 +168,35 @@ async def test_redelivered_and_old_events_are_skipped_and_a_gap_back_fills(world
     await runner.apply(log[40:])
 
     assert runner.position == log[-1].global_position
+    await store_runner(world, TimelineProjection()).catch_up_from_store()
+    await assert_read_models_equal_the_fold(world)
+
+
+async def test_the_version_migration_fills_in_rows_projected_before_it(world: World) -> None:
+    """Rows the inbox built before conversations.version existed get the
+    stream position of the last event folded into each (the inbox is only
+    part-way through the log here), and the runner carries on from there."""
+    await scripted_history(world.handler)
+    log = await world.store.read_all(after=0, limit=10_000)
+    runner = store_runner(world, InboxProjection())
+    half = log[: len(log) // 2]
+    await runner.apply(half)
+    async with world.pool.acquire() as conn:
+        await conn.execute("ALTER TABLE conversations DROP COLUMN version")
+        await conn.execute(
+            "DELETE FROM schema_migrations WHERE name = 'projections/002_conversation_version'"
+        )
+        assert await apply_migrations(conn, MIGRATION_FOLDERS) == [
+            "projections/002_conversation_version"
+        ]
+    rows = await world.pool.fetch("SELECT conversation_id, version FROM conversations")
+    expected, _ = fold(half)
+    assert len(expected) > 1 and any(row["version"] > 1 for row in expected.values())
+    assert {r["conversation_id"]: r["version"] for r in rows} == {
+        cid: row["version"] for cid, row in expected.items()
+    }
+
+    await runner.catch_up_from_store()
     await store_runner(world, TimelineProjection()).catch_up_from_store()
     await assert_read_models_equal_the_fold(world)
 

@@ -32,7 +32,11 @@ export interface Conversation {
   unread_for_staff: number;
   unread_for_client: number;
   deleted: boolean;
+  /** The global position of the last event folded into this row. */
   position: number;
+  /** That event's stream_position: how far the conversation's stream has got.
+   * The conversation socket opened with `after=version` sends only what is newer. */
+  version: number;
 }
 
 export interface ConversationPage {

@@ -41,7 +41,7 @@ describe("message cache", () => {
 });
 
 describe("conversation cache", () => {
-  const row = { conversation_id: "c1", client_name: "Carol Jensen", status: "active", priority: "High", deleted: false, position: 3 } as Conversation;
+  const row = { conversation_id: "c1", client_name: "Carol Jensen", status: "active", priority: "High", deleted: false, position: 3, version: 2 } as Conversation;
 
   it("matches the inbox filters", () => {
     expect(matches(row, { q: "jens" })).toBe(true);
@@ -55,6 +55,7 @@ describe("conversation cache", () => {
     const at = { conversation_id: "c1", stream_position: 4, at: "t" };
     const closed = applyToConversation(row, { ...at, type: "STATUS_CHANGED", position: 4, from: "active", to: "closed" });
     expect(closed?.status).toBe("closed");
+    expect([closed?.position, closed?.version]).toEqual([4, 4]); // the row follows the stream
     const stale = applyToConversation(closed, { ...at, type: "CONVERSATION_UPDATED", position: 2, change: "updated", priority: "Low" });
     expect(stale?.priority).toBe("High");
   });

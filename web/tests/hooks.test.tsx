@@ -1,15 +1,16 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { act, renderHook, waitFor } from "@testing-library/react";
+import { act, render, renderHook, screen, waitFor } from "@testing-library/react";
 import type { ReactNode } from "react";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ChatWindow } from "../src/components/ChatWindow";
 import { SessionProvider, type Session } from "../src/hooks/useApi";
-import { useConversations, useInboxLive } from "../src/hooks/useConversations";
+import { useChatStart, useConversations, useInboxLive } from "../src/hooks/useConversations";
 import { useMessages } from "../src/hooks/useMessages";
 import { useTypingIndicator } from "../src/hooks/useTyping";
 import { useWebSocket } from "../src/hooks/useWebSocket";
 import { ApiClient } from "../src/services/api";
 import { ParleySocket } from "../src/services/socket";
-import type { Conversation, Message } from "../src/types";
+import type { Conversation, Message, MessagePage } from "../src/types";
 import { created, FakeServer } from "./fakes";
 
 function message(seq: number, extra: Partial<Message> = {}): Message {
@@ -49,17 +50,20 @@ function row(id: string, extra: Partial<Conversation> = {}): Conversation {
     unread_for_client: 0,
     deleted: false,
     position: 1,
+    version: 1,
     ...extra,
   };
 }
 
-function setup(routes: Record<string, unknown[]>) {
-  const fetch = vi.fn(async (url: RequestInfo | URL) => {
+function setup(
+  routes: Record<string, unknown[]>,
+  fetch = vi.fn(async (url: RequestInfo | URL) => {
     const path = String(url).split("?")[0] ?? "";
     const next = routes[path]?.shift();
     if (next === undefined) return new Response(JSON.stringify({ code: "nope", message: path }), { status: 404 });
     return new Response(JSON.stringify(next), { status: 200 });
-  });
+  }),
+) {
   const api = new ApiClient({ getToken: () => "tok", fetch: fetch as unknown as typeof globalThis.fetch });
   const session: Session = {
     api,
@@ -98,6 +102,103 @@ describe("useWebSocket", () => {
     expect(result.current.state).toBe("connected");
     unmount();
     expect(server.last.closedWith).toBe(1000);
+  });
+
+  it("starts after the given version, and opens nothing without a target", () => {
+    const { wrapper, server } = setup({});
+    const { rerender } = renderHook(
+      ({ target }: { target: { kind: "conversation"; id: string } | null }) =>
+        useWebSocket(target, { createSocket: server.factory, after: 7 }),
+      { wrapper, initialProps: { target: null } as { target: { kind: "conversation"; id: string } | null } },
+    );
+    expect(server.sockets).toHaveLength(0);
+    rerender({ target: { kind: "conversation", id: "c1" } });
+    expect(server.last.url).toBe("ws://test/ws/c1?after=7");
+  });
+});
+
+describe("useChatStart", () => {
+  it("keeps the row's version and position as first known, until another chat opens", () => {
+    const { wrapper } = setup({});
+    const { result, rerender } = renderHook(
+      ({ id, data }: { id: string; data: Conversation | undefined }) => useChatStart(id, data),
+      { wrapper, initialProps: { id: "c1", data: undefined as Conversation | undefined } },
+    );
+    expect(result.current).toBeNull();
+    rerender({ id: "c1", data: row("c1", { version: 7, position: 40 }) });
+    expect(result.current).toEqual({ conversationId: "c1", version: 7, position: 40 });
+    // A fresher row (the inbox socket) does not move the start: the socket is open already.
+    rerender({ id: "c1", data: row("c1", { version: 9, position: 55 }) });
+    expect(result.current).toEqual({ conversationId: "c1", version: 7, position: 40 });
+    // Another conversation's row (still cached under the old id) is not its start.
+    rerender({ id: "c2", data: row("c1", { version: 9, position: 55 }) });
+    expect(result.current).toBeNull();
+    rerender({ id: "c2", data: row("c2", { version: 3, position: 60 }) });
+    expect(result.current).toEqual({ conversationId: "c2", version: 3, position: 60 });
+  });
+});
+
+describe("ChatWindow", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  function deferred<T>() {
+    let resolve: (value: T) => void = () => undefined;
+    const promise = new Promise<T>((r) => (resolve = r));
+    return { promise, resolve };
+  }
+
+  it("fetches the row, then subscribes after its version and fetches the messages; nothing is lost or doubled", async () => {
+    const conversation = deferred<Conversation>();
+    const messages = deferred<MessagePage>();
+    const fetch = vi.fn(async (url: RequestInfo | URL) => {
+      const path = String(url).split("?")[0] ?? "";
+      if (path === "/api/conversations/c1") return new Response(JSON.stringify(await conversation.promise));
+      if (path === "/api/messages") return new Response(JSON.stringify(await messages.promise));
+      return new Response(JSON.stringify({ code: "nope", message: path }), { status: 404 });
+    });
+    const { wrapper, server } = setup({}, fetch);
+    // ChatWindow makes its socket with `new WebSocket(url, protocols)`.
+    vi.stubGlobal("WebSocket", function WebSocket(url: string, protocols: string[]) {
+      return server.factory(url, protocols);
+    });
+    const socketState = vi.fn();
+    render(<ChatWindow conversationId="c1" onSocketState={socketState} reconnectSignal={0} />, { wrapper });
+    const paths = () => fetch.mock.calls.map(([url]) => String(url));
+
+    // Until the row is in: no socket, no message fetch.
+    await waitFor(() => expect(paths()).toEqual(["/api/conversations/c1"]));
+    expect(server.sockets).toHaveLength(0);
+    expect(socketState).not.toHaveBeenCalledWith("connecting");
+
+    // The row says the stream is at version 7 (global position 40).
+    await act(async () => conversation.resolve(row("c1", { version: 7, position: 40, message_count: 3 })));
+    await waitFor(() => expect(paths()).toHaveLength(2));
+    const [, listed] = paths();
+    expect(listed?.split("?")[0]).toBe("/api/messages");
+    // The page waits for the read models to include everything up to the row.
+    expect(new URL(listed ?? "", "http://test").searchParams.get("min_position")).toBe("40");
+    expect(server.sockets.map((s) => s.url)).toEqual(["ws://test/ws/c1?after=7"]);
+    await waitFor(() => expect(socketState).toHaveBeenLastCalledWith("connecting")); // in use
+
+    // The socket replays what came after version 7, then READY — here before the page is in.
+    act(() => {
+      server.last.open();
+      server.last.receive(created(4, 8));
+      server.last.receive(created(5, 9));
+      server.last.receive({ type: "READY", conversation_id: "c1", stream_position: 9, position: 62 });
+    });
+    // The page was read a little later: it holds message 4 too.
+    await act(async () =>
+      messages.resolve({ items: [message(2), message(3), message(4)], next_before: null }),
+    );
+    await waitFor(() =>
+      expect(screen.getAllByTestId("message-content").map((m) => m.textContent)).toEqual([
+        "message 2",
+        "message 3",
+        "message 4",
+        "message 5",
+      ]),
+    );
   });
 });
 

@@ -2,7 +2,7 @@
 import { useMutation } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { useApi, useSession } from "../hooks/useApi";
-import { useConversation, useConversationLive } from "../hooks/useConversations";
+import { useChatStart, useConversation, useConversationLive } from "../hooks/useConversations";
 import { useMessages } from "../hooks/useMessages";
 import { useTypingIndicator, useTypingSender } from "../hooks/useTyping";
 import { useWebSocket } from "../hooks/useWebSocket";
@@ -28,10 +28,14 @@ interface Props {
 export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: Props) {
   const api = useApi();
   const { identity } = useSession();
-  const { socket, state } = useWebSocket({ kind: "conversation", id: conversationId });
   const conversation = useConversation(conversationId);
+  // The row first, then the socket (after its version) and the messages (see useChatStart).
+  const start = useChatStart(conversationId, conversation.data);
+  const { socket, state } = useWebSocket(start && { kind: "conversation", id: conversationId }, {
+    after: start?.version,
+  });
   useConversationLive(socket, conversationId);
-  const messages = useMessages(conversationId, socket);
+  const messages = useMessages(conversationId, socket, start);
   const typists = useTypingIndicator(socket, identity.sub);
   const typing = useTypingSender(socket);
   const [error, setError] = useState<string | null>(null);

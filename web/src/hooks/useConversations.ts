@@ -1,7 +1,7 @@
 /** The inbox (filtered, paged) and one conversation, kept fresh by the inbox
  * socket's CONVERSATION_ROW frames and the chat socket's events — no refetch. */
 import { useInfiniteQuery, useQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
-import { useCallback, useEffect } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { applyToConversation, keys, upsertRow } from "../lib/cache";
 import type { ParleySocket } from "../services/socket";
 import type { Conversation, ConversationFilters, ConversationPage, EventFrame } from "../types";
@@ -28,6 +28,32 @@ export function useConversation(id: string | null) {
     enabled: id !== null,
     staleTime: Number.POSITIVE_INFINITY,
   });
+}
+
+/** Where a chat starts: the conversation's row as first known when the chat
+ * opens (its `version` and `position`), kept for the chat's lifetime.
+ *
+ * The conversation socket is opened with `after=version` and the first page of
+ * messages is fetched only afterwards, with `min_position=position` (so the
+ * timeline has every message up to `version`): whatever the page misses, the
+ * socket replays, and what both carry is de-duplicated. Null until the row is in.
+ */
+export interface ChatStart {
+  conversationId: string;
+  version: number;
+  position: number;
+}
+
+export function useChatStart(id: string, row: Conversation | undefined): ChatStart | null {
+  const [start, setStart] = useState<ChatStart | null>(null);
+  const current = start?.conversationId === id ? start : null;
+  if (current === null && row !== undefined && row.conversation_id === id) {
+    // (No version — a server from before it — gives 0: the socket replays everything.)
+    const next = { conversationId: id, version: row.version ?? 0, position: row.position };
+    setStart(next); // set while rendering: React renders again at once, before committing
+    return next;
+  }
+  return current;
 }
 
 /** Write a fresh inbox row into every cached inbox list and the conversation's own cache. */

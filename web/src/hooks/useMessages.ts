@@ -1,11 +1,19 @@
 /** A conversation's messages: newest page first over HTTP, older pages on
  * demand (infinite scroll), live events written into the cache, and
- * optimistic sends confirmed by their ACK. */
+ * optimistic sends confirmed by their ACK.
+ *
+ * With a `start` (see useChatStart), nothing is fetched until it is known, and
+ * the first page waits for the read models to reach `start.position`: the
+ * page then holds every message up to `start.version`, the point the
+ * conversation socket replays from. The cache is dropped as soon as the chat
+ * closes (`gcTime: 0`), since no socket keeps it fresh after that: each opening
+ * fetches anew. */
 import { useInfiniteQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
 import { flattenMessages, keys, markRead, messageFromFrame, upsertMessage } from "../lib/cache";
 import { newId } from "../services/ids";
 import type { ParleySocket } from "../services/socket";
+import type { ChatStart } from "./useConversations";
 import type { EventFrame, Message, MessagePage } from "../types";
 import { useApi, useSession } from "./useApi";
 
@@ -17,16 +25,29 @@ export interface ShownMessage extends Message {
   error?: string;
 }
 
-export function useMessages(conversationId: string, socket: ParleySocket | null) {
+export function useMessages(
+  conversationId: string,
+  socket: ParleySocket | null,
+  start?: ChatStart | null,
+) {
   const api = useApi();
   const client = useQueryClient();
   const key = keys.messages(conversationId);
+  const minPosition = start?.position;
   const query = useInfiniteQuery({
     queryKey: key,
-    queryFn: ({ pageParam }) => api.listMessages(conversationId, { before: pageParam, limit: MESSAGE_PAGE }),
+    queryFn: ({ pageParam }) =>
+      api.listMessages(conversationId, {
+        before: pageParam,
+        limit: MESSAGE_PAGE,
+        // Only the first (newest) page must include everything up to the start.
+        ...(pageParam === null && minPosition ? { minPosition } : {}),
+      }),
     initialPageParam: null as number | null,
     getNextPageParam: (page) => page.next_before,
+    enabled: start !== null,
     staleTime: Number.POSITIVE_INFINITY,
+    gcTime: 0,
   });
   // Optimistic messages by client_message_id; `version` re-renders on change.
   const optimistic = useRef(new Map<string, ShownMessage>());
@@ -55,7 +76,7 @@ export function useMessages(conversationId: string, socket: ParleySocket | null)
     if (!loaded) return;
     const frames = early.current;
     early.current = [];
-    frames.forEach(apply);
+    frames.filter((frame) => frame.conversation_id === conversationId).forEach(apply);
   }, [loaded, apply]);
 
   const forget = useCallback((clientMessageId: string) => {

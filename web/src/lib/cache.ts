@@ -68,7 +68,7 @@ export function applyToConversation(conversation: Conversation | undefined, fram
   if (!conversation || frame.position <= conversation.position) return conversation;
   switch (frame.type) {
     case "STATUS_CHANGED":
-      return { ...conversation, status: frame.to, position: frame.position };
+      return { ...conversation, status: frame.to, position: frame.position, version: frame.stream_position };
     case "CONVERSATION_UPDATED":
       return {
         ...conversation,
@@ -76,6 +76,7 @@ export function applyToConversation(conversation: Conversation | undefined, fram
         ...(frame.summary !== undefined ? { summary: frame.summary } : {}),
         ...(frame.change === "deleted" ? { deleted: true } : {}),
         position: frame.position,
+        version: frame.stream_position,
       };
     default:
       return conversation;
