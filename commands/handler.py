@@ -82,11 +82,11 @@ class CommandHandler:
         cache_size: int = 10_000,
         max_attempts: int = 10,
         new_id: Callable[[], UUID] = uuid4,
-        on_appended: Callable[[UUID, AppendResult], None] | None = None,
+        on_appended: Callable[[Sequence[NewEvent], AppendResult], None] | None = None,
     ) -> None:
-        """``on_appended(conversation_id, result)`` hears of every append this
-        handler makes, in each conversation's order (the WebSocket edge uses it
-        to reach this process's sockets before the relay does)."""
+        """``on_appended(events, result)`` hears of every append this handler
+        makes, in each conversation's order (the WebSocket edge uses it to reach
+        this process's sockets before the relay does)."""
         self._store = store
         self._on_appended = on_appended
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
@@ -161,7 +161,7 @@ class CommandHandler:
                 self._cache.pop(stream_id, None)
                 return await self._answer_retry(await self._first_of(new_events))
             if self._on_appended is not None:
-                self._on_appended(decided[0].conversation_id, appended)
+                self._on_appended(new_events, appended)
             for event in decided:
                 folded.state = evolve(folded.state, event)
             folded.version = appended.last_stream_position

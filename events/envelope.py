@@ -65,6 +65,9 @@ class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
     first_global_position: int
     last_global_position: int
     replayed: bool = False
+    recorded_at: datetime | None = None
+    """When the appended events were recorded (a store may leave it unset;
+    ``None`` for a replayed append)."""
 
     @property
     def global_positions(self) -> range:

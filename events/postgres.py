@@ -66,7 +66,7 @@ _decode_metadata = msgspec.json.Decoder(Metadata).decode
 # One group commit: see migrations/003_append_function.sql for the arguments
 # and the outcome rows (one per append, in order).
 _APPEND = """
-SELECT outcome, first_stream_position, first_global_position, actual_version
+SELECT outcome, first_stream_position, first_global_position, actual_version, recorded_at
 FROM parley_append(
     stream_ids => $1::text[],
     expected_versions => $2::integer[],
@@ -195,6 +195,7 @@ def _outcome(pending: _PendingAppend, row: asyncpg.Record) -> AppendResult | Exc
         first_global_position=first_global,
         last_global_position=first_global + n - 1,
         replayed=outcome == "replayed",
+        recorded_at=row["recorded_at"],
     )
 
 

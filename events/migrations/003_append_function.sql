@@ -13,7 +13,8 @@
 -- The caller never puts one event id in two appends of one call.
 --
 -- One row comes back per append, in order:
---   'appended':  written; first_stream_position, first_global_position
+--   'appended':  written; first_stream_position, first_global_position, and
+--                recorded_at (one value for the whole batch)
 --   'replayed':  every id is stored already, as this very append (same stream
 --                and types, consecutive positions): a retry; nothing written,
 --                the original first positions come back
@@ -50,7 +51,8 @@ CREATE FUNCTION parley_append(
     outcome               text,
     first_stream_position integer,
     first_global_position bigint,
-    actual_version        integer
+    actual_version        integer,
+    recorded_at           timestamptz
 )
 LANGUAGE plpgsql
 -- The planner's row estimates for the batch's arrays and the events table can
@@ -73,6 +75,7 @@ DECLARE
     stored_stream integer;
     stored_global bigint;
     matching      integer;
+    recorded      timestamptz;  -- the batch's events' recorded_at
 BEGIN
     IF cardinality(expected_versions) <> appends OR cardinality(event_counts) <> appends
        OR (SELECT sum(c) FROM unnest(event_counts) AS c) <> ALL (ARRAY[
@@ -105,6 +108,10 @@ BEGIN
 
     SELECT coalesce(max(e.global_position), 0) INTO log_head FROM events AS e;
     head := log_head;
+    -- One recorded_at for the whole batch (one transaction), taken under the
+    -- lock, so it never decreases along the log; it is returned, so that the
+    -- caller knows its events as stored without reading them back.
+    recorded := clock_timestamp();
     versions := ARRAY(
         SELECT coalesce((SELECT e.stream_position FROM events AS e
                          WHERE e.stream_id = a.stream_id
@@ -123,6 +130,7 @@ BEGIN
         first_stream_position := NULL;
         first_global_position := NULL;
         actual_version := NULL;
+        recorded_at := NULL;
 
         IF i = ANY (known) THEN
             -- A retry of this very append if every one of its events sits where
@@ -164,6 +172,7 @@ BEGIN
             given_global[i] := head + 1;
             head := head + event_counts[i];
             versions[stream_slot[i]] := version + event_counts[i];
+            recorded_at := recorded;
         END IF;
         RETURN NEXT;
     END LOOP;
@@ -171,11 +180,11 @@ BEGIN
     -- One statement for the whole batch, so one NOTIFY (see 001_event_store.sql).
     IF head > log_head THEN
         INSERT INTO events (global_position, stream_id, stream_position, event_id, type,
-                            schema_version, data, metadata)
+                            schema_version, data, metadata, recorded_at)
         SELECT given_global[x.append] + (x.n - starts[x.append]),
                stream_ids[x.append],
                given_stream[x.append] + (x.n - starts[x.append])::integer,
-               x.id, x.type, x.schema_version, x.data, x.metadata
+               x.id, x.type, x.schema_version, x.data, x.metadata, recorded
         FROM unnest(event_appends, event_ids, event_types, event_schema_versions,
                     event_data, event_metadata)
              WITH ORDINALITY AS x(append, id, type, schema_version, data, metadata, n)
