@@ -213,11 +213,22 @@ class Presence:
             self._learn(entry.key, connection, _refreshed_at(entry.created))
 
     async def _refresh(self) -> None:
-        """Keep this node's keys alive (and put them back after a NATS outage)."""
+        """Keep this node's keys alive (and put them back after a NATS outage).
+
+        Refreshes are plain publishes on the bucket's subjects (JetStream stores
+        them as puts) without waiting for each acknowledgement: a node with
+        thousands of sockets would otherwise make thousands of request/replies
+        in a burst every ``ttl / 3``. A refresh that is lost is made good by the
+        next one, a third of the TTL later."""
         while True:
             await asyncio.sleep(self.ttl / 3)
-            for key, connection in list(self._mine.items()):
-                await self._put(key, connection)
+            try:
+                for n, (key, connection) in enumerate(list(self._mine.items()), 1):
+                    await self._nats.publish(f"$KV.{self.bucket}.{key}", _encode(connection))
+                    if n % 200 == 0:
+                        await asyncio.sleep(0)  # let the sockets have the loop
+            except Exception as error:  # NATS down: the next round tries again
+                log.warning("presence: could not refresh: %s", error)
 
     async def _sweep(self) -> None:
         """Forget other nodes' keys not refreshed for ``ttl`` (their node died)."""
