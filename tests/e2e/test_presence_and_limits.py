@@ -4,7 +4,10 @@ a node (sockets per user, subscriptions per socket, upgrades per IP)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -137,6 +140,50 @@ async def _has_connections(node: Node, cid: str, tokens: Tokens, user: str, n: i
     async with httpx.AsyncClient(base_url=node.url) as api:
         body = (await api.get(f"/api/conversations/{cid}/presence", headers=tokens.admin)).json()
     return any(u["user_id"] == user and u["connections"] == n for u in body["online"])
+
+
+CLIENT_PROCESS = """
+import asyncio, sys
+from websockets.asyncio.client import connect
+
+async def main():
+    async with connect(sys.argv[1]) as socket:
+        while '"READY"' not in await socket.recv():
+            pass
+        print("ready", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_client_process_killed_with_sigkill_leaves_on_every_node(
+    cluster: list[Node], tokens: Tokens
+) -> None:
+    a, b = cluster
+    cid = await start_on(a, tokens, client_id="c-kill")
+    url = ws(a, f"/ws/{cid}", token_for("frank", role="client", client_id="c-kill"))
+    async with connect(ws(b, f"/ws/{cid}", token_for("staff-b"))) as staff:
+        await next_frame(staff, "READY")
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CLIENT_PROCESS, url, stdout=asyncio.subprocess.PIPE
+        )
+        try:
+            assert client.stdout is not None
+            line = await asyncio.wait_for(client.stdout.readline(), 10)
+            assert line.strip() == b"ready"
+            assert await presence_frame(staff, "frank") == "joined"
+            assert "frank" in await presence_of(b, cid, tokens)
+            client.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+            assert await presence_frame(staff, "frank", timeout=TTL + 5) == "left"
+            assert time.monotonic() - killed <= TTL
+            assert "frank" not in await presence_of(a, cid, tokens)
+            assert "frank" not in await presence_of(b, cid, tokens)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                client.kill()
+            await client.wait()
 
 
 async def test_presence_of_someone_elses_conversation_is_forbidden(
