@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 
@@ -86,10 +87,17 @@ def _parley(
                 "PARLEY_DATABASE_URL": database_url,
                 "PARLEY_NATS_URL": nats_url,
                 "PARLEY_JWT_SECRET": os.environ.get("PARLEY_JWT_SECRET", ""),
+                # A prefix of its own: the app's presence bucket is this run's.
+                "PARLEY_NATS_PREFIX": f"cmdbench{uuid.uuid4().hex[:8]}",
             }
         )
         async with open_services(database_url, nats_url) as services:
-            yield create_app(settings, pool=services.pool, nats=services.nats)
+            try:
+                yield create_app(settings, pool=services.pool, nats=services.nats)
+            finally:
+                bucket = f"KV_{settings.nats_prefix.upper()}_PRESENCE"
+                with contextlib.suppress(Exception):
+                    await services.nats.jetstream().delete_stream(bucket)
 
     return context
 

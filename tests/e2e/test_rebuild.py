@@ -52,7 +52,7 @@ async def snapshot(pool: asyncpg.Pool, table: str, key: str) -> list[asyncpg.Rec
 
 
 async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
-    make_database: MakeDatabase, nats_url: str, tokens: Tokens
+    make_database: MakeDatabase, nats_url: str, nats_prefix: str, tokens: Tokens
 ) -> None:
     url = await make_database()
     pool = await create_pool(url, max_size=20)
@@ -72,7 +72,13 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
     assert {r["version"] for r in before["conversations"]} == {MESSAGES_PER_CONVERSATION + 1}
 
     port = free_port()
-    settings = Settings(database_url=url, nats_url=nats_url, jwt_secret=SECRET, http_port=port)
+    settings = Settings(
+        database_url=url,
+        nats_url=nats_url,
+        nats_prefix=f"{nats_prefix}rb",  # this run's own streams and buckets
+        jwt_secret=SECRET,
+        http_port=port,
+    )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, pool=pool, nats=nc), port=port, log_level="warning")
     )
