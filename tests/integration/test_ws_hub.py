@@ -92,3 +92,37 @@ async def test_typing_is_not_echoed_and_expires_when_its_node_stops_refreshing(
     finally:
         await hub.stop()
         await nc.close()
+
+
+async def test_an_event_from_this_process_goes_out_once_whichever_path_brings_it_first(
+    nats_url: str, nats_prefix: str
+) -> None:
+    """The local feed and NATS both bring a process's own events: a
+    conversation's sockets get each once, the inbox gets them from NATS (in
+    log order), and a late or repeated copy is not fanned out again."""
+    topology = Topology(prefix=f"{nats_prefix}h{next(_prefixes)}")
+    nc = await nats.connect(nats_url)
+    hub = Hub(nc, topology, typing_expiry=5)
+    await hub.start()
+    cid = uuid.uuid4()
+    socket, inbox = Subscriber(cid, queue_size=100), Subscriber(None, queue_size=100)
+    hub.add(socket)
+    hub.add(inbox)
+    try:
+        first, second = recorded(cid, 1), recorded(cid, 2)
+        hub.deliver(first, local=True)
+        hub.deliver(second, local=True)
+        assert inbox.queue.empty()  # the inbox waits for NATS
+        for event in (first, second, first):  # NATS: both, then a redelivery
+            await nc.publish(topology.subject(event), msgspec.json.encode(event))
+        await nc.flush()
+        async with asyncio.timeout(5):
+            while inbox.queue.qsize() < 3:
+                await asyncio.sleep(0.01)
+
+        sent = [socket.queue.get_nowait() for _ in range(socket.queue.qsize())]
+        assert [d.event.stream_position for d in sent] == [2, 3]  # type: ignore[union-attr]
+        assert inbox.queue.qsize() == 3  # the inbox session de-duplicates by position
+    finally:
+        await hub.stop()
+        await nc.close()
