@@ -101,7 +101,7 @@ def create_app(
         typing_expiry=edge_config.typing_expiry,
         presence=presence,
     )
-    local_feed = LocalFeed(store, hub)
+    local_feed = LocalFeed(hub)
     handler = MeteredCommandHandler(store, metrics=metrics, on_appended=local_feed.appended)
     edge = Edge(
         hub,
@@ -138,10 +138,10 @@ def create_app(
             "store": Provide(lambda: store, sync_to_thread=False),
             "metrics": Provide(lambda: metrics, sync_to_thread=False),
         },
-        on_startup=[hub.start, presence.start, local_feed.start],
+        on_startup=[hub.start, presence.start],
         # Sockets close (and leave), presence says goodbye, the event store's
         # group-commit writers finish what is queued.
-        on_shutdown=[edge.close_all, presence.stop, local_feed.stop, hub.stop, store.close],
+        on_shutdown=[edge.close_all, presence.stop, hub.stop, store.close],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),

@@ -140,6 +140,15 @@ async def _authenticate(
         return None, subprotocol
 
 
+async def _client_of(store: EventStore, conversation_id: UUID) -> str | None:
+    """The client a conversation belongs to (its first event says); None: no
+    such conversation."""
+    first = await store.read_stream(stream_id_for(conversation_id), limit=1)
+    if not first or not isinstance(first[0].data, ConversationStarted):
+        return None
+    return first[0].data.client.id
+
+
 def _position(socket: WebSocket[Any, Any, Any], name: str) -> int | None:
     raw = socket.query_params.get(name, "0")
     return int(raw) if raw.isdigit() else None
@@ -219,11 +228,11 @@ async def conversation_socket(
     if after is None:
         await _refuse(socket, subprotocol, codes.BAD_REQUEST, "after must be a whole number")
         return
-    first = await edge.store.read_stream(stream_id_for(conversation_id), limit=1)
-    if not first or not isinstance(first[0].data, ConversationStarted):
+    client_id = await _client_of(edge.store, conversation_id)
+    if client_id is None:
         await _refuse(socket, subprotocol, codes.NOT_FOUND, "no such conversation")
         return
-    if not actor.is_staff and first[0].data.client.id != actor.client_id:
+    if not actor.is_staff and client_id != actor.client_id:
         await _refuse(socket, subprotocol, codes.FORBIDDEN, "not your conversation")
         return
     await _serve(socket, subprotocol, edge, principal, conversation_id, after)
@@ -260,10 +269,10 @@ class ConversationPresence(msgspec.Struct, frozen=True, kw_only=True):
 async def conversation_presence(
     conversation_id: FromPath[UUID], actor: NamedDependency[Actor], edge: NamedDependency[Edge]
 ) -> ConversationPresence:
-    first = await edge.store.read_stream(stream_id_for(conversation_id), limit=1)
-    if not first or not isinstance(first[0].data, ConversationStarted):
+    client_id = await _client_of(edge.store, conversation_id)
+    if client_id is None:
         raise errors.ConversationNotFound("no such conversation")
-    if not actor.is_staff and first[0].data.client.id != actor.client_id:
+    if not actor.is_staff and client_id != actor.client_id:
         raise errors.Forbidden("this conversation belongs to another client")
     online = [] if edge.presence is None else edge.presence.online(conversation_id)
     return ConversationPresence(conversation_id=conversation_id, online=online)

@@ -164,6 +164,14 @@ class Hub:
         if subscriber.conversation_id not in self._by_conversation:
             self._delivered.pop(subscriber.conversation_id, None)
 
+    def _listens_to(self, subject: str) -> bool:
+        """Has this node a socket on the conversation of an event subject
+        (``<prefix>.events.<conversation_id>.<EventType>``)?"""
+        try:
+            return UUID(subject.rsplit(".", 2)[-2]) in self._by_conversation
+        except ValueError:
+            return True  # not ours to judge: decode it and let it be logged
+
     def watched(self, conversation_id: UUID) -> bool:
         """Has this node a socket on ``conversation_id``?"""
         return conversation_id in self._by_conversation
@@ -189,6 +197,8 @@ class Hub:
         await self._nats.publish(subject, _encode(signal))
 
     async def _on_event(self, message: Msg) -> None:
+        if not self._inbox and not self._listens_to(message.subject):
+            return  # every node hears every event: most are for other nodes' sockets
         try:
             event = _decode_event(message.data)
         except msgspec.DecodeError:
