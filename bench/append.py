@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -49,6 +49,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
+from bench.databases import log, quote, with_database
 from events.catalogue import MessageSent, Side
 from events.envelope import Metadata, NewEvent
 from events.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
@@ -219,22 +220,6 @@ def summarise(
     )
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def with_database(url: str, database: str, **params: str) -> str:
-    """The same server URL, pointing at another database (and extra parameters)."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.update(params)
-    return urlunsplit(parts._replace(path=f"/{database}", query=urlencode(query)))
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 # -- Parley ----------------------------------------------------------------------
 
 
@@ -268,7 +253,7 @@ async def run_parley(url: str, schema: str, wl: Workload, settings: Settings) ->
     dsn = with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(f"CREATE SCHEMA {_quote(schema)}")
+        await conn.execute(f"CREATE SCHEMA {quote(schema)}")
         await apply_migrations(conn, [EVENT_STORE_MIGRATIONS])
     finally:
         await conn.close()
@@ -441,7 +426,7 @@ async def _drop_databases(url: str, names: Sequence[str]) -> None:
     conn = await asyncpg.connect(url)
     try:
         for name in names:
-            await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
     finally:
         await conn.close()
 
@@ -475,7 +460,7 @@ async def run(
         conn = await asyncpg.connect(url)
         try:
             for name in (parley_db, es_db):
-                await conn.execute(f"CREATE DATABASE {_quote(name)}")
+                await conn.execute(f"CREATE DATABASE {quote(name)}")
                 created.append(name)
         finally:
             await conn.close()

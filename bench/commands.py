@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -69,13 +68,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -83,6 +81,7 @@ import httpx
 import uvloop
 
 from bench.commands_server import UVICORN_SETTINGS
+from bench.databases import log, throwaway_database
 from bench.tables import markdown_table
 from commands.auth import issue_token
 from commands.model import stream_id_for
@@ -97,7 +96,7 @@ from events.catalogue import (
     Status,
 )
 from events.envelope import Metadata, NewEvent
-from events.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
+from events.migrate import EVENT_STORE_MIGRATIONS
 from events.postgres import PostgresEventStore, create_pool
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -116,21 +115,7 @@ TARGET_P99_MS = 100.0
 TARGET_LENGTH_RATIO = 1.5
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # -- database ------------------------------------------------------------------------
-
-
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    query = urlencode(parse_qsl(parts.query))
-    return urlunsplit(parts._replace(path=f"/{database}", query=query))
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _migration_folders() -> list[Path]:
@@ -140,40 +125,6 @@ def _migration_folders() -> list[Path]:
     except ImportError:
         return [EVENT_STORE_MIGRATIONS]
     return list(MIGRATION_FOLDERS)
-
-
-@contextlib.asynccontextmanager
-async def throwaway_database(admin_url: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """A new, migrated database on the admin URL's server (its URL and server
-    facts), dropped on the way out whatever happens."""
-    name = f"bench_commands_{uuid4().hex[:8]}"
-    try:
-        conn = await asyncpg.connect(admin_url, timeout=10)
-    except (OSError, asyncpg.PostgresError) as error:
-        raise SystemExit(f"cannot connect to --database-url {admin_url}: {error}") from None
-    try:
-        facts = {"server_version": str(await conn.fetchval("SHOW server_version"))}
-        for setting in ("synchronous_commit", "fsync", "shared_buffers"):
-            facts[setting] = str(await conn.fetchval(f"SHOW {setting}"))
-        await conn.execute(f"CREATE DATABASE {_quote(name)}")
-    finally:
-        await conn.close()
-    url = with_database(admin_url, name)
-    try:
-        conn = await asyncpg.connect(url)
-        try:
-            await apply_migrations(conn, _migration_folders())
-        finally:
-            await conn.close()
-        log(f"database {name} created and migrated")
-        yield url, facts
-    finally:
-        conn = await asyncpg.connect(admin_url, timeout=10)
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
-        finally:
-            await conn.close()
-        log(f"database {name} dropped")
 
 
 # -- seeding -------------------------------------------------------------------------
@@ -800,7 +751,10 @@ async def run(args: argparse.Namespace) -> Report:
     secret = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     admin_token = issue_token(secret, sub=STAFF_ID, role="admin", ttl=timedelta(hours=2), now=now)
-    async with throwaway_database(args.database_url) as (url, facts):
+    async with throwaway_database(args.database_url, "bench_commands", _migration_folders()) as (
+        url,
+        facts,
+    ):
         report.postgresql = facts
         started = time.perf_counter()
         seeded = await seed_all(url, args.long_messages, args.short_messages, args.worst_messages)

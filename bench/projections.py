@@ -90,7 +90,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -101,6 +100,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from bench.databases import log, throwaway_database
 from bench.tables import markdown_table
 from commands.handler import CommandHandler
 from commands.model import Actor, Role, SendMessage, StartConversation, stream_id_for
@@ -115,7 +115,6 @@ from events.catalogue import (
     Status,
 )
 from events.envelope import Metadata, NewEvent, RecordedEvent
-from events.migrate import apply_migrations
 from events.postgres import PostgresEventStore, create_pool
 from events.relay import JetStreamRelay, Topology, ensure_stream
 from parley.services import MIGRATION_FOLDERS
@@ -143,10 +142,6 @@ CONTENT = (
 assert len(CONTENT) == 200
 
 _encode = msgspec.json.Encoder().encode  # what events.relay encodes envelopes with
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def cpu_times() -> tuple[float, float]:
@@ -298,50 +293,6 @@ class Report:
 
 
 # -- database and NATS ---------------------------------------------------------------
-
-
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    query = urlencode(parse_qsl(parts.query))
-    return urlunsplit(parts._replace(path=f"/{database}", query=query))
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-@contextlib.asynccontextmanager
-async def throwaway_database(admin_url: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """A new, migrated database on the admin URL's server (its URL and server
-    facts), dropped on the way out whatever happens."""
-    name = f"bench_projections_{uuid4().hex[:8]}"
-    try:
-        conn = await asyncpg.connect(admin_url, timeout=10)
-    except (OSError, asyncpg.PostgresError) as error:
-        raise SystemExit(f"cannot connect to --database-url {admin_url}: {error}") from None
-    try:
-        facts = {"server_version": str(await conn.fetchval("SHOW server_version"))}
-        for setting in ("synchronous_commit", "fsync", "shared_buffers"):
-            facts[setting] = str(await conn.fetchval(f"SHOW {setting}"))
-        await conn.execute(f"CREATE DATABASE {_quote(name)}")
-    finally:
-        await conn.close()
-    url = with_database(admin_url, name)
-    try:
-        conn = await asyncpg.connect(url)
-        try:
-            await apply_migrations(conn, MIGRATION_FOLDERS)
-        finally:
-            await conn.close()
-        log(f"database {name} created and migrated")
-        yield url, facts
-    finally:
-        conn = await asyncpg.connect(admin_url, timeout=10)
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
-        finally:
-            await conn.close()
-        log(f"database {name} dropped")
 
 
 class Streams:
@@ -932,7 +883,10 @@ async def run(args: argparse.Namespace, argv: Sequence[str]) -> Report:
     parts = set(args.parts)
     prefix = f"benchproj{secrets.token_hex(3)}"
     async with (
-        throwaway_database(args.database_url) as (url, facts),
+        throwaway_database(args.database_url, "bench_projections", MIGRATION_FOLDERS) as (
+            url,
+            facts,
+        ),
         connect_nats(args.nats_url) as nc,
     ):
         report = Report(

@@ -84,10 +84,8 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from uuid import uuid4
+from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import msgspec
 import psutil
@@ -95,6 +93,7 @@ import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.databases import throwaway_database
 from bench.ws_http import HttpError, HttpPool
 from commands.auth import issue_token
 
@@ -151,31 +150,6 @@ def token(sub: str) -> str:
 
 
 # -- the system under test ------------------------------------------------------------
-
-
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{database}", query=urlencode(parse_qsl(parts.query))))
-
-
-@contextlib.asynccontextmanager
-async def throwaway_database(admin_url: str) -> AsyncIterator[str]:
-    name = f"bench_ws_{uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    log(f"database {name} created")
-    try:
-        yield with_database(admin_url, name)
-    finally:
-        conn = await asyncpg.connect(admin_url, timeout=10)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-        log(f"database {name} dropped")
 
 
 @contextlib.asynccontextmanager
@@ -1170,7 +1144,10 @@ async def run(args: argparse.Namespace, argv: Sequence[str]) -> Report:
     procs: list[Proc] = []
     clients: list[ClientProc] = []
     tap = Tap()
-    async with throwaway_database(args.database_url) as url, own_stream(args.nats_url, prefix):
+    async with (
+        throwaway_database(args.database_url, "bench_ws") as (url, _),
+        own_stream(args.nats_url, prefix),
+    ):
         env = {
             **os.environ,
             "PARLEY_DATABASE_URL": url,
