@@ -25,9 +25,8 @@ transaction: the call takes the lock, decides every append, inserts the rows
 and commits, in one round trip. The lock is therefore never held while the
 server waits for this process (whose event loop may be busy encoding the next
 batch), and the next writer's call, already sent and parsed, waits at the lock
-inside the server and runs the moment it is free. A writer keeps its pool
-connection while appends keep coming (no acquire and reset per batch) and
-gives it back when the queue runs dry.
+inside the server and runs the moment it is free. Each writer holds a pool
+connection of its own for its life (no acquire and reset per batch).
 
 The function looks up only each append's first event id (a retry is found by
 it). An append whose later ids are stored fails the whole call on the unique
@@ -265,41 +264,38 @@ class PostgresEventStore:
 
     async def _write_loop(self) -> None:
         """Take whatever is queued (up to the batch bound), commit it, repeat.
-        A ``None`` in the queue tells the writer to stop (see ``close``)."""
-        next_ = await self._queue.get()
-        while next_ is not None:
-            try:
-                conn = await self._pool.acquire()
-            except Exception as error:  # no connection to be had: fail what waits now
-                batch, next_ = self._take_batch(next_)
-                for pending in batch:
-                    _settle(pending, error)
-            else:
-                try:
-                    next_ = await self._write_while_busy(conn, next_)
-                finally:
-                    with contextlib.suppress(Exception):  # the pool drops a broken one
-                        await self._pool.release(conn)
-            if next_ is None:
-                next_ = await self._queue.get()
+        A ``None`` in the queue tells the writer to stop (see ``close``).
 
-    async def _write_while_busy(
-        self, conn: PoolConnectionProxy, first: _PendingAppend
-    ) -> _PendingAppend | None:
-        """Commit batch after batch on one connection while appends keep coming
-        (no acquire and reset per batch). Returns ``None`` when the queue ran
-        dry, or the next append if the connection was lost."""
-        next_: _PendingAppend | None = first
-        while next_ is not None and not conn.is_closed():
-            batch, held_back = self._take_batch(next_)
-            await self._commit_isolating_failures(conn, batch)
-            next_ = held_back or self._queued_append()
-            if next_ is None:
-                # Before giving the connection back, let the callers just
-                # answered run: they often append again at once.
-                await asyncio.sleep(0)
-                next_ = self._queued_append()
-        return next_
+        The writer holds one pool connection for its life (a new one if that
+        one breaks): giving it back after each batch would cost a reset round
+        trip per commit at a low rate, run while the callers fan out."""
+        conn: PoolConnectionProxy | None = None
+        next_ = await self._queue.get()
+        try:
+            while next_ is not None:
+                if conn is None or conn.is_closed():
+                    if conn is not None:
+                        with contextlib.suppress(Exception):  # the pool drops a broken one
+                            await self._pool.release(conn)
+                        conn = None
+                    try:
+                        conn = await self._pool.acquire()
+                    except Exception as error:  # no connection to be had: fail what waits now
+                        batch, next_ = self._take_batch(next_)
+                        for pending in batch:
+                            _settle(pending, error)
+                        if next_ is None:
+                            next_ = await self._queue.get()
+                        continue
+                batch, held_back = self._take_batch(next_)
+                await self._commit_isolating_failures(conn, batch)
+                next_ = held_back or self._queued_append()
+                if next_ is None:
+                    next_ = await self._queue.get()
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await self._pool.release(conn)
 
     def _take_batch(
         self, first: _PendingAppend

@@ -49,10 +49,9 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -67,9 +66,9 @@ from nats.js.errors import NotFoundError
 from events import checkpoints
 from events.envelope import RecordedEvent
 from events.store import EventStore
+from events.tasks import cancel_and_wait, until_stopped
 
 log = logging.getLogger("parley.relay")
-T = TypeVar("T")
 
 RELAY_LOCK_KEY = 0x5041524C_52454C41  # "PARLRELA"
 CHECKPOINT = "relay"
@@ -93,20 +92,6 @@ class Topology:
 
     def subject(self, event: RecordedEvent) -> str:
         return f"{self.prefix}.events.{event.data.conversation_id}.{event.type}"
-
-
-async def until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
-    """``await work``, unless ``stop`` is set first (then ``None``; work cancelled)."""
-    task = asyncio.ensure_future(work)
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    return None
 
 
 async def ensure_stream(js: JetStreamContext, topology: Topology) -> None:
@@ -369,9 +354,7 @@ class JetStreamRelay:
                 try:
                     await self._relay(window, stop, checkpointing)
                 finally:
-                    checkpointing.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await checkpointing
+                    await cancel_and_wait(checkpointing)
                 # Stopped: keep what was acknowledged so far.
                 if window.acked > self.position:
                     await self._save(window.acked)

@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -31,8 +32,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events import checkpoints
 from events.envelope import RecordedEvent
-from events.relay import Topology, ensure_stream, until_stopped
+from events.relay import Topology, ensure_stream
 from events.store import EventStore
+from events.tasks import until_stopped
 from projections.base import Projection, apply_events
 
 log = logging.getLogger("parley.projections")
@@ -61,13 +63,24 @@ class ProjectionRunner:
         self._idle_timeout = idle_timeout
         self.position = 0
         """The checkpoint as of the last batch this runner committed."""
+        self._conn: PoolConnectionProxy | None = None  # its own, while running
 
     @property
     def consumer(self) -> str:
         return f"{self._topology.prefix}-{self.projection.name}"
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Project until ``stop`` is set."""
+        """Project until ``stop`` is set, on a connection of its own (no
+        acquire, reset and ``SET LOCAL`` round trips per batch)."""
+        async with self._pool.acquire() as conn:
+            await conn.execute("SET synchronous_commit = off")  # see _transaction
+            self._conn = conn
+            try:
+                await self._project(stop)
+            finally:
+                self._conn = None  # the pool's reset undoes the SET
+
+    async def _project(self, stop: asyncio.Event) -> None:
         await self.catch_up_from_store()
         subscription = None
         while not stop.is_set():
@@ -109,10 +122,7 @@ class ProjectionRunner:
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
         """Apply a batch and move the checkpoint, in one transaction."""
         name = self.projection.name
-        async with self._pool.acquire() as conn, conn.transaction():
-            # No need to wait for this commit's fsync: rows and checkpoint are
-            # kept or lost together, and the log they come from is durable.
-            await conn.execute("SET LOCAL synchronous_commit = off")
+        async with self._transaction() as conn:
             position = await checkpoints.load(conn, name, lock=True)
             start = position
             fresh: list[RecordedEvent] = []
@@ -130,6 +140,26 @@ class ProjectionRunner:
                 await checkpoints.save(conn, name, position)
         self.position = position
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[PoolConnectionProxy]:
+        """The runner's own connection while it runs; otherwise (a test, a
+        rebuild) one from the pool for the while."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[PoolConnectionProxy]:
+        """A transaction whose commit does not wait for its fsync: rows and
+        checkpoint are kept or lost together, and the log they come from is
+        durable. (The runner's own connection has that set for its session.)"""
+        async with self._connection() as conn, conn.transaction():
+            if conn is not self._conn:
+                await conn.execute("SET LOCAL synchronous_commit = off")
+            yield conn
+
     async def _backfill(self, conn: checkpoints.Connection, after: int, up_to: int) -> int:
         """Apply the events in (after, up_to] from the event store."""
         log.info("%s: back-filling positions %d..%d", self.consumer, after + 1, up_to)
@@ -144,7 +174,7 @@ class ProjectionRunner:
     async def catch_up_from_store(self) -> None:
         """Apply whatever the log holds past the checkpoint."""
         while True:
-            async with self._pool.acquire() as conn:
+            async with self._connection() as conn:
                 self.position = await checkpoints.load(conn, self.projection.name)
             page = await self._store.read_all(after=self.position, limit=self._batch_size)
             if not page:
