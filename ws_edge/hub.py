@@ -4,7 +4,7 @@ and the sockets connected to this node, by conversation.
 Events reach every node through NATS (the relay's JetStream publishes are
 also delivered to plain subscribers of the same subjects), so a socket gets
 its conversation's events whichever node it is connected to. Delivery to a
-socket never blocks: each subscriber has a bounded queue, and one that is
+socket never blocks: each subscriber has a bounded mailbox, and one that is
 full is marked overflowed (its session closes it; the client resumes).
 """
 
@@ -15,7 +15,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 from uuid import UUID
@@ -27,6 +28,7 @@ from nats.aio.subscription import Subscription
 
 from events.envelope import RecordedEvent
 from events.relay import Topology
+from events.tasks import cancel_and_wait
 from ws_edge import frames
 from ws_edge.presence import Change, Presence
 from ws_edge.translate import event_frame
@@ -59,7 +61,42 @@ class Delivery:
     text: str
 
 
-Item = Delivery | frames.Typing | frames.Presence
+Item = Delivery | frames.ServerFrame  # an event, or any other frame for the socket
+
+
+class Mailbox:
+    """One socket's frames waiting to go out: bounded, read by one task (the
+    session's writer). Lighter than an ``asyncio.Queue``: a delivery to every
+    socket of a conversation passes through one of these per socket."""
+
+    def __init__(self, size: int) -> None:
+        self._items: deque[Item] = deque()
+        self._size = size
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: Item) -> bool:
+        """Add ``item``; ``False`` (and nothing added) when the mailbox is full."""
+        if len(self._items) >= self._size:
+            return False
+        self._items.append(item)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        return True
+
+    async def take(self) -> Item:
+        """The oldest item, waiting for one if there is none."""
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        return self._items.popleft()
+
+    def take_nowait(self) -> Item:
+        """The oldest item; ``IndexError`` if there is none."""
+        return self._items.popleft()
 
 
 @dataclass(eq=False)
@@ -69,23 +106,22 @@ class Subscriber:
     conversation_id: UUID | None  # None: the inbox (every conversation)
     queue_size: int
     staff: bool = True  # staff get PRESENCE frames
+    on_overflow: Callable[[], None] | None = None
+    """Called once, when the mailbox is full (the session closes: slow consumer)."""
     typing_of: set[UUID] = field(default_factory=set)  # inbox: SUBSCRIBEd conversations
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    queue: asyncio.Queue[Item] = field(init=False)
+    mailbox: Mailbox = field(init=False)
     overflowed: bool = False
-    overflow: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.queue_size)
+        self.mailbox = Mailbox(self.queue_size)
 
     def offer(self, item: Item) -> None:
-        if self.overflowed:
+        if self.overflowed or self.mailbox.put(item):
             return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.overflowed = True  # the session closes the socket: slow consumer
-            self.overflow.set()
+        self.overflowed = True
+        if self.on_overflow is not None:
+            self.on_overflow()
 
 
 @dataclass
@@ -133,9 +169,7 @@ class Hub:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            await cancel_and_wait(self._sweeper)
 
     def add(self, subscriber: Subscriber) -> None:
         """Start delivering; a conversation's subscriber first gets who is

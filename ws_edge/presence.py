@@ -1,19 +1,28 @@
 """Presence: who is connected to which conversation, across every node.
 
-Each open conversation socket is one key in a JetStream key-value bucket,
-``<PREFIX>_PRESENCE``: ``<conversation_id>.<connection id>``, whose value
-says who is connected (user id and role). The node holding the socket puts
-the key when the socket opens, deletes it when it closes, and puts it again
-every ``ttl / 3`` seconds while it stays open. Every node watches the whole
-bucket, so every node knows every connection, wherever it is.
+Everything lives in one JetStream key-value bucket, ``<PREFIX>_PRESENCE``:
 
-A node that dies cannot delete its keys; they just stop being refreshed.
-Every node forgets a key not refreshed for ``ttl`` seconds, and the bucket's
-own TTL (its stream's max age) drops it from the server, so a node started
-later never sees it. So the connections of a dead node are gone everywhere
-within ``ttl`` seconds (``PARLEY_PRESENCE_TTL_SECONDS``, 30 by default).
-(NATS 2.11 can also write a delete marker when a key ages out; we do not
-rely on it, so that 2.9 and 2.10 servers work too.)
+- ``<conversation_id>.<node>.<connection>``: one open conversation socket,
+  whose value says who is connected (user id and role). The node holding the
+  socket puts the key when the socket opens and deletes it when it closes.
+- ``node.<node>``: the node's heartbeat, put again every ``ttl / 3`` seconds.
+
+Every node watches the whole bucket, so every node knows every connection,
+wherever it is. Keeping the view alive costs one heartbeat per node, however
+many sockets it holds (a key per socket, refreshed, would cost every node a
+message per socket of every node, every ``ttl / 3``).
+
+A node that dies says no goodbye: its heartbeat just stops. Every node
+forgets the connections of a node whose heartbeat is ``ttl`` seconds old
+(``PARLEY_PRESENCE_TTL_SECONDS``, 30 by default) and purges its keys from the
+bucket, so a node started later never sees them. A node that stops cleanly
+deletes its heartbeat key, and the others forget its connections at once.
+A node taken for dead by mistake (the others could not hear it for a TTL)
+heals: once per TTL every node checks that the bucket still holds its
+connections and puts back any it lost, and a node that hears a heartbeat
+from a node it does not know (new, or taken for dead) learns that node's
+connections from the bucket.
+(None of this needs key TTLs or delete markers, so NATS 2.9 and 2.10 work.)
 
 A user is *online* in a conversation while at least one of their sockets is
 connected to it. The moments that changes — ``joined``, ``left`` — are
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -37,6 +47,8 @@ import msgspec
 from nats.aio.client import Client as NATS
 from nats.js.api import StorageType
 from nats.js.kv import KeyValue
+
+from events.tasks import cancel_and_wait
 
 log = logging.getLogger("parley.ws")
 
@@ -75,10 +87,7 @@ _decode = msgspec.json.Decoder(Connection).decode
 _encode = msgspec.json.Encoder().encode
 
 
-@dataclass
-class _Known:
-    connection: Connection
-    refreshed: float  # time.monotonic() of the last put (as seen here)
+_NODE = "node."  # the heartbeat keys: node.<node>
 
 
 class Presence:
@@ -90,11 +99,17 @@ class Presence:
         self.ttl = ttl
         self.node = uuid.uuid4().hex
         self._kv: KeyValue | None = None
-        self._mine: dict[str, Connection] = {}  # key -> value, for refreshing
-        self._known: dict[str, _Known] = {}  # every node's connections
+        self._mine: dict[str, Connection] = {}  # key -> value, to put back after an outage
+        self._known: dict[str, Connection] = {}  # every node's connections
+        self._by_node: dict[str, set[str]] = {}  # node -> its connections' keys
+        self._heard: dict[str, float] = {}  # node -> monotonic time of its last heartbeat
         self._keys: dict[tuple[UUID, str], set[str]] = {}  # (conversation, user) -> keys
         self._listeners: list[Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._relearning: set[asyncio.Task[None]] = set()
+        # Keys and nodes deleted while a relearn runs: its older copies must
+        # not bring them back.
+        self._deleted_while_relearning: set[str] = set()
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -107,28 +122,33 @@ class Presence:
             self._kv = await js.key_value(self.bucket)
         except Exception:  # no such bucket yet (nats-py raises BucketNotFoundError)
             self._kv = await js.create_key_value(
-                bucket=self.bucket, history=1, ttl=self.ttl, storage=StorageType.MEMORY
+                bucket=self.bucket, history=1, storage=StorageType.MEMORY
             )
+        else:  # a bucket made by an older Parley aged keys out: that would drop live ones
+            info = await js.stream_info(f"KV_{self.bucket}")
+            if info.config.max_age:
+                await js.update_stream(info.config, max_age=0)
+        await self._heartbeat()
         watcher = await self._kv.watchall()
         self._tasks = [
             asyncio.create_task(self._watch(watcher)),
-            asyncio.create_task(self._refresh()),
+            asyncio.create_task(self._beat()),
             asyncio.create_task(self._sweep()),
         ]
 
     async def stop(self) -> None:
-        """Say goodbye: delete this node's keys, stop watching."""
-        for key in list(self._mine):
-            await self._delete(key)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Say goodbye: the others forget this node's connections at once."""
+        await cancel_and_wait(*self._tasks, *self._relearning)
+        assert self._kv is not None
+        with contextlib.suppress(Exception):
+            await self._kv.delete(_NODE + self.node)
+        await self._purge(self.node)
 
     # -- this node's sockets -------------------------------------------------------------
 
     async def join(self, conversation_id: UUID, user_id: str, role: str) -> str:
         """A socket opened on ``conversation_id``: its presence key."""
-        key = f"{conversation_id}.{uuid.uuid4().hex}"
+        key = f"{conversation_id}.{self.node}.{uuid.uuid4().hex}"
         connection = Connection(
             conversation_id=conversation_id,
             user_id=user_id,
@@ -137,22 +157,27 @@ class Presence:
             node=self.node,
         )
         self._mine[key] = connection
-        self._learn(key, connection, time.monotonic())  # seen here at once
-        await self._put(key, connection)
+        self._learn(key, connection)  # seen here at once
+        assert self._kv is not None
+        try:
+            await self._kv.put(key, _encode(connection))
+        except Exception as error:  # NATS down: put back when it returns (see _watch)
+            log.warning("presence: could not put %s: %s", key, error)
         return key
 
     async def leave(self, key: str) -> None:
         if self._mine.pop(key, None) is not None:
             self._forget(key)
-            await self._delete(key)
+            assert self._kv is not None
+            with contextlib.suppress(Exception):
+                await self._kv.delete(key)
 
     # -- queries -----------------------------------------------------------------------
 
     def online(self, conversation_id: UUID) -> list[OnlineUser]:
         """Who is connected to ``conversation_id`` now, earliest first."""
         users: dict[str, OnlineUser] = {}
-        for known in self._known.values():
-            c = known.connection
+        for c in self._known.values():
             if c.conversation_id != conversation_id:
                 continue
             seen = users.get(c.user_id)
@@ -170,27 +195,38 @@ class Presence:
 
     # -- keeping the view -----------------------------------------------------------------
 
-    def _learn(self, key: str, connection: Connection, refreshed: float) -> None:
-        known = self._known.get(key)
-        if known is not None:
-            known.refreshed = max(known.refreshed, refreshed)
+    def _learn(self, key: str, connection: Connection) -> None:
+        if key in self._known:
             return
-        self._known[key] = _Known(connection, refreshed)
+        self._known[key] = connection
+        self._by_node.setdefault(connection.node, set()).add(key)
+        # A node heard of only through a connection gets a TTL to send a heartbeat.
+        self._heard.setdefault(connection.node, time.monotonic())
         keys = self._keys.setdefault((connection.conversation_id, connection.user_id), set())
         keys.add(key)
         if len(keys) == 1:
             self._tell(connection, "joined")
 
     def _forget(self, key: str) -> None:
-        known = self._known.pop(key, None)
-        if known is None:
+        c = self._known.pop(key, None)
+        if c is None:
             return
-        c = known.connection
+        node_keys = self._by_node.get(c.node)
+        if node_keys is not None:
+            node_keys.discard(key)
+            if not node_keys:
+                del self._by_node[c.node]
         keys = self._keys[(c.conversation_id, c.user_id)]
         keys.discard(key)
         if not keys:
             del self._keys[(c.conversation_id, c.user_id)]
             self._tell(c, "left")
+
+    def _forget_node(self, node: str) -> None:
+        """``node`` is gone: forget every connection it held."""
+        self._heard.pop(node, None)
+        for key in list(self._by_node.get(node, ())):
+            self._forget(key)
 
     def _tell(self, connection: Connection, state: Literal["joined", "left"]) -> None:
         change = Change(connection.conversation_id, connection.user_id, connection.role, state)
@@ -201,58 +237,115 @@ class Presence:
         async for entry in watcher:
             if entry is None:  # the end of the initial values
                 continue
-            if entry.operation in ("DEL", "PURGE") or not entry.value:
+            deleted = entry.operation in ("DEL", "PURGE") or not entry.value
+            if entry.key.startswith(_NODE):
+                node = entry.key.removeprefix(_NODE)
+                if deleted:
+                    if node != self.node:
+                        self._forget_node(node)  # a clean stop
+                        if self._relearning:
+                            self._deleted_while_relearning.add(node)
+                else:
+                    self._heard_from(node, _heard_at(entry.created))
+            elif deleted:
                 if entry.key not in self._mine:
                     self._forget(entry.key)
-                continue
-            try:
-                connection = _decode(entry.value)
-            except msgspec.DecodeError:
-                log.warning("undecodable presence entry %s", entry.key)
-                continue
-            self._learn(entry.key, connection, _refreshed_at(entry.created))
+                    if self._relearning:
+                        self._deleted_while_relearning.add(entry.key)
+            else:
+                try:
+                    connection = _decode(entry.value)
+                except msgspec.DecodeError:
+                    log.warning("undecodable presence entry %s", entry.key)
+                    continue
+                self._learn(entry.key, connection)
 
-    async def _refresh(self) -> None:
-        """Keep this node's keys alive (and put them back after a NATS outage).
+    def _heard_from(self, node: str, at: float) -> None:
+        if node not in self._heard and node != self.node:
+            # A node not known here: new, or taken for dead while this node
+            # could not hear it. Learn what the bucket holds of it.
+            task = asyncio.create_task(self._relearn(node))
+            self._relearning.add(task)
+            task.add_done_callback(self._relearning.discard)
+        self._heard[node] = at  # heartbeats come in order; this replaces any grace
 
-        Refreshes are plain publishes on the bucket's subjects (JetStream stores
-        them as puts) without waiting for each acknowledgement: a node with
-        thousands of sockets would otherwise make thousands of request/replies
-        in a burst every ``ttl / 3``. A refresh that is lost is made good by the
-        next one, a third of the TTL later."""
-        while True:
+    async def _relearn(self, node: str) -> None:
+        assert self._kv is not None
+        watcher = await self._kv.watch(f"*.{node}.*")
+        try:
+            # nats-py marks the end of what the bucket holds with None, sent
+            # with the last entry; if a purge took that entry first, no end
+            # comes: a TTL is time enough for the rest.
+            async with asyncio.timeout(self.ttl):
+                async for entry in watcher:
+                    if entry is None:
+                        return
+                    gone = self._deleted_while_relearning
+                    if entry.operation is None and entry.value and not {entry.key, node} & gone:
+                        with contextlib.suppress(msgspec.DecodeError):
+                            self._learn(entry.key, _decode(entry.value))
+        except TimeoutError:
+            log.info("presence: relearning node %s ended without nats-py's end marker", node)
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+            if len(self._relearning) <= 1:  # the last one running: this one
+                self._deleted_while_relearning.clear()
+
+    async def _heartbeat(self) -> None:
+        """Plain publish on the bucket's subject (JetStream stores it as a put)."""
+        await self._nats.publish(f"$KV.{self.bucket}.{_NODE}{self.node}", b"{}")
+
+    async def _beat(self) -> None:
+        """A heartbeat every ``ttl / 3``; once per ``ttl``, check this node's keys."""
+        for beat in itertools.count(1):
             await asyncio.sleep(self.ttl / 3)
             try:
-                for n, (key, connection) in enumerate(list(self._mine.items()), 1):
-                    await self._nats.publish(f"$KV.{self.bucket}.{key}", _encode(connection))
-                    if n % 200 == 0:
-                        await asyncio.sleep(0)  # let the sockets have the loop
-            except Exception as error:  # NATS down: the next round tries again
-                log.warning("presence: could not refresh: %s", error)
+                await self._heartbeat()
+                if beat % 3 == 0:
+                    await self._put_back_missing()
+            except Exception as error:  # NATS down: the next beat tries again
+                log.warning("presence: no heartbeat: %s", error)
+
+    async def _put_back_missing(self) -> None:
+        """Put back this node's keys the bucket lost: another node that could
+        not hear this one took it for dead and purged them (or NATS lost them)."""
+        if not self._mine:
+            return
+        js = self._nats.jetstream()
+        info = await js.stream_info(
+            f"KV_{self.bucket}", subjects_filter=f"$KV.{self.bucket}.*.{self.node}.*"
+        )
+        stored = info.state.subjects or {}
+        missing = [k for k in list(self._mine) if f"$KV.{self.bucket}.{k}" not in stored]
+        if missing:
+            log.warning("presence: putting back %d connections the bucket lost", len(missing))
+        for n, key in enumerate(missing, 1):
+            connection = self._mine.get(key)
+            if connection is not None:
+                await self._nats.publish(f"$KV.{self.bucket}.{key}", _encode(connection))
+            if n % 200 == 0:
+                await asyncio.sleep(0)  # let the sockets have the loop
 
     async def _sweep(self) -> None:
-        """Forget other nodes' keys not refreshed for ``ttl`` (their node died)."""
+        """Forget (and purge) the nodes whose heartbeat is ``ttl`` old: they died."""
         while True:
             await asyncio.sleep(min(1.0, self.ttl / 10))
             horizon = time.monotonic() - self.ttl
-            for key, known in list(self._known.items()):
-                if known.refreshed < horizon and key not in self._mine:
-                    self._forget(key)
+            for node, heard in list(self._heard.items()):
+                if heard < horizon and node != self.node:
+                    self._forget_node(node)
+                    await self._purge(node)
 
-    async def _put(self, key: str, connection: Connection) -> None:
-        assert self._kv is not None
-        try:
-            await self._kv.put(key, _encode(connection))
-        except Exception as error:  # NATS down: the refresher tries again
-            log.warning("presence: could not put %s: %s", key, error)
-
-    async def _delete(self, key: str) -> None:
-        assert self._kv is not None
+    async def _purge(self, node: str) -> None:
+        """Drop ``node``'s keys from the bucket (every node may do it: it is idempotent)."""
+        js = self._nats.jetstream()
+        stream = f"KV_{self.bucket}"
         with contextlib.suppress(Exception):
-            await self._kv.delete(key)
+            await js.purge_stream(stream, subject=f"$KV.{self.bucket}.*.{node}.*")
+            await js.purge_stream(stream, subject=f"$KV.{self.bucket}.{_NODE}{node}")
 
 
-def _refreshed_at(created: datetime | None) -> float:
+def _heard_at(created: datetime | None) -> float:
     """The monotonic time of a put the server stamped at ``created``."""
     now = time.monotonic()
     if created is None:

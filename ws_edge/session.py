@@ -1,9 +1,13 @@
 """One WebSocket connection: replay, then live events; frames in, commands out.
 
-A session runs four tasks and ends when the first of them does: the writer
-(replay from the store, READY, then live events from the hub), the reader
-(client frames), the heartbeat, and the token's expiry. The close code says
-why (see ``ws_edge.codes``).
+A session runs two tasks, the writer (replay from the store, READY, then
+everything in the socket's mailbox: live events from the hub, and the
+reader's answers) and the reader (client frames), and ends when either
+ends or when a timer or the hub ends it: a missed heartbeat, the token's
+expiry, a full mailbox (slow consumer). Timers are plain loop callbacks, not
+tasks, so an idle socket costs no wake-ups between heartbeats; only a typist
+has a third task, which refreshes the indicator while it lasts. The close
+code says why (see ``ws_edge.codes``).
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from uuid import UUID
 
 import msgspec
 from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
 
 from commands import errors
 from commands.handler import CommandHandler
 from commands.model import Actor, MarkRead, SendMessage, stream_id_for
 from events.envelope import RecordedEvent
 from events.store import EventStore
+from events.tasks import cancel_and_wait
 from read_api.queries import ConversationView
 from ws_edge import codes, frames
 from ws_edge.config import EdgeConfig
@@ -34,18 +40,12 @@ from ws_edge.translate import event_frame
 
 log = logging.getLogger("parley.ws")
 
+_GONE = (OSError, WebSocketDisconnect)  # uvicorn: ClientDisconnected(OSError)
+"""What sending to (or reading from) a socket whose client has gone raises."""
+
 RowSource = Callable[[list[UUID], int], Awaitable[list[ConversationView]]]
 """Inbox rows of these conversations, once the read model reached this position."""
 _PAGE = 500
-
-
-class Closing(Exception):
-    """End the session with this close code."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 class Session:
@@ -75,65 +75,91 @@ class Session:
         self.handler = handler
         self.limiter = limiter
         self.config = config
-        self.subscriber = Subscriber(conversation_id, config.queue_size, staff=actor.is_staff)
+        self.subscriber = Subscriber(
+            conversation_id,
+            config.queue_size,
+            staff=actor.is_staff,
+            on_overflow=lambda: self.end(
+                codes.SLOW_CONSUMER, "too far behind: reconnect with after"
+            ),
+        )
         self.rows = rows
         self.tally: Counter[str] = Counter() if tally is None else tally
         self._touched: dict[UUID, int] = {}  # inbox: conversation -> last position sent
-        self._send_lock = asyncio.Lock()
         self._last_heard = time.monotonic()
         self._typing_until: float | None = None
+        self._typing_refresher: asyncio.Task[None] | None = None
+        self._ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
 
     # -- the life of a session ------------------------------------------------------
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         self.hub.add(self.subscriber)
-        tasks = [
-            asyncio.create_task(self._write()),
-            asyncio.create_task(self._read()),
-            asyncio.create_task(self._heartbeat()),
-            asyncio.create_task(self._expire()),
-            asyncio.create_task(self._slow_consumer()),
-        ]
-        if self.conversation_id is not None:
-            tasks.append(asyncio.create_task(self._keep_typing_alive()))
+        tasks = [asyncio.create_task(self._write()), asyncio.create_task(self._read())]
+        self._timers["heartbeat"] = loop.call_later(self.config.heartbeat_seconds, self._heartbeat)
+        if self.expires_at is not None:
+            self._timers["expiry"] = loop.call_later(
+                max(0.0, self.expires_at - time.time()),
+                self.end,
+                codes.UNAUTHENTICATED,
+                "the token expired",
+            )
         code, reason = codes.NORMAL, ""
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
+            waiting: list[asyncio.Future[Any]] = [*tasks, self._ended]
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if self._ended.done():
+                code, reason = self._ended.result()
+            for task in tasks:
+                if task not in done:
+                    continue
                 error = task.exception()
-                if isinstance(error, Closing):
-                    code, reason = error.code, error.reason
-                elif error is not None and not isinstance(error, ConnectionError):
+                if error is not None and not isinstance(error, _GONE):
                     log.error("websocket session failed", exc_info=error)
                     code, reason = codes.INTERNAL_ERROR, "internal error"
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for timer in self._timers.values():
+                timer.cancel()
+            if self._typing_refresher is not None:
+                tasks.append(self._typing_refresher)
+            await cancel_and_wait(*tasks)
             self.hub.remove(self.subscriber)
             await self._stop_typing()
             with contextlib.suppress(Exception):
                 await self.socket.close(code=code, reason=reason)
 
-    async def send(self, frame: frames.ServerFrame) -> None:
+    def end(self, code: int, reason: str) -> None:
+        """Close the session with ``code`` (the first reason given wins)."""
+        if not self._ended.done():
+            self._ended.set_result((code, reason))
+
+    def _reply(self, frame: frames.ServerFrame) -> None:
+        """Answer a client frame: through the mailbox, so that the writer is
+        the only task that writes to the socket, and the answer follows what
+        was queued before it (an ACK comes after its MESSAGE_CREATED)."""
+        self.subscriber.offer(frame)
+
+    # Only the writer task calls these two.
+    async def _send(self, frame: frames.ServerFrame) -> None:
         await self._send_text(frames.encode_frame(frame).decode())
 
     async def _send_text(self, text: str) -> None:
-        async with self._send_lock:
-            await self.socket.send_data(text)
+        await self.socket.send_data(text)
         self.tally["frames_out"] += 1
 
     # -- writer: replay, then live ----------------------------------------------------
 
     async def _write(self) -> None:
         await self._replay()
-        await self.send(self._ready())
+        await self._send(self._ready())
         while True:
-            if self._touched and self.subscriber.queue.empty():
+            if self._touched and not self.subscriber.mailbox:
                 await self._send_rows()
-            item = await self.subscriber.queue.get()
-            if not isinstance(item, Delivery):  # TYPING, PRESENCE: ephemeral, unordered
-                await self.send(item)
+            item = await self.subscriber.mailbox.take()
+            if not isinstance(item, Delivery):  # replies, TYPING, PRESENCE, HEARTBEAT
+                await self._send(item)
                 continue
             event = item.event
             where = self._where(event)
@@ -152,7 +178,7 @@ class Session:
         assert self.rows is not None
         touched, self._touched = self._touched, {}
         for row in await self.rows(list(touched), max(touched.values())):
-            await self.send(frames.ConversationRow(conversation=row))
+            await self._send(frames.ConversationRow(conversation=row))
 
     def _where(self, event: RecordedEvent) -> int:
         return event.global_position if self.conversation_id is None else event.stream_position
@@ -161,7 +187,7 @@ class Session:
         """Send every stored event after ``self.last``, up to the head."""
         while page := await self._page():
             for event in page:
-                await self.send(event_frame(event))
+                await self._send(event_frame(event))
                 self.last = self._where(event)
             if len(page) < _PAGE:
                 return
@@ -179,10 +205,6 @@ class Session:
             conversation_id=self.conversation_id, stream_position=self.last, position=0
         )
 
-    async def _slow_consumer(self) -> None:
-        await self.subscriber.overflow.wait()
-        raise Closing(codes.SLOW_CONSUMER, "too far behind: reconnect with after")
-
     # -- reader: frames in ---------------------------------------------------------------
 
     async def _read(self) -> None:
@@ -194,7 +216,7 @@ class Session:
             self.tally["frames_in"] += 1
             text = message.get("text")
             if not isinstance(text, str):
-                await self.send(
+                self._reply(
                     frames.Error(code="binary_not_supported", message="send text frames (JSON)")
                 )
                 continue
@@ -203,29 +225,29 @@ class Session:
     async def _handle_text(self, text: str) -> None:
         if len(text.encode()) > self.config.max_frame_bytes:
             limit = self.config.max_frame_bytes
-            await self.send(
+            self._reply(
                 frames.Error(code="frame_too_large", message=f"frames are at most {limit} bytes")
             )
             return
         try:
             frame = frames.decode_client_frame(text)
         except msgspec.ValidationError as error:
-            await self.send(_invalid_frame(str(error)))
+            self._reply(_invalid_frame(str(error)))
             return
         except msgspec.DecodeError:
-            await self.send(frames.Error(code="malformed_json", message="the frame is not JSON"))
+            self._reply(frames.Error(code="malformed_json", message="the frame is not JSON"))
             return
         await self._dispatch(frame)
 
     async def _dispatch(self, frame: frames.AnyClientFrame) -> None:
         if isinstance(frame, frames.PingFrame):
-            await self.send(frames.Pong(ref=frame.ref))
+            self._reply(frames.Pong(ref=frame.ref))
             return
         if isinstance(frame, frames.SubscribeFrame | frames.UnsubscribeFrame):
             await self._subscription(frame)
             return
         if self.conversation_id is None:
-            await self.send(
+            self._reply(
                 frames.Error(code="not_here", message="the inbox only listens", ref=frame.ref)
             )
             return
@@ -250,7 +272,7 @@ class Session:
     async def _subscription(self, frame: frames.SubscribeFrame | frames.UnsubscribeFrame) -> None:
         """Inbox: follow (or stop following) a conversation's typing indicators."""
         if self.conversation_id is not None:
-            await self.send(
+            self._reply(
                 frames.Error(
                     code="not_here",
                     message="SUBSCRIBE is for the inbox socket; this one follows its conversation",
@@ -265,7 +287,7 @@ class Session:
         elif cid not in watching and len(watching) >= self.config.max_subscriptions:
             self.tally["refused_too_many_subscriptions"] += 1
             limit = self.config.max_subscriptions
-            await self.send(
+            self._reply(
                 frames.Error(
                     code="too_many_subscriptions",
                     message=f"a socket follows at most {limit} conversations; UNSUBSCRIBE first",
@@ -275,9 +297,7 @@ class Session:
             return
         else:
             self.hub.watch_typing(self.subscriber, cid)
-        await self.send(
-            frames.Subscriptions(ref=frame.ref, conversation_ids=sorted(watching, key=str))
-        )
+        self._reply(frames.Subscriptions(ref=frame.ref, conversation_ids=sorted(watching, key=str)))
 
     async def _limited(
         self, kind: str, ref: str | None, action: Callable[[], Awaitable[None]]
@@ -285,7 +305,7 @@ class Session:
         wait = self.limiter.take(self.actor.id, kind)
         if wait is not None:
             self.tally[f"rate_limited_{kind}"] += 1
-            await self.send(
+            self._reply(
                 frames.Error(
                     code="rate_limited",
                     message=f"too many {kind} frames; try again later",
@@ -314,11 +334,11 @@ class Session:
         try:
             result = await self.handler.handle(command, self.actor)
         except errors.DomainError as error:
-            await self.send(
+            self._reply(
                 frames.Error(code=error.code, message=error.message, ref=ref, field=error.field)
             )
             return
-        await self.send(
+        self._reply(
             frames.Ack(
                 ref=ref,
                 client_message_id=client_message_id,
@@ -334,6 +354,8 @@ class Session:
     async def _start_typing(self) -> None:
         self._typing_until = time.monotonic() + self.config.typing_timeout
         await self._publish_typing("started")
+        if self._typing_refresher is None or self._typing_refresher.done():
+            self._typing_refresher = asyncio.create_task(self._keep_typing_alive())
 
     async def _stop_typing(self) -> None:
         if self._typing_until is None:
@@ -356,32 +378,30 @@ class Session:
 
     async def _keep_typing_alive(self) -> None:
         """While typing: refresh the indicator on every node; end it when the
-        client stops refreshing."""
-        while True:
+        client stops refreshing. Ends with the indicator."""
+        while self._typing_until is not None:
             await asyncio.sleep(self.config.typing_keepalive)
             if self._typing_until is None:
-                continue
+                return
             if time.monotonic() > self._typing_until:
                 await self._stop_typing()
             else:
-                await self._publish_typing("started")
+                try:
+                    await self._publish_typing("started")
+                except Exception:  # the other nodes end it after typing_expiry
+                    log.warning("could not refresh a typing indicator", exc_info=True)
 
     # -- liveness ------------------------------------------------------------------------
 
-    async def _heartbeat(self) -> None:
+    def _heartbeat(self) -> None:
+        """Every interval: end a socket silent for two, else send a HEARTBEAT
+        (through the mailbox, after what is queued)."""
         interval = self.config.heartbeat_seconds
-        while True:
-            await asyncio.sleep(interval)
-            if time.monotonic() - self._last_heard > 2 * interval:
-                raise Closing(codes.MISSED_HEARTBEAT, "no frame for two heartbeats")
-            await self.send(frames.Heartbeat())
-
-    async def _expire(self) -> None:
-        if self.expires_at is None:
-            await asyncio.Event().wait()
+        if time.monotonic() - self._last_heard > 2 * interval:
+            self.end(codes.MISSED_HEARTBEAT, "no frame for two heartbeats")
             return
-        await asyncio.sleep(max(0.0, self.expires_at - time.time()))
-        raise Closing(codes.UNAUTHENTICATED, "the token expired")
+        self.subscriber.offer(frames.Heartbeat())
+        self._timers["heartbeat"] = asyncio.get_running_loop().call_later(interval, self._heartbeat)
 
 
 def _invalid_frame(detail: str) -> frames.Error:

@@ -280,3 +280,31 @@ async def test_connection_attempts_over_the_per_ip_limit_are_refused_4429_for_th
     async with connect(ws(b, f"/ws/{cid}", token_for("elsewhere"))) as unaffected:
         assert (await next_frame(unaffected, "READY"))["type"] == "READY"
     assert await metric(b, 'parley_ws_refused{limit="too_many_connects"}') == 1
+
+
+async def test_staff_sockets_that_vanish_together_end_quietly(
+    cluster: list[Node], tokens: Tokens
+) -> None:
+    """Each goes while the node is telling it that the others left: a send to
+    a socket already gone ends its session as a disconnect, not as an error."""
+    a, _ = cluster
+    cid = await start_on(a, tokens, client_id="c-vanish")
+    sockets = [
+        await connect(  # type: ignore[call-arg]
+            ws(a, f"/ws/{cid}", token_for(f"staff-{i}")),
+            local_addr=(f"127.0.0.{10 + i % 3}", 0),  # under the per-address limit
+        )
+        for i in range(30)
+    ]
+    for socket in sockets:
+        await next_frame(socket, "READY")
+    for socket in sockets:
+        socket.transport.abort()  # no closing handshake: the TCP connection just drops
+    await eventually(lambda: _is(metric(a, "parley_ws_connections"), 0))
+    assert await presence_of(a, cid, tokens) == {}
+    log = a.log.read_text()
+    assert "websocket session failed" not in log, log[-3000:]
+
+
+async def _is(value: Any, expected: float) -> bool:
+    return bool(await value == expected)

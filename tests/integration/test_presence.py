@@ -1,7 +1,8 @@
 """Presence over a real NATS key-value bucket: several "nodes" (Presence
 objects, each with its own connection) agree on who is online, a user with
-several sockets joins and leaves once, and a node that dies without saying
-goodbye drops out within the TTL — also for a node that starts afterwards."""
+several sockets joins and leaves once, a node that dies without saying
+goodbye drops out within the TTL — also for a node that starts afterwards —
+and keeping it all alive costs a heartbeat per node, not a message per socket."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import nats
+from nats.aio.msg import Msg
 
 from ws_edge.presence import Change, Presence
 
@@ -73,19 +75,22 @@ async def test_a_node_that_dies_drops_out_within_the_ttl_everywhere(
         doomed_nc = await nats.connect(nats_url)
         doomed = Presence(doomed_nc, prefix, ttl=TTL)
         await doomed.start()
-        await doomed.join(cid, "dave", "client")
-        await eventually(lambda: states(seen, "dave") == ["joined"])
+        try:
+            await doomed.join(cid, "dave", "client")
+            await eventually(lambda: states(seen, "dave") == ["joined"])
 
-        # Dies without a goodbye: no delete, no more refreshes.
-        await doomed_nc.close()
-        died = time.monotonic()
+            # Dies without a goodbye: no delete, no more refreshes.
+            await doomed_nc.close()
+            died = time.monotonic()
 
-        async with node(nats_url, prefix) as (latecomer, _):
-            # The latecomer sees dave only while his key is fresh...
-            await eventually(lambda: states(seen, "dave") == ["joined", "left"], TTL + 2)
-            assert time.monotonic() - died <= TTL + 1.1
-            await eventually(lambda: latecomer.online(cid) == [], 2)
-        assert survivor.online_users() == 0
+            async with node(nats_url, prefix) as (latecomer, _):
+                # The latecomer sees dave only while his key is fresh...
+                await eventually(lambda: states(seen, "dave") == ["joined", "left"], TTL + 2)
+                assert time.monotonic() - died <= TTL + 1.1
+                await eventually(lambda: latecomer.online(cid) == [], 2)
+            assert survivor.online_users() == 0
+        finally:
+            await doomed.stop()  # its tasks (its connection is gone: nothing reaches NATS)
 
         # ...and a node started now never sees him at all.
         await asyncio.sleep(TTL)
@@ -106,3 +111,87 @@ async def test_keys_are_refreshed_so_a_live_socket_outlasts_the_ttl(
         assert states(seen_by_b, "erin") == ["joined"]
         async with node(nats_url, prefix) as (late, _):
             await eventually(lambda: [u.user_id for u in late.online(cid)] == ["erin"], 2)
+
+
+async def test_keeping_presence_alive_costs_one_heartbeat_per_node_not_one_per_socket(
+    nats_url: str, nats_prefix: str
+) -> None:
+    prefix = f"{nats_prefix}p{next(_prefixes)}"
+    conversations = [uuid.uuid4() for _ in range(10)]
+    async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, _):
+        for i in range(50):
+            await a.join(conversations[i % 10], f"user{i}", "client")
+        await eventually(lambda: b.online_users() == 50)
+        messages: list[str] = []
+
+        async def heard(message: Msg) -> None:
+            messages.append(message.subject)
+
+        listener = await nats.connect(nats_url)
+        try:
+            await listener.subscribe(f"$KV.{a.bucket}.>", cb=heard)
+            await asyncio.sleep(TTL * 2)
+        finally:
+            await listener.close()
+        assert b.online_users() == 50  # still every socket, long past the TTL
+        heartbeats = [s for s in messages if ".node." in s]
+        assert len(heartbeats) == len(messages)  # no per-socket refreshes...
+        assert 4 <= len(heartbeats) <= 2 * 7  # ...about 3 beats per TTL from each of 2 nodes
+
+
+async def test_a_node_cut_off_for_longer_than_the_ttl_puts_its_connections_back(
+    nats_url: str, nats_prefix: str
+) -> None:
+    prefix = f"{nats_prefix}p{next(_prefixes)}"
+    cid = uuid.uuid4()
+    async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
+        await a.join(cid, "fay", "client")
+        await eventually(lambda: states(seen_by_b, "fay") == ["joined"])
+
+        # A's heartbeats stop (as when it cannot reach NATS): B takes it for dead.
+        beat = a._tasks[1]
+        beat.cancel()
+        await eventually(lambda: states(seen_by_b, "fay") == ["joined", "left"], TTL + 2)
+
+        # They resume: A finds its key gone from the bucket (B purged it) and puts it back.
+        a._tasks[1] = asyncio.create_task(a._beat())
+        await eventually(lambda: [u.user_id for u in b.online(cid)] == ["fay"], TTL + 2)
+        assert states(seen_by_b, "fay") == ["joined", "left", "joined"]
+
+
+async def test_a_bucket_made_by_an_older_parley_stops_ageing_keys_out(
+    nats_url: str, nats_prefix: str
+) -> None:
+    prefix = f"{nats_prefix}p{next(_prefixes)}"
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await js.create_key_value(bucket=f"{prefix.upper()}_PRESENCE", history=1, ttl=TTL)
+        async with node(nats_url, prefix) as (a, _):
+            info = await js.stream_info(f"KV_{a.bucket}")
+            assert not info.config.max_age
+    finally:
+        await nc.close()
+
+
+async def test_a_node_that_could_not_hear_another_relearns_its_connections_when_it_hears_it(
+    nats_url: str, nats_prefix: str
+) -> None:
+    prefix = f"{nats_prefix}p{next(_prefixes)}"
+    cid = uuid.uuid4()
+    async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
+        await a.join(cid, "gus", "agent")
+        await eventually(lambda: states(seen_by_b, "gus") == ["joined"])
+
+        # B misses A's heartbeats for a TTL (as when B itself is cut off from
+        # NATS, so its purge of A's keys fails too): B takes A for dead.
+        async def cut_off(node: str) -> None:
+            return None
+
+        b._purge = cut_off  # type: ignore[method-assign]
+        b._heard[a.node] -= TTL * 2
+        await eventually(lambda: states(seen_by_b, "gus") == ["joined", "left"], 2)
+
+        # A's next heartbeat: B learns A's connections again from the bucket.
+        await eventually(lambda: [u.user_id for u in b.online(cid)] == ["gus"], TTL + 1)
+        assert states(seen_by_b, "gus") == ["joined", "left", "joined"]

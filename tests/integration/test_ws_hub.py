@@ -41,7 +41,8 @@ async def test_a_full_mailbox_is_marked_overflowed_and_does_not_hold_up_the_othe
     hub = Hub(nc, topology, typing_expiry=5)
     await hub.start()
     cid, other = uuid.uuid4(), uuid.uuid4()
-    slow = Subscriber(cid, queue_size=3)
+    overflows: list[str] = []
+    slow = Subscriber(cid, queue_size=3, on_overflow=lambda: overflows.append("slow"))
     fast = Subscriber(cid, queue_size=100)
     inbox = Subscriber(None, queue_size=100)
     elsewhere = Subscriber(other, queue_size=100)
@@ -53,15 +54,15 @@ async def test_a_full_mailbox_is_marked_overflowed_and_does_not_hold_up_the_othe
             await nc.publish(topology.subject(event), msgspec.json.encode(event))
         await nc.flush()
         async with asyncio.timeout(5):
-            while fast.queue.qsize() < 10:
+            while len(fast.mailbox) < 10:
                 await asyncio.sleep(0.01)
 
-        assert slow.overflowed and slow.overflow.is_set()
-        assert slow.queue.qsize() == 3  # it kept what fitted, nothing blocked
-        deliveries = [fast.queue.get_nowait() for _ in range(10)]
+        assert slow.overflowed and overflows == ["slow"]  # told once
+        assert len(slow.mailbox) == 3  # it kept what fitted, nothing blocked
+        deliveries = [fast.mailbox.take_nowait() for _ in range(10)]
         assert [d.event.global_position for d in deliveries] == list(range(1, 11))  # type: ignore[union-attr]
-        assert inbox.queue.qsize() == 10
-        assert elsewhere.queue.empty()
+        assert len(inbox.mailbox) == 10
+        assert not elsewhere.mailbox
     finally:
         await hub.stop()
         await nc.close()
@@ -84,11 +85,11 @@ async def test_typing_is_not_echoed_and_expires_when_its_node_stops_refreshing(
         )
         await hub.publish_typing(signal)
         await hub.publish_typing(signal)  # a keep-alive: no second frame
-        started = await asyncio.wait_for(watcher.queue.get(), 5)
+        started = await asyncio.wait_for(watcher.mailbox.take(), 5)
         # No refresh for longer than the expiry (as if the typist's node died).
-        stopped = await asyncio.wait_for(watcher.queue.get(), 5)
+        stopped = await asyncio.wait_for(watcher.mailbox.take(), 5)
         assert (started.state, stopped.state) == ("started", "stopped")  # type: ignore[union-attr]
-        assert typist.queue.empty() and watcher.queue.empty()
+        assert not typist.mailbox and not watcher.mailbox
     finally:
         await hub.stop()
         await nc.close()
@@ -112,17 +113,17 @@ async def test_an_event_from_this_process_goes_out_once_whichever_path_brings_it
         first, second = recorded(cid, 1), recorded(cid, 2)
         hub.deliver(first, local=True)
         hub.deliver(second, local=True)
-        assert inbox.queue.empty()  # the inbox waits for NATS
+        assert not inbox.mailbox  # the inbox waits for NATS
         for event in (first, second, first):  # NATS: both, then a redelivery
             await nc.publish(topology.subject(event), msgspec.json.encode(event))
         await nc.flush()
         async with asyncio.timeout(5):
-            while inbox.queue.qsize() < 3:
+            while len(inbox.mailbox) < 3:
                 await asyncio.sleep(0.01)
 
-        sent = [socket.queue.get_nowait() for _ in range(socket.queue.qsize())]
+        sent = [socket.mailbox.take_nowait() for _ in range(len(socket.mailbox))]
         assert [d.event.stream_position for d in sent] == [2, 3]  # type: ignore[union-attr]
-        assert inbox.queue.qsize() == 3  # the inbox session de-duplicates by position
+        assert len(inbox.mailbox) == 3  # the inbox session de-duplicates by position
     finally:
         await hub.stop()
         await nc.close()
