@@ -19,9 +19,9 @@ bucket, so a node started later never sees them. A node that stops cleanly
 deletes its heartbeat key, and the others forget its connections at once.
 A node taken for dead by mistake (the others could not hear it for a TTL)
 heals: once per TTL every node checks that the bucket still holds its
-connections and puts back any it lost, and a node that hears a heartbeat
-from a node it does not know (new, or taken for dead) learns that node's
-connections from the bucket.
+connections and puts back any it lost, and a node that hears from a node it
+does not know (new, or taken for dead), by a heartbeat or a new connection,
+learns that node's connections from the bucket.
 (None of this needs key TTLs or delete markers, so NATS 2.9 and 2.10 work.)
 
 A user is *online* in a conversation while at least one of their sockets is
@@ -234,8 +234,10 @@ class Presence:
             listener(change)
 
     async def _watch(self, watcher: KeyValue.KeyWatcher) -> None:
+        live = False  # past the bucket's initial values
         async for entry in watcher:
             if entry is None:  # the end of the initial values
+                live = True
                 continue
             deleted = entry.operation in ("DEL", "PURGE") or not entry.value
             if entry.key.startswith(_NODE):
@@ -258,6 +260,11 @@ class Presence:
                 except msgspec.DecodeError:
                     log.warning("undecodable presence entry %s", entry.key)
                     continue
+                if live and connection.node not in self._heard:
+                    # A new socket of a node not known here (taken for dead
+                    # while this node could not hear it) says it lives, as
+                    # its heartbeat would: learn its other connections too.
+                    self._heard_from(connection.node, time.monotonic())
                 self._learn(entry.key, connection)
 
     def _heard_from(self, node: str, at: float) -> None:

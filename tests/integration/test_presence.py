@@ -195,3 +195,27 @@ async def test_a_node_that_could_not_hear_another_relearns_its_connections_when_
         # A's next heartbeat: B learns A's connections again from the bucket.
         await eventually(lambda: [u.user_id for u in b.online(cid)] == ["gus"], TTL + 1)
         assert states(seen_by_b, "gus") == ["joined", "left", "joined"]
+
+
+async def test_a_new_connection_of_a_node_taken_for_dead_brings_back_its_others(
+    nats_url: str, nats_prefix: str
+) -> None:
+    prefix = f"{nats_prefix}p{next(_prefixes)}"
+    cid = uuid.uuid4()
+    async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
+        await a.join(cid, "ida", "agent")
+        await eventually(lambda: states(seen_by_b, "ida") == ["joined"])
+
+        # B takes A for dead and cannot purge A's keys (as in the test above),
+        # and A's heartbeats are held up: the next B hears of A is a new socket.
+        async def cut_off(node: str) -> None:
+            return None
+
+        b._purge = cut_off  # type: ignore[method-assign]
+        a._tasks[1].cancel()  # A's heartbeats
+        b._heard[a.node] -= TTL * 2
+        await eventually(lambda: states(seen_by_b, "ida") == ["joined", "left"], 2)
+
+        await a.join(cid, "jan", "client")
+        # Well within a TTL, and with no heartbeat from A: B learns both.
+        await eventually(lambda: sorted(u.user_id for u in b.online(cid)) == ["ida", "jan"], 1)
