@@ -46,6 +46,18 @@ def states(changes: list[Change], user: str) -> list[str]:
     return [c.state for c in changes if c.user_id == user]
 
 
+def take_for_dead(survivor: Presence, other: Presence) -> None:
+    """``survivor`` misses ``other``'s heartbeats for a TTL, as when it is cut
+    off from NATS itself, so that its purge of ``other``'s keys fails too: at
+    its next sweep it takes ``other`` for dead."""
+
+    async def cut_off(node: str) -> None:
+        return None
+
+    survivor._purge = cut_off  # type: ignore[method-assign]
+    survivor._heard[other.node] -= TTL * 2
+
+
 async def test_every_node_sees_who_joined_and_left_on_another(
     nats_url: str, nats_prefix: str
 ) -> None:
@@ -183,13 +195,7 @@ async def test_a_node_that_could_not_hear_another_relearns_its_connections_when_
         await a.join(cid, "gus", "agent")
         await eventually(lambda: states(seen_by_b, "gus") == ["joined"])
 
-        # B misses A's heartbeats for a TTL (as when B itself is cut off from
-        # NATS, so its purge of A's keys fails too): B takes A for dead.
-        async def cut_off(node: str) -> None:
-            return None
-
-        b._purge = cut_off  # type: ignore[method-assign]
-        b._heard[a.node] -= TTL * 2
+        take_for_dead(b, a)
         await eventually(lambda: states(seen_by_b, "gus") == ["joined", "left"], 2)
 
         # A's next heartbeat: B learns A's connections again from the bucket.
@@ -206,14 +212,9 @@ async def test_a_new_connection_of_a_node_taken_for_dead_brings_back_its_others(
         await a.join(cid, "ida", "agent")
         await eventually(lambda: states(seen_by_b, "ida") == ["joined"])
 
-        # B takes A for dead and cannot purge A's keys (as in the test above),
-        # and A's heartbeats are held up: the next B hears of A is a new socket.
-        async def cut_off(node: str) -> None:
-            return None
-
-        b._purge = cut_off  # type: ignore[method-assign]
+        # ...and A's heartbeats are held up: the next B hears of A is a new socket.
         a._tasks[1].cancel()  # A's heartbeats
-        b._heard[a.node] -= TTL * 2
+        take_for_dead(b, a)
         await eventually(lambda: states(seen_by_b, "ida") == ["joined", "left"], 2)
 
         await a.join(cid, "jan", "client")
