@@ -94,10 +94,6 @@ class Mailbox:
             await self._waiter
         return self._items.popleft()
 
-    def take_nowait(self) -> Item:
-        """The oldest item; ``IndexError`` if there is none."""
-        return self._items.popleft()
-
 
 @dataclass(eq=False)
 class Subscriber:

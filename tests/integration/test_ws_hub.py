@@ -59,7 +59,7 @@ async def test_a_full_mailbox_is_marked_overflowed_and_does_not_hold_up_the_othe
 
         assert slow.overflowed and overflows == ["slow"]  # told once
         assert len(slow.mailbox) == 3  # it kept what fitted, nothing blocked
-        deliveries = [fast.mailbox.take_nowait() for _ in range(10)]
+        deliveries = [await fast.mailbox.take() for _ in range(10)]
         assert [d.event.global_position for d in deliveries] == list(range(1, 11))  # type: ignore[union-attr]
         assert len(inbox.mailbox) == 10
         assert not elsewhere.mailbox
@@ -121,7 +121,7 @@ async def test_an_event_from_this_process_goes_out_once_whichever_path_brings_it
             while len(inbox.mailbox) < 3:
                 await asyncio.sleep(0.01)
 
-        sent = [socket.mailbox.take_nowait() for _ in range(len(socket.mailbox))]
+        sent = [await socket.mailbox.take() for _ in range(len(socket.mailbox))]
         assert [d.event.stream_position for d in sent] == [2, 3]  # type: ignore[union-attr]
         assert len(inbox.mailbox) == 3  # the inbox session de-duplicates by position
     finally:
