@@ -4,6 +4,7 @@ the database can guarantee."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import asyncpg
@@ -11,8 +12,9 @@ import pytest
 
 from events.catalogue import MessageSent, Side
 from events.envelope import AppendResult, NewEvent
-from events.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL, PostgresEventStore
+from events.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL, PostgresEventStore, init_connection
 from events.store import DuplicateEventError
+from tests.conftest import MakeDatabase
 from tests.factories import message, messages, new_stream_id
 from tests.integration.event_store_contract import EventStoreContract
 
@@ -236,3 +238,48 @@ async def test_parley_append_refuses_arrays_that_do_not_match(pool: asyncpg.Pool
             [b"{}"],
             [b"{}"],
         )
+
+
+def _appends(count: int, *, events_each: int = 1) -> list[object]:
+    """``parley_append``'s arguments for ``count`` new streams of ``events_each`` events."""
+    total = count * events_each
+    return [
+        [new_stream_id() for _ in range(count)],
+        [0] * count,
+        [events_each] * count,
+        [uuid.uuid4() for _ in range(total)],
+        ["MessageSent"] * total,
+        [1] * total,
+        [b'{"content": "x"}'] * total,
+        [b"{}"] * total,
+    ]
+
+
+async def test_group_commits_probe_the_log_by_index_however_small_it_was_when_planned(
+    make_database: MakeDatabase,
+) -> None:
+    # A writer connection caches its plans for parley_append's statements
+    # while the log is tiny; the log then grows a hundredfold. Its lookups
+    # must still be index probes, not reads of the whole log (migration 004).
+    url = await make_database()
+    writer, grower = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        for conn in (writer, grower):
+            await init_connection(conn)
+        call = "SELECT * FROM parley_append($1, $2, $3, $4, $5, $6, $7, $8, false)"
+        for _ in range(10):  # past PL/pgSQL's five custom plans: a generic one is cached
+            await writer.fetch(call, *_appends(1))
+        for _ in range(20):
+            await grower.fetch(call, *_appends(100, events_each=10))
+        log_pages = await grower.fetchval("SELECT pg_relation_size('events') / 8192")
+
+        plan = await writer.fetchval(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + call, *_appends(1)
+        )
+        buffers = json.loads(plan)[0]["Plan"]["Shared Hit Blocks"]
+    finally:
+        await writer.close()
+        await grower.close()
+
+    assert log_pages > 200  # reading the log would show
+    assert buffers < 50
