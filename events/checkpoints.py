@@ -21,8 +21,11 @@ _SAVE = "UPDATE checkpoints SET position = $2 WHERE name = $1"
 async def load(conn: Connection, name: str, *, lock: bool = False) -> int:
     """The checkpoint (0 when new). ``lock`` holds its row until the
     transaction ends, so two workers of one consumer take turns."""
-    await conn.execute(_ENSURE, name)
-    position = await conn.fetchval(_LOAD_FOR_UPDATE if lock else _LOAD, name)
+    query = _LOAD_FOR_UPDATE if lock else _LOAD
+    position = await conn.fetchval(query, name)
+    if position is None:  # a new consumer: its row first (one round trip, not two, after that)
+        await conn.execute(_ENSURE, name)
+        position = await conn.fetchval(query, name)
     return int(position)
 
 

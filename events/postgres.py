@@ -390,11 +390,10 @@ class PostgresEventStore:
         if self._notified_head > after:
             return True
         await self._ensure_listening()
+        if self._notified_head > after:
+            return True
         wakeup = self._wakeup
         assert wakeup is not None
-        # Check after subscribing, so a commit in between is not missed.
-        if await self.head_position() > after:
-            return True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(wakeup), timeout)
         return self._notified_head > after or await self.head_position() > after
@@ -405,6 +404,10 @@ class PostgresEventStore:
         self._listener = await self._pool.acquire()
         self._wakeup = asyncio.get_running_loop().create_future()
         await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        # Every commit from now on sends a notice; the head covers the ones
+        # before. So from here on, the notices alone tell whether there is
+        # anything past a caller's last read: no query per wait.
+        self._notified_head = max(self._notified_head, await self.head_position())
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         with contextlib.suppress(ValueError):

@@ -72,6 +72,9 @@ log = logging.getLogger("parley.relay")
 
 RELAY_LOCK_KEY = 0x5041524C_52454C41  # "PARLRELA"
 CHECKPOINT = "relay"
+_NO_FSYNC_WAIT = "synchronous_commit = off"
+"""How checkpoints are saved: a checkpoint lost in a crash only makes the
+relay republish what JetStream drops as duplicates."""
 _encode = msgspec.json.Encoder().encode
 
 
@@ -378,6 +381,11 @@ class JetStreamRelay:
                 events = await self._read(last)
                 continue
             last = events[-1].global_position
+            if len(events) < self._batch_size:  # the last page: nothing to read ahead
+                if not await self._deliver(window, events, stop):
+                    return
+                events = []
+                continue
             # Read the next page while this one is being published.
             ahead = asyncio.ensure_future(self._read(last))
             try:
@@ -403,21 +411,27 @@ class JetStreamRelay:
 
     async def _keep_checkpoint(self, window: _AckWindow) -> None:
         """Save the acknowledged frontier whenever the window reports progress
-        (one save at a time: progress made during a save goes into the next)."""
-        while True:
-            await window.progress.wait()
-            window.progress.clear()
-            position = window.acked
-            if position > self.position:
-                await self._save(position)
-                self.position = position
+        (one save at a time: progress made during a save goes into the next),
+        on a connection of its own: one round trip per save."""
+        async with self._pool.acquire() as conn:
+            await conn.execute("SET " + _NO_FSYNC_WAIT)  # undone by the pool's reset
+            while True:
+                await window.progress.wait()
+                window.progress.clear()
+                position = window.acked
+                if position > self.position:
+                    await self._save(position, conn)
+                    self.position = position
 
-    async def _save(self, position: int) -> None:
-        """Move the checkpoint. No need to wait for its fsync: a checkpoint lost
-        in a crash only makes the relay republish what JetStream de-duplicates."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SET LOCAL synchronous_commit = off")
+    async def _save(self, position: int, conn: checkpoints.Connection | None = None) -> None:
+        """Move the checkpoint: on ``conn`` (the checkpointing task's), or on
+        a connection from the pool (when stopping)."""
+        if conn is not None:
             await checkpoints.save(conn, CHECKPOINT, position)
+            return
+        async with self._pool.acquire() as pooled, pooled.transaction():
+            await pooled.execute("SET LOCAL " + _NO_FSYNC_WAIT)
+            await checkpoints.save(pooled, CHECKPOINT, position)
 
     async def _deliver(
         self,

@@ -154,8 +154,8 @@ def record_saves(relay: JetStreamRelay, journal: Journal) -> None:
     """Note every checkpoint the relay saves, in order with the other notes."""
     save = relay._save
 
-    async def recording(position: int) -> None:
-        await save(position)
+    async def recording(position: int, *on: checkpoints.Connection) -> None:
+        await save(position, *on)
         journal.append(("saved", position))
 
     relay._save = recording  # type: ignore[method-assign]
