@@ -8,6 +8,11 @@ expiry, a full mailbox (slow consumer). Timers are plain loop callbacks, not
 tasks, so an idle socket costs no wake-ups between heartbeats; only a typist
 has a third task, which refreshes the indicator while it lasts. The close
 code says why (see ``ws_edge.codes``).
+
+While the writer waits with nothing queued, the hub sends live events to the
+socket itself (``_send_now``, see ``ws_edge.hub``); a send that has to wait
+for the socket finishes in a task of its own, and the writer lets it finish
+before it sends anything else.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from commands.handler import CommandHandler
 from commands.model import Actor, MarkRead, SendMessage, stream_id_for
 from events.envelope import RecordedEvent
 from events.store import EventStore
-from events.tasks import cancel_and_wait
+from events.tasks import cancel_and_wait, run_eagerly
 from read_api.queries import ConversationView
 from ws_edge import codes, frames
 from ws_edge.config import EdgeConfig
@@ -82,6 +87,7 @@ class Session:
             on_overflow=lambda: self.end(
                 codes.SLOW_CONSUMER, "too far behind: reconnect with after"
             ),
+            send_now=self._send_now if conversation_id is not None else None,
         )
         self.rows = rows
         self.tally: Counter[str] = Counter() if tally is None else tally
@@ -91,6 +97,8 @@ class Session:
         self._typing_refresher: asyncio.Task[None] | None = None
         self._ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._parked = False  # the writer waits for frames, with none queued
+        self._sending: asyncio.Task[None] | None = None  # a fast-path send that had to wait
 
     # -- the life of a session ------------------------------------------------------
 
@@ -122,8 +130,9 @@ class Session:
         finally:
             for timer in self._timers.values():
                 timer.cancel()
-            if self._typing_refresher is not None:
-                tasks.append(self._typing_refresher)
+            for extra in (self._typing_refresher, self._sending):
+                if extra is not None:
+                    tasks.append(extra)
             await cancel_and_wait(*tasks)
             self.hub.remove(self.subscriber)
             await self._stop_typing()
@@ -157,7 +166,13 @@ class Session:
         while True:
             if self._touched and not self.subscriber.mailbox:
                 await self._send_rows()
-            item = await self.subscriber.mailbox.take()
+            self._parked = True
+            try:
+                item = await self.subscriber.mailbox.take()
+            finally:
+                self._parked = False
+            if self._sending is not None:  # a fast-path send still going: it goes first
+                await asyncio.wait([self._sending])
             if not isinstance(item, Delivery):  # replies, TYPING, PRESENCE, HEARTBEAT
                 await self._send(item)
                 continue
@@ -172,6 +187,45 @@ class Session:
             self.last = where
             if self.rows is not None:
                 self._touched[event.data.conversation_id] = event.global_position
+
+    def _send_now(self, item: Delivery) -> bool:
+        """The hub's fast path: while the writer waits with nothing queued, a
+        live event is sent at once, in the hub's turn of the loop, instead of
+        waking this socket's writer task (one wake-up per socket and event
+        saved). False: the writer must have it (it is busy, or there is a gap
+        to fill from the store first)."""
+        if self._ended.done():
+            return True  # closing: nothing more goes out
+        if not self._parked or self._sending is not None:
+            return False
+        where = item.event.stream_position
+        if where > self.last + 1:
+            return False
+        if where <= self.last:
+            return True  # replayed already, or delivered twice
+        self.last = where
+        try:
+            self._sending = run_eagerly(self._send_text(item.text))
+        except Exception as error:
+            self._send_failed(error)
+        else:
+            if self._sending is not None:  # the socket could not take it at once
+                self._sending.add_done_callback(self._sent)
+        return True
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        if self._sending is task:
+            self._sending = None
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._send_failed(error)
+
+    def _send_failed(self, error: BaseException) -> None:
+        """A fast-path send failed: end the session, as the writer's failure would."""
+        if isinstance(error, _GONE):
+            self.end(codes.NORMAL, "")
+            return
+        log.error("websocket session failed", exc_info=error)
+        self.end(codes.INTERNAL_ERROR, "internal error")
 
     async def _send_rows(self) -> None:
         """Inbox: the rows of the conversations just changed, read-model fresh."""

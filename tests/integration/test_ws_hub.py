@@ -4,8 +4,10 @@ conversation gets its events, and a full mailbox never blocks the others."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import uuid
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -14,7 +16,8 @@ import nats
 from events.envelope import Metadata, RecordedEvent
 from events.relay import Topology
 from tests.factories import message
-from ws_edge.hub import Hub, Subscriber, TypingSignal
+from ws_edge import frames
+from ws_edge.hub import Delivery, Hub, Subscriber, TypingSignal
 
 _prefixes = itertools.count()
 
@@ -127,3 +130,64 @@ async def test_an_event_from_this_process_goes_out_once_whichever_path_brings_it
     finally:
         await hub.stop()
         await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def idle_hub(nats_url: str, nats_prefix: str) -> AsyncIterator[Hub]:
+    """A hub for ``deliver`` calls (not listening to NATS)."""
+    nc = await nats.connect(nats_url)
+    try:
+        yield Hub(nc, Topology(prefix=f"{nats_prefix}h{next(_prefixes)}"), typing_expiry=5)
+    finally:
+        await nc.close()
+
+
+def fast_path(sent: list[Delivery]) -> Callable[[Delivery], bool]:
+    """A socket's fast path that takes every delivery (noting it in ``sent``)."""
+
+    def send_now(delivery: Delivery) -> bool:
+        sent.append(delivery)
+        return True
+
+    return send_now
+
+
+async def test_a_socket_with_nothing_queued_gets_a_live_event_in_the_next_turn_without_its_writer(
+    nats_url: str, nats_prefix: str
+) -> None:
+    cid = uuid.uuid4()
+    sent: list[Delivery] = []
+    idle = Subscriber(cid, queue_size=10, send_now=fast_path(sent))
+    busy = Subscriber(cid, queue_size=10, send_now=lambda delivery: False)  # its writer is busy
+    plain = Subscriber(cid, queue_size=10)  # no fast path (an inbox socket)
+    async with idle_hub(nats_url, nats_prefix) as hub:
+        for subscriber in (idle, busy, plain):
+            hub.add(subscriber)
+
+        hub.deliver(recorded(cid, 1), local=True)
+        assert sent == [] and not idle.mailbox  # held: the appender's reply goes out first
+        await asyncio.sleep(0)
+
+    assert [d.event.stream_position for d in sent] == [2] and not idle.mailbox
+    assert len(busy.mailbox) == 1 and len(plain.mailbox) == 1
+
+
+async def test_a_frame_queued_behind_a_held_event_goes_out_after_it(
+    nats_url: str, nats_prefix: str
+) -> None:
+    # A SEND_MESSAGE's ACK is queued in the same turn as its event is held:
+    # the event is queued first, so the ACK still follows its MESSAGE_CREATED.
+    cid = uuid.uuid4()
+    sent: list[Delivery] = []
+    sender = Subscriber(cid, queue_size=10, send_now=fast_path(sent))
+    async with idle_hub(nats_url, nats_prefix) as hub:
+        hub.add(sender)
+
+        hub.deliver(recorded(cid, 1), local=True)
+        sender.offer(frames.Pong(ref="ack"))
+        await asyncio.sleep(0)
+
+    assert sent == []
+    first, second = await sender.mailbox.take(), await sender.mailbox.take()
+    assert isinstance(first, Delivery) and first.event.stream_position == 2
+    assert second == frames.Pong(ref="ack")

@@ -1,11 +1,14 @@
-"""Stopping tasks: a cancellation that gets lost does not leave the stopper
-waiting for ever (events/tasks.py)."""
+"""Task helpers (events/tasks.py): a cancellation that gets lost does not
+leave the stopper waiting for ever; eager work runs at once and is finished
+by a task only when it has to wait."""
 
 from __future__ import annotations
 
 import asyncio
 
-from events.tasks import cancel_and_wait, until_stopped
+import pytest
+
+from events.tasks import cancel_and_wait, run_eagerly, until_stopped
 
 
 async def test_a_looping_task_whose_request_answers_as_it_is_cancelled_still_stops() -> None:
@@ -79,4 +82,65 @@ async def test_until_stopped_returns_the_result_or_none_once_stopped() -> None:
     never = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().call_later(0.05, stop.set)
     assert await until_stopped(never, stop) is None
+    assert never.cancelled()
+
+
+async def test_eager_work_that_never_waits_is_done_when_run_eagerly_returns() -> None:
+    done: list[str] = []
+
+    async def write() -> None:
+        return None
+
+    async def send() -> None:
+        await write()  # an await that does not wait
+        done.append("sent")
+
+    assert run_eagerly(send()) is None
+    assert done == ["sent"]
+
+
+async def test_eager_work_that_fails_before_waiting_raises_to_the_caller() -> None:
+    async def send() -> None:
+        raise ConnectionResetError("gone")
+
+    with pytest.raises(ConnectionResetError):
+        run_eagerly(send())
+
+
+async def test_eager_work_that_waits_is_finished_by_a_task_with_what_it_waited_for() -> None:
+    writable = asyncio.get_running_loop().create_future()
+    steps: list[str] = []
+
+    async def send() -> None:
+        steps.append("started")
+        steps.append(await writable)
+        await asyncio.sleep(0)  # a plain yield to the loop, too
+        steps.append("sent")
+
+    task = run_eagerly(send())
+    assert task is not None
+    assert steps == ["started"]  # ran up to its wait, in the caller's turn
+    writable.set_result("writable")
+    await asyncio.wait_for(task, 5)
+    assert steps == ["started", "writable", "sent"]
+
+
+async def test_cancelling_the_task_that_finishes_eager_work_cancels_the_work() -> None:
+    never = asyncio.get_running_loop().create_future()
+    cleaned_up = False
+
+    async def send() -> None:
+        nonlocal cleaned_up
+        try:
+            await never
+        finally:
+            cleaned_up = True
+
+    task = run_eagerly(send())
+    assert task is not None
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned_up
     assert never.cancelled()
