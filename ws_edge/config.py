@@ -11,6 +11,9 @@ class EdgeConfig:
     """A HEARTBEAT frame every interval; silence for two intervals closes 4001."""
     queue_size: int = 1000
     """Frames waiting for one socket before it counts as a slow consumer (4000)."""
+    close_timeout: float = 5.0
+    """How long a closing frame may wait for a client that reads nothing
+    (a stuck slow consumer, a vanished network) before the socket is dropped."""
     max_frame_bytes: int = 64 * 1024
     typing_timeout: float = 15.0
     """An indicator ends when its typist sent no TYPING_START for this long."""

@@ -136,8 +136,11 @@ class Session:
             await cancel_and_wait(*tasks)
             self.hub.remove(self.subscriber)
             await self._stop_typing()
+            # The close frame waits behind whatever the client has not read:
+            # a client that reads nothing would hold the session for ever.
             with contextlib.suppress(Exception):
-                await self.socket.close(code=code, reason=reason)
+                async with asyncio.timeout(self.config.close_timeout):
+                    await self.socket.close(code=code, reason=reason)
 
     def end(self, code: int, reason: str) -> None:
         """Close the session with ``code`` (the first reason given wins)."""

@@ -38,7 +38,8 @@ class PausableSocket:
         self.writable = asyncio.Event()
         self.writable.set()
         self.sent: list[dict[str, Any]] = []
-        self.closed_with: int | None = None
+        self.closing_with: int | None = None  # close called with
+        self.closed_with: int | None = None  # close frame out
         self._incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     async def send_data(self, text: str) -> None:
@@ -49,6 +50,8 @@ class PausableSocket:
         return await self._incoming.get()
 
     async def close(self, code: int, reason: str = "") -> None:
+        self.closing_with = code
+        await self.writable.wait()  # the close frame queues behind the rest, too
         self.closed_with = code
 
     def positions(self) -> list[int]:
@@ -72,7 +75,7 @@ async def running_session(
         store=store,
         handler=CommandHandler(store),
         limiter=RateLimiter({"message": 100, "typing": 10}),
-        config=EdgeConfig(queue_size=queue_size),
+        config=EdgeConfig(queue_size=queue_size, close_timeout=0.2),
     )
     running = asyncio.create_task(session.run())
     try:
@@ -130,6 +133,8 @@ async def test_a_socket_stuck_for_longer_than_its_mailbox_is_closed_as_a_slow_co
             hub.deliver(recorded(cid, position), local=True)
             await asyncio.sleep(0)
 
+        # Closed without waiting for a client that reads nothing: the close
+        # frame cannot get through either (close_timeout, here 0.2 s).
         await asyncio.wait_for(asyncio.shield(running), 5)
-        assert socket.closed_with == codes.SLOW_CONSUMER
+        assert socket.closing_with == codes.SLOW_CONSUMER and socket.closed_with is None
         assert socket.positions() == []  # nothing got through the stuck socket
