@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -58,18 +59,32 @@ class PausableSocket:
         return [f["stream_position"] for f in self.sent if f["type"] == "MESSAGE_CREATED"]
 
 
+@dataclass
+class Running:
+    """A session running on a ``PausableSocket``, and the hub that feeds it."""
+
+    hub: Hub
+    socket: PausableSocket
+    task: asyncio.Task[None]
+    conversation_id: uuid.UUID
+
+    def deliver(self, position: int) -> None:
+        """The event at global ``position`` (stream position ``position + 1``)."""
+        self.hub.deliver(recorded(self.conversation_id, position), local=True)
+
+
 @asynccontextmanager
 async def running_session(
     store: PostgresEventStore, nats_url: str, nats_prefix: str, queue_size: int
-) -> AsyncIterator[tuple[Hub, PausableSocket, Session, asyncio.Task[None]]]:
+) -> AsyncIterator[Running]:
     nc = await nats.connect(nats_url)
     hub = Hub(nc, Topology(prefix=f"{nats_prefix}s{next(_prefixes)}"), typing_expiry=5)
-    socket = PausableSocket()
+    socket, cid = PausableSocket(), uuid.uuid4()
     session = Session(
         socket,  # type: ignore[arg-type]
         actor=Actor(id="ann", role=Role.ADMIN),
         expires_at=None,
-        conversation_id=uuid.uuid4(),
+        conversation_id=cid,
         after=1,  # its stream's first event (ConversationStarted) seen
         hub=hub,
         store=store,
@@ -77,36 +92,30 @@ async def running_session(
         limiter=RateLimiter({"message": 100, "typing": 10}),
         config=EdgeConfig(queue_size=queue_size, close_timeout=0.2),
     )
-    running = asyncio.create_task(session.run())
+    task = asyncio.create_task(session.run())
     try:
         async with asyncio.timeout(5):
             while not socket.sent:  # READY
                 await asyncio.sleep(0.01)
-        yield hub, socket, session, running
+        yield Running(hub, socket, task, cid)
     finally:
         session.end(codes.GOING_AWAY, "test over")
-        await asyncio.wait_for(running, 5)
+        await asyncio.wait_for(task, 5)
         await nc.close()
 
 
 async def test_events_sent_while_the_socket_is_stuck_go_out_in_order_once_it_reads_again(
     store: PostgresEventStore, nats_url: str, nats_prefix: str
 ) -> None:
-    async with running_session(store, nats_url, nats_prefix, queue_size=10) as (
-        hub,
-        socket,
-        session,
-        _,
-    ):
-        cid = session.conversation_id
-        assert cid is not None
-        hub.deliver(recorded(cid, 1), local=True)  # stream position 2: straight out
+    async with running_session(store, nats_url, nats_prefix, queue_size=10) as running:
+        socket = running.socket
+        running.deliver(1)  # stream position 2: straight out
         await asyncio.sleep(0.05)
         assert socket.positions() == [2]
 
         socket.writable.clear()
         for position in range(2, 6):  # 3 waits in its send; 4, 5, 6 queue behind it
-            hub.deliver(recorded(cid, position), local=True)
+            running.deliver(position)
             await asyncio.sleep(0.01)
         assert socket.positions() == [2]
 
@@ -120,21 +129,15 @@ async def test_events_sent_while_the_socket_is_stuck_go_out_in_order_once_it_rea
 async def test_a_socket_stuck_for_longer_than_its_mailbox_is_closed_as_a_slow_consumer(
     store: PostgresEventStore, nats_url: str, nats_prefix: str
 ) -> None:
-    async with running_session(store, nats_url, nats_prefix, queue_size=5) as (
-        hub,
-        socket,
-        session,
-        running,
-    ):
-        cid = session.conversation_id
-        assert cid is not None
+    async with running_session(store, nats_url, nats_prefix, queue_size=5) as running:
+        socket = running.socket
         socket.writable.clear()
         for position in range(1, 9):  # one in the stuck send, 5 queued, then no room
-            hub.deliver(recorded(cid, position), local=True)
+            running.deliver(position)
             await asyncio.sleep(0)
 
         # Closed without waiting for a client that reads nothing: the close
         # frame cannot get through either (close_timeout, here 0.2 s).
-        await asyncio.wait_for(asyncio.shield(running), 5)
+        await asyncio.wait_for(asyncio.shield(running.task), 5)
         assert socket.closing_with == codes.SLOW_CONSUMER and socket.closed_with is None
         assert socket.positions() == []  # nothing got through the stuck socket
