@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import socket as stdlib_socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -362,3 +366,108 @@ async def test_a_token_that_expires_while_connected_closes_the_socket_4401(
     async with socket(server_url, f"/ws/{cid}", token_for("short-lived", seconds=2)) as ws:
         await next_frame(ws, "READY")
         assert await close_code(ws, timeout=10) == 4401
+
+
+class StalledClient:
+    """A WebSocket client that opens a socket, then reads nothing until told
+    to: a raw TCP socket with a 4 KiB receive buffer, so that what the server
+    sends piles up on the server's side (client libraries read on in the
+    background)."""
+
+    def __init__(self, server_url: str, path: str, token: str) -> None:
+        self._url, self._path, self._token = server_url, path, token
+        self._buffer = b""
+
+    async def open(self) -> None:
+        host, port = self._url.removeprefix("http://").split(":")
+        sock = stdlib_socket.socket()
+        sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        self._reader, self._writer = await asyncio.open_connection(sock=sock, limit=4096)
+        self._writer.write(
+            (
+                f"GET {self._path}?token={self._token} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
+            ).encode()
+        )
+        status = await self._reader.readuntil(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 101"), status
+
+    async def frames(self, timeout: float) -> AsyncIterator[tuple[int, bytes]]:
+        """(opcode, payload) of each frame from now on, until the connection ends."""
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    head = await self._reader.readexactly(2)
+                except asyncio.IncompleteReadError:
+                    return
+                length = head[1] & 0x7F
+                if length == 126:
+                    length = int.from_bytes(await self._reader.readexactly(2), "big")
+                elif length == 127:
+                    length = int.from_bytes(await self._reader.readexactly(8), "big")
+                yield head[0] & 0x0F, await self._reader.readexactly(length)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+async def test_a_socket_that_stops_reading_is_closed_4000_and_never_holds_up_the_others(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    # The stalled client's frames (4 KiB each) fill the server's socket buffer
+    # (Linux lets it grow to tcp_wmem's maximum), then the transport's, then
+    # its mailbox (1,000 frames), which overflows. Meanwhile the other socket
+    # of the conversation gets every message as it goes. Once the stalled
+    # client reads again it gets what was sent to it, in order, then close
+    # 4000, or just the end of the connection if it took longer than the
+    # close timeout (5 s) to read again; either way it resumes.
+    cid = await start(api, tokens)
+    kernel_frames = most_socket_send_buffer() // 4000
+    path, total = f"/ws/{cid}", kernel_frames + 1000 + 600
+    stalled = StalledClient(server_url, path, token_for("ws-stalled"))
+    await stalled.open()
+    try:
+        async with socket(server_url, path, token_for("ws-reader")) as reader:
+            await next_frame(reader, "READY")
+            lock = asyncio.Semaphore(20)
+
+            async def send(i: int) -> None:
+                async with lock:
+                    response = await api.post(
+                        "/api/messages",
+                        json={"conversation_id": cid, "content": f"{i:05d} " + "x" * 3900},
+                        headers=tokens.client,
+                    )
+                assert response.status_code == 201
+
+            async def read_all() -> list[int]:
+                return [(await next_frame(reader, "MESSAGE_CREATED"))["seq"] for _ in range(total)]
+
+            reading = asyncio.create_task(read_all())
+            await asyncio.gather(*(send(i) for i in range(total)))
+            assert await asyncio.wait_for(reading, 60) == list(range(1, total + 1))
+
+        positions, closed_with = [], None
+        async for opcode, payload in stalled.frames(timeout=60):
+            if opcode == 0x8:  # close
+                closed_with = int.from_bytes(payload[:2], "big")
+                break
+            frame = json.loads(payload)
+            if frame["type"] == "MESSAGE_CREATED":
+                positions.append(frame["stream_position"])
+    finally:
+        stalled.close()
+
+    assert closed_with in (4000, None)  # None: the connection ended without a close frame
+    assert positions == list(range(2, 2 + len(positions))) and len(positions) < total
+
+
+def most_socket_send_buffer() -> int:
+    """How large Linux lets a TCP socket's send buffer grow (4 MiB by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        return 4 * 1024 * 1024
