@@ -153,7 +153,7 @@ class Session:
         was queued before it (an ACK comes after its MESSAGE_CREATED)."""
         self.subscriber.offer(frame)
 
-    # Only the writer task calls these two.
+    # Only the writer calls these, and the fast path (_send_now) while the writer is parked.
     async def _send(self, frame: frames.ServerFrame) -> None:
         await self._send_text(frames.encode_frame(frame).decode())
 
