@@ -64,3 +64,21 @@ class NotCaughtUp(DomainError):
     """The read models did not reach the asked position in time (503)."""
 
     code = "not_caught_up"
+
+
+class CommandIdReused(DomainError):
+    """A ``command_id`` (or ``client_message_id``) already named a different
+    command on this conversation; nothing was written (409)."""
+
+    code = "command_id_reused"
+
+
+class Unavailable(DomainError):
+    """PostgreSQL or NATS cannot be reached right now (503, ``Retry-After``).
+    Nothing was written: retrying with the same ids is safe."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after

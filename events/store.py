@@ -35,6 +35,16 @@ class DuplicateEventError(EventStoreError):
     (a partial overlap, another stream, or another type); nothing was written."""
 
 
+class StoreUnavailable(EventStoreError):
+    """The database could not be reached in time. The append was *not*
+    written (an append whose commit was in doubt is looked up first), so the
+    caller may retry it with the same event ids."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @runtime_checkable
 class EventStore(Protocol):
     """Append-only, per-stream optimistic concurrency, gapless global order."""
