@@ -39,7 +39,7 @@ from commands.model import (
 )
 from events.catalogue import AnyEvent, MessageSent, event_type
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
-from events.store import ConcurrencyError, EventStore
+from events.store import ConcurrencyError, DuplicateEventError, EventStore
 
 _ID_NAMESPACE = UUID("6f1f8a4e-3c2b-4d5e-9a7b-0c1d2e3f4a5b")
 _READ_PAGE = 5000
@@ -157,6 +157,13 @@ class CommandHandler:
                 await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
                 folded, fresh = await self._catch_up(stream_id, folded), True
                 continue
+            except DuplicateEventError:
+                # The key's event ids are stored, but as another command.
+                raise errors.CommandIdReused(
+                    "this command_id (or client_message_id) was already used for a "
+                    "different command; use a new one",
+                    field="client_message_id" if command.command_id is None else "command_id",
+                ) from None
             if appended.replayed:
                 self._cache.pop(stream_id, None)
                 return await self._answer_retry(await self._first_of(new_events))

@@ -44,6 +44,7 @@ DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.ConversationClosed: HTTP_409_CONFLICT,
     errors.ConversationDeleted: HTTP_409_CONFLICT,
     errors.InvalidTransition: HTTP_409_CONFLICT,
+    errors.CommandIdReused: HTTP_409_CONFLICT,
     errors.InvalidCommand: HTTP_422_UNPROCESSABLE_ENTITY,
     errors.InvalidQuery: HTTP_400_BAD_REQUEST,
 }
