@@ -1,0 +1,113 @@
+"""A TCP proxy that tests put between Parley and a real server, to break the
+network the ways production does: cut every connection (a server restart, a
+fail-over, ``pg_terminate_backend``), refuse new ones (the server is down), or
+freeze everything (a paused server or a dead link: bytes go nowhere, nothing
+closes). The servers behind it are real; only the wire is under the test's
+control.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Literal
+
+Mode = Literal["forward", "refuse", "freeze"]
+
+
+class FaultProxy:
+    """Listens on 127.0.0.1:<port> and forwards to ``target``."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self.mode: Mode = "forward"
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def url(self, scheme: str, path: str = "") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def cut(self) -> None:
+        """Close every open connection at once (new ones still go through)."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def refuse(self) -> None:
+        """Cut everything and close every new connection at once: the server is down."""
+        self.mode = "refuse"
+        self._flowing.set()
+        self.cut()
+
+    def freeze(self) -> None:
+        """Hold every byte, open connections and new ones alike: a paused server."""
+        self.mode = "freeze"
+        self._flowing.clear()
+
+    def restore(self) -> None:
+        self.mode = "forward"
+        self._flowing.set()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.cut()
+        for task in list(self._links):
+            task.cancel()
+        await asyncio.gather(*self._links, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "refuse":
+            writer.transport.abort()
+            return
+        await self._flowing.wait()  # a frozen server accepts nothing in time
+        if self.mode == "refuse":
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pump(source, sink, (writer, up_writer)))
+            self._links.add(task)
+            task.add_done_callback(self._links.discard)
+
+    async def _pump(
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                await self._flowing.wait()
+                sink.write(data)
+                await sink.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            for writer in pair:  # one side gone: the other goes too
+                writer.transport.abort()
+                self._writers.discard(writer)
+
+
+@contextlib.asynccontextmanager
+async def fault_proxy(target_host: str, target_port: int) -> AsyncIterator[FaultProxy]:
+    proxy = FaultProxy(target_host, target_port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
