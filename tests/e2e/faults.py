@@ -40,6 +40,10 @@ RECOVER_WITHIN = 5.0
 RETRY_CAP = 0.25
 """The most a writer waits before a retry, whatever Retry-After says (so the
 test sees recovery as soon as it happens)."""
+CATCH_UP_WITHIN = 10.0
+"""After a recovery, every consumer of the log (the relay, each projection)
+reaches the head as it was at the recovery within this many seconds: a
+worker that never recovers is caught even before it counts as stalled."""
 CONSUMERS = ("relay", "inbox", "timeline")
 
 
@@ -262,6 +266,24 @@ async def wait_until_ready(
                     f"{answer.status} {answer.body}"
                 )
             await asyncio.sleep(0.05)
+
+
+async def wait_until_consumers_catch_up(conn: asyncpg.Connection, since: float, what: str) -> None:
+    """Every consumer passes the head of the log (as it is now) within
+    :data:`CATCH_UP_WITHIN` of ``since``."""
+    head = await conn.fetchval("SELECT coalesce(max(global_position), 0) FROM events")
+    deadline = since + CATCH_UP_WITHIN
+    while True:
+        rows = await conn.fetch("SELECT name, position FROM checkpoints")
+        positions = {r["name"]: int(r["position"]) for r in rows}
+        if all(positions.get(name, -1) >= head for name in CONSUMERS):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{what}: the consumers did not reach {head} within {CATCH_UP_WITHIN:g} s: "
+                f"{positions}"
+            )
+        await asyncio.sleep(0.05)
 
 
 # -- after the faults ----------------------------------------------------------------

@@ -28,6 +28,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import nats
 import psutil
@@ -40,6 +41,7 @@ from tests.e2e.faults import (
     check_the_log,
     ready,
     wait_for,
+    wait_until_consumers_catch_up,
     wait_until_ready,
 )
 from tests.e2e.test_run import free_port, parley_command, servers_using, still_running
@@ -102,6 +104,7 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: P
     pgdata = data_dir / "postgres"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    pg_url = f"postgresql://postgres@/postgres?host={pgdata}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     env |= {
         "PARLEY_DATA_DIR": str(data_dir),
@@ -152,6 +155,8 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: P
             assert not still_running([leftover]), "the frozen leftover was not ended"
             recovered = await writers.wait_for_success_after(back_at, "PostgreSQL back")
             await wait_until_ready(http, [url], max(recovered, back_at), "PostgreSQL back")
+            db = await asyncpg.connect(pg_url)
+            await wait_until_consumers_catch_up(db, recovered, "PostgreSQL back")
             answers = await prober.stop()
             while_down = [a for a in answers if a.sent >= killed_at and a.answered < back_at]
             assert while_down, "no readiness answer while PostgreSQL was down"
@@ -176,6 +181,7 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: P
             ), f"/health/ready never named NATS while it was frozen: {answers}"
             await wait_until_ready(http, [url], resumed_at, "NATS resumed")
             await writers.wait_for_success_after(resumed_at, "NATS resumed")
+            await wait_until_consumers_catch_up(db, resumed_at, "NATS resumed")
             assert resumed_at - frozen_at > DUPLICATE_WINDOW
             await writers.wait_for_successes(30)
 
@@ -194,6 +200,8 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: P
             assert replacement is not None and nats_port(replacement) == nats_port(nats_proc)
             await wait_until_ready(http, [url], killed_at, "NATS restarted")
             await writers.wait_for_success_after(killed_at, "NATS restarted")
+            await wait_until_consumers_catch_up(db, killed_at, "NATS restarted")
+            await db.close()
             await writers.wait_for_successes(30)
         await writers.finish()
 
@@ -204,7 +212,6 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: P
         assert "embedded nats-server stopped unexpectedly" in log
         assert log.count("restarted") >= 2, log
 
-        pg_url = f"postgresql://postgres@/postgres?host={pgdata}"
         await check_the_log(pg_url, writers, nats_url, PREFIX)
         nc = await nats.connect(nats_url)
         try:

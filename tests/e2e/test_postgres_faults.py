@@ -26,7 +26,13 @@ import httpx
 from tests.conftest import MakeDatabase
 from tests.e2e.cluster import running_cluster
 from tests.e2e.conftest import SECRET
-from tests.e2e.faults import Writers, check_the_log, wait_for, wait_until_ready
+from tests.e2e.faults import (
+    Writers,
+    check_the_log,
+    wait_for,
+    wait_until_consumers_catch_up,
+    wait_until_ready,
+)
 
 KILLS = 5
 SETTINGS = {
@@ -86,6 +92,7 @@ async def test_every_backend_terminated_five_times_under_writes(
                     what = f"kill {kill} ({terminated} backends)"
                     recovered = await writers.wait_for_success_after(killed_at, what)
                     await wait_until_ready(http, urls, recovered, what)
+                    await wait_until_consumers_catch_up(conn, recovered, what)
                     await writers.wait_for_successes(30)
             await writers.finish()
         except AssertionError as error:
