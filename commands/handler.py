@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -39,7 +40,7 @@ from commands.model import (
 )
 from events.catalogue import AnyEvent, MessageSent, event_type
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
-from events.store import ConcurrencyError, DuplicateEventError, EventStore
+from events.store import ConcurrencyError, DuplicateEventError, EventStore, StoreUnavailable
 
 _ID_NAMESPACE = UUID("6f1f8a4e-3c2b-4d5e-9a7b-0c1d2e3f4a5b")
 _READ_PAGE = 5000
@@ -118,6 +119,13 @@ class CommandHandler:
         try:
             async with lock:
                 return await self._run(stream_id, command, actor, base, metadata)
+        except StoreUnavailable as error:
+            self._cache.pop(stream_id, None)  # an append in doubt: read the stream next time
+            raise errors.Unavailable(
+                "the event store is unavailable; retry with the same command_id "
+                "or client_message_id",
+                retry_after=math.ceil(error.retry_after),
+            ) from error
         finally:
             lock, users = self._locks[stream_id]
             if users == 1:
