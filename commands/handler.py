@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -39,7 +40,7 @@ from commands.model import (
 )
 from events.catalogue import AnyEvent, MessageSent, event_type
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
-from events.store import ConcurrencyError, DuplicateEventError, EventStore
+from events.store import ConcurrencyError, DuplicateEventError, EventStore, StoreUnavailable
 
 _ID_NAMESPACE = UUID("6f1f8a4e-3c2b-4d5e-9a7b-0c1d2e3f4a5b")
 _READ_PAGE = 5000
@@ -83,11 +84,15 @@ class CommandHandler:
         max_attempts: int = 10,
         new_id: Callable[[], UUID] = uuid4,
         on_appended: Callable[[Sequence[NewEvent], AppendResult], None] | None = None,
+        answer_within: float = 4.5,
     ) -> None:
         """``on_appended(events, result)`` hears of every append this handler
         makes, in each conversation's order (the WebSocket edge uses it to reach
         this process's sockets before the relay does)."""
         self._store = store
+        self._answer_within = answer_within
+        """Seconds within which a command is answered, its turn on the
+        conversation included: past them it is refused ``unavailable``."""
         self._on_appended = on_appended
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._cache_size = cache_size
@@ -115,9 +120,19 @@ class CommandHandler:
         )
         lock, users = self._locks.get(stream_id) or (asyncio.Lock(), 0)
         self._locks[stream_id] = (lock, users + 1)
+        deadline = asyncio.timeout(self._answer_within)
         try:
-            async with lock:
+            async with deadline, lock:
                 return await self._run(stream_id, command, actor, base, metadata)
+        except (StoreUnavailable, TimeoutError) as error:
+            if isinstance(error, TimeoutError) and not deadline.expired():
+                raise
+            self._cache.pop(stream_id, None)  # an append in doubt: read the stream next time
+            raise errors.Unavailable(
+                "the event store is unavailable; retry with the same command_id "
+                "or client_message_id",
+                retry_after=math.ceil(getattr(error, "retry_after", 1)),
+            ) from error
         finally:
             lock, users = self._locks[stream_id]
             if users == 1:

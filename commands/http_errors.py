@@ -26,8 +26,12 @@ from litestar.status_codes import (
 from litestar.types import ExceptionHandlersMap
 
 from commands import errors
+from events.group_commit import CONNECTION_ERRORS
+from events.store import StoreUnavailable
 
 log = logging.getLogger("parley.http")
+
+RETRY_AFTER_SECONDS = 1
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -75,6 +79,8 @@ def domain_error(_: Request[Any, Any, Any], exc: errors.DomainError) -> Response
         HTTP_503_SERVICE_UNAVAILABLE,  # what is left: Busy, NotCaughtUp
     )
     body = ErrorBody(code=exc.code, message=exc.message, field=exc.field, details=exc.details)
+    if isinstance(exc, errors.Unavailable):
+        return Response(body, status_code=status, headers={"Retry-After": str(exc.retry_after)})
     return _json(status, body)
 
 
@@ -107,6 +113,21 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorB
     return _json(exc.status_code, ErrorBody(code=code, message=str(exc.detail)))
 
 
+def unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """PostgreSQL could not be reached (a lost, refused or timed-out connection)."""
+    log.warning("PostgreSQL unavailable: %r", exc)
+    body = ErrorBody(
+        code="unavailable",
+        message="the database is unavailable; retry shortly",
+        details={"retry_after": RETRY_AFTER_SECONDS},
+    )
+    return Response(
+        body,
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _json(
@@ -119,6 +140,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     errors.DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    **dict.fromkeys(CONNECTION_ERRORS, unavailable),
+    StoreUnavailable: unavailable,
     Exception: internal_error,
 }
 """For ``Litestar(exception_handlers=...)``."""

@@ -50,7 +50,7 @@ from events.store import ConcurrencyError, DuplicateEventError, StoreUnavailable
 
 log = logging.getLogger("parley.store")
 
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,  # e.g. a connection the pool took back when it broke

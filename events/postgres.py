@@ -86,11 +86,20 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, command_timeout: float | None = None
+) -> asyncpg.Pool:
     """A connection pool set up the way the store expects. A new connection
-    gives up after ``CONNECT_TIMEOUT`` (asyncpg's default is a minute)."""
+    gives up after ``CONNECT_TIMEOUT`` (asyncpg's default is a minute); a
+    statement without a timeout of its own after ``command_timeout`` (None:
+    never, for the CLI's long jobs)."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init_connection, timeout=CONNECT_TIMEOUT
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        timeout=CONNECT_TIMEOUT,
+        command_timeout=command_timeout,
     )
     assert pool is not None
     return pool

@@ -30,7 +30,6 @@ from commands.http import COMMAND_HANDLERS, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_errors import EXCEPTION_HANDLERS
 from events.postgres import PostgresEventStore
-from events.relay import Topology
 from parley.health import HealthController
 from parley.metrics import MeteredCommandHandler, Metrics, metrics_endpoint
 from parley.settings import Settings
@@ -97,7 +96,7 @@ def create_app(
     presence = Presence(nats, settings.nats_prefix, ttl=settings.presence_ttl_seconds)
     hub = Hub(
         nats,
-        Topology(prefix=settings.nats_prefix),
+        settings.topology,
         typing_expiry=edge_config.typing_expiry,
         presence=presence,
     )

@@ -1,10 +1,13 @@
 """Operational endpoints: is the process alive, and can it do its job.
 
 ``/health/live`` answers 200 as long as the process serves HTTP (restart it
-when it does not). ``/health/ready`` answers 200 only when PostgreSQL answers
-``SELECT 1``, the NATS connection is up, and no consumer of the log (the
-relay, each projection) is stuck — behind the head with no progress for
-``PARLEY_STALL_SECONDS`` — else 503 with the failing check named.
+when it does not). ``/health/ready`` answers 200 only when PostgreSQL commits
+a transaction (so a server in recovery, read-only after a fail-over, or
+unreachable fails it), the NATS connection is up and answers a PING, and no
+consumer of the log (the relay, each projection) is stuck — behind the head
+with no progress for ``PARLEY_STALL_SECONDS`` — else 503 with the failing
+check named. Every check is bounded (``CHECK_TIMEOUT``), and nothing is
+cached: the first probe after a recovery is green.
 """
 
 from __future__ import annotations
@@ -37,9 +40,11 @@ class Readiness(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def check_postgres(pool: asyncpg.Pool, timeout: float = CHECK_TIMEOUT) -> str:
+    """ "ok" when a transaction that takes a transaction id commits: what an
+    append needs (``SELECT 1`` also answers on a read-only standby)."""
     try:
         async with asyncio.timeout(timeout):
-            await pool.fetchval("SELECT 1")
+            await pool.fetchval("SELECT pg_current_xact_id()")
     except Exception as error:
         return describe(error, timeout)
     return "ok"
@@ -58,7 +63,7 @@ async def check_nats(nats: NATS, timeout: float = CHECK_TIMEOUT) -> str:
 async def check_workers(pool: asyncpg.Pool, stall_seconds: float) -> dict[str, str]:
     """One check per consumer of the log (the relay, each projection): "ok",
     or that it is behind and has not moved for ``stall_seconds``."""
-    async with pool.acquire() as conn:
+    async with asyncio.timeout(CHECK_TIMEOUT), pool.acquire() as conn:
         head, consumers = await read_status(conn)
         now = await conn.fetchval("SELECT clock_timestamp()")
     problems = stalled(head, consumers, now, stall_seconds)
@@ -83,7 +88,10 @@ class HealthController(Controller):
         postgres, nats_status = await asyncio.gather(check_postgres(pool), check_nats(nats))
         checks = {"postgres": postgres, "nats": nats_status}
         if postgres == "ok":
-            checks |= await check_workers(pool, settings.stall_seconds)
+            try:
+                checks |= await check_workers(pool, settings.stall_seconds)
+            except Exception as error:  # PostgreSQL went away meanwhile
+                checks["postgres"] = describe(error, CHECK_TIMEOUT)
         healthy = all(status == "ok" for status in checks.values())
         return Response(
             Readiness(status="ok" if healthy else "unavailable", checks=checks),

@@ -25,6 +25,9 @@ from parley.errors import StartupError
 from projections import READ_MODEL_MIGRATIONS
 
 CONNECT_TIMEOUT = 5.0
+QUERY_TIMEOUT = 10.0
+"""Seconds a statement of ``parley serve``/``worker`` may take before it is
+cancelled: a frozen PostgreSQL never holds a request or a worker for ever."""
 MIGRATION_FOLDERS = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
 """Every package's migrations, in the order they apply."""
 
@@ -82,11 +85,15 @@ class Services:
 
 
 async def connect_postgres(
-    url: str, *, setting: str = "PARLEY_DATABASE_URL", timeout: float = CONNECT_TIMEOUT
+    url: str,
+    *,
+    setting: str = "PARLEY_DATABASE_URL",
+    timeout: float = CONNECT_TIMEOUT,
+    command_timeout: float | None = None,
 ) -> asyncpg.Pool:
     """An asyncpg pool set up for the event store, or :class:`ServiceError`."""
     try:
-        return await asyncio.wait_for(create_pool(url), timeout)
+        return await asyncio.wait_for(create_pool(url, command_timeout=command_timeout), timeout)
     except _POSTGRES_CONNECT_ERRORS as error:
         raise ServiceError(setting, url, describe(error, timeout)) from None
 
@@ -147,7 +154,7 @@ async def connect_nats(
 @contextlib.asynccontextmanager
 async def open_services(database_url: str, nats_url: str) -> AsyncIterator[Services]:
     """Connect to PostgreSQL and NATS; close both on exit."""
-    pool = await connect_postgres(database_url)
+    pool = await connect_postgres(database_url, command_timeout=QUERY_TIMEOUT)
     try:
         nats = await connect_nats(nats_url)
         try:

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from events.topology import Topology
 from parley.errors import StartupError
 
 DEV_JWT_SECRET = "parley-dev-only-jwt-secret-never-use-in-production"
@@ -70,6 +71,12 @@ class Settings:
     """``PARLEY_STALL_SECONDS``: a relay or projection behind the head of the log
     that has not moved for this long makes ``/health/ready`` answer 503."""
 
+    jetstream_duplicate_window_seconds: float = 120.0
+    """``PARLEY_JETSTREAM_DUPLICATE_WINDOW_SECONDS``: how long JetStream
+    remembers an event id and drops a repeat. The relay never depends on it
+    for correctness (it asks the stream what it holds after any failure);
+    tests shorten it to prove that."""
+
     ws_heartbeat_seconds: float = 30.0
     """``PARLEY_WS_HEARTBEAT_SECONDS``: the WebSocket heartbeat interval; a
     socket silent for two intervals is closed (4001)."""
@@ -98,6 +105,13 @@ class Settings:
     """``PARLEY_ALLOWED_ORIGINS``: comma-separated browser origins (e.g.
     ``https://admin.example.com``) allowed to call the API (CORS) and open
     WebSockets; the server's own origin is always allowed."""
+
+    @property
+    def topology(self) -> Topology:
+        """Where this deployment's events live in NATS."""
+        return Topology(
+            prefix=self.nats_prefix, duplicate_window=self.jetstream_duplicate_window_seconds
+        )
 
     @property
     def uses_dev_jwt_secret(self) -> bool:
@@ -148,6 +162,11 @@ class Settings:
                 get("PARLEY_WS_CONNECTS_PER_MINUTE"),
                 defaults.ws_connects_per_minute,
                 "PARLEY_WS_CONNECTS_PER_MINUTE",
+            ),
+            jetstream_duplicate_window_seconds=_seconds(
+                get("PARLEY_JETSTREAM_DUPLICATE_WINDOW_SECONDS"),
+                defaults.jetstream_duplicate_window_seconds,
+                "PARLEY_JETSTREAM_DUPLICATE_WINDOW_SECONDS",
             ),
             ws_heartbeat_seconds=_seconds(
                 get("PARLEY_WS_HEARTBEAT_SECONDS"),

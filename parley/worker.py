@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import asyncpg
 from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
 
+from events.group_commit import CONNECTION_ERRORS
 from events.postgres import PostgresEventStore
-from events.relay import JetStreamRelay, Topology
+from events.relay import JetStreamRelay
+from events.store import StoreUnavailable
 from parley.settings import Settings
 from projections.base import Projection
 from projections.inbox import InboxProjection
@@ -17,6 +21,10 @@ from projections.runner import ProjectionRunner
 from projections.timeline import TimelineProjection
 
 log = logging.getLogger("parley.worker")
+
+_OUTAGES = (*CONNECTION_ERRORS, StoreUnavailable, NatsError)
+MAX_BACKOFF = 2.0
+"""Seconds, at most, between two starts of a failing worker."""
 
 
 def projections() -> list[Projection]:
@@ -31,7 +39,7 @@ async def run_workers(
     ``stop`` is set. A worker that fails is logged and started again."""
     store = PostgresEventStore(pool)
     js = nats.jetstream()
-    topology = Topology(prefix=settings.nats_prefix)
+    topology = settings.topology
     workers: list[JetStreamRelay | ProjectionRunner] = [
         JetStreamRelay(store, pool, nats, topology),
         *(ProjectionRunner(p, pool, store, js, topology) for p in projections()),
@@ -43,13 +51,25 @@ async def run_workers(
 
 
 async def _supervise(worker: JetStreamRelay | ProjectionRunner, stop: asyncio.Event) -> None:
-    delay = 0.5
+    """Run ``worker`` until ``stop``, starting it again when it fails (a lost
+    connection, PostgreSQL or NATS away) after a back-off of at most
+    ``MAX_BACKOFF``, so it is back within seconds of its dependency."""
+    delay = 0.25
     while not stop.is_set():
+        started = time.monotonic()
         try:
             await worker.run(stop)
-        except Exception:
-            log.exception("%s failed; restarting in %.1f s", type(worker).__name__, delay)
+        except Exception as error:
+            if time.monotonic() - started > 10 * MAX_BACKOFF:
+                delay = 0.25  # it ran well for a while: this is a new fault
+            log.warning(
+                "%s failed (%r); restarting in %.2f s",
+                type(worker).__name__,
+                error,
+                delay,
+                exc_info=not isinstance(error, _OUTAGES),  # a bug: show where
+            )
             try:
                 await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, MAX_BACKOFF)

@@ -32,9 +32,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events import checkpoints
 from events.envelope import RecordedEvent
-from events.relay import Topology, ensure_stream
 from events.store import EventStore
 from events.tasks import until_stopped
+from events.topology import Topology, ensure_stream
 from projections.base import Projection, apply_events
 
 log = logging.getLogger("parley.projections")

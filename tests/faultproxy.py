@@ -26,6 +26,8 @@ class FaultProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._replies_flowing = asyncio.Event()  # server -> client only
+        self._replies_flowing.set()
         self.mode: Mode = "forward"
         self.port = 0
 
@@ -53,9 +55,15 @@ class FaultProxy:
         self.mode = "freeze"
         self._flowing.clear()
 
+    def freeze_replies(self) -> None:
+        """Let bytes reach the server, but hold everything it sends back (its
+        acknowledgements are lost on the way)."""
+        self._replies_flowing.clear()
+
     def restore(self) -> None:
         self.mode = "forward"
         self._flowing.set()
+        self._replies_flowing.set()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -79,8 +87,11 @@ class FaultProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pump(source, sink, (writer, up_writer)))
+        for source, sink, gate in (
+            (reader, up_writer, self._flowing),
+            (up_reader, writer, self._replies_flowing),
+        ):
+            task = asyncio.create_task(self._pump(source, sink, gate, (writer, up_writer)))
             self._links.add(task)
             task.add_done_callback(self._links.discard)
 
@@ -88,11 +99,13 @@ class FaultProxy:
         self,
         source: asyncio.StreamReader,
         sink: asyncio.StreamWriter,
+        gate: asyncio.Event,
         pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
     ) -> None:
         try:
             while data := await source.read(65536):
                 await self._flowing.wait()
+                await gate.wait()
                 sink.write(data)
                 await sink.drain()
         except (OSError, asyncio.IncompleteReadError):

@@ -200,24 +200,23 @@ async def test_group_commits_take_the_append_lock(
 async def test_an_append_whose_connection_is_killed_before_commit_is_written_on_a_new_one(
     store: PostgresEventStore, pool: asyncpg.Pool
 ) -> None:
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
-            lost = asyncio.create_task(store.append(new_stream_id(), messages(1), 0))
-            waiting: list[asyncpg.Record] = []
-            for _ in range(200):  # until the writer's call waits for the lock
-                waiting = await conn.fetch(
-                    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
+        lost = asyncio.create_task(store.append(new_stream_id(), messages(1), 0))
+        waiting: list[asyncpg.Record] = []
+        for _ in range(200):  # until the writer's call waits for the lock
+            waiting = await conn.fetch(
+                """
                     SELECT pid FROM pg_locks
                     WHERE locktype = 'advisory' AND NOT granted
                       AND database = (SELECT oid FROM pg_database
                                       WHERE datname = current_database())
                     """
-                )
-                if waiting:
-                    break
-                await asyncio.sleep(0.05)
-            await conn.execute("SELECT pg_terminate_backend($1)", waiting[0]["pid"])
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        await conn.execute("SELECT pg_terminate_backend($1)", waiting[0]["pid"])
     # The writer took a new connection and committed the append there, once.
     appended = await asyncio.wait_for(lost, 10)
     assert not appended.replayed

@@ -1,0 +1,58 @@
+"""Where Parley's events live in NATS: the stream and subject names every
+NATS adapter shares (the relay publishes there, projections and the WebSocket
+hub read there)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from events.envelope import RecordedEvent
+
+DUPLICATE_WINDOW = 120.0
+"""Seconds JetStream remembers a ``Nats-Msg-Id`` and drops a repeat."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Stream ``<PREFIX>_EVENTS`` on subjects
+    ``<prefix>.events.<conversation_id>.<EventType>``."""
+
+    prefix: str = "parley"
+    duplicate_window: float = DUPLICATE_WINDOW
+    """The stream's de-duplication window (``PARLEY_JETSTREAM_DUPLICATE_WINDOW_SECONDS``)."""
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix.upper()}_EVENTS"
+
+    @property
+    def all_subjects(self) -> str:
+        return f"{self.prefix}.events.>"
+
+    def subject(self, event: RecordedEvent) -> str:
+        return f"{self.prefix}.events.{event.data.conversation_id}.{event.type}"
+
+
+async def ensure_stream(js: JetStreamContext, topology: Topology) -> None:
+    """Create the events stream (file storage) if it is missing, with the
+    topology's de-duplication window (set anew if it changed)."""
+    try:
+        info = await js.stream_info(topology.stream)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=topology.stream,
+                subjects=[topology.all_subjects],
+                storage=StorageType.FILE,
+                duplicate_window=topology.duplicate_window,
+            )
+        )
+        return
+    if info.config.duplicate_window != topology.duplicate_window:
+        config = info.config
+        config.duplicate_window = topology.duplicate_window
+        await js.update_stream(config)
