@@ -408,11 +408,21 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log_path:
             raise EmbeddedServiceError(
                 f"nats-server exited with code {process.returncode}: " + " | ".join(tail)
             )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
+        if _listens(process.pid, port):
+            return
+        time.sleep(0.05)
     raise EmbeddedServiceError(
         f"nats-server did not listen on port {port} within {NATS_START_TIMEOUT:g} s"
+    )
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether the process ``pid`` itself listens on ``port`` (a connection
+    that succeeds could reach another program holding the port)."""
+    try:
+        connections = psutil.Process(pid).net_connections("tcp")
+    except psutil.Error:
+        return False
+    return any(
+        c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections
     )
