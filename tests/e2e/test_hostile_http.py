@@ -130,6 +130,20 @@ async def test_nul_in_any_text_parameter_is_400(api: httpx.AsyncClient, tokens: 
     assert_4xx(await api.get("/api/conversations/%00/history", headers=tokens.admin), 404)
 
 
+async def test_invalid_utf8_in_the_query_or_the_path_is_no_server_error(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    cid = await start(api, tokens)
+    inbox = await api.get("/api/conversations?q=%FF%FE&client_id=%C0%80", headers=tokens.admin)
+    assert inbox.status_code == 200, inbox.text  # undecodable bytes match nobody
+    messages = await api.get(
+        f"/api/messages?conversation_id={cid}&before=%FF", headers=tokens.admin
+    )
+    assert_4xx(messages, 400, "invalid_request")
+    for path in ("/api/conversations/%FF%FE", "/api/conversations/%FF/history", "/api/%C0%AF"):
+        assert_4xx(await api.get(path, headers=tokens.admin), 404, "not_found")
+
+
 @pytest.mark.parametrize(
     ("path", "name", "value"),
     [
