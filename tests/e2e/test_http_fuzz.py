@@ -59,6 +59,7 @@ def _report(caller: str, tally: Tally, node: Node) -> None:
         assert "Traceback" not in log.read_text(errors="replace"), log.read_text()[-3000:]
 
 
+@pytest.mark.timeout(SECONDS_PER_CALLER + 240)  # the last round, the worker catching up
 @pytest.mark.parametrize("caller", ["admin", "client"])
 async def test_no_generated_request_gets_a_server_error(
     node: Node, tokens: Tokens, caller: str
