@@ -125,7 +125,7 @@ class Upkeep:
             now = time.monotonic()
             paused = self._nodes.woke(now, interval)
             if paused:
-                log.info("presence: this node was frozen for %.1f s", paused)
+                log.warning("presence: this node was frozen for %.1f s", paused)
                 with contextlib.suppress(Exception):  # the others took it for dead
                     await self._put_back_missing()
             for node in list(self._nodes.heard):
