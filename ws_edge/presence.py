@@ -105,9 +105,8 @@ class Presence(Upkeep):
         self._listeners: list[Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._relearning: set[asyncio.Task[None]] = set()
-        # Keys and nodes deleted while a relearn runs: its older copies must
-        # not bring them back.
-        self._deleted_while_relearning: set[str] = set()
+        self._deleted_while_relearning: set[str] = set()  # a relearn must not bring back
+        self._background: set[asyncio.Task[None]] = set()  # purges, putting back
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -136,7 +135,7 @@ class Presence(Upkeep):
 
     async def stop(self) -> None:
         """Say goodbye: the others forget this node's connections at once."""
-        await cancel_and_wait(*self._tasks, *self._relearning)
+        await cancel_and_wait(*self._tasks, *self._relearning, *self._background)
         assert self._kv is not None
         with contextlib.suppress(Exception):
             await self._kv.delete(NODE + self.node)

@@ -20,8 +20,9 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -73,6 +74,7 @@ class Upkeep:
     ttl: float
     _nodes: Nodes
     _mine: Mapping[str, msgspec.Struct]  # this node's keys and their values
+    _background: set[asyncio.Task[None]]
 
     def _forget_node(self, node: str) -> None:
         raise NotImplementedError
@@ -115,24 +117,33 @@ class Upkeep:
                 await asyncio.sleep(0)  # let the sockets have the loop
 
     async def _sweep(self) -> None:
-        """Forget (and purge) the nodes silent for a TTL: they died (see Nodes)."""
+        """Forget (and purge) the nodes silent for a TTL: they died (see Nodes).
+
+        Nothing here awaits but the sleep, so a freeze always falls in a
+        sleep, and the next sweep knows of it before it judges anyone."""
         interval = min(1.0, self.ttl / 10)
         self._nodes.woke(time.monotonic(), interval)  # time starts now
         while True:
             await asyncio.sleep(interval)
-            # One ``now`` per sweep: a pause during a purge below is only
-            # known at the next sweep, and must not count before then.
             now = time.monotonic()
             paused = self._nodes.woke(now, interval)
-            if paused:
+            if paused:  # the others may have taken this node for dead meanwhile
                 log.warning("presence: this node was frozen for %.1f s", paused)
-                with contextlib.suppress(Exception):  # the others took it for dead
-                    await self._put_back_missing()
+                self._in_background(self._put_back_missing())
             for node in list(self._nodes.heard):
-                # Read afresh: the watcher may have heard from it meanwhile.
                 if node != self.node and self._nodes.silent(node, now):
                     self._forget_node(node)
-                    await self._purge(node)
+                    self._in_background(self._purge(node))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("presence: %s", task.exception())
 
     async def _purge(self, node: str) -> None:
         """Drop ``node``'s keys from the bucket (every node may do it: it is idempotent)."""
