@@ -118,10 +118,16 @@ def cases(draw: st.DrawFn) -> tuple[str, str | bytes | list[str], str | None]:
                 raw_value = draw(st.sampled_from(RAW_VALUES))
                 frame[key] = RAW
     encoded = json.dumps(frame, ensure_ascii=draw(st.booleans()))
+    try:
+        json.dumps(frame, allow_nan=False)
+        not_json = False
+    except ValueError:  # Infinity: Python writes it, JSON has no such thing
+        not_json = True
     if raw_value is not None:
         encoded = encoded.replace(json.dumps(RAW), raw_value)
     ref = frame.get("ref")
-    known_ref = ref if isinstance(ref, str) and len(ref) <= 100 and ref != RAW else None
+    valid_ref = isinstance(ref, str) and len(ref) <= 100 and ref != RAW
+    known_ref = ref if valid_ref and not not_json else None
     how = draw(st.sampled_from(["text", "text", "text", "truncated", "fragments", "binary"]))
     if raw_value is not None and (
         raw_value.count("[") + raw_value.count("{") > 30 or "\\ud800" in raw_value
