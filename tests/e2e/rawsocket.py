@@ -36,7 +36,7 @@ def encode_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
 class RawSocket:
     def __init__(self, server_url: str, path: str, token: str) -> None:
         self._url, self._path, self._token = server_url, path, token
-        self.pings_answered = 0
+        self.pings_seen = 0
 
     async def open(self, receive_buffer: int | None = None) -> None:
         """Connect and upgrade; ``receive_buffer`` shrinks the kernel's
@@ -64,20 +64,25 @@ class RawSocket:
         self._writer.write(encode_frame(opcode, payload))
         await self._writer.drain()
 
-    async def messages(self, timeout: float) -> AsyncIterator[tuple[int, bytes]]:
+    async def messages(
+        self, timeout: float, *, answer_pings: bool = True
+    ) -> AsyncIterator[tuple[int, bytes]]:
         """(opcode, payload) of each message (TEXT, BINARY) and of the CLOSE
         frame, from now on, until the connection ends; control frames in
-        between are handled here (PING answered, PONG skipped)."""
+        between are handled here (PING answered, or skipped when catching up
+        with a backlog the server may have given up on: a PONG written to a
+        server that has closed makes it reset the connection; PONG skipped)."""
         opcode, parts = None, b""
         async with asyncio.timeout(timeout):
             while True:
                 try:
                     frame_fin, frame_opcode, payload = await self._frame()
-                except asyncio.IncompleteReadError:
+                except (asyncio.IncompleteReadError, ConnectionResetError):
                     return  # the connection ended (without a close frame)
                 if frame_opcode == PING:
-                    self._writer.write(encode_frame(PONG, payload))
-                    self.pings_answered += 1
+                    self.pings_seen += 1
+                    if answer_pings:
+                        self._writer.write(encode_frame(PONG, payload))
                     continue
                 if frame_opcode == PONG:
                     continue
