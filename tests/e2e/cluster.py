@@ -46,13 +46,18 @@ async def running_cluster(
     logs: Path,
     settings: dict[str, str],
     nodes: int = 2,
+    *,
+    database_url: str | None = None,
+    prefix: str | None = None,
 ) -> AsyncIterator[list[Node]]:
     """``nodes`` serve processes and one worker with these PARLEY_* ``settings``,
-    each in its own NATS prefix; all stopped (SIGTERM, then SIGKILL) at the end."""
+    each in its own NATS prefix; all stopped (SIGTERM, then SIGKILL) at the end.
+    A test that looks into the database or the stream itself passes its own
+    ``database_url`` (migrated) and full NATS ``prefix``."""
     env = {
-        "PARLEY_DATABASE_URL": await make_database(),
+        "PARLEY_DATABASE_URL": database_url or await make_database(),
         "PARLEY_NATS_URL": nats_url,
-        "PARLEY_NATS_PREFIX": f"{nats_prefix}n{uuid.uuid4().hex[:6]}",
+        "PARLEY_NATS_PREFIX": prefix or f"{nats_prefix}n{uuid.uuid4().hex[:6]}",
         "PARLEY_JWT_SECRET": SECRET,
         **settings,
     }
