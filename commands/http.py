@@ -7,6 +7,7 @@ JSON in one place (``commands.http_errors``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -14,6 +15,7 @@ from uuid import UUID, uuid4
 import msgspec
 from litestar import Request, delete, patch, post, put
 from litestar.di import NamedDependency
+from litestar.exceptions import ClientException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from commands.handler import CommandHandler, CommandResult
@@ -31,7 +33,56 @@ from commands.model import (
 )
 from events.catalogue import Priority, Reason, Status, Summary
 
-SeqNumber = Annotated[int, msgspec.Meta(ge=1)]
+MAX_SEQ = 2**31 - 1
+"""Message seqs (and stream positions) are PostgreSQL ``integer``s."""
+SeqNumber = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
+NO_NUL = r"^[^\x00]*\Z"
+"""The pattern of every free-text query parameter: PostgreSQL refuses NUL."""
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a request body may have (bodies need 3)."""
+_JSON_SPECIAL = re.compile(rb'[\[\]{}"\\]')
+
+
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` nests arrays/objects deeper than ``limit``; brackets in
+    strings do not count. Linear: two counts in C, then (only past ``limit``
+    brackets) one walk over the quotes, backslashes and brackets."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped_at = -1  # the byte after a backslash in a string is not special
+    for special in _JSON_SPECIAL.finditer(body):
+        at = special.start()
+        char = body[at : at + 1]
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+class BoundedJSONRequest(Request[Any, Any, Any]):
+    """Refuses (400 ``malformed_json``) a body nested deeper than
+    :data:`MAX_JSON_DEPTH` before decoding it: msgspec would otherwise recurse
+    until Python's recursion limit and fail the request with a 500."""
+
+    async def json(self) -> Any:
+        if json_depth_exceeds(await self.body()):
+            raise ClientException(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        return await super().json()
 
 
 # -- bodies of the endpoints whose conversation id is in the path ---------------------
@@ -125,7 +176,9 @@ async def change_status(
 async def delete_conversation(
     conversation_id: FromPath[UUID],
     ctx: NamedDependency[CommandContext],
-    command_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    command_id: Annotated[
+        str | None, QueryParameter(min_length=1, max_length=200, pattern=NO_NUL)
+    ] = None,
 ) -> CommandResult:
     command = DeleteConversation(conversation_id=conversation_id, command_id=command_id)
     return await ctx.handle(command)

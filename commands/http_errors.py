@@ -65,7 +65,7 @@ HTTP_CODES = {
     503: "unavailable",
 }
 
-_REGEX_HINT = re.compile(r"Expected `str` matching regex .*")
+_REGEX_HINT = re.compile(r"Expected `str` matching regex '(.*)'")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 
 
@@ -89,7 +89,7 @@ def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Res
     problems = exc.extra if isinstance(exc.extra, list) else []
     first = problems[0] if problems and isinstance(problems[0], dict) else {}
     message = str(first.get("message") or exc.detail)
-    message = _REGEX_HINT.sub("must not be blank or contain NUL characters", message)
+    message = _REGEX_HINT.sub(_pattern_hint, message)
     field = _field_name(first.get("key"))
     if missing := _MISSING.search(message):
         field = ".".join(p for p in (field, missing.group(1)) if p)
@@ -97,6 +97,13 @@ def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Res
         HTTP_400_BAD_REQUEST,
         ErrorBody(code="invalid_request", message=message, field=field),
     )
+
+
+def _pattern_hint(match: re.Match[str]) -> str:
+    """Our text patterns refuse NUL characters; some also blank text (``\\s``)."""
+    if "\\s" in match.group(1):
+        return "must not be blank or contain NUL characters"
+    return "must not contain NUL characters"
 
 
 def _field_name(key: object) -> str | None:

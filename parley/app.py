@@ -26,7 +26,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
-from commands.http import COMMAND_HANDLERS, provide_context
+from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_errors import EXCEPTION_HANDLERS
 from events.postgres import PostgresEventStore
@@ -151,6 +151,7 @@ def create_app(
         if settings.allowed_origins
         else None,
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=BoundedJSONRequest,
         openapi_config=OpenAPIConfig(title="Parley", version=_version()),
         # Logging is the process's business (the CLI sets it up), not the app's.
         logging_config=LoggingConfig(configure_root_logger=False),

@@ -160,6 +160,11 @@ async def serve(
         # Chat frames are small: permessage-deflate would cost ~37 KiB of memory
         # per socket and ~18 % of the CPU per delivery (docs/BENCHMARKS.md).
         ws_per_message_deflate=False,
+        # No protocol-level pings: uvicorn's (every 20 s, 20 s to answer) would
+        # cut a peer at ~40 s with 1011, beside the edge's HEARTBEAT, which is
+        # the one liveness check (silent for two intervals: 4001, docs/PROTOCOL.md).
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
         # JSON logs: uvicorn's loggers go through our root handler too.
         log_config=None if json_logs() else uvicorn_logging(),
     )

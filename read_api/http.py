@@ -8,6 +8,7 @@ On timeout: 503 ``not_caught_up`` with the position reached.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -19,6 +20,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from commands import errors
+from commands.http import MAX_SEQ, NO_NUL
 from commands.model import Actor, stream_id_for
 from commands.replay import ConversationAsOf, replay
 from events.catalogue import Priority, Status
@@ -28,6 +30,7 @@ from read_api.queries import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_SECONDS,
     MAX_LIMIT,
+    MAX_POSITION,
     BadCursor,
     ConversationFilter,
     ConversationPage,
@@ -42,9 +45,17 @@ from read_api.queries import (
 INBOX = ("inbox",)
 TIMELINE = ("timeline",)
 
+# Every parameter is bounded: integers by their column's range (seqs and stream
+# positions are PostgreSQL integers, global positions bigints), text by a
+# length and by NO_NUL (PostgreSQL refuses NUL characters).
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
-MinPosition = Annotated[int | None, QueryParameter(ge=0)]
+MinPosition = Annotated[int | None, QueryParameter(ge=0, le=MAX_POSITION)]
 Wait = Annotated[float, QueryParameter(ge=0, le=10)]
+ClientId = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
+Search = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
+Cursor = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
+AsOf = Annotated[str | None, QueryParameter(min_length=1, max_length=64, pattern=NO_NUL)]
+_POSITION = re.compile(r"[0-9]{1,19}")
 
 
 async def _await_position(
@@ -74,10 +85,10 @@ async def inbox(
     pool: NamedDependency[asyncpg.Pool],
     status: Annotated[Status | None, QueryParameter()] = None,
     priority: Annotated[Priority | None, QueryParameter()] = None,
-    client_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    client_id: ClientId = None,
+    q: Search = None,
     include_deleted: Annotated[bool, QueryParameter()] = False,
-    cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+    cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
     include_total: Annotated[bool, QueryParameter()] = False,
     min_position: MinPosition = None,
@@ -106,7 +117,7 @@ async def conversation(
     actor: NamedDependency[Actor],
     pool: NamedDependency[asyncpg.Pool],
     store: NamedDependency[EventStore],
-    as_of: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    as_of: AsOf = None,
     min_position: MinPosition = None,
     wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> ConversationView | ConversationAsOf:
@@ -132,7 +143,7 @@ async def history(
     conversation_id: FromPath[UUID],
     actor: NamedDependency[Actor],
     store: NamedDependency[EventStore],
-    after: Annotated[int, QueryParameter(ge=0)] = 0,
+    after: Annotated[int, QueryParameter(ge=0, le=MAX_SEQ)] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> HistoryPage:
     _require_staff(actor, "read the history")
@@ -151,8 +162,9 @@ def _require_staff(actor: Actor, what: str) -> None:
 
 
 def _moment(as_of: str) -> int | datetime:
-    """A global position (digits) or an ISO 8601 time with a zone."""
-    if as_of.isdigit():
+    """A global position (ASCII digits, at most MAX_POSITION) or an ISO 8601
+    time with a zone."""
+    if _POSITION.fullmatch(as_of) and int(as_of) <= MAX_POSITION:
         return int(as_of)
     try:
         moment = datetime.fromisoformat(as_of)
@@ -170,7 +182,7 @@ async def messages(
     conversation_id: Annotated[UUID, QueryParameter()],
     actor: NamedDependency[Actor],
     pool: NamedDependency[asyncpg.Pool],
-    before: Annotated[int | None, QueryParameter(ge=1)] = None,
+    before: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
     limit: Limit = DEFAULT_LIMIT,
     min_position: MinPosition = None,
     wait: Wait = DEFAULT_WAIT_SECONDS,

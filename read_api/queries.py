@@ -16,6 +16,8 @@ import msgspec
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 DEFAULT_WAIT_SECONDS = 2.0
+MAX_POSITION = 2**63 - 1
+"""Global positions are PostgreSQL ``bigint``s."""
 
 
 class ConversationView(msgspec.Struct, frozen=True, kw_only=True):

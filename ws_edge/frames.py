@@ -6,7 +6,7 @@ docs/PROTOCOL.md documents each frame with an example.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -71,8 +71,9 @@ AnyClientFrame = (
 )
 
 
-class ServerFrame(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, omit_defaults=True):
-    """Base of what the server sends."""
+class ServerFrame(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
+    """Base of what the server sends: every field is always there (``null``
+    when it has no value), but for CONVERSATION_UPDATED's changed fields."""
 
 
 class EventFrame(ServerFrame, frozen=True, kw_only=True):
@@ -107,8 +108,11 @@ class StatusChanged(EventFrame, tag="STATUS_CHANGED", frozen=True, kw_only=True)
     reason: str | None = None
 
 
-class ConversationUpdated(EventFrame, tag="CONVERSATION_UPDATED", frozen=True, kw_only=True):
-    """A conversation started, changed priority or summary, or was deleted."""
+class ConversationUpdated(
+    EventFrame, tag="CONVERSATION_UPDATED", frozen=True, kw_only=True, omit_defaults=True
+):
+    """A conversation started, changed priority or summary, or was deleted.
+    Only what changed is there: an absent field did not change."""
 
     change: Literal["started", "updated", "deleted"]
     priority: str | None = None
@@ -167,6 +171,9 @@ class Error(ServerFrame, tag="ERROR", frozen=True, kw_only=True):
     ref: str | None = None
     field: str | None = None
     retry_after: float | None = None
+    """Seconds until a retry may succeed (``rate_limited``, ``unavailable``)."""
+    details: dict[str, Any] | None = None
+    """The refusal's details, as the HTTP API gives them (docs/COMMANDS.md)."""
 
 
 class Pong(ServerFrame, tag="PONG", frozen=True, kw_only=True):
@@ -179,7 +186,9 @@ class Heartbeat(ServerFrame, tag="HEARTBEAT", frozen=True, kw_only=True):
 
 class Ready(ServerFrame, tag="READY", frozen=True, kw_only=True):
     """Replay is over: everything after ``after`` up to here was sent; live
-    events follow."""
+    events follow. Inbox: ``position`` is the head of the log as replayed
+    (``conversation_id`` and ``stream_position`` are null); conversation:
+    ``stream_position`` is the head of its stream (``position`` is 0)."""
 
     conversation_id: UUID | None = None
     stream_position: int | None = None

@@ -36,6 +36,7 @@ from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
 from ws_edge.presence import OnlineUser, Presence
 from ws_edge.ratelimit import RateLimiter
+from ws_edge.resume import BadStart, start_at
 from ws_edge.session import Session
 
 SUBPROTOCOL = "parley.v1"
@@ -149,11 +150,6 @@ async def _client_of(store: EventStore, conversation_id: UUID) -> str | None:
     return first[0].data.client.id
 
 
-def _position(socket: WebSocket[Any, Any, Any], name: str) -> int | None:
-    raw = socket.query_params.get(name, "0")
-    return int(raw) if raw.isdigit() else None
-
-
 async def _serve(
     socket: WebSocket[Any, Any, Any],
     subprotocol: str | None,
@@ -215,27 +211,34 @@ async def _run_session(
             await edge.presence.leave(presence_key)
 
 
-@websocket("/ws/{conversation_id:uuid}")
+@websocket("/ws/{conversation_id:str}")
 async def conversation_socket(
-    socket: WebSocket[Any, Any, Any], conversation_id: FromPath[UUID], edge: NamedDependency[Edge]
+    socket: WebSocket[Any, Any, Any], conversation_id: FromPath[str], edge: NamedDependency[Edge]
 ) -> None:
     """One conversation's live events; SEND_MESSAGE, MARK_READ and typing in."""
     principal, subprotocol = await _authenticate(socket, edge)
     if principal is None:
         return
     actor = principal.actor()
-    after = _position(socket, "after")
-    if after is None:
-        await _refuse(socket, subprotocol, codes.BAD_REQUEST, "after must be a whole number")
+    try:
+        cid = UUID(conversation_id)
+    except ValueError:
+        await _refuse(socket, subprotocol, codes.NOT_FOUND, "no such conversation")
         return
-    client_id = await _client_of(edge.store, conversation_id)
+    client_id = await _client_of(edge.store, cid)
     if client_id is None:
         await _refuse(socket, subprotocol, codes.NOT_FOUND, "no such conversation")
         return
     if not actor.is_staff and client_id != actor.client_id:
         await _refuse(socket, subprotocol, codes.FORBIDDEN, "not your conversation")
         return
-    await _serve(socket, subprotocol, edge, principal, conversation_id, after)
+    raw = socket.query_params.get("after")
+    try:
+        after = await start_at(raw, "after", lambda: edge.store.stream_version(stream_id_for(cid)))
+    except BadStart as error:
+        await _refuse(socket, subprotocol, codes.BAD_REQUEST, str(error))
+        return
+    await _serve(socket, subprotocol, edge, principal, cid, after)
 
 
 @websocket("/ws/inbox")
@@ -248,11 +251,11 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any], edge: NamedDependency[E
     if not actor.is_staff:
         await _refuse(socket, subprotocol, codes.FORBIDDEN, "the inbox is for staff")
         return
-    after = _position(socket, "after_position")
-    if after is None:
-        await _refuse(
-            socket, subprotocol, codes.BAD_REQUEST, "after_position must be a whole number"
-        )
+    raw = socket.query_params.get("after_position")
+    try:
+        after = await start_at(raw, "after_position", edge.store.head_position)
+    except BadStart as error:
+        await _refuse(socket, subprotocol, codes.BAD_REQUEST, str(error))
         return
     await _serve(socket, subprotocol, edge, principal, None, after)
 

@@ -22,6 +22,8 @@ heals: once per TTL every node checks that the bucket still holds its
 connections and puts back any it lost, and a node that hears from a node it
 does not know (new, or taken for dead), by a heartbeat or a new connection,
 learns that node's connections from the bucket.
+A node woken from a freeze (SIGSTOP, a paused VM) takes no live node for
+dead: the time it could not hear is nobody's silence (see presence_nodes).
 (None of this needs key TTLs or delete markers, so NATS 2.9 and 2.10 work.)
 
 A user is *online* in a conversation while at least one of their sockets is
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 import uuid
@@ -49,6 +50,7 @@ from nats.js.api import StorageType
 from nats.js.kv import KeyValue
 
 from events.tasks import cancel_and_wait
+from ws_edge.presence_nodes import NODE, Nodes, Upkeep, heard_at
 
 log = logging.getLogger("parley.ws")
 
@@ -83,14 +85,10 @@ class Change:
 
 Listener = Callable[[Change], None]
 
-_decode = msgspec.json.Decoder(Connection).decode
-_encode = msgspec.json.Encoder().encode
+_decode, _encode = msgspec.json.Decoder(Connection).decode, msgspec.json.Encoder().encode
 
 
-_NODE = "node."  # the heartbeat keys: node.<node>
-
-
-class Presence:
+class Presence(Upkeep):
     """This node's view of every connection, and its own connections' keys."""
 
     def __init__(self, nats: NATS, prefix: str, *, ttl: float) -> None:
@@ -102,14 +100,13 @@ class Presence:
         self._mine: dict[str, Connection] = {}  # key -> value, to put back after an outage
         self._known: dict[str, Connection] = {}  # every node's connections
         self._by_node: dict[str, set[str]] = {}  # node -> its connections' keys
-        self._heard: dict[str, float] = {}  # node -> monotonic time of its last heartbeat
+        self._nodes = Nodes(ttl)  # who is alive
         self._keys: dict[tuple[UUID, str], set[str]] = {}  # (conversation, user) -> keys
         self._listeners: list[Listener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._relearning: set[asyncio.Task[None]] = set()
-        # Keys and nodes deleted while a relearn runs: its older copies must
-        # not bring them back.
-        self._deleted_while_relearning: set[str] = set()
+        self._deleted_while_relearning: set[str] = set()  # a relearn must not bring back
+        self._background: set[asyncio.Task[None]] = set()  # purges, putting back
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -138,10 +135,10 @@ class Presence:
 
     async def stop(self) -> None:
         """Say goodbye: the others forget this node's connections at once."""
-        await cancel_and_wait(*self._tasks, *self._relearning)
+        await cancel_and_wait(*self._tasks, *self._relearning, *self._background)
         assert self._kv is not None
         with contextlib.suppress(Exception):
-            await self._kv.delete(_NODE + self.node)
+            await self._kv.delete(NODE + self.node)
         await self._purge(self.node)
 
     # -- this node's sockets -------------------------------------------------------------
@@ -201,7 +198,7 @@ class Presence:
         self._known[key] = connection
         self._by_node.setdefault(connection.node, set()).add(key)
         # A node heard of only through a connection gets a TTL to send a heartbeat.
-        self._heard.setdefault(connection.node, time.monotonic())
+        self._nodes.heard.setdefault(connection.node, time.monotonic())
         keys = self._keys.setdefault((connection.conversation_id, connection.user_id), set())
         keys.add(key)
         if len(keys) == 1:
@@ -224,7 +221,7 @@ class Presence:
 
     def _forget_node(self, node: str) -> None:
         """``node`` is gone: forget every connection it held."""
-        self._heard.pop(node, None)
+        self._nodes.heard.pop(node, None)
         for key in list(self._by_node.get(node, ())):
             self._forget(key)
 
@@ -240,15 +237,15 @@ class Presence:
                 live = True
                 continue
             deleted = entry.operation in ("DEL", "PURGE") or not entry.value
-            if entry.key.startswith(_NODE):
-                node = entry.key.removeprefix(_NODE)
+            if entry.key.startswith(NODE):
+                node = entry.key.removeprefix(NODE)
                 if deleted:
                     if node != self.node:
                         self._forget_node(node)  # a clean stop
                         if self._relearning:
                             self._deleted_while_relearning.add(node)
                 else:
-                    self._heard_from(node, _heard_at(entry.created))
+                    self._heard_from(node, heard_at(entry.created))
             elif deleted:
                 if entry.key not in self._mine:
                     self._forget(entry.key)
@@ -260,7 +257,7 @@ class Presence:
                 except msgspec.DecodeError:
                     log.warning("undecodable presence entry %s", entry.key)
                     continue
-                if live and connection.node not in self._heard:
+                if live and connection.node not in self._nodes.heard:
                     # A new socket of a node not known here (taken for dead
                     # while this node could not hear it) says it lives, as
                     # its heartbeat would: learn its other connections too.
@@ -268,13 +265,16 @@ class Presence:
                 self._learn(entry.key, connection)
 
     def _heard_from(self, node: str, at: float) -> None:
-        if node not in self._heard and node != self.node:
-            # A node not known here: new, or taken for dead while this node
-            # could not hear it. Learn what the bucket holds of it.
+        nodes = self._nodes
+        # A node not known here (new, or taken for dead while this node could
+        # not hear it): learn what the bucket holds of it, unless the heartbeat
+        # is an old one (queued while this node was frozen) of a dead node.
+        now = time.monotonic()
+        if node not in nodes.heard and node != self.node and nodes.silence(at, now) < self.ttl:
             task = asyncio.create_task(self._relearn(node))
             self._relearning.add(task)
             task.add_done_callback(self._relearning.discard)
-        self._heard[node] = at  # heartbeats come in order; this replaces any grace
+        nodes.heard[node] = at  # heartbeats come in order; this replaces any grace
 
     async def _relearn(self, node: str) -> None:
         assert self._kv is not None
@@ -297,65 +297,3 @@ class Presence:
             await watcher.stop()  # type: ignore[no-untyped-call]
             if len(self._relearning) <= 1:  # the last one running: this one
                 self._deleted_while_relearning.clear()
-
-    async def _heartbeat(self) -> None:
-        """Plain publish on the bucket's subject (JetStream stores it as a put)."""
-        await self._nats.publish(f"$KV.{self.bucket}.{_NODE}{self.node}", b"{}")
-
-    async def _beat(self) -> None:
-        """A heartbeat every ``ttl / 3``; once per ``ttl``, check this node's keys."""
-        for beat in itertools.count(1):
-            await asyncio.sleep(self.ttl / 3)
-            try:
-                await self._heartbeat()
-                if beat % 3 == 0:
-                    await self._put_back_missing()
-            except Exception as error:  # NATS down: the next beat tries again
-                log.warning("presence: no heartbeat: %s", error)
-
-    async def _put_back_missing(self) -> None:
-        """Put back this node's keys the bucket lost: another node that could
-        not hear this one took it for dead and purged them (or NATS lost them)."""
-        if not self._mine:
-            return
-        js = self._nats.jetstream()
-        info = await js.stream_info(
-            f"KV_{self.bucket}", subjects_filter=f"$KV.{self.bucket}.*.{self.node}.*"
-        )
-        stored = info.state.subjects or {}
-        missing = [k for k in list(self._mine) if f"$KV.{self.bucket}.{k}" not in stored]
-        if missing:
-            log.warning("presence: putting back %d connections the bucket lost", len(missing))
-        for n, key in enumerate(missing, 1):
-            connection = self._mine.get(key)
-            if connection is not None:
-                await self._nats.publish(f"$KV.{self.bucket}.{key}", _encode(connection))
-            if n % 200 == 0:
-                await asyncio.sleep(0)  # let the sockets have the loop
-
-    async def _sweep(self) -> None:
-        """Forget (and purge) the nodes whose heartbeat is ``ttl`` old: they died."""
-        while True:
-            await asyncio.sleep(min(1.0, self.ttl / 10))
-            horizon = time.monotonic() - self.ttl
-            for node, heard in list(self._heard.items()):
-                if heard < horizon and node != self.node:
-                    self._forget_node(node)
-                    await self._purge(node)
-
-    async def _purge(self, node: str) -> None:
-        """Drop ``node``'s keys from the bucket (every node may do it: it is idempotent)."""
-        js = self._nats.jetstream()
-        stream = f"KV_{self.bucket}"
-        with contextlib.suppress(Exception):
-            await js.purge_stream(stream, subject=f"$KV.{self.bucket}.*.{node}.*")
-            await js.purge_stream(stream, subject=f"$KV.{self.bucket}.{_NODE}{node}")
-
-
-def _heard_at(created: datetime | None) -> float:
-    """The monotonic time of a put the server stamped at ``created``."""
-    now = time.monotonic()
-    if created is None:
-        return now
-    age = (datetime.now(UTC) - created).total_seconds()
-    return now - max(0.0, age)

@@ -29,10 +29,6 @@ class RateLimiter:
         times.append(self._clock())
         return None
 
-    def note(self, user: str, kind: str) -> None:
-        """Count an event that is never refused (it still uses up the budget)."""
-        self._window(user, kind).append(self._clock())
-
     def _window(self, user: str, kind: str) -> deque[float]:
         horizon = self._clock() - WINDOW
         if self._swept < horizon:

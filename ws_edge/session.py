@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
@@ -34,10 +33,10 @@ from commands import errors
 from commands.handler import CommandHandler
 from commands.model import Actor, MarkRead, SendMessage, stream_id_for
 from events.envelope import RecordedEvent
-from events.store import EventStore
+from events.store import EventStore, StoreUnavailable
 from events.tasks import cancel_and_wait, run_eagerly
 from read_api.queries import ConversationView
-from ws_edge import codes, frames
+from ws_edge import codes, frames, inbound
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Delivery, Hub, Subscriber, TypingSignal
 from ws_edge.ratelimit import RateLimiter
@@ -280,21 +279,16 @@ class Session:
             await self._handle_text(text)
 
     async def _handle_text(self, text: str) -> None:
-        if len(text.encode()) > self.config.max_frame_bytes:
-            limit = self.config.max_frame_bytes
-            self._reply(
-                frames.Error(code="frame_too_large", message=f"frames are at most {limit} bytes")
-            )
+        frame = inbound.decode(text, self.config.max_frame_bytes)
+        if isinstance(frame, frames.Error):
+            self._reply(frame)
             return
         try:
-            frame = frames.decode_client_frame(text)
-        except msgspec.ValidationError as error:
-            self._reply(_invalid_frame(str(error)))
-            return
-        except msgspec.DecodeError:
-            self._reply(frames.Error(code="malformed_json", message="the frame is not JSON"))
-            return
-        await self._dispatch(frame)
+            await self._dispatch(frame)
+        except Exception:  # a bug or an outage: this frame fails, the socket lives on
+            log.exception("a websocket frame failed")
+            self.tally["frames_failed"] += 1
+            self._reply(inbound.internal_error(frame.ref))
 
     async def _dispatch(self, frame: frames.AnyClientFrame) -> None:
         if isinstance(frame, frames.PingFrame):
@@ -321,10 +315,8 @@ class Session:
                     self._typing_until = time.monotonic() + self.config.typing_timeout
                     return
                 await self._limited("typing", frame.ref, self._start_typing)
-            case frames.TypingStopFrame():
-                if self._typing_until is not None:
-                    self.limiter.note(self.actor.id, "typing")
-                    await self._stop_typing()
+            case frames.TypingStopFrame():  # never refused, never counted
+                await self._stop_typing()
 
     async def _subscription(self, frame: frames.SubscribeFrame | frames.UnsubscribeFrame) -> None:
         """Inbox: follow (or stop following) a conversation's typing indicators."""
@@ -390,10 +382,8 @@ class Session:
     ) -> None:
         try:
             result = await self.handler.handle(command, self.actor)
-        except errors.DomainError as error:
-            self._reply(
-                frames.Error(code=error.code, message=error.message, ref=ref, field=error.field)
-            )
+        except (errors.DomainError, StoreUnavailable) as error:
+            self._reply(inbound.refused(error, ref))
             return
         self._reply(
             frames.Ack(
@@ -459,17 +449,3 @@ class Session:
             return
         self.subscriber.offer(frames.Heartbeat())
         self._timers["heartbeat"] = asyncio.get_running_loop().call_later(interval, self._heartbeat)
-
-
-def _invalid_frame(detail: str) -> frames.Error:
-    field = None
-    if " - at `$." in detail:
-        detail, _, where = detail.partition(" - at `$.")
-        field = where.rstrip("`")
-    elif "missing required field `" in detail:
-        field = detail.split("`")[1]
-    if field in (None, "type") and ("Invalid value" in detail or "`type`" in detail):
-        return frames.Error(code="unknown_frame", message=f"unknown frame type: {detail}")
-    if detail.startswith("Expected `str` matching regex"):
-        detail = "must not be blank or contain NUL characters"
-    return frames.Error(code="invalid_frame", message=detail, field=field)

@@ -107,15 +107,16 @@ async def test_typing_for_a_long_time_stays_shown_and_ends_when_refreshes_stop(
             asyncio.create_task(watch(reader, frames)),
             asyncio.create_task(watch(typist, replies)),
         ]
-        for _ in range(24):
+        for _ in range(24):  # (the pace of a client, not a wait for the server)
             await typist.send(json.dumps({"type": "TYPING_START"}))
             await reader.send(json.dumps({"type": "PING"}))  # answer heartbeats
             await asyncio.sleep(0.5)
         # Refreshes stop (the client forgot TYPING_STOP): the server ends it.
-        for _ in range(8):
-            for socket in (typist, reader):
-                await socket.send(json.dumps({"type": "PING"}))
-            await asyncio.sleep(0.5)
+        async with asyncio.timeout(30):
+            while not [f for f in frames if f.get("state") == "stopped"]:
+                for socket in (typist, reader):
+                    await socket.send(json.dumps({"type": "PING"}))
+                await asyncio.sleep(0.2)
         for task in watching:
             task.cancel()
         typing = [f["state"] for f in frames if f["type"] == "TYPING"]
@@ -164,9 +165,10 @@ async def test_tokens_never_reach_the_access_log(cluster: list[Node], tokens: To
         await next_frame(client, "READY")
     async with httpx.AsyncClient(base_url=node.url) as api:
         await api.get("/api/conversations", params={"token": secret}, headers=tokens.admin)
-    await asyncio.sleep(0.5)  # let the log reach the file
-    log = node.log.read_text()
-    assert "token=***" in log
+    async with asyncio.timeout(10):  # until the access log has the last request
+        while "/api/conversations?token=***" not in (log := node.log.read_text()):
+            await asyncio.sleep(0.05)
+    assert "/ws/" in log
     assert secret not in log
     assert tokens.admin["Authorization"].split()[1] not in log
 
@@ -208,7 +210,9 @@ async def test_sigterm_under_traffic_exits_0_keeps_every_acknowledged_message_an
     async with connect(ws(b, f"/ws/{cid}", token_for(f"busy-{uuid.uuid4()}"))) as client:
         await next_frame(client, "READY")
         traffic = [asyncio.create_task(http_traffic()), asyncio.create_task(ws_traffic(client))]
-        await asyncio.sleep(1.0)
+        async with asyncio.timeout(30):  # traffic under way on both paths
+            while len(acknowledged) <= 10:
+                await asyncio.sleep(0.05)
         b.process.send_signal(signal.SIGTERM)
         exit_code = await asyncio.wait_for(asyncio.to_thread(b.process.wait), 10)
         stop.set()

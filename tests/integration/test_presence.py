@@ -55,7 +55,7 @@ def take_for_dead(survivor: Presence, other: Presence) -> None:
         return None
 
     survivor._purge = cut_off  # type: ignore[method-assign]
-    survivor._heard[other.node] -= TTL * 2
+    survivor._nodes.heard[other.node] -= TTL * 2
 
 
 async def test_every_node_sees_who_joined_and_left_on_another(
