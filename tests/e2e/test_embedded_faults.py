@@ -261,7 +261,8 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(
         log = stderr_path.read_text()
         assert "embedded PostgreSQL stopped unexpectedly" in log
         assert "embedded nats-server stopped unexpectedly" in log
-        assert log.count("restarted") >= 2, log
+        assert "embedded PostgreSQL restarted" in log
+        assert "embedded nats-server restarted" in log
 
         await check_the_log(pg_url, writers, nats_url, PREFIX)
 
