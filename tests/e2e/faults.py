@@ -313,7 +313,8 @@ async def check_the_log(database_url: str, writers: Writers, nats_url: str, pref
 
         await wait_for(caught_up, f"caught up with the head ({head})", timeout=30)
         log = await store.read_all(after=0, limit=head + 1)
-        assert [e.global_position for e in log] == list(range(1, head + 1))
+        positions = [e.global_position for e in log]
+        assert positions == list(range(1, head + 1)), f"a gap in the log: {positions[-10:]}"
 
         sent = Counter(
             getattr(e.data, "client_message_id", None) for e in log if e.type == "MessageSent"
@@ -337,14 +338,20 @@ async def check_the_log(database_url: str, writers: Writers, nats_url: str, pref
         await store.close()
         await pool.close()
 
+    # (This module is no test module: pytest does not explain its asserts.)
     topology = Topology(prefix)
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        assert (await js.stream_info(topology.stream)).state.messages == len(log)
+        messages = (await js.stream_info(topology.stream)).state.messages
     finally:
         await nc.close()
-    assert await stream_message_ids(nats_url, topology) == [str(e.event_id) for e in log]
+    assert messages == len(log), f"JetStream holds {messages} messages, the log {len(log)} events"
+    in_stream = await stream_message_ids(nats_url, topology)
+    doubled_in_stream = {i: n for i, n in Counter(in_stream).items() if n > 1}
+    assert doubled_in_stream == {}, f"events twice in the stream: {doubled_in_stream}"
+    expected = [str(e.event_id) for e in log]
+    assert in_stream == expected, "the stream does not hold the log's events in commit order"
     return len(log)
 
 
@@ -359,8 +366,8 @@ async def assert_read_models_equal_the_fold(pool: asyncpg.Pool, log: list[Any]) 
         return {cid: tuple(row[k] for k in keys) for cid, row in table.items()}
 
     # Counts first: a failure then says directly what was lost or counted twice.
-    assert counts(actual) == counts(conversations)
-    assert actual == conversations
+    assert counts(actual) == counts(conversations), (counts(actual), counts(conversations))
+    assert actual == conversations, "the inbox differs from the fold of the log"
     message_rows = await pool.fetch("SELECT * FROM messages")
     assert {
         (row["conversation_id"], row["seq"]): {
@@ -370,7 +377,7 @@ async def assert_read_models_equal_the_fold(pool: asyncpg.Pool, log: list[Any]) 
             "read_by_client": row["read_by_client_at"] is not None,
         }
         for row in message_rows
-    } == messages
+    } == messages, "the timeline differs from the fold of the log"
 
 
 async def stream_message_ids(url: str, topology: Topology) -> list[str]:

@@ -9,8 +9,11 @@ and the whole system heals by itself.
    return; writes succeed again within 5 s.
 2. NATS, a long outage: nats-server is frozen (SIGSTOP) for longer than the
    stream's duplicate window (shortened to 2 s), then resumed.
-3. NATS, a crash after a long outage: frozen again, then killed; the
-   supervisor starts it again on the same port and store.
+3. NATS, a crash while the relay streams a backlog (frozen, resumed, killed
+   at once: JetStream stored events whose acks are lost); the supervisor
+   starts it again on the same port and store, and the test keeps the new
+   one frozen until 5 s after the crash, so whatever the relay resends comes
+   after the duplicate window.
 
 Throughout, every command is answered within 5 s (a success, or 503
 ``unavailable`` with ``Retry-After``). Afterwards: the read models equal an
@@ -25,7 +28,9 @@ import asyncio
 import os
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -33,6 +38,7 @@ import httpx
 import nats
 import nats.js.errors
 import psutil
+import pytest
 
 from events.relay import Topology
 from tests.e2e.faults import (
@@ -51,6 +57,7 @@ SECRET = "e2e-secret-for-embedded-faults-at-least-32-bytes"
 DUPLICATE_WINDOW = 2
 NATS_OUTAGE = 5.0  # seconds: longer than the duplicate window
 PREFIX = "parley"  # parley run's default; its NATS is its own
+ORPHANS_GONE_WITHIN = 0.5  # seconds after the postmaster's death (the supervisor waits 1 s)
 
 
 class Prober:
@@ -117,8 +124,18 @@ def start_parley_run(env: dict[str, str], stdout: Path, stderr: Path) -> subproc
         return subprocess.Popen([*parley_command(), "run"], env=env, stdout=out, stderr=err)
 
 
-async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data folder outside pytest's: pytest makes /tmp/pytest-of-<user>
+    private at the start of every session (another one may start meanwhile),
+    and the embedded PostgreSQL runs as a user of its own."""
+    with tempfile.TemporaryDirectory(prefix="parley-embedded-faults-") as folder:
+        yield Path(folder) / "data"
+
+
+async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(
+    tmp_path: Path, data_dir: Path
+) -> None:
     pgdata = data_dir / "postgres"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -179,7 +196,11 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: P
             db = await asyncpg.connect(pg_url)
             await wait_until_consumers_catch_up(db, recovered, "PostgreSQL back")
             answers = await prober.stop()
-            while_down = [a for a in answers if a.sent >= killed_at and a.answered < back_at]
+            # The old backends may finish what they were doing when the
+            # postmaster died (so may a readiness check); half a second later
+            # none is left, and PostgreSQL is down until the new postmaster.
+            down_from = killed_at + ORPHANS_GONE_WITHIN
+            while_down = [a for a in answers if a.sent >= down_from and a.answered < back_at]
             assert while_down, "no readiness answer while PostgreSQL was down"
             assert all(
                 a.status == 503 and a.body and a.body["checks"]["postgres"] != "ok"
@@ -206,10 +227,12 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: P
             assert resumed_at - frozen_at > DUPLICATE_WINDOW
             await writers.wait_for_successes(30)
 
-            # -- 3. NATS frozen again, then killed: the supervisor restarts it ---------
-            nats_proc.suspend()
+            # -- 3. NATS killed while the relay streams a backlog, away past the window --
+            nats_proc.suspend()  # a backlog builds up
             await asyncio.sleep(NATS_OUTAGE / 2)
-            nats_proc.kill()
+            nats_proc.resume()  # it stores what the relay had sent, the backlog streams...
+            await asyncio.sleep(0.3)
+            nats_proc.kill()  # ...when it dies: the acks of events it stored are lost
             killed_at = time.monotonic()
 
             async def restarted() -> bool:
@@ -220,9 +243,15 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(tmp_path: P
             replacement = nats_server(data_dir)
             assert replacement is not None
             assert f"nats://127.0.0.1:{nats_port(replacement)}" == nats_url  # the same port
-            await wait_until_ready(http, [url], killed_at, "NATS restarted")
-            await writers.wait_for_success_after(killed_at, "NATS restarted")
-            await wait_until_consumers_catch_up(db, killed_at, "NATS restarted")
+            # Frozen before the relay reconnects (nats-py waits 2 s between
+            # attempts): whatever it resends reaches JetStream after the window.
+            replacement.suspend()
+            await asyncio.sleep(max(0.0, killed_at + NATS_OUTAGE - time.monotonic()))
+            replacement.resume()
+            back_at = time.monotonic()
+            await wait_until_ready(http, [url], back_at, "NATS restarted")
+            await writers.wait_for_success_after(back_at, "NATS restarted")
+            await wait_until_consumers_catch_up(db, back_at, "NATS restarted")
             await db.close()
             await writers.wait_for_successes(30)
         await writers.finish()

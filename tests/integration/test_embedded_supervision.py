@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -43,10 +44,19 @@ async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> Non
         await asyncio.sleep(0.05)
 
 
+@pytest.fixture
+def tmp_dir() -> Iterator[Path]:
+    """A folder outside pytest's: pytest makes /tmp/pytest-of-<user> private at
+    the start of every session (another one may start meanwhile), and the
+    embedded PostgreSQL runs as a user of its own."""
+    with tempfile.TemporaryDirectory(prefix="parley-supervision-") as folder:
+        yield Path(folder).resolve()
+
+
 async def test_a_killed_nats_server_comes_back_on_its_port_with_its_streams(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folder = (tmp_path / "nats").resolve()
+    folder = tmp_dir / "nats"
     with embedded_nats(folder) as url:
         nc = await nats.connect(url)
         await nc.jetstream().add_stream(name="KEPT", subjects=["kept"])
@@ -83,8 +93,8 @@ async def test_a_killed_nats_server_comes_back_on_its_port_with_its_streams(
     assert servers_on(folder, "nats-server") == []
 
 
-async def test_a_killed_postgres_comes_back_on_its_socket_with_its_data(tmp_path: Path) -> None:
-    folder = (tmp_path / "pg").resolve()
+async def test_a_killed_postgres_comes_back_on_its_socket_with_its_data(tmp_dir: Path) -> None:
+    folder = tmp_dir / "pg"
     with embedded_postgres(folder) as url:
         conn = await asyncpg.connect(url)
         await conn.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)")
