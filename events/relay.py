@@ -101,7 +101,7 @@ class JetStreamRelay:
         self._store = store
         self._pool = pool
         self._nc = nc  # plain publishing with one reply subscription (see above)
-        self._js = nc.jetstream(timeout=ack_timeout)
+        self._js = nc.jetstream(timeout=min(ack_timeout, _ASK_TIMEOUT))
         self._topology = topology
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -250,7 +250,7 @@ class JetStreamRelay:
                 while True:  # until the stream answers what it holds
                     if not await _pause(stop, delay):
                         return False
-                    delay = min(delay * 2, 2.0)
+                    delay = min(delay * 2, 1.0)
                     try:
                         stored = await self._last_stored()
                         break
@@ -291,6 +291,9 @@ class JetStreamRelay:
                     )
 
 
+_ASK_TIMEOUT = 1.0
+"""Seconds the relay waits for JetStream's API (stream info, a message): it
+answers in milliseconds when it is there, and the relay asks again soon."""
 _SAVE_ERRORS = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError)
 
 

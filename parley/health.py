@@ -54,9 +54,12 @@ async def check_nats(nats: NATS, timeout: float = CHECK_TIMEOUT) -> str:
     if not nats.is_connected:
         return "not connected"
     try:
-        await nats.flush(timeout=max(1, round(timeout)))  # a PING answered by a PONG
+        # A JetStream API request (what the relay and projections need), not
+        # ``flush``: nats-py's read loop fails on the PONG of a flush that
+        # timed out, which would make this probe break the connection it checks.
+        await nats.jetstream(timeout=timeout).account_info()
     except Exception as error:
-        return describe(error, timeout) if str(error) else "no answer to PING"
+        return describe(error, timeout) if str(error) else "no answer from JetStream"
     return "ok"
 
 

@@ -22,7 +22,7 @@ heals: once per TTL every node checks that the bucket still holds its
 connections and puts back any it lost, and a node that hears from a node it
 does not know (new, or taken for dead), by a heartbeat or a new connection,
 learns that node's connections from the bucket.
-A node woken from a freeze (SIGSTOP, a paused VM) takes no live node for
+A node woken from a freeze (SIGSTOP, a blocked loop) takes no live node for
 dead: the time it could not hear is nobody's silence (see presence_nodes).
 (None of this needs key TTLs or delete markers, so NATS 2.9 and 2.10 work.)
 

@@ -2,7 +2,7 @@
 
 A node is alive while this node hears its heartbeat; it is taken for dead
 once it has been silent for a TTL. Only the time this node was awake to hear
-counts as silence. A node that was frozen (SIGSTOP, a paused VM, a blocked
+counts as silence. A node that was frozen (SIGSTOP, a debugger, a blocked
 event loop) heard nothing meanwhile: when it wakes, the heartbeats the others
 sent are still queued behind the sweep that would read their absence as
 death. So each sweep notes how late it comes; one more than a tenth of a TTL

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
@@ -239,6 +240,7 @@ def fuzz(fuzzer: Fuzzer, seconds: float) -> int:
     return runs
 
 
+@pytest.mark.timeout(SECONDS + 240)
 async def test_no_frame_closes_a_socket_1011_and_every_socket_still_answers_ping(
     api: httpx.AsyncClient, tokens: Tokens, server_url: str
 ) -> None:
