@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import math
 import random
@@ -117,6 +118,7 @@ class CommandHandler:
             actor_role=actor.role,
             correlation_id=correlation_id,
             command_id=key,
+            command_digest=_digest(command) if key else None,
         )
         lock, users = self._locks.get(stream_id) or (asyncio.Lock(), 0)
         self._locks[stream_id] = (lock, users + 1)
@@ -159,7 +161,7 @@ class CommandHandler:
                     folded, fresh = await self._catch_up(stream_id, folded), True
                     continue
                 if base and (first := await self._store.find_event(_event_id(base, 0))):
-                    return await self._answer_retry(first)
+                    return _answer_retry(first, metadata)
                 raise
             if not decided:
                 return _result(command, folded, [])
@@ -181,7 +183,7 @@ class CommandHandler:
                 ) from None
             if appended.replayed:
                 self._cache.pop(stream_id, None)
-                return await self._answer_retry(await self._first_of(new_events))
+                return _answer_retry(await self._first_of(new_events), metadata)
             if self._on_appended is not None:
                 self._on_appended(new_events, appended)
             for event in decided:
@@ -213,18 +215,33 @@ class CommandHandler:
         assert first is not None, "a replayed append's events are stored"
         return first
 
-    async def _answer_retry(self, first: RecordedEvent) -> CommandResult:
-        """The first result of a command that was already carried out."""
-        data = first.data
-        return CommandResult(
-            conversation_id=data.conversation_id,
-            position=first.global_position,
-            version=first.stream_position,
-            events=[first.type],
-            message_id=data.message_id if isinstance(data, MessageSent) else None,
-            seq=data.seq if isinstance(data, MessageSent) else None,
-            replayed=True,
+
+def _answer_retry(first: RecordedEvent, metadata: Metadata) -> CommandResult:
+    """The first result of a command that was already carried out, if this
+    is that command again (same content); else the id was reused."""
+    stored = first.metadata.command_digest
+    if stored is not None and stored != metadata.command_digest:
+        raise errors.CommandIdReused(
+            "this command_id (or client_message_id) was already used for a different "
+            "command; use a new one",
+            field="command_id" if "|cmd|" in (metadata.command_id or "") else "client_message_id",
         )
+    data = first.data
+    return CommandResult(
+        conversation_id=data.conversation_id,
+        position=first.global_position,
+        version=first.stream_position,
+        events=[first.type],
+        message_id=data.message_id if isinstance(data, MessageSent) else None,
+        seq=data.seq if isinstance(data, MessageSent) else None,
+        replayed=True,
+    )
+
+
+def _digest(command: AnyCommand) -> str:
+    """A short digest of a command's content (its type and every field)."""
+    encoded = type(command).__name__.encode() + msgspec.json.encode(command)
+    return hashlib.blake2b(encoded, digest_size=12).hexdigest()
 
 
 def _idempotency_key(command: AnyCommand, actor: Actor) -> str | None:

@@ -15,7 +15,9 @@ class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     ``correlation_id`` ties together everything one user action caused;
     ``causation_id`` names the command (or event) that directly caused it;
-    ``command_id`` is the client-supplied id that makes a command idempotent.
+    ``command_id`` is the client-supplied id that makes a command idempotent;
+    ``command_digest`` a digest of that command's content, so a retry can be
+    told from a different command that reuses the id.
     """
 
     actor_id: str | None = None
@@ -23,6 +25,7 @@ class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     correlation_id: UUID | None = None
     causation_id: UUID | None = None
     command_id: str | None = None
+    command_digest: str | None = None
 
 
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):

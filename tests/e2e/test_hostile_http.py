@@ -256,3 +256,29 @@ async def test_a_command_id_reused_for_another_command_is_409(
     params = {"min_position": first.json()["position"]}
     current = await api.get(f"/api/conversations/{cid}", params=params, headers=admin)
     assert current.json()["status"] == "pending" and current.json()["priority"] == "High"
+
+
+async def test_a_command_id_reused_for_the_same_kind_of_command_with_other_content_is_409(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    now = datetime.now(UTC)
+    admin = bearer(
+        issue_token(SECRET, sub=f"admin-{uuid.uuid4()}", role="admin", ttl=HOUR, now=now)
+    )
+    cid = await start(api, tokens)
+    status = f"/api/conversations/{cid}/status"
+    first = await api.patch(status, json={"status": "pending", "command_id": "0"}, headers=admin)
+    assert first.status_code == 200, first.text
+
+    # The very same command again: its first result, replayed.
+    again = await api.patch(status, json={"status": "pending", "command_id": "0"}, headers=admin)
+    assert again.status_code == 200, again.text
+    assert again.json()["replayed"] is True
+    assert again.json()["position"] == first.json()["position"]
+
+    # The same kind of command with other content under "0": refused, nothing written.
+    reused = await api.patch(status, json={"status": "active", "command_id": "0"}, headers=admin)
+    assert_4xx(reused, 409, "command_id_reused")
+    params = {"min_position": first.json()["position"]}
+    current = await api.get(f"/api/conversations/{cid}", params=params, headers=admin)
+    assert current.json()["status"] == "pending"
