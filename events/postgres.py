@@ -60,6 +60,7 @@ SELECT global_position, stream_id, stream_position, event_id, type, schema_versi
        metadata, recorded_at
 FROM events
 """
+_HEAD = "SELECT coalesce(max(global_position), 0) FROM events"
 _READ_STREAM = (
     _SELECT_COLUMNS
     + """
@@ -184,45 +185,37 @@ class PostgresEventStore:
 
     # -- reading ---------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _bounded(self) -> AsyncIterator[None]:
-        """Within ``timeout``, or :class:`StoreUnavailable` (as for a lost connection)."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                yield
-        except CONNECTION_ERRORS as error:
-            raise StoreUnavailable(
-                f"PostgreSQL cannot be reached ({error!r})", retry_after=RETRY_AFTER
-            ) from error
-
     async def read_stream(
         self, stream_id: str, *, after: int = 0, limit: int | None = None
     ) -> list[RecordedEvent]:
-        async with self._bounded():
-            rows = await self._pool.fetch(_READ_STREAM, stream_id, after, limit)
+        async with bounded_connection(self._pool, self._timeout) as (conn, left):
+            rows = await conn.fetch(_READ_STREAM, stream_id, after, limit, timeout=left())
         return [_to_recorded(r) for r in rows]
 
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        async with self._bounded():
-            rows = await self._pool.fetch(_READ_ALL, after, limit)
+        async with bounded_connection(self._pool, self._timeout) as (conn, left):
+            rows = await conn.fetch(_READ_ALL, after, limit, timeout=left())
         return [_to_recorded(r) for r in rows]
 
     async def find_event(self, event_id: UUID) -> RecordedEvent | None:
-        async with self._bounded():
-            row = await self._pool.fetchrow(_SELECT_COLUMNS + "WHERE event_id = $1", event_id)
+        async with bounded_connection(self._pool, self._timeout) as (conn, left):
+            row = await conn.fetchrow(
+                _SELECT_COLUMNS + "WHERE event_id = $1", event_id, timeout=left()
+            )
         return None if row is None else _to_recorded(row)
 
     async def stream_version(self, stream_id: str) -> int:
-        async with self._bounded():
-            version = await self._pool.fetchval(
+        async with bounded_connection(self._pool, self._timeout) as (conn, left):
+            version = await conn.fetchval(
                 "SELECT coalesce(max(stream_position), 0) FROM events WHERE stream_id = $1",
                 stream_id,
+                timeout=left(),
             )
         return int(version)
 
     async def head_position(self) -> int:
-        async with self._bounded():
-            head = await self._pool.fetchval("SELECT coalesce(max(global_position), 0) FROM events")
+        async with bounded_connection(self._pool, self._timeout) as (conn, left):
+            head = await conn.fetchval(_HEAD, timeout=left())
         return int(head)
 
     async def wait_for_events(self, after: int, timeout: float) -> bool:
@@ -244,21 +237,15 @@ class PostgresEventStore:
         if usable(self._listener):
             return
         await self._stop_listening()
-        async with self._bounded():
-            listener = await self._pool.acquire()
-            try:
-                self._wakeup = asyncio.get_running_loop().create_future()
+        async with bounded_connection(self._pool, self._timeout, keep=True) as (listener, left):
+            self._wakeup = asyncio.get_running_loop().create_future()
+            async with asyncio.timeout(left()):  # on a timeout the connection is closed
                 await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
-                listener.add_termination_listener(self._on_listener_lost)
-                # Every commit from now on sends a notice; the head covers the
-                # ones before. So from here on, the notices alone tell whether
-                # there is anything past a caller's last read: no query per wait.
-                head = await listener.fetchval(
-                    "SELECT coalesce(max(global_position), 0) FROM events"
-                )
-            except BaseException:
-                await _release(self._pool, listener)
-                raise
+            listener.add_termination_listener(self._on_listener_lost)
+            # Every commit from now on sends a notice; the head covers the
+            # ones before. So from here on, the notices alone tell whether
+            # there is anything past a caller's last read: no query per wait.
+            head = await listener.fetchval(_HEAD, timeout=left())
         self._listener = listener
         self._notified_head = max(self._notified_head, int(head))
 
@@ -297,6 +284,45 @@ class PostgresEventStore:
 async def _release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(pool.release(conn), 1.0)
+
+
+@contextlib.asynccontextmanager
+async def bounded_connection(
+    pool: asyncpg.Pool, timeout: float, *, keep: bool = False
+) -> AsyncIterator[tuple[PoolConnectionProxy, Callable[[], float]]]:
+    """A pool connection, and ``left()``: the seconds left of ``timeout`` for
+    the statements run on it (pass it as their ``timeout``). A lost, refused
+    or timed-out connection raises :class:`StoreUnavailable`, and is closed
+    rather than given back: asyncpg would first wait for the cancelled
+    statement to be cancelled on the server, which a frozen server never
+    confirms (a plain ``asyncio.timeout`` around ``pool.fetch`` is not enough).
+    ``keep``: the caller keeps the connection (it is released only on failure).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+
+    def left() -> float:
+        return max(0.001, deadline - loop.time())
+
+    try:
+        conn = await pool.acquire(timeout=timeout)
+    except CONNECTION_ERRORS as error:
+        raise StoreUnavailable(
+            f"PostgreSQL cannot be reached ({error!r})", retry_after=RETRY_AFTER
+        ) from error
+    failed = True
+    try:
+        yield conn, left
+        failed = False
+    except CONNECTION_ERRORS as error:
+        with contextlib.suppress(Exception):
+            conn.terminate()
+        raise StoreUnavailable(
+            f"PostgreSQL cannot be reached ({error!r})", retry_after=RETRY_AFTER
+        ) from error
+    finally:
+        if failed or not keep:
+            await _release(pool, conn)
 
 
 def _encode_metadata(events: Sequence[NewEvent]) -> list[bytes]:

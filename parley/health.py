@@ -22,6 +22,7 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from nats.aio.client import Client as NATS
 
+from events.postgres import bounded_connection
 from parley.services import describe
 from parley.settings import Settings
 from parley.status import CONSUMERS, read_status, stalled
@@ -43,8 +44,8 @@ async def check_postgres(pool: asyncpg.Pool, timeout: float = CHECK_TIMEOUT) -> 
     """ "ok" when a transaction that takes a transaction id commits: what an
     append needs (``SELECT 1`` also answers on a read-only standby)."""
     try:
-        async with asyncio.timeout(timeout):
-            await pool.fetchval("SELECT pg_current_xact_id()")
+        async with bounded_connection(pool, timeout) as (conn, left):
+            await conn.fetchval("SELECT pg_current_xact_id()", timeout=left())
     except Exception as error:
         return describe(error, timeout)
     return "ok"
@@ -66,9 +67,10 @@ async def check_nats(nats: NATS, timeout: float = CHECK_TIMEOUT) -> str:
 async def check_workers(pool: asyncpg.Pool, stall_seconds: float) -> dict[str, str]:
     """One check per consumer of the log (the relay, each projection): "ok",
     or that it is behind and has not moved for ``stall_seconds``."""
-    async with asyncio.timeout(CHECK_TIMEOUT), pool.acquire() as conn:
-        head, consumers = await read_status(conn)
-        now = await conn.fetchval("SELECT clock_timestamp()")
+    async with bounded_connection(pool, CHECK_TIMEOUT) as (conn, left):
+        async with asyncio.timeout(left()):  # on a timeout the connection is closed
+            head, consumers = await read_status(conn)
+            now = await conn.fetchval("SELECT clock_timestamp()")
     problems = stalled(head, consumers, now, stall_seconds)
     return {name: problems.get(name, "ok") for name in CONSUMERS}
 

@@ -25,7 +25,7 @@ from parley.errors import StartupError
 from projections import READ_MODEL_MIGRATIONS
 
 CONNECT_TIMEOUT = 5.0
-QUERY_TIMEOUT = 10.0
+QUERY_TIMEOUT = 5.0
 """Seconds a statement of ``parley serve``/``worker`` may take before it is
 cancelled: a frozen PostgreSQL never holds a request or a worker for ever."""
 MIGRATION_FOLDERS = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]

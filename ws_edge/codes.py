@@ -4,6 +4,7 @@
 NORMAL = 1000
 GOING_AWAY = 1001  # server shutting down: reconnect (elsewhere) and resume
 INTERNAL_ERROR = 1011  # a bug on our side: reconnect and resume
+TRY_AGAIN_LATER = 1013  # PostgreSQL or NATS unavailable: reconnect after a second and resume
 
 SLOW_CONSUMER = 4000  # fell too far behind: reconnect and resume
 MISSED_HEARTBEAT = 4001  # nothing heard for two heartbeats: reconnect and resume

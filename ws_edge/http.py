@@ -9,6 +9,7 @@ code saying why, before any frame (see ``ws_edge.codes``).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import Counter
 from typing import Any
 from uuid import UUID
@@ -37,7 +38,9 @@ from ws_edge.hub import Hub
 from ws_edge.presence import OnlineUser, Presence
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.resume import BadStart, start_at
-from ws_edge.session import Session
+from ws_edge.session import OUTAGES, UNAVAILABLE, Session
+
+log = logging.getLogger("parley.ws")
 
 SUBPROTOCOL = "parley.v1"
 
@@ -203,7 +206,10 @@ async def _run_session(
     try:
         if edge.presence is not None and conversation_id is not None:
             actor = session.actor
-            presence_key = await edge.presence.join(conversation_id, actor.id, str(actor.role))
+            try:
+                presence_key = await edge.presence.join(conversation_id, actor.id, str(actor.role))
+            except OUTAGES as error:  # NATS away: the socket works, unseen by presence
+                log.warning("presence: cannot record a join (%r)", error)
         await session.run()
     finally:
         edge.sessions.discard(session)
@@ -225,7 +231,11 @@ async def conversation_socket(
     except ValueError:
         await _refuse(socket, subprotocol, codes.NOT_FOUND, "no such conversation")
         return
-    client_id = await _client_of(edge.store, cid)
+    try:
+        client_id = await _client_of(edge.store, cid)
+    except OUTAGES:
+        await _refuse(socket, subprotocol, codes.TRY_AGAIN_LATER, UNAVAILABLE)
+        return
     if client_id is None:
         await _refuse(socket, subprotocol, codes.NOT_FOUND, "no such conversation")
         return
@@ -237,6 +247,9 @@ async def conversation_socket(
         after = await start_at(raw, "after", lambda: edge.store.stream_version(stream_id_for(cid)))
     except BadStart as error:
         await _refuse(socket, subprotocol, codes.BAD_REQUEST, str(error))
+        return
+    except OUTAGES:
+        await _refuse(socket, subprotocol, codes.TRY_AGAIN_LATER, UNAVAILABLE)
         return
     await _serve(socket, subprotocol, edge, principal, cid, after)
 
@@ -256,6 +269,9 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any], edge: NamedDependency[E
         after = await start_at(raw, "after_position", edge.store.head_position)
     except BadStart as error:
         await _refuse(socket, subprotocol, codes.BAD_REQUEST, str(error))
+        return
+    except OUTAGES:
+        await _refuse(socket, subprotocol, codes.TRY_AGAIN_LATER, UNAVAILABLE)
         return
     await _serve(socket, subprotocol, edge, principal, None, after)
 

@@ -26,8 +26,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
+from nats.errors import Error as NatsError
 
 from commands import errors
 from commands.handler import CommandHandler
@@ -45,6 +47,17 @@ from ws_edge.translate import event_frame
 log = logging.getLogger("parley.ws")
 
 _GONE = (OSError, WebSocketDisconnect)  # uvicorn: ClientDisconnected(OSError)
+OUTAGES = (
+    StoreUnavailable,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    NatsError,
+)
+"""What a session's reads raise while PostgreSQL or NATS is away (a plain
+OSError is taken for the client gone): close 1013, the client comes back."""
+UNAVAILABLE = "PostgreSQL or NATS is unavailable: reconnect shortly and resume"
 """What sending to (or reading from) a socket whose client has gone raises."""
 
 RowSource = Callable[[list[UUID], int], Awaitable[list[ConversationView]]]
@@ -123,7 +136,10 @@ class Session:
                 if task not in done:
                     continue
                 error = task.exception()
-                if error is not None and not isinstance(error, _GONE):
+                if isinstance(error, OUTAGES):
+                    log.warning("websocket session ended by an outage: %r", error)
+                    code, reason = codes.TRY_AGAIN_LATER, UNAVAILABLE
+                elif error is not None and not isinstance(error, _GONE):
                     log.error("websocket session failed", exc_info=error)
                     code, reason = codes.INTERNAL_ERROR, "internal error"
         finally:

@@ -12,6 +12,7 @@ that is paused or a link that went dead.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from parley.settings import Settings
 from parley.worker import run_workers
 from tests.conftest import MakeDatabase
 from tests.e2e.conftest import SECRET, Tokens, free_port
+from tests.e2e.test_websocket import close_code, next_frame, socket, token_for
 from tests.faultproxy import FaultProxy, fault_proxy
 
 ANSWER_WITHIN = 5.0
@@ -126,6 +128,13 @@ async def test_commands_answer_503_with_retry_after_while_postgres_is_away(
         assert response.json()["code"] == "unavailable"
         assert int(response.headers["Retry-After"]) >= 1
         assert took < ANSWER_WITHIN
+    # Queries too: 503, bounded (a statement's 5 s, and as long again for
+    # asyncpg to give up on the frozen connection it then resets).
+    started = time.monotonic()
+    listed = await outage.api.get("/api/conversations", headers=tokens.admin)
+    assert listed.status_code == 503, listed.text
+    assert listed.json()["code"] == "unavailable" and "Retry-After" in listed.headers
+    assert time.monotonic() - started < 2 * QUERY_TIMEOUT + 1
     ready = await outage.api.get("/health/ready")
     assert ready.status_code == 503
     assert ready.json()["checks"]["postgres"] != "ok"
@@ -152,3 +161,29 @@ async def test_commands_answer_503_with_retry_after_while_postgres_is_away(
     finally:
         await conn.close()
     assert count == 1
+
+
+@pytest.mark.parametrize("path", ["conversation", "/ws/inbox"])
+async def test_a_socket_opened_while_postgres_is_away_closes_1013_and_opens_after(
+    outage: Outage, tokens: Tokens, path: str
+) -> None:
+    conversation_id = await _start(outage, tokens)
+    path = f"/ws/{conversation_id}" if path == "conversation" else path
+    params = {"after": 0} if path != "/ws/inbox" else {"after_position": 0}
+    server_url = str(outage.api.base_url).rstrip("/")
+    outage.proxy.freeze()
+    # Try again later (1013), within the bound; never 1011.
+    started = time.monotonic()
+    async with socket(server_url, path, token_for("alice"), **params) as ws:
+        assert await close_code(ws, timeout=ANSWER_WITHIN + 5) == 1013
+    assert time.monotonic() - started < ANSWER_WITHIN + 2
+
+    outage.proxy.restore()
+    deadline = time.monotonic() + ANSWER_WITHIN
+    while True:
+        async with socket(server_url, path, token_for("alice"), **params) as ws:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if frame["type"] != "ERROR":  # the replay (from position 0), then READY
+                await next_frame(ws, "READY")
+                break
+        assert time.monotonic() < deadline
