@@ -92,7 +92,15 @@ async def server_url(
     )
     nc = await nats.connect(nats_url)
     app = create_app(settings, pool=pool, nats=nc)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    # As `parley serve` runs it: the edge's HEARTBEAT is the one liveness check.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
+    )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
