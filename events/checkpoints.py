@@ -32,8 +32,3 @@ async def load(conn: Connection, name: str, *, lock: bool = False) -> int:
 async def save(conn: Connection, name: str, position: int) -> None:
     """Move the checkpoint to ``position``; raises if that is backwards."""
     await conn.execute(_SAVE, name, position)
-
-
-async def all_positions(conn: Connection) -> dict[str, int]:
-    rows = await conn.fetch("SELECT name, position FROM checkpoints ORDER BY name")
-    return {row["name"]: int(row["position"]) for row in rows}

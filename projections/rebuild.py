@@ -58,26 +58,6 @@ async def rebuild(
     return position
 
 
-async def _drop_secondary_indexes(conn: Connection, schema: str, table: str) -> list[str]:
-    """Drop the shadow table's non-unique indexes (they slow the replay and
-    keep updates from being HOT); returns the statements that recreate them."""
-    rows = await conn.fetch(
-        """
-        SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition
-        FROM pg_index x
-        JOIN pg_class i ON i.oid = x.indexrelid
-        JOIN pg_class t ON t.oid = x.indrelid
-        JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE n.nspname = $1 AND t.relname = $2 AND NOT x.indisunique
-        """,
-        schema,
-        table,
-    )
-    for row in rows:
-        await conn.execute(f'DROP INDEX {schema}."{row["name"]}"')
-    return [row["definition"] for row in rows]
-
-
 async def _replay(
     conn: Connection,
     store: EventStore,

@@ -147,8 +147,8 @@ async def test_read_models_built_through_nats_equal_the_fold(
             while min(r.position for r in runners) < head:
                 await asyncio.sleep(0.05)
         await assert_read_models_equal_the_fold(world)
-        async with world.pool.acquire() as conn:
-            positions = await checkpoints.all_positions(conn)
+        rows = await world.pool.fetch("SELECT name, position FROM checkpoints")
+        positions = {row["name"]: int(row["position"]) for row in rows}
         assert positions == {"relay": head, "inbox": head, "timeline": head}
     finally:
         stop.set()
