@@ -19,7 +19,7 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from commands import errors
+from commands import access, errors
 from commands.http import MAX_SEQ, NO_NUL
 from commands.model import Actor, stream_id_for
 from commands.replay import ConversationAsOf, replay
@@ -74,8 +74,7 @@ async def _await_position(
 def _readable(conversation: ConversationView | None, actor: Actor) -> ConversationView:
     if conversation is None:
         raise errors.ConversationNotFound("no such conversation")
-    if not actor.is_staff and conversation.client_id != actor.client_id:
-        raise errors.Forbidden("this conversation belongs to another client")
+    access.require_see(actor, conversation.client_id)
     return conversation
 
 
@@ -94,7 +93,7 @@ async def inbox(
     min_position: MinPosition = None,
     wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> ConversationPage:
-    if not actor.is_staff:
+    if not access.can_manage(actor):
         raise errors.Forbidden("the inbox is for staff")
     await _await_position(pool, INBOX, min_position, wait)
     filters = ConversationFilter(
@@ -122,7 +121,7 @@ async def conversation(
     wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> ConversationView | ConversationAsOf:
     if as_of is not None:
-        _require_staff(actor, "time travel")
+        access.require_manage(actor, "time travel")
         past = await replay(store, conversation_id, as_of=_moment(as_of))
         if past.version == 0:
             raise errors.ConversationNotFound("no such conversation at that moment")
@@ -146,7 +145,7 @@ async def history(
     after: Annotated[int, QueryParameter(ge=0, le=MAX_SEQ)] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> HistoryPage:
-    _require_staff(actor, "read the history")
+    access.require_manage(actor, "read the history")
     page = await store.read_stream(stream_id_for(conversation_id), after=after, limit=limit + 1)
     if not page and after == 0:
         raise errors.ConversationNotFound("no such conversation")
@@ -154,11 +153,6 @@ async def history(
     return HistoryPage(
         items=items, next_after=items[-1].stream_position if len(page) > limit else None
     )
-
-
-def _require_staff(actor: Actor, what: str) -> None:
-    if not actor.is_staff:
-        raise errors.Forbidden(f"only staff may {what}")
 
 
 def _moment(as_of: str) -> int | datetime:
