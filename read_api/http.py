@@ -22,10 +22,10 @@ from litestar.params import FromPath, QueryParameter
 from commands import access, errors
 from commands.http import MAX_SEQ, NO_NUL
 from commands.model import Actor, stream_id_for
-from commands.replay import ConversationAsOf, replay
 from events.catalogue import Priority, Status
 from events.envelope import RecordedEvent
 from events.store import EventStore
+from read_api import errors as read_errors
 from read_api.queries import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_SECONDS,
@@ -41,6 +41,7 @@ from read_api.queries import (
     list_messages,
     wait_for_position,
 )
+from read_api.time_travel import ConversationAsOf, replay
 
 INBOX = ("inbox",)
 TIMELINE = ("timeline",)
@@ -65,7 +66,7 @@ async def _await_position(
         return
     reached = await wait_for_position(pool, projections, position, wait)
     if reached is not None:
-        raise errors.NotCaughtUp(
+        raise read_errors.NotCaughtUp(
             f"the read models reached position {reached}, not {position}, in {wait:g} s",
             details={"reached_position": reached},
         )
@@ -104,7 +105,7 @@ async def inbox(
             pool, filters, cursor=cursor, limit=limit, with_total=include_total
         )
     except BadCursor as error:
-        raise errors.InvalidQuery(str(error), field="cursor") from error
+        raise read_errors.InvalidQuery(str(error), field="cursor") from error
 
 
 @get(
@@ -165,7 +166,7 @@ def _moment(as_of: str) -> int | datetime:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise errors.InvalidQuery(
+        raise read_errors.InvalidQuery(
             "as_of is a global position or an ISO 8601 time with a zone", field="as_of"
         )
     return moment
