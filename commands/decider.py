@@ -15,7 +15,7 @@ from uuid import UUID
 
 from msgspec.structs import replace
 
-from commands import errors
+from commands import access, errors
 from commands.model import (
     Actor,
     AnyCommand,
@@ -62,7 +62,7 @@ def decide(
         case UpdateConversation():
             return _update(state, command, actor)
         case DeleteConversation():
-            _require_staff(actor, "delete a conversation")
+            access.require_manage(actor, "delete a conversation")
             _require_open(state)
             return [ConversationDeleted(conversation_id=_id(state))]
         case SendMessage():
@@ -161,8 +161,12 @@ def _start(
 ) -> list[AnyEvent]:
     if state.started:
         raise errors.ConversationExists("a conversation with this id exists already")
-    if not actor.is_staff and command.client.id != actor.client_id:
-        raise errors.Forbidden("a client may only start its own conversations", field="client.id")
+    access.require_write(
+        actor,
+        command.client.id,
+        "a client may only start its own conversations",
+        field="client.id",
+    )
     if command.status is Status.CLOSED:
         raise errors.InvalidCommand("a conversation cannot start closed", field="status")
     return [
@@ -178,7 +182,7 @@ def _start(
 
 
 def _change_status(state: ConversationState, command: ChangeStatus, actor: Actor) -> list[AnyEvent]:
-    _require_staff(actor, "change a conversation's status")
+    access.require_manage(actor, "change a conversation's status")
     if command.status not in TRANSITIONS[state.status]:
         raise errors.InvalidTransition(
             f"cannot change status from {state.status} to {command.status}", field="status"
@@ -194,7 +198,7 @@ def _change_status(state: ConversationState, command: ChangeStatus, actor: Actor
 
 
 def _update(state: ConversationState, command: UpdateConversation, actor: Actor) -> list[AnyEvent]:
-    _require_staff(actor, "change a conversation's priority or summary")
+    access.require_manage(actor, "change a conversation's priority or summary")
     if command.priority is None and command.summary is None:
         raise errors.InvalidCommand("nothing to update: give priority and/or summary")
     _require_open(state)
@@ -209,9 +213,7 @@ def _send(
     state: ConversationState, command: SendMessage, actor: Actor, new_id: NewId
 ) -> list[AnyEvent]:
     sender = command.sender or actor.side
-    allowed = {Side.ADMIN, Side.SYSTEM} if actor.is_staff else {Side.CLIENT}
-    if sender not in allowed:
-        raise errors.Forbidden(f"a {actor.role} may not send as {sender}", field="sender")
+    access.require_send_as(actor, sender)
     _require_open(state)
     return [
         MessageSent(
@@ -251,15 +253,9 @@ def _mark_read(state: ConversationState, command: MarkRead, actor: Actor) -> lis
 def _check_access(state: ConversationState, actor: Actor) -> None:
     if not state.started:
         raise errors.ConversationNotFound("no such conversation")
-    if not actor.is_staff and actor.client_id != state.client_id:
-        raise errors.Forbidden("this conversation belongs to another client")
+    access.require_write(actor, state.client_id)
     if state.deleted:
         raise errors.ConversationDeleted("the conversation was deleted")
-
-
-def _require_staff(actor: Actor, what: str) -> None:
-    if not actor.is_staff:
-        raise errors.Forbidden(f"only staff may {what}")
 
 
 def _require_open(state: ConversationState) -> None:

@@ -54,18 +54,6 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
-class InvalidQuery(DomainError):
-    """A query parameter that cannot be used (e.g. a cursor we never gave out)."""
-
-    code = "invalid_query"
-
-
-class NotCaughtUp(DomainError):
-    """The read models did not reach the asked position in time (503)."""
-
-    code = "not_caught_up"
-
-
 class CommandIdReused(DomainError):
     """A ``command_id`` (or ``client_message_id``) already named a different
     command on this conversation; nothing was written (409)."""

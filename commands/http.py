@@ -2,7 +2,7 @@
 
 Every handler is three lines: build the command, run it through the
 :class:`~commands.handler.CommandHandler`, return its result. Errors become
-JSON in one place (``commands.http_errors``).
+JSON in one place (``parley.http_errors``).
 """
 
 from __future__ import annotations

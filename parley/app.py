@@ -28,9 +28,9 @@ from nats.aio.client import Client as NATS
 
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
-from commands.http_errors import EXCEPTION_HANDLERS
 from events.postgres import PostgresEventStore
 from parley.health import HealthController
+from parley.http_errors import EXCEPTION_HANDLERS
 from parley.metrics import MeteredCommandHandler, Metrics, metrics_endpoint
 from parley.settings import Settings
 from read_api.http import QUERY_HANDLERS

@@ -18,11 +18,11 @@ def replay(conversation_id: UUID, as_of: str, as_json: bool) -> None:
     """Print a conversation as it was at a past moment, folded from its events."""
     import msgspec
 
-    from commands.replay import ConversationAsOf
-    from commands.replay import replay as fold
     from events.postgres import PostgresEventStore
     from parley.server import run_async
     from parley.services import connect_postgres
+    from read_api.time_travel import ConversationAsOf
+    from read_api.time_travel import replay as fold
 
     moment: int | datetime
     if as_of.isdigit():

@@ -19,13 +19,13 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from commands import errors
+from commands import access, errors
 from commands.http import MAX_SEQ, NO_NUL
 from commands.model import Actor, stream_id_for
-from commands.replay import ConversationAsOf, replay
 from events.catalogue import Priority, Status
 from events.envelope import RecordedEvent
 from events.store import EventStore
+from read_api import errors as read_errors
 from read_api.queries import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_SECONDS,
@@ -41,6 +41,7 @@ from read_api.queries import (
     list_messages,
     wait_for_position,
 )
+from read_api.time_travel import ConversationAsOf, replay
 
 INBOX = ("inbox",)
 TIMELINE = ("timeline",)
@@ -65,7 +66,7 @@ async def _await_position(
         return
     reached = await wait_for_position(pool, projections, position, wait)
     if reached is not None:
-        raise errors.NotCaughtUp(
+        raise read_errors.NotCaughtUp(
             f"the read models reached position {reached}, not {position}, in {wait:g} s",
             details={"reached_position": reached},
         )
@@ -74,8 +75,7 @@ async def _await_position(
 def _readable(conversation: ConversationView | None, actor: Actor) -> ConversationView:
     if conversation is None:
         raise errors.ConversationNotFound("no such conversation")
-    if not actor.is_staff and conversation.client_id != actor.client_id:
-        raise errors.Forbidden("this conversation belongs to another client")
+    access.require_see(actor, conversation.client_id)
     return conversation
 
 
@@ -94,7 +94,7 @@ async def inbox(
     min_position: MinPosition = None,
     wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> ConversationPage:
-    if not actor.is_staff:
+    if not access.can_manage(actor):
         raise errors.Forbidden("the inbox is for staff")
     await _await_position(pool, INBOX, min_position, wait)
     filters = ConversationFilter(
@@ -105,7 +105,7 @@ async def inbox(
             pool, filters, cursor=cursor, limit=limit, with_total=include_total
         )
     except BadCursor as error:
-        raise errors.InvalidQuery(str(error), field="cursor") from error
+        raise read_errors.InvalidQuery(str(error), field="cursor") from error
 
 
 @get(
@@ -122,7 +122,7 @@ async def conversation(
     wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> ConversationView | ConversationAsOf:
     if as_of is not None:
-        _require_staff(actor, "time travel")
+        access.require_manage(actor, "time travel")
         past = await replay(store, conversation_id, as_of=_moment(as_of))
         if past.version == 0:
             raise errors.ConversationNotFound("no such conversation at that moment")
@@ -146,7 +146,7 @@ async def history(
     after: Annotated[int, QueryParameter(ge=0, le=MAX_SEQ)] = 0,
     limit: Limit = DEFAULT_LIMIT,
 ) -> HistoryPage:
-    _require_staff(actor, "read the history")
+    access.require_manage(actor, "read the history")
     page = await store.read_stream(stream_id_for(conversation_id), after=after, limit=limit + 1)
     if not page and after == 0:
         raise errors.ConversationNotFound("no such conversation")
@@ -154,11 +154,6 @@ async def history(
     return HistoryPage(
         items=items, next_after=items[-1].stream_position if len(page) > limit else None
     )
-
-
-def _require_staff(actor: Actor, what: str) -> None:
-    if not actor.is_staff:
-        raise errors.Forbidden(f"only staff may {what}")
 
 
 def _moment(as_of: str) -> int | datetime:
@@ -171,7 +166,7 @@ def _moment(as_of: str) -> int | datetime:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise errors.InvalidQuery(
+        raise read_errors.InvalidQuery(
             "as_of is a global position or an ISO 8601 time with a zone", field="as_of"
         )
     return moment

@@ -20,7 +20,7 @@ from litestar import WebSocket, get, websocket
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from commands import errors
+from commands import access, errors
 from commands.auth import AuthError, Principal, decode_token
 from commands.handler import CommandHandler
 from commands.model import Actor, stream_id_for
@@ -239,7 +239,7 @@ async def conversation_socket(
     if client_id is None:
         await _refuse(socket, subprotocol, codes.NOT_FOUND, "no such conversation")
         return
-    if not actor.is_staff and client_id != actor.client_id:
+    if not access.can_see(actor, client_id):
         await _refuse(socket, subprotocol, codes.FORBIDDEN, "not your conversation")
         return
     raw = socket.query_params.get("after")
@@ -261,7 +261,7 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any], edge: NamedDependency[E
     if principal is None:
         return
     actor = principal.actor()
-    if not actor.is_staff:
+    if not access.can_manage(actor):
         await _refuse(socket, subprotocol, codes.FORBIDDEN, "the inbox is for staff")
         return
     raw = socket.query_params.get("after_position")
@@ -291,8 +291,7 @@ async def conversation_presence(
     client_id = await _client_of(edge.store, conversation_id)
     if client_id is None:
         raise errors.ConversationNotFound("no such conversation")
-    if not actor.is_staff and client_id != actor.client_id:
-        raise errors.Forbidden("this conversation belongs to another client")
+    access.require_see(actor, client_id)
     online = [] if edge.presence is None else edge.presence.online(conversation_id)
     return ConversationPresence(conversation_id=conversation_id, online=online)
 

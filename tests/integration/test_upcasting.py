@@ -8,12 +8,12 @@ import uuid
 
 import msgspec
 
-from commands.replay import replay
 from events.catalogue import MessageSent, MessageType
 from events.postgres import PostgresEventStore, create_pool
 from events.relay import Topology
 from projections.runner import ProjectionRunner
 from projections.timeline import TimelineProjection
+from read_api.time_travel import replay
 from tests.conftest import MakeDatabase
 from tests.factories import message
 

@@ -28,6 +28,7 @@ from litestar.types import ExceptionHandlersMap
 from commands import errors
 from events.group_commit import CONNECTION_ERRORS
 from events.store import StoreUnavailable
+from read_api import errors as read_errors
 
 log = logging.getLogger("parley.http")
 
@@ -50,7 +51,8 @@ DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidTransition: HTTP_409_CONFLICT,
     errors.CommandIdReused: HTTP_409_CONFLICT,
     errors.InvalidCommand: HTTP_422_UNPROCESSABLE_ENTITY,
-    errors.InvalidQuery: HTTP_400_BAD_REQUEST,
+    read_errors.InvalidQuery: HTTP_400_BAD_REQUEST,
+    read_errors.NotCaughtUp: HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 HTTP_CODES = {
@@ -76,7 +78,7 @@ def _json(status: int, body: ErrorBody) -> Response[ErrorBody]:
 def domain_error(_: Request[Any, Any, Any], exc: errors.DomainError) -> Response[ErrorBody]:
     status = next(
         (s for cls, s in DOMAIN_STATUS.items() if isinstance(exc, cls)),
-        HTTP_503_SERVICE_UNAVAILABLE,  # what is left: Busy, NotCaughtUp
+        HTTP_503_SERVICE_UNAVAILABLE,  # what is left: Busy, Unavailable
     )
     body = ErrorBody(code=exc.code, message=exc.message, field=exc.field, details=exc.details)
     if isinstance(exc, errors.Unavailable):

@@ -1,0 +1,64 @@
+"""The one access policy: who may see, write to and manage a conversation.
+
+Staff (admins, agents) see and write to every conversation; a client only to
+its own — the conversation's owner, ``owner_client_id``. Managing (status,
+priority, summary, delete, the inbox, the history, time travel) is for staff.
+Every edge (commands, read API, WebSocket, presence) asks here; nothing else
+compares an actor's client id with a conversation's. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from commands import errors
+from commands.model import Actor
+from events.catalogue import Side
+
+NOT_YOURS = "this conversation belongs to another client"
+
+
+def can_see(actor: Actor, owner_client_id: str) -> bool:
+    """May ``actor`` read the conversation of client ``owner_client_id``?"""
+    return actor.is_staff or actor.client_id == owner_client_id
+
+
+def can_write(actor: Actor, owner_client_id: str) -> bool:
+    """May ``actor`` start, write to or mark read the conversation of client
+    ``owner_client_id``? (Today: whoever may see it.)"""
+    return can_see(actor, owner_client_id)
+
+
+def can_manage(actor: Actor) -> bool:
+    """May ``actor`` manage conversations (status, priority, summary, delete,
+    inbox, history, time travel)?"""
+    return actor.is_staff
+
+
+def may_send_as(actor: Actor, sender: Side) -> bool:
+    """Staff send as admin or system; a client only as itself."""
+    return sender in ((Side.ADMIN, Side.SYSTEM) if actor.is_staff else (Side.CLIENT,))
+
+
+def require_see(actor: Actor, owner_client_id: str) -> None:
+    """:class:`~commands.errors.Forbidden` unless ``actor`` may see it."""
+    if not can_see(actor, owner_client_id):
+        raise errors.Forbidden(NOT_YOURS)
+
+
+def require_write(
+    actor: Actor, owner_client_id: str, message: str = NOT_YOURS, field: str | None = None
+) -> None:
+    """:class:`~commands.errors.Forbidden` unless ``actor`` may write to it."""
+    if not can_write(actor, owner_client_id):
+        raise errors.Forbidden(message, field=field)
+
+
+def require_manage(actor: Actor, what: str) -> None:
+    """:class:`~commands.errors.Forbidden` ("only staff may <what>") unless
+    ``actor`` may manage conversations."""
+    if not can_manage(actor):
+        raise errors.Forbidden(f"only staff may {what}")
+
+
+def require_send_as(actor: Actor, sender: Side) -> None:
+    if not may_send_as(actor, sender):
+        raise errors.Forbidden(f"a {actor.role} may not send as {sender}", field="sender")
