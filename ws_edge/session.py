@@ -40,9 +40,11 @@ from events.tasks import cancel_and_wait, run_eagerly
 from read_api.queries import ConversationView
 from ws_edge import codes, frames, inbound
 from ws_edge.config import EdgeConfig
-from ws_edge.hub import Delivery, Hub, Subscriber, TypingSignal
+from ws_edge.hub import Hub
+from ws_edge.mailbox import Delivery, Subscriber
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.translate import event_frame
+from ws_edge.typists import TypingSignal
 
 log = logging.getLogger("parley.ws")
 
