@@ -39,6 +39,7 @@ from ws_edge.presence import OnlineUser, Presence
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.resume import BadStart, start_at
 from ws_edge.session import OUTAGES, UNAVAILABLE, Session
+from ws_edge.sessions import open_session
 
 log = logging.getLogger("parley.ws")
 
@@ -187,19 +188,13 @@ async def _run_session(
     conversation_id: UUID | None,
     after: int,
 ) -> None:
-    session = Session(
+    session = open_session(
         socket,
+        edge,
         actor=principal.actor(),
         expires_at=principal.expires_at,
         conversation_id=conversation_id,
         after=after,
-        hub=edge.hub,
-        store=edge.store,
-        handler=edge.handler,
-        limiter=edge.limiter,
-        config=edge.config,
-        rows=edge.inbox_rows if conversation_id is None else None,
-        tally=edge.tally,
     )
     edge.sessions.add(session)
     presence_key = None

@@ -1,52 +1,51 @@
-"""One WebSocket connection: replay, then live events; frames in, commands out.
+"""One WebSocket connection's life: replay, then live events; the parts
+shared by the two kinds of socket (``ws_edge.conversation_session``,
+``ws_edge.inbox_session``).
 
 A session runs two tasks, the writer (replay from the store, READY, then
 everything in the socket's mailbox: live events from the hub, and the
-reader's answers) and the reader (client frames), and ends when either
-ends or when a timer or the hub ends it: a missed heartbeat, the token's
-expiry, a full mailbox (slow consumer). Timers are plain loop callbacks, not
-tasks, so an idle socket costs no wake-ups between heartbeats; only a typist
-has a third task, which refreshes the indicator while it lasts. The close
-code says why (see ``ws_edge.codes``).
+reader's answers) and the reader (client frames, ``ws_edge.reader``), and
+ends when either ends or when a timer or the hub ends it: a missed
+heartbeat, the token's expiry, a full mailbox (slow consumer). Timers are
+plain loop callbacks, not tasks, so an idle socket costs no wake-ups between
+heartbeats. The close code says why (see ``ws_edge.codes``).
 
-While the writer waits with nothing queued, the hub sends live events to the
-socket itself (``_send_now``, see ``ws_edge.hub``); a send that has to wait
-for the socket finishes in a task of its own, and the writer lets it finish
-before it sends anything else.
+While the writer waits with nothing queued, the hub may send live events to
+the socket itself (``_send_now``, see ``ws_edge.mailbox``); a send that has
+to wait for the socket finishes in a task of its own, and the writer lets it
+finish before it sends anything else.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from nats.errors import Error as NatsError
 
-from commands import errors
-from commands.handler import CommandHandler
-from commands.model import Actor, MarkRead, SendMessage, stream_id_for
+from commands.model import Actor
 from events.envelope import RecordedEvent
 from events.store import EventStore, StoreUnavailable
 from events.tasks import cancel_and_wait, run_eagerly
-from read_api.queries import ConversationView
-from ws_edge import codes, frames, inbound
+from ws_edge import codes, frames
 from ws_edge.config import EdgeConfig
-from ws_edge.hub import Delivery, Hub, Subscriber, TypingSignal
-from ws_edge.ratelimit import RateLimiter
+from ws_edge.hub import Hub
+from ws_edge.mailbox import Delivery, Subscriber
+from ws_edge.reader import Reader
 from ws_edge.translate import event_frame
 
 log = logging.getLogger("parley.ws")
 
 _GONE = (OSError, WebSocketDisconnect)  # uvicorn: ClientDisconnected(OSError)
+"""What sending to (or reading from) a socket whose client has gone raises."""
 OUTAGES = (
     StoreUnavailable,
     TimeoutError,
@@ -58,66 +57,88 @@ OUTAGES = (
 """What a session's reads raise while PostgreSQL or NATS is away (a plain
 OSError is taken for the client gone): close 1013, the client comes back."""
 UNAVAILABLE = "PostgreSQL or NATS is unavailable: reconnect shortly and resume"
-"""What sending to (or reading from) a socket whose client has gone raises."""
 
-RowSource = Callable[[list[UUID], int], Awaitable[list[ConversationView]]]
-"""Inbox rows of these conversations, once the read model reached this position."""
-_PAGE = 500
+PAGE = 500
+"""Events read from the store at a time, while replaying."""
 
 
-class Session:
+class Session(abc.ABC):
+    """The lifecycle and the writer of a socket; its kind says what it
+    replays and follows (``_page``, ``_where``) and what its frames do
+    (``_handle``)."""
+
     def __init__(
         self,
         socket: WebSocket[Any, Any, Any],
         *,
         actor: Actor,
         expires_at: float | None,
-        conversation_id: UUID | None,
         after: int,
         hub: Hub,
         store: EventStore,
-        handler: CommandHandler,
-        limiter: RateLimiter,
         config: EdgeConfig,
-        rows: RowSource | None = None,
         tally: Counter[str] | None = None,
     ) -> None:
         self.socket = socket
         self.actor = actor
         self.expires_at = expires_at
-        self.conversation_id = conversation_id
-        self.last = after  # stream position (conversation) or global position (inbox)
+        self.last = after  # the position (of the kind's ``_where``) sent last
         self.hub = hub
         self.store = store
-        self.handler = handler
-        self.limiter = limiter
         self.config = config
-        self.subscriber = Subscriber(
-            conversation_id,
-            config.queue_size,
-            staff=actor.is_staff,
-            on_overflow=lambda: self.end(
-                codes.SLOW_CONSUMER, "too far behind: reconnect with after"
-            ),
-            send_now=self._send_now if conversation_id is not None else None,
-        )
-        self.rows = rows
         self.tally: Counter[str] = Counter() if tally is None else tally
-        self._touched: dict[UUID, int] = {}  # inbox: conversation -> last position sent
-        self._last_heard = time.monotonic()
-        self._typing_until: float | None = None
-        self._typing_refresher: asyncio.Task[None] | None = None
+        self.subscriber = self._subscriber()
+        self.reader = Reader(
+            socket,
+            max_frame_bytes=config.max_frame_bytes,
+            reply=self._reply,
+            dispatch=self._dispatch,
+            tally=self.tally,
+        )
         self._ended: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._parked = False  # the writer waits for frames, with none queued
         self._sending: asyncio.Task[None] | None = None  # a fast-path send that had to wait
+
+    # -- what the kinds of socket say -------------------------------------------------
+
+    @abc.abstractmethod
+    def _subscriber(self) -> Subscriber:
+        """This socket's mailbox at the hub (``_overflowed`` when it is full)."""
+
+    @abc.abstractmethod
+    async def _page(self) -> list[RecordedEvent]:
+        """Up to ``PAGE`` stored events after ``self.last``."""
+
+    @abc.abstractmethod
+    def _where(self, event: RecordedEvent) -> int:
+        """An event's position, as ``self.last`` counts."""
+
+    @abc.abstractmethod
+    def _ready(self) -> frames.Ready: ...
+
+    @abc.abstractmethod
+    async def _handle(self, frame: frames.AnyClientFrame) -> None:
+        """A client frame other than PING."""
+
+    @abc.abstractmethod
+    async def _before_waiting(self) -> None:
+        """The writer is about to wait for its mailbox."""
+
+    @abc.abstractmethod
+    def _sent_live(self, event: RecordedEvent) -> None:
+        """The writer sent ``event`` live."""
+
+    @abc.abstractmethod
+    async def _closing(self) -> None:
+        """The session ends: its tasks are stopped and the hub forgot it."""
 
     # -- the life of a session ------------------------------------------------------
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.hub.add(self.subscriber)
-        tasks = [asyncio.create_task(self._write()), asyncio.create_task(self._read())]
+        tasks = [asyncio.create_task(self._write()), asyncio.create_task(self.reader.run())]
         self._timers["heartbeat"] = loop.call_later(self.config.heartbeat_seconds, self._heartbeat)
         if self.expires_at is not None:
             self._timers["expiry"] = loop.call_later(
@@ -145,12 +166,11 @@ class Session:
         finally:
             for timer in self._timers.values():
                 timer.cancel()
-            for extra in (self._typing_refresher, self._sending):
-                if extra is not None:
-                    tasks.append(extra)
+            if self._sending is not None:
+                tasks.append(self._sending)
             await cancel_and_wait(*tasks)
             self.hub.remove(self.subscriber)
-            await self._stop_typing()
+            await self._closing()
             # The close frame waits behind whatever the client has not read:
             # a client that reads nothing would hold the session for ever.
             with contextlib.suppress(Exception):
@@ -162,11 +182,32 @@ class Session:
         if not self._ended.done():
             self._ended.set_result((code, reason))
 
+    def _overflowed(self) -> None:
+        self.end(codes.SLOW_CONSUMER, "too far behind: reconnect with after")
+
+    def _heartbeat(self) -> None:
+        """Every interval: end a socket silent for two, else send a HEARTBEAT
+        (through the mailbox, after what is queued)."""
+        interval = self.config.heartbeat_seconds
+        if time.monotonic() - self.reader.last_heard > 2 * interval:
+            self.end(codes.MISSED_HEARTBEAT, "no frame for two heartbeats")
+            return
+        self.subscriber.offer(frames.Heartbeat())
+        self._timers["heartbeat"] = asyncio.get_running_loop().call_later(interval, self._heartbeat)
+
+    async def _dispatch(self, frame: frames.AnyClientFrame) -> None:
+        if isinstance(frame, frames.PingFrame):
+            self._reply(frames.Pong(ref=frame.ref))
+            return
+        await self._handle(frame)
+
     def _reply(self, frame: frames.ServerFrame) -> None:
         """Answer a client frame: through the mailbox, so that the writer is
         the only task that writes to the socket, and the answer follows what
         was queued before it (an ACK comes after its MESSAGE_CREATED)."""
         self.subscriber.offer(frame)
+
+    # -- writer: replay, then live ----------------------------------------------------
 
     # Only the writer calls these, and the fast path (_send_now) while the writer is parked.
     async def _send(self, frame: frames.ServerFrame) -> None:
@@ -176,14 +217,11 @@ class Session:
         await self.socket.send_data(text)
         self.tally["frames_out"] += 1
 
-    # -- writer: replay, then live ----------------------------------------------------
-
     async def _write(self) -> None:
         await self._replay()
         await self._send(self._ready())
         while True:
-            if self._touched and not self.subscriber.mailbox:
-                await self._send_rows()
+            await self._before_waiting()
             self._parked = True
             try:
                 item = await self.subscriber.mailbox.take()
@@ -203,8 +241,16 @@ class Session:
                 continue
             await self._send_text(item.text)  # encoded once for every socket
             self.last = where
-            if self.rows is not None:
-                self._touched[event.data.conversation_id] = event.global_position
+            self._sent_live(event)
+
+    async def _replay(self) -> None:
+        """Send every stored event after ``self.last``, up to the head."""
+        while page := await self._page():
+            for event in page:
+                await self._send(event_frame(event))
+                self.last = self._where(event)
+            if len(page) < PAGE:
+                return
 
     def _send_now(self, item: Delivery) -> bool:
         """The hub's fast path: while the writer waits with nothing queued, a
@@ -216,7 +262,7 @@ class Session:
             return True  # closing: nothing more goes out
         if not self._parked or self._sending is not None:
             return False
-        where = item.event.stream_position
+        where = self._where(item.event)
         if where > self.last + 1:
             return False
         if where <= self.last:
@@ -244,224 +290,3 @@ class Session:
             return
         log.error("websocket session failed", exc_info=error)
         self.end(codes.INTERNAL_ERROR, "internal error")
-
-    async def _send_rows(self) -> None:
-        """Inbox: the rows of the conversations just changed, read-model fresh."""
-        assert self.rows is not None
-        touched, self._touched = self._touched, {}
-        for row in await self.rows(list(touched), max(touched.values())):
-            await self._send(frames.ConversationRow(conversation=row))
-
-    def _where(self, event: RecordedEvent) -> int:
-        return event.global_position if self.conversation_id is None else event.stream_position
-
-    async def _replay(self) -> None:
-        """Send every stored event after ``self.last``, up to the head."""
-        while page := await self._page():
-            for event in page:
-                await self._send(event_frame(event))
-                self.last = self._where(event)
-            if len(page) < _PAGE:
-                return
-
-    async def _page(self) -> list[RecordedEvent]:
-        if self.conversation_id is None:
-            return await self.store.read_all(after=self.last, limit=_PAGE)
-        stream = stream_id_for(self.conversation_id)
-        return await self.store.read_stream(stream, after=self.last, limit=_PAGE)
-
-    def _ready(self) -> frames.Ready:
-        if self.conversation_id is None:
-            return frames.Ready(position=self.last)
-        return frames.Ready(
-            conversation_id=self.conversation_id, stream_position=self.last, position=0
-        )
-
-    # -- reader: frames in ---------------------------------------------------------------
-
-    async def _read(self) -> None:
-        while True:
-            message: dict[str, Any] = dict(await self.socket.receive())
-            if message["type"] == "websocket.disconnect":
-                return
-            self._last_heard = time.monotonic()
-            self.tally["frames_in"] += 1
-            text = message.get("text")
-            if not isinstance(text, str):
-                self._reply(
-                    frames.Error(code="binary_not_supported", message="send text frames (JSON)")
-                )
-                continue
-            await self._handle_text(text)
-
-    async def _handle_text(self, text: str) -> None:
-        frame = inbound.decode(text, self.config.max_frame_bytes)
-        if isinstance(frame, frames.Error):
-            self._reply(frame)
-            return
-        try:
-            await self._dispatch(frame)
-        except Exception:  # a bug or an outage: this frame fails, the socket lives on
-            log.exception("a websocket frame failed")
-            self.tally["frames_failed"] += 1
-            self._reply(inbound.internal_error(frame.ref))
-
-    async def _dispatch(self, frame: frames.AnyClientFrame) -> None:
-        if isinstance(frame, frames.PingFrame):
-            self._reply(frames.Pong(ref=frame.ref))
-            return
-        if isinstance(frame, frames.SubscribeFrame | frames.UnsubscribeFrame):
-            await self._subscription(frame)
-            return
-        if self.conversation_id is None:
-            self._reply(
-                frames.Error(code="not_here", message="the inbox only listens", ref=frame.ref)
-            )
-            return
-        match frame:
-            case frames.SendMessageFrame():
-                await self._limited("message", frame.ref, lambda: self._send_message(frame))
-            case frames.MarkReadFrame():
-                await self._command(
-                    MarkRead(conversation_id=self.conversation_id, up_to_seq=frame.up_to_seq),
-                    frame.ref,
-                )
-            case frames.TypingStartFrame():
-                if self._typing_until is not None:  # a refresh: free
-                    self._typing_until = time.monotonic() + self.config.typing_timeout
-                    return
-                await self._limited("typing", frame.ref, self._start_typing)
-            case frames.TypingStopFrame():  # never refused, never counted
-                await self._stop_typing()
-
-    async def _subscription(self, frame: frames.SubscribeFrame | frames.UnsubscribeFrame) -> None:
-        """Inbox: follow (or stop following) a conversation's typing indicators."""
-        if self.conversation_id is not None:
-            self._reply(
-                frames.Error(
-                    code="not_here",
-                    message="SUBSCRIBE is for the inbox socket; this one follows its conversation",
-                    ref=frame.ref,
-                )
-            )
-            return
-        watching = self.subscriber.typing_of
-        cid = frame.conversation_id
-        if isinstance(frame, frames.UnsubscribeFrame):
-            self.hub.unwatch_typing(self.subscriber, cid)
-        elif cid not in watching and len(watching) >= self.config.max_subscriptions:
-            self.tally["refused_too_many_subscriptions"] += 1
-            limit = self.config.max_subscriptions
-            self._reply(
-                frames.Error(
-                    code="too_many_subscriptions",
-                    message=f"a socket follows at most {limit} conversations; UNSUBSCRIBE first",
-                    ref=frame.ref,
-                )
-            )
-            return
-        else:
-            self.hub.watch_typing(self.subscriber, cid)
-        self._reply(frames.Subscriptions(ref=frame.ref, conversation_ids=sorted(watching, key=str)))
-
-    async def _limited(
-        self, kind: str, ref: str | None, action: Callable[[], Awaitable[None]]
-    ) -> None:
-        wait = self.limiter.take(self.actor.id, kind)
-        if wait is not None:
-            self.tally[f"rate_limited_{kind}"] += 1
-            self._reply(
-                frames.Error(
-                    code="rate_limited",
-                    message=f"too many {kind} frames; try again later",
-                    ref=ref,
-                    retry_after=round(wait, 3),
-                )
-            )
-            return
-        await action()
-
-    async def _send_message(self, frame: frames.SendMessageFrame) -> None:
-        assert self.conversation_id is not None
-        command = SendMessage(
-            conversation_id=self.conversation_id,
-            content=frame.content,
-            message_type=frame.message_type,
-            attachment=frame.attachment,
-            client_message_id=frame.client_message_id,
-        )
-        await self._command(command, frame.ref, client_message_id=frame.client_message_id)
-        await self._stop_typing()
-
-    async def _command(
-        self, command: SendMessage | MarkRead, ref: str | None, client_message_id: str | None = None
-    ) -> None:
-        try:
-            result = await self.handler.handle(command, self.actor)
-        except (errors.DomainError, StoreUnavailable) as error:
-            self._reply(inbound.refused(error, ref))
-            return
-        self._reply(
-            frames.Ack(
-                ref=ref,
-                client_message_id=client_message_id,
-                message_id=result.message_id,
-                seq=result.seq,
-                position=result.position,
-                replayed=result.replayed,
-            )
-        )
-
-    # -- typing --------------------------------------------------------------------------
-
-    async def _start_typing(self) -> None:
-        self._typing_until = time.monotonic() + self.config.typing_timeout
-        await self._publish_typing("started")
-        if self._typing_refresher is None or self._typing_refresher.done():
-            self._typing_refresher = asyncio.create_task(self._keep_typing_alive())
-
-    async def _stop_typing(self) -> None:
-        if self._typing_until is None:
-            return
-        self._typing_until = None
-        with contextlib.suppress(Exception):
-            await self._publish_typing("stopped")
-
-    async def _publish_typing(self, state: str) -> None:
-        assert self.conversation_id is not None
-        await self.hub.publish_typing(
-            TypingSignal(
-                conversation_id=self.conversation_id,
-                user_id=self.actor.id,
-                role=self.actor.role,
-                state="started" if state == "started" else "stopped",
-                session=self.subscriber.id,
-            )
-        )
-
-    async def _keep_typing_alive(self) -> None:
-        """While typing: refresh the indicator on every node; end it when the
-        client stops refreshing. Ends with the indicator."""
-        while self._typing_until is not None:
-            await asyncio.sleep(self.config.typing_keepalive)
-            if self._typing_until is None:
-                return
-            if time.monotonic() > self._typing_until:
-                await self._stop_typing()
-            else:
-                try:
-                    await self._publish_typing("started")
-                except Exception:  # the other nodes end it after typing_expiry
-                    log.warning("could not refresh a typing indicator", exc_info=True)
-
-    # -- liveness ------------------------------------------------------------------------
-
-    def _heartbeat(self) -> None:
-        """Every interval: end a socket silent for two, else send a HEARTBEAT
-        (through the mailbox, after what is queued)."""
-        interval = self.config.heartbeat_seconds
-        if time.monotonic() - self._last_heard > 2 * interval:
-            self.end(codes.MISSED_HEARTBEAT, "no frame for two heartbeats")
-            return
-        self.subscriber.offer(frames.Heartbeat())
-        self._timers["heartbeat"] = asyncio.get_running_loop().call_later(interval, self._heartbeat)

@@ -17,7 +17,9 @@ from events.envelope import Metadata, RecordedEvent
 from events.relay import Topology
 from tests.factories import message
 from ws_edge import frames
-from ws_edge.hub import Delivery, Hub, Subscriber, TypingSignal
+from ws_edge.hub import Hub
+from ws_edge.mailbox import Delivery, Subscriber
+from ws_edge.typists import TypingSignal
 
 _prefixes = itertools.count()
 

@@ -18,9 +18,9 @@ from events.postgres import PostgresEventStore
 from events.relay import Topology
 from ws_edge import codes
 from ws_edge.config import EdgeConfig
+from ws_edge.conversation_session import ConversationSession
 from ws_edge.hub import Hub
 from ws_edge.ratelimit import RateLimiter
-from ws_edge.session import Session
 
 
 class Socket:
@@ -55,7 +55,7 @@ async def answers(
     """What a session says to a SEND_MESSAGE (ref m) then a PING (ref p)."""
     nc = await nats.connect(nats_url)
     socket = Socket()
-    session = Session(
+    session = ConversationSession(
         socket,  # type: ignore[arg-type]
         actor=Actor(id="ann", role=Role.ADMIN),
         expires_at=None,

@@ -24,9 +24,9 @@ from events.relay import Topology
 from tests.integration.test_ws_hub import recorded
 from ws_edge import codes
 from ws_edge.config import EdgeConfig
+from ws_edge.conversation_session import ConversationSession
 from ws_edge.hub import Hub
 from ws_edge.ratelimit import RateLimiter
-from ws_edge.session import Session
 
 _prefixes = itertools.count()
 
@@ -80,7 +80,7 @@ async def running_session(
     nc = await nats.connect(nats_url)
     hub = Hub(nc, Topology(prefix=f"{nats_prefix}s{next(_prefixes)}"), typing_expiry=5)
     socket, cid = PausableSocket(), uuid.uuid4()
-    session = Session(
+    session = ConversationSession(
         socket,  # type: ignore[arg-type]
         actor=Actor(id="ann", role=Role.ADMIN),
         expires_at=None,
