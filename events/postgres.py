@@ -36,14 +36,9 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
+from events.append_batch import PendingAppend
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
-from events.group_commit import (
-    CONNECTION_ERRORS,
-    RETRY_AFTER,
-    GroupCommitter,
-    PendingAppend,
-    usable,
-)
+from events.group_commit import CONNECTION_ERRORS, RETRY_AFTER, GroupCommitter, usable
 from events.store import DuplicateEventError, StoreUnavailable
 from events.upcasting import current_version, decode_event
 
