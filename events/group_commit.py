@@ -37,16 +37,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-from uuid import UUID
+from collections.abc import Callable
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from events.append_batch import APPEND, PendingAppend, batch_arguments, batch_outcome
 from events.envelope import AppendResult
-from events.store import ConcurrencyError, DuplicateEventError, StoreUnavailable
+from events.store import StoreUnavailable
 
 log = logging.getLogger("parley.store")
 
@@ -61,40 +59,6 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
 
 RETRY_AFTER = 1.0
 """Seconds a client is told to wait before retrying an unavailable append."""
-
-# One group commit: see migrations/003_append_function.sql for the arguments
-# and the outcome rows (one per append, in order).
-_APPEND = """
-SELECT outcome, first_stream_position, first_global_position, actual_version, recorded_at
-FROM parley_append(
-    stream_ids => $1::text[],
-    expected_versions => $2::integer[],
-    event_counts => $3::integer[],
-    event_ids => $4::uuid[],
-    event_types => $5::text[],
-    event_schema_versions => $6::smallint[],
-    event_data => $7::jsonb[],
-    event_metadata => $8::jsonb[],
-    check_every_id => $9::boolean
-)
-"""
-
-
-@dataclass(eq=False)
-class PendingAppend:
-    """One caller's append, waiting in the queue for the next group commit."""
-
-    stream_id: str
-    event_ids: list[UUID]
-    id_set: frozenset[UUID]
-    types: list[str]
-    schema_versions: list[int]
-    data: list[bytes]
-    metadata: list[bytes]
-    expected_version: int | None
-    deadline: float
-    """``loop.time()`` by which the caller has its answer."""
-    future: asyncio.Future[AppendResult] = field(repr=False)
 
 
 def usable(conn: PoolConnectionProxy | None) -> bool:
@@ -269,9 +233,9 @@ class GroupCommitter:
     ) -> list[AppendResult | Exception]:
         """One group commit: one ``parley_append`` call, its own transaction."""
         started = time.perf_counter()
-        arguments = _arguments(batch, check_every_id=check_every_id)
-        rows = await conn.fetch(_APPEND, *arguments, timeout=timeout)
-        outcomes = [_outcome(p, row) for p, row in zip(batch, rows, strict=True)]
+        arguments = batch_arguments(batch, check_every_id=check_every_id)
+        rows = await conn.fetch(APPEND, *arguments, timeout=timeout)
+        outcomes = [batch_outcome(p, row) for p, row in zip(batch, rows, strict=True)]
         if self._on_commit is not None:
             written = sum(
                 o.last_global_position - o.first_global_position + 1
@@ -280,57 +244,6 @@ class GroupCommitter:
             )
             self._on_commit(time.perf_counter() - started, written)
         return outcomes
-
-
-def _arguments(batch: Sequence[PendingAppend], *, check_every_id: bool) -> tuple[Any, ...]:
-    """A batch as the parallel arrays ``parley_append`` takes: per append, then
-    per event (the appends' events concatenated)."""
-    event_ids: list[UUID] = []
-    types: list[str] = []
-    schema_versions: list[int] = []
-    data: list[bytes] = []
-    metadata: list[bytes] = []
-    for pending in batch:
-        event_ids += pending.event_ids
-        types += pending.types
-        schema_versions += pending.schema_versions
-        data += pending.data
-        metadata += pending.metadata
-    return (
-        [p.stream_id for p in batch],
-        [p.expected_version for p in batch],
-        [len(p.event_ids) for p in batch],
-        event_ids,
-        types,
-        schema_versions,
-        data,
-        metadata,
-        check_every_id,
-    )
-
-
-def _outcome(pending: PendingAppend, row: asyncpg.Record) -> AppendResult | Exception:
-    """What one outcome row of ``parley_append`` means for the caller."""
-    outcome = row["outcome"]
-    if outcome == "conflict":
-        assert pending.expected_version is not None
-        return ConcurrencyError(pending.stream_id, pending.expected_version, row["actual_version"])
-    if outcome == "duplicate":
-        return DuplicateEventError(
-            f"event ids of this append to {pending.stream_id!r} are already stored, "
-            "but not as this same append"
-        )
-    first_stream, first_global = row["first_stream_position"], row["first_global_position"]
-    n = len(pending.event_ids)
-    return AppendResult(
-        stream_id=pending.stream_id,
-        first_stream_position=first_stream,
-        last_stream_position=first_stream + n - 1,
-        first_global_position=first_global,
-        last_global_position=first_global + n - 1,
-        replayed=outcome == "replayed",
-        recorded_at=row["recorded_at"],
-    )
 
 
 def _settle(pending: PendingAppend, outcome: AppendResult | BaseException) -> None:

@@ -29,28 +29,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
+from events.append_batch import PendingAppend
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
-from events.group_commit import (
-    CONNECTION_ERRORS,
-    RETRY_AFTER,
-    GroupCommitter,
-    PendingAppend,
-    usable,
+from events.group_commit import GroupCommitter, usable
+from events.pg_pool import (
+    CONNECT_TIMEOUT,
+    bounded_connection,
+    create_pool,
+    init_connection,
+    release,
 )
-from events.store import DuplicateEventError, StoreUnavailable
+from events.store import DuplicateEventError
 from events.upcasting import current_version, decode_event
+
+__all__ = [
+    "APPEND_LOCK_KEY",
+    "CONNECT_TIMEOUT",
+    "NOTIFY_CHANNEL",
+    "PostgresEventStore",
+    "bounded_connection",
+    "create_pool",
+    "init_connection",
+]
 
 APPEND_LOCK_KEY = 0x5041524C_4C4F4721  # "PARLLOG!": the one lock every appender takes
 """Also written into ``parley_append`` (migrations/003_append_function.sql)."""
 NOTIFY_CHANNEL = "parley_events"
-CONNECT_TIMEOUT = 3.0
 
 _encode = msgspec.json.Encoder().encode
 _decode_metadata = msgspec.json.Decoder(Metadata).decode
@@ -73,37 +84,6 @@ _READ_ALL = (
 WHERE global_position > $1 ORDER BY global_position LIMIT $2
 """
 )
-
-
-async def init_connection(conn: asyncpg.Connection) -> None:
-    """Per-connection setup: jsonb travels as raw JSON bytes (msgspec does the
-    (de)serialising), skipping asyncpg's str round trip."""
-    await conn.set_type_codec(
-        "jsonb",
-        schema="pg_catalog",
-        format="binary",
-        encoder=lambda data: b"\x01" + data,
-        decoder=lambda data: data[1:],
-    )
-
-
-async def create_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 10, command_timeout: float | None = None
-) -> asyncpg.Pool:
-    """A connection pool set up the way the store expects. A new connection
-    gives up after ``CONNECT_TIMEOUT`` (asyncpg's default is a minute); a
-    statement without a timeout of its own after ``command_timeout`` (None:
-    never, for the CLI's long jobs)."""
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        init=init_connection,
-        timeout=CONNECT_TIMEOUT,
-        command_timeout=command_timeout,
-    )
-    assert pool is not None
-    return pool
 
 
 def _to_recorded(row: asyncpg.Record) -> RecordedEvent:
@@ -271,7 +251,7 @@ class PostgresEventStore:
         if usable(listener):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(listener.remove_listener(NOTIFY_CHANNEL, self._on_notify), 1)
-        await _release(self._pool, listener)
+        await release(self._pool, listener)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -279,50 +259,6 @@ class PostgresEventStore:
         """Commit what is queued, stop the writers, and stop listening."""
         await self._committer.close()
         await self._stop_listening()
-
-
-async def _release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(pool.release(conn), 1.0)
-
-
-@contextlib.asynccontextmanager
-async def bounded_connection(
-    pool: asyncpg.Pool, timeout: float, *, keep: bool = False
-) -> AsyncIterator[tuple[PoolConnectionProxy, Callable[[], float]]]:
-    """A pool connection, and ``left()``: the seconds left of ``timeout`` for
-    the statements run on it (pass it as their ``timeout``). A lost, refused
-    or timed-out connection raises :class:`StoreUnavailable`, and is closed
-    rather than given back: asyncpg would first wait for the cancelled
-    statement to be cancelled on the server, which a frozen server never
-    confirms (a plain ``asyncio.timeout`` around ``pool.fetch`` is not enough).
-    ``keep``: the caller keeps the connection (it is released only on failure).
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-
-    def left() -> float:
-        return max(0.001, deadline - loop.time())
-
-    try:
-        conn = await pool.acquire(timeout=timeout)
-    except CONNECTION_ERRORS as error:
-        raise StoreUnavailable(
-            f"PostgreSQL cannot be reached ({error!r})", retry_after=RETRY_AFTER
-        ) from error
-    failed = True
-    try:
-        yield conn, left
-        failed = False
-    except CONNECTION_ERRORS as error:
-        with contextlib.suppress(Exception):
-            conn.terminate()
-        raise StoreUnavailable(
-            f"PostgreSQL cannot be reached ({error!r})", retry_after=RETRY_AFTER
-        ) from error
-    finally:
-        if failed or not keep:
-            await _release(pool, conn)
 
 
 def _encode_metadata(events: Sequence[NewEvent]) -> list[bytes]:

@@ -59,7 +59,7 @@ from events import checkpoints
 from events.ack_window import AckWindow, Failed, Stopped
 from events.envelope import RecordedEvent
 from events.store import EventStore
-from events.tasks import cancel_and_wait, until_stopped
+from events.tasks import cancel_and_wait, pause, until_stopped
 from events.topology import Topology, ensure_stream
 
 __all__ = ["CHECKPOINT", "RELAY_LOCK_KEY", "JetStreamRelay", "Topology", "ensure_stream"]
@@ -248,7 +248,7 @@ class JetStreamRelay:
                 queue.extendleft(reversed(window.take_unacked()))
                 log.warning("relay: publish failed (%s); %d to resend", failure, len(queue))
                 while True:  # until the stream answers what it holds
-                    if not await _pause(stop, delay):
+                    if not await pause(stop, delay):
                         return False
                     delay = min(delay * 2, 1.0)
                     try:
@@ -268,7 +268,7 @@ class JetStreamRelay:
         (the lock went with it)."""
         async with self._pool.acquire() as conn:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
-                if not await _pause(stop, self._poll_interval):
+                if not await pause(stop, self._poll_interval):
                     yield None
                     return
             halt = asyncio.Event()
@@ -295,10 +295,3 @@ _ASK_TIMEOUT = 1.0
 """Seconds the relay waits for JetStream's API (stream info, a message): it
 answers in milliseconds when it is there, and the relay asks again soon."""
 _SAVE_ERRORS = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError)
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait ``seconds``; False if ``stop`` was set (first)."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return not stop.is_set()

@@ -13,6 +13,7 @@ Python 3.12 fixed ``wait_for``; until 3.11 is gone, cancel with these.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, TypeVar
 
@@ -46,6 +47,13 @@ async def until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
         return task.result()
     await cancel_and_wait(task)
     return None
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds``; False if ``stop`` was set (first)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return not stop.is_set()
 
 
 def run_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:

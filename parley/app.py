@@ -26,12 +26,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
+from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
 from events.postgres import PostgresEventStore
 from parley.health import HealthController
 from parley.http_errors import EXCEPTION_HANDLERS
-from parley.metrics import MeteredCommandHandler, Metrics, metrics_endpoint
+from parley.metrics import Metrics, metrics_endpoint
 from parley.settings import Settings
 from read_api.http import QUERY_HANDLERS
 from ws_edge.config import EdgeConfig
@@ -101,7 +102,7 @@ def create_app(
         presence=presence,
     )
     local_feed = LocalFeed(hub)
-    handler = MeteredCommandHandler(store, metrics=metrics, on_appended=local_feed.appended)
+    handler = CommandHandler(store, on_appended=local_feed.appended, on_handled=metrics.on_handled)
     edge = Edge(
         hub,
         store,

@@ -1,15 +1,16 @@
 """Prometheus metrics: GET /metrics (docs/OPERATIONS.md says what each means).
 
-The domain knows nothing of Prometheus: the command handler is metered by a
-subclass, the event store reports each group commit through a callback, and
-gauges (consumer positions and lag, sockets) are read when scraped.
+The domain knows nothing of Prometheus: the command handler reports each
+command it answered (``on_handled``) and the event store each group commit
+(``on_commit``) through callbacks, and gauges (consumer positions and lag,
+sockets) are read when scraped.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter as Tally
-from typing import Any
+from uuid import UUID
 
 import asyncpg
 from litestar import Response, get
@@ -24,8 +25,8 @@ from prometheus_client import (
 )
 
 from commands import errors
-from commands.handler import CommandHandler, CommandResult
-from commands.model import Actor, AnyCommand
+from commands.model import AnyCommand
+from commands.result import CommandResult
 from parley.logs import correlation_id
 from parley.status import read_status
 from ws_edge.http import Edge
@@ -106,6 +107,22 @@ class Metrics:
         self.append_seconds.observe(seconds)
         self.events_appended.inc(events)
 
+    def on_handled(
+        self,
+        command: AnyCommand,
+        outcome: CommandResult | BaseException,
+        seconds: float,
+        correlation: UUID | None,
+    ) -> None:
+        """Count a command by type and outcome, time it, and log it."""
+        name = type(command).__name__
+        self.command_seconds.labels(name).observe(seconds)
+        token = correlation_id.set(str(correlation) if correlation else None)
+        try:
+            _count(self.commands, name, outcome)
+        finally:
+            correlation_id.reset(token)
+
     async def refresh(self, pool: asyncpg.Pool, sessions: int, online_users: int) -> None:
         """Read the gauges that live elsewhere."""
         async with pool.acquire() as conn:
@@ -124,45 +141,25 @@ class Metrics:
             self.rate_limited.labels(kind).set(self.ws_tally[f"rate_limited_{kind}"])
 
 
-class MeteredCommandHandler(CommandHandler):
-    """The command handler, counting commands by type and outcome."""
-
-    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._metrics = metrics
-
-    async def handle(self, command: AnyCommand, actor: Actor, **kwargs: Any) -> CommandResult:
-        name = type(command).__name__
-        cid = kwargs.get("correlation_id")
-        token = correlation_id.set(str(cid) if cid else None)
-        try:
-            return await self._handle(name, command, actor, **kwargs)
-        finally:
-            correlation_id.reset(token)
-
-    async def _handle(
-        self, name: str, command: AnyCommand, actor: Actor, **kwargs: Any
-    ) -> CommandResult:
-        with self._metrics.command_seconds.labels(name).time():
-            try:
-                result = await super().handle(command, actor, **kwargs)
-            except errors.DomainError as error:
-                self._metrics.commands.labels(name, error.code).inc()
-                log.info("command refused", extra={"command": name, "outcome": error.code})
-                raise
-        outcome = "replayed" if result.replayed else "ok"
-        self._metrics.commands.labels(name, outcome).inc()
-        log.info(
-            "command",
-            extra={
-                "command": name,
-                "outcome": outcome,
-                "conversation_id": str(result.conversation_id),
-                "position": result.position,
-                "events": result.events,
-            },
-        )
-        return result
+def _count(commands: Counter, name: str, outcome: CommandResult | BaseException) -> None:
+    if isinstance(outcome, errors.DomainError):
+        commands.labels(name, outcome.code).inc()
+        log.info("command refused", extra={"command": name, "outcome": outcome.code})
+        return
+    if not isinstance(outcome, CommandResult):
+        return  # not a refusal: an error the caller reports (only timed here)
+    label = "replayed" if outcome.replayed else "ok"
+    commands.labels(name, label).inc()
+    log.info(
+        "command",
+        extra={
+            "command": name,
+            "outcome": label,
+            "conversation_id": str(outcome.conversation_id),
+            "position": outcome.position,
+            "events": outcome.events,
+        },
+    )
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["operations"], include_in_schema=False)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 Mode = Literal["forward", "refuse", "freeze"]
+Rewrite = Callable[[bytes], bytes]
+"""Bytes the server sent, in order, to the bytes the client gets instead."""
 
 
 class FaultProxy:
@@ -28,6 +30,7 @@ class FaultProxy:
         self._flowing.set()
         self._replies_flowing = asyncio.Event()  # server -> client only
         self._replies_flowing.set()
+        self._rewrite: Callable[[], Rewrite] | None = None
         self.mode: Mode = "forward"
         self.port = 0
 
@@ -60,6 +63,12 @@ class FaultProxy:
         acknowledgements are lost on the way)."""
         self._replies_flowing.clear()
 
+    def rewrite_replies(self, make: Callable[[], Rewrite] | None) -> None:
+        """Pass what the server sends back on each *new* connection through
+        ``make()`` (one rewrite per connection, so it may keep state across
+        chunks); ``None`` forwards replies unchanged again."""
+        self._rewrite = make
+
     def restore(self) -> None:
         self.mode = "forward"
         self._flowing.set()
@@ -87,11 +96,13 @@ class FaultProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        for source, sink, gate in (
-            (reader, up_writer, self._flowing),
-            (up_reader, writer, self._replies_flowing),
+        rewrite = None if self._rewrite is None else self._rewrite()
+        for source, sink, gate, change in (
+            (reader, up_writer, self._flowing, None),
+            (up_reader, writer, self._replies_flowing, rewrite),
         ):
-            task = asyncio.create_task(self._pump(source, sink, gate, (writer, up_writer)))
+            pump = self._pump(source, sink, gate, (writer, up_writer), change)
+            task = asyncio.create_task(pump)
             self._links.add(task)
             task.add_done_callback(self._links.discard)
 
@@ -101,12 +112,13 @@ class FaultProxy:
         sink: asyncio.StreamWriter,
         gate: asyncio.Event,
         pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
+        rewrite: Rewrite | None,
     ) -> None:
         try:
             while data := await source.read(65536):
                 await self._flowing.wait()
                 await gate.wait()
-                sink.write(data)
+                sink.write(data if rewrite is None else rewrite(data))
                 await sink.drain()
         except (OSError, asyncio.IncompleteReadError):
             pass

@@ -1,24 +1,21 @@
-"""The command handler against the real event store."""
+"""The command handler against the real event store: what needs PostgreSQL
+(group commit under concurrent writers, conflicts between processes, replays
+recognised by the database). Everything else is in tests/unit/test_command_handler.py,
+against the in-memory store."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 
-import pytest
-
-from commands import errors
 from commands.handler import CommandHandler
 from commands.model import (
     Actor,
-    ChangeStatus,
-    MarkRead,
     Role,
     SendMessage,
     StartConversation,
     stream_id_for,
 )
-from events.catalogue import Channel, Client, MessageSent, Status
+from events.catalogue import Channel, Client, MessageSent
 from events.postgres import PostgresEventStore
 
 ALICE = Actor(id="alice", role=Role.ADMIN)
@@ -80,18 +77,6 @@ async def test_two_processes_writing_one_conversation_resolve_conflicts(
     assert sorted(r.seq for r in results if r.seq) == list(range(2, 42))
 
 
-async def test_a_stale_cache_does_not_refuse_a_valid_command(store: PostgresEventStore) -> None:
-    first, second = CommandHandler(store), CommandHandler(store)
-    cid = (await first.handle(start(), ALICE)).conversation_id
-    await first.handle(ChangeStatus(conversation_id=cid, status=Status.CLOSED), ALICE)
-    await second.handle(ChangeStatus(conversation_id=cid, status=Status.ACTIVE), ALICE)
-
-    # first still believes the conversation is closed; it must look again.
-    sent = await first.handle(SendMessage(conversation_id=cid, content="back again"), CAROL)
-
-    assert sent.seq == 1
-
-
 async def test_resending_a_client_message_id_returns_the_first_result(
     store: PostgresEventStore,
 ) -> None:
@@ -112,55 +97,3 @@ async def test_resending_a_client_message_id_returns_the_first_result(
         )
     stored = await store.read_stream(stream_id_for(cid))
     assert sum(isinstance(e.data, MessageSent) for e in stored) == 1
-
-
-async def test_a_retry_after_the_conversation_closed_still_gets_the_first_result(
-    store: PostgresEventStore,
-) -> None:
-    handler = CommandHandler(store)
-    cid = (await handler.handle(start(), ALICE)).conversation_id
-    message = SendMessage(conversation_id=cid, content="just in time", client_message_id="cm-2")
-    first = await handler.handle(message, CAROL)
-    await handler.handle(ChangeStatus(conversation_id=cid, status=Status.CLOSED), ALICE)
-
-    again = await handler.handle(message, CAROL)
-
-    assert (again.message_id, again.position, again.replayed) == (
-        first.message_id,
-        first.position,
-        True,
-    )
-    with pytest.raises(errors.ConversationClosed):
-        await handler.handle(SendMessage(conversation_id=cid, content="too late"), CAROL)
-
-
-async def test_a_command_id_makes_a_start_idempotent(store: PostgresEventStore) -> None:
-    handler = CommandHandler(store)
-    command = StartConversation(
-        client=Client(id="c-1", name="Carol"), channel=Channel.EMAIL, command_id="start-1"
-    )
-
-    first = await handler.handle(command, ALICE)
-    again = await CommandHandler(store).handle(command, ALICE)
-
-    assert again.conversation_id == first.conversation_id
-    assert again.position == first.position and again.replayed
-
-
-async def test_a_no_op_reports_where_the_conversation_stands(store: PostgresEventStore) -> None:
-    handler = CommandHandler(store)
-    cid = (await handler.handle(start(), ALICE)).conversation_id
-    sent = await handler.handle(SendMessage(conversation_id=cid, content="hi"), CAROL)
-
-    # Carol's own message is not unread for Carol: nothing changes.
-    result = await CommandHandler(store).handle(MarkRead(conversation_id=cid), CAROL)
-
-    assert result.events == []
-    assert (result.position, result.version) == (sent.position, sent.version)
-
-
-async def test_an_unknown_conversation_is_not_found(store: PostgresEventStore) -> None:
-    with pytest.raises(errors.ConversationNotFound):
-        await CommandHandler(store).handle(
-            SendMessage(conversation_id=uuid.uuid4(), content="anyone?"), ALICE
-        )

@@ -10,7 +10,9 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -19,7 +21,6 @@ import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -30,7 +31,6 @@ from nats.js.api import (
     StreamConfig,
 )
 
-import events.ack_window as ack_window
 from commands.model import stream_id_for
 from events import checkpoints
 from events.catalogue import (
@@ -47,11 +47,17 @@ from events.postgres import PostgresEventStore, create_pool
 from events.relay import CHECKPOINT, JetStreamRelay, Topology
 from tests.conftest import MakeDatabase
 from tests.faultproxy import fault_proxy
+from tests.nats_acks import AckTamper
 
 _topologies = itertools.count()
 EVENTS = 1200  # 12 conversations x 100 events
 WINDOW = 64  # small, so that the window fills and slides many times
 BATCH = 100
+
+
+Journal = list[tuple[str, int, float]]
+"""What happened to an ack (of an event at a position), and when."""
+Tamper = Callable[[int, bytes], bytes | None]
 
 
 @dataclass
@@ -61,12 +67,13 @@ class World:
     nc: NATS
     js: JetStreamContext
     topology: Topology
+    nats_url: str
 
-    def relay(self, **options: float) -> JetStreamRelay:
+    def relay(self, nc: NATS | None = None, **options: float) -> JetStreamRelay:
         return JetStreamRelay(
             self.store,
             self.pool,
-            self.nc,
+            nc or self.nc,
             self.topology,
             batch_size=BATCH,
             window=WINDOW,
@@ -74,9 +81,47 @@ class World:
             **options,  # type: ignore[arg-type]
         )
 
+    @asynccontextmanager
+    async def tampered_acks(self, journal: Journal, tamper: Tamper) -> AsyncIterator[NATS]:
+        """A NATS connection through a proxy that routes every publish ack
+        through ``tamper(position, ack)``: it returns the ack to deliver
+        (maybe changed) or None to lose it. Each is noted with when it was
+        forwarded: "acked", "changed" or "lost". (The stream holds the log in
+        order, so an ack's stream sequence is the event's position.)"""
+
+        def note(seq: int, ack: bytes) -> bytes | None:
+            changed = tamper(seq, ack)
+            what = "lost" if changed is None else "acked" if changed == ack else "changed"
+            journal.append((what, seq, time.time()))
+            return changed
+
+        url = urlsplit(self.nats_url)
+        assert url.hostname is not None and url.port is not None
+        async with fault_proxy(url.hostname, url.port) as proxy:
+            proxy.rewrite_replies(lambda: AckTamper(note))
+            nc = await nats.connect(proxy.url("nats"))
+            try:
+                yield nc
+            finally:
+                await nc.close()
+
     async def checkpoint(self) -> int:
         async with self.pool.acquire() as conn:
             return await checkpoints.load(conn, CHECKPOINT)
+
+    async def note_checkpoint_saves(self) -> None:
+        """From now on the database notes every save of the relay's
+        checkpoint, with when it was written (see :meth:`saves`)."""
+        await self.pool.execute(_NOTE_SAVES)
+
+    async def saves(self) -> list[tuple[int, float]]:
+        """Every save of the relay's checkpoint noted so far, in order."""
+        rows = await self.pool.fetch(
+            "SELECT position, extract(epoch FROM at)::float8 AS at FROM checkpoint_saves"
+            " WHERE name = $1 ORDER BY n",
+            CHECKPOINT,
+        )
+        return [(row["position"], row["at"]) for row in rows]
 
     async def stream_ids(self) -> list[str]:
         """The ``Nats-Msg-Id`` of every message in the stream, in stream order."""
@@ -101,6 +146,23 @@ class World:
         assert await self.stream_ids() == [str(e.event_id) for e in log]
 
 
+_NOTE_SAVES = """
+CREATE TABLE checkpoint_saves (
+    n bigserial PRIMARY KEY,
+    name text NOT NULL,
+    position bigint NOT NULL,
+    at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE FUNCTION note_checkpoint_save() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO checkpoint_saves (name, position) VALUES (NEW.name, NEW.position);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER note_checkpoint_save AFTER UPDATE ON checkpoints
+    FOR EACH ROW EXECUTE FUNCTION note_checkpoint_save();
+"""
+
+
 @pytest.fixture
 async def world(
     make_database: MakeDatabase, nats_url: str, nats_prefix: str
@@ -111,7 +173,9 @@ async def world(
     topology = Topology(prefix=f"{nats_prefix}r{next(_topologies)}")
     try:
         await append_events(store, EVENTS)
-        yield World(pool, store, nc, nc.jetstream(), topology)
+        world = World(pool, store, nc, nc.jetstream(), topology, nats_url)
+        await world.note_checkpoint_saves()
+        yield world
     finally:
         await nc.close()
         await store.close()
@@ -149,52 +213,15 @@ async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
             await asyncio.sleep(0.01)
 
 
-Journal = list[tuple[str, int]]
-
-
-def record_saves(relay: JetStreamRelay, journal: Journal) -> None:
-    """Note every checkpoint the relay saves, in order with the other notes."""
-    save = relay._save
-
-    async def recording(position: int, *on: checkpoints.Connection) -> None:
-        await save(position, *on)
-        journal.append(("saved", position))
-
-    relay._save = recording  # type: ignore[method-assign]
-
-
-def tamper_with_acks(
-    monkeypatch: pytest.MonkeyPatch,
-    journal: Journal,
-    tamper: Callable[[int, Msg], Msg | None],
-) -> None:
-    """Route every ack through ``tamper(position, ack)``: it returns the ack
-    to deliver (maybe changed) or None to lose it. Each is noted: "acked",
-    "changed" or "lost"."""
-    on_ack = ack_window.AckWindow._on_ack
-
-    async def tampered(window: ack_window.AckWindow, reply: Msg) -> None:
-        number = int(reply.subject.rpartition(".")[2])
-        flight = window._pending.get(number)
-        if flight is None:
-            return await on_ack(window, reply)
-        position = flight.event.global_position
-        changed = tamper(position, reply)
-        if changed is None:
-            journal.append(("lost", position))
-            return
-        await on_ack(window, changed)
-        journal.append(("acked" if changed is reply else "changed", position))
-
-    monkeypatch.setattr(ack_window.AckWindow, "_on_ack", tampered)
+def when(journal: Journal, what: str, position: int) -> float:
+    """When the first ``what`` of ``position`` happened."""
+    return next(at for w, p, at in journal if (w, p) == (what, position))
 
 
 async def test_the_relay_publishes_every_event_once_in_order_and_checkpoints_the_head(
     world: World,
 ) -> None:
     relay = world.relay()
-    journal: Journal = []
-    record_saves(relay, journal)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
@@ -202,7 +229,7 @@ async def test_the_relay_publishes_every_event_once_in_order_and_checkpoints_the
     finally:
         stop.set()
         await task
-    saved = [position for what, position in journal if what == "saved"]
+    saved = [position for position, _ in await world.saves()]
     assert saved == sorted(set(saved)) and saved[-1] == EVENTS
     # Coalesced: a save per batch or when all is acknowledged, not one per ack.
     assert len(saved) < EVENTS // 10
@@ -214,7 +241,7 @@ ERROR_ACK = b'{"error":{"code":503,"err_code":10077,"description":"injected"}}'
 
 
 async def test_a_refused_ack_is_resent_from_there_with_no_gap(
-    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The first ack of position 300 is replaced by a JetStream error: the
     relay resends from 300 on, and no checkpoint at or past 300 is saved
@@ -223,36 +250,36 @@ async def test_a_refused_ack_is_resent_from_there_with_no_gap(
     journal: Journal = []
     faults = 0
 
-    def tamper(position: int, reply: Msg) -> Msg | None:
+    def tamper(position: int, ack: bytes) -> bytes | None:
         nonlocal faults
         if position != faulty or faults:
-            return reply
+            return ack
         faults += 1
-        return dataclasses.replace(reply, data=ERROR_ACK)
+        return ERROR_ACK
 
-    tamper_with_acks(monkeypatch, journal, tamper)
-    relay = world.relay(ack_timeout=0.5)
-    record_saves(relay, journal)
-    stop = asyncio.Event()
     caplog.set_level(logging.WARNING, logger="parley.relay")
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        await until(lambda: relay.position == EVENTS)
-    finally:
-        stop.set()
-        await task
+    async with world.tampered_acks(journal, tamper) as nc:
+        relay = world.relay(nc, ack_timeout=0.5)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        try:
+            await until(lambda: relay.position == EVENTS)
+        finally:
+            stop.set()
+            await task
 
     assert faults == 1
     assert "injected" in caplog.text and "to resend" in caplog.text
-    acked = journal.index(("acked", faulty))  # the resend's ack
-    assert journal.index(("changed", faulty)) < acked
-    assert all(p < faulty for what, p in journal[:acked] if what == "saved"), journal
+    acked = when(journal, "acked", faulty)  # the resend's ack
+    assert when(journal, "changed", faulty) < acked
+    saves = await world.saves()
+    assert all(p < faulty for p, at in saves if at < acked), (saves, acked)
     assert await world.checkpoint() == EVENTS
     await world.assert_stream_is_the_log()
 
 
 async def test_a_lost_ack_is_not_resent_when_the_stream_holds_the_event(
-    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The ack of position 300 is lost (the relay times out), though the
     stream stored it: the relay asks the stream what it holds and goes on
@@ -261,24 +288,25 @@ async def test_a_lost_ack_is_not_resent_when_the_stream_holds_the_event(
     faulty = 300
     journal: Journal = []
 
-    def tamper(position: int, reply: Msg) -> Msg | None:
-        return None if position == faulty and ("lost", faulty) not in journal else reply
+    def tamper(position: int, ack: bytes) -> bytes | None:
+        lost = any(entry[:2] == ("lost", faulty) for entry in journal)
+        return None if position == faulty and not lost else ack
 
-    tamper_with_acks(monkeypatch, journal, tamper)
-    relay = world.relay(ack_timeout=0.5)
-    record_saves(relay, journal)
-    stop = asyncio.Event()
     caplog.set_level(logging.WARNING, logger="parley.relay")
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        await until(lambda: relay.position == EVENTS)
-    finally:
-        stop.set()
-        await task
+    async with world.tampered_acks(journal, tamper) as nc:
+        relay = world.relay(nc, ack_timeout=0.5)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        try:
+            await until(lambda: relay.position == EVENTS)
+        finally:
+            stop.set()
+            await task
 
-    assert ("lost", faulty) in journal
+    happened = [entry[:2] for entry in journal]
+    assert ("lost", faulty) in happened
     assert "publish failed" in caplog.text
-    assert ("acked", faulty) not in journal  # never sent again
+    assert ("acked", faulty) not in happened  # never sent again
     assert await world.checkpoint() == EVENTS
     await world.assert_stream_is_the_log()
 
@@ -317,32 +345,34 @@ async def test_jetstream_refusing_messages_holds_the_relay_back_until_it_accepts
 
 
 async def test_a_stop_while_acks_are_missing_keeps_the_frontier_and_a_new_relay_finishes(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World,
 ) -> None:
     """From position 500 on no ack arrives (and the timeout is long): a stop
     still ends the relay at once, its checkpoint is what was acknowledged
     (499), and the next relay (a restart) republishes from 500 with no event
     lost or stored twice."""
     journal: Journal = []
-    tamper_with_acks(monkeypatch, journal, lambda p, reply: None if p >= 500 else reply)
-    relay = world.relay(ack_timeout=60)
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
 
     def stuck() -> bool:  # everything before 500 acknowledged, 500 on lost
-        acked = {p for kind, p in journal if kind == "acked"}
-        return ("lost", 500) in journal and len(acked & set(range(1, 500))) == 499
+        happened = {entry[:2] for entry in journal}
+        acked = {p for kind, p in happened if kind == "acked"}
+        return ("lost", 500) in happened and len(acked & set(range(1, 500))) == 499
 
-    try:
-        await until(stuck)
-    finally:
-        stop.set()
-        async with asyncio.timeout(2):
-            await task
+    async with world.tampered_acks(journal, lambda p, ack: None if p >= 500 else ack) as nc:
+        relay = world.relay(nc, ack_timeout=60)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        try:
+            await until(stuck)
+            # The acks went through the proxy; give the relay a moment to read them.
+            await asyncio.sleep(0.5)
+        finally:
+            stop.set()
+            async with asyncio.timeout(2):
+                await task
     assert relay.position == 499
     assert await world.checkpoint() == 499
 
-    monkeypatch.undo()
     successor = world.relay()
     stop = asyncio.Event()
     task = asyncio.create_task(successor.run(stop))
