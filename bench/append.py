@@ -52,8 +52,8 @@ from psycopg.sql import SQL, Identifier
 from bench.databases import log, quote, with_database
 from events.catalogue import MessageSent, Side
 from events.envelope import Metadata, NewEvent
-from events.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
-from events.postgres import PostgresEventStore, create_pool
+from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
+from events.postgres.store import PostgresEventStore, create_pool
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 

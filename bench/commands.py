@@ -96,8 +96,8 @@ from events.catalogue import (
     Status,
 )
 from events.envelope import Metadata, NewEvent
-from events.migrate import EVENT_STORE_MIGRATIONS
-from events.postgres import PostgresEventStore, create_pool
+from events.postgres.migrate import EVENT_STORE_MIGRATIONS
+from events.postgres.store import PostgresEventStore, create_pool
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"

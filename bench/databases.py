@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import asyncpg
 
-from events.migrate import apply_migrations
+from events.postgres.migrate import apply_migrations
 
 
 def log(message: str) -> None:

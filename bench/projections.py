@@ -104,7 +104,6 @@ from bench.databases import log, throwaway_database
 from bench.tables import markdown_table
 from commands.handler import CommandHandler
 from commands.model import Actor, Role, SendMessage, StartConversation, stream_id_for
-from events import checkpoints
 from events.catalogue import (
     Channel,
     Client,
@@ -115,8 +114,9 @@ from events.catalogue import (
     Status,
 )
 from events.envelope import Metadata, NewEvent, RecordedEvent
-from events.postgres import PostgresEventStore, create_pool
-from events.relay import JetStreamRelay, Topology, ensure_stream
+from events.jetstream.relay import JetStreamRelay, Topology, ensure_stream
+from events.postgres import checkpoints
+from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
@@ -141,7 +141,7 @@ CONTENT = (
 )
 assert len(CONTENT) == 200
 
-_encode = msgspec.json.Encoder().encode  # what events.relay encodes envelopes with
+_encode = msgspec.json.Encoder().encode  # what events.jetstream.relay encodes envelopes with
 
 
 def cpu_times() -> tuple[float, float]:

@@ -29,7 +29,7 @@ from nats.aio.client import Client as NATS
 from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
-from events.postgres import PostgresEventStore
+from events.postgres.store import PostgresEventStore
 from parley.health import HealthController
 from parley.http_errors import EXCEPTION_HANDLERS
 from parley.metrics import Metrics, metrics_endpoint

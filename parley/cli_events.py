@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from events.audit import Report
     from events.envelope import RecordedEvent
-    from events.postgres import PostgresEventStore
+    from events.postgres.store import PostgresEventStore
 
 T = TypeVar("T")
 TAIL_DEFAULT = 20
@@ -42,7 +42,7 @@ def events() -> None:
 def _with_store(work: Callable[[PostgresEventStore, asyncpg.Pool], Awaitable[T]]) -> T:
     import asyncpg
 
-    from events.postgres import PostgresEventStore
+    from events.postgres.store import PostgresEventStore
     from parley.server import run_async
     from parley.services import connect_postgres
 

@@ -60,7 +60,7 @@ def rebuild(name: str | None) -> None:
     """
     from rich.progress import Progress, TaskID
 
-    from events.postgres import PostgresEventStore
+    from events.postgres.store import PostgresEventStore
     from parley.server import run_async
     from parley.services import connect_postgres
     from parley.worker import projections as all_projections

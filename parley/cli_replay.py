@@ -18,7 +18,7 @@ def replay(conversation_id: UUID, as_of: str, as_json: bool) -> None:
     """Print a conversation as it was at a past moment, folded from its events."""
     import msgspec
 
-    from events.postgres import PostgresEventStore
+    from events.postgres.store import PostgresEventStore
     from parley.server import run_async
     from parley.services import connect_postgres
     from read_api.time_travel import ConversationAsOf

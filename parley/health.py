@@ -22,7 +22,7 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from nats.aio.client import Client as NATS
 
-from events.pg_pool import bounded_connection
+from events.postgres.pool import bounded_connection
 from parley.services import describe
 from parley.settings import Settings
 from parley.status import CONSUMERS, read_status, stalled

@@ -26,7 +26,7 @@ from litestar.status_codes import (
 from litestar.types import ExceptionHandlersMap
 
 from commands import errors
-from events.group_commit import CONNECTION_ERRORS
+from events.postgres.group_commit import CONNECTION_ERRORS
 from events.store import StoreUnavailable
 from read_api import errors as read_errors
 

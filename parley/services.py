@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from nats.aio.client import Client as NATS
 
-from events.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
-from events.pg_pool import create_pool
+from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
+from events.postgres.pool import create_pool
 from parley.errors import StartupError
 from projections import READ_MODEL_MIGRATIONS
 

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from events.topology import Topology
+from events.jetstream.topology import Topology
 from parley.errors import StartupError
 
 DEV_JWT_SECRET = "parley-dev-only-jwt-secret-never-use-in-production"

@@ -10,9 +10,9 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
-from events.group_commit import CONNECTION_ERRORS
-from events.postgres import PostgresEventStore
-from events.relay import JetStreamRelay
+from events.jetstream.relay import JetStreamRelay
+from events.postgres.group_commit import CONNECTION_ERRORS
+from events.postgres.store import PostgresEventStore
 from events.store import StoreUnavailable
 from parley.settings import Settings
 from projections.base import Projection

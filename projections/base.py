@@ -21,8 +21,8 @@ import itertools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from events.checkpoints import Connection
 from events.envelope import RecordedEvent
+from events.postgres.checkpoints import Connection
 
 Statement = tuple[str, tuple[Any, ...]]
 

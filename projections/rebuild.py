@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import asyncpg
 
-from events import checkpoints
-from events.checkpoints import Connection
+from events.postgres import checkpoints
+from events.postgres.checkpoints import Connection
 from events.store import EventStore
 from projections.base import Projection, apply_events
 

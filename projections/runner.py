@@ -30,11 +30,11 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from events import checkpoints
 from events.envelope import RecordedEvent
+from events.jetstream.topology import Topology, ensure_stream
+from events.postgres import checkpoints
 from events.store import EventStore
 from events.tasks import until_stopped
-from events.topology import Topology, ensure_stream
 from projections.base import Projection, apply_events
 
 log = logging.getLogger("parley.projections")

@@ -23,8 +23,8 @@ import asyncpg
 import nats
 import pytest
 
-from events.migrate import apply_migrations
-from events.postgres import PostgresEventStore, create_pool
+from events.postgres.migrate import apply_migrations
+from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
 
 RUN_ID = uuid.uuid4().hex[:10]

@@ -26,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from events.envelope import RecordedEvent
-from events.relay import Topology
+from events.jetstream.relay import Topology
 from ws_edge import frames
 from ws_edge.mailbox import Delivery, Subscriber, discard, send_held
 from ws_edge.presence import Change, Presence

@@ -29,8 +29,8 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from commands.auth import issue_token
-from events.postgres import PostgresEventStore, create_pool
-from events.relay import Topology
+from events.jetstream.relay import Topology
+from events.postgres.store import PostgresEventStore, create_pool
 from tests.read_model_fold import fold
 
 ANSWER_WITHIN = 5.0

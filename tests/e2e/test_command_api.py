@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from events.postgres import PostgresEventStore
+from events.postgres.store import PostgresEventStore
 from tests.e2e.conftest import Tokens
 
 Json = dict[str, Any]

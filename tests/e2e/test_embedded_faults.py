@@ -40,7 +40,7 @@ import nats.js.errors
 import psutil
 import pytest
 
-from events.relay import Topology
+from events.jetstream.relay import Topology
 from tests.e2e.faults import (
     RECOVER_WITHIN,
     Readiness,

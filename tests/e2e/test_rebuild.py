@@ -12,8 +12,8 @@ import uvicorn
 
 from events.catalogue import Channel, Client, ConversationStarted, Priority, Status
 from events.envelope import NewEvent
-from events.postgres import PostgresEventStore, create_pool
-from events.relay import Topology
+from events.jetstream.relay import Topology
+from events.postgres.store import PostgresEventStore, create_pool
 from parley.app import create_app
 from parley.settings import Settings
 from projections.inbox import InboxProjection

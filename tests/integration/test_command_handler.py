@@ -16,7 +16,7 @@ from commands.model import (
     stream_id_for,
 )
 from events.catalogue import Channel, Client, MessageSent
-from events.postgres import PostgresEventStore
+from events.postgres.store import PostgresEventStore
 
 ALICE = Actor(id="alice", role=Role.ADMIN)
 CAROL = Actor(id="carol", role=Role.CLIENT, client_id="c-1")

@@ -12,7 +12,12 @@ import pytest
 
 from events.catalogue import MessageSent, Side
 from events.envelope import AppendResult, NewEvent
-from events.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL, PostgresEventStore, init_connection
+from events.postgres.store import (
+    APPEND_LOCK_KEY,
+    NOTIFY_CHANNEL,
+    PostgresEventStore,
+    init_connection,
+)
 from events.store import DuplicateEventError
 from tests.conftest import MakeDatabase
 from tests.factories import message, messages, new_stream_id

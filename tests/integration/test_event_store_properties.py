@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.envelope import AppendResult, NewEvent
-from events.postgres import PostgresEventStore
+from events.postgres.store import PostgresEventStore
 from tests.factories import messages
 
 # A plan: several concurrent callers, each doing appends in turn, each append

@@ -31,7 +31,7 @@ from commands.model import (
 )
 from events.catalogue import Channel, Client, ConversationStarted, Priority, Status
 from events.envelope import NewEvent, RecordedEvent
-from events.postgres import PostgresEventStore, create_pool
+from events.postgres.store import PostgresEventStore, create_pool
 from tests.conftest import MakeDatabase
 from tests.factories import message
 

@@ -22,7 +22,7 @@ import asyncpg
 import pytest
 
 from events.envelope import RecordedEvent
-from events.postgres import PostgresEventStore, create_pool
+from events.postgres.store import PostgresEventStore, create_pool
 from tests.conftest import MakeDatabase
 from tests.factories import messages
 

@@ -8,7 +8,7 @@ import uuid
 
 from commands.model import stream_id_for
 from events.envelope import Metadata, NewEvent
-from events.postgres import PostgresEventStore
+from events.postgres.store import PostgresEventStore
 from tests.factories import messages
 from ws_edge.local_feed import recorded
 

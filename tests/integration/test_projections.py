@@ -23,11 +23,11 @@ from commands.model import (
     StartConversation,
     UpdateConversation,
 )
-from events import checkpoints
 from events.catalogue import Channel, Client, Priority, Status
-from events.migrate import apply_migrations
-from events.postgres import PostgresEventStore, create_pool
-from events.relay import JetStreamRelay, Topology
+from events.jetstream.relay import JetStreamRelay, Topology
+from events.postgres import checkpoints
+from events.postgres.migrate import apply_migrations
+from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
 from projections.base import Projection
 from projections.inbox import InboxProjection

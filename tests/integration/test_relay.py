@@ -32,7 +32,6 @@ from nats.js.api import (
 )
 
 from commands.model import stream_id_for
-from events import checkpoints
 from events.catalogue import (
     Channel,
     Client,
@@ -43,8 +42,9 @@ from events.catalogue import (
     Status,
 )
 from events.envelope import Metadata, NewEvent
-from events.postgres import PostgresEventStore, create_pool
-from events.relay import CHECKPOINT, JetStreamRelay, Topology
+from events.jetstream.relay import CHECKPOINT, JetStreamRelay, Topology
+from events.postgres import checkpoints
+from events.postgres.store import PostgresEventStore, create_pool
 from tests.conftest import MakeDatabase
 from tests.faultproxy import fault_proxy
 from tests.nats_acks import AckTamper

@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 
 from events.envelope import AppendResult, NewEvent
-from events.postgres import PostgresEventStore, create_pool
+from events.postgres.store import PostgresEventStore, create_pool
 from events.store import StoreUnavailable
 from tests.factories import messages, new_stream_id
 from tests.faultproxy import FaultProxy, fault_proxy

@@ -9,8 +9,8 @@ import uuid
 import msgspec
 
 from events.catalogue import MessageSent, MessageType
-from events.postgres import PostgresEventStore, create_pool
-from events.relay import Topology
+from events.jetstream.relay import Topology
+from events.postgres.store import PostgresEventStore, create_pool
 from projections.runner import ProjectionRunner
 from projections.timeline import TimelineProjection
 from read_api.time_travel import replay

@@ -25,8 +25,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from commands.handler import CommandHandler
 from commands.model import Actor, MarkRead, Role, SendMessage, StartConversation
 from events.catalogue import Channel, Client, MessagesRead
-from events.postgres import PostgresEventStore, create_pool
-from events.relay import RELAY_LOCK_KEY, Topology
+from events.jetstream.relay import RELAY_LOCK_KEY, Topology
+from events.postgres.store import PostgresEventStore, create_pool
 from tests.conftest import MakeDatabase
 from tests.processes import NatsServer, Process, Worker
 from tests.read_model_fold import fold

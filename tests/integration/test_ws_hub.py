@@ -14,7 +14,7 @@ import msgspec
 import nats
 
 from events.envelope import Metadata, RecordedEvent
-from events.relay import Topology
+from events.jetstream.relay import Topology
 from tests.factories import message
 from ws_edge import frames
 from ws_edge.hub import Hub

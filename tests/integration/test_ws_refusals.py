@@ -14,8 +14,8 @@ import nats
 
 from commands import errors
 from commands.model import Actor, Role
-from events.postgres import PostgresEventStore
-from events.relay import Topology
+from events.jetstream.relay import Topology
+from events.postgres.store import PostgresEventStore
 from ws_edge import codes
 from ws_edge.config import EdgeConfig
 from ws_edge.conversation_session import ConversationSession

@@ -19,8 +19,8 @@ import nats
 
 from commands.handler import CommandHandler
 from commands.model import Actor, Role
-from events.postgres import PostgresEventStore
-from events.relay import Topology
+from events.jetstream.relay import Topology
+from events.postgres.store import PostgresEventStore
 from tests.integration.test_ws_hub import recorded
 from ws_edge import codes
 from ws_edge.config import EdgeConfig

@@ -1,6 +1,6 @@
 """One group commit's wire format: the appends waiting for it, the call of
 ``parley_append`` that commits them, and what its outcome rows mean (pure
-helpers of :mod:`events.group_commit`)."""
+helpers of :mod:`events.postgres.group_commit`)."""
 
 from __future__ import annotations
 

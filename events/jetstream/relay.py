@@ -55,12 +55,12 @@ import msgspec
 from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
-from events import checkpoints
-from events.ack_window import AckWindow, Failed, Stopped
 from events.envelope import RecordedEvent
+from events.jetstream.ack_window import AckWindow, Failed, Stopped
+from events.jetstream.topology import Topology, ensure_stream
+from events.postgres import checkpoints
 from events.store import EventStore
 from events.tasks import cancel_and_wait, pause, until_stopped
-from events.topology import Topology, ensure_stream
 
 __all__ = ["CHECKPOINT", "RELAY_LOCK_KEY", "JetStreamRelay", "Topology", "ensure_stream"]
 

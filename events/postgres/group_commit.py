@@ -42,8 +42,8 @@ from collections.abc import Callable
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from events.append_batch import APPEND, PendingAppend, batch_arguments, batch_outcome
 from events.envelope import AppendResult
+from events.postgres.append_batch import APPEND, PendingAppend, batch_arguments, batch_outcome
 from events.store import StoreUnavailable
 
 log = logging.getLogger("parley.store")

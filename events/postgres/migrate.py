@@ -29,8 +29,18 @@ def _pending_files(folders: Sequence[Path]) -> list[tuple[str, Path]]:
     files: list[tuple[str, Path]] = []
     for folder in folders:
         for path in sorted(folder.glob("*.sql")):
-            files.append((f"{folder.parent.name}/{path.stem}", path))
+            files.append((f"{_package(folder)}/{path.stem}", path))
     return files
+
+
+def _package(folder: Path) -> str:
+    """The top-level package owning ``folder``: the ledger's name space
+    (``events/001_event_store``), stable when a package moves its
+    migrations within itself (``events/migrations`` → ``events/postgres/migrations``)."""
+    package = folder.parent
+    while (package.parent / "__init__.py").exists():
+        package = package.parent
+    return package.name
 
 
 async def apply_migrations(conn: asyncpg.Connection, folders: Sequence[Path]) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from events.group_commit import CONNECTION_ERRORS, RETRY_AFTER
+from events.postgres.group_commit import CONNECTION_ERRORS, RETRY_AFTER
 from events.store import StoreUnavailable
 
 CONNECT_TIMEOUT = 3.0

@@ -15,7 +15,7 @@ with no holes, and a rolled-back append leaves no hole either.
 Writing — group commit, and an answer for every append
 ------------------------------------------------------
 One lock means one commit (one fsync) at a time, so appends are grouped: see
-``events/group_commit.py``, which also explains how every append gets a
+``events/postgres/group_commit.py``, which also explains how every append gets a
 definite answer within ``answer_within`` seconds when connections break.
 
 Faults
@@ -36,10 +36,10 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
-from events.append_batch import PendingAppend
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
-from events.group_commit import GroupCommitter, usable
-from events.pg_pool import (
+from events.postgres.append_batch import PendingAppend
+from events.postgres.group_commit import GroupCommitter, usable
+from events.postgres.pool import (
     CONNECT_TIMEOUT,
     bounded_connection,
     create_pool,

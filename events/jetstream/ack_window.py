@@ -1,7 +1,7 @@
 """The relay's window of publishes awaiting JetStream's acknowledgement.
 
 ``send`` publishes one event with reply subject ``<inbox>.<n>``; acks come
-back on one wildcard subscription (``<inbox>.*``). See ``events/relay.py``
+back on one wildcard subscription (``<inbox>.*``). See ``events/jetstream/relay.py``
 for why the relay does not use ``js.publish``.
 """
 
@@ -20,7 +20,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 
 from events.envelope import RecordedEvent
-from events.topology import Topology
+from events.jetstream.topology import Topology
 
 _encode = msgspec.json.Encoder().encode
 

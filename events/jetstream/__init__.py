@@ -1,0 +1,1 @@
+"""Publishing the log on NATS JetStream (nats-py): topology, relay, ack window."""

@@ -1,0 +1,1 @@
+"""The event store and its consumers' checkpoints on PostgreSQL (asyncpg)."""
