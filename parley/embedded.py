@@ -18,104 +18,35 @@ doubling to 5 s while the server keeps dying) and are logged on
 from __future__ import annotations
 
 import atexit
-import json
 import logging
-import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
-from parley.errors import StartupError
+from parley.embedded_processes import (
+    STOP_TIMEOUT,
+    EmbeddedServiceError,
+    cwd,
+    first_line_pid,
+    forget_dead_handles,
+    process_of,
+    running,
+    stop_postmaster,
+    stop_processes,
+    wait_until_listening,
+)
+from parley.supervisor import Supervisor
 
-NATS_START_TIMEOUT = 10.0
 POSTGRES_START_TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0
-WATCH_INTERVAL = 0.1
-"""How often a supervisor checks that its server still runs (seconds)."""
-FIRST_BACKOFF = 0.1
-MAX_BACKOFF = 5.0
-STABLE_AFTER = 10.0
-"""A server that ran this long since its last restart counts as healthy: its
-next death is restarted at once, with the back-off reset."""
 
 log = logging.getLogger("parley.embedded")
-
-
-class EmbeddedServiceError(StartupError):
-    """An embedded server did not start."""
-
-
-class Supervisor:
-    """A thread that restarts a server when it dies, until :meth:`stop`.
-
-    ``alive()`` says whether the server runs; ``restart()`` starts it again
-    and returns once it answers (or raises). A failed restart is retried
-    after a back-off that doubles up to :data:`MAX_BACKOFF`; so is a server
-    that dies again within :data:`STABLE_AFTER` of its last restart.
-    """
-
-    def __init__(self, name: str, alive: Callable[[], bool], restart: Callable[[], None]) -> None:
-        self.name = name
-        self._alive = alive
-        self._restart = restart
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name=f"supervise {name}", daemon=True)
-        self.restarts = 0
-
-    def start(self) -> Supervisor:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = POSTGRES_START_TIMEOUT + STOP_TIMEOUT) -> None:
-        """Stop watching (a restart under way is let finish, bounded)."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _watch(self) -> None:
-        backoff = FIRST_BACKOFF
-        restarted_at = -STABLE_AFTER  # never restarted: its first death is restarted at once
-        while not self._stopping.wait(WATCH_INTERVAL):
-            if self._alive():
-                continue
-            if time.monotonic() - restarted_at >= STABLE_AFTER:
-                backoff = FIRST_BACKOFF
-                log.warning("embedded %s stopped unexpectedly; restarting it", self.name)
-            else:  # it died again soon after a restart: do not spin
-                log.warning(
-                    "embedded %s stopped again; restarting it in %.1f s", self.name, backoff
-                )
-                if self._stopping.wait(backoff):
-                    return
-                backoff = min(backoff * 2, MAX_BACKOFF)
-            while not self._stopping.is_set():
-                try:
-                    self._restart()
-                except Exception as error:
-                    problem = " ".join(str(error).split()) or type(error).__name__
-                    log.warning(
-                        "embedded %s did not restart (%s); next try in %.1f s",
-                        self.name,
-                        problem,
-                        backoff,
-                    )
-                    if self._stopping.wait(backoff):
-                        return
-                    backoff = min(backoff * 2, MAX_BACKOFF)
-                else:
-                    self.restarts += 1
-                    restarted_at = time.monotonic()
-                    log.warning("embedded %s restarted", self.name)
-                    break
 
 
 @contextmanager
@@ -131,12 +62,12 @@ def embedded_postgres(data_dir: Path, *, supervise: bool = True) -> Iterator[str
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    _forget_dead_handles(data_dir)
+    forget_dead_handles(data_dir)
     try:
         server = get_server(data_dir, cleanup_mode="stop")
     except BaseException:
-        if not _forget_dead_handles(data_dir):  # interrupted half-way: leave nothing running
-            _stop_postmaster(data_dir)
+        if not forget_dead_handles(data_dir):  # interrupted half-way: leave nothing running
+            stop_postmaster(data_dir)
         raise
     # We stop it ourselves on exit; the package's atexit hook would only repeat it.
     atexit.unregister(server._cleanup)
@@ -151,8 +82,8 @@ def embedded_postgres(data_dir: Path, *, supervise: bool = True) -> Iterator[str
         if supervisor is not None:
             supervisor.stop()
         server.cleanup()  # pg_ctl stop, unless another live process still uses it
-        if not _forget_dead_handles(data_dir):
-            _stop_postmaster(data_dir)
+        if not forget_dead_handles(data_dir):
+            stop_postmaster(data_dir)
 
 
 class _Postmaster:
@@ -173,10 +104,10 @@ class _Postmaster:
         self.data_dir = data_dir
         self.socket_dir = socket_dir or data_dir
         self.user = user
-        self.process = _process(pid)
+        self.process = process_of(pid)
 
     def alive(self) -> bool:
-        return _running(self.process)
+        return running(self.process)
 
     def restart(self) -> None:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -209,8 +140,8 @@ class _Postmaster:
             raise EmbeddedServiceError(
                 f"pg_ctl start exited with code {result.returncode}: " + " | ".join(lines[-3:])
             )
-        pid = _first_line_pid(self.data_dir / "postmaster.pid")
-        self.process = _process(pid)
+        pid = first_line_pid(self.data_dir / "postmaster.pid")
+        self.process = process_of(pid)
         if not self.alive():
             raise EmbeddedServiceError(f"no postmaster runs on {self.data_dir} after pg_ctl start")
 
@@ -219,7 +150,7 @@ class _Postmaster:
         orphans = [
             proc
             for proc in psutil.process_iter(["name"])
-            if proc.info.get("name") == "postgres" and _cwd(proc) == self.data_dir
+            if proc.info.get("name") == "postgres" and cwd(proc) == self.data_dir
         ]
         _, alive = psutil.wait_procs(orphans, timeout=1.0)
         for proc in alive:
@@ -233,89 +164,13 @@ class _Postmaster:
         """Remove the data folder's and the socket's lock files when the pid
         they name is a zombie."""
         for lock in (self.data_dir / "postmaster.pid", *self.socket_dir.glob(".s.PGSQL.*.lock")):
-            process = _process(_first_line_pid(lock))
+            process = process_of(first_line_pid(lock))
             try:
                 zombie = process is not None and process.status() == psutil.STATUS_ZOMBIE
             except psutil.NoSuchProcess:
                 zombie = False
             if zombie:
                 lock.unlink(missing_ok=True)
-
-
-def _first_line_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return None
-
-
-def _process(pid: int | None) -> psutil.Process | None:
-    if pid is None:
-        return None
-    try:
-        return psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return None
-
-
-def _running(process: psutil.Process | None) -> bool:
-    try:
-        return (
-            process is not None
-            and process.is_running()
-            and process.status() != psutil.STATUS_ZOMBIE
-        )
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _cwd(process: psutil.Process) -> Path | None:
-    try:
-        return Path(process.cwd())
-    except (psutil.Error, OSError):
-        return None
-
-
-def _forget_dead_handles(data_dir: Path) -> list[int]:
-    """embedded_postgres stops the server only when the last process that used
-    it lets go; it keeps their pids in a file. Drop the pids of processes that
-    died without letting go (or the server would never be stopped again) and
-    return the others, still using the server."""
-    handles = data_dir / ".handle_pids.json"
-    try:
-        pids = json.loads(handles.read_text())
-    except (OSError, ValueError):
-        return []
-    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
-    if alive != pids:
-        handles.write_text(json.dumps(alive))
-    return [pid for pid in alive if pid != os.getpid()]
-
-
-def _stop_postmaster(data_dir: Path) -> None:
-    """Stop whatever postmaster still runs on ``data_dir`` (SIGINT: fast shutdown)."""
-    _stop_processes(data_dir, names={"postgres"}, sig=signal.SIGINT)
-
-
-def _stop_processes(data_dir: Path, *, names: set[str], sig: signal.Signals) -> None:
-    """Signal the processes called one of ``names`` whose command line mentions
-    ``data_dir``; kill those still alive a few seconds later."""
-    found: list[psutil.Process] = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        cmdline = proc.info.get("cmdline") or []
-        if proc.info.get("name") in names and any(str(data_dir) in arg for arg in cmdline):
-            found.append(proc)
-    for proc in found:
-        try:
-            proc.send_signal(sig)
-        except psutil.NoSuchProcess:
-            continue
-    _, alive = psutil.wait_procs(found, timeout=STOP_TIMEOUT)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            continue
 
 
 def nats_server_executable() -> Path:
@@ -343,7 +198,7 @@ def embedded_nats(data_dir: Path, *, supervise: bool = True) -> Iterator[str]:
     server that dies is started again on the same port and store."""
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    _stop_processes(data_dir, names={"nats-server"}, sig=signal.SIGTERM)
+    stop_processes(data_dir, names={"nats-server"}, sig=signal.SIGTERM)
     server = _NatsServer(data_dir, free_port())
     supervisor = None
     try:
@@ -383,7 +238,7 @@ class _NatsServer:
                 start_new_session=True,
             )
         try:
-            _wait_until_listening(self.process, self.port, self.log_path)
+            wait_until_listening(self.process, self.port, self.log_path)
         except BaseException:
             self.stop()
             raise
@@ -398,31 +253,3 @@ class _NatsServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + NATS_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
-            raise EmbeddedServiceError(
-                f"nats-server exited with code {process.returncode}: " + " | ".join(tail)
-            )
-        if _listens(process.pid, port):
-            return
-        time.sleep(0.05)
-    raise EmbeddedServiceError(
-        f"nats-server did not listen on port {port} within {NATS_START_TIMEOUT:g} s"
-    )
-
-
-def _listens(pid: int, port: int) -> bool:
-    """Whether the process ``pid`` itself listens on ``port`` (a connection
-    that succeeds could reach another program holding the port)."""
-    try:
-        connections = psutil.Process(pid).net_connections("tcp")
-    except psutil.Error:
-        return False
-    return any(
-        c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections
-    )
