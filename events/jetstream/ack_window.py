@@ -1,8 +1,20 @@
 """The relay's window of publishes awaiting JetStream's acknowledgement.
 
 ``send`` publishes one event with reply subject ``<inbox>.<n>``; acks come
-back on one wildcard subscription (``<inbox>.*``). See ``events/jetstream/relay.py``
-for why the relay does not use ``js.publish``.
+back on one wildcard subscription (``<inbox>.*``).
+
+Why not ``js.publish``
+----------------------
+``JetStreamContext.publish`` is a request/reply: for every message nats-py
+mints a reply inbox, a future and an ``asyncio.wait_for`` timer, and gathering
+500 of them costs several times the CPU of the publishing itself. The relay
+instead publishes with plain ``nc.publish`` and a reply subject
+``<inbox>.<n>``, receives every ack on *one* wildcard subscription
+(``<inbox>.*``) and keeps a sliding window of at most ``window`` messages
+unacknowledged (the window never waits for a whole batch: publishing goes on
+while acks come back). Each reply number maps to the event it acknowledges;
+after a failure the numbers in flight are forgotten, so a late ack of an
+abandoned send is ignored and only the resend's acks count.
 """
 
 from __future__ import annotations

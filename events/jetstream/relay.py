@@ -1,45 +1,27 @@
-"""JetStreamRelay: publishes the event log to NATS JetStream, in commit order.
-
-Exactly once, within JetStream's de-duplication window:
+"""JetStreamRelay: publishes the event log to NATS JetStream, in commit order,
+each event exactly once, however long an outage lasts.
 
 - It reads the log after its checkpoint and publishes each event, in order,
-  with ``Nats-Msg-Id`` = the event id. Its checkpoint (in PostgreSQL) only
-  ever moves to the *acknowledged frontier*: the highest position at and below
-  which JetStream acknowledged every event. A crash anywhere — after a commit
-  and before the publish, or after the publish and before the checkpoint — at
-  worst republishes events JetStream has seen, and it drops those as
-  duplicates.
-- A failure — JetStream answering with an error (or a status such as "no
-  responders" instead of an ack), no ack within ``ack_timeout``, or NATS
-  refusing the publish — makes the relay resend everything from the first
-  unacknowledged event on, in order, after a back-off (0.1 s doubling to 5 s).
-  What is resent after an ack already came is dropped by JetStream as a
-  duplicate.
+  with ``Nats-Msg-Id`` = the event id (through ``AckWindow``, see there). Its
+  checkpoint only ever moves to the *acknowledged frontier*: the highest
+  position at and below which JetStream acknowledged every event.
+- On start, and after any failure (an error ack, no ack within
+  ``ack_timeout``, NATS refusing the publish), it asks the stream for its
+  last message before sending anything again, and skips what the stream
+  holds: an event whose ack was lost is not published twice, even after
+  JetStream's de-duplication window (which it does not rely on) has passed.
+  An event JetStream explicitly refused is sent again. Back-off: 0.1 s
+  doubling to 1 s.
 - Exactly one relay publishes at a time: each holds a PostgreSQL session
-  advisory lock on a connection of its own while it runs. Others wait for the
-  lock; if the leader's process dies, PostgreSQL ends its session and frees
-  the lock, and a waiting relay takes over from the checkpoint.
-- NATS down: publishing fails, the relay retries with back-off; commands are
-  unaffected (they only need PostgreSQL) and the backlog goes out when NATS
-  returns.
+  advisory lock on a connection of its own while it runs, and stops when that
+  connection breaks (the lock went with it). If the leader's process dies,
+  PostgreSQL ends its session and a waiting relay takes over.
+- NATS down: commands are unaffected (they only need PostgreSQL) and the
+  backlog goes out in order when NATS returns.
 
-Why not ``js.publish``
-----------------------
-``JetStreamContext.publish`` is a request/reply: for every message nats-py
-mints a reply inbox, a future and an ``asyncio.wait_for`` timer, and gathering
-500 of them costs several times the CPU of the publishing itself. The relay
-instead publishes with plain ``nc.publish`` and a reply subject
-``<inbox>.<n>``, receives every ack on *one* wildcard subscription
-(``<inbox>.*``) and keeps a sliding window of at most ``window`` messages
-unacknowledged (the window never waits for a whole batch: publishing goes on
-while acks come back). Each reply number maps to the event it acknowledges;
-after a failure the numbers in flight are forgotten, so a late ack of an
-abandoned send is ignored and only the resend's acks count.
-
-Checkpoints are saved by a task of their own, coalesced: when the frontier has
-moved ``batch_size`` events past the last save, or when every published event
-is acknowledged (the relay caught up), so publishing never waits for
-PostgreSQL.
+Checkpoints are saved by a task of their own, coalesced (every ``batch_size``
+events, or when everything sent is acknowledged), so publishing never waits
+for PostgreSQL.
 """
 
 from __future__ import annotations
@@ -110,6 +92,13 @@ class JetStreamRelay:
         self.position = 0
         """The last position checkpointed: published and acknowledged, with
         everything before it (for status and tests)."""
+        self._window_now: AckWindow | None = None
+
+    @property
+    def acknowledged(self) -> int:
+        """The position up to which JetStream acknowledged everything (the
+        checkpoint follows it in batches)."""
+        return self.position if self._window_now is None else self._window_now.acked
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set or leadership is lost (its connection
@@ -126,10 +115,12 @@ class JetStreamRelay:
                 self.position = stored
             log.info("relay leading from position %d", self.position)
             async with self._window(halt, acked=self.position) as window:
+                self._window_now = window
                 checkpointing = asyncio.create_task(self._keep_checkpoint(window))
                 try:
                     await self._relay(window, halt, checkpointing)
                 finally:
+                    self._window_now = None
                     await cancel_and_wait(checkpointing)
                 # Stopped: keep what was acknowledged so far.
                 if window.acked > self.position:

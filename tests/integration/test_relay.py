@@ -363,9 +363,8 @@ async def test_a_stop_while_acks_are_missing_keeps_the_frontier_and_a_new_relay_
         stop = asyncio.Event()
         task = asyncio.create_task(relay.run(stop))
         try:
-            await until(stuck)
-            # The acks went through the proxy; give the relay a moment to read them.
-            await asyncio.sleep(0.5)
+            await until(stuck)  # the proxy passed them on ...
+            await until(lambda: relay.acknowledged == 499)  # ... and the relay read them
         finally:
             stop.set()
             async with asyncio.timeout(2):
