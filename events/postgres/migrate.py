@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-def _pending_files(folders: Sequence[Path]) -> list[tuple[str, Path]]:
+def migration_files(folders: Sequence[Path]) -> list[tuple[str, Path]]:
+    """Every migration in ``folders``, in order, as (ledger name, file)."""
     files: list[tuple[str, Path]] = []
     for folder in folders:
         for path in sorted(folder.glob("*.sql")):
@@ -51,7 +52,7 @@ async def apply_migrations(conn: asyncpg.Connection, folders: Sequence[Path]) ->
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_KEY)
         await conn.execute(_CREATE_LEDGER)
         done = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migrations")}
-        for name, path in _pending_files(folders):
+        for name, path in migration_files(folders):
             if name in done:
                 continue
             await conn.execute(path.read_text())

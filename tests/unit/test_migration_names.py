@@ -4,12 +4,12 @@ database would run them again."""
 
 from __future__ import annotations
 
-from events.postgres.migrate import _pending_files
+from events.postgres.migrate import migration_files
 from parley.services import MIGRATION_FOLDERS
 
 
 def test_migration_names_are_the_owning_package_and_the_file_stem() -> None:
-    names = [name for name, _ in _pending_files(MIGRATION_FOLDERS)]
+    names = [name for name, _ in migration_files(MIGRATION_FOLDERS)]
     assert names[:4] == [
         "events/001_event_store",
         "events/002_checkpoints",
