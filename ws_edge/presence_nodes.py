@@ -75,6 +75,7 @@ class Upkeep:
     _nodes: Nodes
     _mine: Mapping[str, msgspec.Struct]  # this node's keys and their values
     _background: set[asyncio.Task[None]]
+    _beating = True  # until stop_heartbeat
 
     def _forget_node(self, node: str) -> None:
         raise NotImplementedError
@@ -83,10 +84,18 @@ class Upkeep:
         """Plain publish on the bucket's subject (JetStream stores it as a put)."""
         await self._nats.publish(f"$KV.{self.bucket}.{NODE}{self.node}", b"{}")
 
+    def stop_heartbeat(self) -> None:
+        """Send no more heartbeats (nor put back lost keys); the keys stay. To
+        the others this node falls silent, as one whose heartbeats are held up
+        on the way: a TTL later they take it for dead."""
+        self._beating = False
+
     async def _beat(self) -> None:
         """A heartbeat every ``ttl / 3``; once per ``ttl``, check this node's keys."""
         for beat in itertools.count(1):
             await asyncio.sleep(self.ttl / 3)
+            if not self._beating:
+                return
             try:
                 await self._heartbeat()
                 if beat % 3 == 0:

@@ -29,6 +29,12 @@ class RateLimiter:
         times.append(self._clock())
         return None
 
+    @property
+    def tracked(self) -> int:
+        """How many (key, kind) windows are held: those of the keys seen in
+        about the last window, however many keys came before."""
+        return len(self._seen)
+
     def _window(self, user: str, kind: str) -> deque[float]:
         horizon = self._clock() - WINDOW
         if self._swept < horizon:

@@ -7,11 +7,14 @@ and keeping it all alive costs a heartbeat per node, not a message per socket.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import TracebackType
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.msg import Msg
@@ -22,9 +25,74 @@ TTL = 1.5
 _prefixes = itertools.count()
 
 
+class Link:
+    """A TCP link to NATS that can be cut and healed, as by a network
+    partition: cut, it drops its connections and refuses new ones."""
+
+    def __init__(self, nats_url: str) -> None:
+        target = urlsplit(nats_url)
+        self._target = (target.hostname or "127.0.0.1", target.port or 4222)
+        self._up = True
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> Link:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"nats://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cut()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    def cut(self) -> None:
+        self._up = False
+        for writer in self._writers:
+            writer.close()
+
+    def heal(self) -> None:
+        self._up = True
+
+    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if not self._up:
+            client_w.close()
+            return
+        server_r, server_w = await asyncio.open_connection(*self._target)
+        self._writers |= {client_w, server_w}
+        try:
+            await asyncio.gather(self._pipe(client_r, server_w), self._pipe(server_r, client_w))
+        finally:
+            self._writers -= {client_w, server_w}
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+
 @asynccontextmanager
-async def node(nats_url: str, prefix: str) -> AsyncIterator[tuple[Presence, list[Change]]]:
-    nc = await nats.connect(nats_url)
+async def node(
+    nats_url: str, prefix: str, link: Link | None = None
+) -> AsyncIterator[tuple[Presence, list[Change]]]:
+    """A node; through ``link``, one that can be cut off from NATS (it tries
+    to reconnect at once, and publishes nothing while it cannot)."""
+    if link is None:
+        nc = await nats.connect(nats_url)
+    else:
+        nc = await nats.connect(
+            link.url, reconnect_time_wait=0.05, max_reconnect_attempts=-1, pending_size=0
+        )
     presence = Presence(nc, prefix, ttl=TTL)
     changes: list[Change] = []
     presence.listen(changes.append)
@@ -44,18 +112,6 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
 
 def states(changes: list[Change], user: str) -> list[str]:
     return [c.state for c in changes if c.user_id == user]
-
-
-def take_for_dead(survivor: Presence, other: Presence) -> None:
-    """``survivor`` misses ``other``'s heartbeats for a TTL, as when it is cut
-    off from NATS itself, so that its purge of ``other``'s keys fails too: at
-    its next sweep it takes ``other`` for dead."""
-
-    async def cut_off(node: str) -> None:
-        return None
-
-    survivor._purge = cut_off  # type: ignore[method-assign]
-    survivor._nodes.heard[other.node] -= TTL * 2
 
 
 async def test_every_node_sees_who_joined_and_left_on_another(
@@ -156,17 +212,20 @@ async def test_a_node_cut_off_for_longer_than_the_ttl_puts_its_connections_back(
 ) -> None:
     prefix = f"{nats_prefix}p{next(_prefixes)}"
     cid = uuid.uuid4()
-    async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
+    async with (
+        Link(nats_url) as link,
+        node(nats_url, prefix, link) as (a, _),
+        node(nats_url, prefix) as (b, seen_by_b),
+    ):
         await a.join(cid, "fay", "client")
         await eventually(lambda: states(seen_by_b, "fay") == ["joined"])
 
-        # A's heartbeats stop (as when it cannot reach NATS): B takes it for dead.
-        beat = a._tasks[1]
-        beat.cancel()
+        # A cannot reach NATS, so its heartbeats stop: B takes it for dead.
+        link.cut()
         await eventually(lambda: states(seen_by_b, "fay") == ["joined", "left"], TTL + 2)
 
-        # They resume: A finds its key gone from the bucket (B purged it) and puts it back.
-        a._tasks[1] = asyncio.create_task(a._beat())
+        # A is back: it finds its key gone from the bucket (B purged it) and puts it back.
+        link.heal()
         await eventually(lambda: [u.user_id for u in b.online(cid)] == ["fay"], TTL + 2)
         assert states(seen_by_b, "fay") == ["joined", "left", "joined"]
 
@@ -191,14 +250,21 @@ async def test_a_node_that_could_not_hear_another_relearns_its_connections_when_
 ) -> None:
     prefix = f"{nats_prefix}p{next(_prefixes)}"
     cid = uuid.uuid4()
-    async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
+    async with (
+        Link(nats_url) as link,
+        node(nats_url, prefix) as (a, _),
+        node(nats_url, prefix, link) as (b, seen_by_b),
+    ):
         await a.join(cid, "gus", "agent")
         await eventually(lambda: states(seen_by_b, "gus") == ["joined"])
 
-        take_for_dead(b, a)
-        await eventually(lambda: states(seen_by_b, "gus") == ["joined", "left"], 2)
+        # B is cut off from NATS: it misses A's heartbeats for a TTL and takes
+        # A for dead, and its purge of A's keys fails too.
+        link.cut()
+        await eventually(lambda: states(seen_by_b, "gus") == ["joined", "left"], TTL + 2)
 
-        # A's next heartbeat: B learns A's connections again from the bucket.
+        # B is back; A's next heartbeat: B learns A's connections again from the bucket.
+        link.heal()
         await eventually(lambda: [u.user_id for u in b.online(cid)] == ["gus"], TTL + 1)
         assert states(seen_by_b, "gus") == ["joined", "left", "joined"]
 
@@ -208,14 +274,21 @@ async def test_a_new_connection_of_a_node_taken_for_dead_brings_back_its_others(
 ) -> None:
     prefix = f"{nats_prefix}p{next(_prefixes)}"
     cid = uuid.uuid4()
-    async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
+    async with (
+        Link(nats_url) as link,
+        node(nats_url, prefix) as (a, _),
+        node(nats_url, prefix, link) as (b, seen_by_b),
+    ):
         await a.join(cid, "ida", "agent")
         await eventually(lambda: states(seen_by_b, "ida") == ["joined"])
 
-        # ...and A's heartbeats are held up: the next B hears of A is a new socket.
-        a._tasks[1].cancel()  # A's heartbeats
-        take_for_dead(b, a)
-        await eventually(lambda: states(seen_by_b, "ida") == ["joined", "left"], 2)
+        # A's heartbeats are held up, and B, cut off from NATS, takes A for
+        # dead (and cannot purge its keys). B is back: the next it hears of A
+        # is a new socket.
+        a.stop_heartbeat()
+        link.cut()
+        await eventually(lambda: states(seen_by_b, "ida") == ["joined", "left"], TTL + 2)
+        link.heal()
 
         await a.join(cid, "jan", "client")
         # Well within a TTL, and with no heartbeat from A: B learns both.

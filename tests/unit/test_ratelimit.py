@@ -39,6 +39,7 @@ def test_keys_seen_once_are_forgotten_after_a_window() -> None:
     limiter = RateLimiter({"connect": 5}, clock=clock)
     for address in range(1000):
         limiter.take(f"10.0.{address // 256}.{address % 256}", "connect")
+    assert limiter.tracked == 1000
     clock.now += WINDOW + 1
     limiter.take("10.9.9.9", "connect")
-    assert len(limiter._seen) == 1
+    assert limiter.tracked == 1  # the 1000 addresses seen a window ago are forgotten
