@@ -1,8 +1,8 @@
 """The servers ``bench.commands`` loads, one process each.
 
 ``python -m bench.commands_server --port P --database-url URL --nats-url URL``
-serves the real Parley app (``parley.app.create_app`` over connected
-services, PARLEY_JWT_SECRET from the environment); ``bench.bare_app`` serves
+serves the real Parley app (``parley.app.create_app`` over a pool and a
+NATS client, PARLEY_JWT_SECRET from the environment); ``bench.bare_app`` serves
 the bare endpoint through :func:`run` too, so both get exactly the same
 uvicorn settings: one process, uvloop, httptools, no access log, log level
 warning. SIGTERM or SIGINT stops the server gracefully and closes the
@@ -19,6 +19,7 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import uvicorn
 import uvloop
@@ -43,22 +44,18 @@ class _Server(uvicorn.Server):
         yield
 
 
-def run(app_context: Callable[[], AbstractAsyncContextManager[Litestar]], port: int) -> None:
-    """Serve the app ``app_context()`` yields on 127.0.0.1:``port`` until a signal."""
+def run(
+    app_context: Callable[[], AbstractAsyncContextManager[Litestar]],
+    port: int,
+    **overrides: Any,
+) -> None:
+    """Serve the app ``app_context()`` yields on 127.0.0.1:``port`` until a
+    signal, with :data:`UVICORN_SETTINGS` and ``overrides``."""
 
     async def main() -> None:
         async with app_context() as app:
-            config = uvicorn.Config(
-                app,
-                host="127.0.0.1",
-                port=port,
-                loop="uvloop",
-                http="httptools",
-                access_log=False,
-                log_level="warning",
-                lifespan="on",
-                workers=1,
-            )
+            settings: dict[str, Any] = {**UVICORN_SETTINGS, **overrides}
+            config = uvicorn.Config(app, host="127.0.0.1", port=port, **settings)
             server = _Server(config)
             loop = asyncio.get_running_loop()
 
@@ -78,8 +75,10 @@ def _parley(
 ) -> Callable[[], AbstractAsyncContextManager[Litestar]]:
     @contextlib.asynccontextmanager
     async def context() -> AsyncIterator[Litestar]:
+        import nats
+
+        from events.postgres import create_pool
         from parley.app import create_app
-        from parley.services import open_services
         from parley.settings import Settings
 
         settings = Settings.from_env(
@@ -91,13 +90,17 @@ def _parley(
                 "PARLEY_NATS_PREFIX": f"cmdbench{uuid.uuid4().hex[:8]}",
             }
         )
-        async with open_services(database_url, nats_url) as services:
-            try:
-                yield create_app(settings, pool=services.pool, nats=services.nats)
-            finally:
-                bucket = f"KV_{settings.nats_prefix.upper()}_PRESENCE"
-                with contextlib.suppress(Exception):
-                    await services.nats.jetstream().delete_stream(bucket)
+        # The app's two adapters, as `parley serve` connects them.
+        pool = await create_pool(database_url, command_timeout=5.0)
+        client = await nats.connect(nats_url, connect_timeout=5)
+        try:
+            yield create_app(settings, pool=pool, nats=client)
+        finally:
+            bucket = f"KV_{settings.nats_prefix.upper()}_PRESENCE"
+            with contextlib.suppress(Exception):
+                await client.jetstream().delete_stream(bucket)
+            await client.close()
+            await pool.close()
 
     return context
 
