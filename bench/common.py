@@ -61,14 +61,17 @@ def int_list(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
 
-def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T:
-    """Run ``coro`` on uvloop (as uvicorn[standard] runs the app) or asyncio."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+def loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop (as uvicorn[standard] runs the app), or asyncio's own loop."""
     if loop == "uvloop":
         import uvloop
 
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
+        return uvloop.new_event_loop
+    return None
+
+
+def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T:
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
         return runner.run(coro)
 
 
