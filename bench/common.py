@@ -101,6 +101,16 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     return [line(header), f"|{rule}|", *(line(r) for r in rows)]
 
 
+def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of a plain-text table: columns two spaces apart, figures right-aligned."""
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    for row in rows:
+        out.append("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
+    return out
+
+
 def targets_lines(title: str, checks: Sequence[tuple[str, str, bool]]) -> list[str]:
     lines = [title] if checks else []
     return lines + [f"  {'met   ' if ok else 'MISSED'}  {t}: {m}" for t, m, ok in checks]
