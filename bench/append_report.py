@@ -7,15 +7,21 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
-from uuid import uuid4
 
-import asyncpg
 import psycopg
 
 from bench.append_engines import run_eventsourcing_async, run_parley
 from bench.append_workload import CONTENT, Result, Settings, Workload
-from bench.common import command_line, log, markdown_table, now_utc, python_version, targets_lines
-from bench.databases import quote, with_database
+from bench.common import (
+    command_line,
+    load_average,
+    log,
+    markdown_table,
+    now_utc,
+    python_version,
+    targets_lines,
+)
+from bench.databases import throwaway_database
 
 
 @dataclass
@@ -33,76 +39,38 @@ class Report:
     results: list[Result]
 
 
-async def _drop_databases(url: str, names: Sequence[str]) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        for name in names:
-            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
-    finally:
-        await conn.close()
-
-
 async def run(
-    url: str,
-    workloads: Sequence[Workload],
-    engines: Sequence[str],
-    settings: Settings,
-    event_loop: str,
+    url: str, workloads: Sequence[Workload], engines: Sequence[str], settings: Settings, loop: str
 ) -> Report:
-    load_before = os.getloadavg()[0]
-    suffix = uuid4().hex[:8]
-    parley_db, es_db = f"bench_parley_{suffix}", f"bench_eventsourcing_{suffix}"
-    try:
-        conn = await asyncpg.connect(url)
-    except (OSError, asyncpg.PostgresError) as error:
-        raise SystemExit(f"cannot connect to --database-url {url}: {error}") from None
-    try:
-        version = await conn.fetchval("SHOW server_version")
-        server_settings = {
-            name: await conn.fetchval(f"SHOW {name}")
-            for name in ("synchronous_commit", "fsync", "wal_sync_method", "shared_buffers")
-        }
-    finally:
-        await conn.close()
-
+    """Every workload on each engine, each in a fresh schema of its engine's
+    throwaway database (two databases, dropped at the end)."""
+    load_before = load_average()
     results: list[Result] = []
-    created: list[str] = []
-    try:
-        conn = await asyncpg.connect(url)
-        try:
-            for name in (parley_db, es_db):
-                await conn.execute(f"CREATE DATABASE {quote(name)}")
-                created.append(name)
-        finally:
-            await conn.close()
-        log(f"databases {parley_db}, {es_db} on {urlsplit(url).hostname}")
+    async with (
+        throwaway_database(url, "bench_parley") as (parley_url, facts),
+        throwaway_database(url, "bench_eventsourcing") as (es_url, _),
+    ):
+        es_database = urlsplit(es_url).path.lstrip("/")
         for number, wl in enumerate(workloads, start=1):
             schema = f"w{number}_{wl.events_per_append}x{wl.concurrency}"
-            if "parley" in engines:
-                log(f"{wl.name} appends, concurrency {wl.concurrency}: Parley ...")
-                result = await run_parley(with_database(url, parley_db), schema, wl, settings)
+            for engine in engines:
+                log(f"{wl.name} appends, concurrency {wl.concurrency}: {engine} ...")
+                if engine == "parley":
+                    result = await run_parley(parley_url, schema, wl, settings)
+                else:
+                    result = await run_eventsourcing_async(url, es_database, schema, wl, settings)
                 results.append(result)
                 log(f"  {result.events_per_s:,.0f} events/s ({result.verified})")
-            if "eventsourcing" in engines:
-                log(f"{wl.name} appends, concurrency {wl.concurrency}: eventsourcing ...")
-                result = await run_eventsourcing_async(url, es_db, schema, wl, settings)
-                results.append(result)
-                log(f"  {result.events_per_s:,.0f} events/s ({result.verified})")
-    finally:
-        if created:
-            await _drop_databases(url, created)
-            log(f"dropped {', '.join(created)}")
-
     return Report(
         date=now_utc(),
         command=command_line(),
         python=python_version(),
-        postgresql=str(version),
-        event_loop=event_loop,
+        postgresql=facts.pop("server_version"),
+        event_loop=loop,
         psycopg=f"{psycopg.__version__} ({psycopg.pq.__impl__})",
         cpus=os.cpu_count(),
-        load_average=(round(load_before, 2), round(os.getloadavg()[0], 2)),
-        server_settings=server_settings,
+        load_average=(load_before, load_average()),
+        server_settings=facts,
         settings=asdict(settings),
         results=results,
     )

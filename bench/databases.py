@@ -45,7 +45,7 @@ async def throwaway_database(
         raise SystemExit(f"cannot connect to --database-url {admin_url}: {error}") from None
     try:
         facts = {"server_version": str(await conn.fetchval("SHOW server_version"))}
-        for setting in ("synchronous_commit", "fsync", "shared_buffers"):
+        for setting in ("synchronous_commit", "fsync", "wal_sync_method", "shared_buffers"):
             facts[setting] = str(await conn.fetchval(f"SHOW {setting}"))
         await conn.execute(f"CREATE DATABASE {quote(name)}")
     finally:

@@ -11,8 +11,8 @@ the other. ``GET /health/live`` answers when it is up.
 
 It is served as ``parley serve --log-level warning`` serves Parley (uvicorn,
 uvloop, httptools, uvicorn's default WebSocket protocol, and the WebSocket
-settings of ``parley/server.py``: no permessage-deflate, no protocol pings; no
-access log), through ``bench.commands_server.run``::
+settings of ``parley/server.py``: no permessage-deflate, no protocol pings;
+``gc.freeze()`` once started; no access log), through ``bench.commands_server.run``::
 
     .venv/bin/python -m bench.ws_bare --port 8102
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -103,8 +104,14 @@ WS_SETTINGS: dict[str, object] = {
 }
 
 
+def _freeze() -> None:
+    # As `parley serve` does once started: what lives for ever leaves the GC's sight.
+    gc.collect()
+    gc.freeze()
+
+
 def create_app() -> Litestar:
-    return Litestar(route_handlers=[conversation_socket, broadcast, live])
+    return Litestar(route_handlers=[conversation_socket, broadcast, live], on_startup=[_freeze])
 
 
 @contextlib.asynccontextmanager
