@@ -9,7 +9,6 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
-import httpx
 
 from bench.commands_conversations import CONTENT
 from bench.common import Proc, machine_busy_and_total, process_cpu_seconds
@@ -150,29 +149,6 @@ async def run_wrk(
         * (busy_after - busy_before)
         / max(total_after - total_before, 1e-9),
     )
-
-
-async def create_conversations(base_url: str, token: str, count: int) -> list[UUID]:
-    headers = {"Authorization": f"Bearer {token}"}
-    ids: list[UUID] = []
-    limits = httpx.Limits(max_connections=8)
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=30
-    ) as client:
-
-        async def one(i: int) -> None:
-            response = await client.post(
-                "/api/conversations",
-                json={"client": {"id": f"c-{i}", "name": f"Client {i}"}, "channel": "web"},
-            )
-            if response.status_code != 201:
-                raise RuntimeError(
-                    f"POST /api/conversations: {response.status_code} {response.text}"
-                )
-            ids.append(UUID(response.json()["conversation_id"]))
-
-        await asyncio.gather(*(one(i) for i in range(count)))
-    return ids
 
 
 async def log_head(url: str) -> int:

@@ -14,14 +14,13 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from bench.commands_conversations import CONTENT, STAFF_ID, LengthRun, seed_all, sequential_sends
 from bench.commands_http import (
     WrkRun,
     check_stored,
     commits_since,
-    create_conversations,
     log_head,
     run_wrk,
     write_lua,
@@ -30,6 +29,7 @@ from bench.commands_server import UVICORN_SETTINGS
 from bench.common import (
     Proc,
     command_line,
+    create_conversations,
     log,
     now_utc,
     python_version,
@@ -163,9 +163,10 @@ async def run(args: Any) -> Report:
                 await wait_ready(bare, "/api/messages", "POST", probe, 201)
                 log(f"servers up: parley pid {parley.pid}, bare pid {bare.pid}")
 
-                conversation_ids = await create_conversations(
+                created = await create_conversations(
                     parley.base_url, admin_token, args.conversations
                 )
+                conversation_ids = [UUID(c) for c in created]
                 log(f"created {len(conversation_ids)} conversations through the API")
                 lua = workdir / "send_message.lua"
                 write_lua(lua, conversation_ids, admin_token)

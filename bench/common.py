@@ -86,6 +86,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)])
 
 
+def summary(values: Sequence[float]) -> dict[str, float]:
+    """Count, p50, p90, p99 and max of ``values``."""
+    quantiles = {f"p{q}": percentile(values, q) for q in (50, 90, 99)}
+    return {"n": len(values), **quantiles, "max": max(values, default=float("nan"))}
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Lines of a Markdown table: first column left-aligned, the others right."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -276,3 +282,22 @@ async def wait_ready(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{proc.name} did not answer within {timeout:g} s")
             await asyncio.sleep(0.1)
+
+
+async def create_conversations(base_url: str, token: str, count: int) -> list[str]:
+    """``count`` conversations through ``POST /api/conversations`` (8 at a time)."""
+    gate = asyncio.Semaphore(8)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client:
+
+        async def one(i: int) -> str:
+            async with gate:
+                body = {"client": {"id": f"c-{i}", "name": f"Client {i}"}, "channel": "web"}
+                response = await client.post("/api/conversations", json=body)
+                if response.status_code != 201:
+                    raise RuntimeError(
+                        f"POST /api/conversations: {response.status_code} {response.text}"
+                    )
+                return str(response.json()["conversation_id"])
+
+        return list(await asyncio.gather(*(one(i) for i in range(count))))

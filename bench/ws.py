@@ -23,191 +23,119 @@ from typing import Any
 
 from bench import common
 from bench.common import plain_table
+from bench.ws_e2e import E2EResult
+from bench.ws_memory import MemoryResult
 from bench.ws_run import Report, run
+
+E2E_CPU = ("serve", "worker", "pg", "bench", "rest", "machine")
+FANOUT_CPU = ("serve", "worker", "pg", "bare", "client0", "client1", "rest", "machine")
+SPLIT = ("delivery", "spread", "post", "to_log", "log_to_nats", "nats_to_socket")
+FANOUT_HEADER = ["server", "delivered", "deliv/s", "latency p50/p99", "spread", "POST->response"]
+FANOUT_HEADER += ["POST->INSERT", "INSERT->NATS", "NATS->socket", "CPU (% of one core)"]
+MEMORY_HEADER = ["server", "compression", "sockets", "RSS before", "RSS after", "per socket"]
+MEMORY_HEADER += ["after close"]
 
 
 def _cpu(usage: dict[str, float], names: Sequence[str]) -> str:
-    return " ".join(f"{n} {usage.get(n, float('nan')):.0f}%" for n in names if n in usage)
+    return " ".join(f"{n} {usage[n]:.0f}%" for n in names if n in usage)
+
+
+def _pq(q: dict[str, dict[str, float]], name: str) -> str:
+    return f"{q[name]['p50']:.1f} / {q[name]['p99']:.1f}" if name in q else "-"
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def render_e2e(e: E2EResult) -> list[str]:
+    via = "SEND_MESSAGE frame" if e.send_via == "ws" else "HTTP POST /api/messages"
+    q = e.latency
+    d = q["delivery"]
+    row = [str(e.sent), str(e.received), *(f"{d[k]:.1f}" for k in ("p50", "p90", "p99", "max"))]
+    row += [_pq(q, "ack"), _cpu(e.cpu, E2E_CPU)]
+    header = ["sent", "received", "p50 ms", "p90 ms", "p99 ms", "max ms", "ACK p50/p99 ms", "CPU"]
+    lines = [
+        f"(a) end-to-end: {via} -> MESSAGE_CREATED at the conversation's subscriber "
+        f"socket; {e.rate:g} msg/s for {e.seconds:g} s, {e.senders} conversations",
+        *plain_table(header, [row]),
+    ]
+    if e.errors:
+        lines.append(f"errors: {e.errors}")
+    lines.append(
+        f"split p50/p99 (NATS tap process): send -> INSERT {_pq(q, 'to_log')} ms; "
+        f"INSERT -> on NATS {_pq(q, 'log_to_nats')} ms; NATS -> socket "
+        f"{_pq(q, 'nats_to_socket')} ms; generator lateness p99 {q['send_lag']['p99']:.1f} ms"
+    )
+    windows = ", ".join(f"{x:.1f}" for x in e.window_p99_ms)
+    return [*lines, f"p99 of each 5 s of sends: {windows} ms", ""]
+
+
+def render_fanout(report: Report) -> list[str]:
+    s = report.settings
+    rows = []
+    for f in report.fanout:
+        for r in f.rounds:
+            cells = [f"{r.server} #{r.round}", f"{r.deliveries}/{r.expected}"]
+            cells.append(f"{r.deliveries_per_s:,.0f}")
+            rows.append([*cells, *(_pq(r.latency, k) for k in SPLIT), _cpu(r.cpu, FANOUT_CPU)])
+        cells = [f"{f.server} all", f"{f.delivered_fraction:.2%}", f"{f.deliveries_per_s:,.0f}"]
+        end = f"max {f.latency['delivery']['max']:.0f} ms; connect {f.connect_seconds:.1f} s"
+        rows.append([*cells, *(_pq(f.latency, k) for k in SPLIT), end])
+    every = [r for f in report.fanout for r in f.rounds]
+    closes = [f"{r.server} #{r.round}: {r.close_codes}" for r in every if r.close_codes]
+    lines = [
+        f"(b) fan-out: {s['fanout_sockets']} sockets, {s['per_conversation']} per "
+        f"conversation, {s['fanout_rate']:g} msg/s in all "
+        f"({s['fanout_rate'] * s['per_conversation']:,.0f} deliveries/s offered), "
+        f"{s['rounds']} x {s['fanout_seconds']:g} s per server, {s['clients']} client processes;"
+        " latency from the POST's send time, spread from the message's first delivery",
+        *plain_table(FANOUT_HEADER, rows),
+    ]
+    if closes:
+        lines.append("sockets the servers closed: " + "; ".join(closes))
+    return [*lines, ""]
+
+
+def render_memory(report: Report) -> list[str]:
+    def per(m: MemoryResult) -> list[str]:
+        return [f"{m.kib_per_socket:.1f} KiB", _mib(m.rss_after_close)]
+
+    rows = [
+        [m.server, m.compression, str(m.connected), _mib(m.rss_before), _mib(m.rss_after), *per(m)]
+        for m in report.memory
+    ]
+    lines = ["(c) memory per idle socket: server RSS before/after N sockets got READY"]
+    lines += plain_table(MEMORY_HEADER, rows)
+    sockets, compression = report.settings["fanout_sockets"], report.settings["compression"]
+    for f in report.fanout:
+        per = (f.rss_connected - f.rss_before) / 1024 / sockets
+        lines.append(
+            f"  cross-check, (b)'s {sockets} sockets on {f.server} ({compression}): {per:.1f} "
+            "KiB each (a lower bound: that process reuses memory freed by earlier parts)"
+        )
+    return [*lines, ""]
 
 
 def render(report: Report) -> str:
+    m = report.machine
     lines = [
         "WebSocket edge benchmark (bench/ws.py)",
         f"date:    {report.date}",
         f"command: {report.command}",
-        f"code:    {report.machine['git']}",
-        f"machine: {report.machine['cpus']} CPUs, Python {report.machine['python']}, "
-        f"load at start {report.machine['loadavg_at_start']}, "
-        + ", ".join(f"{k} {v}" for k, v in report.machine["versions"].items()),
-        f"client:  websockets asyncio client on uvloop, Python, on the same machine; "
+        f"code:    {m['git']}",
+        f"machine: {m['cpus']} CPUs, Python {m['python']}, load at start "
+        f"{m['loadavg_at_start']}, " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        "client:  websockets asyncio client on uvloop, Python, on the same machine; "
         f"compression offered: {report.settings['compression']}",
         "",
     ]
-    if report.e2e is not None:
-        e = report.e2e
-        via = "SEND_MESSAGE frame" if e.send_via == "ws" else "HTTP POST /api/messages"
-        lines += [
-            f"(a) end-to-end: {via} -> MESSAGE_CREATED at the conversation's subscriber "
-            f"socket; {e.rate:g} msg/s for {e.seconds:g} s, {e.senders} conversations",
-            *plain_table(
-                [
-                    "sent",
-                    "received",
-                    "p50 ms",
-                    "p90 ms",
-                    "p99 ms",
-                    "max ms",
-                    "ACK p50/p99 ms",
-                    "CPU",
-                ],
-                [
-                    [
-                        str(e.sent),
-                        str(e.received),
-                        f"{e.p50_ms:.1f}",
-                        f"{e.p90_ms:.1f}",
-                        f"{e.p99_ms:.1f}",
-                        f"{e.max_ms:.1f}",
-                        f"{e.ack_p50_ms:.1f} / {e.ack_p99_ms:.1f}",
-                        _cpu(e.cpu, ["serve", "worker", "pg", "bench", "rest", "machine"]),
-                    ]
-                ],
-            ),
-        ]
-        if e.errors:
-            lines.append(f"errors: {e.errors}")
-        lines.append(
-            f"split p50/p99 (NATS tap process): send -> INSERT "
-            f"{e.to_log_p50_ms:.1f} / {e.to_log_p99_ms:.1f} ms; INSERT -> on NATS "
-            f"{e.log_to_nats_p50_ms:.1f} / {e.log_to_nats_p99_ms:.1f} ms; NATS -> socket "
-            f"{e.nats_to_socket_p50_ms:.1f} / {e.nats_to_socket_p99_ms:.1f} ms; "
-            f"generator lateness p99 {e.send_lag_p99_ms:.1f} ms"
-        )
-        lines.append(
-            "p99 of each 5 s of sends: " + ", ".join(f"{x:.1f}" for x in e.window_p99_ms) + " ms"
-        )
-        lines.append("")
-    if report.fanout:
-        s = report.settings
-        lines.append(
-            f"(b) fan-out: {s['fanout_sockets']} sockets, {s['per_conversation']} per "
-            f"conversation, {s['fanout_rate']:g} msg/s in all "
-            f"({s['fanout_rate'] * s['per_conversation']:,.0f} deliveries/s offered), "
-            f"{s['rounds']} x {s['fanout_seconds']:g} s per server, "
-            f"{s['clients']} client processes; "
-            "latency from the POST's send time, spread from the message's first delivery"
-        )
-        rows = []
-
-        def pq(q: dict[str, dict[str, float]], name: str) -> str:
-            if name not in q:
-                return "-"
-            return f"{q[name]['p50']:.1f} / {q[name]['p99']:.1f}"
-
-        for f in report.fanout:
-            for r in f.rounds:
-                rows.append(
-                    [
-                        f"{r.server} #{r.round}",
-                        f"{r.deliveries}/{r.expected}",
-                        f"{r.deliveries_per_s:,.0f}",
-                        pq(r.latency, "delivery"),
-                        pq(r.latency, "spread"),
-                        pq(r.latency, "post"),
-                        pq(r.latency, "to_log"),
-                        pq(r.latency, "log_to_nats"),
-                        pq(r.latency, "nats_to_socket"),
-                        _cpu(
-                            r.cpu,
-                            [
-                                "serve",
-                                "worker",
-                                "pg",
-                                "bare",
-                                "client0",
-                                "client1",
-                                "rest",
-                                "machine",
-                            ],
-                        ),
-                    ]
-                )
-            rows.append(
-                [
-                    f"{f.server} all",
-                    f"{f.delivered_fraction:.2%}",
-                    f"{f.deliveries_per_s:,.0f}",
-                    pq(f.latency, "delivery"),
-                    pq(f.latency, "spread"),
-                    pq(f.latency, "post"),
-                    pq(f.latency, "to_log"),
-                    pq(f.latency, "log_to_nats"),
-                    pq(f.latency, "nats_to_socket"),
-                    f"max {f.latency['delivery']['max']:.0f} ms; connect {f.connect_seconds:.1f} s",
-                ]
-            )
-        closes = [
-            f"{r.server} #{r.round}: {r.close_codes}"
-            for f in report.fanout
-            for r in f.rounds
-            if r.close_codes
-        ]
-        lines += plain_table(
-            [
-                "server",
-                "delivered",
-                "deliv/s",
-                "latency p50/p99",
-                "spread",
-                "POST->response",
-                "POST->INSERT",
-                "INSERT->NATS",
-                "NATS->socket",
-                "CPU (% of one core)",
-            ],
-            rows,
-        )
-        if closes:
-            lines.append("sockets the servers closed: " + "; ".join(closes))
-        lines.append("")
-    if report.memory:
-        lines.append("(c) memory per idle socket: server RSS before/after N sockets got READY")
-        lines += plain_table(
-            [
-                "server",
-                "compression",
-                "sockets",
-                "RSS before",
-                "RSS after",
-                "per socket",
-                "after close",
-            ],
-            [
-                [
-                    m.server,
-                    m.compression,
-                    str(m.connected),
-                    f"{m.rss_before / 2**20:.1f} MiB",
-                    f"{m.rss_after / 2**20:.1f} MiB",
-                    f"{m.kib_per_socket:.1f} KiB",
-                    f"{m.rss_after_close / 2**20:.1f} MiB",
-                ]
-                for m in report.memory
-            ],
-        )
-        for f in report.fanout:
-            per = (f.rss_connected - f.rss_before) / 1024 / report.settings["fanout_sockets"]
-            lines.append(
-                f"  cross-check, (b)'s {report.settings['fanout_sockets']} sockets on {f.server} "
-                f"({report.settings['compression']}): {per:.1f} KiB each (a lower bound: "
-                "that process reuses memory freed by earlier parts)"
-            )
-        lines.append("")
-    lines.append("targets:")
-    for what, figure, met in report.targets():
-        lines.append(f"  {'MET ' if met else 'MISSED'}  {what}: {figure}")
-    lines.append(f"total runtime {report.seconds:.0f} s")
-    return "\n".join(lines)
+    lines += render_e2e(report.e2e) if report.e2e is not None else []
+    lines += render_fanout(report) if report.fanout else []
+    lines += render_memory(report) if report.memory else []
+    lines += ["targets:"]
+    lines += [f"  {'MET ' if ok else 'MISSED'}  {t}: {f}" for t, f, ok in report.targets()]
+    return "\n".join([*lines, f"total runtime {report.seconds:.0f} s"])
 
 
 def parse_args(argv: Sequence[str]) -> Any:

@@ -16,7 +16,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.common import Proc, log, percentile
+from bench.common import Proc, log, percentile, summary
 from bench.ws_http import HttpError, HttpPool
 from bench.ws_procs import CpuMeter, Tap, compression_of, token, ws_url
 
@@ -40,24 +40,19 @@ class E2EResult:
     sent: int
     received: int
     lost: int
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-    ack_p50_ms: float
-    ack_p99_ms: float
-    send_lag_p99_ms: float
-    """How late the generator was with its sends (it must keep its rate)."""
-    to_log_p50_ms: float
-    to_log_p99_ms: float
-    log_to_nats_p50_ms: float
-    log_to_nats_p99_ms: float
-    nats_to_socket_p50_ms: float
-    nats_to_socket_p99_ms: float
+    latency: dict[str, dict[str, float]]
+    """ms: ``delivery`` (send -> the subscriber's MESSAGE_CREATED), ``ack`` (send
+    -> ACK or HTTP response), ``send_lag`` (how late the generator sent: it
+    must keep its rate), and the tap's split ``to_log``, ``log_to_nats``,
+    ``nats_to_socket``."""
     window_p99_ms: list[float]
     """p99 of each 5 s of sends, to show how steady it was."""
     errors: dict[str, int]
     cpu: dict[str, float]
+
+    @property
+    def p99_ms(self) -> float:
+        return self.latency["delivery"]["p99"]
 
 
 async def _open_ready(url: str, compression: str | None) -> ClientConnection:
@@ -216,19 +211,14 @@ async def part_e2e(
         sent=expected,
         received=received,
         lost=expected - received,
-        p50_ms=percentile(latencies, 50),
-        p90_ms=percentile(latencies, 90),
-        p99_ms=percentile(latencies, 99),
-        max_ms=max(latencies, default=float("nan")),
-        ack_p50_ms=percentile(acks, 50),
-        ack_p99_ms=percentile(acks, 99),
-        send_lag_p99_ms=percentile(lags[warmup:], 99),
-        to_log_p50_ms=percentile(to_log, 50),
-        to_log_p99_ms=percentile(to_log, 99),
-        log_to_nats_p50_ms=percentile(log_to_nats, 50),
-        log_to_nats_p99_ms=percentile(log_to_nats, 99),
-        nats_to_socket_p50_ms=percentile(nats_to_socket, 50),
-        nats_to_socket_p99_ms=percentile(nats_to_socket, 99),
+        latency={
+            "delivery": summary(latencies),
+            "ack": summary(acks),
+            "send_lag": summary(lags[warmup:]),
+            "to_log": summary(to_log),
+            "log_to_nats": summary(log_to_nats),
+            "nats_to_socket": summary(nats_to_socket),
+        },
         window_p99_ms=[round(percentile(windows[w], 99), 1) for w in sorted(windows)],
         errors=dict(errors),
         cpu=usage,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Proc, log, percentile
+from bench.common import Proc, log, summary
 from bench.ws_http import drive
 from bench.ws_procs import (
     ClientProc,
@@ -36,15 +36,7 @@ class Samples:
         self.named[name].extend(values)
 
     def quantiles(self) -> dict[str, dict[str, float]]:
-        return {
-            name: {
-                "n": len(v),
-                "p50": percentile(v, 50),
-                "p99": percentile(v, 99),
-                "max": max(v, default=float("nan")),
-            }
-            for name, v in self.named.items()
-        }
+        return {name: summary(v) for name, v in self.named.items()}
 
 
 @dataclass

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
 from bench.common import ROOT, log, process_cpu_seconds
@@ -181,22 +180,6 @@ class ClientProc:
 
 async def all_clients(clients: Sequence[ClientProc], **request: Any) -> list[dict[str, Any]]:
     return list(await asyncio.gather(*(c.request(**request) for c in clients)))
-
-
-async def create_conversations(base_url: str, admin: str, count: int) -> list[str]:
-    gate = asyncio.Semaphore(16)
-    async with httpx.AsyncClient(
-        base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {admin}"}
-    ) as client:
-
-        async def one(i: int) -> str:
-            async with gate:
-                body = {"client": {"id": f"c-{i}", "name": f"Client {i}"}, "channel": "web"}
-                response = await client.post("/api/conversations", json=body)
-                response.raise_for_status()
-                return str(response.json()["conversation_id"])
-
-        return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
 def ws_url(port: int, conversation_id: str, jwt: str | None) -> str:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from bench.common import (
     ROOT,
     Proc,
+    create_conversations,
     free_port,
     git_revision,
     log,
@@ -38,7 +39,6 @@ from bench.ws_procs import (
     ClientProc,
     CpuMeter,
     Tap,
-    create_conversations,
     own_stream,
     raise_open_file_limit,
     token,
@@ -225,8 +225,9 @@ async def run(args: Any, argv: Sequence[str]) -> Report:
                 report.e2e = await part_e2e(serve, e2e_ids, args, cpu, tap)
                 e = report.e2e
                 log(
-                    f"(a) {e.received}/{e.sent} received, p50 {e.p50_ms:.1f} ms, "
-                    f"p99 {e.p99_ms:.1f} ms, ack p99 {e.ack_p99_ms:.1f} ms, cpu {e.cpu}"
+                    f"(a) {e.received}/{e.sent} received, p50 {e.latency['delivery']['p50']:.1f}"
+                    f" ms, p99 {e.p99_ms:.1f} ms, ack p99 {e.latency['ack']['p99']:.1f} ms,"
+                    f" cpu {e.cpu}"
                 )
             if "fanout" in args.parts:
                 report.fanout = await part_fanout(
