@@ -18,9 +18,9 @@ from uuid import UUID
 import asyncpg
 from nats.js.errors import NotFoundError
 
-from bench.common import log, start, stop
+from bench.common import log, start, stop, summary
 from bench.projections_relay import CONTENT, Streams
-from bench.projections_report import LiveResult, Quantiles, Report
+from bench.projections_report import LiveResult, Report
 from commands.handler import CommandHandler
 from commands.model import Actor, Role, SendMessage, StartConversation
 from events import checkpoints
@@ -254,17 +254,23 @@ async def part_live(
         commands=len(sent),
         failed_commands=len(sent) - len(ok),
         not_reached=not_reached,
-        lag_both=Quantiles.of(lags["both"]),
-        lag_inbox=Quantiles.of(lags["inbox"]),
-        lag_timeline=Quantiles.of(lags["timeline"]),
-        lag_relay=Quantiles.of(lags["relay"]),
-        command_latency=Quantiles.of([s.committed - s.issued for s in ok]),
-        schedule_slip=Quantiles.of([s.issued - s.slot for s in sent]),
-        loop_delay=Quantiles.of(delays),
+        latency={
+            name: summary([x * 1000 for x in values])
+            for name, values in (
+                ("lag_both", lags["both"]),
+                ("lag_inbox", lags["inbox"]),
+                ("lag_timeline", lags["timeline"]),
+                ("lag_relay", lags["relay"]),
+                ("command_latency", [s.committed - s.issued for s in ok]),
+                ("schedule_slip", [s.issued - s.slot for s in sent]),
+                ("loop_delay", delays),
+            )
+        },
         checkpoint_commits={n: reached.commits_between(n, window_start, window_end) for n in names},
     )
     live = report.live
+    both = live.latency["lag_both"]
     log(
-        f"  lag commit -> both read models: p50 {live.lag_both.p50_ms} ms, "
-        f"p99 {live.lag_both.p99_ms} ms ({live.rate_achieved:g} cmd/s achieved)"
+        f"  lag commit -> both read models: p50 {both['p50']:.1f} ms, "
+        f"p99 {both['p99']:.1f} ms ({live.rate_achieved:g} cmd/s achieved)"
     )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import markdown_table, percentile
+from bench.common import markdown_table
 
 TARGET_RELAY_SHARE = 0.70
 TARGET_REBUILD_EPS = 20_000.0
@@ -37,19 +36,15 @@ class RebuildResult:
     rows: dict[str, int]
 
 
-@dataclass
-class Quantiles:
-    count: int
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @classmethod
-    def of(cls, seconds: Sequence[float]) -> Quantiles:
-        ms = [s * 1000 for s in seconds]
-        p50, p90, p99 = (round(percentile(ms, q), 2) for q in (50, 90, 99))
-        return cls(len(ms), p50, p90, p99, round(max(ms), 2) if ms else 0.0)
+LIVE_ROWS = {
+    "lag_both": "commit -> inbox AND timeline",
+    "lag_inbox": "commit -> inbox",
+    "lag_timeline": "commit -> timeline",
+    "lag_relay": "commit -> relay acked+checkpointed",
+    "command_latency": "handle() latency (issue -> commit)",
+    "schedule_slip": "issue slip (vs schedule)",
+    "loop_delay": "this loop's delay (10 ms ticker)",
+}
 
 
 @dataclass
@@ -62,15 +57,10 @@ class LiveResult:
     commands: int
     failed_commands: int
     not_reached: int
-    lag_both: Quantiles
-    lag_inbox: Quantiles
-    lag_timeline: Quantiles
-    lag_relay: Quantiles
-    command_latency: Quantiles
-    schedule_slip: Quantiles
-    """How late each command was issued, compared with its slot."""
-    loop_delay: Quantiles
-    """Overshoot of a 10 ms sleep in this process's loop: measurement noise."""
+    latency: dict[str, dict[str, float]]
+    """ms, by the names of LIVE_ROWS; ``schedule_slip``: how late each command
+    was issued against its slot; ``loop_delay``: overshoot of a 10 ms sleep in
+    this process's loop (measurement noise)."""
     checkpoint_commits: dict[str, int]
     """Checkpoint updates seen during the measured window, per consumer."""
 
@@ -122,7 +112,7 @@ class Report:
                 )
             )
         if self.live:
-            p99 = self.live.lag_both.p99_ms
+            p99 = self.live.latency["lag_both"]["p99"]
             ok = p99 < TARGET_LAG_P99_MS and self.live.not_reached == 0
             out.append(
                 (
@@ -212,24 +202,10 @@ def render(report: Report) -> str:
             "",
         ]
         rows = []
-        for label, q in (
-            ("commit -> inbox AND timeline", live.lag_both),
-            ("commit -> inbox", live.lag_inbox),
-            ("commit -> timeline", live.lag_timeline),
-            ("commit -> relay acked+checkpointed", live.lag_relay),
-            ("handle() latency (issue -> commit)", live.command_latency),
-            ("issue slip (vs schedule)", live.schedule_slip),
-            ("this loop's delay (10 ms ticker)", live.loop_delay),
-        ):
+        for name, label in LIVE_ROWS.items():
+            q = live.latency[name]
             rows.append(
-                [
-                    label,
-                    f"{q.count:,}",
-                    f"{q.p50_ms:.1f}",
-                    f"{q.p90_ms:.1f}",
-                    f"{q.p99_ms:.1f}",
-                    f"{q.max_ms:.1f}",
-                ]
+                [label, f"{q['n']:,}", *(f"{q[k]:.1f}" for k in ("p50", "p90", "p99", "max"))]
             )
         lines += markdown_table(["what", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
         commits = ", ".join(f"{n} {c:,}" for n, c in live.checkpoint_commits.items())
