@@ -1,14 +1,19 @@
-"""The two engines under test, each run through one workload and checked."""
+"""The two engines under test, each run through each workload and checked."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import asyncpg
+import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
@@ -27,7 +32,8 @@ from bench.append_workload import (
     summarise,
     wait_window,
 )
-from bench.databases import quote, with_database
+from bench.common import command_line, load_average, log, now_utc, python_version
+from bench.databases import quote, throwaway_database, with_database
 from events.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres import PostgresEventStore, create_pool
 
@@ -214,3 +220,55 @@ async def run_eventsourcing_async(
 
 
 # -- the run ---------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    date: str
+    command: str
+    python: str
+    postgresql: str
+    event_loop: str
+    psycopg: str
+    cpus: int | None
+    load_average: tuple[float, float]
+    server_settings: dict[str, str]
+    settings: dict[str, Any]
+    results: list[Result]
+
+
+async def run(
+    url: str, workloads: Sequence[Workload], engines: Sequence[str], settings: Settings, loop: str
+) -> Report:
+    """Every workload on each engine, each in a fresh schema of its engine's
+    throwaway database (two databases, dropped at the end)."""
+    load_before = load_average()
+    results: list[Result] = []
+    async with (
+        throwaway_database(url, "bench_parley") as (parley_url, facts),
+        throwaway_database(url, "bench_eventsourcing") as (es_url, _),
+    ):
+        es_database = urlsplit(es_url).path.lstrip("/")
+        for number, wl in enumerate(workloads, start=1):
+            schema = f"w{number}_{wl.events_per_append}x{wl.concurrency}"
+            for engine in engines:
+                log(f"{wl.name} appends, concurrency {wl.concurrency}: {engine} ...")
+                if engine == "parley":
+                    result = await run_parley(parley_url, schema, wl, settings)
+                else:
+                    result = await run_eventsourcing_async(url, es_database, schema, wl, settings)
+                results.append(result)
+                log(f"  {result.events_per_s:,.0f} events/s ({result.verified})")
+    return Report(
+        date=now_utc(),
+        command=command_line(),
+        python=python_version(),
+        postgresql=facts.pop("server_version"),
+        event_loop=loop,
+        psycopg=f"{psycopg.__version__} ({psycopg.pq.__impl__})",
+        cpus=os.cpu_count(),
+        load_average=(load_before, load_average()),
+        server_settings=facts,
+        settings=asdict(settings),
+        results=results,
+    )

@@ -28,11 +28,83 @@ from bench.commands_conversations import CONTENT
 from bench.commands_run import Report, run
 from bench.common import log, markdown_table, targets_lines
 
+LOAD_HEADER = ["endpoint", "req/s per round", "median req/s", "p50 ms", "p99 ms", "non-2xx"]
+LOAD_HEADER += ["socket errors", "server CPU", "server CPU µs/req", "machine CPU"]
+LENGTH_HEADER = ["conversation", "events", "first request ms", "p50 ms", "p99 ms"]
+LENGTH_HEADER += ["p50 long/short"]
+ENDPOINTS = {"bare": "bare Litestar (validation only)", "parley": "Parley SendMessage"}
+
+
+def render_load(report: Report) -> list[str]:
+    s, m = report.settings, report.median
+    rows = []
+    for endpoint, label in ENDPOINTS.items():
+        runs = report.runs(endpoint)
+        rates = " / ".join(f"{r.requests_per_s:,.0f}" for r in runs)
+        row = [label, rates, f"{m(endpoint, 'requests_per_s'):,.0f}"]
+        row += [f"{m(endpoint, 'p50_ms'):.1f}", f"{m(endpoint, 'p99_ms'):.1f}"]
+        row += [str(sum(r.non_2xx for r in runs)), str(sum(r.socket_errors for r in runs))]
+        row += [f"{m(endpoint, 'server_cpu_percent'):.0f}%"]
+        row += [f"{m(endpoint, 'server_cpu_us_per_request'):.0f}"]
+        rows.append([*row, f"{m(endpoint, 'machine_cpu_percent'):.0f}%"])
+    lines = [
+        f"load:       wrk -t{s['threads']} -c{s['connections']} -d{s['seconds']:g}s, "
+        f"SendMessage bodies ({len(CONTENT)}-char content, admin bearer token) for one of "
+        f"{s['conversations']} conversations at random; each server alone, "
+        f"{s['rounds']} round(s) of bare then parley after a {s['warmup']:g} s warm-up each; "
+        "medians",
+        "",
+        *markdown_table(LOAD_HEADER, rows),
+        f"Parley / bare: {report.share:.0%}",
+    ]
+    if st := report.stored:
+        broken = (
+            "seqs 1..n in every one" if not st["broken"] else f"{st['broken']} with BROKEN seqs"
+        )
+        lines.append(
+            f"stored: {st['messages']:,} messages in {st['conversations']} conversations, {broken}"
+        )
+    commits = [
+        f"{r.transactions / r.seconds:,.0f}/s of {r.stored_events / r.transactions:.1f} appends"
+        for r in report.runs("parley")
+        if r.transactions and r.stored_events
+    ]
+    if commits:
+        lines.append("Parley's group commits per round: " + " / ".join(commits))
+    lines.append(
+        "(server CPU: the server process, 100% = one core, and its CPU time per answered "
+        f"request; machine CPU: all {report.cpus} cores, wrk, PostgreSQL and anything else "
+        "running included)"
+    )
+    return lines
+
+
+def render_length(report: Report) -> list[str]:
+    rows = []
+    for r in report.length:
+        first = "cold" if r.first_is_cold else "warm"
+        for label, events, first_ms, p50, p99 in (
+            (r.short_label, r.short_events, r.first_short_ms, r.short_p50_ms, r.short_p99_ms),
+            (r.long_label, r.long_events, r.first_long_ms, r.long_p50_ms, r.long_p99_ms),
+        ):
+            name = f"{r.name}, as {r.sender}: {label}"
+            rows.append([name, f"{events:,}", f"{first_ms:,.1f} ({first})", f"{p50:.2f}"])
+            rows[-1] += [f"{p99:.2f}", ""]
+        rows[-1][-1] = f"{r.ratio_p50:.2f}"
+        if r.non_201:
+            rows[-1][0] += f" ({r.non_201} non-201!)"
+    return [
+        "",
+        "Length: one httpx client, sequential, alternating between a long and a short "
+        f"conversation, {report.settings['requests']} warm requests each after the first "
+        f"(seeded {report.seeded_seconds:g} s)",
+        "",
+        *markdown_table(LENGTH_HEADER, rows),
+    ]
+
 
 def render(report: Report) -> str:
-    s = report.settings
-    pg = report.postgresql
-    v = report.versions
+    pg, v = report.postgresql, report.versions
     load = " ".join(f"{x:.2f}" for x in report.load_average)
     lines = [
         "Commands over HTTP: Parley POST /api/messages (SendMessage) vs a bare Litestar endpoint",
@@ -45,111 +117,10 @@ def render(report: Report) -> str:
         f"servers:    uvicorn {v['uvicorn']}, 1 process, loop=uvloop, http=httptools, no access"
         f" log; Litestar {v['litestar']}, msgspec {v['msgspec']}, asyncpg {v['asyncpg']}",
     ]
-    if report.throughput:
-        lines += [
-            f"load:       wrk -t{s['threads']} -c{s['connections']} -d{s['seconds']:g}s, "
-            f"SendMessage bodies ({len(CONTENT)}-char content, admin bearer token) for one of "
-            f"{s['conversations']} conversations at random; each server alone, "
-            f"{s['rounds']} round(s) of bare then parley after a {s['warmup']:g} s warm-up each; "
-            "medians",
-            "",
-        ]
-        rows = []
-        for endpoint, label in (
-            ("bare", "bare Litestar (validation only)"),
-            ("parley", "Parley SendMessage"),
-        ):
-            runs = report.runs(endpoint)
-            rows.append(
-                [
-                    label,
-                    " / ".join(f"{r.requests_per_s:,.0f}" for r in runs),
-                    f"{report.median(endpoint, 'requests_per_s'):,.0f}",
-                    f"{report.median(endpoint, 'p50_ms'):.1f}",
-                    f"{report.median(endpoint, 'p99_ms'):.1f}",
-                    str(sum(r.non_2xx for r in runs)),
-                    str(sum(r.socket_errors for r in runs)),
-                    f"{report.median(endpoint, 'server_cpu_percent'):.0f}%",
-                    f"{report.median(endpoint, 'server_cpu_us_per_request'):.0f}",
-                    f"{report.median(endpoint, 'machine_cpu_percent'):.0f}%",
-                ]
-            )
-        lines += markdown_table(
-            [
-                "endpoint",
-                "req/s per round",
-                "median req/s",
-                "p50 ms",
-                "p99 ms",
-                "non-2xx",
-                "socket errors",
-                "server CPU",
-                "server CPU µs/req",
-                "machine CPU",
-            ],
-            rows,
-        )
-        lines.append(f"Parley / bare: {report.share:.0%}")
-        st = report.stored
-        if st:
-            lines.append(
-                f"stored: {st['messages']:,} messages in {st['conversations']} conversations, "
-                + (
-                    "seqs 1..n in every one"
-                    if st["broken"] == 0
-                    else f"{st['broken']} with BROKEN seqs"
-                )
-            )
-        grouped = [r for r in report.runs("parley") if r.transactions]
-        if grouped:
-            lines.append(
-                "Parley's group commits per round: "
-                + " / ".join(
-                    f"{r.transactions / r.seconds:,.0f}/s of {r.stored_events / r.transactions:.1f}"
-                    " appends"
-                    for r in grouped
-                    if r.transactions and r.stored_events is not None
-                )
-            )
-        lines.append(
-            "(server CPU: the server process, 100% = one core, and its CPU time per answered "
-            f"request; machine CPU: all {report.cpus} cores, wrk, PostgreSQL and anything else "
-            "running included)"
-        )
-    if report.length:
-        lines += [
-            "",
-            f"Length: one httpx client, sequential, alternating between a long and a short "
-            f"conversation, {s['requests']} warm requests each after the first "
-            f"(seeded {report.seeded_seconds:g} s)",
-            "",
-        ]
-        rows = []
-        for r in report.length:
-            first = "cold" if r.first_is_cold else "warm"
-            for label, events, first_ms, p50, p99 in (
-                (r.short_label, r.short_events, r.first_short_ms, r.short_p50_ms, r.short_p99_ms),
-                (r.long_label, r.long_events, r.first_long_ms, r.long_p50_ms, r.long_p99_ms),
-            ):
-                rows.append(
-                    [
-                        f"{r.name}, as {r.sender}: {label}",
-                        f"{events:,}",
-                        f"{first_ms:,.1f} ({first})",
-                        f"{p50:.2f}",
-                        f"{p99:.2f}",
-                        "",
-                    ]
-                )
-            rows[-1][-1] = f"{r.ratio_p50:.2f}"
-            if r.non_201:
-                rows[-1][0] += f" ({r.non_201} non-201!)"
-        lines += markdown_table(
-            ["conversation", "events", "first request ms", "p50 ms", "p99 ms", "p50 long/short"],
-            rows,
-        )
-    if report.targets():
-        lines += ["", *targets_lines("Targets (issue 3):", report.targets())]
+    lines += render_load(report) if report.throughput else []
+    lines += render_length(report) if report.length else []
+    if checks := report.targets():
+        lines += ["", *targets_lines("Targets (issue 3):", checks)]
     return "\n".join(lines)
 
 

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from bench.commands_conversations import CONTENT, STAFF_ID, LengthRun, seed_all, sequential_sends
+from bench.commands_conversations import (
+    CONTENT,
+    STAFF_ID,
+    LengthRun,
+    Seeded,
+    seed_all,
+    sequential_sends,
+)
 from bench.commands_http import (
     WrkRun,
     check_stored,
@@ -132,115 +139,32 @@ async def run(args: Any) -> Report:
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     secret = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    admin_token = issue_token(secret, sub=STAFF_ID, role="admin", ttl=timedelta(hours=2), now=now)
     migrations = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
     async with throwaway_database(args.database_url, "bench_commands", migrations) as (url, facts):
         report.postgresql = facts
         started = time.perf_counter()
         seeded = await seed_all(url, args.long_messages, args.short_messages, args.worst_messages)
         report.seeded_seconds = round(time.perf_counter() - started, 1)
-
         with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
-            workdir = Path(tmp)
             env = {**os.environ, "PARLEY_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"}
             servers: list[Proc] = []
             try:
-                parley = start_module(
-                    "parley",
-                    args.server_module,
-                    ["--database-url", url, "--nats-url", args.nats_url],
-                    workdir,
-                    env,
+                parley_args = ["--database-url", url, "--nats-url", args.nats_url]
+                servers.append(
+                    start_module("parley", args.server_module, parley_args, Path(tmp), env)
                 )
-                servers.append(parley)
-                bare = start_module("bare", "bench.bare_app", [], workdir, env)
-                servers.append(bare)
+                servers.append(start_module("bare", "bench.bare_app", [], Path(tmp), env))
+                parley, bare = servers
                 probe = {"conversation_id": str(uuid4()), "content": CONTENT}
                 # Liveness, not readiness: /health/ready also wants the relay and
                 # projection workers, which this benchmark does not run.
                 await wait_ready(parley)
                 await wait_ready(bare, "/api/messages", "POST", probe, 201)
                 log(f"servers up: parley pid {parley.pid}, bare pid {bare.pid}")
-
-                created = await create_conversations(
-                    parley.base_url, admin_token, args.conversations
-                )
-                conversation_ids = [UUID(c) for c in created]
-                log(f"created {len(conversation_ids)} conversations through the API")
-                lua = workdir / "send_message.lua"
-                write_lua(lua, conversation_ids, admin_token)
-
                 if args.seconds > 0:
-                    load = {
-                        "connections": args.connections,
-                        "threads": args.threads,
-                    }
-                    if args.warmup > 0:
-                        for server in (bare, parley):
-                            await run_wrk(server, lua, seconds=args.warmup, round_=0, **load)
-                    for round_ in range(1, args.rounds + 1):
-                        for server in (bare, parley):
-                            head = await log_head(url)
-                            result = await run_wrk(
-                                server, lua, seconds=args.seconds, round_=round_, **load
-                            )
-                            if server is parley:
-                                await asyncio.sleep(0.5)  # the last answered appends
-                                result.stored_events, result.transactions = await commits_since(
-                                    url, head
-                                )
-                            report.throughput.append(result)
-                            log(
-                                f"round {round_} {server.name:>6}: "
-                                f"{result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms,"
-                                f" p99 {result.p99_ms:.1f} ms, non-2xx {result.non_2xx},"
-                                f" server CPU {result.server_cpu_percent:.0f}%"
-                                f" ({result.server_cpu_us_per_request:.0f} µs/request),"
-                                f" machine CPU {result.machine_cpu_percent:.0f}%"
-                                + (
-                                    f", {result.transactions / result.seconds:,.0f} commits/s"
-                                    f" of {result.stored_events / result.transactions:.1f}"
-                                    " appends"
-                                    if result.transactions and result.stored_events
-                                    else ""
-                                )
-                            )
-                    report.stored = await check_stored(url, conversation_ids)
-
+                    await measure_load(args, url, secret, bare, parley, Path(tmp), report)
                 if args.requests > 0:
-                    worst_client = issue_token(
-                        secret,
-                        sub="c-worst",
-                        role="client",
-                        client_id="c-worst",
-                        ttl=timedelta(hours=2),
-                        now=now,
-                    )
-                    plans = [
-                        ("realistic", "admin", admin_token, "long", "short", True),
-                        ("worst case", "client", worst_client, "worst", "worst-short", True),
-                        ("worst case", "admin", admin_token, "worst", "worst-short", False),
-                    ]
-                    if args.worst_messages <= 0:
-                        plans = plans[:1]
-                    for name, sender, token, long_label, short_label, cold in plans:
-                        length = await sequential_sends(
-                            parley.base_url,
-                            token,
-                            name,
-                            sender,
-                            seeded[long_label],
-                            seeded[short_label],
-                            args.requests,
-                            cold,
-                        )
-                        report.length.append(length)
-                        log(
-                            f"{name}, as {sender}: first {length.first_long_ms:,.1f} /"
-                            f" {length.first_short_ms:,.1f} ms, p50 {length.long_p50_ms:.2f} /"
-                            f" {length.short_p50_ms:.2f} ms (ratio {length.ratio_p50:.2f})"
-                        )
+                    await measure_length(args, secret, parley.base_url, seeded, report)
             except BaseException:
                 for server in servers:
                     if server.process.poll() is not None and server.process.returncode != 0:
@@ -250,6 +174,65 @@ async def run(args: Any) -> Report:
                 for server in servers:
                     stop(server)
     return report
+
+
+def _token(secret: str, sub: str, role: str, **claims: str) -> str:
+    now = datetime.now(UTC)
+    return issue_token(secret, sub=sub, role=role, ttl=timedelta(hours=2), now=now, **claims)
+
+
+async def measure_load(
+    args: Any, url: str, secret: str, bare: Proc, parley: Proc, workdir: Path, report: Report
+) -> None:
+    """wrk against each server alone, bare then Parley, ``--rounds`` times."""
+    admin = _token(secret, STAFF_ID, "admin")
+    created = await create_conversations(parley.base_url, admin, args.conversations)
+    conversation_ids = [UUID(c) for c in created]
+    log(f"created {len(conversation_ids)} conversations through the API")
+    lua = workdir / "send_message.lua"
+    write_lua(lua, conversation_ids, admin)
+    load = {"connections": args.connections, "threads": args.threads}
+    for server in (bare, parley) if args.warmup > 0 else ():
+        await run_wrk(server, lua, seconds=args.warmup, round_=0, **load)
+    for round_ in range(1, args.rounds + 1):
+        for server in (bare, parley):
+            head = await log_head(url)
+            r = await run_wrk(server, lua, seconds=args.seconds, round_=round_, **load)
+            commits = ""
+            if server is parley:
+                await asyncio.sleep(0.5)  # the last answered appends
+                r.stored_events, r.transactions = await commits_since(url, head)
+                if r.transactions and r.stored_events:
+                    commits = f", {r.transactions / r.seconds:,.0f} commits/s of "
+                    commits += f"{r.stored_events / r.transactions:.1f} appends"
+            report.throughput.append(r)
+            log(
+                f"round {round_} {server.name:>6}: {r.requests_per_s:,.0f} req/s, p50 "
+                f"{r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, non-2xx {r.non_2xx}, server CPU "
+                f"{r.server_cpu_percent:.0f}% ({r.server_cpu_us_per_request:.0f} µs/request),"
+                f" machine CPU {r.machine_cpu_percent:.0f}%{commits}"
+            )
+    report.stored = await check_stored(url, conversation_ids)
+
+
+async def measure_length(
+    args: Any, secret: str, base_url: str, seeded: dict[str, Seeded], report: Report
+) -> None:
+    """Sequential sends alternating between a long and a short conversation."""
+    admin = _token(secret, STAFF_ID, "admin")
+    worst_client = _token(secret, "c-worst", "client", client_id="c-worst")
+    plans = [("realistic", "admin", admin, "long", "short", True)]
+    if args.worst_messages > 0:
+        plans.append(("worst case", "client", worst_client, "worst", "worst-short", True))
+        plans.append(("worst case", "admin", admin, "worst", "worst-short", False))
+    for name, sender, token, long_label, short_label, cold in plans:
+        long, short = seeded[long_label], seeded[short_label]
+        r = await sequential_sends(base_url, token, name, sender, long, short, args.requests, cold)
+        report.length.append(r)
+        log(
+            f"{name}, as {sender}: first {r.first_long_ms:,.1f} / {r.first_short_ms:,.1f} ms, "
+            f"p50 {r.long_p50_ms:.2f} / {r.short_p50_ms:.2f} ms (ratio {r.ratio_p50:.2f})"
+        )
 
 
 # -- output ------------------------------------------------------------------------------
