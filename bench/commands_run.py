@@ -153,7 +153,9 @@ async def run(args: Any) -> Report:
                 servers.append(
                     start_module("parley", args.server_module, parley_args, Path(tmp), env)
                 )
-                servers.append(start_module("bare", "bench.bare_app", [], Path(tmp), env))
+                servers.append(
+                    start_module("bare", "bench.commands_server", ["--bare"], Path(tmp), env)
+                )
                 parley, bare = servers
                 probe = {"conversation_id": str(uuid4()), "content": CONTENT}
                 # Liveness, not readiness: /health/ready also wants the relay and

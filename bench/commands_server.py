@@ -2,11 +2,14 @@
 
 ``python -m bench.commands_server --port P --database-url URL --nats-url URL``
 serves the real Parley app (``parley.app.create_app`` over a pool and a
-NATS client, PARLEY_JWT_SECRET from the environment); ``bench.bare_app`` serves
-the bare endpoint through :func:`run` too, so both get exactly the same
-uvicorn settings: one process, uvloop, httptools, no access log, log level
-warning. SIGTERM or SIGINT stops the server gracefully and closes the
-services before the process exits.
+NATS client, PARLEY_JWT_SECRET from the environment); with ``--bare``
+instead, the bare endpoint: one ``POST /api/messages`` whose body is decoded
+and validated into the same ``commands.model.SendMessage`` Struct, answering
+201 with a made-up ``CommandResult`` of the same shape (no token check, no
+I/O). Both through :func:`run`, so both get exactly the same uvicorn
+settings: one process, uvloop, httptools, no access log, log level warning.
+SIGTERM or SIGINT stops the server gracefully and closes the services before
+the process exits.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from typing import Any
 
 import uvicorn
 import uvloop
-from litestar import Litestar
+from litestar import Litestar, post
+from litestar.params import JSONBody
+
+from commands.handler import CommandResult
+from commands.model import SendMessage
 
 UVICORN_SETTINGS: dict[str, object] = {
     "loop": "uvloop",
@@ -105,13 +112,39 @@ def _parley(
     return context
 
 
+_MESSAGE_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+@post("/api/messages", status_code=201)
+async def send_message(data: JSONBody[SendMessage]) -> CommandResult:
+    return CommandResult(
+        conversation_id=data.conversation_id,
+        position=1,
+        version=2,
+        events=["MessageSent"],
+        message_id=_MESSAGE_ID,
+        seq=1,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _bare() -> AsyncIterator[Litestar]:
+    yield Litestar(route_handlers=[send_message])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.commands_server")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--nats-url", required=True)
+    parser.add_argument("--bare", action="store_true", help="the bare endpoint, not Parley")
+    parser.add_argument("--database-url")
+    parser.add_argument("--nats-url")
     args = parser.parse_args()
-    run(_parley(args.database_url, args.nats_url), args.port)
+    if args.bare:
+        run(_bare, args.port)
+    elif args.database_url and args.nats_url:
+        run(_parley(args.database_url, args.nats_url), args.port)
+    else:
+        parser.error("Parley needs --database-url and --nats-url")
 
 
 if __name__ == "__main__":
