@@ -52,8 +52,8 @@ from projections import READ_MODEL_MIGRATIONS
 TARGET_SHARE = 0.30
 TARGET_P99_MS = 100.0
 TARGET_LENGTH_RATIO = 1.5
-SETTINGS = ("seconds", "warmup", "rounds", "connections", "threads", "conversations")
-SETTINGS += ("long_messages", "short_messages", "worst_messages", "requests")
+SETTINGS = ["seconds", "warmup", "rounds", "connections", "threads", "conversations"]
+SETTINGS += ["long_messages", "short_messages", "worst_messages", "requests"]
 
 
 @dataclass

@@ -87,7 +87,7 @@ class Report:
     total_seconds: float = 0.0
 
     def relay_median(self, key: str) -> float:
-        return statistics.median(getattr(r, key) for r in self.relay)
+        return float(statistics.median(getattr(r, key) for r in self.relay))
 
     def raw_median(self, variant: str) -> float:
         return statistics.median(r.raw_events_per_s[variant] for r in self.relay)

@@ -86,7 +86,7 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     if "content-length" in headers:
         return status, await reader.readexactly(int(headers["content-length"]))
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
             chunk = await reader.readexactly(size + 2)
