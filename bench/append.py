@@ -16,10 +16,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
 
 from bench.append_engines import Report, run
 from bench.append_workload import CONTENT, Result, Settings, Workload
@@ -103,7 +103,7 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Any:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = parser(
         "bench.append",
         "Appended events/s: Parley's event store vs eventsourcing's recorder.",

@@ -17,11 +17,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import argparse
 import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
 
 from bench import common
 from bench.commands_conversations import CONTENT
@@ -124,7 +124,7 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Any:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = common.parser(
         "bench.commands",
         "SendMessage over HTTP vs a bare Litestar endpoint; cost vs conversation length.",

@@ -36,7 +36,9 @@ def log(message: str) -> None:
 # -- options --------------------------------------------------------------------------
 
 
-def parser(prog: str, description: str, nats: bool = True, loop: bool = False) -> Any:
+def parser(
+    prog: str, description: str, nats: bool = True, loop: bool = False
+) -> argparse.ArgumentParser:
     """An argument parser with the options every script has."""
     p = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
     p.add_argument(

@@ -16,12 +16,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import argparse
 import asyncio
 import json
 import signal
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
 
 from bench import common
 from bench.common import log
@@ -29,7 +29,7 @@ from bench.projections_report import RAW_VARIANTS, Report, render
 from bench.projections_run import run
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Any:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = common.parser(
         "bench.projections",
         "Relay vs raw JetStream publishing, rebuild throughput, live lag.",

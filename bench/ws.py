@@ -16,10 +16,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
 
 from bench import common
 from bench.common import plain_table
@@ -138,7 +138,7 @@ def render(report: Report) -> str:
     return "\n".join([*lines, f"total runtime {report.seconds:.0f} s"])
 
 
-def parse_args(argv: Sequence[str]) -> Any:
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = common.parser("bench.ws", "The WebSocket edge: end-to-end latency, fan-out, memory.")
     p.add_argument(
         "--parts", default="memory,e2e,fanout", type=lambda s: set(s.split(",")), help="which parts"
