@@ -36,7 +36,6 @@ from bench.commands_server import UVICORN_SETTINGS
 from bench.common import (
     Proc,
     command_line,
-    create_conversations,
     log,
     now_utc,
     python_version,
@@ -44,7 +43,7 @@ from bench.common import (
     stop,
     wait_ready,
 )
-from bench.databases import throwaway_database
+from bench.databases import create_conversations, throwaway_database
 from commands.auth import issue_token
 from events.migrate import EVENT_STORE_MIGRATIONS
 from projections import READ_MODEL_MIGRATIONS

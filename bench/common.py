@@ -284,22 +284,3 @@ async def wait_ready(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{proc.name} did not answer within {timeout:g} s")
             await asyncio.sleep(0.1)
-
-
-async def create_conversations(base_url: str, token: str, count: int) -> list[str]:
-    """``count`` conversations through ``POST /api/conversations`` (8 at a time)."""
-    gate = asyncio.Semaphore(8)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client:
-
-        async def one(i: int) -> str:
-            async with gate:
-                body = {"client": {"id": f"c-{i}", "name": f"Client {i}"}, "channel": "web"}
-                response = await client.post("/api/conversations", json=body)
-                if response.status_code != 201:
-                    raise RuntimeError(
-                        f"POST /api/conversations: {response.status_code} {response.text}"
-                    )
-                return str(response.json()["conversation_id"])
-
-        return list(await asyncio.gather(*(one(i) for i in range(count))))

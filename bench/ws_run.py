@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from bench.common import (
     ROOT,
     Proc,
-    create_conversations,
     free_port,
     git_revision,
     log,
@@ -30,7 +29,7 @@ from bench.common import (
     stop,
     wait_ready,
 )
-from bench.databases import throwaway_database
+from bench.databases import create_conversations, throwaway_database
 from bench.ws_e2e import E2EResult, part_e2e
 from bench.ws_fanout import FanoutResult, part_fanout
 from bench.ws_memory import MemoryResult, part_memory
