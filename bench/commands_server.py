@@ -1,12 +1,15 @@
 """The servers ``bench.commands`` loads, one process each.
 
 ``python -m bench.commands_server --port P --database-url URL --nats-url URL``
-serves the real Parley app (``parley.app.create_app`` over connected
-services, PARLEY_JWT_SECRET from the environment); ``bench.bare_app`` serves
-the bare endpoint through :func:`run` too, so both get exactly the same
-uvicorn settings: one process, uvloop, httptools, no access log, log level
-warning. SIGTERM or SIGINT stops the server gracefully and closes the
-services before the process exits.
+serves the real Parley app (``parley.app.create_app`` over a pool and a
+NATS client, PARLEY_JWT_SECRET from the environment); with ``--bare``
+instead, the bare endpoint: one ``POST /api/messages`` whose body is decoded
+and validated into the same ``commands.model.SendMessage`` Struct, answering
+201 with a made-up ``CommandResult`` of the same shape (no token check, no
+I/O). Both through :func:`run`, so both get exactly the same uvicorn
+settings: one process, uvloop, httptools, no access log, log level warning.
+SIGTERM or SIGINT stops the server gracefully and closes the services before
+the process exits.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import uvicorn
 import uvloop
-from litestar import Litestar
+from litestar import Litestar, post
+from litestar.params import JSONBody
+
+from commands.handler import CommandResult
+from commands.model import SendMessage
 
 UVICORN_SETTINGS: dict[str, object] = {
     "loop": "uvloop",
@@ -43,22 +51,18 @@ class _Server(uvicorn.Server):
         yield
 
 
-def run(app_context: Callable[[], AbstractAsyncContextManager[Litestar]], port: int) -> None:
-    """Serve the app ``app_context()`` yields on 127.0.0.1:``port`` until a signal."""
+def run(
+    app_context: Callable[[], AbstractAsyncContextManager[Litestar]],
+    port: int,
+    **overrides: Any,
+) -> None:
+    """Serve the app ``app_context()`` yields on 127.0.0.1:``port`` until a
+    signal, with :data:`UVICORN_SETTINGS` and ``overrides``."""
 
     async def main() -> None:
         async with app_context() as app:
-            config = uvicorn.Config(
-                app,
-                host="127.0.0.1",
-                port=port,
-                loop="uvloop",
-                http="httptools",
-                access_log=False,
-                log_level="warning",
-                lifespan="on",
-                workers=1,
-            )
+            settings: dict[str, Any] = {**UVICORN_SETTINGS, **overrides}
+            config = uvicorn.Config(app, host="127.0.0.1", port=port, **settings)
             server = _Server(config)
             loop = asyncio.get_running_loop()
 
@@ -78,8 +82,10 @@ def _parley(
 ) -> Callable[[], AbstractAsyncContextManager[Litestar]]:
     @contextlib.asynccontextmanager
     async def context() -> AsyncIterator[Litestar]:
+        import nats
+
+        from events.postgres.store import create_pool
         from parley.app import create_app
-        from parley.services import open_services
         from parley.settings import Settings
 
         settings = Settings.from_env(
@@ -91,24 +97,54 @@ def _parley(
                 "PARLEY_NATS_PREFIX": f"cmdbench{uuid.uuid4().hex[:8]}",
             }
         )
-        async with open_services(database_url, nats_url) as services:
-            try:
-                yield create_app(settings, pool=services.pool, nats=services.nats)
-            finally:
-                bucket = f"KV_{settings.nats_prefix.upper()}_PRESENCE"
-                with contextlib.suppress(Exception):
-                    await services.nats.jetstream().delete_stream(bucket)
+        # The app's two adapters, as `parley serve` connects them.
+        pool = await create_pool(database_url, command_timeout=5.0)
+        client = await nats.connect(nats_url, connect_timeout=5)
+        try:
+            yield create_app(settings, pool=pool, nats=client)
+        finally:
+            bucket = f"KV_{settings.nats_prefix.upper()}_PRESENCE"
+            with contextlib.suppress(Exception):
+                await client.jetstream().delete_stream(bucket)
+            await client.close()
+            await pool.close()
 
     return context
+
+
+_MESSAGE_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+@post("/api/messages", status_code=201)
+async def send_message(data: JSONBody[SendMessage]) -> CommandResult:
+    return CommandResult(
+        conversation_id=data.conversation_id,
+        position=1,
+        version=2,
+        events=["MessageSent"],
+        message_id=_MESSAGE_ID,
+        seq=1,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _bare() -> AsyncIterator[Litestar]:
+    yield Litestar(route_handlers=[send_message])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.commands_server")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--nats-url", required=True)
+    parser.add_argument("--bare", action="store_true", help="the bare endpoint, not Parley")
+    parser.add_argument("--database-url")
+    parser.add_argument("--nats-url")
     args = parser.parse_args()
-    run(_parley(args.database_url, args.nats_url), args.port)
+    if args.bare:
+        run(_bare, args.port)
+    elif args.database_url and args.nats_url:
+        run(_parley(args.database_url, args.nats_url), args.port)
+    else:
+        parser.error("Parley needs --database-url and --nats-url")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Throwaway databases for the benchmark scripts: each run works in a database
-of its own on the server the admin URL names, dropped at the end whatever
-happens (an error, Ctrl-C)."""
+"""What the benchmark scripts set up: a throwaway database per run, on the
+server the admin URL names, dropped at the end whatever happens (an error,
+Ctrl-C); conversations created through the API."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -12,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import uuid4
 
 import asyncpg
+import httpx
 
 from events.postgres.migrate import apply_migrations
 
@@ -45,7 +47,7 @@ async def throwaway_database(
         raise SystemExit(f"cannot connect to --database-url {admin_url}: {error}") from None
     try:
         facts = {"server_version": str(await conn.fetchval("SHOW server_version"))}
-        for setting in ("synchronous_commit", "fsync", "shared_buffers"):
+        for setting in ("synchronous_commit", "fsync", "wal_sync_method", "shared_buffers"):
             facts[setting] = str(await conn.fetchval(f"SHOW {setting}"))
         await conn.execute(f"CREATE DATABASE {quote(name)}")
     finally:
@@ -67,3 +69,22 @@ async def throwaway_database(
         finally:
             await conn.close()
         log(f"database {name} dropped")
+
+
+async def create_conversations(base_url: str, token: str, count: int) -> list[str]:
+    """``count`` conversations through ``POST /api/conversations`` (8 at a time)."""
+    gate = asyncio.Semaphore(8)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client:
+
+        async def one(i: int) -> str:
+            async with gate:
+                body = {"client": {"id": f"c-{i}", "name": f"Client {i}"}, "channel": "web"}
+                response = await client.post("/api/conversations", json=body)
+                if response.status_code != 201:
+                    raise RuntimeError(
+                        f"POST /api/conversations: {response.status_code} {response.text}"
+                    )
+                return str(response.json()["conversation_id"])
+
+        return list(await asyncio.gather(*(one(i) for i in range(count))))

@@ -9,10 +9,10 @@ MESSAGE_CREATED frame of the same shape as Parley's (``ws_edge.frames``,
 encoded once) to every socket of that conversation, one ``send_data`` after
 the other. ``GET /health/live`` answers when it is up.
 
-It is served by the very code ``parley serve --log-level warning`` runs
-(``parley.server.listen``/``serve``/``run_async``: uvicorn, uvloop, httptools,
-uvicorn's default WebSocket protocol and permessage-deflate settings, no access
-log), so the two servers differ only in the app::
+It is served as ``parley serve --log-level warning`` serves Parley (uvicorn,
+uvloop, httptools, uvicorn's default WebSocket protocol, and the WebSocket
+settings of ``parley/server.py``: no permessage-deflate, no protocol pings;
+``gc.freeze()`` once started; no access log), through ``bench.commands_server.run``::
 
     .venv/bin/python -m bench.ws_bare --port 8102
 """
@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import itertools
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -30,6 +33,7 @@ from uuid import UUID, uuid4
 from litestar import Litestar, WebSocket, get, post, websocket
 from litestar.params import JSONBody
 
+from bench.commands_server import run
 from commands.model import SendMessage
 from ws_edge import frames
 
@@ -92,23 +96,35 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
+WS_SETTINGS: dict[str, object] = {
+    "ws_per_message_deflate": False,
+    "ws_ping_interval": None,
+    "ws_ping_timeout": None,
+    "timeout_graceful_shutdown": 10,
+}
+
+
+def _freeze() -> None:
+    # As `parley serve` does once started: what lives for ever leaves the GC's sight.
+    gc.collect()
+    gc.freeze()
+
+
 def create_app() -> Litestar:
-    return Litestar(route_handlers=[conversation_socket, broadcast, live])
+    return Litestar(route_handlers=[conversation_socket, broadcast, live], on_startup=[_freeze])
+
+
+@contextlib.asynccontextmanager
+async def _context() -> AsyncIterator[Litestar]:
+    yield create_app()
 
 
 def main() -> None:
-    from parley.server import Shutdown, listen, run_async, serve
-
     parser = argparse.ArgumentParser(prog="python -m bench.ws_bare")
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
-    app = create_app()
-
-    async def run() -> None:
-        with Shutdown().installed() as shutdown, listen("127.0.0.1", port) as sock:
-            await serve(app, sock, shutdown, log_level="warning", access_log=False)
-
-    run_async(run)
+    # The WebSocket settings `parley serve` runs with (parley/server.py): no
+    # permessage-deflate, no protocol pings, 10 s graceful shutdown.
+    run(_context, parser.parse_args().port, **WS_SETTINGS)
 
 
 if __name__ == "__main__":

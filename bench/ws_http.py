@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import msgspec
 
 
 class HttpError(Exception):
@@ -81,7 +86,7 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     if "content-length" in headers:
         return status, await reader.readexactly(int(headers["content-length"]))
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
             chunk = await reader.readexactly(size + 2)
@@ -89,3 +94,69 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
                 return status, b"".join(chunks)
             chunks.append(chunk[:-2])
     return status, b""
+
+
+@dataclass
+class Driven:
+    sent_at: dict[int, int]
+    ok: int
+    failures: dict[str, int]
+    post_ms: list[float]
+
+
+async def drive(
+    port: int,
+    path: str,
+    jwt: str | None,
+    conversations: Sequence[str],
+    rate: float,
+    warmup: float,
+    seconds: float,
+    tag: str,
+    on_measure_start: Callable[[], None],
+) -> Driven:
+    """POST messages at ``rate``, round robin over the conversations (warm-up
+    ones tagged ``warm``); the measured ones' send times and outcomes."""
+    headers = {"Authorization": f"Bearer {jwt}"} if jwt else {}
+    driven = Driven({}, 0, defaultdict(int), [])
+    tasks: set[asyncio.Task[None]] = set()
+    async with HttpPool("127.0.0.1", port, 32, headers) as client:
+
+        async def post(number: int, body: dict[str, str]) -> None:
+            try:
+                status, _ = await client.post(path, msgspec.json.encode(body))
+                if status in (201, 202):
+                    if number >= 0:
+                        driven.ok += 1
+                        driven.post_ms.append((time.monotonic_ns() - driven.sent_at[number]) / 1e6)
+                else:
+                    driven.failures[f"http {status}"] += 1
+            except (OSError, asyncio.IncompleteReadError, HttpError) as error:
+                driven.failures[type(error).__name__] += 1
+
+        warm = round(warmup * rate)
+        total = warm + round(seconds * rate)
+        interval = 1 / rate
+        t0 = time.monotonic() + 0.1
+        for i in range(total):
+            if i == warm:
+                on_measure_start()
+            due = t0 + i * interval
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = time.monotonic_ns()
+            number = i - warm
+            if number >= 0:
+                content = f"{tag}|{number}|{now}"
+                driven.sent_at[number] = now
+            else:
+                content = f"warm|{i}|{now}"
+            body = {"conversation_id": conversations[i % len(conversations)], "content": content}
+            task = asyncio.create_task(post(number, body))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+    driven.failures = dict(driven.failures)
+    return driven

@@ -71,7 +71,7 @@ async def serve_requests(nats_url: str, prefix: str) -> None:
             request = json.loads(line)
             if request["op"] == "dump":
                 _write(request["path"], seen)
-                answer = {"ok": True, "seen": len(seen)}
+                answer: dict[str, object] = {"ok": True, "seen": len(seen)}
                 seen = {}
             elif request["op"] == "exit":
                 print(json.dumps({"ok": True}), flush=True)
