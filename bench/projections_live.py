@@ -23,8 +23,8 @@ from bench.projections_relay import CONTENT, Streams
 from bench.projections_report import LiveResult, Report
 from commands.handler import CommandHandler
 from commands.model import Actor, Role, SendMessage, StartConversation
-from events.postgres import checkpoints
 from events.catalogue import Channel, Client
+from events.postgres import checkpoints
 from events.postgres.store import PostgresEventStore
 
 NOTIFY_CHANNEL = "bench_checkpoints"

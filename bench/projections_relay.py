@@ -20,8 +20,8 @@ from nats.js.errors import NotFoundError
 from bench.common import log
 from bench.projections_report import REFERENCE_VARIANT, RelayRound, Report
 from events.envelope import RecordedEvent
-from events.postgres.store import PostgresEventStore
 from events.jetstream.relay import JetStreamRelay, Topology, ensure_stream
+from events.postgres.store import PostgresEventStore
 
 APPEND_SIZE = 100
 CONTENT = (  # 200 characters: a typical customer message

@@ -154,8 +154,11 @@ export type EventFrame =
 
 export interface ReadyFrame {
   type: "READY";
-  conversation_id?: string;
-  stream_position?: number;
+  /** null on the inbox socket */
+  conversation_id: string | null;
+  /** the conversation's head; null on the inbox socket */
+  stream_position: number | null;
+  /** the log's head on the inbox socket; 0 on a conversation socket */
   position: number;
 }
 export interface AckFrame {
