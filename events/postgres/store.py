@@ -208,8 +208,10 @@ class PostgresEventStore:
                 break
             wakeup = self._wakeup
             assert wakeup is not None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(wakeup), left)
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for loses a
+            # cancellation that lands in the turn the wake-up comes (a Ctrl-C
+            # on `parley events tail --follow` then hung it; events/tasks.py).
+            await asyncio.wait({wakeup}, timeout=left)
             # Woken with no news: the listening connection broke; listen anew.
         return self._notified_head > after or await self.head_position() > after
 
