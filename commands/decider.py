@@ -19,6 +19,7 @@ from commands import access, errors
 from commands.model import (
     Actor,
     AnyCommand,
+    AssignConversation,
     ChangeStatus,
     ConversationState,
     DeleteConversation,
@@ -28,10 +29,13 @@ from commands.model import (
     UpdateConversation,
 )
 from events.catalogue import (
+    AnyConversationEvent,
     AnyEvent,
+    ConversationAssigned,
     ConversationDeleted,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationUnassigned,
     ConversationUpdated,
     MessageSent,
     MessagesRead,
@@ -51,7 +55,7 @@ NewId = Callable[[], UUID]
 
 def decide(
     state: ConversationState, command: AnyCommand, actor: Actor, new_id: NewId
-) -> list[AnyEvent]:
+) -> list[AnyConversationEvent]:
     """The events ``command`` causes on a conversation in ``state``."""
     if isinstance(command, StartConversation):
         return _start(state, command, actor, new_id)
@@ -69,6 +73,8 @@ def decide(
             return _send(state, command, actor, new_id)
         case MarkRead():
             return _mark_read(state, command, actor)
+        case AssignConversation():
+            return _assign(state, command, actor)
 
 
 def evolve(state: ConversationState, event: AnyEvent) -> ConversationState:
@@ -82,7 +88,10 @@ def evolve(state: ConversationState, event: AnyEvent) -> ConversationState:
                 status=event.status,
                 priority=event.priority,
                 summary=event.summary,
+                team_id=event.team_id,
             )
+        case ConversationAssigned() | ConversationUnassigned():
+            return replace(state, assignee_id=event.agent_id, team_id=event.team_id)
         case ConversationUpdated():
             return replace(
                 state,
@@ -105,6 +114,7 @@ def evolve(state: ConversationState, event: AnyEvent) -> ConversationState:
             if event.reader is Side.ADMIN:
                 return replace(
                     state,
+                    staff_cursors=_moved(state.staff_cursors, event.reader_id, event.up_to_seq),
                     staff_read_up_to=max(state.staff_read_up_to, event.up_to_seq),
                     unread_for_staff=_after(state.unread_for_staff, event.up_to_seq),
                 )
@@ -115,6 +125,7 @@ def evolve(state: ConversationState, event: AnyEvent) -> ConversationState:
                     unread_for_client=_after(state.unread_for_client, event.up_to_seq),
                 )
             return state
+    return state  # not a conversation's event
 
 
 def fold(state: ConversationState, events: Iterable[AnyEvent]) -> ConversationState:
@@ -122,6 +133,7 @@ def fold(state: ConversationState, events: Iterable[AnyEvent]) -> ConversationSt
     time: unread seqs are gathered in lists instead of copied tuple by tuple
     (a conversation of 100,000 unread messages folds in milliseconds)."""
     staff, client = list(state.unread_for_staff), list(state.unread_for_client)
+    cursors = dict(state.staff_cursors)
     staff_cursor, client_cursor, last_seq = (
         state.staff_read_up_to,
         state.client_read_up_to,
@@ -137,6 +149,7 @@ def fold(state: ConversationState, events: Iterable[AnyEvent]) -> ConversationSt
                     client.append(event.seq)
             case MessagesRead() if event.reader is Side.ADMIN:
                 staff_cursor = max(staff_cursor, event.up_to_seq)
+                cursors[event.reader_id] = max(cursors.get(event.reader_id, 0), event.up_to_seq)
                 del staff[: bisect_right(staff, event.up_to_seq)]
             case MessagesRead() if event.reader is Side.CLIENT:
                 client_cursor = max(client_cursor, event.up_to_seq)
@@ -150,6 +163,7 @@ def fold(state: ConversationState, events: Iterable[AnyEvent]) -> ConversationSt
         client_read_up_to=client_cursor,
         unread_for_staff=tuple(staff),
         unread_for_client=tuple(client),
+        staff_cursors=cursors,
     )
 
 
@@ -158,7 +172,7 @@ def fold(state: ConversationState, events: Iterable[AnyEvent]) -> ConversationSt
 
 def _start(
     state: ConversationState, command: StartConversation, actor: Actor, new_id: NewId
-) -> list[AnyEvent]:
+) -> list[AnyConversationEvent]:
     if state.started:
         raise errors.ConversationExists("a conversation with this id exists already")
     access.require_write(
@@ -177,11 +191,14 @@ def _start(
             priority=command.priority,
             status=command.status,
             summary=command.summary,
+            team_id=command.team_id,
         )
     ]
 
 
-def _change_status(state: ConversationState, command: ChangeStatus, actor: Actor) -> list[AnyEvent]:
+def _change_status(
+    state: ConversationState, command: ChangeStatus, actor: Actor
+) -> list[AnyConversationEvent]:
     access.require_manage(actor, "change a conversation's status")
     if command.status not in TRANSITIONS[state.status]:
         raise errors.InvalidTransition(
@@ -197,7 +214,9 @@ def _change_status(state: ConversationState, command: ChangeStatus, actor: Actor
     ]
 
 
-def _update(state: ConversationState, command: UpdateConversation, actor: Actor) -> list[AnyEvent]:
+def _update(
+    state: ConversationState, command: UpdateConversation, actor: Actor
+) -> list[AnyConversationEvent]:
     access.require_manage(actor, "change a conversation's priority or summary")
     if command.priority is None and command.summary is None:
         raise errors.InvalidCommand("nothing to update: give priority and/or summary")
@@ -211,7 +230,7 @@ def _update(state: ConversationState, command: UpdateConversation, actor: Actor)
 
 def _send(
     state: ConversationState, command: SendMessage, actor: Actor, new_id: NewId
-) -> list[AnyEvent]:
+) -> list[AnyConversationEvent]:
     sender = command.sender or actor.side
     access.require_send_as(actor, sender)
     _require_open(state)
@@ -230,20 +249,57 @@ def _send(
     ]
 
 
-def _mark_read(state: ConversationState, command: MarkRead, actor: Actor) -> list[AnyEvent]:
-    _require_open(state)
+def _mark_read(
+    state: ConversationState, command: MarkRead, actor: Actor
+) -> list[AnyConversationEvent]:
+    """Moves the caller's own read cursor (allowed on a closed conversation:
+    it changes a cursor, not the conversation). Staff each have their own."""
     up_to = state.last_seq if command.up_to_seq is None else command.up_to_seq
     if up_to > state.last_seq:
         raise errors.InvalidCommand(
             f"there is no message {up_to}: the last is {state.last_seq}", field="up_to_seq"
         )
-    unread = state.unread_for_staff if actor.is_staff else state.unread_for_client
-    if not unread or unread[0] > up_to:
-        return []  # nothing of the other side's becomes read
+    if actor.is_staff:
+        mine = state.cursor_of(actor.id)
+        if up_to <= mine:
+            return []  # read that far already
+        # Only behind a colleague's cursor may the client messages before
+        # ``up_to`` be unknown here: then the cursor just moves.
+        ahead = mine >= state.staff_read_up_to
+        if ahead and (not state.unread_for_staff or state.unread_for_staff[0] > up_to):
+            return []  # nothing of the client's becomes read
+    elif not state.unread_for_client or state.unread_for_client[0] > up_to:
+        return []  # nothing of the staff's becomes read
     return [
         MessagesRead(
             conversation_id=_id(state), reader=actor.side, reader_id=actor.id, up_to_seq=up_to
         )
+    ]
+
+
+def _assign(
+    state: ConversationState, command: AssignConversation, actor: Actor
+) -> list[AnyConversationEvent]:
+    access.require_manage(actor, "assign conversations")
+    _require_open(state)
+    agent, team = command.agent_id, command.team_id
+    if agent is not None and team is None:
+        team = state.team_id  # an agent alone: the conversation stays in its team
+    if (agent, team) == (state.assignee_id, state.team_id):
+        return []  # so already
+    cid, by, why = _id(state), actor.id, command.reason
+    if agent is None and state.assignee_id is None:
+        if team is None:  # leaves its team's queue
+            return [ConversationUnassigned(conversation_id=cid, by=by, reason=why)]
+        return [ConversationAssigned(conversation_id=cid, team_id=team, by=by, reason=why)]
+    if agent is None:  # taken from its agent; waits in ``team``'s queue (if any)
+        return [
+            ConversationUnassigned(
+                conversation_id=cid, agent_id=state.assignee_id, team_id=team, by=by, reason=why
+            )
+        ]
+    return [
+        ConversationAssigned(conversation_id=cid, agent_id=agent, team_id=team, by=by, reason=why)
     ]
 
 
@@ -267,6 +323,11 @@ def _require_open(state: ConversationState) -> None:
 def _id(state: ConversationState) -> UUID:
     assert state.conversation_id is not None
     return state.conversation_id
+
+
+def _moved(cursors: dict[str, int], reader_id: str, up_to: int) -> dict[str, int]:
+    """``cursors`` with ``reader_id``'s moved forward to ``up_to`` (a new dict)."""
+    return {**cursors, reader_id: max(cursors.get(reader_id, 0), up_to)}
 
 
 def _after(seqs: tuple[int, ...], up_to: int) -> tuple[int, ...]:

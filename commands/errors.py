@@ -3,6 +3,10 @@ the HTTP and WebSocket edges pass on unchanged (docs/COMMANDS.md lists them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import msgspec
+
 
 class DomainError(Exception):
     """A command that breaks a rule; nothing was written."""
@@ -59,6 +63,23 @@ class CommandIdReused(DomainError):
     command on this conversation; nothing was written (409)."""
 
     code = "command_id_reused"
+
+
+class ConversationMoved(DomainError):
+    """The command carried a ``seen_version`` and the conversation has moved
+    since (409): ``details`` holds the current ``version`` and the ``missed``
+    events (each as the history endpoint gives it). Nothing was written."""
+
+    code = "conversation_moved"
+
+    def __init__(self, message: str, *, version: int, missed: Sequence[object]) -> None:
+        super().__init__(
+            message,
+            field="seen_version",
+            details={"version": version, "missed": msgspec.to_builtins(missed)},
+        )
+        self.version = version
+        self.missed = list(missed)
 
 
 class Unavailable(DomainError):

@@ -23,7 +23,7 @@ from uuid import UUID, uuid4
 
 from msgspec.structs import replace
 
-from commands import errors
+from commands import errors, guard
 from commands.decider import decide, evolve, fold
 from commands.idempotency import (
     answer_retry,
@@ -142,6 +142,8 @@ class CommandHandler:
             folded, fresh = await self._catch_up(stream_id, Folded()), True
         for attempt in range(self._max_attempts):
             try:
+                if command.seen_version is not None and folded.state.started:
+                    await self._guard(stream_id, command.seen_version, folded, actor)
                 decided = decide(folded.state, command, actor, id_source(base, "id", self._new_id))
             except errors.DomainError:
                 if not fresh:  # the cache may be behind another process: look again
@@ -150,7 +152,9 @@ class CommandHandler:
                 if base and (first := await self._store.find_event(event_id(base, 0))):
                     return answer_retry(first, metadata)
                 raise
-            if not decided:
+            if not decided:  # nothing to do: unless it was done already, by this very key
+                if base and (first := await self._store.find_event(event_id(base, 0))):
+                    return answer_retry(first, metadata)
                 return _result(command, folded, [])
             new_events = envelopes(decided, base, metadata, self._new_id)
             try:
@@ -191,13 +195,22 @@ class CommandHandler:
         self._cache.put(stream_id, folded)
         return folded
 
+    async def _guard(self, stream_id: str, seen: int, folded: Folded, actor: Actor) -> None:
+        """The stale-action guard (:mod:`commands.guard`) on what came after ``seen``."""
+        after = (
+            await self._store.read_stream(stream_id, after=seen, limit=folded.version - seen)
+            if 0 <= seen < folded.version
+            else []
+        )
+        guard.check(seen, folded.version, after, actor)
+
     async def _first_of(self, new_events: Sequence[NewEvent]) -> RecordedEvent:
         first = await self._store.find_event(new_events[0].event_id)
         assert first is not None, "a replayed append's events are stored"
         return first
 
 
-def _result(command: AnyCommand, folded: Folded, events: list[AnyEvent]) -> CommandResult:
+def _result(command: AnyCommand, folded: Folded, events: Sequence[AnyEvent]) -> CommandResult:
     message = next((e for e in events if isinstance(e, MessageSent)), None)
     conversation_id = folded.state.conversation_id or command.conversation_id
     assert conversation_id is not None

@@ -36,6 +36,7 @@ from events.catalogue import Priority, Reason, Status, Summary
 MAX_SEQ = 2**31 - 1
 """Message seqs (and stream positions) are PostgreSQL ``integer``s."""
 SeqNumber = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
+SeenVersion = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 NO_NUL = r"^[^\x00]*\Z"
 """The pattern of every free-text query parameter: PostgreSQL refuses NUL."""
 
@@ -92,24 +93,28 @@ class ConversationChanges(msgspec.Struct, frozen=True, kw_only=True):
     priority: Priority | None = None
     summary: Summary | None = None
     command_id: CommandId | None = None
+    seen_version: SeenVersion | None = None
 
 
 class StatusChange(msgspec.Struct, frozen=True, kw_only=True):
     status: Status
     reason: Reason | None = None
     command_id: CommandId | None = None
+    seen_version: SeenVersion | None = None
 
 
 class ReadUpTo(msgspec.Struct, frozen=True, kw_only=True):
     up_to_seq: SeqNumber | None = None
     """Mark read up to this message seq; leave out to mark everything read."""
     command_id: CommandId | None = None
+    seen_version: SeenVersion | None = None
 
 
 class MessagesRead(msgspec.Struct, frozen=True, kw_only=True):
     conversation_id: UUID
     up_to_seq: SeqNumber | None = None
     command_id: CommandId | None = None
+    seen_version: SeenVersion | None = None
 
 
 # -- endpoints -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from uuid import UUID, uuid5
 
 import msgspec
@@ -20,7 +20,7 @@ import msgspec
 from commands import errors
 from commands.model import Actor, AnyCommand, SendMessage
 from commands.result import CommandResult
-from events.catalogue import AnyEvent, MessageSent
+from events.catalogue import AnyEvent, ConversationEvent, MessageSent
 from events.envelope import Metadata, NewEvent, RecordedEvent
 
 _ID_NAMESPACE = UUID("6f1f8a4e-3c2b-4d5e-9a7b-0c1d2e3f4a5b")
@@ -60,7 +60,7 @@ def event_id(base: str, index: int) -> UUID:
 
 
 def envelopes(
-    events: list[AnyEvent], base: str | None, metadata: Metadata, new_id: Callable[[], UUID]
+    events: Sequence[AnyEvent], base: str | None, metadata: Metadata, new_id: Callable[[], UUID]
 ) -> list[NewEvent]:
     """The events to append, with derived ids when the command has a key."""
     ids = [event_id(base, i) if base else new_id() for i in range(len(events))]
@@ -86,6 +86,7 @@ def answer_retry(first: RecordedEvent, metadata: Metadata) -> CommandResult:
             "command_id" if "|cmd|" in (metadata.command_id or "") else "client_message_id"
         )
     data = first.data
+    assert isinstance(data, ConversationEvent), "commands answer conversation events"
     return CommandResult(
         conversation_id=data.conversation_id,
         position=first.global_position,

@@ -14,6 +14,7 @@ from uuid import UUID
 import msgspec
 
 from events.catalogue import (
+    AssignReason,
     Attachment,
     Channel,
     Client,
@@ -23,6 +24,7 @@ from events.catalogue import (
     Priority,
     Reason,
     Side,
+    StaffId,
     Status,
     Summary,
 )
@@ -43,6 +45,8 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     role: Role
     client_id: str | None = None
+    name: str | None = None
+    """The display name the token gives (staff: their first sign-in's name)."""
 
     @property
     def is_staff(self) -> bool:
@@ -58,6 +62,10 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
     retry with the same id returns the first result and writes nothing."""
 
     command_id: CommandId | None = None
+    seen_version: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
+    """The conversation version the sender last saw: if the conversation has
+    moved since (a message from someone else, a status or assignee change),
+    the command is refused ``conversation_moved`` (see commands.guard)."""
 
 
 class StartConversation(Command, frozen=True, kw_only=True):
@@ -68,6 +76,8 @@ class StartConversation(Command, frozen=True, kw_only=True):
     status: Status = Status.ACTIVE
     conversation_id: UUID | None = None
     """Optional: the caller may choose the id (the handler mints one otherwise)."""
+    team_id: StaffId | None = None
+    """Start in this team's queue (its router assigns an agent)."""
 
 
 class UpdateConversation(Command, frozen=True, kw_only=True):
@@ -103,6 +113,16 @@ class MarkRead(Command, frozen=True, kw_only=True):
     """Read everything up to this message seq; ``None`` means up to the last."""
 
 
+class AssignConversation(Command, frozen=True, kw_only=True):
+    """Hand the conversation to an agent (it stays in its team) and/or a team
+    (a team alone: the team's queue); neither: nobody handles it, no team."""
+
+    conversation_id: UUID
+    agent_id: StaffId | None = None
+    team_id: StaffId | None = None
+    reason: AssignReason = AssignReason.MANUAL
+
+
 AnyCommand = (
     StartConversation
     | UpdateConversation
@@ -110,16 +130,17 @@ AnyCommand = (
     | DeleteConversation
     | SendMessage
     | MarkRead
+    | AssignConversation
 )
 
 
 class ConversationState(msgspec.Struct, frozen=True, kw_only=True):
     """A conversation as the write side needs it to decide.
 
-    ``unread_for_staff`` holds the seqs of client messages after the staff's
-    read cursor, ``unread_for_client`` those of staff messages after the
-    client's: their lengths are the unread counts (P5). System messages are
-    unread for nobody.
+    ``unread_for_staff`` holds the seqs of client messages no staff member has
+    read (after the furthest staff cursor), ``unread_for_client`` those of
+    staff messages after the client's cursor. ``staff_cursors`` is each staff
+    member's own read cursor. System messages are unread for nobody.
     """
 
     conversation_id: UUID | None = None
@@ -133,6 +154,12 @@ class ConversationState(msgspec.Struct, frozen=True, kw_only=True):
     client_read_up_to: int = 0
     unread_for_staff: tuple[int, ...] = ()
     unread_for_client: tuple[int, ...] = ()
+    staff_cursors: dict[str, int] = msgspec.field(default_factory=dict)
+    assignee_id: str | None = None
+    team_id: str | None = None
+
+    def cursor_of(self, staff_id: str) -> int:
+        return self.staff_cursors.get(staff_id, 0)
 
     @property
     def started(self) -> bool:

@@ -13,14 +13,22 @@ import asyncpg
 import msgspec
 
 from events.catalogue import (
+    AgentAvailabilityChanged,
+    AgentProfileChanged,
+    AgentRegistered,
     AnyEvent,
+    ConversationAssigned,
     ConversationDeleted,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationUnassigned,
     ConversationUpdated,
     MessageSent,
     MessagesRead,
     MessageType,
+    TeamCreated,
+    TeamMemberAdded,
+    TeamMemberRemoved,
     event_type,
 )
 from events.envelope import Metadata, RecordedEvent
@@ -60,6 +68,25 @@ def summary(event: AnyEvent) -> str:
                 details += f" + attachment {event.attachment.url}"
         case MessagesRead():
             details = f"{event.reader} {event.reader_id} read up to #{event.up_to_seq}"
+        case ConversationAssigned() | ConversationUnassigned():
+            whom = ", ".join(
+                f"{k} {v}" for k, v in (("agent", event.agent_id), ("team", event.team_id)) if v
+            )
+            details = f"{whom or 'nobody'} by {event.by} ({event.reason})"
+        case AgentRegistered():
+            details = f"{event.agent_id} {_quote(event.display_name)}, capacity {event.capacity}"
+        case AgentProfileChanged():
+            changes = [f"name {_quote(event.display_name)}"] if event.display_name else []
+            changes += [f"capacity {event.capacity}"] if event.capacity is not None else []
+            details = f"{event.agent_id}: {', '.join(changes)}"
+        case AgentAvailabilityChanged():
+            details = f"{event.agent_id} {event.availability}"
+        case TeamCreated():
+            details = f"{event.team_id} {_quote(event.name)}" + (
+                "" if event.routing else " (no router)"
+            )
+        case TeamMemberAdded() | TeamMemberRemoved():
+            details = f"{event.team_id}: {event.agent_id}"
         case _:
             assert_never(event)
     return f"{event_type(event)} {details}".rstrip()

@@ -76,42 +76,66 @@ class Attachment(msgspec.Struct, frozen=True, kw_only=True):
     size: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
+class Availability(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class AssignReason(StrEnum):
+    """Why an assignment changed: a person chose it, the team's router did, or
+    the router took the conversation back from an agent offline too long."""
+
+    MANUAL = "manual"
+    ROUTER = "router"
+    AGENT_OFFLINE = "agent_offline"
+
+
+StaffId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00\s/]+\Z")]
+"""An agent's or a team's id: no blanks, no slashes (it goes in paths)."""
+Capacity = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+
+
 class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
     """Base of every stored event; ``type`` is the stored tag."""
 
 
-class ConversationStarted(Event, tag="ConversationStarted", frozen=True, kw_only=True):
+class ConversationEvent(Event, frozen=True, kw_only=True):
+    """An event of one conversation's stream."""
+
     conversation_id: UUID
+
+
+class ConversationStarted(ConversationEvent, tag="ConversationStarted", frozen=True, kw_only=True):
     client: Client
     channel: Channel
     priority: Priority
     status: Status
     summary: Summary | None = None
+    team_id: StaffId | None = None
+    """The team whose queue it starts in (its router assigns it)."""
 
 
-class ConversationUpdated(Event, tag="ConversationUpdated", frozen=True, kw_only=True):
+class ConversationUpdated(ConversationEvent, tag="ConversationUpdated", frozen=True, kw_only=True):
     """Only the fields that changed are set; ``None`` means unchanged."""
 
-    conversation_id: UUID
     priority: Priority | None = None
     summary: Summary | None = None
 
 
-class ConversationStatusChanged(Event, tag="ConversationStatusChanged", frozen=True, kw_only=True):
-    conversation_id: UUID
+class ConversationStatusChanged(
+    ConversationEvent, tag="ConversationStatusChanged", frozen=True, kw_only=True
+):
     from_status: Status = msgspec.field(name="from")
     to_status: Status = msgspec.field(name="to")
     reason: Reason | None = None
 
 
-class ConversationDeleted(Event, tag="ConversationDeleted", frozen=True, kw_only=True):
+class ConversationDeleted(ConversationEvent, tag="ConversationDeleted", frozen=True, kw_only=True):
     """Soft delete: hidden from lists, history kept."""
 
-    conversation_id: UUID
 
-
-class MessageSent(Event, tag="MessageSent", frozen=True, kw_only=True):
-    conversation_id: UUID
+class MessageSent(ConversationEvent, tag="MessageSent", frozen=True, kw_only=True):
     message_id: UUID
     seq: Annotated[int, msgspec.Meta(ge=1)]
     sender: Side
@@ -122,23 +146,99 @@ class MessageSent(Event, tag="MessageSent", frozen=True, kw_only=True):
     client_message_id: NonEmptyId | None = None
 
 
-class MessagesRead(Event, tag="MessagesRead", frozen=True, kw_only=True):
+class MessagesRead(ConversationEvent, tag="MessagesRead", frozen=True, kw_only=True):
     """The reader's side has read every message up to ``up_to_seq``."""
 
-    conversation_id: UUID
     reader: Side
     reader_id: NonEmptyId
     up_to_seq: Annotated[int, msgspec.Meta(ge=1)]
 
 
-AnyEvent = (
+class ConversationAssigned(
+    ConversationEvent, tag="ConversationAssigned", frozen=True, kw_only=True
+):
+    """The conversation's assignment is now ``agent_id`` and/or ``team_id``: a
+    team without an agent is the team's queue (its router picks an agent)."""
+
+    agent_id: StaffId | None = None
+    team_id: StaffId | None = None
+    by: NonEmptyId
+    """Who decided: a staff member's id, or ``router``."""
+    reason: AssignReason = AssignReason.MANUAL
+
+
+class ConversationUnassigned(
+    ConversationEvent, tag="ConversationUnassigned", frozen=True, kw_only=True
+):
+    """Nobody handles the conversation any more. ``agent_id`` is who did;
+    ``team_id`` the team whose queue it waits in now (``None``: no team)."""
+
+    agent_id: StaffId | None = None
+    team_id: StaffId | None = None
+    by: NonEmptyId
+    reason: AssignReason = AssignReason.MANUAL
+
+
+# -- the staff directory: one stream per agent (``agent-<id>``), one per team ---------
+
+
+class AgentRegistered(Event, tag="AgentRegistered", frozen=True, kw_only=True):
+    """A staff member's profile, from their first sign-in or an admin."""
+
+    agent_id: StaffId
+    display_name: Name
+    capacity: Capacity
+
+
+class AgentProfileChanged(Event, tag="AgentProfileChanged", frozen=True, kw_only=True):
+    """Only what changed is set."""
+
+    agent_id: StaffId
+    display_name: Name | None = None
+    capacity: Capacity | None = None
+
+
+class AgentAvailabilityChanged(Event, tag="AgentAvailabilityChanged", frozen=True, kw_only=True):
+    agent_id: StaffId
+    availability: Availability
+
+
+class TeamCreated(Event, tag="TeamCreated", frozen=True, kw_only=True):
+    team_id: StaffId
+    name: Name
+    routing: bool = True
+    """Whether the team's router assigns its waiting conversations."""
+
+
+class TeamMemberAdded(Event, tag="TeamMemberAdded", frozen=True, kw_only=True):
+    team_id: StaffId
+    agent_id: StaffId
+
+
+class TeamMemberRemoved(Event, tag="TeamMemberRemoved", frozen=True, kw_only=True):
+    team_id: StaffId
+    agent_id: StaffId
+
+
+AnyConversationEvent = (
     ConversationStarted
     | ConversationUpdated
     | ConversationStatusChanged
     | ConversationDeleted
     | MessageSent
     | MessagesRead
+    | ConversationAssigned
+    | ConversationUnassigned
 )
+AnyStaffEvent = (
+    AgentRegistered
+    | AgentProfileChanged
+    | AgentAvailabilityChanged
+    | TeamCreated
+    | TeamMemberAdded
+    | TeamMemberRemoved
+)
+AnyEvent = AnyConversationEvent | AnyStaffEvent
 """The tagged union of every event type."""
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -150,6 +250,14 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         ConversationDeleted,
         MessageSent,
         MessagesRead,
+        ConversationAssigned,
+        ConversationUnassigned,
+        AgentRegistered,
+        AgentProfileChanged,
+        AgentAvailabilityChanged,
+        TeamCreated,
+        TeamMemberAdded,
+        TeamMemberRemoved,
     )
 }
 

@@ -50,6 +50,7 @@ DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.ConversationDeleted: HTTP_409_CONFLICT,
     errors.InvalidTransition: HTTP_409_CONFLICT,
     errors.CommandIdReused: HTTP_409_CONFLICT,
+    errors.ConversationMoved: HTTP_409_CONFLICT,
     errors.InvalidCommand: HTTP_422_UNPROCESSABLE_ENTITY,
     read_errors.InvalidQuery: HTTP_400_BAD_REQUEST,
     read_errors.NotCaughtUp: HTTP_503_SERVICE_UNAVAILABLE,

@@ -98,7 +98,11 @@ class ConversationSession(Session):
                 await self.commands.limited("message", frame.ref, lambda: self._send_message(frame))
             case frames.MarkReadFrame():
                 await self.commands.run(
-                    MarkRead(conversation_id=self.conversation_id, up_to_seq=frame.up_to_seq),
+                    MarkRead(
+                        conversation_id=self.conversation_id,
+                        up_to_seq=frame.up_to_seq,
+                        seen_version=frame.seen_version,
+                    ),
                     frame.ref,
                 )
             case frames.TypingStartFrame():
@@ -116,6 +120,7 @@ class ConversationSession(Session):
             message_type=frame.message_type,
             attachment=frame.attachment,
             client_message_id=frame.client_message_id,
+            seen_version=frame.seen_version,
         )
         await self.commands.run(command, frame.ref, client_message_id=frame.client_message_id)
         await self.typing.stop()

@@ -26,11 +26,16 @@ class ClientFrame(
     ref: Ref | None = None
 
 
+SeenVersion = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+
+
 class SendMessageFrame(ClientFrame, tag="SEND_MESSAGE", frozen=True, kw_only=True):
     content: Content
     message_type: MessageType = MessageType.TEXT
     attachment: Attachment | None = None
     client_message_id: NonEmptyId | None = None
+    seen_version: SeenVersion | None = None
+    """The conversation version the sender last saw (the stale-action guard)."""
 
 
 class TypingStartFrame(ClientFrame, tag="TYPING_START", frozen=True, kw_only=True):
@@ -43,6 +48,7 @@ class TypingStopFrame(ClientFrame, tag="TYPING_STOP", frozen=True, kw_only=True)
 
 class MarkReadFrame(ClientFrame, tag="MARK_READ", frozen=True, kw_only=True):
     up_to_seq: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    seen_version: SeenVersion | None = None
 
 
 class PingFrame(ClientFrame, tag="PING", frozen=True, kw_only=True):
@@ -123,6 +129,39 @@ class ConversationUpdated(
     channel: str | None = None
 
 
+class Assigned(EventFrame, tag="ASSIGNED", frozen=True, kw_only=True):
+    """Staff: who handles the conversation now (a team alone: its queue)."""
+
+    agent_id: str | None
+    team_id: str | None
+    by: str
+    reason: str
+
+
+class Unassigned(EventFrame, tag="UNASSIGNED", frozen=True, kw_only=True):
+    """Staff: nobody handles the conversation; ``team_id`` is the queue it waits in."""
+
+    agent_id: str | None
+    team_id: str | None
+    by: str
+    reason: str
+
+
+class StaffChanged(ServerFrame, tag="STAFF_CHANGED", frozen=True, kw_only=True):
+    """Staff sockets: the staff directory changed (an agent's profile or
+    availability, a team or its members). ``change`` is the event type."""
+
+    position: int
+    at: datetime
+    change: str
+    agent_id: str | None = None
+    team_id: str | None = None
+    display_name: str | None = None
+    capacity: int | None = None
+    availability: str | None = None
+    name: str | None = None
+
+
 class ConversationRow(ServerFrame, tag="CONVERSATION_ROW", frozen=True, kw_only=True):
     """Inbox only: a conversation's inbox row (as GET /api/conversations/{id}
     gives it) once the read model has caught up with the events just sent."""
@@ -197,6 +236,9 @@ class Ready(ServerFrame, tag="READY", frozen=True, kw_only=True):
 
 AnyServerFrame = (
     MessageCreated
+    | Assigned
+    | Unassigned
+    | StaffChanged
     | MessagesRead
     | StatusChanged
     | ConversationUpdated

@@ -25,6 +25,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from events.catalogue import ConversationEvent
 from events.envelope import RecordedEvent
 from events.jetstream.relay import Topology
 from ws_edge import frames
@@ -139,6 +140,9 @@ class Hub:
         """Fan ``event`` out: to its conversation's sockets once (whichever of
         NATS and the local feed brings it first), to the inbox sockets from
         NATS (in log order)."""
+        if not isinstance(event.data, ConversationEvent):  # the staff directory
+            self._deliver_to_staff(event)
+            return
         cid = event.data.conversation_id
         subscribers = self._by_conversation.get(cid)
         fresh = subscribers is not None and event.stream_position > self._delivered.get(cid, 0)
@@ -157,6 +161,12 @@ class Hub:
             if held:  # sent in the loop's next turn: after the reply of whoever appended
                 asyncio.get_running_loop().call_soon(send_held, held)
         for subscriber in inbox:
+            subscriber.offer(delivery)
+
+    def _deliver_to_staff(self, event: RecordedEvent) -> None:
+        """A staff directory change: to the inbox sockets (all staff), in log order."""
+        delivery = Delivery(event, frames.encode_frame(event_frame(event)).decode())
+        for subscriber in self._inbox:
             subscriber.offer(delivery)
 
     async def _on_typing(self, message: Msg) -> None:

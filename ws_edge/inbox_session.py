@@ -13,6 +13,7 @@ from uuid import UUID
 from litestar import WebSocket
 
 from commands.model import Actor
+from events.catalogue import ConversationEvent
 from events.envelope import RecordedEvent
 from events.store import EventStore
 from read_api.queries import ConversationView
@@ -68,7 +69,8 @@ class InboxSession(Session):
         return frames.Ready(position=self.last)
 
     def _sent_live(self, event: RecordedEvent) -> None:
-        self._touched[event.data.conversation_id] = event.global_position
+        if isinstance(event.data, ConversationEvent):
+            self._touched[event.data.conversation_id] = event.global_position
 
     async def _before_waiting(self) -> None:
         """The rows of the conversations just changed, read-model fresh."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from events.catalogue import ConversationEvent
 from events.envelope import AppendResult, NewEvent, RecordedEvent
 from ws_edge.hub import Hub
 
@@ -47,6 +48,7 @@ class LocalFeed:
         """The command handler's hook: called in each conversation's commit order."""
         if not events or result.recorded_at is None:
             return
-        if self._hub.watched(events[0].data.conversation_id):
+        data = events[0].data
+        if isinstance(data, ConversationEvent) and self._hub.watched(data.conversation_id):
             for event in recorded(events, result):
                 self._hub.deliver(event, local=True)

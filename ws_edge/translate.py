@@ -6,10 +6,15 @@ from datetime import datetime
 from typing import TypedDict
 from uuid import UUID
 
+import msgspec
+
 from events.catalogue import (
+    ConversationAssigned,
     ConversationDeleted,
+    ConversationEvent,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationUnassigned,
     MessageSent,
     MessagesRead,
 )
@@ -25,8 +30,10 @@ class _Where(TypedDict):
     at: datetime
 
 
-def event_frame(event: RecordedEvent) -> frames.EventFrame:
+def event_frame(event: RecordedEvent) -> frames.EventFrame | frames.StaffChanged:
     """The frame that tells subscribers about ``event``."""
+    if not isinstance(event.data, ConversationEvent):
+        return staff_frame(event)
     where = _Where(
         conversation_id=event.data.conversation_id,
         stream_position=event.stream_position,
@@ -71,3 +78,26 @@ def event_frame(event: RecordedEvent) -> frames.EventFrame:
             )
         case ConversationDeleted():
             return frames.ConversationUpdated(**where, change="deleted")
+        case ConversationAssigned() as e:
+            return frames.Assigned(
+                **where, agent_id=e.agent_id, team_id=e.team_id, by=e.by, reason=e.reason
+            )
+        case ConversationUnassigned() as e:
+            return frames.Unassigned(
+                **where, agent_id=e.agent_id, team_id=e.team_id, by=e.by, reason=e.reason
+            )
+    raise AssertionError(f"no frame for {event.type}")
+
+
+def staff_frame(event: RecordedEvent) -> frames.StaffChanged:
+    """The frame that tells staff sockets about a change of the staff directory."""
+    data = event.data
+    frame = frames.StaffChanged(
+        position=event.global_position, at=event.recorded_at, change=event.type
+    )
+    fields = {
+        name: getattr(data, name)
+        for name in ("agent_id", "team_id", "display_name", "capacity", "availability", "name")
+        if hasattr(data, name)
+    }
+    return msgspec.structs.replace(frame, **fields)

@@ -10,6 +10,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from events.catalogue import ConversationEvent
 from events.envelope import RecordedEvent
 
 DUPLICATE_WINDOW = 120.0
@@ -19,7 +20,8 @@ DUPLICATE_WINDOW = 120.0
 @dataclass(frozen=True)
 class Topology:
     """Stream ``<PREFIX>_EVENTS`` on subjects
-    ``<prefix>.events.<conversation_id>.<EventType>``."""
+    ``<prefix>.events.<conversation_id>.<EventType>`` (a conversation's) and
+    ``<prefix>.events.staff.<EventType>`` (agents' and teams')."""
 
     prefix: str = "parley"
     duplicate_window: float = DUPLICATE_WINDOW
@@ -34,7 +36,10 @@ class Topology:
         return f"{self.prefix}.events.>"
 
     def subject(self, event: RecordedEvent) -> str:
-        return f"{self.prefix}.events.{event.data.conversation_id}.{event.type}"
+        """A conversation's events under its id, the staff directory's under ``staff``."""
+        data = event.data
+        key = data.conversation_id if isinstance(data, ConversationEvent) else "staff"
+        return f"{self.prefix}.events.{key}.{event.type}"
 
 
 async def ensure_stream(js: JetStreamContext, topology: Topology) -> None:

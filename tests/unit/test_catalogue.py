@@ -10,18 +10,28 @@ import pytest
 from events.catalogue import (
     EVENT_TYPES,
     MAX_CONTENT_LENGTH,
+    AgentAvailabilityChanged,
+    AgentProfileChanged,
+    AgentRegistered,
     AnyEvent,
+    AssignReason,
+    Availability,
     Channel,
     Client,
+    ConversationAssigned,
     ConversationDeleted,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationUnassigned,
     ConversationUpdated,
     MessageSent,
     MessagesRead,
     Priority,
     Side,
     Status,
+    TeamCreated,
+    TeamMemberAdded,
+    TeamMemberRemoved,
     event_type,
 )
 from events.envelope import Metadata, NewEvent
@@ -52,6 +62,16 @@ ONE_OF_EACH = [
         client_message_id="m-1",
     ),
     MessagesRead(conversation_id=CID, reader=Side.CLIENT, reader_id="c1", up_to_seq=1),
+    ConversationAssigned(conversation_id=CID, agent_id="ann", team_id="billing", by="bob"),
+    ConversationUnassigned(
+        conversation_id=CID, agent_id="ann", by="router", reason=AssignReason.AGENT_OFFLINE
+    ),
+    AgentRegistered(agent_id="ann", display_name="Ann Lee", capacity=10),
+    AgentProfileChanged(agent_id="ann", capacity=5),
+    AgentAvailabilityChanged(agent_id="ann", availability=Availability.AWAY),
+    TeamCreated(team_id="billing", name="Billing"),
+    TeamMemberAdded(team_id="billing", agent_id="ann"),
+    TeamMemberRemoved(team_id="billing", agent_id="ann"),
 ]
 
 
@@ -63,6 +83,14 @@ def test_the_catalogue_has_every_event_of_the_design_once() -> None:
         "ConversationDeleted",
         "MessageSent",
         "MessagesRead",
+        "ConversationAssigned",
+        "ConversationUnassigned",
+        "AgentRegistered",
+        "AgentProfileChanged",
+        "AgentAvailabilityChanged",
+        "TeamCreated",
+        "TeamMemberAdded",
+        "TeamMemberRemoved",
     }
     assert {event_type(e) for e in ONE_OF_EACH} == set(EVENT_TYPES)
 

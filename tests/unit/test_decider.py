@@ -20,6 +20,7 @@ from commands.model import (
     INITIAL_STATE,
     Actor,
     AnyCommand,
+    AssignConversation,
     ChangeStatus,
     ConversationState,
     DeleteConversation,
@@ -156,8 +157,8 @@ def test_status_changes_follow_the_table(src: Status, dst: Status) -> None:
     [
         SendMessage(conversation_id=CID, content="hello?"),
         UpdateConversation(conversation_id=CID, priority=Priority.HIGH),
-        MarkRead(conversation_id=CID),
         DeleteConversation(conversation_id=CID),
+        AssignConversation(conversation_id=CID, agent_id="bob"),
     ],
     ids=lambda c: type(c).__name__,
 )
@@ -200,7 +201,24 @@ def test_marking_read_what_is_read_already_emits_nothing() -> None:
     state = given(START, send(CAROL), send(ALICE), (MarkRead(conversation_id=CID), ALICE))
     assert decide(state, MarkRead(conversation_id=CID), ALICE, ids()) == []
     # Staff's own messages never become unread for staff.
-    assert decide(state, MarkRead(conversation_id=CID, up_to_seq=2), BOB, ids()) == []
+    only_staff = given(START, send(ALICE), send(BOB))
+    assert decide(only_staff, MarkRead(conversation_id=CID), BOB, ids()) == []
+
+
+def test_each_staff_member_reads_for_themselves() -> None:
+    state = given(START, send(CAROL), send(ALICE), (MarkRead(conversation_id=CID), ALICE))
+    [event] = decide(state, MarkRead(conversation_id=CID), BOB, ids())
+    assert isinstance(event, MessagesRead)
+    assert (event.reader_id, event.up_to_seq) == ("bob", 2)
+    state = evolve(state, event)
+    assert state.staff_cursors == {"alice": 2, "bob": 2}
+    assert decide(state, MarkRead(conversation_id=CID), BOB, ids()) == []
+
+
+def test_a_closed_conversation_can_still_be_read() -> None:
+    closed = given(START, send(CAROL), status(Status.CLOSED))
+    [event] = decide(closed, MarkRead(conversation_id=CID), ALICE, ids())
+    assert isinstance(event, MessagesRead)
 
 
 def test_reading_past_the_last_message_is_refused() -> None:
@@ -286,8 +304,9 @@ class ConversationMachine(RuleBasedStateMachine):
         if isinstance(event, ConversationStatusChanged):
             # P8: only table transitions happen.
             assert event.to_status in TRANSITIONS[before.status]
-        if before.status is Status.CLOSED:
-            # P9: nothing but a reopen changes a closed conversation.
+        if before.status is Status.CLOSED and not isinstance(event, MessagesRead):
+            # P9: nothing but a reopen changes a closed conversation (reading
+            # it moves a reader's cursor, not the conversation).
             assert isinstance(event, ConversationStatusChanged)
             assert event.to_status is Status.ACTIVE
         if isinstance(event, MessageSent):
@@ -319,7 +338,6 @@ class ConversationMachine(RuleBasedStateMachine):
     def anything_on_a_closed_conversation_but_reopen_is_refused(self, actor: Actor) -> None:
         for command in (
             SendMessage(conversation_id=CID, content="x"),
-            MarkRead(conversation_id=CID),
             UpdateConversation(conversation_id=CID, priority=Priority.LOW),
             ChangeStatus(conversation_id=CID, status=Status.PENDING),
         ):
