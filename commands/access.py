@@ -10,7 +10,7 @@ compares an actor's client id with a conversation's. Pure: no I/O.
 from __future__ import annotations
 
 from commands import errors
-from commands.model import Actor
+from commands.model import Actor, Role
 from events.catalogue import Side
 
 NOT_YOURS = "this conversation belongs to another client"
@@ -30,6 +30,23 @@ def can_write(actor: Actor, owner_client_id: str) -> bool:
 def can_manage(actor: Actor) -> bool:
     """May ``actor`` manage conversations (status, priority, summary, delete,
     inbox, history, time travel)?"""
+    return actor.is_staff
+
+
+def require_admin(actor: Actor, what: str) -> None:
+    """:class:`~commands.errors.Forbidden` ("only admins may <what>") unless an admin."""
+    if actor.role is not Role.ADMIN:
+        raise errors.Forbidden(f"only admins may {what}")
+
+
+def require_agent_self_or_admin(actor: Actor, agent_id: str, what: str) -> None:
+    """Staff change their own ``what``; admins anyone's."""
+    if not actor.is_staff or (actor.id != agent_id and actor.role is not Role.ADMIN):
+        raise errors.Forbidden(f"only admins may change another agent's {what}")
+
+
+def can_see_staff(actor: Actor) -> bool:
+    """May ``actor`` see the staff directory (agents, teams, assignments)?"""
     return actor.is_staff
 
 

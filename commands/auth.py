@@ -1,7 +1,8 @@
 """Access tokens: HS256 JWTs that say who the caller is.
 
 Claims: ``sub`` (the actor id), ``role`` (``admin``, ``agent`` or ``client``),
-``client_id`` (required for — and only allowed on — a client), ``iat`` and
+``client_id`` (required for — and only allowed on — a client), ``name``
+(optional: a staff member's display name at first sign-in), ``iat`` and
 ``exp`` (required). The algorithm is pinned to HS256: ``alg: none`` and every
 other algorithm are refused. Time is an argument, like everywhere in the
 domain: callers pass ``now`` (``decode_token`` defaults to the real clock).
@@ -48,12 +49,14 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     sub: str
     role: Role
     client_id: str | None = None
+    name: str | None = None
+    """The ``name`` claim: how the caller is shown (staff: their display name)."""
     expires_at: float | None = None
     """The token's ``exp`` (seconds since the epoch)."""
 
     def actor(self) -> Actor:
         """The caller as the actor of a command."""
-        return Actor(id=self.sub, role=self.role, client_id=self.client_id)
+        return Actor(id=self.sub, role=self.role, client_id=self.client_id, name=self.name)
 
 
 class _Claims(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +64,7 @@ class _Claims(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     exp: int | float
     client_id: NonEmpty | None = None
+    name: NonEmpty | None = None
     nbf: int | float | None = None
 
 
@@ -79,6 +83,7 @@ def issue_token(
     client_id: str | None = None,
     ttl: timedelta,
     now: datetime,
+    name: str | None = None,
 ) -> str:
     """A signed token for ``sub`` valid from ``now`` for ``ttl``."""
     if not secret:
@@ -99,6 +104,8 @@ def issue_token(
     }
     if client_id is not None:
         claims["client_id"] = client_id
+    if name is not None:
+        claims["name"] = name
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -146,5 +153,9 @@ def decode_token(
     if claims.nbf is not None and at < claims.nbf - slack:
         raise AuthError(AuthErrorReason.NOT_YET_VALID, "the token is not valid yet")
     return Principal(
-        sub=claims.sub, role=claims.role, client_id=claims.client_id, expires_at=claims.exp
+        sub=claims.sub,
+        role=claims.role,
+        client_id=claims.client_id,
+        name=claims.name,
+        expires_at=claims.exp,
     )

@@ -26,6 +26,18 @@ class ConversationNotFound(DomainError):
     code = "conversation_not_found"
 
 
+class AgentNotFound(DomainError):
+    code = "agent_not_found"
+
+
+class TeamNotFound(DomainError):
+    code = "team_not_found"
+
+
+class TeamExists(DomainError):
+    code = "team_exists"
+
+
 class ConversationExists(DomainError):
     code = "conversation_exists"
 

@@ -44,6 +44,9 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.ConversationNotFound: HTTP_404_NOT_FOUND,
+    errors.AgentNotFound: HTTP_404_NOT_FOUND,
+    errors.TeamNotFound: HTTP_404_NOT_FOUND,
+    errors.TeamExists: HTTP_409_CONFLICT,
     errors.Forbidden: HTTP_403_FORBIDDEN,
     errors.ConversationExists: HTTP_409_CONFLICT,
     errors.ConversationClosed: HTTP_409_CONFLICT,
