@@ -54,6 +54,7 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,  # e.g. a connection the pool took back when it broke
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # shutdown, cannot connect now, cancel
+    asyncpg.exceptions.TooManyConnectionsError,  # the server's max_connections reached
 )
 """What a lost, refused or frozen connection raises: worth a retry elsewhere."""
 
