@@ -1,14 +1,16 @@
-"""What every benchmark script shares: options, processes, CPU, percentiles,
-tables and the facts a report starts with."""
+"""What every benchmark shares: options, runs, figures, tables, machine facts,
+processes and throwaway databases."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import platform
+import resource
 import shlex
 import signal
 import socket
@@ -16,42 +18,53 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
+from commands.auth import issue_token
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+CONTENT = (  # 200 characters: a typical customer message
+    "Hi, I ordered running shoes last Tuesday (order 48213) and the tracking page "
+    "still says 'label created' after five days. Could you check with the courier "
+    "and tell me when they will arrive? Thanks, Jo!"
+)
 T = TypeVar("T")
+Checks = list[tuple[str, str, bool]]  # (target, measured, met)
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-# -- options --------------------------------------------------------------------------
+# -- options and runs -------------------------------------------------------------------
+
+
+Option = tuple[str, Callable[[str], Any], Any, str]  # name, type, default, help
 
 
 def parser(
-    prog: str, description: str, nats: bool = True, loop: bool = False
-) -> argparse.ArgumentParser:
-    """An argument parser with the options every script has."""
+    prog: str, description: str, options: Sequence[Option], nats: bool = True, loop: bool = False
+) -> Any:
+    """An argument parser with ``options`` and those every script has."""
     p = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
-    p.add_argument(
-        "--database-url",
-        default=os.environ.get("PARLEY_DATABASE_URL") or DEFAULT_ADMIN_URL,
-        help="a server where this script may create and drop databases "
-        "(default: $PARLEY_DATABASE_URL, else %(default)s)",
-    )
-    if nats:
+    for name, kind, default, what in options:
+        p.add_argument(f"--{name}", type=kind, default=default, help=what or None)
+    urls = [("database", "postgresql://postgres@127.0.0.1:5432/postgres")]
+    urls += [("nats", "nats://127.0.0.1:4222")] if nats else []
+    for name, default in urls:
+        variable = f"PARLEY_{name.upper()}_URL"
+        what = (
+            "NATS with JetStream" if name == "nats" else "a server to create and drop databases on"
+        )
         p.add_argument(
-            "--nats-url",
-            default=os.environ.get("PARLEY_NATS_URL") or DEFAULT_NATS_URL,
-            help="NATS with JetStream (default: $PARLEY_NATS_URL, else %(default)s)",
+            f"--{name}-url",
+            default=os.environ.get(variable) or default,
+            help=f"{what} (default: ${variable}, else {default})",
         )
     if loop:
         p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
@@ -63,21 +76,45 @@ def int_list(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
 
-def loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop (as uvicorn[standard] runs the app), or asyncio's own loop."""
-    if loop == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop
-    return None
+def str_list(text: str) -> list[str]:
+    return [part for part in text.split(",") if part]
 
 
-def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T:
-    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-        return runner.run(coro)
+def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T | None:
+    """Run ``coro``; SIGTERM stops it like Ctrl-C (None then: interrupted)."""
+    import uvloop
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await coro
+
+    factory = uvloop.new_event_loop if loop == "uvloop" else None
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("interrupted")
+        return None
 
 
-# -- figures ----------------------------------------------------------------------------
+def emit(report: Any, render: Callable[[Any], str], as_json: bool, **extra: Any) -> int:
+    """Print the report (or its JSON, with ``extra``); the exit status."""
+    if report is None:
+        return 130
+    if as_json:
+        print(json.dumps({**asdict(report), **extra}, indent=2, default=str))
+    else:
+        print(render(report))
+    return 0
+
+
+def checks_json(checks: Checks, key: str = "measured") -> list[dict[str, Any]]:
+    return [{"target": t, key: m, "met": ok} for t, m, ok in checks]
+
+
+# -- figures and tables ---------------------------------------------------------------------
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -89,13 +126,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
-    """Count, p50, p90, p99 and max of ``values``."""
     quantiles = {f"p{q}": percentile(values, q) for q in (50, 90, 99)}
     return {"n": len(values), **quantiles, "max": max(values, default=float("nan"))}
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lines of a Markdown table: first column left-aligned, the others right."""
+    """First column left-aligned, the others right."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -110,21 +146,22 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
 
 
 def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lines of a plain-text table: columns two spaces apart, figures right-aligned."""
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    for row in rows:
-        out.append("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
-    return out
+    out = [
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
+    return out + [
+        "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    ]
 
 
-def targets_lines(title: str, checks: Sequence[tuple[str, str, bool]]) -> list[str]:
+def targets_lines(title: str, checks: Checks) -> list[str]:
     lines = [title] if checks else []
     return lines + [f"  {'met   ' if ok else 'MISSED'}  {t}: {m}" for t, m, ok in checks]
 
 
-# -- the machine ----------------------------------------------------------------------------
+# -- the machine ------------------------------------------------------------------------------
 
 
 def now_utc() -> str:
@@ -139,22 +176,19 @@ def python_version() -> str:
     return platform.python_version()
 
 
-def load_average() -> float:
-    return round(os.getloadavg()[0], 2)
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def git_revision() -> str:
     """The commit measured, and whether the tree differs from it (not counting bench/)."""
+    git = ["git", "-C", str(ROOT)]
+    status = ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"]
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        head, dirty = (
+            subprocess.run([*git, *a], capture_output=True, text=True).stdout.strip()
+            for a in (["rev-parse", "--short", "HEAD"], status)
+        )
     except OSError:
         return "unknown"
     return f"{head}{' + uncommitted changes' if dirty else ''}"
@@ -174,13 +208,9 @@ def process_cpu_seconds(pid: int) -> float:
 
 def machine_busy_and_total() -> tuple[float, float]:
     """Busy and total CPU seconds of the machine so far (all cores, /proc/stat)."""
-    try:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except OSError:
-        return float("nan"), float("nan")
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-    total = sum(values[:8])
-    return (total - idle) / _TICK, total / _TICK
+    return (sum(values[:8]) - idle) / _TICK, sum(values[:8]) / _TICK
 
 
 @contextlib.contextmanager
@@ -195,7 +225,19 @@ def machine_busy(into: dict[str, float], part: str) -> Iterator[None]:
             into[part] = round(100 * (busy1 - busy0) / (total1 - total0), 1)
 
 
-# -- processes ------------------------------------------------------------------------------
+def raise_open_file_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def token(secret: str, sub: str, role: str = "admin", **claims: str) -> str:
+    now = datetime.now(UTC)
+    return issue_token(secret, sub=sub, role=role, ttl=timedelta(hours=2), now=now, **claims)
+
+
+# -- processes --------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -222,17 +264,14 @@ class Proc:
         return f"http://127.0.0.1:{self.port}"
 
     def tail(self, lines: int = 30) -> str:
-        try:
+        with contextlib.suppress(OSError):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return ""
 
 
-def start(
-    name: str, command: Sequence[str], env: dict[str, str], workdir: Path, port: int = 0
-) -> Proc:
+def start(name: str, command: Sequence[str], env: Any, workdir: Path, port: int = 0) -> Proc:
     log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as out:
+    with log_path.open("wb") as out:  # a session of its own: Ctrl-C reaches us only
         process = subprocess.Popen(
             list(command),
             cwd=ROOT,
@@ -240,7 +279,7 @@ def start(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches us only; we stop it ourselves
+            start_new_session=True,
         )
     return Proc(name, process, log_path, port)
 
@@ -248,8 +287,9 @@ def start(
 def start_module(name: str, module: str, args: Sequence[str], workdir: Path, env: Any) -> Proc:
     """``python -m module --port P args`` on a free port."""
     port = free_port()
-    command = [sys.executable, "-m", module, "--port", str(port), *args]
-    return start(name, command, env, workdir, port)
+    return start(
+        name, [sys.executable, "-m", module, "--port", str(port), *args], env, workdir, port
+    )
 
 
 def stop(proc: Proc) -> None:
@@ -263,15 +303,10 @@ def stop(proc: Proc) -> None:
 
 
 async def wait_ready(
-    proc: Proc,
-    path: str = "/health/live",
-    method: str = "GET",
-    body: Any = None,
-    ok: int = 200,
-    timeout: float = 30,
+    proc: Proc, path: str = "/health/live", method: str = "GET", body: Any = None, ok: int = 200
 ) -> None:
-    """Until ``method path`` answers ``ok`` (or the process exits, or ``timeout``)."""
-    deadline = time.monotonic() + timeout
+    """Until ``method path`` answers ``ok`` (or the process exits, or 30 s)."""
+    deadline = time.monotonic() + 30
     async with httpx.AsyncClient(base_url=proc.base_url, timeout=5) as client:
         while True:
             if proc.process.poll() is not None:
@@ -282,5 +317,5 @@ async def wait_ready(
                 if (await client.request(method, path, json=body)).status_code == ok:
                     return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{proc.name} did not answer within {timeout:g} s")
+                raise RuntimeError(f"{proc.name} did not answer within 30 s")
             await asyncio.sleep(0.1)

@@ -1,18 +1,11 @@
-"""The bare Litestar WebSocket server ``bench.ws`` compares Parley's edge with.
-
-It keeps the sockets connected to ``/ws/{conversation_id}`` grouped by
-conversation (no token, no store, no NATS): a socket is accepted, gets a
-READY frame, and then only receives. ``POST /broadcast`` with the body of
-Parley's ``POST /api/messages`` (validated into the same
-``commands.model.SendMessage``) answers 202 at once and sends one
-MESSAGE_CREATED frame of the same shape as Parley's (``ws_edge.frames``,
-encoded once) to every socket of that conversation, one ``send_data`` after
-the other. ``GET /health/live`` answers when it is up.
-
-It is served as ``parley serve --log-level warning`` serves Parley (uvicorn,
-uvloop, httptools, uvicorn's default WebSocket protocol, and the WebSocket
-settings of ``parley/server.py``: no permessage-deflate, no protocol pings;
-``gc.freeze()`` once started; no access log), through ``bench.commands_server.run``::
+"""The bare Litestar WebSocket server ``bench.ws`` compares Parley's edge with:
+sockets on ``/ws/{conversation_id}`` grouped by conversation (no token, no store,
+no NATS) get a READY frame, then only receive. ``POST /broadcast`` with the body
+of Parley's ``POST /api/messages`` (the same ``SendMessage``) answers 202 at once
+and sends one MESSAGE_CREATED of Parley's shape (``ws_edge.frames``, encoded
+once) to every socket of that conversation, one after the other. Served as
+``parley serve`` serves Parley (uvicorn, uvloop, httptools, its WebSocket
+settings, ``gc.freeze()`` once started), through ``bench.commands_server.run``::
 
     .venv/bin/python -m bench.ws_bare --port 8102
 """
@@ -37,39 +30,42 @@ from bench.commands_server import run
 from commands.model import SendMessage
 from ws_edge import frames
 
-_groups: dict[UUID, set[WebSocket[Any, Any, Any]]] = defaultdict(set)
-_positions = itertools.count(1)
-_background: set[asyncio.Task[None]] = set()
+# The WebSocket settings `parley serve` runs with (parley/server.py): no
+# permessage-deflate, no protocol pings, 10 s graceful shutdown.
+WS_SETTINGS: dict[str, object] = {
+    "ws_per_message_deflate": False,
+    "ws_ping_interval": None,
+    "ws_ping_timeout": None,
+    "timeout_graceful_shutdown": 10,
+}
+groups: dict[UUID, set[WebSocket[Any, Any, Any]]] = defaultdict(set)
+positions = itertools.count(1)
+background: set[asyncio.Task[None]] = set()
 
 
 @websocket("/ws/{conversation_id:uuid}")
 async def conversation_socket(socket: WebSocket[Any, Any, Any], conversation_id: UUID) -> None:
     await socket.accept()
-    group = _groups[conversation_id]
-    group.add(socket)
+    groups[conversation_id].add(socket)
     try:
         ready = frames.Ready(conversation_id=conversation_id, stream_position=1, position=0)
         await socket.send_data(frames.encode_frame(ready).decode())
-        while True:
-            message = await socket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
+        while (await socket.receive())["type"] != "websocket.disconnect":
+            pass
     finally:
-        group.discard(socket)
+        groups[conversation_id].discard(socket)
 
 
-async def _broadcast(text: str, sockets: list[WebSocket[Any, Any, Any]]) -> None:
+async def send_all(text: str, sockets: list[WebSocket[Any, Any, Any]]) -> None:
     for socket in sockets:
-        try:
+        with contextlib.suppress(Exception):  # one went away: the others still get theirs
             await socket.send_data(text)
-        except Exception:  # a socket that went away: the others still get theirs
-            continue
 
 
 @post("/broadcast", status_code=202)
 async def broadcast(data: JSONBody[SendMessage]) -> dict[str, int]:
-    sockets = list(_groups.get(data.conversation_id, ()))
-    position = next(_positions)
+    sockets = list(groups.get(data.conversation_id, ()))
+    position = next(positions)
     frame = frames.MessageCreated(
         conversation_id=data.conversation_id,
         stream_position=position + 1,
@@ -84,10 +80,9 @@ async def broadcast(data: JSONBody[SendMessage]) -> dict[str, int]:
         attachment=data.attachment,
         client_message_id=data.client_message_id,
     )
-    text = frames.encode_frame(frame).decode()
-    task = asyncio.create_task(_broadcast(text, sockets))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    task = asyncio.create_task(send_all(frames.encode_frame(frame).decode(), sockets))
+    background.add(task)
+    task.add_done_callback(background.discard)
     return {"sockets": len(sockets)}
 
 
@@ -96,36 +91,18 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-WS_SETTINGS: dict[str, object] = {
-    "ws_per_message_deflate": False,
-    "ws_ping_interval": None,
-    "ws_ping_timeout": None,
-    "timeout_graceful_shutdown": 10,
-}
-
-
-def _freeze() -> None:
+def freeze() -> None:
     # As `parley serve` does once started: what lives for ever leaves the GC's sight.
     gc.collect()
     gc.freeze()
 
 
-def create_app() -> Litestar:
-    return Litestar(route_handlers=[conversation_socket, broadcast, live], on_startup=[_freeze])
-
-
 @contextlib.asynccontextmanager
-async def _context() -> AsyncIterator[Litestar]:
-    yield create_app()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.ws_bare")
-    parser.add_argument("--port", type=int, required=True)
-    # The WebSocket settings `parley serve` runs with (parley/server.py): no
-    # permessage-deflate, no protocol pings, 10 s graceful shutdown.
-    run(_context, parser.parse_args().port, **WS_SETTINGS)
+async def bare_app() -> AsyncIterator[Litestar]:
+    yield Litestar(route_handlers=[conversation_socket, broadcast, live], on_startup=[freeze])
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(prog="python -m bench.ws_bare")
+    parser.add_argument("--port", type=int, required=True)
+    run(bare_app, parser.parse_args().port, **WS_SETTINGS)
