@@ -97,9 +97,9 @@ OPTIONS: list[common.Option] = [
     ("warmup", float, 1.0, "unmeasured seconds first"),
     ("max-events", int, 1_000_000, "end a run after this many"),
     ("streams", int, 1000, "conversation streams"),
-    ("batch-sizes", common.int_list, [1, 100], "events per append, comma-separated"),
-    ("concurrency", common.int_list, [1, 32], "concurrent callers, comma-separated"),
-    ("engines", common.str_list, ["parley", "eventsourcing"], "from parley,eventsourcing"),
+    ("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated"),
+    ("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated"),
+    ("engines", common.csv(str), ["parley", "eventsourcing"], "from parley,eventsourcing"),
     ("writers", int, 2, "PostgresEventStore writers"),
     ("max-batch-events", int, 2000, "group-commit bound"),
 ]
@@ -203,12 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     workloads = [engines.Workload(n, c) for n, c in pairs]
     coro = run(args.database_url, workloads, args.engines, settings, args.loop)
     report = common.run_main(coro, args.loop)
-    if report is None:
-        return 130
-    ratios = {f"{n}x{c}": ratio(report, n, c) for n, c in pairs}
-    return common.emit(
-        report, render, args.json, ratios=ratios, targets=common.checks_json(targets(report))
-    )
+    ratios = {f"{n}x{c}": ratio(report, n, c) for n, c in pairs} if report else {}
+    return common.emit(report, render, targets, args, ratios=ratios)
 
 
 if __name__ == "__main__":

@@ -165,15 +165,11 @@ def parse_args(argv: Sequence[str] | None) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    report = common.run_main(run(args))
-    if report is None:
+    if (report := common.run_main(run(args))) is None:
         return 130
     medians = {e: {k: report.median(e, k) for k, _ in MEDIANS} for e in ("bare", "parley")}
     share = report.share if report.throughput else None
-    extra = {"medians": medians, "parley_share_of_bare": share}
-    return common.emit(
-        report, render, args.json, **extra, targets=common.checks_json(targets(report))
-    )
+    return common.emit(report, render, targets, args, medians=medians, parley_share_of_bare=share)
 
 
 if __name__ == "__main__":

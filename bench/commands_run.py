@@ -114,7 +114,7 @@ async def run(args: Any) -> Report:
                 # Liveness, not readiness: /health/ready also wants the relay and
                 # projection workers, which this benchmark does not run.
                 await common.wait_ready(parley)
-                await common.wait_ready(bare, "/api/messages", "POST", probe, 201)
+                await common.wait_ready(bare, "/api/messages", probe)
                 common.log(f"servers up: parley pid {parley.pid}, bare pid {bare.pid}")
                 admin = common.token(secret, load.STAFF_ID)
                 if args.seconds > 0:

@@ -1,5 +1,5 @@
 """What every benchmark shares: options, runs, figures, tables, machine facts,
-processes and throwaway databases."""
+processes, tokens and throwaway databases."""
 
 from __future__ import annotations
 
@@ -33,51 +33,38 @@ CONTENT = (  # 200 characters: a typical customer message
     "still says 'label created' after five days. Could you check with the courier "
     "and tell me when they will arrive? Thanks, Jo!"
 )
+URLS = {
+    "database": "postgresql://postgres@127.0.0.1:5432/postgres",
+    "nats": "nats://127.0.0.1:4222",
+}
 T = TypeVar("T")
 Checks = list[tuple[str, str, bool]]  # (target, measured, met)
+Option = tuple[str, Callable[[str], Any], Any, str]  # name, type, default, help
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-# -- options and runs -------------------------------------------------------------------
-
-
-Option = tuple[str, Callable[[str], Any], Any, str]  # name, type, default, help
-
-
 def parser(
-    prog: str, description: str, options: Sequence[Option], nats: bool = True, loop: bool = False
+    prog: str, what: str, options: Sequence[Option], nats: bool = True, loop: bool = False
 ) -> Any:
     """An argument parser with ``options`` and those every script has."""
-    p = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
-    for name, kind, default, what in options:
-        p.add_argument(f"--{name}", type=kind, default=default, help=what or None)
-    urls = [("database", "postgresql://postgres@127.0.0.1:5432/postgres")]
-    urls += [("nats", "nats://127.0.0.1:4222")] if nats else []
-    for name, default in urls:
+    p = argparse.ArgumentParser(prog=f"python -m {prog}", description=what)
+    for name, kind, default, about in options:
+        p.add_argument(f"--{name}", type=kind, default=default, help=about or None)
+    for name, default in list(URLS.items())[: 2 if nats else 1]:
         variable = f"PARLEY_{name.upper()}_URL"
-        what = (
-            "NATS with JetStream" if name == "nats" else "a server to create and drop databases on"
-        )
-        p.add_argument(
-            f"--{name}-url",
-            default=os.environ.get(variable) or default,
-            help=f"{what} (default: ${variable}, else {default})",
-        )
+        about = f"(default: ${variable}, else {default})"
+        p.add_argument(f"--{name}-url", default=os.environ.get(variable) or default, help=about)
     if loop:
         p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
 
-def int_list(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
-
-
-def str_list(text: str) -> list[str]:
-    return [part for part in text.split(",") if part]
+def csv(kind: Callable[[str], T]) -> Callable[[str], list[T]]:
+    return lambda text: [kind(part) for part in text.split(",") if part.strip()]
 
 
 def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T | None:
@@ -90,28 +77,31 @@ def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T | None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         return await coro
 
-    factory = uvloop.new_event_loop if loop == "uvloop" else None
     try:
-        with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(main())
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None) as r:
+            return r.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
         log("interrupted")
         return None
 
 
-def emit(report: Any, render: Callable[[Any], str], as_json: bool, **extra: Any) -> int:
-    """Print the report (or its JSON, with ``extra``); the exit status."""
+def emit(
+    report: Any,
+    render: Callable[[Any], str],
+    targets: Callable[[Any], Checks],
+    args: Any,
+    key: str = "measured",
+    **extra: Any,
+) -> int:
+    """Print the report, or with ``--json`` its data, ``extra`` and the targets met."""
     if report is None:
         return 130
-    if as_json:
-        print(json.dumps({**asdict(report), **extra}, indent=2, default=str))
+    if args.json:
+        checks = [{"target": t, key: m, "met": ok} for t, m, ok in targets(report)]
+        print(json.dumps({**asdict(report), **extra, "targets": checks}, indent=2, default=str))
     else:
         print(render(report))
     return 0
-
-
-def checks_json(checks: Checks, key: str = "measured") -> list[dict[str, Any]]:
-    return [{"target": t, key: m, "met": ok} for t, m, ok in checks]
 
 
 # -- figures and tables ---------------------------------------------------------------------
@@ -133,25 +123,23 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """First column left-aligned, the others right."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
+    lines = []
+    for cells in [header, *rows]:
         padded = (
             c.rjust(w) if i else c.ljust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
-        return "| " + " | ".join(padded) + " |"
-
+        lines.append("| " + " | ".join(padded) + " |")
     rule = "|".join("-" * (w + 1) + ":" if i else "-" * (w + 2) for i, w in enumerate(widths))
-    return [line(header), f"|{rule}|", *(line(r) for r in rows)]
+    return [lines[0], f"|{rule}|", *lines[1:]]
 
 
 def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Columns two spaces apart; the header left-aligned, the rows right."""
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
-    out = [
-        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
-        "  ".join("-" * w for w in widths),
-    ]
-    return out + [
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    return lines + [
         "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
     ]
 
@@ -184,17 +172,11 @@ def git_revision() -> str:
     """The commit measured, and whether the tree differs from it (not counting bench/)."""
     git = ["git", "-C", str(ROOT)]
     status = ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"]
-    try:
-        head, dirty = (
-            subprocess.run([*git, *a], capture_output=True, text=True).stdout.strip()
-            for a in (["rev-parse", "--short", "HEAD"], status)
-        )
-    except OSError:
-        return "unknown"
-    return f"{head}{' + uncommitted changes' if dirty else ''}"
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
+    out = [
+        subprocess.run([*git, *a], capture_output=True, text=True).stdout.strip()
+        for a in (["rev-parse", "--short", "HEAD"], status)
+    ]
+    return f"{out[0]}{' + uncommitted changes' if out[1] else ''}"
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -203,33 +185,30 @@ def process_cpu_seconds(pid: int) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def machine_busy_and_total() -> tuple[float, float]:
-    """Busy and total CPU seconds of the machine so far (all cores, /proc/stat)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-    return (sum(values[:8]) - idle) / _TICK, sum(values[:8]) / _TICK
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
 def machine_busy(into: dict[str, float], part: str) -> Iterator[None]:
-    """Record the machine's CPU use (100% = every core) during a part."""
-    busy0, total0 = machine_busy_and_total()
+    """Record the machine's CPU use (100% = every core, /proc/stat) during a part."""
+
+    def busy_and_total() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return sum(values[:8]) - values[3] - values[4], sum(values[:8])  # less idle, iowait
+
+    busy0, total0 = busy_and_total()
     try:
         yield
     finally:
-        busy1, total1 = machine_busy_and_total()
+        busy1, total1 = busy_and_total()
         if total1 > total0:
             into[part] = round(100 * (busy1 - busy0) / (total1 - total0), 1)
 
 
 def raise_open_file_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
 
 
 def token(secret: str, sub: str, role: str = "admin", **claims: str) -> str:
@@ -264,32 +243,22 @@ class Proc:
         return f"http://127.0.0.1:{self.port}"
 
     def tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def start(name: str, command: Sequence[str], env: Any, workdir: Path, port: int = 0) -> Proc:
+    """``command`` in a session of its own (Ctrl-C reaches us only; we stop it)."""
     log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as out:  # a session of its own: Ctrl-C reaches us only
-        process = subprocess.Popen(
-            list(command),
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    with log_path.open("wb") as out:
+        streams: Any = {"stdin": subprocess.DEVNULL, "stdout": out, "stderr": subprocess.STDOUT}
+        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, **streams)
     return Proc(name, process, log_path, port)
 
 
 def start_module(name: str, module: str, args: Sequence[str], workdir: Path, env: Any) -> Proc:
     """``python -m module --port P args`` on a free port."""
-    port = free_port()
-    return start(
-        name, [sys.executable, "-m", module, "--port", str(port), *args], env, workdir, port
-    )
+    command = [sys.executable, "-m", module, "--port", str(port := free_port()), *args]
+    return start(name, command, env, workdir, port)
 
 
 def stop(proc: Proc) -> None:
@@ -302,20 +271,13 @@ def stop(proc: Proc) -> None:
             proc.process.wait()
 
 
-async def wait_ready(
-    proc: Proc, path: str = "/health/live", method: str = "GET", body: Any = None, ok: int = 200
-) -> None:
-    """Until ``method path`` answers ``ok`` (or the process exits, or 30 s)."""
+async def wait_ready(proc: Proc, path: str = "/health/live", body: Any = None) -> None:
+    """Until ``GET path`` (``POST`` with a ``body``) answers 2xx; 30 s at most."""
     deadline = time.monotonic() + 30
     async with httpx.AsyncClient(base_url=proc.base_url, timeout=5) as client:
-        while True:
-            if proc.process.poll() is not None:
-                raise RuntimeError(
-                    f"{proc.name} exited ({proc.process.returncode}):\n{proc.tail()}"
-                )
+        while proc.process.poll() is None and time.monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
-                if (await client.request(method, path, json=body)).status_code == ok:
+                if (await client.request("POST" if body else "GET", path, json=body)).is_success:
                     return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{proc.name} did not answer within 30 s")
             await asyncio.sleep(0.1)
+    raise RuntimeError(f"{proc.name} is not up ({proc.process.poll()}):\n{proc.tail()}")

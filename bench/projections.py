@@ -38,12 +38,12 @@ OPTIONS: list[common.Option] = [
     ("events", int, 50_000, "(a) events to relay"),
     ("rebuild-events", int, 200_000, "(b) events in the log to rebuild"),
     ("rounds", int, 3, "(a) relay + raw rounds (median)"),
-    ("raw-variants", common.str_list, list(RAW_VARIANTS), f"(a) from {','.join(RAW_VARIANTS)}"),
+    ("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {','.join(RAW_VARIANTS)}"),
     ("rate", float, 500.0, "(c) commands per second"),
     ("seconds", float, 20.0, "(c) measured seconds"),
     ("warmup", float, 3.0, "(c) unmeasured seconds"),
     ("conversations", int, 100, "(c) conversations"),
-    ("parts", common.str_list, ["relay", "rebuild", "live"], "from relay,rebuild,live"),
+    ("parts", common.csv(str), ["relay", "rebuild", "live"], "from relay,rebuild,live"),
 ]
 
 
@@ -154,8 +154,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     report = common.run_main(run(args), args.loop)
-    checks = common.checks_json(targets(report)) if report else []
-    return common.emit(report, render, args.json, targets=checks)
+    return common.emit(report, render, targets, args)
 
 
 if __name__ == "__main__":

@@ -186,8 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--send-via", choices=["ws", "http"], default="ws")
     args: Any = p.parse_args(argv)
     report = common.run_main(run(args))
-    checks = common.checks_json(targets(report), "figure") if report else []
-    return common.emit(report, render, args.json, targets=checks)
+    return common.emit(report, render, targets, args, "figure")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,9 @@
-"""The helper processes of ``bench.ws``, driven by JSON lines (one request on
-stdin, one answer on stdout, ``{"ok": true, ...}``); CLOCK_MONOTONIC is one
-clock for every process of the machine. Benchmark messages have the content
-``<tag>|<n>|<send time, monotonic ns>``.
-
-``python -m bench.ws_client`` holds many WebSocket sockets (``websockets``
-asyncio client on uvloop) and, for each MESSAGE_CREATED of the current tag,
-notes the delivery latency. Ops: ``connect`` (name, urls, compression,
-concurrency: open a named set, each socket up to its READY), ``tag`` (keep
-only that tag's deliveries from now on), ``count``, ``collect`` (path: write
-``{"<n>": [latency µs, ...]}``; the counts and the sockets closed so far),
-``close`` (name), ``exit``.
-
-``python -m bench.ws_client --tap NATS_URL PREFIX`` subscribes to
-``<prefix>.events.*.MessageSent`` (as every ``parley serve`` does), in a process
-of its own so that its clock readings do not wait for a busy event loop, and
-notes when each benchmark message arrived and its ``recorded_at`` (the INSERT's
-``clock_timestamp()``) on the monotonic clock. Ops: ``dump`` (path: write
-``{content: [arrived, recorded]}`` and forget them), ``exit``.
+"""``bench.ws``'s helper processes, driven by JSON lines (``{"op": <method>, ...}``
+on stdin, ``{"ok": true, ...}`` on stdout). Benchmark messages have the content
+``<tag>|<n>|<send time, monotonic ns>`` (CLOCK_MONOTONIC: one clock for every
+process of the machine). ``python -m bench.ws_client`` holds WebSocket sockets
+and notes each delivery's latency (:class:`Client`); with ``--tap NATS_URL
+PREFIX``, when each message reached NATS and was INSERTed (:class:`Tap`).
 """
 
 from __future__ import annotations
@@ -56,6 +43,8 @@ decode_event = msgspec.json.Decoder(Event).decode
 
 
 class Client:
+    """Named sets of sockets, each opened up to its READY; the deliveries of the current tag."""
+
     def __init__(self) -> None:
         self.sets: dict[str, list[ClientConnection]] = defaultdict(list)
         self.readers: dict[str, list[asyncio.Task[None]]] = defaultdict(list)
@@ -82,11 +71,12 @@ class Client:
             self.readers[name].append(asyncio.create_task(self.read(ws)))
 
         await asyncio.gather(*(one(url) for url in urls))
+        failed, seconds = failures.total(), round(time.monotonic() - started, 3)
         return {
-            "connected": len(urls) - failures.total(),
-            "failed": failures.total(),
+            "connected": len(urls) - failed,
+            "failed": failed,
+            "seconds": seconds,
             "failures": dict(failures.most_common(3)),
-            "seconds": round(time.monotonic() - started, 3),
         }
 
     async def read(self, ws: ClientConnection) -> None:
@@ -137,13 +127,7 @@ class Client:
     def collect(self, path: str) -> dict[str, Any]:
         with open(path, "w") as out:
             json.dump({str(n): lats for n, lats in self.kept.items()}, out)
-        return {
-            **self.count(),
-            "messages": len(self.kept),
-            "others": self.others,
-            "close_codes": dict(self.close_codes),
-            "open": {n: sum(ws.close_code is None for ws in s) for n, s in self.sets.items()},
-        }
+        return {**self.count(), "others": self.others, "close_codes": dict(self.close_codes)}
 
     async def exit(self) -> dict[str, Any]:
         for name in list(self.sets):
@@ -152,6 +136,11 @@ class Client:
 
 
 class Tap:
+    """A subscriber to ``<prefix>.events.*.MessageSent``, as every ``parley serve`` has, in a
+    process of its own so that its clock readings do not wait for a busy event loop: when
+    each benchmark message arrived, and its ``recorded_at`` (the INSERT's clock) moved
+    to the monotonic clock."""
+
     def __init__(self) -> None:
         self.seen: dict[str, tuple[int, int]] = {}
         self.wall_minus_monotonic = time.time_ns() - time.monotonic_ns()
@@ -203,11 +192,8 @@ async def serve(agent: Client | Tap) -> None:
 async def main(argv: list[str]) -> None:
     raise_open_file_limit()
     if argv[:1] == ["--tap"]:
-        tap = Tap()
-        await tap.start(argv[1], argv[2])
-        await serve(tap)
-    else:
-        await serve(Client())
+        await (tap := Tap()).start(argv[1], argv[2])
+    await serve(tap if argv[:1] == ["--tap"] else Client())
 
 
 if __name__ == "__main__":
