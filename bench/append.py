@@ -1,8 +1,6 @@
 """Event store appends: Parley's PostgresEventStore against the eventsourcing
 library's PostgreSQL recorder, on the same server, in the same run (what is
-measured: docs/BENCHMARKS.md, "Event store appends").
-
-Run from the repository root (either form works)::
+measured: docs/BENCHMARKS.md, "Event store appends"). From the repository root::
 
     .venv/bin/python -m bench.append
     .venv/bin/python bench/append.py --seconds 5 --json
@@ -19,15 +17,30 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
 import asyncio
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 
-from bench import append_engines as engines
 from bench import common
+from bench.append_engines import Result, Run, Workload, run_eventsourcing, run_parley
 from bench.databases import throwaway_database
+
+OPTIONS: list[common.Option] = [
+    ("seconds", float, 8.0, "measured seconds per run"),
+    ("warmup", float, 1.0, "unmeasured seconds first"),
+    ("max-events", int, 1_000_000, "end a run after this many"),
+    ("streams", int, 1000, "conversation streams"),
+    ("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated"),
+    ("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated"),
+    ("engines", common.csv(str), ["parley", "eventsourcing"], "from parley,eventsourcing"),
+    ("writers", int, 2, "PostgresEventStore writers"),
+    ("max-batch-events", int, 2000, "group-commit bound"),
+]
+SETTINGS = ("seconds", "warmup", "max_events", "streams", "track_versions", "writers")
+HEADER = ["workload", "concurrency", "Parley events/s", "eventsourcing events/s", "ratio"]
+HEADER += ["Parley p50 / p99 ms", "eventsourcing p50 / p99 ms"]
 
 
 @dataclass
@@ -42,37 +55,38 @@ class Report:
     load_average: tuple[float, float]
     server_settings: dict[str, str]
     settings: dict[str, Any]
-    results: list[engines.Result]
+    results: list[Result]
+
+    def find(self, engine: str, n: int, concurrency: int) -> Result | None:
+        keys = [(r.engine, r.events_per_append, r.concurrency) for r in self.results]
+        return dict(zip(keys, self.results, strict=True)).get((engine, n, concurrency))
+
+    def ratio(self, n: int, c: int) -> float | None:
+        parley, es = self.find("parley", n, c), self.find("eventsourcing", n, c)
+        return parley.events_per_s / es.events_per_s if parley and es and es.events_per_s else None
 
 
-async def run(
-    url: str,
-    workloads: Sequence[engines.Workload],
-    names: Sequence[str],
-    settings: engines.Settings,
-    loop: str,
-) -> Report:
+async def run(args: Any) -> Report:
     """Every workload on each engine, each in a fresh schema of its engine's
     throwaway database (two databases, dropped at the end)."""
-    load_before = common.load_average()[0]
-    results: list[engines.Result] = []
+    load_before, results = common.load_average()[0], list[Result]()
     async with (
-        throwaway_database(url, "bench_parley") as (parley_url, facts),
-        throwaway_database(url, "bench_eventsourcing") as (es_url, _),
+        throwaway_database(args.database_url, "bench_parley") as (parley_url, facts),
+        throwaway_database(args.database_url, "bench_eventsourcing") as (es_url, _),
     ):
-        for number, wl in enumerate(workloads, start=1):
+        for number, wl in enumerate(args.workloads, start=1):
             schema = f"w{number}_{wl.events_per_append}x{wl.concurrency}"
-            for engine in names:
+            for engine in args.engines:
                 common.log(f"{wl.name} appends, concurrency {wl.concurrency}: {engine} ...")
                 if engine == "parley":
-                    result = await engines.run_parley(parley_url, schema, wl, settings)
+                    result = await run_parley(parley_url, schema, Run(wl, args))
                 else:
-                    es = engines.Run(wl, settings)
-                    database = urlsplit(es_url).path.lstrip("/")
+                    database, es = urlsplit(es_url).path.lstrip("/"), Run(wl, args)
                     try:
-                        result = await asyncio.to_thread(
-                            engines.run_eventsourcing, url, database, schema, es
+                        coro = asyncio.to_thread(
+                            run_eventsourcing, args.database_url, database, schema, es
                         )
+                        result = await coro
                     finally:
                         es.stop.set()  # on Ctrl-C, let the caller threads finish
                 results.append(result)
@@ -82,74 +96,42 @@ async def run(
         command=common.command_line(),
         python=common.python_version(),
         postgresql=facts.pop("server_version"),
-        event_loop=loop,
+        event_loop=args.loop,
         psycopg=f"{psycopg.__version__} ({psycopg.pq.__impl__})",
         cpus=os.cpu_count(),
         load_average=(load_before, common.load_average()[0]),
         server_settings=facts,
-        settings=asdict(settings),
+        settings={k: getattr(args, k) for k in (*SETTINGS, "max_batch_events")},
         results=results,
     )
 
 
-OPTIONS: list[common.Option] = [
-    ("seconds", float, 8.0, "measured seconds per run"),
-    ("warmup", float, 1.0, "unmeasured seconds first"),
-    ("max-events", int, 1_000_000, "end a run after this many"),
-    ("streams", int, 1000, "conversation streams"),
-    ("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated"),
-    ("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated"),
-    ("engines", common.csv(str), ["parley", "eventsourcing"], "from parley,eventsourcing"),
-    ("writers", int, 2, "PostgresEventStore writers"),
-    ("max-batch-events", int, 2000, "group-commit bound"),
-]
-
-
-def find(report: Report, engine: str, n: int, concurrency: int) -> engines.Result | None:
-    for r in report.results:
-        if (r.engine, r.events_per_append, r.concurrency) == (engine, n, concurrency):
-            return r
-    return None
-
-
-def ratio(report: Report, n: int, c: int) -> float | None:
-    parley, es = find(report, "parley", n, c), find(report, "eventsourcing", n, c)
-    if parley is None or es is None or es.events_per_s == 0:
-        return None
-    return parley.events_per_s / es.events_per_s
-
-
 def targets(report: Report) -> common.Checks:
-    """Issue 2's targets, at concurrency 32: (target, measured, met)."""
+    """Issue 2's targets, at concurrency 32."""
     checks: common.Checks = []
     for n, floor in ((1, 5_000), (100, 30_000)):
-        if (parley := find(report, "parley", n, 32)) is not None:
-            name = engines.Workload(n, 32).name
-            what = f"Parley, {name} appends, concurrency 32: >= {floor:,} events/s"
+        if parley := report.find("parley", n, 32):
+            what = f"Parley, {Workload(n, 32).name} appends, concurrency 32: >= {floor:,} events/s"
             checks.append((what, f"{parley.events_per_s:,.0f}", parley.events_per_s >= floor))
     for n in (1, 100):
-        if (r := ratio(report, n, 32)) is not None:
-            name = engines.Workload(n, 32).name
-            what = f"Parley >= 3x eventsourcing, {name} appends, concurrency 32"
+        if (r := report.ratio(n, 32)) is not None:
+            what = f"Parley >= 3x eventsourcing, {Workload(n, 32).name} appends, concurrency 32"
             checks.append((what, f"{r:.1f}x", r >= 3))
     return checks
 
 
 def render(report: Report) -> str:
-    s = report.settings
+    s, rows = report.settings, []
     server = ", ".join(f"{k}={v}" for k, v in report.server_settings.items())
     versions = "tracked per stream" if s["track_versions"] else "None (any version)"
-    header = ["workload", "concurrency", "Parley events/s", "eventsourcing events/s", "ratio"]
-    header += ["Parley p50 / p99 ms", "eventsourcing p50 / p99 ms"]
-    rows: list[list[str]] = []
-    for n, concurrency, name in dict.fromkeys(
+    for n, c, name in dict.fromkeys(
         (r.events_per_append, r.concurrency, r.workload) for r in report.results
     ):
-        both = [find(report, e, n, concurrency) for e in ("parley", "eventsourcing")]
-        r = ratio(report, n, concurrency)
-        rows.append([f"{name} appends", str(concurrency)])
+        both = [report.find(e, n, c) for e in ("parley", "eventsourcing")]
+        ratio = report.ratio(n, c)
+        rows.append([f"{name} appends", str(c)])
         rows[-1] += ["-" if x is None else f"{x.events_per_s:,.0f}" for x in both]
-        rows[-1] += ["-" if r is None else f"{r:.1f}x"]
+        rows[-1] += ["-" if ratio is None else f"{ratio:.1f}x"]
         rows[-1] += [
             "-" if x is None else f"{x.latency_p50_ms:.1f} / {x.latency_p99_ms:.1f}" for x in both
         ]
@@ -167,43 +149,26 @@ def render(report: Report) -> str:
         f"then {s['seconds']:g} s or {s['max_events']:,} events; Parley writers={s['writers']}, "
         f"max_batch_events={s['max_batch_events']}",
         "",
-        *common.markdown_table(header, rows),
+        *common.markdown_table(HEADER, rows),
     ]
     if checks := targets(report):
         lines += ["", *common.targets_lines("Targets (issue 2):", checks)]
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None) -> Any:
+def main(argv: Sequence[str] | None = None) -> int:
     what = "Appended events/s: Parley's event store vs eventsourcing's recorder."
     p = common.parser("bench.append", what, OPTIONS, nats=False, loop=True)
-    p.add_argument(
-        "--any-version",
-        action="store_true",
-        help="append with expected_version=None instead of the tracked version",
-    )
+    any_version = "append with expected_version=None instead of the tracked version"
+    p.add_argument("--any-version", action="store_true", help=any_version)
     args = p.parse_args(argv)
     if unknown := set(args.engines) - {"parley", "eventsourcing"}:
         p.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
-    return args
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    settings = engines.Settings(
-        args.seconds,
-        args.warmup,
-        args.max_events,
-        args.streams,
-        not args.any_version,
-        args.writers,
-        args.max_batch_events,
-    )
+    args.track_versions = not args.any_version
     pairs = [(n, c) for n in args.batch_sizes for c in args.concurrency]
-    workloads = [engines.Workload(n, c) for n, c in pairs]
-    coro = run(args.database_url, workloads, args.engines, settings, args.loop)
-    report = common.run_main(coro, args.loop)
-    ratios = {f"{n}x{c}": ratio(report, n, c) for n, c in pairs} if report else {}
+    args.workloads = [Workload(n, c) for n, c in pairs]
+    report = common.run_main(run(args), args.loop)
+    ratios = {f"{n}x{c}": report.ratio(n, c) for n, c in pairs} if report else {}
     return common.emit(report, render, targets, args, ratios=ratios)
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from uuid import UUID, uuid4
 
@@ -36,17 +37,6 @@ class Workload:
     @property
     def name(self) -> str:
         return "single-event" if self.events_per_append == 1 else f"{self.events_per_append}-event"
-
-
-@dataclass(frozen=True)
-class Settings:
-    seconds: float
-    warmup: float
-    max_events: int
-    streams: int
-    track_versions: bool
-    writers: int
-    max_batch_events: int
 
 
 @dataclass
@@ -84,6 +74,9 @@ class Result:
     latency_p99_ms: float
     verified: str
 
+    def latencies(self) -> str:
+        return f"{self.latency_p50_ms:.1f} / {self.latency_p99_ms:.1f}"
+
 
 def new_batch(stream: Stream, n: int) -> list[NewEvent]:
     """The next ``n`` messages of a conversation, as one command would produce them."""
@@ -117,7 +110,7 @@ def turns(streams: list[Stream], stop: threading.Event) -> Iterator[Stream]:
 class Run:
     """One workload's callers: their streams, logs, the measured window, the result."""
 
-    def __init__(self, wl: Workload, settings: Settings) -> None:
+    def __init__(self, wl: Workload, settings: Any) -> None:
         self.wl, self.settings, self.stop = wl, settings, threading.Event()
         streams = [Stream(uuid4()) for _ in range(settings.streams)]
         self.logs = [CallerLog() for _ in range(wl.concurrency)]
@@ -164,7 +157,8 @@ class Run:
         )
 
 
-async def run_parley(url: str, schema: str, wl: Workload, settings: Settings) -> Result:
+async def run_parley(url: str, schema: str, run: Run) -> Result:
+    wl, settings = run.wl, run.settings
     dsn = with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
     conn = await asyncpg.connect(dsn)
     try:
@@ -174,7 +168,6 @@ async def run_parley(url: str, schema: str, wl: Workload, settings: Settings) ->
         await conn.close()
     # Callers hold no connection: only the store's writers (and the checks below) do.
     pool = await create_pool(dsn, min_size=settings.writers + 1, max_size=settings.writers + 1)
-    run = Run(wl, settings)
 
     async def caller(streams: list[Stream], log_: CallerLog) -> None:
         try:

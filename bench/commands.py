@@ -48,8 +48,8 @@ OPTIONS: list[common.Option] = [
     (
         "server-module",
         str,
-        "bench.commands_server",
-        "module that serves Parley (same arguments as bench.commands_server), to measure a variant",
+        "bench.servers",
+        "module that serves Parley (same arguments as bench.servers), to measure a variant",
     ),
 ]
 

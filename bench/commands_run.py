@@ -18,8 +18,8 @@ import httpx
 
 from bench import commands_load as load
 from bench import common
-from bench.commands_server import UVICORN_SETTINGS
 from bench.databases import create_conversations, throwaway_database
+from bench.servers import UVICORN_SETTINGS
 from commands.model import stream_id_for
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
 from projections import READ_MODEL_MIGRATIONS
@@ -106,7 +106,7 @@ async def run(args: Any) -> Report:
             try:
                 for name, module, argv in (
                     ("parley", args.server_module, parley_args),
-                    ("bare", "bench.commands_server", ["--bare"]),
+                    ("bare", "bench.servers", ["commands"]),
                 ):
                     servers.append(common.start_module(name, module, argv, workdir, env))
                 parley, bare = servers

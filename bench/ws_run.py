@@ -92,7 +92,7 @@ async def run(args: Any) -> Report:
             serve_env = {**env, "PARLEY_HTTP_PORT": str(port)}
             servers = {
                 "parley": common.start(f"serve-{label}", command, serve_env, workdir, port),
-                "bare": common.start_module(f"bare-{label}", "bench.ws_bare", [], workdir, env),
+                "bare": common.start_module(f"bare-{label}", "bench.servers", ["ws"], workdir, env),
             }
             try:
                 await asyncio.gather(*(common.wait_ready(p) for p in servers.values()))
