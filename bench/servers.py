@@ -1,18 +1,13 @@
-"""The servers the benchmarks load, each in a process of its own, all with the
-same uvicorn settings (one process, uvloop, httptools, no access log)::
+"""The servers the benchmarks load, one process each, with the same uvicorn settings::
 
     python -m bench.servers --port P [parley] --database-url URL --nats-url URL
-    python -m bench.servers --port P commands
-    python -m bench.servers --port P ws
+    python -m bench.servers --port P commands|ws
 
-``parley``: the real app (``parley.app.create_app``, PARLEY_JWT_SECRET from the
-environment). ``commands``: one ``POST /api/messages`` that decodes and validates
-the same ``SendMessage`` and answers 201 with a made-up ``CommandResult`` (no
-token, no I/O). ``ws``: sockets on ``/ws/{conversation_id}`` get READY, then only
-receive; ``POST /broadcast`` (the body of ``POST /api/messages``) answers 202 at
-once and sends one MESSAGE_CREATED of Parley's shape to every socket of that
-conversation, one after the other; served with ``parley serve``'s WebSocket
-settings and ``gc.freeze()``. SIGTERM or SIGINT stops a server gracefully.
+``parley``: the real app (PARLEY_JWT_SECRET from the environment). ``commands``: a
+bare ``POST /api/messages`` validating the same ``SendMessage`` (no token, no I/O).
+``ws``: a bare broadcast: sockets on ``/ws/{conversation_id}`` get READY; ``POST
+/broadcast`` answers 202 and sends a MESSAGE_CREATED to each socket of the
+conversation, one after the other, as ``parley serve`` would serve it.
 """
 
 from __future__ import annotations
