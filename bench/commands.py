@@ -17,22 +17,60 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import argparse
-import asyncio
-import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from typing import Any
 
 from bench import common
-from bench.commands_conversations import CONTENT
+from bench.commands_load import CONTENT
 from bench.commands_run import Report, run
-from bench.common import log, markdown_table, targets_lines
 
 LOAD_HEADER = ["endpoint", "req/s per round", "median req/s", "p50 ms", "p99 ms", "non-2xx"]
 LOAD_HEADER += ["socket errors", "server CPU", "server CPU µs/req", "machine CPU"]
 LENGTH_HEADER = ["conversation", "events", "first request ms", "p50 ms", "p99 ms"]
 LENGTH_HEADER += ["p50 long/short"]
 ENDPOINTS = {"bare": "bare Litestar (validation only)", "parley": "Parley SendMessage"}
+# (median of, format): the load table's median columns
+MEDIANS = [("requests_per_s", "{:,.0f}"), ("p50_ms", "{:.1f}"), ("p99_ms", "{:.1f}")]
+CPU = [("server_cpu_percent", "{:.0f}%"), ("server_cpu_us_per_request", "{:.0f}")]
+CPU += [("machine_cpu_percent", "{:.0f}%")]
+
+OPTIONS: list[common.Option] = [
+    ("seconds", float, 10.0, "seconds per wrk run (0: skip)"),
+    ("warmup", float, 2.0, "unmeasured wrk seconds per server"),
+    ("rounds", int, 3, "bare+parley rounds (median)"),
+    ("connections", int, 64, ""),
+    ("threads", int, 2, ""),
+    ("conversations", int, 200, ""),
+    ("long-messages", int, 100_000, ""),
+    ("short-messages", int, 100, ""),
+    ("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip it)"),
+    ("requests", int, 300, "warm requests per conversation (0: skip)"),
+    (
+        "server-module",
+        str,
+        "bench.servers",
+        "module that serves Parley (same arguments as bench.servers), to measure a variant",
+    ),
+]
+
+
+def targets(report: Report) -> common.Checks:
+    checks: common.Checks = []
+    if report.throughput:
+        parley, bare = (report.median(e, "requests_per_s") for e in ("parley", "bare"))
+        measured = f"{report.share:.0%} ({parley:,.0f} vs {bare:,.0f} req/s)"
+        checks.append(
+            ("SendMessage >= 30% of the bare endpoint's rate", measured, report.share >= 0.3)
+        )
+        p99 = report.median("parley", "p99_ms")
+        checks.append(("SendMessage p99 < 100 ms at 64 connections", f"{p99:.1f} ms", p99 < 100))
+        errors = sum(r.non_2xx + r.socket_errors for r in report.runs("parley"))
+        checks.append(("SendMessage: no non-2xx answers or socket errors", str(errors), not errors))
+    for r in report.length:
+        if r.name == "realistic":
+            what = f"p50 latency, {r.long_label} / {r.short_label} < 1.5"
+            checks.append((what, f"{r.ratio_p50:.2f}", r.ratio_p50 < 1.5))
+    return checks
 
 
 def render_load(report: Report) -> list[str]:
@@ -40,13 +78,10 @@ def render_load(report: Report) -> list[str]:
     rows = []
     for endpoint, label in ENDPOINTS.items():
         runs = report.runs(endpoint)
-        rates = " / ".join(f"{r.requests_per_s:,.0f}" for r in runs)
-        row = [label, rates, f"{m(endpoint, 'requests_per_s'):,.0f}"]
-        row += [f"{m(endpoint, 'p50_ms'):.1f}", f"{m(endpoint, 'p99_ms'):.1f}"]
+        row = [label, " / ".join(f"{r.requests_per_s:,.0f}" for r in runs)]
+        row += [f.format(m(endpoint, key)) for key, f in MEDIANS]
         row += [str(sum(r.non_2xx for r in runs)), str(sum(r.socket_errors for r in runs))]
-        row += [f"{m(endpoint, 'server_cpu_percent'):.0f}%"]
-        row += [f"{m(endpoint, 'server_cpu_us_per_request'):.0f}"]
-        rows.append([*row, f"{m(endpoint, 'machine_cpu_percent'):.0f}%"])
+        rows.append(row + [f.format(m(endpoint, key)) for key, f in CPU])
     lines = [
         f"load:       wrk -t{s['threads']} -c{s['connections']} -d{s['seconds']:g}s, "
         f"SendMessage bodies ({len(CONTENT)}-char content, admin bearer token) for one of "
@@ -54,13 +89,11 @@ def render_load(report: Report) -> list[str]:
         f"{s['rounds']} round(s) of bare then parley after a {s['warmup']:g} s warm-up each; "
         "medians",
         "",
-        *markdown_table(LOAD_HEADER, rows),
+        *common.markdown_table(LOAD_HEADER, rows),
         f"Parley / bare: {report.share:.0%}",
     ]
     if st := report.stored:
-        broken = (
-            "seqs 1..n in every one" if not st["broken"] else f"{st['broken']} with BROKEN seqs"
-        )
+        broken = f"{st['broken']} with BROKEN seqs" if st["broken"] else "seqs 1..n in every one"
         lines.append(
             f"stored: {st['messages']:,} messages in {st['conversations']} conversations, {broken}"
         )
@@ -88,8 +121,9 @@ def render_length(report: Report) -> list[str]:
             (r.long_label, r.long_events, r.first_long_ms, r.long_p50_ms, r.long_p99_ms),
         ):
             name = f"{r.name}, as {r.sender}: {label}"
-            rows.append([name, f"{events:,}", f"{first_ms:,.1f} ({first})", f"{p50:.2f}"])
-            rows[-1] += [f"{p99:.2f}", ""]
+            rows.append(
+                [name, f"{events:,}", f"{first_ms:,.1f} ({first})", f"{p50:.2f}", f"{p99:.2f}", ""]
+            )
         rows[-1][-1] = f"{r.ratio_p50:.2f}"
         if r.non_201:
             rows[-1][0] += f" ({r.non_201} non-201!)"
@@ -99,7 +133,7 @@ def render_length(report: Report) -> list[str]:
         f"conversation, {report.settings['requests']} warm requests each after the first "
         f"(seeded {report.seeded_seconds:g} s)",
         "",
-        *markdown_table(LENGTH_HEADER, rows),
+        *common.markdown_table(LENGTH_HEADER, rows),
     ]
 
 
@@ -119,65 +153,23 @@ def render(report: Report) -> str:
     ]
     lines += render_load(report) if report.throughput else []
     lines += render_length(report) if report.length else []
-    if checks := report.targets():
-        lines += ["", *targets_lines("Targets (issue 3):", checks)]
+    if checks := targets(report):
+        lines += ["", *common.targets_lines("Targets (issue 3):", checks)]
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = common.parser(
-        "bench.commands",
-        "SendMessage over HTTP vs a bare Litestar endpoint; cost vs conversation length.",
-    )
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per wrk run (0: skip)")
-    parser.add_argument(
-        "--warmup", type=float, default=2.0, help="unmeasured wrk seconds per server"
-    )
-    parser.add_argument("--rounds", type=int, default=3, help="bare+parley rounds (median)")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--conversations", type=int, default=200)
-    parser.add_argument("--long-messages", type=int, default=100_000)
-    parser.add_argument("--short-messages", type=int, default=100)
-    parser.add_argument(
-        "--worst-messages",
-        type=int,
-        default=100_000,
-        help="unread client messages of the worst-case conversation (0: skip the worst case)",
-    )
-    parser.add_argument(
-        "--requests", type=int, default=300, help="warm requests per conversation (0: skip)"
-    )
-    parser.add_argument(
-        "--server-module",
-        default="bench.commands_server",
-        help="module that serves Parley (same arguments as bench.commands_server), "
-        "to measure a variant",
-    )
-    return parser.parse_args(argv)
+def parse_args(argv: Sequence[str] | None) -> Any:
+    what = "SendMessage over HTTP vs a bare Litestar endpoint; cost vs conversation length."
+    return common.parser("bench.commands", what, OPTIONS).parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        report = common.run_main(run(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        log("interrupted")
+    if (report := common.run_main(run(args))) is None:
         return 130
-    if args.json:
-        data = asdict(report)
-        data["medians"] = {
-            e: {k: report.median(e, k) for k in ("requests_per_s", "p50_ms", "p99_ms")}
-            for e in ("bare", "parley")
-        }
-        data["parley_share_of_bare"] = report.share if report.throughput else None
-        data["targets"] = [
-            {"target": t, "measured": m, "met": met} for t, m, met in report.targets()
-        ]
-        print(json.dumps(data, indent=2))
-    else:
-        print(render(report))
-    return 0
+    medians = {e: {k: report.median(e, k) for k, _ in MEDIANS} for e in ("bare", "parley")}
+    share = report.share if report.throughput else None
+    return common.emit(report, render, targets, args, medians=medians, parley_share_of_bare=share)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
-"""What every benchmark script shares: options, processes, CPU, percentiles,
-tables and the facts a report starts with."""
+"""What every benchmark shares: options, runs, figures, tables, machine facts,
+processes, tokens and throwaway databases."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import platform
+import resource
 import shlex
 import signal
 import socket
@@ -16,68 +18,93 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
+from commands.auth import issue_token
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+CONTENT = (  # 200 characters: a typical customer message
+    "Hi, I ordered running shoes last Tuesday (order 48213) and the tracking page "
+    "still says 'label created' after five days. Could you check with the courier "
+    "and tell me when they will arrive? Thanks, Jo!"
+)
+URLS = {
+    "database": "postgresql://postgres@127.0.0.1:5432/postgres",
+    "nats": "nats://127.0.0.1:4222",
+}
 T = TypeVar("T")
+Checks = list[tuple[str, str, bool]]  # (target, measured, met)
+Option = tuple[str, Callable[[str], Any], Any, str]  # name, type, default, help
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-# -- options --------------------------------------------------------------------------
-
-
 def parser(
-    prog: str, description: str, nats: bool = True, loop: bool = False
-) -> argparse.ArgumentParser:
-    """An argument parser with the options every script has."""
-    p = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
-    p.add_argument(
-        "--database-url",
-        default=os.environ.get("PARLEY_DATABASE_URL") or DEFAULT_ADMIN_URL,
-        help="a server where this script may create and drop databases "
-        "(default: $PARLEY_DATABASE_URL, else %(default)s)",
-    )
-    if nats:
-        p.add_argument(
-            "--nats-url",
-            default=os.environ.get("PARLEY_NATS_URL") or DEFAULT_NATS_URL,
-            help="NATS with JetStream (default: $PARLEY_NATS_URL, else %(default)s)",
-        )
+    prog: str, what: str, options: Sequence[Option], nats: bool = True, loop: bool = False
+) -> Any:
+    """An argument parser with ``options`` and those every script has."""
+    p = argparse.ArgumentParser(prog=f"python -m {prog}", description=what)
+    for name, kind, default, about in options:
+        p.add_argument(f"--{name}", type=kind, default=default, help=about or None)
+    for name, default in list(URLS.items())[: 2 if nats else 1]:
+        variable = f"PARLEY_{name.upper()}_URL"
+        about = f"(default: ${variable}, else {default})"
+        p.add_argument(f"--{name}-url", default=os.environ.get(variable) or default, help=about)
     if loop:
         p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
 
-def int_list(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
+def csv(kind: Callable[[str], T]) -> Callable[[str], list[T]]:
+    return lambda text: [kind(part) for part in text.split(",") if part.strip()]
 
 
-def loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop (as uvicorn[standard] runs the app), or asyncio's own loop."""
-    if loop == "uvloop":
-        import uvloop
+def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T | None:
+    """Run ``coro``; SIGTERM stops it like Ctrl-C (None then: interrupted)."""
+    import uvloop
 
-        return uvloop.new_event_loop
-    return None
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await coro
+
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None) as r:
+            return r.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("interrupted")
+        return None
 
 
-def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T:
-    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-        return runner.run(coro)
+def emit(
+    report: Any,
+    render: Callable[[Any], str],
+    targets: Callable[[Any], Checks],
+    args: Any,
+    key: str = "measured",
+    **extra: Any,
+) -> int:
+    """Print the report, or with ``--json`` its data, ``extra`` and the targets met."""
+    if report is None:
+        return 130
+    if args.json:
+        checks = [{"target": t, key: m, "met": ok} for t, m, ok in targets(report)]
+        print(json.dumps({**asdict(report), **extra, "targets": checks}, indent=2, default=str))
+    else:
+        print(render(report))
+    return 0
 
 
-# -- figures ----------------------------------------------------------------------------
+# -- figures and tables ---------------------------------------------------------------------
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -89,42 +116,40 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
-    """Count, p50, p90, p99 and max of ``values``."""
     quantiles = {f"p{q}": percentile(values, q) for q in (50, 90, 99)}
     return {"n": len(values), **quantiles, "max": max(values, default=float("nan"))}
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lines of a Markdown table: first column left-aligned, the others right."""
+    """First column left-aligned, the others right."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
+    lines = []
+    for cells in [header, *rows]:
         padded = (
             c.rjust(w) if i else c.ljust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
-        return "| " + " | ".join(padded) + " |"
-
+        lines.append("| " + " | ".join(padded) + " |")
     rule = "|".join("-" * (w + 1) + ":" if i else "-" * (w + 2) for i, w in enumerate(widths))
-    return [line(header), f"|{rule}|", *(line(r) for r in rows)]
+    return [lines[0], f"|{rule}|", *lines[1:]]
 
 
 def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lines of a plain-text table: columns two spaces apart, figures right-aligned."""
+    """Columns two spaces apart; the header left-aligned, the rows right."""
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    for row in rows:
-        out.append("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
-    return out
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    return lines + [
+        "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    ]
 
 
-def targets_lines(title: str, checks: Sequence[tuple[str, str, bool]]) -> list[str]:
+def targets_lines(title: str, checks: Checks) -> list[str]:
     lines = [title] if checks else []
     return lines + [f"  {'met   ' if ok else 'MISSED'}  {t}: {m}" for t, m, ok in checks]
 
 
-# -- the machine ----------------------------------------------------------------------------
+# -- the machine ------------------------------------------------------------------------------
 
 
 def now_utc() -> str:
@@ -139,28 +164,19 @@ def python_version() -> str:
     return platform.python_version()
 
 
-def load_average() -> float:
-    return round(os.getloadavg()[0], 2)
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def git_revision() -> str:
     """The commit measured, and whether the tree differs from it (not counting bench/)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"{head}{' + uncommitted changes' if dirty else ''}"
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
+    git = ["git", "-C", str(ROOT)]
+    status = ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"]
+    out = [
+        subprocess.run([*git, *a], capture_output=True, text=True).stdout.strip()
+        for a in (["rev-parse", "--short", "HEAD"], status)
+    ]
+    return f"{out[0]}{' + uncommitted changes' if out[1] else ''}"
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -169,33 +185,38 @@ def process_cpu_seconds(pid: int) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def machine_busy_and_total() -> tuple[float, float]:
-    """Busy and total CPU seconds of the machine so far (all cores, /proc/stat)."""
-    try:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except OSError:
-        return float("nan"), float("nan")
-    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-    total = sum(values[:8])
-    return (total - idle) / _TICK, total / _TICK
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
 def machine_busy(into: dict[str, float], part: str) -> Iterator[None]:
-    """Record the machine's CPU use (100% = every core) during a part."""
-    busy0, total0 = machine_busy_and_total()
+    """Record the machine's CPU use (100% = every core, /proc/stat) during a part."""
+
+    def busy_and_total() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return sum(values[:8]) - values[3] - values[4], sum(values[:8])  # less idle, iowait
+
+    busy0, total0 = busy_and_total()
     try:
         yield
     finally:
-        busy1, total1 = machine_busy_and_total()
+        busy1, total1 = busy_and_total()
         if total1 > total0:
             into[part] = round(100 * (busy1 - busy0) / (total1 - total0), 1)
 
 
-# -- processes ------------------------------------------------------------------------------
+def raise_open_file_limit() -> int:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def token(secret: str, sub: str, role: str = "admin", **claims: str) -> str:
+    now = datetime.now(UTC)
+    return issue_token(secret, sub=sub, role=role, ttl=timedelta(hours=2), now=now, **claims)
+
+
+# -- processes --------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -222,33 +243,21 @@ class Proc:
         return f"http://127.0.0.1:{self.port}"
 
     def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def start(
-    name: str, command: Sequence[str], env: dict[str, str], workdir: Path, port: int = 0
-) -> Proc:
+def start(name: str, command: Sequence[str], env: Any, workdir: Path, port: int = 0) -> Proc:
+    """``command`` in a session of its own (Ctrl-C reaches us only; we stop it)."""
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as out:
-        process = subprocess.Popen(
-            list(command),
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches us only; we stop it ourselves
-        )
+        streams: Any = {"stdin": subprocess.DEVNULL, "stdout": out, "stderr": subprocess.STDOUT}
+        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, **streams)
     return Proc(name, process, log_path, port)
 
 
 def start_module(name: str, module: str, args: Sequence[str], workdir: Path, env: Any) -> Proc:
     """``python -m module --port P args`` on a free port."""
-    port = free_port()
-    command = [sys.executable, "-m", module, "--port", str(port), *args]
+    command = [sys.executable, "-m", module, "--port", str(port := free_port()), *args]
     return start(name, command, env, workdir, port)
 
 
@@ -262,25 +271,13 @@ def stop(proc: Proc) -> None:
             proc.process.wait()
 
 
-async def wait_ready(
-    proc: Proc,
-    path: str = "/health/live",
-    method: str = "GET",
-    body: Any = None,
-    ok: int = 200,
-    timeout: float = 30,
-) -> None:
-    """Until ``method path`` answers ``ok`` (or the process exits, or ``timeout``)."""
-    deadline = time.monotonic() + timeout
+async def wait_ready(proc: Proc, path: str = "/health/live", body: Any = None) -> None:
+    """Until ``GET path`` (``POST`` with a ``body``) answers 2xx; 30 s at most."""
+    deadline = time.monotonic() + 30
     async with httpx.AsyncClient(base_url=proc.base_url, timeout=5) as client:
-        while True:
-            if proc.process.poll() is not None:
-                raise RuntimeError(
-                    f"{proc.name} exited ({proc.process.returncode}):\n{proc.tail()}"
-                )
+        while proc.process.poll() is None and time.monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
-                if (await client.request(method, path, json=body)).status_code == ok:
+                if (await client.request("POST" if body else "GET", path, json=body)).is_success:
                     return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{proc.name} did not answer within {timeout:g} s")
             await asyncio.sleep(0.1)
+    raise RuntimeError(f"{proc.name} is not up ({proc.process.poll()}):\n{proc.tail()}")

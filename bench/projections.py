@@ -16,83 +16,145 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import argparse
-import asyncio
-import json
-import signal
+import statistics
 from collections.abc import Sequence
-from dataclasses import asdict
+from typing import Any
 
 from bench import common
-from bench.common import log
-from bench.projections_report import RAW_VARIANTS, Report, render
-from bench.projections_run import run
+from bench.projections_relay import RAW_VARIANTS, REFERENCE_VARIANT
+from bench.projections_run import Report, run
+
+LIVE_ROWS = {
+    "lag_both": "commit -> inbox AND timeline",
+    "lag_inbox": "commit -> inbox",
+    "lag_timeline": "commit -> timeline",
+    "lag_relay": "commit -> relay acked+checkpointed",
+    "command_latency": "handle() latency (issue -> commit)",
+    "schedule_slip": "issue slip (vs schedule)",
+    "loop_delay": "this loop's delay (10 ms ticker)",
+}
+QUANTILES = ("p50", "p90", "p99", "max")
+OPTIONS: list[common.Option] = [
+    ("events", int, 50_000, "(a) events to relay"),
+    ("rebuild-events", int, 200_000, "(b) events in the log to rebuild"),
+    ("rounds", int, 3, "(a) relay + raw rounds (median)"),
+    ("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {','.join(RAW_VARIANTS)}"),
+    ("rate", float, 500.0, "(c) commands per second"),
+    ("seconds", float, 20.0, "(c) measured seconds"),
+    ("warmup", float, 3.0, "(c) unmeasured seconds"),
+    ("conversations", int, 100, "(c) conversations"),
+    ("parts", common.csv(str), ["relay", "rebuild", "live"], "from relay,rebuild,live"),
+]
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = common.parser(
-        "bench.projections",
-        "Relay vs raw JetStream publishing, rebuild throughput, live lag.",
-        loop=True,
+def targets(report: Report) -> common.Checks:
+    out: common.Checks = []
+    if report.relay:
+        share = report.relay_median("relay_share")
+        what = f"relay >= 70% of raw pipelined ({REFERENCE_VARIANT})"
+        out.append((what, f"{share:.0%} (median of {len(report.relay)} rounds)", share >= 0.7))
+    for r in report.rebuild:
+        what = f"rebuild {r.projection} >= 20,000 events/s"
+        out.append((what, f"{r.events_per_s:,.0f} events/s", r.events_per_s >= 20_000))
+    if live := report.live:
+        p99 = live.latency["lag_both"]["p99"]
+        what = f"live lag p99 < 100 ms at {live.rate_target:g} cmd/s"
+        out.append((what, f"{p99:.1f} ms", p99 < 100 and live.not_reached == 0))
+    return out
+
+
+def render(report: Report) -> str:
+    pg, v, relay = report.postgresql, report.versions, report.relay
+    lines = [
+        "Read side: relay vs raw JetStream publishing, rebuild, live projection lag",
+        f"date:     {report.date}",
+        f"command:  {report.command}",
+        f"machine:  {report.cpus} CPUs (load average at start: "
+        f"{' '.join(f'{x:.2f}' for x in report.load_average)}), Python {report.python}, "
+        f"loop {report.loop}; PostgreSQL {pg.get('server_version')} (synchronous_commit="
+        f"{pg.get('synchronous_commit')}, fsync={pg.get('fsync')}, shared_buffers="
+        f"{pg.get('shared_buffers')}); nats-server {report.nats_server}; nats-py "
+        f"{v['nats-py']}, asyncpg {v['asyncpg']}, msgspec {v['msgspec']}",
+        f"fill:     {report.fill.get('events', 0):,.0f} events appended at "
+        f"{report.fill.get('events_per_s', 0):,.0f} events/s (100-event appends, concurrent)",
+    ]
+    if relay:
+        lines += [
+            "",
+            f"(a) {relay[0].events:,} events, log -> JetStream (file storage), "
+            f"events/s per round and median of {len(relay)}",
+            "",
+        ]
+        rounds = {
+            "relay (JetStreamRelay.run from 0)": ([r.relay_events_per_s for r in relay], ",.0f")
+        }
+        for variant in relay[0].raw_events_per_s:
+            label = f"raw {variant}" + (" (reference)" if variant == REFERENCE_VARIANT else "")
+            rounds[label] = ([r.raw_events_per_s[variant] for r in relay], ",.0f")
+        rounds[f"relay / raw {REFERENCE_VARIANT}"] = ([r.relay_share for r in relay], ".0%")
+        rounds["relay / fastest raw"] = ([r.relay_share_of_fastest for r in relay], ".0%")
+        table = [
+            [label, " / ".join(format(x, f) for x in xs), format(statistics.median(xs), f)]
+            for label, (xs, f) in rounds.items()
+        ]
+        lines += common.markdown_table(["what", "per round", "median"], table)
+    if report.rebuild:
+        lines += ["", f"(b) rebuild() over {report.rebuild[0].events:,} events", ""]
+        rows = [
+            [r.projection, f"{r.seconds:.2f}", f"{r.events_per_s:,.0f}", r.rows_text()]
+            for r in report.rebuild
+        ]
+        lines += common.markdown_table(["projection", "seconds", "events/s", "rows"], rows)
+    if (live := report.live) is not None:
+        lines += [
+            "",
+            f"(c) live lag: SendMessage via CommandHandler at {live.rate_target:g}/s "
+            f"(achieved {live.rate_achieved:,.1f}/s) over {live.conversations} conversations "
+            f"for {live.seconds:g} s; workers: {live.workers}",
+            "    lag = NOTIFY of the checkpoint commit reaching the command's position, "
+            "received here - handle() returned",
+            "",
+        ]
+        rows = []
+        for name, label in LIVE_ROWS.items():
+            q = live.latency[name]
+            rows.append(
+                [label, f"{q['n']:,}", *(f"{q[k]:.1f}" for k in ("p50", "p90", "p99", "max"))]
+            )
+        lines += common.markdown_table(["what", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
+        commits = ", ".join(f"{n} {c:,}" for n, c in live.checkpoint_commits.items())
+        lines.append(
+            f"commands {live.commands:,}, failed {live.failed_commands}, never reached "
+            f"{live.not_reached}; checkpoint commits in the window: {commits}"
+        )
+    lines += ["", "targets:"]
+    lines += [f"  [{'met' if ok else 'MISSED'}] {t}: {m}" for t, m, ok in targets(report)]
+    busy = ", ".join(f"{k} {v:.0f}%" for k, v in report.machine_cpu_percent.items())
+    end = " ".join(f"{x:.2f}" for x in report.load_average_end)
+    lines.append(
+        f"machine CPU busy (all processes, all cores) during: {busy}; load average at end: {end}"
     )
-    parser.add_argument("--events", type=int, default=50_000, help="(a) events to relay")
-    parser.add_argument(
-        "--rebuild-events", type=int, default=200_000, help="(b) events in the log to rebuild"
-    )
-    parser.add_argument("--rounds", type=int, default=3, help="(a) relay + raw rounds (median)")
-    parser.add_argument(
-        "--raw-variants",
-        type=lambda s: [v for v in s.split(",") if v],
-        default=list(RAW_VARIANTS),
-        help=f"(a) comma-separated, from {','.join(RAW_VARIANTS)} (default: all)",
-    )
-    parser.add_argument("--rate", type=float, default=500.0, help="(c) commands per second")
-    parser.add_argument("--seconds", type=float, default=20.0, help="(c) measured seconds")
-    parser.add_argument("--warmup", type=float, default=3.0, help="(c) unmeasured seconds")
-    parser.add_argument("--conversations", type=int, default=100, help="(c) conversations")
-    parser.add_argument(
-        "--parts",
-        type=lambda s: [p for p in s.split(",") if p],
-        default=["relay", "rebuild", "live"],
-        help="comma-separated, from relay,rebuild,live (default: all)",
-    )
-    args = parser.parse_args(argv)
+    lines.append(f"total run time: {report.total_seconds:g} s")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> Any:
+    what = "Relay vs raw JetStream publishing, rebuild throughput, live lag."
+    p = common.parser("bench.projections", what, OPTIONS, loop=True)
+    args = p.parse_args(argv)
     if unknown := set(args.raw_variants) - set(RAW_VARIANTS):
-        parser.error(f"unknown raw variant(s): {', '.join(sorted(unknown))}")
+        p.error(f"unknown raw variant(s): {', '.join(sorted(unknown))}")
     if unknown := set(args.parts) - {"relay", "rebuild", "live"}:
-        parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+        p.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     if args.rebuild_events < 200_000:
-        log("note: the acceptance asks for a rebuild over at least 200,000 events")
+        common.log("note: the acceptance asks for a rebuild over at least 200,000 events")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    with asyncio.Runner(loop_factory=common.loop_factory(args.loop)) as runner:
-        task: asyncio.Task[Report] | None = None
-
-        async def start() -> Report:
-            nonlocal task
-            task = asyncio.current_task()
-            assert task is not None
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-            return await run(args, argv)
-
-        try:
-            report = runner.run(start())
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            log("interrupted")
-            return 130
-    if args.json:
-        data = asdict(report)
-        data["targets"] = [
-            {"target": t, "measured": m, "met": met} for t, m, met in report.targets()
-        ]
-        print(json.dumps(data, indent=2))
-    else:
-        print(render(report))
-    return 0
+    report = common.run_main(run(args), args.loop)
+    return common.emit(report, render, targets, args)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
-"""(a) the relay against raw JetStream publishing, (b) rebuild, and the log
-they run over."""
+"""(a) the relay against raw JetStream publishing, on a log already filled."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -14,50 +14,52 @@ import msgspec
 import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from bench.common import log
-from bench.projections_report import REFERENCE_VARIANT, RelayRound, Report
 from events.envelope import RecordedEvent
 from events.jetstream.relay import JetStreamRelay, Topology, ensure_stream
 from events.postgres.store import PostgresEventStore
 
-APPEND_SIZE = 100
-CONTENT = (  # 200 characters: a typical customer message
-    "Hi, I ordered running shoes last Tuesday (order 48213) and the tracking page "
-    "still says 'label created' after five days. Could you check with the courier "
-    "and tell me when they will arrive? Thanks, Jo!"
-)
+RAW_VARIANTS = ("gather500", "publish_async", "window500")
+REFERENCE_VARIANT = "gather500"
+Envelope = tuple[str, bytes, str]  # subject, payload, Nats-Msg-Id
 _encode = msgspec.json.Encoder().encode  # what events.jetstream.relay encodes envelopes with
+
+
+@dataclass
+class RelayRound:
+    round: int
+    events: int
+    relay_seconds: float
+    relay_events_per_s: float
+    raw_events_per_s: dict[str, float]
+    relay_share: float  # relay / the reference raw variant (gather500)
+    relay_share_of_fastest: float
 
 
 class Streams:
     """Every JetStream stream this run creates, deleted at the end."""
 
     def __init__(self, nc: NATS, prefix: str) -> None:
-        self.nc = nc
-        self.js = nc.jetstream()
-        self.prefix = prefix
-        self.names: list[str] = []
+        self.js, self.prefix, self.names = nc.jetstream(), prefix, list[str]()
 
     def topology(self, suffix: str) -> Topology:
         topology = Topology(prefix=f"{self.prefix}{suffix}")
         self.names.append(topology.stream)
         return topology
 
-    async def count(self, topology: Topology) -> int:
-        info = await self.js.stream_info(topology.stream)
-        return int(info.state.messages)
-
-    async def delete(self, name: str) -> None:
-        with contextlib.suppress(NotFoundError):
-            await self.js.delete_stream(name)
+    async def check_and_delete(self, topology: Topology, expected: int, what: str) -> None:
+        stored = (await self.js.stream_info(topology.stream)).state.messages
+        if stored != expected:
+            raise RuntimeError(f"{what}: {stored} messages in the stream, {expected} expected")
+        await self.js.delete_stream(topology.stream)
 
     async def delete_all(self) -> None:
         for name in self.names:
             try:
-                await self.delete(name)
+                with contextlib.suppress(NotFoundError):
+                    await self.js.delete_stream(name)
             except Exception as error:  # keep deleting the others
                 log(f"could not delete stream {name}: {error}")
         if self.names:
@@ -76,29 +78,11 @@ async def connect_nats(url: str) -> AsyncIterator[NATS]:
         await nc.close()
 
 
-# -- filling the log -------------------------------------------------------------------
-
-
-async def read_everything(store: PostgresEventStore, head: int) -> list[RecordedEvent]:
-    out: list[RecordedEvent] = []
-    while len(out) < head and (page := await store.read_all(after=len(out), limit=5000)):
-        out.extend(page)
-    return out
-
-
-# -- (a) relay and raw publishing -------------------------------------------------------
-
-
 async def run_relay(
-    store: PostgresEventStore,
-    pool: asyncpg.Pool,
-    nc: NATS,
-    topology: Topology,
-    head: int,
+    store: PostgresEventStore, pool: asyncpg.Pool, nc: NATS, topology: Topology, head: int
 ) -> float:
     """Seconds for a relay starting at position 0 to publish (and checkpoint) ``head``."""
-    async with pool.acquire() as conn:
-        await conn.execute("DELETE FROM checkpoints WHERE name = 'relay'")
+    await pool.execute("DELETE FROM checkpoints WHERE name = 'relay'")
     relay = JetStreamRelay(store, pool, nc, topology)
     stop = asyncio.Event()
     started = time.perf_counter()
@@ -115,42 +99,12 @@ async def run_relay(
         await task
 
 
-Envelope = tuple[str, bytes, str]  # subject, payload, Nats-Msg-Id
-
-
-def envelopes(events: Sequence[RecordedEvent], topology: Topology) -> list[Envelope]:
-    """What the relay would publish for ``events``, under ``topology``'s prefix."""
-    return [(topology.subject(e), _encode(e), str(e.event_id)) for e in events]
-
-
-async def raw_gather(js: JetStreamContext, stream: str, msgs: Sequence[Envelope]) -> None:
-    """Windows of 500 ``js.publish`` calls, each window gathered."""
-    for i in range(0, len(msgs), 500):
-        await asyncio.gather(
-            *(
-                js.publish(subject, payload, stream=stream, headers={"Nats-Msg-Id": msg_id})
-                for subject, payload, msg_id in msgs[i : i + 500]
-            )
-        )
-
-
-async def raw_publish_async(js: JetStreamContext, stream: str, msgs: Sequence[Envelope]) -> None:
-    """``js.publish_async`` (up to its 4,000 in flight), then every ack."""
-    futures = [
-        await js.publish_async(subject, payload, stream=stream, headers={"Nats-Msg-Id": msg_id})
-        for subject, payload, msg_id in msgs
-    ]
-    await asyncio.gather(*futures)
-
-
 async def raw_window(nc: NATS, stream: str, msgs: Sequence[Envelope], window: int = 500) -> None:
     """Plain ``nc.publish`` with a reply subject, acks on one wildcard
     subscription, at most ``window`` unacknowledged at any time."""
-    inbox = nc.new_inbox()
-    room = asyncio.Semaphore(window)
+    inbox, room = nc.new_inbox(), asyncio.Semaphore(window)
     done = asyncio.get_running_loop().create_future()
-    acked = 0
-    errors: list[bytes] = []
+    acked, errors = 0, list[bytes]()
 
     async def on_ack(msg: Msg) -> None:
         nonlocal acked
@@ -165,12 +119,8 @@ async def raw_window(nc: NATS, stream: str, msgs: Sequence[Envelope], window: in
     try:
         for i, (subject, payload, msg_id) in enumerate(msgs):
             await room.acquire()
-            await nc.publish(
-                subject,
-                payload,
-                reply=f"{inbox}.{i}",
-                headers={"Nats-Msg-Id": msg_id, "Nats-Expected-Stream": stream},
-            )
+            headers = {"Nats-Msg-Id": msg_id, "Nats-Expected-Stream": stream}
+            await nc.publish(subject, payload, reply=f"{inbox}.{i}", headers=headers)
         await asyncio.wait_for(done, 60)
     finally:
         await sub.unsubscribe()
@@ -178,65 +128,59 @@ async def raw_window(nc: NATS, stream: str, msgs: Sequence[Envelope], window: in
         raise RuntimeError(f"{len(errors)} publishes refused, e.g. {errors[0]!r}")
 
 
-async def raw_variant(
-    variant: str, url: str, streams: Streams, suffix: str, events: Sequence[RecordedEvent]
-) -> float:
-    """Events/s of one raw variant, on its own connection and its own fresh stream."""
-    topology = streams.topology(suffix)
-    msgs = envelopes(events, topology)
+async def raw_variant(variant: str, url: str, topology: Topology, msgs: list[Envelope]) -> float:
+    """Events/s of one raw variant, on its own connection and its own fresh stream:
+    ``gather500``: windows of 500 ``js.publish`` gathered; ``publish_async``: up to
+    its 4,000 in flight, then every ack; ``window500``: :func:`raw_window`."""
     async with connect_nats(url) as nc:
-        js = nc.jetstream()
+        js, stream = nc.jetstream(), topology.stream
         await ensure_stream(js, topology)
+
+        def publish(subject: str, payload: bytes, msg_id: str) -> Awaitable[Any]:
+            return js.publish(subject, payload, stream=stream, headers={"Nats-Msg-Id": msg_id})
+
         started = time.perf_counter()
         if variant == "gather500":
-            await raw_gather(js, topology.stream, msgs)
+            for i in range(0, len(msgs), 500):
+                await asyncio.gather(*(publish(*msg) for msg in msgs[i : i + 500]))
         elif variant == "publish_async":
-            await raw_publish_async(js, topology.stream, msgs)
-        elif variant == "window500":
-            await raw_window(nc, topology.stream, msgs)
+            futures = [
+                await js.publish_async(s, p, stream=stream, headers={"Nats-Msg-Id": m})
+                for s, p, m in msgs
+            ]
+            await asyncio.gather(*futures)
         else:
-            raise ValueError(variant)
-        seconds = time.perf_counter() - started
-    stored = await streams.count(topology)
-    if stored != len(msgs):
-        raise RuntimeError(f"{variant}: {stored} messages stored, {len(msgs)} published")
-    await streams.delete(topology.stream)
-    return len(msgs) / seconds
+            await raw_window(nc, stream, msgs)
+        return len(msgs) / (time.perf_counter() - started)
 
 
 async def part_relay(
-    args: Any,
-    pool: asyncpg.Pool,
-    store: PostgresEventStore,
-    streams: Streams,
-    report: Report,
-) -> None:
+    args: Any, pool: asyncpg.Pool, store: PostgresEventStore, streams: Streams
+) -> list[RelayRound]:
     head = await store.head_position()
-    events = await read_everything(store, head)
+    events: list[RecordedEvent] = []
+    while len(events) < head and (page := await store.read_all(after=len(events), limit=5000)):
+        events.extend(page)
     assert len(events) == head and events[-1].global_position == head
+    rounds = []
     for r in range(1, args.rounds + 1):
         topology = streams.topology(f"r{r}")
         async with connect_nats(args.nats_url) as nc:
             seconds = await run_relay(store, pool, nc, topology, head)
-        stored = await streams.count(topology)
-        if stored != head:
-            raise RuntimeError(f"relay round {r}: {stored} messages in the stream, log has {head}")
-        await streams.delete(topology.stream)
-        relay_eps = head / seconds
-        log(f"  round {r}: relay {relay_eps:,.0f} events/s ({seconds:.2f} s)")
+        await streams.check_and_delete(topology, head, f"relay round {r}")
+        relay = head / seconds
+        log(f"  round {r}: relay {relay:,.0f} events/s ({seconds:.2f} s)")
         raw: dict[str, float] = {}
         for k, variant in enumerate(args.raw_variants):
-            raw[variant] = await raw_variant(variant, args.nats_url, streams, f"r{r}raw{k}", events)
+            topology = streams.topology(f"r{r}raw{k}")
+            msgs = [(topology.subject(e), _encode(e), str(e.event_id)) for e in events]
+            raw[variant] = await raw_variant(variant, args.nats_url, topology, msgs)
+            await streams.check_and_delete(topology, len(msgs), variant)
             log(f"  round {r}: raw {variant} {raw[variant]:,.0f} events/s")
-        reference = raw.get(REFERENCE_VARIANT, max(raw.values()))
-        report.relay.append(
-            RelayRound(
-                round=r,
-                events=head,
-                relay_seconds=round(seconds, 3),
-                relay_events_per_s=round(relay_eps, 1),
-                raw_events_per_s={k: round(v, 1) for k, v in raw.items()},
-                relay_share=round(relay_eps / reference, 3),
-                relay_share_of_fastest=round(relay_eps / max(raw.values()), 3),
-            )
+        reference, fastest = raw.get(REFERENCE_VARIANT, max(raw.values())), max(raw.values())
+        raw = {k: round(v, 1) for k, v in raw.items()}
+        share, of_fastest = round(relay / reference, 3), round(relay / fastest, 3)
+        rounds.append(
+            RelayRound(r, head, round(seconds, 3), round(relay, 1), raw, share, of_fastest)
         )
+    return rounds

@@ -5,31 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import shlex
+import statistics
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
 
-from bench.common import log, machine_busy, python_version
+from bench import common
 from bench.databases import throwaway_database
-from bench.projections_live import part_live
-from bench.projections_relay import APPEND_SIZE, CONTENT, Streams, connect_nats, part_relay
-from bench.projections_report import RebuildResult, Report
+from bench.projections_live import LiveResult, part_live
+from bench.projections_relay import RelayRound, Streams, connect_nats, part_relay
 from commands.model import stream_id_for
-from events.catalogue import (
-    Channel,
-    Client,
-    ConversationStarted,
-    MessageSent,
-    Priority,
-    Side,
-    Status,
-)
+from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
 from events.postgres.store import PostgresEventStore, create_pool
@@ -38,58 +28,90 @@ from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from projections.timeline import TimelineProjection
 
+NOT_SETTINGS = ("json", "loop", "database_url", "nats_url")
 MIGRATIONS = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]  # as `parley migrate` applies them
-CONVERSATIONS_PER_50K = 100
 
 
-async def fill(store: PostgresEventStore, events: int, conversations: int) -> None:
-    """Append ``events`` events over ``conversations`` new conversations: each a
-    ConversationStarted then MessageSent in ``APPEND_SIZE``-event appends,
-    every conversation appending concurrently (so appends group-commit)."""
+@dataclass
+class RebuildResult:
+    projection: str
+    events: int
+    seconds: float
+    events_per_s: float
+    rows: dict[str, int]
+
+    def rows_text(self) -> str:
+        return ", ".join(f"{t} {n:,}" for t, n in self.rows.items())
+
+
+@dataclass
+class Report:
+    date: str
+    command: str
+    cpus: int
+    load_average: list[float]
+    python: str
+    loop: str
+    versions: dict[str, str]
+    postgresql: dict[str, str]
+    nats_server: str
+    settings: dict[str, Any]
+    fill: dict[str, float] = field(default_factory=dict)
+    relay: list[RelayRound] = field(default_factory=list)
+    rebuild: list[RebuildResult] = field(default_factory=list)
+    live: LiveResult | None = None
+    machine_cpu_percent: dict[str, float] = field(default_factory=dict)  # all cores, all processes
+    load_average_end: list[float] = field(default_factory=list)
+    total_seconds: float = 0.0
+
+    def relay_median(self, key: str) -> float:
+        return float(statistics.median(getattr(r, key) for r in self.relay))
+
+
+async def fill(store: PostgresEventStore, events: int) -> float:
+    """Append ``events`` events over new conversations (100 per 50,000 events): each a
+    ConversationStarted then MessageSent in 100-event appends, every conversation
+    appending concurrently (so appends group-commit). Returns events/s."""
+    conversations = max(1, events * 100 // 50_000)
     base, extra = divmod(events, conversations)
-    sizes = [base + (1 if k < extra else 0) for k in range(conversations)]
 
     async def conversation(size: int) -> None:
         cid = uuid4()
-        client = f"client-{cid.hex[:8]}"
-        stream = stream_id_for(cid)
-        started = ConversationStarted(
+        client, stream = f"client-{cid.hex[:8]}", stream_id_for(cid)
+        started = ev.ConversationStarted(
             conversation_id=cid,
-            client=Client(id=client, name=f"Bulk {cid.hex[:4]}"),
-            channel=Channel.WEB,
-            priority=Priority.MEDIUM,
-            status=Status.ACTIVE,
+            client=ev.Client(id=client, name=f"Bulk {cid.hex[:4]}"),
+            channel=ev.Channel.WEB,
+            priority=ev.Priority.MEDIUM,
+            status=ev.Status.ACTIVE,
         )
         admin = Metadata(actor_id="alice", actor_role="admin")
         await store.append(stream, [NewEvent(event_id=uuid4(), data=started, metadata=admin)], 0)
-        seq = 0
-        while seq < size - 1:
+        for first in range(1, size, 100):
             batch = []
-            for s in range(seq + 1, min(size - 1, seq + APPEND_SIZE) + 1):
-                sender = Side.CLIENT if s % 2 else Side.ADMIN
-                sender_id = client if sender is Side.CLIENT else "alice"
-                batch.append(
-                    NewEvent(
-                        event_id=uuid4(),
-                        data=MessageSent(
-                            conversation_id=cid,
-                            message_id=uuid4(),
-                            seq=s,
-                            sender=sender,
-                            sender_id=sender_id,
-                            content=CONTENT,
-                        ),
-                        metadata=Metadata(actor_id=sender_id, actor_role=str(sender)),
-                    )
+            for seq in range(first, min(size - 1, first + 99) + 1):
+                sender = ev.Side.CLIENT if seq % 2 else ev.Side.ADMIN
+                sender_id = client if sender is ev.Side.CLIENT else "alice"
+                data = ev.MessageSent(
+                    conversation_id=cid,
+                    message_id=uuid4(),
+                    seq=seq,
+                    sender=sender,
+                    sender_id=sender_id,
+                    content=common.CONTENT,
                 )
-            await store.append(stream, batch, expected_version=seq + 1)
-            seq += len(batch)
+                meta = Metadata(actor_id=sender_id, actor_role=str(sender))
+                batch.append(NewEvent(event_id=uuid4(), data=data, metadata=meta))
+            await store.append(stream, batch, expected_version=first)
 
+    started = time.perf_counter()
+    sizes = [base + (1 if k < extra else 0) for k in range(conversations)]
     await asyncio.gather(*(conversation(size) for size in sizes if size > 0))
+    return events / (time.perf_counter() - started)
 
 
-async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore, report: Report) -> None:
-    head = await store.head_position()
+async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[RebuildResult]:
+    head, results = await store.head_position(), []
     for projection in (InboxProjection(), TimelineProjection()):
         started = time.perf_counter()
         position = await rebuild(pool, store, projection)
@@ -97,90 +119,74 @@ async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore, report: Re
         if position != head:
             raise RuntimeError(f"rebuild {projection.name} reached {position}, head is {head}")
         rows = {t: int(await pool.fetchval(f"SELECT count(*) FROM {t}")) for t in projection.tables}
-        report.rebuild.append(
-            RebuildResult(
-                projection=projection.name,
-                events=head,
-                seconds=round(seconds, 3),
-                events_per_s=round(head / seconds, 1),
-                rows=rows,
-            )
+        results.append(
+            RebuildResult(projection.name, head, round(seconds, 3), round(head / seconds, 1), rows)
         )
-        log(f"  rebuild {projection.name}: {head / seconds:,.0f} events/s ({seconds:.2f} s) {rows}")
+        common.log(
+            f"  rebuild {projection.name}: {head / seconds:,.0f} events/s ({seconds:.2f} s) {rows}"
+        )
     messages = await pool.fetchval("SELECT count(*) FROM events WHERE type = 'MessageSent'")
-    if report.rebuild[-1].rows["messages"] != messages:
+    if results[-1].rows["messages"] != messages:
         raise RuntimeError("rebuilt timeline is missing messages")
+    return results
 
 
-async def run(args: Any, argv: Sequence[str]) -> Report:
-    began = time.perf_counter()
-    parts = set(args.parts)
+async def run(args: Any) -> Report:
+    began, parts = time.perf_counter(), set(args.parts)
     prefix = f"benchproj{secrets.token_hex(3)}"
     async with (
-        throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (
-            url,
-            facts,
-        ),
+        throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
         connect_nats(args.nats_url) as nc,
     ):
         report = Report(
-            date=datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
-            command=shlex.join(["python", "-m", "bench.projections", *argv]),
+            date=common.now_utc(),
+            command=common.command_line(),
             cpus=os.cpu_count() or 0,
-            load_average=[round(x, 2) for x in os.getloadavg()],
-            python=python_version(),
+            load_average=common.load_average(),
+            python=common.python_version(),
             loop=args.loop,
             versions={p: version(p) for p in ("nats-py", "asyncpg", "msgspec", "uvloop")},
             postgresql=facts,
             nats_server=str(nc.connected_server_version),
-            settings={
-                "events": args.events,
-                "rebuild_events": args.rebuild_events,
-                "rounds": args.rounds,
-                "raw_variants": list(args.raw_variants),
-                "rate": args.rate,
-                "seconds": args.seconds,
-                "warmup": args.warmup,
-                "conversations": args.conversations,
-                "parts": sorted(parts),
-                "nats_prefix": prefix,
-            },
+            settings={k: v for k, v in vars(args).items() if k not in NOT_SETTINGS},
         )
+        report.settings["parts"], report.settings["nats_prefix"] = sorted(parts), prefix
         streams = Streams(nc, prefix)
         pool = await create_pool(url, min_size=4, max_size=12)
         store = PostgresEventStore(pool)
+        cpu = report.machine_cpu_percent
         try:
             target = args.events if "relay" in parts else 0
             if "rebuild" in parts or "live" in parts:
                 target = max(target, args.rebuild_events if "rebuild" in parts else 1000)
             first = args.events if "relay" in parts else target
-            started = time.perf_counter()
-            await fill(store, first, max(1, first * CONVERSATIONS_PER_50K // 50_000))
-            seconds = time.perf_counter() - started
-            report.fill["events"] = first
-            report.fill["events_per_s"] = round(first / seconds, 1)
-            log(f"log filled: {first:,} events at {first / seconds:,.0f} events/s")
+            report.fill = {"events": first, "events_per_s": round(await fill(store, first), 1)}
+            common.log(
+                f"log filled: {first:,} events at {report.fill['events_per_s']:,.0f} events/s"
+            )
             if "relay" in parts:
-                log("(a) relay vs raw JetStream publishing")
-                with machine_busy(report.machine_cpu_percent, "relay"):
-                    await part_relay(args, pool, store, streams, report)
+                common.log("(a) relay vs raw JetStream publishing")
+                with common.machine_busy(cpu, "relay"):
+                    report.relay = await part_relay(args, pool, store, streams)
             if target > first:
-                more = target - first
                 started = time.perf_counter()
-                await fill(store, more, max(1, more * CONVERSATIONS_PER_50K // 50_000))
-                log(f"log extended by {more:,} events in {time.perf_counter() - started:.1f} s")
+                await fill(store, target - first)
+                common.log(
+                    f"log extended by {target - first:,} events in "
+                    f"{time.perf_counter() - started:.1f} s"
+                )
             if "rebuild" in parts:
-                log(f"(b) rebuild over {await store.head_position():,} events")
-                with machine_busy(report.machine_cpu_percent, "rebuild"):
-                    await part_rebuild(pool, store, report)
+                common.log(f"(b) rebuild over {await store.head_position():,} events")
+                with common.machine_busy(cpu, "rebuild"):
+                    report.rebuild = await part_rebuild(pool, store)
             if "live" in parts:
-                log("(c) live lag, workers: a parley worker process")
-                with machine_busy(report.machine_cpu_percent, "live"):
-                    await part_live(args, url, pool, store, streams, report)
+                common.log("(c) live lag, workers: a parley worker process")
+                with common.machine_busy(cpu, "live"):
+                    report.live = await part_live(args, url, pool, store, streams)
         finally:
             await store.close()
             await pool.close()
             await streams.delete_all()
     report.total_seconds = round(time.perf_counter() - began, 1)
-    report.load_average_end = [round(x, 2) for x in os.getloadavg()]
+    report.load_average_end = common.load_average()
     return report

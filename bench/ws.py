@@ -16,72 +16,107 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import argparse
-import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from typing import Any
 
 from bench import common
-from bench.common import plain_table
 from bench.ws_e2e import E2EResult
-from bench.ws_memory import MemoryResult
 from bench.ws_run import Report, run
 
 E2E_CPU = ("serve", "worker", "pg", "bench", "rest", "machine")
 FANOUT_CPU = ("serve", "worker", "pg", "bare", "client0", "client1", "rest", "machine")
 SPLIT = ("delivery", "spread", "post", "to_log", "log_to_nats", "nats_to_socket")
+E2E_HEADER = ["sent", "received", "p50 ms", "p90 ms", "p99 ms", "max ms", "ACK p50/p99 ms", "CPU"]
 FANOUT_HEADER = ["server", "delivered", "deliv/s", "latency p50/p99", "spread", "POST->response"]
 FANOUT_HEADER += ["POST->INSERT", "INSERT->NATS", "NATS->socket", "CPU (% of one core)"]
 MEMORY_HEADER = ["server", "compression", "sockets", "RSS before", "RSS after", "per socket"]
 MEMORY_HEADER += ["after close"]
+OPTIONS: list[common.Option] = [
+    ("parts", lambda s: set(s.split(",")), "memory,e2e,fanout", "which parts"),
+    ("e2e-rate", float, 200.0, ""),
+    ("e2e-seconds", float, 15.0, ""),
+    ("e2e-warmup", float, 3.0, ""),
+    ("e2e-senders", int, 200, ""),
+    ("fanout-sockets", int, 2000, ""),
+    ("per-conversation", int, 100, ""),
+    ("fanout-rate", float, 30.0, "messages/s in all"),
+    ("fanout-seconds", float, 10.0, ""),
+    ("fanout-warmup", float, 2.0, ""),
+    ("rounds", int, 3, ""),
+    ("drain", float, 5.0, "max seconds to wait for stragglers"),
+    ("clients", int, 2, "client processes for (b)"),
+    ("idle-sockets", int, 1000, ""),
+]
 
 
-def _cpu(usage: dict[str, float], names: Sequence[str]) -> str:
+def targets(report: Report) -> common.Checks:
+    out: common.Checks = []
+    if (e := report.e2e) is not None:
+        what = f"(a) e2e p99 < 50 ms at {e.rate:g} msg/s"
+        out.append((what, f"{e.p99_ms:.1f} ms", e.p99_ms < 50 and e.lost == 0))
+    fan = {f.server: f for f in report.fanout}
+    if "bare" in fan and "parley" in fan:
+        bare, parley = fan["bare"], fan["parley"]
+        ratio = parley.deliveries_per_s / bare.deliveries_per_s
+        rates = f"{parley.deliveries_per_s:,.0f} vs {bare.deliveries_per_s:,.0f}"
+        out.append(("(b) deliveries/s >= 70% of bare", f"{ratio:.0%} ({rates})", ratio >= 0.7))
+        factor = parley.p99_ms / bare.p99_ms
+        pairs = ", ".join(
+            f"{p.latency['delivery']['p99'] / b.latency['delivery']['p99']:.2f}x"
+            for b, p in zip(bare.rounds, parley.rounds, strict=False)
+        )
+        measured = f"{factor:.2f}x ({parley.p99_ms:.1f} vs {bare.p99_ms:.1f} ms, all rounds "
+        measured += f"pooled); round by round {pairs}"
+        out.append(("(b) p99 < 2x bare p99", measured, factor < 2))
+    for m in report.memory:
+        if m.server == "parley":
+            what = f"(c) < 50 KiB per idle socket ({m.compression})"
+            out.append((what, f"{m.kib_per_socket:.1f} KiB", m.kib_per_socket < 50))
+    return out
+
+
+def cpu(usage: dict[str, float], names: Sequence[str]) -> str:
     return " ".join(f"{n} {usage[n]:.0f}%" for n in names if n in usage)
 
 
-def _pq(q: dict[str, dict[str, float]], name: str) -> str:
+def pq(q: dict[str, dict[str, float]], name: str) -> str:
     return f"{q[name]['p50']:.1f} / {q[name]['p99']:.1f}" if name in q else "-"
 
 
-def _mib(n: int) -> str:
+def mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
 def render_e2e(e: E2EResult) -> list[str]:
     via = "SEND_MESSAGE frame" if e.send_via == "ws" else "HTTP POST /api/messages"
-    q = e.latency
-    d = q["delivery"]
+    q, d = e.latency, e.latency["delivery"]
     row = [str(e.sent), str(e.received), *(f"{d[k]:.1f}" for k in ("p50", "p90", "p99", "max"))]
-    row += [_pq(q, "ack"), _cpu(e.cpu, E2E_CPU)]
-    header = ["sent", "received", "p50 ms", "p90 ms", "p99 ms", "max ms", "ACK p50/p99 ms", "CPU"]
     lines = [
         f"(a) end-to-end: {via} -> MESSAGE_CREATED at the conversation's subscriber "
         f"socket; {e.rate:g} msg/s for {e.seconds:g} s, {e.senders} conversations",
-        *plain_table(header, [row]),
+        *common.plain_table(E2E_HEADER, [[*row, pq(q, "ack"), cpu(e.cpu, E2E_CPU)]]),
     ]
     if e.errors:
         lines.append(f"errors: {e.errors}")
     lines.append(
-        f"split p50/p99 (NATS tap process): send -> INSERT {_pq(q, 'to_log')} ms; "
-        f"INSERT -> on NATS {_pq(q, 'log_to_nats')} ms; NATS -> socket "
-        f"{_pq(q, 'nats_to_socket')} ms; generator lateness p99 {q['send_lag']['p99']:.1f} ms"
+        f"split p50/p99 (NATS tap process): send -> INSERT {pq(q, 'to_log')} ms; "
+        f"INSERT -> on NATS {pq(q, 'log_to_nats')} ms; NATS -> socket "
+        f"{pq(q, 'nats_to_socket')} ms; generator lateness p99 {q['send_lag']['p99']:.1f} ms"
     )
     windows = ", ".join(f"{x:.1f}" for x in e.window_p99_ms)
     return [*lines, f"p99 of each 5 s of sends: {windows} ms", ""]
 
 
 def render_fanout(report: Report) -> list[str]:
-    s = report.settings
-    rows = []
+    s, rows = report.settings, []
     for f in report.fanout:
         for r in f.rounds:
             cells = [f"{r.server} #{r.round}", f"{r.deliveries}/{r.expected}"]
-            cells.append(f"{r.deliveries_per_s:,.0f}")
-            rows.append([*cells, *(_pq(r.latency, k) for k in SPLIT), _cpu(r.cpu, FANOUT_CPU)])
+            cells += [f"{r.deliveries_per_s:,.0f}", *(pq(r.latency, k) for k in SPLIT)]
+            rows.append([*cells, cpu(r.cpu, FANOUT_CPU)])
         cells = [f"{f.server} all", f"{f.delivered_fraction:.2%}", f"{f.deliveries_per_s:,.0f}"]
         end = f"max {f.latency['delivery']['max']:.0f} ms; connect {f.connect_seconds:.1f} s"
-        rows.append([*cells, *(_pq(f.latency, k) for k in SPLIT), end])
+        rows.append([*cells, *(pq(f.latency, k) for k in SPLIT), end])
     every = [r for f in report.fanout for r in f.rounds]
     closes = [f"{r.server} #{r.round}: {r.close_codes}" for r in every if r.close_codes]
     lines = [
@@ -90,7 +125,7 @@ def render_fanout(report: Report) -> list[str]:
         f"({s['fanout_rate'] * s['per_conversation']:,.0f} deliveries/s offered), "
         f"{s['rounds']} x {s['fanout_seconds']:g} s per server, {s['clients']} client processes;"
         " latency from the POST's send time, spread from the message's first delivery",
-        *plain_table(FANOUT_HEADER, rows),
+        *common.plain_table(FANOUT_HEADER, rows),
     ]
     if closes:
         lines.append("sockets the servers closed: " + "; ".join(closes))
@@ -98,15 +133,20 @@ def render_fanout(report: Report) -> list[str]:
 
 
 def render_memory(report: Report) -> list[str]:
-    def per(m: MemoryResult) -> list[str]:
-        return [f"{m.kib_per_socket:.1f} KiB", _mib(m.rss_after_close)]
-
     rows = [
-        [m.server, m.compression, str(m.connected), _mib(m.rss_before), _mib(m.rss_after), *per(m)]
+        [
+            m.server,
+            m.compression,
+            str(m.connected),
+            mib(m.rss_before),
+            mib(m.rss_after),
+            f"{m.kib_per_socket:.1f} KiB",
+            mib(m.rss_after_close),
+        ]
         for m in report.memory
     ]
     lines = ["(c) memory per idle socket: server RSS before/after N sockets got READY"]
-    lines += plain_table(MEMORY_HEADER, rows)
+    lines += common.plain_table(MEMORY_HEADER, rows)
     sockets, compression = report.settings["fanout_sockets"], report.settings["compression"]
     for f in report.fanout:
         per = (f.rss_connected - f.rss_before) / 1024 / sockets
@@ -134,52 +174,20 @@ def render(report: Report) -> str:
     lines += render_fanout(report) if report.fanout else []
     lines += render_memory(report) if report.memory else []
     lines += ["targets:"]
-    lines += [f"  {'MET ' if ok else 'MISSED'}  {t}: {f}" for t, f, ok in report.targets()]
+    lines += [f"  {'MET ' if ok else 'MISSED'}  {t}: {f}" for t, f, ok in targets(report)]
     return "\n".join([*lines, f"total runtime {report.seconds:.0f} s"])
 
 
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = common.parser("bench.ws", "The WebSocket edge: end-to-end latency, fan-out, memory.")
-    p.add_argument(
-        "--parts", default="memory,e2e,fanout", type=lambda s: set(s.split(",")), help="which parts"
-    )
-    p.add_argument(
-        "--compression",
-        choices=["deflate", "none"],
-        default="deflate",
-        help="what the clients offer in (a) and (b)",
-    )
-    p.add_argument("--e2e-rate", type=float, default=200.0)
-    p.add_argument("--e2e-seconds", type=float, default=15.0)
-    p.add_argument("--e2e-warmup", type=float, default=3.0)
-    p.add_argument("--e2e-senders", type=int, default=200)
-    p.add_argument("--send-via", choices=["ws", "http"], default="ws")
-    p.add_argument("--fanout-sockets", type=int, default=2000)
-    p.add_argument("--per-conversation", type=int, default=100)
-    p.add_argument("--fanout-rate", type=float, default=30.0, help="messages/s in all")
-    p.add_argument("--fanout-seconds", type=float, default=10.0)
-    p.add_argument("--fanout-warmup", type=float, default=2.0)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--drain", type=float, default=5.0, help="max seconds to wait for stragglers")
-    p.add_argument("--clients", type=int, default=2, help="client processes for (b)")
-    p.add_argument("--idle-sockets", type=int, default=1000)
-    return p.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    report = common.run_main(run(args, argv))
-    if args.json:
-        out = asdict(report)
-        out["targets"] = [
-            {"target": what, "figure": figure, "met": met} for what, figure, met in report.targets()
-        ]
-        print(json.dumps(out, indent=2, default=str))
-    else:
-        print(render(report))
-    return 0
+    what = "The WebSocket edge: end-to-end latency, fan-out, memory."
+    p = common.parser("bench.ws", what, OPTIONS)
+    offered = "what the clients offer in (a) and (b)"
+    p.add_argument("--compression", choices=["deflate", "none"], default="deflate", help=offered)
+    p.add_argument("--send-via", choices=["ws", "http"], default="ws")
+    args: Any = p.parse_args(argv)
+    report = common.run_main(run(args))
+    return common.emit(report, render, targets, args, "figure")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

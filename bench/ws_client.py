@@ -1,22 +1,9 @@
-"""A load-generating WebSocket client process for ``bench.ws``.
-
-It holds many sockets (``websockets`` asyncio client on uvloop), reads every
-frame, and for each MESSAGE_CREATED whose ``content`` is a benchmark id
-``<tag>|<n>|<send time, monotonic ns>`` notes the delivery latency (receive
-time minus send time; CLOCK_MONOTONIC is one clock for every process of the
-machine). It is driven by ``bench.ws`` through JSON lines, one request on
-stdin, one answer on stdout:
-
-- ``{"op": "connect", "name": N, "urls": [...], "compression": "deflate"|null,
-  "concurrency": 50}``: open the sockets (set ``N``), each waited on up to its
-  READY; answers ``connected``, ``failed``, ``seconds``.
-- ``{"op": "tag", "tag": T}``: from now on keep the deliveries of tag ``T``
-  (and forget what was kept).
-- ``{"op": "count"}``: how many deliveries of the current tag so far.
-- ``{"op": "collect", "path": P}``: write ``{"<n>": [latency µs, ...]}`` of
-  the current tag to ``P``; answers the counts and the sockets closed so far.
-- ``{"op": "close", "name": N}``: close set ``N``.
-- ``{"op": "exit"}``.
+"""``bench.ws``'s helper processes, driven by JSON lines (``{"op": <method>, ...}``
+on stdin, ``{"ok": true, ...}`` on stdout). Benchmark messages have the content
+``<tag>|<n>|<send time, monotonic ns>`` (CLOCK_MONOTONIC: one clock for every
+process of the machine). ``python -m bench.ws_client`` holds WebSocket sockets
+and notes each delivery's latency (:class:`Client`); with ``--tap NATS_URL
+PREFIX``, when each message reached NATS and was INSERTed (:class:`Tap`).
 """
 
 from __future__ import annotations
@@ -24,90 +11,83 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import resource
 import sys
 import time
 from collections import Counter, defaultdict
+from datetime import datetime
 from typing import Any
 
 import msgspec
+import nats
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.common import raise_open_file_limit
 
-class _Frame(msgspec.Struct):
+
+class Frame(msgspec.Struct):
     type: str
     content: str | None = None
 
 
-_decode = msgspec.json.Decoder(_Frame).decode
+class Event(msgspec.Struct):
+    data: Frame
+    recorded_at: datetime
 
 
-def raise_open_file_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+# the server pings, and the client answers by itself
+OPTIONS: Any = {"ping_interval": None, "open_timeout": 60, "close_timeout": 2, "max_size": 2**20}
+decode_frame = msgspec.json.Decoder(Frame).decode
+decode_event = msgspec.json.Decoder(Event).decode
 
 
 class Client:
+    """Named sets of sockets, each opened up to its READY; the deliveries of the current tag."""
+
     def __init__(self) -> None:
         self.sets: dict[str, list[ClientConnection]] = defaultdict(list)
         self.readers: dict[str, list[asyncio.Task[None]]] = defaultdict(list)
-        self.tag = ""
+        self.current = ""
         self.kept: dict[int, list[int]] = defaultdict(list)
         self.others = 0
         self.close_codes: Counter[str] = Counter()
 
-    # -- sockets -------------------------------------------------------------------
-
-    async def _open(self, url: str, compression: str | None) -> ClientConnection:
-        ws = await connect(
-            url,
-            compression=compression,
-            ping_interval=None,  # the server pings; the client answers by itself
-            open_timeout=60,
-            close_timeout=2,
-            max_size=2**20,
-        )
-        while True:  # the replay, then READY
-            frame = _decode(await asyncio.wait_for(ws.recv(), 60))
-            if frame.type == "READY":
-                return ws
-
-    async def connect(self, name: str, urls: list[str], compression: str | None, limit: int) -> Any:
-        started = time.monotonic()
-        gate = asyncio.Semaphore(limit)
-        failures: Counter[str] = Counter()
+    async def connect(
+        self, name: str, urls: list[str], compression: str | None, concurrency: int = 50
+    ) -> dict[str, Any]:
+        started, gate, failures = time.monotonic(), asyncio.Semaphore(concurrency), Counter[str]()
 
         async def one(url: str) -> None:
             async with gate:
                 try:
-                    ws = await self._open(url, compression)
+                    ws = await connect(url, compression=compression, **OPTIONS)
+                    while decode_frame(await asyncio.wait_for(ws.recv(), 60)).type != "READY":
+                        pass  # the replay
                 except Exception as error:
                     failures[type(error).__name__ + ": " + str(error)[:80]] += 1
                     return
             self.sets[name].append(ws)
-            self.readers[name].append(asyncio.create_task(self._read(ws)))
+            self.readers[name].append(asyncio.create_task(self.read(ws)))
 
         await asyncio.gather(*(one(url) for url in urls))
+        failed, seconds = failures.total(), round(time.monotonic() - started, 3)
         return {
-            "connected": len(urls) - sum(failures.values()),
-            "failed": sum(failures.values()),
+            "connected": len(urls) - failed,
+            "failed": failed,
+            "seconds": seconds,
             "failures": dict(failures.most_common(3)),
-            "seconds": round(time.monotonic() - started, 3),
         }
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def read(self, ws: ClientConnection) -> None:
         try:
             async for raw in ws:
                 now = time.monotonic_ns()
-                frame = _decode(raw)
+                frame = decode_frame(raw)
                 if frame.type != "MESSAGE_CREATED" or frame.content is None:
                     continue
                 tag, _, rest = frame.content.partition("|")
-                if tag != self.tag:
+                if tag != self.current:
                     self.others += 1
                     continue
                 number, _, sent = rest.partition("|")
@@ -115,13 +95,14 @@ class Client:
         except ConnectionClosed:
             pass
         finally:
-            code = ws.close_code
-            self.close_codes[str(code)] += 1
+            self.close_codes[str(ws.close_code)] += 1
 
-    async def close(self, name: str) -> Any:
-        sockets = self.sets.pop(name, [])
-        readers = self.readers.pop(name, [])
-        gate = asyncio.Semaphore(200)
+    async def close(self, name: str) -> dict[str, Any]:
+        sockets, readers, gate = (
+            self.sets.pop(name, []),
+            self.readers.pop(name, []),
+            asyncio.Semaphore(200),
+        )
 
         async def one(ws: ClientConnection) -> None:
             async with gate:
@@ -132,79 +113,88 @@ class Client:
         for reader in readers:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-        # these closes were ours: do not report them as the server's
-        for code in list(self.close_codes):
-            if code in ("1000", "None"):
-                del self.close_codes[code]
+        for code in ("1000", "None"):  # these closes were ours, not the server's
+            self.close_codes.pop(code, None)
         return {"closed": len(sockets)}
 
-    # -- measurements ----------------------------------------------------------------
-
-    def set_tag(self, tag: str) -> Any:
-        self.tag = tag
-        self.kept = defaultdict(list)
-        self.others = 0
+    def tag(self, tag: str) -> dict[str, Any]:
+        self.current, self.kept, self.others = tag, defaultdict(list), 0
         return {}
 
-    def collect(self, path: str) -> Any:
-        kept = self.kept
+    def count(self) -> dict[str, Any]:
+        return {"deliveries": sum(len(v) for v in self.kept.values())}
+
+    def collect(self, path: str) -> dict[str, Any]:
         with open(path, "w") as out:
-            json.dump({str(n): lats for n, lats in kept.items()}, out)
-        return {
-            "deliveries": sum(len(v) for v in kept.values()),
-            "messages": len(kept),
-            "others": self.others,
-            "close_codes": dict(self.close_codes),
-            "open": {
-                name: sum(1 for ws in s if ws.close_code is None) for name, s in self.sets.items()
-            },
-        }
+            json.dump({str(n): lats for n, lats in self.kept.items()}, out)
+        return {**self.count(), "others": self.others, "close_codes": dict(self.close_codes)}
+
+    async def exit(self) -> dict[str, Any]:
+        for name in list(self.sets):
+            await self.close(name)
+        return {}
 
 
-async def serve_requests() -> None:
-    limit = raise_open_file_limit()
-    client = Client()
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**26)
+class Tap:
+    """A subscriber to ``<prefix>.events.*.MessageSent``, as every ``parley serve`` has, in a
+    process of its own so that its clock readings do not wait for a busy event loop: when
+    each benchmark message arrived, and its ``recorded_at`` (the INSERT's clock) moved
+    to the monotonic clock."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[int, int]] = {}
+        self.wall_minus_monotonic = time.time_ns() - time.monotonic_ns()
+
+    async def start(self, nats_url: str, prefix: str) -> None:
+        async def on_message(message: Any) -> None:
+            now = time.monotonic_ns()
+            try:
+                event = decode_event(message.data)
+            except msgspec.DecodeError:
+                return
+            if event.data.content is not None and "|" in event.data.content:
+                recorded = round(event.recorded_at.timestamp() * 1e9) - self.wall_minus_monotonic
+                self.seen[event.data.content] = (now, recorded)
+
+        self.nc = await nats.connect(nats_url, connect_timeout=5)
+        await self.nc.subscribe(f"{prefix}.events.*.MessageSent", cb=on_message)
+        await self.nc.flush()
+
+    def dump(self, path: str) -> dict[str, Any]:
+        with open(path, "w") as out:
+            json.dump(self.seen, out)
+        answer, self.seen = {"seen": len(self.seen)}, {}
+        return answer
+
+    async def exit(self) -> dict[str, Any]:
+        await self.nc.close()
+        return {}
+
+
+async def serve(agent: Client | Tap) -> None:
+    """Answer the requests on stdin, ``{"op": <method>, **arguments}``, until ``exit``."""
+    reader, loop = asyncio.StreamReader(limit=2**26), asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    print(json.dumps({"ok": True, "nofile": limit}), flush=True)
+    print(json.dumps({"ok": True}), flush=True)
     while line := await reader.readline():
         request = json.loads(line)
-        op = request["op"]
+        op = request.pop("op")
         try:
-            if op == "connect":
-                answer = await client.connect(
-                    request["name"],
-                    request["urls"],
-                    request.get("compression"),
-                    request.get("concurrency", 50),
-                )
-            elif op == "tag":
-                answer = client.set_tag(request["tag"])
-            elif op == "count":
-                answer = {"deliveries": sum(len(v) for v in client.kept.values())}
-            elif op == "collect":
-                answer = client.collect(request["path"])
-            elif op == "close":
-                answer = await client.close(request["name"])
-            elif op == "exit":
-                for name in list(client.sets):
-                    await client.close(name)
-                print(json.dumps({"ok": True}), flush=True)
-                return
-            else:
-                raise ValueError(f"unknown op {op!r}")
+            answer = getattr(agent, op)(**request)
+            answer = await answer if asyncio.iscoroutine(answer) else answer
         except Exception as error:
-            print(
-                json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"}), flush=True
-            )
-            continue
+            answer = {"ok": False, "error": f"{type(error).__name__}: {error}"}
         print(json.dumps({"ok": True, **answer}), flush=True)
+        if op == "exit":
+            return
 
 
-def main() -> None:
-    uvloop.run(serve_requests())
+async def main(argv: list[str]) -> None:
+    raise_open_file_limit()
+    if argv[:1] == ["--tap"]:
+        await (tap := Tap()).start(argv[1], argv[2])
+    await serve(tap if argv[:1] == ["--tap"] else Client())
 
 
 if __name__ == "__main__":
-    main()
+    uvloop.run(main(sys.argv[1:]))

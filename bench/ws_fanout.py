@@ -1,5 +1,5 @@
-"""(b) fan-out: one POST, a frame to every socket of the conversation,
-Parley against the bare broadcast, round by round."""
+"""(b) fan-out: one POST, a frame to every socket of the conversation, Parley
+against the bare broadcast, round by round; and (c) memory per idle socket."""
 
 from __future__ import annotations
 
@@ -7,36 +7,16 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from bench.common import Proc, log, summary
-from bench.ws_http import drive
-from bench.ws_procs import (
-    ClientProc,
-    CpuMeter,
-    Tap,
-    all_clients,
-    compression_of,
-    settled_rss,
-    token,
-    ws_url,
-)
+import msgspec
 
+from bench import common
+from bench.ws_procs import HttpError, HttpPool, Rig, compression_of, settled_rss, token, ws_url
 
-class Samples:
-    """Named latency samples (ms) of one round; the result pools the rounds."""
-
-    def __init__(self) -> None:
-        self.named: dict[str, list[float]] = defaultdict(list)
-
-    def add(self, name: str, values: Sequence[float]) -> None:
-        self.named[name].extend(values)
-
-    def quantiles(self) -> dict[str, dict[str, float]]:
-        return {name: summary(v) for name, v in self.named.items()}
+Samples = dict[str, list[float]]
 
 
 @dataclass
@@ -49,11 +29,10 @@ class FanoutRound:
     expected: int
     seconds: float
     deliveries_per_s: float
+    # ``delivery`` (POST send -> socket), ``spread`` (first delivery of the message ->
+    # this one), ``post`` (POST -> its response); Parley also ``to_log`` (POST send ->
+    # INSERT), ``log_to_nats`` (INSERT -> NATS) per message, ``nats_to_socket`` per delivery
     latency: dict[str, dict[str, float]]
-    """``delivery`` (POST send -> socket), ``spread`` (first delivery of the
-    message -> this one), ``post`` (POST -> its response); Parley also
-    ``to_log`` (POST send -> INSERT) and ``log_to_nats`` (INSERT -> the event
-    on NATS), per message, and ``nats_to_socket``, per delivery."""
     cpu: dict[str, float]
     close_codes: dict[str, int]
 
@@ -70,189 +49,212 @@ class FanoutResult:
     connect_seconds: float
 
     @property
-    def p50_ms(self) -> float:
-        return self.latency["delivery"]["p50"]
-
-    @property
     def p99_ms(self) -> float:
         return self.latency["delivery"]["p99"]
 
 
+@dataclass
+class MemoryResult:
+    server: str
+    compression: str
+    sockets: int
+    connected: int
+    connect_seconds: float
+    rss_before: int
+    rss_after: int
+    rss_after_close: int
+    kib_per_socket: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.kib_per_socket = (self.rss_after - self.rss_before) / 1024 / max(1, self.connected)
+
+
+async def drive(
+    rig: Rig, server: str, proc: common.Proc, conversations: Sequence[str], tag: str
+) -> tuple[dict[int, int], list[float], dict[str, int]]:
+    """POST messages at the fan-out rate, round robin over the conversations (warm-up
+    ones tagged ``warm``): the measured ones' send times, POST -> response ms, failures."""
+    args, parley = rig.args, server == "parley"
+    headers = {"Authorization": f"Bearer {token('fanout-driver')}"} if parley else {}
+    path = "/api/messages" if parley else "/broadcast"
+    sent_at: dict[int, int] = {}
+    post_ms: list[float] = []
+    failures: dict[str, int] = defaultdict(int)
+    tasks: set[asyncio.Task[None]] = set()
+    async with HttpPool(proc.port, 32, headers) as client:
+
+        async def post(number: int, body: bytes) -> None:
+            try:
+                if (status := await client.post(path, body)) not in (201, 202):
+                    failures[f"http {status}"] += 1
+                elif number >= 0:
+                    post_ms.append((time.monotonic_ns() - sent_at[number]) / 1e6)
+            except (OSError, asyncio.IncompleteReadError, HttpError) as error:
+                failures[type(error).__name__] += 1
+
+        warm = round(args.fanout_warmup * args.fanout_rate)
+        total = warm + round(args.fanout_seconds * args.fanout_rate)
+        t0, interval = time.monotonic() + 0.1, 1 / args.fanout_rate
+        for i in range(total):
+            if i == warm:
+                rig.cpu.start()
+            if (delay := t0 + i * interval - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            now, number = time.monotonic_ns(), i - warm
+            if number >= 0:
+                content, sent_at[number] = f"{tag}|{number}|{now}", now
+            else:
+                content = f"warm|{i}|{now}"
+            conversation = conversations[i % len(conversations)]
+            body = msgspec.json.encode({"conversation_id": conversation, "content": content})
+            tasks.add(task := asyncio.create_task(post(number, body)))
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
+    return sent_at, post_ms, dict(failures)
+
+
 async def fanout_round(
-    server: str,
-    round_number: int,
-    proc: Proc,
-    clients: Sequence[ClientProc],
-    conversations: Sequence[str],
-    args: Any,
-    cpu: CpuMeter,
-    tap: Tap,
-    workdir: Path,
-    pooled: Samples,
-) -> FanoutRound:
-    tag = f"{server}{round_number}"
-    await all_clients(clients, op="tag", tag=tag)
-    jwt = token("fanout-driver") if server == "parley" else None
-    path = "/api/messages" if server == "parley" else "/broadcast"
-    driven = await drive(
-        proc.port,
-        path,
-        jwt,
-        conversations,
-        args.fanout_rate,
-        args.fanout_warmup,
-        args.fanout_seconds,
-        tag,
-        cpu.start,
-    )
-    sent_at = driven.sent_at
-    expected = driven.ok * args.per_conversation
+    rig: Rig, server: str, number: int, proc: common.Proc, conversations: Sequence[str]
+) -> tuple[FanoutRound, Samples]:
+    tag, args = f"{server}{number}", rig.args
+    await rig.all_clients(op="tag", tag=tag)
+    sent_at, post_ms, failures = await drive(rig, server, proc, conversations, tag)
+    expected = len(post_ms) * args.per_conversation
     deadline = time.monotonic() + args.drain
     while True:  # until every delivery arrived, or the drain time is over
         await asyncio.sleep(0.25)
-        counts = await all_clients(clients, op="count")
+        counts = await rig.all_clients(op="count")
         if sum(a["deliveries"] for a in counts) >= expected or time.monotonic() > deadline:
             break
-    usage = cpu.stop()
-    paths = [workdir / f"{c.name}-{tag}.json" for c in clients]
-    answers = list(
-        await asyncio.gather(
-            *(c.request(op="collect", path=str(p)) for c, p in zip(clients, paths, strict=True))
-        )
+    usage = rig.cpu.stop()
+    paths = [rig.workdir / f"{c.name}-{tag}.json" for c in rig.clients]
+    answers = await asyncio.gather(
+        *(c.request(op="collect", path=str(p)) for c, p in zip(rig.clients, paths, strict=True))
     )
-    await tap.sync()
+    await rig.tap.sync(rig.workdir)
     by_message: dict[int, list[int]] = defaultdict(list)  # latencies in µs
-    for path_ in paths:
-        for number, lats in json.loads(path_.read_text()).items():
-            by_message[int(number)].extend(lats)
-        path_.unlink()
-    samples = Samples()
+    for path in paths:
+        for n, lats in json.loads(path.read_text()).items():
+            by_message[int(n)].extend(lats)
+        path.unlink()
+    samples: Samples = defaultdict(list)
     last_delivery = 0
-    for number, lats in by_message.items():
-        first = min(lats)
-        samples.add("delivery", [lat / 1000 for lat in lats])
-        samples.add("spread", [(lat - first) / 1000 for lat in lats])
-        content = f"{tag}|{number}|{sent_at[number]}"
-        split, at_nats = tap.split(content, sent_at[number]), tap.arrived(content)
-        if split is not None and at_nats is not None:
-            to_nats = (at_nats - sent_at[number]) / 1e6
-            samples.add("to_log", [split[0]])
-            samples.add("log_to_nats", [split[1]])
-            samples.add("nats_to_socket", [lat / 1000 - to_nats for lat in lats])
-        last_delivery = max(last_delivery, sent_at[number] + max(lats) * 1000)
-    samples.add("post", driven.post_ms)
+    for n, lats in by_message.items():
+        samples["delivery"] += [lat / 1000 for lat in lats]
+        samples["spread"] += [(lat - min(lats)) / 1000 for lat in lats]
+        if (split := rig.tap.split(f"{tag}|{n}|{sent_at[n]}", sent_at[n])) is not None:
+            samples["to_log"].append(split[0])
+            samples["log_to_nats"].append(split[1])
+            to_nats = (split[2] - sent_at[n]) / 1e6
+            samples["nats_to_socket"] += [lat / 1000 - to_nats for lat in lats]
+        last_delivery = max(last_delivery, sent_at[n] + max(lats) * 1000)
+    samples["post"] += post_ms
     span = (last_delivery - min(sent_at.values())) / 1e9 if last_delivery else float("nan")
-    deliveries = len(samples.named["delivery"])
+    deliveries = len(samples["delivery"])
     close_codes: dict[str, int] = defaultdict(int)
     for answer in answers:
         for code, count in answer["close_codes"].items():
             close_codes[code] += count
-    if driven.failures:
-        log(f"(b) {server} round {round_number}: POST failures {driven.failures}")
-    result = FanoutRound(
-        server=server,
-        round=round_number,
-        messages=len(sent_at),
-        posted_ok=driven.ok,
-        deliveries=deliveries,
-        expected=expected,
-        seconds=round(span, 3),
-        deliveries_per_s=deliveries / span if span else float("nan"),
-        latency=samples.quantiles(),
-        cpu=usage,
-        close_codes=dict(close_codes),
+    if failures:
+        common.log(f"(b) {server} round {number}: POST failures {failures}")
+    q = {name: common.summary(v) for name, v in samples.items()}
+    rate = deliveries / span if span else float("nan")
+    figures = (len(sent_at), len(post_ms), deliveries, expected, round(span, 3), rate, q, usage)
+    result = FanoutRound(server, number, *figures, dict(close_codes))
+    splits = [f"{label} p99 {q[k]['p99']:.1f} ms, " for k, label in SPLITS if k in q]
+    common.log(
+        f"(b) {server} round {number}: {deliveries}/{expected} deliveries, {rate:,.0f}/s, "
+        f"p50 {q['delivery']['p50']:.1f} ms, p99 {q['delivery']['p99']:.1f} ms, "
+        f"spread p99 {q['spread']['p99']:.1f} ms, {''.join(splits)}cpu {usage}"
     )
-    for name, values in samples.named.items():
-        pooled.add(name, values)
-    q = result.latency
-    log(
-        f"(b) {server} round {round_number}: {deliveries}/{expected} deliveries, "
-        f"{result.deliveries_per_s:,.0f}/s, p50 {q['delivery']['p50']:.1f} ms, "
-        f"p99 {q['delivery']['p99']:.1f} ms, spread p99 {q['spread']['p99']:.1f} ms, "
-        + (
-            f"to log p99 {q['to_log']['p99']:.1f} ms, log->NATS p99 "
-            f"{q['log_to_nats']['p99']:.1f} ms, NATS->socket p99 "
-            f"{q['nats_to_socket']['p99']:.1f} ms, "
-            if "to_log" in q
-            else ""
-        )
-        + f"cpu {usage}"
-    )
-    return result
+    return result, samples
+
+
+SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket", "NATS->socket")]
 
 
 async def part_fanout(
-    servers: dict[str, Proc],
-    clients: Sequence[ClientProc],
-    conversations: Sequence[str],
-    args: Any,
-    cpu: CpuMeter,
-    tap: Tap,
-    workdir: Path,
+    rig: Rig, servers: dict[str, common.Proc], conversations: Sequence[str]
 ) -> list[FanoutResult]:
-    share = args.per_conversation // len(clients)
+    args = rig.args
+    share = args.per_conversation // len(rig.clients)
+    offer: dict[str, Any] = {"compression": compression_of(args.compression)}
     connected: dict[str, tuple[int, int, float]] = {}
     for name, proc in servers.items():
         before = await settled_rss(proc.pid, 0.5)
         requests = []
-        for k, client in enumerate(clients):
+        for k, client in enumerate(rig.clients):
             urls = [
                 ws_url(proc.port, c, token(f"fan-{k}-{j}") if name == "parley" else None)
                 for c in conversations
                 for j in range(share)
             ]
-            requests.append(
-                client.request(
-                    op="connect", name=name, urls=urls, compression=compression_of(args.compression)
-                )
-            )
+            requests.append(client.request(op="connect", name=name, urls=urls, **offer))
         answers = await asyncio.gather(*requests)
-        failed = sum(a["failed"] for a in answers)
-        if failed:
+        if failed := sum(a["failed"] for a in answers):
             raise RuntimeError(f"(b) {failed} sockets to {name} failed: {answers}")
         seconds = max(a["seconds"] for a in answers)
         after = await settled_rss(proc.pid, 0.5)
         connected[name] = (before, after, seconds)
-        log(
+        common.log(
             f"(b) {sum(a['connected'] for a in answers)} sockets on {name} in {seconds:.1f} s "
             f"(RSS +{(after - before) / 1024 / 1024:.1f} MiB)"
         )
     await asyncio.sleep(2)  # let the connection storm settle
     rounds: list[FanoutRound] = []
-    pooled = {name: Samples() for name in servers}
+    pooled: dict[str, Samples] = {name: defaultdict(list) for name in servers}
     for r in range(args.rounds):
         for name in ("bare", "parley"):
-            rounds.append(
-                await fanout_round(
-                    name,
-                    r,
-                    servers[name],
-                    clients,
-                    conversations,
-                    args,
-                    cpu,
-                    tap,
-                    workdir,
-                    pooled[name],
-                )
-            )
+            result, samples = await fanout_round(rig, name, r, servers[name], conversations)
+            rounds.append(result)
+            for key, values in samples.items():
+                pooled[name][key] += values
     results = []
     for name in ("bare", "parley"):
         mine = [r for r in rounds if r.server == name]
-        before, after, seconds = connected[name]
-        results.append(
-            FanoutResult(
-                server=name,
-                rounds=mine,
-                deliveries_per_s=sum(r.deliveries for r in mine) / sum(r.seconds for r in mine),
-                delivered_fraction=sum(r.deliveries for r in mine)
-                / max(1, sum(r.expected for r in mine)),
-                latency=pooled[name].quantiles(),
-                rss_before=before,
-                rss_connected=after,
-                connect_seconds=seconds,
-            )
-        )
+        deliveries = sum(r.deliveries for r in mine)
+        fraction = deliveries / max(1, sum(r.expected for r in mine))
+        latency = {k: common.summary(v) for k, v in pooled[name].items()}
+        rate = deliveries / sum(r.seconds for r in mine)
+        results.append(FanoutResult(name, mine, rate, fraction, latency, *connected[name]))
     for name in servers:
-        await all_clients(clients, op="close", name=name)
+        await rig.all_clients(op="close", name=name)
+    return results
+
+
+async def part_memory(
+    rig: Rig, start_servers: Callable[[str], Awaitable[dict[str, common.Proc]]], ids: list[str]
+) -> list[MemoryResult]:
+    """Each server, for each compression setting, in a fresh process of its own:
+    memory a process freed (sockets closed) is reused, so a second measurement in
+    the same process would count too little."""
+    client, sockets, per = rig.clients[0], rig.args.idle_sockets, rig.args.per_conversation
+    results = []
+    for compression in ("deflate", "none"):
+        servers = await start_servers(f"mem-{compression}")
+        try:
+            for name, proc in servers.items():
+                jwt = token("mem-idle") if name == "parley" else None
+                urls = [ws_url(proc.port, ids[i // per % len(ids)], jwt) for i in range(sockets)]
+                offer = compression_of(compression)
+                # warm the code paths first (imports, caches, pools), so that only
+                # what a socket holds is counted
+                await client.request(op="connect", name="warm", urls=urls[:50], compression=offer)
+                await client.request(op="close", name="warm")
+                before = await settled_rss(proc.pid)
+                idle: dict[str, Any] = {"op": "connect", "name": "idle", "urls": urls}
+                answer = await client.request(**idle, compression=offer)
+                after = await settled_rss(proc.pid)
+                await client.request(op="close", name="idle")
+                after_close = await settled_rss(proc.pid, 0.5)
+                connected = (answer["connected"], answer["seconds"])
+                m = MemoryResult(name, compression, sockets, *connected, before, after, after_close)
+                common.log(
+                    f"(c) {name}, {compression}: {m.connected} sockets in "
+                    f"{m.connect_seconds:.1f} s, {m.kib_per_socket:.1f} KiB each"
+                )
+                results.append(m)
+        finally:
+            for proc in servers.values():
+                common.stop(proc)
     return results

@@ -1,38 +1,36 @@
-"""What bench.ws runs beside the servers: client and tap processes, tokens,
-conversations, memory and CPU meters, and the run's JetStream streams."""
+"""What bench.ws runs beside the servers: its helper processes, CPU and memory
+meters, a lean HTTP client, tokens, and the run's JetStream streams."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import resource
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench.common import ROOT, log, process_cpu_seconds
-from commands.auth import issue_token
+from bench import common
 
 JWT_SECRET = "ws-bench-secret-" + "x" * 32
 
 
-def raise_open_file_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 def token(sub: str) -> str:
-    return issue_token(
-        JWT_SECRET, sub=sub, role="admin", ttl=timedelta(hours=2), now=datetime.now(UTC)
-    )
+    return common.token(JWT_SECRET, sub)
+
+
+def ws_url(port: int, conversation_id: str, jwt: str | None) -> str:
+    url = f"ws://127.0.0.1:{port}/ws/{conversation_id}"
+    return f"{url}?token={jwt}" if jwt else url
+
+
+def compression_of(name: str) -> str | None:
+    return None if name == "none" else name
 
 
 @contextlib.asynccontextmanager
@@ -48,15 +46,11 @@ async def own_stream(nats_url: str, prefix: str) -> AsyncIterator[None]:
                 nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
                 try:
                     await nc.jetstream().delete_stream(stream)
-                    log(f"JetStream stream {stream} deleted")
+                    common.log(f"JetStream stream {stream} deleted")
                 finally:
                     await nc.close()
             except Exception as error:
-                log(f"could not delete JetStream stream {stream}: {error!r}")
-
-
-def rss(pid: int) -> int:
-    return int(psutil.Process(pid).memory_info().rss)
+                common.log(f"could not delete JetStream stream {stream}: {error!r}")
 
 
 async def settled_rss(pid: int, seconds: float = 1.5) -> int:
@@ -64,52 +58,43 @@ async def settled_rss(pid: int, seconds: float = 1.5) -> int:
     await asyncio.sleep(seconds)
     samples = []
     for _ in range(3):
-        samples.append(rss(pid))
+        samples.append(int(psutil.Process(pid).memory_info().rss))
         await asyncio.sleep(0.2)
     return sorted(samples)[1]
 
 
 class CpuMeter:
     """CPU used by named processes between ``start()`` and ``stop()`` (% of one
-    core; the machine has two), plus ``pg``: the PostgreSQL backends serving
-    this run's database (found by their process title), and ``rest``: the
-    machine's busy time minus all of these (NATS, PostgreSQL's shared
-    processes, and whatever else runs on the machine)."""
+    core), plus ``pg``: the PostgreSQL backends serving this run's database, and
+    ``rest``: the machine's busy time minus all of these."""
 
     def __init__(self, pids: dict[str, int], database: str) -> None:
-        self.pids = pids
-        self.database = database
-        self._t0 = 0.0
-        self._cpu0: dict[str, float] = {}
-        self._pg0: dict[int, float] = {}
-        self._machine0 = psutil.cpu_times()
+        self.pids, self.database = pids, database
+        self.start()
 
     def _backends(self) -> dict[int, float]:
-        found = {}
-        for proc in psutil.process_iter(["cmdline"]):
-            cmdline = proc.info["cmdline"] or []
-            if cmdline and cmdline[0].startswith("postgres:") and self.database in cmdline[0]:
-                found[proc.pid] = process_cpu_seconds(proc.pid)
-        return found
+        return {
+            p.pid: common.process_cpu_seconds(p.pid)
+            for p in psutil.process_iter(["cmdline"])
+            if (cmd := p.info["cmdline"])
+            and cmd[0].startswith("postgres:")
+            and self.database in cmd[0]
+        }
 
     def start(self) -> None:
         self._t0 = time.monotonic()
-        self._cpu0 = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._cpu0 = {name: common.process_cpu_seconds(pid) for name, pid in self.pids.items()}
         self._pg0 = self._backends()
         self._machine0 = psutil.cpu_times()
 
     def stop(self) -> dict[str, float]:
         wall = time.monotonic() - self._t0
         used = {
-            name: round(100 * (process_cpu_seconds(pid) - self._cpu0[name]) / wall, 1)
+            name: round(100 * (common.process_cpu_seconds(pid) - self._cpu0[name]) / wall, 1)
             for name, pid in self.pids.items()
         }
-        pg = 0.0
-        for pid, before in self._pg0.items():
-            now_ = process_cpu_seconds(pid)
-            if now_ == now_:  # not NaN: still there
-                pg += now_ - before
-        used["pg"] = round(100 * pg / wall, 1)
+        pg = [common.process_cpu_seconds(pid) - before for pid, before in self._pg0.items()]
+        used["pg"] = round(100 * sum(x for x in pg if x == x) / wall, 1)  # NaN: gone
         now = psutil.cpu_times()
         fields = ("user", "system", "nice", "irq", "softirq", "steal")
         busy = sum(getattr(now, f) - getattr(self._machine0, f) for f in fields if hasattr(now, f))
@@ -118,40 +103,35 @@ class CpuMeter:
         return used
 
 
-class ClientProc:
-    """A ``bench.ws_client`` process, driven by JSON lines."""
+class Agent:
+    """A ``bench.ws_client`` process (a client, or with ``--tap`` the tap)."""
 
     def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
-        self.name = name
-        self.process = process
+        self.name, self.process, self.seen = name, process, dict[str, tuple[int, int]]()
 
     @classmethod
-    async def start(
-        cls, name: str, workdir: Path, module: str = "bench.ws_client", *args: str
-    ) -> ClientProc:
-        errors = (workdir / f"{name}.log").open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            *args,
-            cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=errors,
-            limit=2**26,
-            start_new_session=True,
-        )
-        errors.close()
-        client = cls(name, process)
-        await client._answer(30)
-        return client
+    async def start(cls, name: str, workdir: Path, *args: str) -> Agent:
+        with (workdir / f"{name}.log").open("wb") as errors:
+            pipe = asyncio.subprocess.PIPE
+            command = [sys.executable, "-m", "bench.ws_client", *args]
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=pipe,
+                stdout=pipe,
+                stderr=errors,
+                cwd=common.ROOT,
+                limit=2**26,
+                start_new_session=True,
+            )
+        agent = cls(name, process)
+        await agent.answer(30)
+        return agent
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    async def _answer(self, timeout: float) -> dict[str, Any]:
+    async def answer(self, timeout: float) -> dict[str, Any]:
         assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
         if not line:
@@ -165,7 +145,7 @@ class ClientProc:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(request).encode() + b"\n")
         await self.process.stdin.drain()
-        return await self._answer(timeout)
+        return await self.answer(timeout)
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -177,60 +157,89 @@ class ClientProc:
                 self.process.kill()
                 await self.process.wait()
 
+    # -- the tap: when each message reached NATS, which splits Parley's latency into
+    # *to the INSERT* (frame or request, command handler, group commit), *INSERT to
+    # NATS* (commit, NOTIFY, relay, JetStream) and *NATS to socket* (hub, session,
+    # socket, client).
 
-async def all_clients(clients: Sequence[ClientProc], **request: Any) -> list[dict[str, Any]]:
-    return list(await asyncio.gather(*(c.request(**request) for c in clients)))
-
-
-def ws_url(port: int, conversation_id: str, jwt: str | None) -> str:
-    url = f"ws://127.0.0.1:{port}/ws/{conversation_id}"
-    return f"{url}?token={jwt}" if jwt else url
-
-
-class Tap:
-    """``bench/ws_tap.py``: a plain NATS subscriber on the run's MessageSent
-    subjects (as each ``parley serve`` has), in a process of its own. For each
-    benchmark message it notes when it arrived and its ``recorded_at``
-    (PostgreSQL's ``clock_timestamp()`` at the INSERT), which splits Parley's
-    latency into *to the INSERT* (frame or request, command handler, group
-    commit), *INSERT to NATS* (commit, NOTIFY, relay, JetStream) and *NATS to
-    socket* (hub, session, socket, client)."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, tuple[int, int]] = {}
-        """content -> (arrived, recorded), monotonic ns"""
-        self._proc: ClientProc | None = None
-        self._workdir = Path()
-
-    async def start(self, nats_url: str, prefix: str, workdir: Path) -> None:
-        self._workdir = workdir
-        self._proc = await ClientProc.start("tap", workdir, "bench.ws_tap", nats_url, prefix)
-
-    async def sync(self) -> None:
-        """Fetch what the tap saw since the last sync."""
-        assert self._proc is not None
-        path = self._workdir / "tap.json"
-        await self._proc.request(op="dump", path=str(path))
-        for content, (arrived, recorded) in json.loads(path.read_text()).items():
-            self.seen[content] = (arrived, recorded)
+    async def sync(self, workdir: Path) -> None:
+        """Fetch what the tap saw since the last sync: content -> (arrived, recorded)."""
+        path = workdir / "tap.json"
+        await self.request(op="dump", path=str(path))
+        self.seen.update((k, (a, r)) for k, (a, r) in json.loads(path.read_text()).items())
         path.unlink()
 
-    def split(self, content: str, sent: int) -> tuple[float, float] | None:
-        """(send -> INSERT, INSERT -> on NATS) in ms, if the message was seen."""
-        seen = self.seen.get(content)
-        if seen is None:
+    def split(self, content: str, sent: int) -> tuple[float, float, int] | None:
+        """(send -> INSERT, INSERT -> on NATS) in ms and the arrival, if the tap saw it."""
+        if (seen := self.seen.get(content)) is None:
             return None
         arrived, recorded = seen
-        return (recorded - sent) / 1e6, (arrived - recorded) / 1e6
-
-    def arrived(self, content: str) -> int | None:
-        seen = self.seen.get(content)
-        return None if seen is None else seen[0]
-
-    async def stop(self) -> None:
-        if self._proc is not None:
-            await self._proc.stop()
+        return (recorded - sent) / 1e6, (arrived - recorded) / 1e6, arrived
 
 
-def compression_of(name: str) -> str | None:
-    return None if name == "none" else name
+@dataclass
+class Rig:
+    """What the parts share: the options, client processes, tap, CPU meter, workdir."""
+
+    args: Any
+    clients: list[Agent]
+    tap: Agent
+    cpu: CpuMeter
+    workdir: Path
+
+    async def all_clients(self, **request: Any) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(c.request(**request) for c in self.clients)))
+
+
+class HttpError(Exception):
+    pass
+
+
+class HttpPool:
+    """Keep-alive HTTP/1.1 connections over asyncio streams, one request at a time on
+    each: httpx costs a few milliseconds of CPU per request, enough to make the load
+    generator a bottleneck of its own; this costs tens of microseconds."""
+
+    def __init__(self, port: int, size: int, headers: Mapping[str, str]) -> None:
+        self.port, self.size = port, size
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.idle = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]()
+        self.all: list[asyncio.StreamWriter] = []
+
+    async def open(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.all.append(writer)
+        self.idle.put_nowait((reader, writer))
+
+    async def __aenter__(self) -> HttpPool:
+        for _ in range(self.size):
+            await self.open()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for writer in self.all:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def post(self, path: str, body: bytes) -> int:
+        """POST ``body`` (JSON) to ``path``: the status."""
+        reader, writer = await self.idle.get()
+        try:
+            head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n{self.head}"
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            writer.write(head.encode() + body)
+            lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            try:
+                status = int(lines[0].split(" ", 2)[1])
+            except (IndexError, ValueError):
+                raise HttpError(f"bad status line {lines[0]!r}") from None
+            headers = dict(line.lower().partition(":")[::2] for line in lines[1:] if line)
+            await reader.readexactly(int(headers.get("content-length", 0)))
+        except BaseException:
+            writer.close()  # in an unknown state: replace it
+            with contextlib.suppress(Exception):
+                await self.open()
+            raise
+        self.idle.put_nowait((reader, writer))
+        return status

@@ -1,0 +1,230 @@
+"""bench.commands' load: wrk against each server, what it stored, and the
+conversations seeded straight into the store for the length comparison."""
+
+from __future__ import annotations
+
+import asyncio
+import string
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from bench import common
+from commands.model import stream_id_for
+from events.catalogue import (
+    Channel,
+    Client,
+    ConversationStarted,
+    MessageSent,
+    MessagesRead,
+    Priority,
+    Side,
+    Status,
+)
+from events.envelope import Metadata, NewEvent
+from events.postgres.store import PostgresEventStore, create_pool
+
+# ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
+CONTENT = (
+    "Hello, my parcel (order 48213) still shows label created after five days. "
+    "Could you check with the courier, please? Thanks!"
+)
+STAFF_ID = "alice"
+
+
+def write_lua(path: Path, conversation_ids: Sequence[UUID], token: str) -> None:
+    ids = ", ".join(f'"{c}"' for c in conversation_ids)
+    template = string.Template((Path(__file__).parent / "send_message.lua").read_text())
+    path.write_text(template.substitute(ids=ids, token=token, content=CONTENT))
+
+
+@dataclass
+class WrkRun:
+    endpoint: str
+    round: int
+    requests_per_s: float
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    non_2xx: int
+    socket_errors: int
+    server_cpu_percent: float
+    server_cpu_us_per_request: float
+    machine_cpu_percent: float
+    stored_events: int | None = None  # Parley only: events stored during the run,
+    transactions: int | None = None  # in this many transactions (group commits)
+
+
+async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, args: Any) -> WrkRun:
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s"]
+    command += ["--latency", "--timeout", "10s", "-s", str(lua), f"{server.base_url}/api/messages"]
+    cpu_before, machine = common.process_cpu_seconds(server.pid), dict[str, float]()
+    with common.machine_busy(machine, "cpu"):
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        try:
+            out, _ = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    cpu = common.process_cpu_seconds(server.pid) - cpu_before
+    text = out.decode(errors="replace")
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{text}")
+    f: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("BENCH "):
+            f.update((k, float(v)) for k, _, v in (i.partition("=") for i in line.split()[1:]))
+        elif line.strip().startswith("Requests/sec:"):
+            f["requests_per_s"] = float(line.split(":", 1)[1])
+    if "requests" not in f or "requests_per_s" not in f:
+        raise RuntimeError(f"cannot read wrk's output:\n{text}")
+    duration = f["duration_us"] / 1e6
+    return WrkRun(
+        endpoint=server.name,
+        round=round_,
+        requests_per_s=f["requests_per_s"],
+        requests=int(f["requests"]),
+        seconds=round(duration, 2),
+        p50_ms=f["p50_us"] / 1000,
+        p90_ms=f["p90_us"] / 1000,
+        p99_ms=f["p99_us"] / 1000,
+        max_ms=f["max_us"] / 1000,
+        non_2xx=int(f["status"]),
+        socket_errors=int(f["connect"] + f["read"] + f["write"] + f["timeout"]),
+        server_cpu_percent=100 * cpu / duration,
+        server_cpu_us_per_request=1e6 * cpu / max(int(f["requests"]), 1),
+        machine_cpu_percent=machine["cpu"],
+    )
+
+
+async def fetchrow(url: str, sql: str, *args: Any) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(sql, *args)
+    finally:
+        await conn.close()
+    assert row is not None
+    return {k: int(v) for k, v in row.items()}
+
+
+HEAD = "SELECT coalesce(max(global_position), 0) AS head FROM events"
+# Events stored after a position, and the transactions that stored them (each
+# row's ``xmin`` is its inserting transaction).
+COMMITS = """SELECT count(*) AS events, count(DISTINCT xmin::text) AS transactions
+             FROM events WHERE global_position > $1"""
+# Messages stored in the load-tested conversations, and how many conversations
+# have seqs other than exactly 1..n.
+STORED = """
+    SELECT count(*) AS conversations, coalesce(sum(n), 0) AS messages,
+           count(*) FILTER (WHERE n <> max_seq OR n <> distinct_seqs) AS broken
+    FROM (SELECT stream_id, count(*) AS n, count(DISTINCT (data->>'seq')::int) AS distinct_seqs,
+                 max((data->>'seq')::int) AS max_seq
+          FROM events WHERE type = 'MessageSent' AND stream_id = ANY($1::text[])
+          GROUP BY stream_id) AS s
+"""
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A conversation written straight to the store."""
+
+    label: str
+    conversation_id: UUID
+    client_id: str
+    messages: int
+    reads_every: int | None
+    events: int
+
+    def describe(self) -> str:
+        if self.reads_every is None:
+            return f"{self.messages:,} unread client messages"
+        return f"{self.messages:,} messages, read every {self.reads_every}"
+
+
+def conversation_events(
+    conversation_id: UUID, client_id: str, messages: int, reads_every: int | None
+) -> list[NewEvent]:
+    """ConversationStarted, then ``messages`` messages. With ``reads_every``, senders
+    alternate client (odd seqs) / admin (even seqs) and after every ``reads_every``-th
+    message both sides mark everything read; without it, the client sends all, unread."""
+    client = (Side.CLIENT, client_id, Metadata(actor_id=client_id, actor_role="client"))
+    staff = (Side.ADMIN, STAFF_ID, Metadata(actor_id=STAFF_ID, actor_role="admin"))
+    started = ConversationStarted(
+        conversation_id=conversation_id,
+        client=Client(id=client_id, name="Bench Client"),
+        channel=Channel.WEB,
+        priority=Priority.MEDIUM,
+        status=Status.ACTIVE,
+    )
+    pairs: list[tuple[Any, Metadata]] = [(started, staff[2])]
+    for seq in range(1, messages + 1):
+        side, sender_id, meta = client if reads_every is None or seq % 2 == 1 else staff
+        sent = MessageSent(
+            conversation_id=conversation_id,
+            message_id=uuid4(),
+            seq=seq,
+            sender=side,
+            sender_id=sender_id,
+            content=CONTENT,
+        )
+        pairs.append((sent, meta))
+        if reads_every is not None and seq % reads_every == 0:
+            pairs += [
+                (
+                    MessagesRead(
+                        conversation_id=conversation_id, reader=r, reader_id=i, up_to_seq=seq
+                    ),
+                    m,
+                )
+                for r, i, m in (staff, client)
+            ]
+    return [NewEvent(event_id=uuid4(), data=d, metadata=m) for d, m in pairs]
+
+
+async def seed_all(url: str, args: Any) -> dict[str, Seeded]:
+    plans: list[tuple[str, str, int, int | None]] = [
+        ("long", "c-long", args.long_messages, 10),
+        ("short", "c-short", args.short_messages, 10),
+    ]
+    if args.worst_messages > 0:
+        plans.append(("worst", "c-worst", args.worst_messages, None))
+        plans.append(("worst-short", "c-worst", args.short_messages, None))
+    pool = await create_pool(url, min_size=2, max_size=4)
+    try:
+        store = PostgresEventStore(pool)
+
+        async def seed(label: str, client_id: str, messages: int, every: int | None) -> Seeded:
+            conversation_id = uuid4()
+            events = conversation_events(conversation_id, client_id, messages, every)
+            version = 0
+            for start in range(0, len(events), 2000):
+                batch = events[start : start + 2000]
+                result = await store.append(stream_id_for(conversation_id), batch, version)
+                version = result.last_stream_position
+            return Seeded(label, conversation_id, client_id, messages, every, len(events))
+
+        try:
+            started = time.perf_counter()
+            seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
+            total = sum(s.events for s in seeded)
+            common.log(f"seeded {total:,} events in {time.perf_counter() - started:.1f} s")
+        finally:
+            await store.close()
+        # As autovacuum would have done by the time a conversation is this long (and
+        # it may be off on the server): statistics, visibility map, hint bits; so
+        # neither the measurements nor the cold reads pay for it.
+        await pool.execute("VACUUM (ANALYZE) events")
+    finally:
+        await pool.close()
+    return {s.label: s for s in seeded}

@@ -1,0 +1,200 @@
+"""The servers the benchmarks load, one process each, with the same uvicorn settings::
+
+    python -m bench.servers --port P [parley] --database-url URL --nats-url URL
+    python -m bench.servers --port P commands|ws
+
+``parley``: the real app (PARLEY_JWT_SECRET from the environment). ``commands``: a
+bare ``POST /api/messages`` validating the same ``SendMessage`` (no token, no I/O).
+``ws``: a bare broadcast: sockets on ``/ws/{conversation_id}`` get READY; ``POST
+/broadcast`` answers 202 and sends a MESSAGE_CREATED to each socket of the
+conversation, one after the other, as ``parley serve`` would serve it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import itertools
+import os
+import signal
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+import uvloop
+from litestar import Litestar, WebSocket, get, post, websocket
+from litestar.params import JSONBody
+
+from commands.handler import CommandResult
+from commands.model import SendMessage
+from ws_edge import frames
+
+UVICORN_SETTINGS: dict[str, object] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "log_level": "warning",
+    "lifespan": "on",
+    "workers": 1,
+}
+# What `parley serve` runs WebSockets with (parley/server.py): no permessage-deflate,
+# no protocol pings, 10 s graceful shutdown.
+WS_SETTINGS = {"ws_per_message_deflate": False, "ws_ping_interval": None, "ws_ping_timeout": None}
+groups: dict[uuid.UUID, set[WebSocket[Any, Any, Any]]] = defaultdict(set)
+positions = itertools.count(1)
+background: set[asyncio.Task[None]] = set()
+
+
+class Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Signals are handled by run(): uvicorn's own handler re-raises the
+        # signal after stopping, which would kill us before the services close.
+        yield
+
+
+def run(app: Callable[[], AbstractAsyncContextManager[Litestar]], port: int, **more: Any) -> None:
+    async def main() -> None:
+        async with app() as litestar:
+            settings: Any = {**UVICORN_SETTINGS, **more}
+            server = Server(uvicorn.Config(litestar, host="127.0.0.1", port=port, **settings))
+
+            def stop() -> None:
+                server.force_exit, server.should_exit = server.should_exit, True
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(sig, stop)
+            await server.serve()
+
+    uvloop.run(main())
+
+
+@contextlib.asynccontextmanager
+async def parley_app(database_url: str, nats_url: str) -> AsyncIterator[Litestar]:
+    import nats
+
+    from events.postgres.store import create_pool
+    from parley.app import create_app
+    from parley.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "PARLEY_DATABASE_URL": database_url,
+            "PARLEY_NATS_URL": nats_url,
+            "PARLEY_JWT_SECRET": os.environ.get("PARLEY_JWT_SECRET", ""),
+            # A prefix of its own: the app's presence bucket is this run's.
+            "PARLEY_NATS_PREFIX": f"cmdbench{uuid.uuid4().hex[:8]}",
+        }
+    )
+    # The app's two adapters, as `parley serve` connects them.
+    pool = await create_pool(database_url, command_timeout=5.0)
+    client = await nats.connect(nats_url, connect_timeout=5)
+    try:
+        yield create_app(settings, pool=pool, nats=client)
+    finally:
+        with contextlib.suppress(Exception):
+            await client.jetstream().delete_stream(f"KV_{settings.nats_prefix.upper()}_PRESENCE")
+        await client.close()
+        await pool.close()
+
+
+@post("/api/messages", status_code=201)
+async def send_message(data: JSONBody[SendMessage]) -> CommandResult:
+    message_id = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    events = ["MessageSent"]
+    conversation_id = data.conversation_id
+    return CommandResult(
+        conversation_id=conversation_id,
+        position=1,
+        version=2,
+        events=events,
+        message_id=message_id,
+        seq=1,
+    )
+
+
+@websocket("/ws/{conversation_id:uuid}")
+async def conversation_socket(socket: WebSocket[Any, Any, Any], conversation_id: uuid.UUID) -> None:
+    await socket.accept()
+    groups[conversation_id].add(socket)
+    try:
+        ready = frames.Ready(conversation_id=conversation_id, stream_position=1, position=0)
+        await socket.send_data(frames.encode_frame(ready).decode())
+        while (await socket.receive())["type"] != "websocket.disconnect":
+            pass
+    finally:
+        groups[conversation_id].discard(socket)
+
+
+async def send_all(text: str, sockets: list[WebSocket[Any, Any, Any]]) -> None:
+    for socket in sockets:
+        with contextlib.suppress(Exception):  # one went away: the others still get theirs
+            await socket.send_data(text)
+
+
+@post("/broadcast", status_code=202)
+async def broadcast(data: JSONBody[SendMessage]) -> dict[str, int]:
+    sockets = list(groups.get(data.conversation_id, ()))
+    position = next(positions)
+    frame = frames.MessageCreated(
+        conversation_id=data.conversation_id,
+        stream_position=position + 1,
+        position=position,
+        at=datetime.now(UTC),
+        message_id=uuid.uuid4(),
+        seq=position,
+        sender="admin",
+        sender_id="bench",
+        message_type=data.message_type,
+        content=data.content,
+        attachment=data.attachment,
+        client_message_id=data.client_message_id,
+    )
+    task = asyncio.create_task(send_all(frames.encode_frame(frame).decode(), sockets))
+    background.add(task)
+    task.add_done_callback(background.discard)
+    return {"sockets": len(sockets)}
+
+
+@get("/health/live")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def freeze() -> None:
+    # As `parley serve` does once started: what lives for ever leaves the GC's sight.
+    gc.collect()
+    gc.freeze()
+
+
+@contextlib.asynccontextmanager
+async def bare_app(*handlers: Any, **options: Any) -> AsyncIterator[Litestar]:
+    yield Litestar(route_handlers=list(handlers), **options)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.servers")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("server", choices=["parley", "commands", "ws"], nargs="?", default="parley")
+    parser.add_argument("--database-url")
+    parser.add_argument("--nats-url")
+    args = parser.parse_args()
+    if args.server == "commands":
+        run(lambda: bare_app(send_message), args.port)
+    elif args.server == "ws":
+        app = lambda: bare_app(conversation_socket, broadcast, live, on_startup=[freeze])  # noqa: E731
+        run(app, args.port, **WS_SETTINGS, timeout_graceful_shutdown=10)
+    elif args.database_url and args.nats_url:
+        run(lambda: parley_app(args.database_url, args.nats_url), args.port)
+    else:
+        parser.error("parley needs --database-url and --nats-url")
+
+
+if __name__ == "__main__":
+    main()
