@@ -27,9 +27,11 @@ from commands.http import CommandContext, SeenVersion, provide_context
 from commands.model import Actor, AssignConversation, CommandId
 from commands.staff import (
     AddTeamMember,
+    AgentCommand,
     CreateTeam,
     RemoveTeamMember,
     SetAvailability,
+    TeamCommand,
     UpdateAgent,
 )
 from commands.staff_handler import StaffHandler, StaffResult
@@ -101,9 +103,7 @@ class StaffContext:
     def actor(self) -> Actor:
         return self.commands.actor
 
-    async def handle(
-        self, command: SetAvailability | UpdateAgent | CreateTeam | AddTeamMember | RemoveTeamMember
-    ) -> StaffResult:
+    async def handle(self, command: AgentCommand | TeamCommand) -> StaffResult:
         return await self.directory.handle(command, self.actor)
 
     def agent_id(self, path_id: str, what: str) -> str:

@@ -85,6 +85,15 @@ async def test_without_a_name_claim_the_display_name_is_the_id(
     assert isinstance(first, AgentRegistered) and first.display_name == agent_id
 
 
+async def test_a_blank_name_claim_is_no_display_name(
+    api: httpx.AsyncClient, store: PostgresEventStore
+) -> None:
+    agent_id, _ = await new_agent(api, name="   ")
+
+    first = (await store.read_stream(f"agent-{agent_id}"))[0].data
+    assert isinstance(first, AgentRegistered) and first.display_name == agent_id
+
+
 async def test_an_agent_renames_themselves_and_an_admin_sets_capacity(
     api: httpx.AsyncClient, tokens: Tokens
 ) -> None:
