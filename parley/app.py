@@ -29,6 +29,8 @@ from nats.aio.client import Client as NATS
 from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
+from commands.http_staff import STAFF_HANDLERS, provide_staff_context
+from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
 from parley.health import HealthController
 from parley.http_errors import EXCEPTION_HANDLERS
@@ -58,8 +60,11 @@ def _route_handlers() -> list[ControllerRouterHandler]:
     """Every router of the app."""
     api = Router(
         path="/api",
-        route_handlers=[*COMMAND_HANDLERS, *QUERY_HANDLERS, *PRESENCE_HANDLERS],
-        dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
+        route_handlers=[*COMMAND_HANDLERS, *STAFF_HANDLERS, *QUERY_HANDLERS, *PRESENCE_HANDLERS],
+        dependencies={
+            "ctx": Provide(provide_context, sync_to_thread=False),
+            "staff": Provide(provide_staff_context, sync_to_thread=False),
+        },
     )
     return [HealthController, metrics_endpoint, api, *WEBSOCKET_HANDLERS]
 
@@ -103,6 +108,7 @@ def create_app(
     )
     local_feed = LocalFeed(hub)
     handler = CommandHandler(store, on_appended=local_feed.appended, on_handled=metrics.on_handled)
+    staff_handler = StaffHandler(store)
     edge = Edge(
         hub,
         store,
@@ -125,6 +131,7 @@ def create_app(
                 "drain": edge.close_all,
                 "authenticate": authenticate,
                 "command_handler": handler,
+                "staff_handler": staff_handler,
             }
         ),
         dependencies={
