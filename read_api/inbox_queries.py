@@ -81,12 +81,12 @@ def decode_cursor(sort: Sort, cursor: str) -> list[Any]:
         name, *keys = msgspec.json.decode(raw, type=list[Any])
     except (binascii.Error, msgspec.DecodeError, ValueError) as error:
         raise BadCursor("cursor is not one this API gave out") from error
-    if name != sort.value:
+    if name != sort.value and name in set(Sort):
         raise BadCursor(f"this cursor pages sort={name}, not sort={sort.value}")
-    if len(keys) != len(order.kinds) + 1:
+    if name != sort.value or len(keys) != len(order.kinds) + 1:
         raise BadCursor("cursor is not one this API gave out")
     try:
-        return [_key(kind, k) for kind, k in zip((*order.kinds, msgspec.UNSET), keys, strict=True)]
+        return [_key(kind, k) for kind, k in zip((*order.kinds, UUID), keys, strict=True)]
     except (TypeError, ValueError) as error:
         raise BadCursor("cursor is not one this API gave out") from error
 
@@ -98,7 +98,7 @@ def _key(kind: Any, value: Any) -> Any:
         return value
     if kind is bool and isinstance(value, bool):
         return value
-    if kind is msgspec.UNSET:
+    if kind is UUID:
         return UUID(value)
     raise TypeError("a cursor key of the wrong type")
 

@@ -221,7 +221,16 @@ async def test_waiting_for_a_position_never_reached_answers_503_with_the_reached
 
 
 async def test_bad_queries_are_clear_4xx(api: httpx.AsyncClient, tokens: Tokens) -> None:
-    for params in ({"limit": 0}, {"limit": 101}, {"status": "archived"}, {"cursor": "%%%"}):
+    bad: list[dict[str, object]] = [
+        {"limit": 0},
+        {"limit": 101},
+        {"status": "archived"},
+        {"cursor": "%%%"},
+        {"sort": "updated"},
+        {"assignee": ""},
+        {"team": ""},
+    ]
+    for params in bad:
         response = await api.get("/api/conversations", params=params, headers=tokens.admin)
         assert response.status_code == 400, (params, response.text)
     unknown = await api.get(f"/api/conversations/{uuid.uuid4()}", headers=tokens.admin)
