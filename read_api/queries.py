@@ -81,6 +81,9 @@ class MessageView(msgspec.Struct, frozen=True, kw_only=True):
     read_by_staff_at: datetime | None
     read_by_client_at: datetime | None
     position: int
+    sender_name: str | None = None
+    """A staff sender's display name (their id if they have none), the
+    client's name for the client, ``None`` for the system."""
 
 
 class MessagePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,11 +130,16 @@ _BY_ID = f"""
 SELECT {view_columns("$2")} FROM conversations c {JOINS} WHERE c.conversation_id = ANY($1::uuid[])
 """
 _MESSAGES = """
-SELECT conversation_id, seq, message_id, sender, sender_id, message_type, content,
-       attachment, client_message_id, created_at, read_by_staff_at, read_by_client_at, position
-FROM messages
-WHERE conversation_id = $1 AND ($2::integer IS NULL OR seq < $2)
-ORDER BY seq DESC
+SELECT m.conversation_id, m.seq, m.message_id, m.sender, m.sender_id, m.message_type, m.content,
+       m.attachment, m.client_message_id, m.created_at, m.read_by_staff_at, m.read_by_client_at,
+       m.position,
+       CASE m.sender WHEN 'client' THEN c.client_name
+                     WHEN 'admin' THEN coalesce(a.display_name, m.sender_id) END AS sender_name
+FROM messages m
+LEFT JOIN conversations c ON c.conversation_id = m.conversation_id
+LEFT JOIN agents a ON a.agent_id = m.sender_id AND m.sender = 'admin'
+WHERE m.conversation_id = $1 AND ($2::integer IS NULL OR m.seq < $2)
+ORDER BY m.seq DESC
 LIMIT $3
 """
 

@@ -194,6 +194,19 @@ async def test_each_agent_sees_their_own_unread(desk: Desk, tokens: Tokens) -> N
     await desk.assign(cid, desk.ben)
     (row,) = (await desk.inbox(as_ann))["items"]
     assert (row["unread_for_staff"], row["my_unread"]) == (2, 1)
+    # Ben answers: named from the directory, in the row and in the messages.
+    reply = await desk.api.post(
+        "/api/messages", json={"conversation_id": cid, "content": "on it"}, headers=as_ben
+    )
+    desk.position = reply.json()["position"]
+    (row,) = (await desk.inbox(as_ann))["items"]
+    assert (row["last_message_sender"], row["last_message_sender_name"]) == ("admin", "Ben")
+    page = await desk.api.get(
+        "/api/messages",
+        params={"conversation_id": cid, "min_position": desk.position},
+        headers=tokens.client,
+    )
+    assert [m["sender_name"] for m in page.json()["items"]] == ["Carol"] * 3 + ["Ben"]
 
 
 async def test_the_staff_directory(desk: Desk, tokens: Tokens) -> None:
