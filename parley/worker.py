@@ -18,6 +18,7 @@ from parley.settings import Settings
 from projections.base import Projection
 from projections.inbox import InboxProjection
 from projections.runner import ProjectionRunner
+from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
 
 log = logging.getLogger("parley.worker")
@@ -29,7 +30,7 @@ MAX_BACKOFF = 2.0
 
 def projections() -> list[Projection]:
     """Every projection Parley keeps."""
-    return [InboxProjection(), TimelineProjection()]
+    return [InboxProjection(), TimelineProjection(), StaffProjection()]
 
 
 async def run_workers(

@@ -1,9 +1,22 @@
 """The inbox projection: one ``conversations`` row per conversation, with
-unread counts for each side kept exact by its own ``inbox_unread`` rows.
+its assignment, how long it has waited for an agent, and unread counts kept
+exact by the inbox's own bookkeeping tables.
 
 Every event folded into a row sets its ``position`` (the event's global
 position) and its ``version`` (the event's stream position: how far the
-conversation's stream has got, so a client can subscribe after it)."""
+conversation's stream has got, so a client can subscribe after it).
+
+Unread (P5, per staff member): ``inbox_client_messages`` holds the seq of
+every client message and ``inbox_staff_cursors`` each staff member's cursor.
+The row's ``unread_for_staff`` is the client messages after its assignee's
+cursor when it has one, else after the furthest staff cursor (unread by
+every staff member); a viewer's own count is computed by the read API from
+the same tables. ``unread_for_client`` counts ``inbox_unread`` rows (staff
+messages the client has not read; rows leave when read).
+
+``waiting_since``: the moment since which the conversation has been open
+(not closed, not deleted) without an agent — set at start, when its agent is
+taken away and when it is reopened without one; ``NULL`` otherwise."""
 
 from __future__ import annotations
 
@@ -12,9 +25,11 @@ from typing import Any
 from uuid import UUID
 
 from events.catalogue import (
+    ConversationAssigned,
     ConversationDeleted,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationUnassigned,
     ConversationUpdated,
     MessageSent,
     MessagesRead,
@@ -27,8 +42,10 @@ PREVIEW_LENGTH = 140
 
 _START = """
 INSERT INTO conversations (conversation_id, client_id, client_name, channel, priority, status,
-                           summary, created_at, last_update, position, version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
+                           summary, created_at, last_update, position, version, team_id,
+                           waiting_since)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11,
+        CASE WHEN $6 = 'closed' THEN NULL ELSE $8::timestamptz END)
 """
 _UPDATE = """
 UPDATE conversations SET priority = coalesce($2, priority), summary = coalesce($3, summary),
@@ -36,46 +53,89 @@ UPDATE conversations SET priority = coalesce($2, priority), summary = coalesce($
 WHERE conversation_id = $1
 """
 _STATUS = """
-UPDATE conversations SET status = $2, last_update = $3, position = $4, version = $5
+UPDATE conversations
+SET status = $2, last_update = $3, position = $4, version = $5,
+    waiting_since = CASE WHEN $2 = 'closed' OR assignee_id IS NOT NULL OR deleted THEN NULL
+                         ELSE coalesce(waiting_since, $3) END
 WHERE conversation_id = $1
 """
 _DELETE = """
-UPDATE conversations SET deleted = true, last_update = $2, position = $3, version = $4
+UPDATE conversations
+SET deleted = true, waiting_since = NULL, last_update = $2, position = $3, version = $4
 WHERE conversation_id = $1
 """
-# $2 messages at once (runs of MessageSent are folded into one update per conversation).
+# $2 messages at once (runs of MessageSent are folded into one update per
+# conversation). New messages are after every cursor: counts only grow.
 _MESSAGES = """
 UPDATE conversations
 SET message_count = message_count + $2,
     last_message_preview = left($3, $4), last_message_at = $5, last_update = $5,
     unread_for_staff = unread_for_staff + $6, unread_for_client = unread_for_client + $7,
-    position = $8, version = $9
+    position = $8, version = $9, last_message_sender = $10, last_message_sender_id = $11
 WHERE conversation_id = $1
 """
-_UNREAD = """
-INSERT INTO inbox_unread (conversation_id, reader, seq)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])
+_CLIENT_MESSAGES = """
+INSERT INTO inbox_client_messages (conversation_id, seq)
+SELECT * FROM unnest($1::uuid[], $2::int[])
 """
-_READ = """
+_UNREAD_BY_CLIENT = """
+INSERT INTO inbox_unread (conversation_id, reader, seq)
+SELECT c, 'client', s FROM unnest($1::uuid[], $2::int[]) AS u(c, s)
+"""
+_CLIENT_READ = """
 WITH read AS (
-    DELETE FROM inbox_unread WHERE conversation_id = $1 AND reader = $2 AND seq <= $3
+    DELETE FROM inbox_unread WHERE conversation_id = $1 AND reader = 'client' AND seq <= $2
     RETURNING 1
 ), n AS (SELECT count(*) AS read FROM read)
 UPDATE conversations
-SET unread_for_staff = unread_for_staff - CASE WHEN $2 = 'admin' THEN n.read ELSE 0 END,
-    unread_for_client = unread_for_client - CASE WHEN $2 = 'client' THEN n.read ELSE 0 END,
-    position = $4, version = $5
+SET unread_for_client = unread_for_client - n.read, position = $3, version = $4
 FROM n
 WHERE conversation_id = $1
 """
+_STAFF_CURSOR = """
+INSERT INTO inbox_staff_cursors (conversation_id, reader_id, up_to_seq) VALUES ($1, $2, $3)
+ON CONFLICT (conversation_id, reader_id)
+DO UPDATE SET up_to_seq = greatest(inbox_staff_cursors.up_to_seq, excluded.up_to_seq)
+"""
 
-# Who has a message to read: the other side (system messages are unread for nobody).
-_READER_OF = {Side.CLIENT: Side.ADMIN, Side.ADMIN: Side.CLIENT}
+
+def _staff_unread(assignee: str) -> str:
+    """The client messages after ``assignee``'s cursor, or (no assignee)
+    after the furthest staff cursor, of the row ``c``."""
+    return f"""(
+    SELECT count(*) FROM inbox_client_messages m
+    WHERE m.conversation_id = c.conversation_id AND m.seq > coalesce((
+        SELECT CASE WHEN {assignee} IS NULL THEN max(k.up_to_seq)
+                    ELSE max(k.up_to_seq) FILTER (WHERE k.reader_id = {assignee}) END
+        FROM inbox_staff_cursors k WHERE k.conversation_id = c.conversation_id), 0)
+)"""
+
+
+# After a staff member's cursor moved (the cursor statement runs first).
+_STAFF_RECOUNT = f"""
+UPDATE conversations c
+SET unread_for_staff = {_staff_unread("c.assignee_id")}, position = $2, version = $3
+WHERE conversation_id = $1
+"""
+# Assigned and Unassigned both state the assignment as it is now.
+_ASSIGNMENT = f"""
+UPDATE conversations c
+SET assignee_id = $2, team_id = $3, last_update = $4, position = $5, version = $6,
+    waiting_since = CASE WHEN $2::text IS NOT NULL OR c.status = 'closed' OR c.deleted THEN NULL
+                         ELSE coalesce(c.waiting_since, $4) END,
+    unread_for_staff = {_staff_unread("$2::text")}
+WHERE conversation_id = $1
+"""
 
 
 class InboxProjection:
     name: str = "inbox"
-    tables: tuple[str, ...] = ("conversations", "inbox_unread")
+    tables: tuple[str, ...] = (
+        "conversations",
+        "inbox_unread",
+        "inbox_client_messages",
+        "inbox_staff_cursors",
+    )
 
     def statements(self, event: RecordedEvent) -> list[Statement]:
         at, pos, version = event.recorded_at, event.global_position, event.stream_position
@@ -83,7 +143,7 @@ class InboxProjection:
             case ConversationStarted() as e:
                 return [(_START, (
                     e.conversation_id, e.client.id, e.client.name, e.channel, e.priority,
-                    e.status, e.summary, at, pos, version,
+                    e.status, e.summary, at, pos, version, e.team_id,
                 ))]  # fmt: skip
             case ConversationUpdated() as e:
                 return [(_UPDATE, (e.conversation_id, e.priority, e.summary, at, pos, version))]
@@ -91,37 +151,50 @@ class InboxProjection:
                 return [(_STATUS, (e.conversation_id, e.to_status, at, pos, version))]
             case ConversationDeleted() as e:
                 return [(_DELETE, (e.conversation_id, at, pos, version))]
+            case ConversationAssigned() | ConversationUnassigned() as e:
+                agent = e.agent_id if isinstance(e, ConversationAssigned) else None
+                return [(_ASSIGNMENT, (e.conversation_id, agent, e.team_id, at, pos, version))]
             case MessageSent():
                 return self.run_statements([event])
-            case MessagesRead() as e:
-                return [(_READ, (e.conversation_id, e.reader, e.up_to_seq, pos, version))]
+            case MessagesRead(reader=Side.CLIENT) as e:
+                return [(_CLIENT_READ, (e.conversation_id, e.up_to_seq, pos, version))]
+            case MessagesRead(reader=Side.ADMIN) as e:
+                return [
+                    (_STAFF_CURSOR, (e.conversation_id, e.reader_id, e.up_to_seq)),
+                    (_STAFF_RECOUNT, (e.conversation_id, pos, version)),
+                ]
         return []
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
         """A run of MessageSent: one update per conversation, one insert of
-        every unread row (the rebuild's hot path)."""
+        the client messages' seqs, one of the client's unread rows (the
+        rebuild's hot path)."""
         if events[0].type != "MessageSent":
             return [s for event in events for s in self.statements(event)]
         totals: dict[UUID, list[Any]] = {}
-        unread: tuple[list[UUID], list[str], list[int]] = ([], [], [])
+        from_client: tuple[list[UUID], list[int]] = ([], [])
+        to_client: tuple[list[UUID], list[int]] = ([], [])
         for event in events:
             e = event.data
             assert isinstance(e, MessageSent)
-            reader = _READER_OF.get(e.sender)
-            total = totals.setdefault(e.conversation_id, [0, "", None, 0, 0, 0, 0])
+            total = totals.setdefault(e.conversation_id, [0, "", None, 0, 0, 0, 0, "", ""])
             total[0] += 1
             total[1:3] = e.content, event.recorded_at
-            total[3] += reader is Side.ADMIN
-            total[4] += reader is Side.CLIENT
-            total[5:7] = event.global_position, event.stream_position
-            if reader is not None:
-                unread[0].append(e.conversation_id)
-                unread[1].append(reader)
-                unread[2].append(e.seq)
+            total[3] += e.sender is Side.CLIENT
+            total[4] += e.sender is Side.ADMIN  # system messages are unread for nobody
+            total[5:9] = event.global_position, event.stream_position, e.sender, e.sender_id
+            if e.sender is Side.CLIENT:
+                from_client[0].append(e.conversation_id)
+                from_client[1].append(e.seq)
+            elif e.sender is Side.ADMIN:
+                to_client[0].append(e.conversation_id)
+                to_client[1].append(e.seq)
         statements: list[Statement] = [
-            (_MESSAGES, (cid, n, content, PREVIEW_LENGTH, at, staff, client, pos, version))
-            for cid, (n, content, at, staff, client, pos, version) in totals.items()
+            (_MESSAGES, (cid, n, content, PREVIEW_LENGTH, at, staff, client, pos, version, *who))
+            for cid, (n, content, at, staff, client, pos, version, *who) in totals.items()
         ]
-        if unread[0]:
-            statements.append((_UNREAD, unread))
+        if from_client[0]:
+            statements.append((_CLIENT_MESSAGES, from_client))
+        if to_client[0]:
+            statements.append((_UNREAD_BY_CLIENT, to_client))
         return statements

@@ -26,22 +26,22 @@ from events.catalogue import Priority, Status
 from events.envelope import RecordedEvent
 from events.store import EventStore
 from read_api import errors as read_errors
+from read_api.inbox_queries import ME, BadCursor, InboxFilter, Sort, list_conversations
 from read_api.queries import (
     DEFAULT_LIMIT,
     DEFAULT_WAIT_SECONDS,
     MAX_LIMIT,
     MAX_POSITION,
-    BadCursor,
-    ConversationFilter,
     ConversationPage,
     ConversationView,
     MessagePage,
     get_conversation,
-    list_conversations,
     list_messages,
     wait_for_position,
 )
+from read_api.staff import STAFF_HANDLERS
 from read_api.time_travel import ConversationAsOf, replay
+from read_api.views import for_viewer, viewer_id
 
 INBOX = ("inbox",)
 TIMELINE = ("timeline",)
@@ -55,6 +55,7 @@ Wait = Annotated[float, QueryParameter(ge=0, le=10)]
 ClientId = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
 Search = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
 Cursor = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
+StaffRef = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=NO_NUL)]
 AsOf = Annotated[str | None, QueryParameter(min_length=1, max_length=64, pattern=NO_NUL)]
 _POSITION = re.compile(r"[0-9]{1,19}")
 
@@ -76,10 +77,10 @@ def _readable(conversation: ConversationView | None, actor: Actor) -> Conversati
     if conversation is None:
         raise errors.ConversationNotFound("no such conversation")
     access.require_see(actor, conversation.client_id)
-    return conversation
+    return for_viewer(conversation, actor)
 
 
-@get("/conversations", summary="The inbox: conversations, most recently updated first")
+@get("/conversations", summary="The inbox: conversations, newest last message first")
 async def inbox(
     actor: NamedDependency[Actor],
     pool: NamedDependency[asyncpg.Pool],
@@ -88,6 +89,9 @@ async def inbox(
     client_id: ClientId = None,
     q: Search = None,
     include_deleted: Annotated[bool, QueryParameter()] = False,
+    assignee: StaffRef = None,
+    team: StaffRef = None,
+    sort: Annotated[Sort, QueryParameter()] = Sort.LAST_MESSAGE,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
     include_total: Annotated[bool, QueryParameter()] = False,
@@ -97,15 +101,28 @@ async def inbox(
     if not access.can_manage(actor):
         raise errors.Forbidden("the inbox is for staff")
     await _await_position(pool, INBOX, min_position, wait)
-    filters = ConversationFilter(
-        status=status, priority=priority, client_id=client_id, q=q, include_deleted=include_deleted
+    filters = InboxFilter(
+        status=status,
+        priority=priority,
+        client_id=client_id,
+        q=q,
+        include_deleted=include_deleted,
+        assignee_id=actor.id if assignee == ME else assignee,
+        team_id=team,
     )
     try:
-        return await list_conversations(
-            pool, filters, cursor=cursor, limit=limit, with_total=include_total
+        page = await list_conversations(
+            pool,
+            filters,
+            viewer=viewer_id(actor),
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
+            with_total=include_total,
         )
     except BadCursor as error:
         raise read_errors.InvalidQuery(str(error), field="cursor") from error
+    return msgspec.structs.replace(page, items=[for_viewer(v, actor) for v in page.items])
 
 
 @get(
@@ -128,7 +145,8 @@ async def conversation(
             raise errors.ConversationNotFound("no such conversation at that moment")
         return past
     await _await_position(pool, INBOX, min_position, wait)
-    return _readable(await get_conversation(pool, conversation_id), actor)
+    view = await get_conversation(pool, conversation_id, viewer=viewer_id(actor))
+    return _readable(view, actor)
 
 
 class HistoryPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,10 +201,10 @@ async def messages(
     wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> MessagePage:
     await _await_position(pool, INBOX + TIMELINE, min_position, wait)
-    _readable(await get_conversation(pool, conversation_id), actor)
+    _readable(await get_conversation(pool, conversation_id, viewer=None), actor)
     return await list_messages(pool, conversation_id, before=before, limit=limit)
 
 
-QUERY_HANDLERS = [inbox, conversation, history, messages]
+QUERY_HANDLERS = [inbox, conversation, history, messages, *STAFF_HANDLERS]
 """The query endpoints, mounted under /api by the app, which provides
 ``actor``, ``pool`` and ``store``."""

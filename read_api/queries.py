@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import time
 from datetime import datetime
 from typing import Any
@@ -33,7 +31,9 @@ class ConversationView(msgspec.Struct, frozen=True, kw_only=True):
     last_message_preview: str | None
     last_message_at: datetime | None
     message_count: int
-    unread_for_staff: int
+    unread_for_staff: int | None
+    """P5: the client messages unread by its assignee, or (no assignee) by
+    every staff member. ``None`` for a client (read_api.views.for_viewer)."""
     unread_for_client: int
     deleted: bool
     position: int
@@ -42,6 +42,22 @@ class ConversationView(msgspec.Struct, frozen=True, kw_only=True):
     """The stream position of that event: how far the conversation's stream has
     got. Subscribe to the conversation with ``after=version`` to be sent only
     what is newer than this row."""
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    """The assignee's display name (their id when they have none): the one
+    assignment field a client sees."""
+    team_id: str | None = None
+    team_name: str | None = None
+    waiting_since: datetime | None = None
+    """Since when it has been open without an agent; ``None`` when it has one
+    or is closed."""
+    last_message_sender: str | None = None
+    """The side of the last message: ``admin``, ``client`` or ``system``."""
+    last_message_sender_name: str | None = None
+    """Staff: their display name; the client: ``client_name``."""
+    my_unread: int = 0
+    """The viewer's own unread: staff, the client messages after their own
+    cursor; a client, ``unread_for_client``."""
 
 
 class ConversationPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,6 +81,9 @@ class MessageView(msgspec.Struct, frozen=True, kw_only=True):
     read_by_staff_at: datetime | None
     read_by_client_at: datetime | None
     position: int
+    sender_name: str | None = None
+    """A staff sender's display name (their id if they have none), the
+    client's name for the client, ``None`` for the system."""
 
 
 class MessagePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,103 +93,71 @@ class MessagePage(msgspec.Struct, frozen=True, kw_only=True):
     """Pass as ``before`` for the older page; ``None`` when there is none."""
 
 
-class ConversationFilter(msgspec.Struct, frozen=True, kw_only=True):
-    status: str | None = None
-    priority: str | None = None
-    client_id: str | None = None
-    q: str | None = None
-    include_deleted: bool = False
-
-
-class BadCursor(ValueError):
-    pass
-
-
-def encode_cursor(last_update: datetime, conversation_id: UUID) -> str:
-    raw = msgspec.json.encode([last_update.isoformat(), str(conversation_id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, cid = msgspec.json.decode(raw, type=tuple[str, str])
-        return datetime.fromisoformat(when), UUID(cid)
-    except (binascii.Error, msgspec.DecodeError, ValueError) as error:
-        raise BadCursor("cursor is not one this API gave out") from error
-
-
 _COLUMNS = """
-conversation_id, client_id, client_name, channel, priority, status, summary, created_at,
-last_update, last_message_preview, last_message_at, message_count, unread_for_staff,
-unread_for_client, deleted, position, version
+c.conversation_id, c.client_id, c.client_name, c.channel, c.priority, c.status, c.summary,
+c.created_at, c.last_update, c.last_message_preview, c.last_message_at, c.message_count,
+c.unread_for_staff, c.unread_for_client, c.deleted, c.position, c.version, c.assignee_id,
+coalesce(a.display_name, c.assignee_id) AS assignee_name, c.team_id,
+coalesce(t.name, c.team_id) AS team_name, c.waiting_since, c.last_message_sender,
+CASE c.last_message_sender WHEN 'client' THEN c.client_name
+     ELSE coalesce(s.display_name, c.last_message_sender_id) END AS last_message_sender_name
 """
-# $1..$4 filters (NULL = any), $5 include_deleted; keyset after ($6, $7); $8 limit.
-_WHERE = """
-WHERE ($1::text IS NULL OR status = $1)
-  AND ($2::text IS NULL OR priority = $2)
-  AND ($3::text IS NULL OR client_id = $3)
-  AND ($4::text IS NULL OR client_name ILIKE '%' || $4 || '%')
-  AND ($5::boolean OR NOT deleted)
+JOINS = """
+LEFT JOIN agents a ON a.agent_id = c.assignee_id
+LEFT JOIN teams t ON t.team_id = c.team_id
+LEFT JOIN agents s ON s.agent_id = c.last_message_sender_id AND c.last_message_sender = 'admin'
 """
-_LIST = f"""
-SELECT {_COLUMNS} FROM conversations
-{_WHERE}
-  AND ($6::timestamptz IS NULL OR (last_update, conversation_id) < ($6, $7))
-ORDER BY last_update DESC, conversation_id DESC
-LIMIT $8
+"""Display names: the staff projection's, joined to the inbox's rows ``c``."""
+
+
+def view_columns(viewer: str) -> str:
+    """A ConversationView's columns of the row ``c`` as the staff member
+    ``viewer`` (an SQL expression, ``NULL`` for a client) sees it: their own
+    unread is one index range scan over the client messages after their cursor."""
+    return f"""{_COLUMNS}, CASE WHEN {viewer}::text IS NULL THEN 0 ELSE (
+    SELECT count(*) FROM inbox_client_messages m
+    WHERE m.conversation_id = c.conversation_id AND m.seq > coalesce((
+        SELECT k.up_to_seq FROM inbox_staff_cursors k
+        WHERE k.conversation_id = c.conversation_id AND k.reader_id = {viewer}::text), 0)
+) END AS my_unread"""
+
+
+def view_of(row: asyncpg.Record) -> ConversationView:
+    return ConversationView(**{f: row[f] for f in ConversationView.__struct_fields__})
+
+
+_BY_ID = f"""
+SELECT {view_columns("$2")} FROM conversations c {JOINS} WHERE c.conversation_id = ANY($1::uuid[])
 """
-_COUNT = f"SELECT count(*) FROM conversations {_WHERE}"
-_ONE = f"SELECT {_COLUMNS} FROM conversations WHERE conversation_id = $1"
 _MESSAGES = """
-SELECT conversation_id, seq, message_id, sender, sender_id, message_type, content,
-       attachment, client_message_id, created_at, read_by_staff_at, read_by_client_at, position
-FROM messages
-WHERE conversation_id = $1 AND ($2::integer IS NULL OR seq < $2)
-ORDER BY seq DESC
+SELECT m.conversation_id, m.seq, m.message_id, m.sender, m.sender_id, m.message_type, m.content,
+       m.attachment, m.client_message_id, m.created_at, m.read_by_staff_at, m.read_by_client_at,
+       m.position,
+       CASE m.sender WHEN 'client' THEN c.client_name
+                     WHEN 'admin' THEN coalesce(a.display_name, m.sender_id) END AS sender_name
+FROM messages m
+LEFT JOIN conversations c ON c.conversation_id = m.conversation_id
+LEFT JOIN agents a ON a.agent_id = m.sender_id AND m.sender = 'admin'
+WHERE m.conversation_id = $1 AND ($2::integer IS NULL OR m.seq < $2)
+ORDER BY m.seq DESC
 LIMIT $3
 """
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-async def list_conversations(
-    pool: asyncpg.Pool,
-    filters: ConversationFilter,
-    *,
-    cursor: str | None,
-    limit: int,
-    with_total: bool,
-) -> ConversationPage:
-    after = decode_cursor(cursor) if cursor else (None, None)
-    q = _like_escape(filters.q) if filters.q else None
-    args = (filters.status, filters.priority, filters.client_id, q, filters.include_deleted)
-    rows = await pool.fetch(_LIST, *args, *after, limit + 1)
-    items = [ConversationView(**dict(r)) for r in rows[:limit]]
-    last = items[-1] if len(rows) > limit else None
-    total = await pool.fetchval(_COUNT, *args) if with_total else None
-    return ConversationPage(
-        items=items,
-        next_cursor=encode_cursor(last.last_update, last.conversation_id) if last else None,
-        total=total,
-    )
-
-
-async def get_conversation(pool: asyncpg.Pool, conversation_id: UUID) -> ConversationView | None:
-    row = await pool.fetchrow(_ONE, conversation_id)
-    return ConversationView(**dict(row)) if row else None
+async def get_conversation(
+    pool: asyncpg.Pool, conversation_id: UUID, *, viewer: str | None
+) -> ConversationView | None:
+    """One conversation as the staff member ``viewer`` sees it (``None``: a
+    client; pass the view through read_api.views.for_viewer before it leaves)."""
+    rows = await conversations_by_id(pool, [conversation_id], viewer=viewer)
+    return rows[0] if rows else None
 
 
 async def conversations_by_id(
-    pool: asyncpg.Pool, conversation_ids: list[UUID]
+    pool: asyncpg.Pool, conversation_ids: list[UUID], *, viewer: str | None
 ) -> list[ConversationView]:
-    rows = await pool.fetch(
-        f"SELECT {_COLUMNS} FROM conversations WHERE conversation_id = ANY($1::uuid[])",
-        conversation_ids,
-    )
-    return [ConversationView(**dict(r)) for r in rows]
+    """These conversations' rows, each with ``viewer``'s own unread."""
+    return [view_of(r) for r in await pool.fetch(_BY_ID, conversation_ids, viewer)]
 
 
 async def list_messages(

@@ -32,6 +32,7 @@ from read_api.queries import (
     conversations_by_id,
     wait_for_position,
 )
+from read_api.views import for_viewer, viewer_id
 from ws_edge import codes
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
@@ -79,12 +80,13 @@ class Edge:
         """frames_in, frames_out, rate_limited_<kind>, refused_<reason>: read by the metrics."""
 
     async def inbox_rows(
-        self, conversation_ids: list[UUID], position: int
+        self, conversation_ids: list[UUID], position: int, actor: Actor
     ) -> list[ConversationView]:
-        """The inbox rows once the inbox projection reached ``position`` (or
-        after 2 s, as they are then)."""
+        """The inbox rows as ``actor`` sees them (their own unread), once the
+        inbox projection reached ``position`` (or after 2 s, as they are then)."""
         await wait_for_position(self.pool, ("inbox",), position, DEFAULT_WAIT_SECONDS)
-        return await conversations_by_id(self.pool, conversation_ids)
+        rows = await conversations_by_id(self.pool, conversation_ids, viewer=viewer_id(actor))
+        return [for_viewer(row, actor) for row in rows]
 
     async def close_all(self) -> None:
         """Server shutdown: every socket gets 1001 (reconnect and resume)."""

@@ -23,8 +23,9 @@ from ws_edge.hub import Hub
 from ws_edge.mailbox import Subscriber
 from ws_edge.session import PAGE, Session
 
-RowSource = Callable[[list[UUID], int], Awaitable[list[ConversationView]]]
-"""Inbox rows of these conversations, once the read model reached this position."""
+RowSource = Callable[[list[UUID], int, Actor], Awaitable[list[ConversationView]]]
+"""Inbox rows of these conversations as this actor sees them (their own
+unread), once the read model reached this position."""
 
 
 class InboxSession(Session):
@@ -77,7 +78,7 @@ class InboxSession(Session):
         if not self._touched or self.subscriber.mailbox:
             return
         touched, self._touched = self._touched, {}
-        for row in await self.rows(list(touched), max(touched.values())):
+        for row in await self.rows(list(touched), max(touched.values()), self.actor):
             await self._send(frames.ConversationRow(conversation=row))
 
     async def _closing(self) -> None:

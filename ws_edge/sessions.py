@@ -31,7 +31,7 @@ class SessionParts(Protocol):
     tally: Counter[str]
 
     async def inbox_rows(
-        self, conversation_ids: list[UUID], position: int
+        self, conversation_ids: list[UUID], position: int, actor: Actor
     ) -> list[ConversationView]: ...
 
 

@@ -111,7 +111,7 @@ async def test_huge_arrays_invalid_utf8_and_bad_numbers_in_bodies_are_400(
 
 async def test_nul_in_any_text_parameter_is_400(api: httpx.AsyncClient, tokens: Tokens) -> None:
     cid = await start(api, tokens)
-    for name in ("q", "client_id", "cursor"):
+    for name in ("q", "client_id", "cursor", "assignee", "team"):
         response = await api.get("/api/conversations", params={name: "a\x00"}, headers=tokens.admin)
         error = assert_4xx(response, 400, "invalid_request")
         assert error["field"] == name and "NUL" in error["message"]

@@ -10,7 +10,24 @@ import httpx
 import nats
 import uvicorn
 
-from events.catalogue import Channel, Client, ConversationStarted, Priority, Status
+from events.catalogue import (
+    AgentAvailabilityChanged,
+    AgentRegistered,
+    Availability,
+    Channel,
+    Client,
+    ConversationAssigned,
+    ConversationStarted,
+    ConversationStatusChanged,
+    ConversationUnassigned,
+    Event,
+    MessagesRead,
+    Priority,
+    Side,
+    Status,
+    TeamCreated,
+    TeamMemberAdded,
+)
 from events.envelope import NewEvent
 from events.jetstream.relay import Topology
 from events.postgres.store import PostgresEventStore, create_pool
@@ -19,6 +36,7 @@ from parley.settings import Settings
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
+from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
 from tests.conftest import MakeDatabase
 from tests.e2e.conftest import SECRET, Tokens, free_port
@@ -26,10 +44,67 @@ from tests.factories import message
 
 CONVERSATIONS = 200
 MESSAGES_PER_CONVERSATION = 500  # 100,000 messages in all
+AGENTS = [f"agent-{n}" for n in range(5)]
+PROJECTIONS = (InboxProjection, TimelineProjection, StaffProjection)
+
+
+def new(*data: Event) -> list[NewEvent]:
+    return [NewEvent(event_id=uuid.uuid4(), data=d) for d in data]
+
+
+async def staff_directory(store: PostgresEventStore) -> None:
+    """Five agents in one team, some online."""
+    await store.append("team-support", new(TeamCreated(team_id="support", name="Support")), 0)
+    for n, agent in enumerate(AGENTS):
+        registered = AgentRegistered(agent_id=agent, display_name=f"Agent {n}", capacity=50)
+        online = AgentAvailabilityChanged(agent_id=agent, availability=Availability.ONLINE)
+        await store.append(f"agent-{agent}", new(registered, online), 0)
+        await store.append(
+            "team-support", new(TeamMemberAdded(team_id="support", agent_id=agent)), n + 1
+        )
+
+
+def workflow(cid: uuid.UUID, n: int) -> list[NewEvent]:
+    """After the messages: several staff readers, an assignment, for some a
+    re-queue, a close and a reopen."""
+    agent = AGENTS[n % len(AGENTS)]
+    events: list[Event] = [
+        MessagesRead(conversation_id=cid, reader=Side.ADMIN, reader_id=reader, up_to_seq=up_to)
+        for reader, up_to in ((AGENTS[0], 100 + n), (AGENTS[1], 7 * n % 450 + 1))
+    ]
+    events.append(
+        ConversationAssigned(conversation_id=cid, agent_id=agent, team_id="support", by="alice")
+    )
+    if n % 3 == 0:
+        events.append(
+            ConversationUnassigned(
+                conversation_id=cid, agent_id=agent, team_id="support", by="alice"
+            )
+        )
+    if n % 4 == 0:
+        events.append(
+            ConversationStatusChanged(
+                conversation_id=cid, from_status=Status.ACTIVE, to_status=Status.CLOSED
+            )
+        )
+    if n % 8 == 0:
+        events.append(
+            ConversationStatusChanged(
+                conversation_id=cid, from_status=Status.CLOSED, to_status=Status.ACTIVE
+            )
+        )
+    events.append(
+        MessagesRead(conversation_id=cid, reader=Side.ADMIN, reader_id=agent, up_to_seq=400)
+    )
+    return new(*events)
 
 
 async def fill(store: PostgresEventStore) -> None:
+    await staff_directory(store)
+    numbers = iter(range(CONVERSATIONS))
+
     async def conversation() -> None:
+        n = next(numbers)
         cid = uuid.uuid4()
         stream = f"conversation-{cid}"
         started = ConversationStarted(
@@ -43,12 +118,14 @@ async def fill(store: PostgresEventStore) -> None:
         for first in range(1, MESSAGES_PER_CONVERSATION + 1, 100):
             batch = [message(cid, seq=s, content=f"bulk {s}") for s in range(first, first + 100)]
             await store.append(stream, batch, expected_version=first)
+        await store.append(stream, workflow(cid, n), MESSAGES_PER_CONVERSATION + 1)
 
     await asyncio.gather(*(conversation() for _ in range(CONVERSATIONS)))
 
 
-async def snapshot(pool: asyncpg.Pool, table: str, key: str) -> list[asyncpg.Record]:
-    return list(await pool.fetch(f"SELECT * FROM {table} ORDER BY {key}"))
+async def snapshot(pool: asyncpg.Pool, table: str) -> list[asyncpg.Record]:
+    """Every row, in a total order (by the whole row)."""
+    return list(await pool.fetch(f"SELECT * FROM {table} t ORDER BY t::text"))
 
 
 async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
@@ -61,15 +138,23 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
     await fill(store)
     head = await store.head_position()
     assert head >= 100_000
-    for projection in (InboxProjection(), TimelineProjection()):
-        runner = ProjectionRunner(projection, pool, store, None, Topology())  # type: ignore[arg-type]
+    for make in PROJECTIONS:
+        runner = ProjectionRunner(make(), pool, store, None, Topology())  # type: ignore[arg-type]
         await runner.catch_up_from_store()
-    before = {
-        "conversations": await snapshot(pool, "conversations", "conversation_id"),
-        "messages": await snapshot(pool, "messages", "conversation_id, seq"),
-    }
-    # Each row is at its stream's head: the start plus every message.
-    assert {r["version"] for r in before["conversations"]} == {MESSAGES_PER_CONVERSATION + 1}
+    tables = [t for make in PROJECTIONS for t in make().tables]
+    before = {t: await snapshot(pool, t) for t in tables}
+    # Each row is at its stream's head: the start, every message, the workflow.
+    heads = await pool.fetch(
+        "SELECT stream_id, max(stream_position) AS head FROM events GROUP BY stream_id"
+    )
+    assert {
+        f"conversation-{r['conversation_id']}": r["version"] for r in before["conversations"]
+    } == {r["stream_id"]: r["head"] for r in heads if r["stream_id"].startswith("conversation-")}
+    # The workflow left every kind of row: assigned, waiting, closed, per-staff cursors.
+    assert {r["assignee_id"] is None for r in before["conversations"]} == {True, False}
+    assert {r["waiting_since"] is None for r in before["conversations"]} == {True, False}
+    assert len(before["inbox_staff_cursors"]) >= 2 * CONVERSATIONS
+    assert len(before["team_members"]) == len(AGENTS)
 
     port = free_port()
     settings = Settings(
@@ -87,7 +172,7 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
         await asyncio.sleep(0.02)
     statuses: list[int] = []
     rebuilt = asyncio.Event()
-    cid = before["conversations"][0]["conversation_id"]
+    cid = before["conversations"][0][0]
 
     async def read_while_rebuilding() -> None:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
@@ -101,8 +186,8 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
 
     try:
         reader = asyncio.create_task(read_while_rebuilding())
-        for projection in (InboxProjection(), TimelineProjection()):
-            assert await rebuild(pool, store, projection) == head
+        for make in PROJECTIONS:
+            assert await rebuild(pool, store, make()) == head
         rebuilt.set()
         await reader
     finally:
@@ -111,9 +196,8 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
         await nc.close()
 
     assert len(statuses) > 10 and set(statuses) == {200}
-    # Every column, version included, is identical after the rebuild.
-    assert await snapshot(pool, "conversations", "conversation_id") == before["conversations"]
-    assert await snapshot(pool, "messages", "conversation_id, seq") == before["messages"]
+    # Every table, every column, version included, is identical after the rebuild.
+    assert {t: await snapshot(pool, t) for t in tables} == before
     assert await pool.fetchval("SELECT position FROM checkpoints WHERE name = 'inbox'") == head
     await store.close()
     await pool.close()

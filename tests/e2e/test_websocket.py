@@ -337,9 +337,12 @@ async def test_the_inbox_hears_every_conversation_and_mark_read(
         read = await next_frame(inbox, "MESSAGES_READ")
         assert (read["conversation_id"], read["reader"], read["up_to_seq"]) == (cid, "admin", 1)
         row = await next_frame(inbox, "CONVERSATION_ROW")
-        model = await api.get(f"/api/conversations/{cid}", headers=tokens.admin)
+        # The row is the socket's staff member's: alice read it, ws-inbox did not.
+        as_socket = {"Authorization": f"Bearer {token_for('ws-inbox')}"}
+        model = await api.get(f"/api/conversations/{cid}", headers=as_socket)
         assert row["conversation"] == model.json()
         assert row["conversation"]["unread_for_staff"] == 0
+        assert row["conversation"]["my_unread"] == 1
         # The row says how far the stream has got: subscribe after it for what is newer.
         assert row["conversation"]["version"] == read["stream_position"] == 3
 

@@ -163,8 +163,19 @@ async def assert_read_models_equal_the_fold(world: World) -> None:
         }
         for row in message_rows
     } == messages
-    unread = sum(row["unread_for_staff"] + row["unread_for_client"] for row in actual.values())
-    assert await world.pool.fetchval("SELECT count(*) FROM inbox_unread") == unread
+    # The inbox's bookkeeping holds each message once: the client's unread
+    # rows, and every client message's seq (staff unread counts from those).
+    client_unread = sum(row["unread_for_client"] for row in actual.values())
+    assert await world.pool.fetchval("SELECT count(*) FROM inbox_unread") == client_unread
+    from_client = sum(e.type == "MessageSent" and e.data.sender == "client" for e in log)
+    assert await world.pool.fetchval("SELECT count(*) FROM inbox_client_messages") == from_client
+    # Nobody is assigned here: staff unread is after the furthest staff cursor.
+    staff_unread = await world.pool.fetchval(
+        "SELECT count(*) FROM inbox_client_messages m WHERE m.seq > coalesce("
+        " (SELECT max(up_to_seq) FROM inbox_staff_cursors k"
+        "  WHERE k.conversation_id = m.conversation_id), 0)"
+    )
+    assert staff_unread == sum(row["unread_for_staff"] for row in actual.values())
     cursors: dict[tuple[object, str], int] = {}
     for event in log:
         if isinstance(event.data, MessagesRead):

@@ -1,0 +1,168 @@
+"""The inbox query: conversations filtered, sorted and paged by keyset.
+
+Every sort orders by its keys and then ``conversation_id``, all in one
+direction, so a page's cursor (the last row's keys, with the sort's name) is
+one row comparison against the sort's index. A cursor only fits the sort it
+came from. The SQL names only the filters asked for, so each combination
+gets a plan of its own (partial indexes for ``assignee``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from read_api.queries import JOINS, ConversationPage, view_columns, view_of
+
+
+class Sort(StrEnum):
+    LAST_MESSAGE = "last_message"
+    """Newest last message first (a conversation without messages: its start)."""
+    CREATED = "created"
+    """Newest first."""
+    PRIORITY = "priority"
+    """High, then Medium, then Low; within each, as ``last_message``."""
+    WAITING = "waiting"
+    """Longest waiting first; then the rows not waiting, oldest started first."""
+
+
+@dataclass(frozen=True)
+class _Order:
+    keys: tuple[str, ...]  # generated columns of ``conversations`` (migration 003)
+    kinds: tuple[type, ...]
+    descending: bool
+
+
+_ORDERS = {
+    Sort.LAST_MESSAGE: _Order(("activity_at",), (datetime,), True),
+    Sort.CREATED: _Order(("created_at",), (datetime,), True),
+    Sort.PRIORITY: _Order(("priority_rank", "activity_at"), (int, datetime), True),
+    Sort.WAITING: _Order(("not_waiting", "queue_at"), (bool, datetime), False),
+}
+
+UNASSIGNED = "unassigned"
+ME = "me"
+
+
+class InboxFilter(msgspec.Struct, frozen=True, kw_only=True):
+    status: str | None = None
+    priority: str | None = None
+    client_id: str | None = None
+    q: str | None = None
+    include_deleted: bool = False
+    assignee_id: str | None = None
+    """An agent's id (``me`` already resolved), or ``unassigned``."""
+    team_id: str | None = None
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(sort: Sort, keys: list[Any]) -> str:
+    plain = [k.isoformat() if isinstance(k, datetime) else k for k in keys]
+    raw = msgspec.json.encode([sort.value, *plain])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(sort: Sort, cursor: str) -> list[Any]:
+    """The keys after which the page starts; :class:`BadCursor` for one we
+    never gave out or one of another sort."""
+    order = _ORDERS[sort]
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        name, *keys = msgspec.json.decode(raw, type=list[Any])
+    except (binascii.Error, msgspec.DecodeError, ValueError) as error:
+        raise BadCursor("cursor is not one this API gave out") from error
+    if name != sort.value and name in set(Sort):
+        raise BadCursor(f"this cursor pages sort={name}, not sort={sort.value}")
+    if name != sort.value or len(keys) != len(order.kinds) + 1:
+        raise BadCursor("cursor is not one this API gave out")
+    try:
+        return [_key(kind, k) for kind, k in zip((*order.kinds, UUID), keys, strict=True)]
+    except (TypeError, ValueError) as error:
+        raise BadCursor("cursor is not one this API gave out") from error
+
+
+def _key(kind: Any, value: Any) -> Any:
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind is UUID:
+        return UUID(value)
+    raise TypeError("a cursor key of the wrong type")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(filters: InboxFilter, args: list[Any]) -> list[str]:
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    conditions = [] if filters.include_deleted else ["NOT deleted"]
+    for column in ("status", "priority", "client_id", "team_id"):
+        if (value := getattr(filters, column)) is not None:
+            conditions.append(f"{column} = {arg(value)}")
+    if filters.q is not None:
+        conditions.append(f"client_name ILIKE '%' || {arg(_like_escape(filters.q))} || '%'")
+    if filters.assignee_id == UNASSIGNED:
+        conditions.append("assignee_id IS NULL")
+    elif filters.assignee_id is not None:
+        conditions.append(f"assignee_id = {arg(filters.assignee_id)}")
+    return conditions
+
+
+async def list_conversations(
+    pool: asyncpg.Pool,
+    filters: InboxFilter,
+    *,
+    viewer: str | None,
+    sort: Sort = Sort.LAST_MESSAGE,
+    cursor: str | None = None,
+    limit: int,
+    with_total: bool = False,
+) -> ConversationPage:
+    """A page of the inbox as ``viewer`` (a staff member's id) sees it."""
+    order = _ORDERS[sort]
+    keys = [*order.keys, "conversation_id"]
+    direction = "DESC" if order.descending else "ASC"
+    args: list[Any] = []
+    conditions = _where(filters, args)
+    total_sql = f"SELECT count(*) FROM conversations WHERE {' AND '.join(conditions) or 'true'}"
+    total_args = list(args)
+    if cursor is not None:
+        after = decode_cursor(sort, cursor)
+        marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(after)))
+        args.extend(after)
+        conditions.append(f"({', '.join(keys)}) {'<' if order.descending else '>'} ({marks})")
+    args += [limit + 1, viewer]
+    page = (
+        f"SELECT * FROM conversations WHERE {' AND '.join(conditions) or 'true'}"
+        f" ORDER BY {', '.join(f'{k} {direction}' for k in keys)} LIMIT ${len(args) - 1}"
+    )
+    sql = (
+        f"SELECT {view_columns(f'${len(args)}')}, {', '.join(f'c.{k}' for k in order.keys)}"
+        f" FROM ({page}) c {JOINS} ORDER BY {', '.join(f'c.{k} {direction}' for k in keys)}"
+    )
+    rows = await pool.fetch(sql, *args)
+    items = [view_of(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        keyed = [*(last[k] for k in order.keys), str(last["conversation_id"])]
+        next_cursor = encode_cursor(sort, keyed)
+    total = await pool.fetchval(total_sql, *total_args) if with_total else None
+    return ConversationPage(items=items, next_cursor=next_cursor, total=total)
