@@ -16,13 +16,14 @@ from events.catalogue import (
     AgentAvailabilityChanged,
     AgentProfileChanged,
     AgentRegistered,
+    AnyEvent,
     Availability,
     ConversationAssigned,
     ConversationUnassigned,
-    Event,
     MessageSent,
     Side,
     TeamCreated,
+    event_type,
 )
 from events.envelope import Metadata, NewEvent, RecordedEvent
 from tests.fakes.memory_store import MemoryEventStore
@@ -35,13 +36,13 @@ CID = uuid.uuid4()
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def recorded(data: Event, position: int = 1, actor: str = "bob") -> RecordedEvent:
+def recorded(data: AnyEvent, position: int = 1, actor: str = "bob") -> RecordedEvent:
     return RecordedEvent(
         global_position=position,
         stream_id=f"conversation-{CID}",
         stream_position=position,
         event_id=uuid.uuid4(),
-        type=type(data).__struct_config__.tag,  # type: ignore[arg-type]
+        type=event_type(data),
         data=data,
         metadata=Metadata(actor_id=actor, actor_role="agent"),
         recorded_at=NOW,
@@ -53,7 +54,7 @@ def as_json(frame: frames.ServerFrame) -> dict[str, Any]:
     return decoded
 
 
-async def store_with(*events: tuple[str, Event]) -> MemoryEventStore:
+async def store_with(*events: tuple[str, AnyEvent]) -> MemoryEventStore:
     store = MemoryEventStore()
     for stream, data in events:
         version = await store.stream_version(stream)
