@@ -100,6 +100,8 @@ class MessageCreated(EventFrame, tag="MESSAGE_CREATED", frozen=True, kw_only=Tru
     content: str
     attachment: Attachment | None = None
     client_message_id: str | None = None
+    sender_name: str | None = None
+    """A staff sender's display name (null: a client, or no name known)."""
 
 
 class MessagesRead(EventFrame, tag="MESSAGES_READ", frozen=True, kw_only=True):
@@ -130,26 +132,35 @@ class ConversationUpdated(
 
 
 class Assigned(EventFrame, tag="ASSIGNED", frozen=True, kw_only=True):
-    """Staff: who handles the conversation now (a team alone: its queue)."""
+    """Who handles the conversation now (a team alone: its queue), named
+    where the directory knows the name. A client's socket gets it redacted:
+    ``agent_name`` only ("an agent named X is handling this"); the other
+    fields are null."""
 
     agent_id: str | None
+    agent_name: str | None
     team_id: str | None
-    by: str
-    reason: str
+    team_name: str | None
+    by: str | None
+    reason: str | None
 
 
 class Unassigned(EventFrame, tag="UNASSIGNED", frozen=True, kw_only=True):
-    """Staff: nobody handles the conversation; ``team_id`` is the queue it waits in."""
+    """Nobody handles the conversation; ``agent_id`` is who did, ``team_id``
+    the queue it waits in. Redacted for clients as ASSIGNED is."""
 
     agent_id: str | None
+    agent_name: str | None
     team_id: str | None
-    by: str
-    reason: str
+    team_name: str | None
+    by: str | None
+    reason: str | None
 
 
 class StaffChanged(ServerFrame, tag="STAFF_CHANGED", frozen=True, kw_only=True):
-    """Staff sockets: the staff directory changed (an agent's profile or
-    availability, a team or its members). ``change`` is the event type."""
+    """Inbox sockets (staff) only: the staff directory changed (an agent's
+    profile or availability, a team or its members). ``change`` is the event
+    type; ``display_name`` the agent's name, ``name`` the team's, where known."""
 
     position: int
     at: datetime

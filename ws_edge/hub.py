@@ -10,6 +10,12 @@ the loop's next turn (after whoever appended has sent its reply), sends it
 straight to the socket: one pass over the sockets instead of a task wake-up
 per socket. Typing indicators are kept in ``ws_edge.typists``; the hub fans
 out what changes, and presence changes too.
+
+Frames name agents and teams (``ws_edge.directory``): the hub tells the
+directory of every staff event it hears, and looks up a name it does not
+know before it fans the event out. An event's frame is encoded once for
+staff and, when a client's socket follows the conversation and the frame
+tells clients less (an assignment), once more for clients.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from events.catalogue import ConversationEvent
 from events.envelope import RecordedEvent
 from events.jetstream.relay import Topology
 from ws_edge import frames
+from ws_edge.directory import Directory
 from ws_edge.mailbox import Delivery, Subscriber, discard, send_held
 from ws_edge.presence import Change, Presence
-from ws_edge.translate import event_frame
+from ws_edge.translate import event_frame, for_client, redacts
 from ws_edge.typists import TypingSignal, Typists, decode_signal, encode_signal, typing_frame
 
 log = logging.getLogger("parley.ws")
@@ -47,8 +54,11 @@ class Hub:
         *,
         typing_expiry: float,
         presence: Presence | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self._nats = nats
+        self.directory = Directory() if directory is None else directory
+        """Display names for the frames (without a store: only the names heard)."""
         self._presence = presence
         if presence is not None:
             presence.listen(self._on_presence)
@@ -134,6 +144,8 @@ class Hub:
         except msgspec.DecodeError:
             log.warning("undecodable event on %s", message.subject)
             return
+        if not self.directory.knows([event.data]):  # NATS waits: events stay in order
+            await self.directory.resolve([event.data])
         self.deliver(event)
 
     def deliver(self, event: RecordedEvent, *, local: bool = False) -> None:
@@ -149,7 +161,11 @@ class Hub:
         inbox = () if local else self._inbox
         if not fresh and not inbox:
             return
-        delivery = Delivery(event, frames.encode_frame(event_frame(event)).decode())
+        frame = event_frame(event, self.directory)
+        client_text = None
+        if fresh and redacts(frame) and any(not s.staff for s in subscribers or ()):
+            client_text = frames.encode_frame(for_client(frame)).decode()
+        delivery = Delivery(event, frames.encode_frame(frame).decode(), client_text)
         if fresh and subscribers is not None:
             self._delivered[cid] = event.stream_position
             held: list[Subscriber] = []
@@ -164,8 +180,12 @@ class Hub:
             subscriber.offer(delivery)
 
     def _deliver_to_staff(self, event: RecordedEvent) -> None:
-        """A staff directory change: to the inbox sockets (all staff), in log order."""
-        delivery = Delivery(event, frames.encode_frame(event_frame(event)).decode())
+        """A staff directory change: the directory hears it, then the inbox
+        sockets (all staff; not conversation sockets), in log order."""
+        self.directory.heard(event.data)
+        if not self._inbox:
+            return
+        delivery = Delivery(event, frames.encode_frame(event_frame(event, self.directory)).decode())
         for subscriber in self._inbox:
             subscriber.offer(delivery)
 

@@ -9,7 +9,8 @@ a read would return them and hands them to the hub at once; the hub then
 ignores the copy that arrives through NATS.
 
 Nothing depends on the feed: whatever it does not deliver (an append whose
-store did not say when it was recorded), the NATS copy delivers, and a socket
+store did not say when it was recorded, or whose frames name someone the
+hub's directory has yet to look up), the NATS copy delivers, and a socket
 that sees a hole fills it from the store as always.
 """
 
@@ -49,6 +50,8 @@ class LocalFeed:
         if not events or result.recorded_at is None:
             return
         data = events[0].data
-        if isinstance(data, ConversationEvent) and self._hub.watched(data.conversation_id):
+        if not isinstance(data, ConversationEvent) or not self._hub.watched(data.conversation_id):
+            return
+        if self._hub.directory.knows(event.data for event in events):
             for event in recorded(events, result):
                 self._hub.deliver(event, local=True)

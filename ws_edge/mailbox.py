@@ -28,10 +28,18 @@ from ws_edge import frames
 
 @dataclass(frozen=True)
 class Delivery:
-    """An event and its frame, encoded once per node for all its sockets."""
+    """An event and its frame, encoded once per node for all its sockets:
+    ``text`` for staff, ``client_text`` for clients' sockets when they get
+    it otherwise (an assignment, redacted: ``ws_edge.translate.for_client``)."""
 
     event: RecordedEvent
     text: str
+    client_text: str | None = None
+
+    def text_for(self, staff: bool) -> str:
+        if staff or self.client_text is None:
+            return self.text
+        return self.client_text
 
 
 Item = Delivery | frames.ServerFrame  # an event, or any other frame for the socket
@@ -74,7 +82,8 @@ class Subscriber:
 
     conversation_id: UUID | None  # None: the inbox (every conversation)
     queue_size: int
-    staff: bool = True  # staff get PRESENCE frames
+    staff: bool = True
+    """Staff get PRESENCE frames and assignments unredacted (``Delivery.text_for``)."""
     on_overflow: Callable[[], None] | None = None
     """Called once, when the mailbox is full (the session closes: slow consumer)."""
     typing_of: set[UUID] = field(default_factory=set)  # inbox: SUBSCRIBEd conversations

@@ -40,7 +40,7 @@ from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
 from ws_edge.mailbox import Delivery, Subscriber
 from ws_edge.reader import Reader
-from ws_edge.translate import event_frame
+from ws_edge.translate import event_frame, for_client
 
 log = logging.getLogger("parley.ws")
 
@@ -239,15 +239,18 @@ class Session(abc.ABC):
             if where > self.last + 1:
                 await self._replay()  # a gap: fill it (and more) from the store
                 continue
-            await self._send_text(item.text)  # encoded once for every socket
+            await self._send_text(item.text_for(self.subscriber.staff))  # encoded once per node
             self.last = where
             self._sent_live(event)
 
     async def _replay(self) -> None:
         """Send every stored event after ``self.last``, up to the head."""
+        directory = self.hub.directory
         while page := await self._page():
+            await directory.resolve(event.data for event in page)
             for event in page:
-                await self._send(event_frame(event))
+                frame = event_frame(event, directory)
+                await self._send(frame if self.subscriber.staff else for_client(frame))
                 self.last = self._where(event)
             if len(page) < PAGE:
                 return
@@ -269,7 +272,7 @@ class Session(abc.ABC):
             return True  # replayed already, or delivered twice
         self.last = where
         try:
-            self._sending = run_eagerly(self._send_text(item.text))
+            self._sending = run_eagerly(self._send_text(item.text_for(self.subscriber.staff)))
         except Exception as error:
             self._send_failed(error)
         else:

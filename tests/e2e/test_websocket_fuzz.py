@@ -95,7 +95,10 @@ def frames(draw: st.DrawFn) -> dict[str, Any]:
             frame["attachment"] = {"url": draw(text), "name": draw(text)}
     elif kind == "MARK_READ" and draw(st.booleans()):
         frame["up_to_seq"] = draw(st.integers(-5, 5) | st.integers())
-    elif kind in ("SUBSCRIBE", "UNSUBSCRIBE"):
+    if kind in ("SEND_MESSAGE", "MARK_READ") and draw(st.booleans()):
+        # the stale-action guard: behind, at, ahead of the head, or out of range
+        frame["seen_version"] = draw(st.integers(-2, 8) | st.integers())
+    if kind in ("SUBSCRIBE", "UNSUBSCRIBE"):
         frame["conversation_id"] = str(draw(st.uuids()))
     return frame
 
