@@ -12,8 +12,11 @@ handler reads the events after ``seen_version`` and asks here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from commands import errors
+import msgspec
+
+from commands import access, errors
 from commands.model import Actor
 from events.catalogue import (
     ConversationAssigned,
@@ -56,5 +59,17 @@ def check(
             f"the conversation moved on since version {seen_version}: "
             f"{len(moves)} event(s) you have not seen",
             version=version,
-            missed=moves[-MAX_MISSED:],
+            missed=[for_viewer(event, actor) for event in moves[-MAX_MISSED:]],
         )
+
+
+def for_viewer(event: RecordedEvent, actor: Actor) -> dict[str, Any]:
+    """A missed event (as JSON builtins) as ``actor`` may see it: a client sees
+    neither who did what (``metadata`` null) nor an assignment's internals
+    (``agent_id``, ``team_id``, ``by``, ``reason`` null: only that it changed)."""
+    seen: dict[str, Any] = msgspec.to_builtins(event)
+    if access.can_see_staff(actor):
+        return seen
+    if isinstance(event.data, ConversationAssigned | ConversationUnassigned):
+        seen["data"] = {**seen["data"], **dict.fromkeys(("agent_id", "team_id", "by", "reason"))}
+    return {**seen, "metadata": None}

@@ -14,7 +14,7 @@ from commands.handler import CommandHandler
 from commands.model import Actor, MarkRead, SendMessage, stream_id_for
 from events.envelope import RecordedEvent
 from events.store import EventStore
-from ws_edge import frames, inbound
+from ws_edge import frames
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
 from ws_edge.mailbox import Subscriber
@@ -51,8 +51,7 @@ class ConversationSession(Session):
             config=config,
             tally=tally,
         )
-        reply = self._reply if self.subscriber.staff else self._reply_to_client
-        self.commands = Commands(handler, limiter, actor, reply=reply, tally=self.tally)
+        self.commands = Commands(handler, limiter, actor, reply=self._reply, tally=self.tally)
         self.typing = TypingIndicator(hub, conversation_id, actor, self.subscriber.id, config)
 
     def _subscriber(self) -> Subscriber:
@@ -63,10 +62,6 @@ class ConversationSession(Session):
             on_overflow=self._overflowed,
             send_now=self._send_now,
         )
-
-    def _reply_to_client(self, frame: frames.ServerFrame) -> None:
-        """A client's answers: a refusal without staff internals."""
-        self._reply(inbound.for_client(frame) if isinstance(frame, frames.Error) else frame)
 
     async def _page(self) -> list[RecordedEvent]:
         stream = stream_id_for(self.conversation_id)

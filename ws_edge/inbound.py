@@ -84,26 +84,6 @@ def refused(error: errors.DomainError | StoreUnavailable, ref: str | None) -> fr
     )
 
 
-_ASSIGNMENTS = ("ConversationAssigned", "ConversationUnassigned")
-_INTERNAL = ("agent_id", "team_id", "by", "reason")
-
-
-def for_client(error: frames.Error) -> frames.Error:
-    """A refusal as a client's socket gets it: the missed events of a
-    ``conversation_moved`` without who did what (``metadata`` null) and
-    without assignment internals (as ASSIGNED is redacted for clients)."""
-    missed = (error.details or {}).get("missed")
-    if not isinstance(missed, list):
-        return error
-    redacted = []
-    for event in missed:
-        event = {**event, "metadata": None}
-        if event.get("type") in _ASSIGNMENTS:
-            event["data"] = {**event["data"], **dict.fromkeys(_INTERNAL)}
-        redacted.append(event)
-    return msgspec.structs.replace(error, details={**(error.details or {}), "missed": redacted})
-
-
 def internal_error(ref: str | None) -> frames.Error:
     """A frame that failed on our side (logged); the socket stays open."""
     return frames.Error(

@@ -207,14 +207,16 @@ def test_staff_changed_names_the_agent_whatever_the_event() -> None:
 # -- conversation_moved over WebSocket -------------------------------------------------
 
 
-def moved() -> errors.ConversationMoved:
+BOB = Actor(id="bob", role=Role.AGENT)
+
+
+def moved(actor: Actor = BOB) -> errors.ConversationMoved:
     reply = MessageSent(
         conversation_id=CID, message_id=uuid.uuid4(), seq=2, sender=Side.ADMIN,
         sender_id="alice", content="on it",
     )  # fmt: skip
-    staff = Actor(id="bob", role=Role.AGENT)
     try:
-        guard.check(1, 3, [recorded(reply, 2, "alice"), recorded(ASSIGNED, 3, "alice")], staff)
+        guard.check(1, 3, [recorded(reply, 2, "alice"), recorded(ASSIGNED, 3, "alice")], actor)
     except errors.ConversationMoved as error:
         return error
     raise AssertionError("the guard let a stale reply through")
@@ -235,11 +237,10 @@ def test_conversation_moved_is_an_error_frame_whose_missed_events_are_json() -> 
 
 
 def test_a_client_gets_conversation_moved_without_staff_internals() -> None:
-    frame = as_json(inbound.for_client(inbound.refused(moved(), "r1")))
+    client = Actor(id="carol", role=Role.CLIENT, client_id="c-1")
+    frame = as_json(inbound.refused(moved(client), "r1"))
     missed = frame["details"]["missed"]
     assert [m["metadata"] for m in missed] == [None, None]
     assert missed[0]["data"]["content"] == "on it"
     assigned = missed[1]["data"]
     assert [assigned[f] for f in ("agent_id", "team_id", "by", "reason")] == [None] * 4
-    other = inbound.refused(errors.ConversationClosed("closed"), None)
-    assert inbound.for_client(other) == other
