@@ -202,9 +202,13 @@ def decide_team(
 
 
 def _register(agent_id: str, display_name: str) -> AgentRegistered:
-    return AgentRegistered(
-        agent_id=agent_id, display_name=display_name[:200], capacity=DEFAULT_CAPACITY
-    )
+    """A new profile; a display name that is not a valid ``Name`` (a token's
+    ``name`` claim may be anything) gives way to the id."""
+    try:
+        name = msgspec.convert(display_name, Name)
+    except msgspec.ValidationError:
+        name = agent_id
+    return AgentRegistered(agent_id=agent_id, display_name=name, capacity=DEFAULT_CAPACITY)
 
 
 def _require_team(state: TeamState) -> None:
