@@ -236,6 +236,7 @@ class RoutingMachine(RuleBasedStateMachine):
     )
     def conversations_arrive(self, arrivals: list[tuple[str | None, Priority]]) -> None:
         for team, priority in arrivals:
+            self.now += timedelta(seconds=1)  # one after the other
             cid = uuid.UUID(int=len(self.convs) + 1)
             client = Client(id=f"c-{cid.int}", name="Client")
             command = StartConversation(
