@@ -107,7 +107,7 @@ def missed_by(sender: Actor, events: list[RecordedEvent]) -> list[RecordedEvent]
     return [e for e in events if isinstance(e.data, MOVES) and e.metadata.actor_id != sender.id]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(story=st.lists(steps, max_size=12), sender=staff, data=st.data())
 def test_the_guard_refuses_exactly_when_someone_else_moved_the_conversation(
     story: list[tuple[Actor, AnyCommand, int]], sender: Actor, data: st.DataObject

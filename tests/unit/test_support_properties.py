@@ -137,13 +137,17 @@ class SupportConversationMachine(RuleBasedStateMachine):
     def mark_read(self, actor: Actor, data: st.DataObject) -> None:
         last = len(self.senders)
         up_to = data.draw(st.none() | st.integers(1, last + 1), label="up_to_seq")
+        cursor = self.state.cursor_of(actor.id) if actor.is_staff else self.read_to[actor.id]
         outcome = self.run(MarkRead(conversation_id=CID, up_to_seq=up_to), actor)
         if up_to is not None and up_to > last:
             assert isinstance(outcome, errors.InvalidCommand)
             return
         # Allowed whatever the status: it moves the reader's own cursor.
         assert isinstance(outcome, list)
-        self.read_to[actor.id] = max(self.read_to[actor.id], last if up_to is None else up_to)
+        up_to = last if up_to is None else up_to
+        if up_to <= cursor:
+            assert outcome == []  # read that far already: nothing happens
+        self.read_to[actor.id] = max(self.read_to[actor.id], up_to)
 
     @rule(to=st.sampled_from(Status), actor=actors)
     def change_status(self, to: Status, actor: Actor) -> None:
