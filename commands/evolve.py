@@ -36,8 +36,10 @@ def evolve(state: ConversationState, event: AnyEvent) -> ConversationState:
                 summary=event.summary,
                 team_id=event.team_id,
             )
-        case ConversationAssigned() | ConversationUnassigned():
+        case ConversationAssigned():
             return replace(state, assignee_id=event.agent_id, team_id=event.team_id)
+        case ConversationUnassigned():  # its agent_id is who had it: nobody has it now
+            return replace(state, assignee_id=None, team_id=event.team_id)
         case ConversationUpdated():
             return replace(
                 state,

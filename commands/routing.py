@@ -69,7 +69,8 @@ class Agent:
     capacity: int
     availability: Availability = Availability.OFFLINE
     since: datetime | None = None
-    """When the availability last changed."""
+    """When the availability last changed (or, until it first does, when the
+    agent was registered: offline since then)."""
     last_assigned: datetime | None = None
 
 
@@ -130,7 +131,9 @@ def evolve_board(board: Board, event: RecordedEvent) -> None:
             )
             return
         case AgentRegistered():
-            board.agents[data.agent_id] = Agent(agent_id=data.agent_id, capacity=data.capacity)
+            board.agents[data.agent_id] = Agent(
+                agent_id=data.agent_id, capacity=data.capacity, since=at
+            )
         case AgentProfileChanged() if data.agent_id in board.agents and data.capacity is not None:
             board.agents[data.agent_id] = replace(
                 board.agents[data.agent_id], capacity=data.capacity

@@ -1,5 +1,5 @@
-"""The conversation decider, given/when/then, and as a Hypothesis state machine
-checking the seed's properties P3, P5, P8 and P9 over random command sequences."""
+"""The conversation decider, given/when/then, and folding as a property (the
+state machine over random commands is in test_support_properties.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given as given_
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from commands import errors
 from commands.decider import TRANSITIONS, decide, evolve, fold
@@ -34,8 +33,10 @@ from events.catalogue import (
     AnyEvent,
     Channel,
     Client,
+    ConversationAssigned,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationUnassigned,
     ConversationUpdated,
     MessageSent,
     MessagesRead,
@@ -233,27 +234,61 @@ def test_a_deleted_conversation_takes_no_more_commands() -> None:
         decide(deleted, send(ALICE)[0], ALICE, ids())
 
 
-# -- properties over random command sequences ----------------------------------------
+def assign(agent: str | None = None, team: str | None = None) -> tuple[AnyCommand, Actor]:
+    return AssignConversation(conversation_id=CID, agent_id=agent, team_id=team), ALICE
 
-actors = st.sampled_from([ALICE, BOB, CAROL])
+
+def test_an_agent_alone_is_assigned_within_the_conversations_team() -> None:
+    state = given(START, assign(team="billing"))
+    [event] = decide(state, *assign("bob"), ids())
+    assert event == ConversationAssigned(
+        conversation_id=CID, agent_id="bob", team_id="billing", by="alice"
+    )
+    assert (evolve(state, event).assignee_id, evolve(state, event).team_id) == ("bob", "billing")
+
+
+def test_unassigning_leaves_no_assignee() -> None:
+    state = given(START, assign("bob", "billing"))
+    [event] = decide(state, *assign(team="billing"), ids())
+    # Back in the team's queue: the event names who had it, nobody has it now.
+    assert isinstance(event, ConversationUnassigned) and event.agent_id == "bob"
+    assert (evolve(state, event).assignee_id, evolve(state, event).team_id) == (None, "billing")
+    [event] = decide(state, *assign(), ids())
+    assert isinstance(event, ConversationUnassigned)
+    assert (evolve(state, event).assignee_id, evolve(state, event).team_id) == (None, None)
+
+
+def test_assigning_to_the_current_assignment_emits_nothing() -> None:
+    assert decide(given(START, assign("bob", "billing")), *assign("bob"), ids()) == []
+    assert decide(given(START), *assign(), ids()) == []
+
+
+def test_a_client_cannot_assign() -> None:
+    with pytest.raises(errors.Forbidden):
+        decide(given(START), assign("bob")[0], CAROL, ids())
+
+
+# -- properties over random event sequences --------------------------------------------
+
+KINDS = ["client", "admin", "system", "read-staff", "read-client", "close", "reopen", "assign"]
+READERS = ["alice", "bob", "dave"]
+HOLDERS = [None, "bob", "dave"]
+TEAMS = [None, "billing"]
 
 
 @settings(max_examples=200)
 @given_(
     steps=st.lists(
-        st.tuples(
-            st.sampled_from(
-                ["client", "admin", "system", "read-staff", "read-client", "close", "reopen"]
-            ),
-            st.integers(0, 3),
-        ),
+        st.tuples(st.sampled_from(KINDS), st.integers(0, 3), st.integers(0, 5)),
         max_size=60,
     )
 )
-def test_folding_many_events_equals_evolving_one_by_one(steps: list[tuple[str, int]]) -> None:
+def test_folding_many_events_equals_evolving_one_by_one(
+    steps: list[tuple[str, int, int]],
+) -> None:
     events: list[AnyEvent] = []
     seq = 0
-    for kind, back in steps:
+    for kind, back, who in steps:
         if kind in ("client", "admin", "system"):
             seq += 1
             events.append(
@@ -263,11 +298,15 @@ def test_folding_many_events_equals_evolving_one_by_one(steps: list[tuple[str, i
                 )
             )  # fmt: skip
         elif kind.startswith("read") and seq:
-            reader = Side.ADMIN if kind == "read-staff" else Side.CLIENT
-            up_to = max(1, seq - back)
+            # Each staff member reads for themselves, some behind a colleague.
+            staff = kind == "read-staff"
+            reader, reader_id = (Side.ADMIN, READERS[who % 3]) if staff else (Side.CLIENT, "c")
             events.append(
-                MessagesRead(conversation_id=CID, reader=reader, reader_id="r", up_to_seq=up_to)
-            )
+                MessagesRead(
+                    conversation_id=CID, reader=reader, reader_id=reader_id,
+                    up_to_seq=max(1, seq - back),
+                )
+            )  # fmt: skip
         elif kind in ("close", "reopen"):
             to = Status.CLOSED if kind == "close" else Status.ACTIVE
             events.append(
@@ -275,92 +314,9 @@ def test_folding_many_events_equals_evolving_one_by_one(steps: list[tuple[str, i
                     conversation_id=CID, from_status=Status.ACTIVE, to_status=to
                 )
             )
+        elif kind == "assign":
+            agent, team = HOLDERS[who % 3], TEAMS[back % 2]
+            moved = ConversationUnassigned if back > 1 else ConversationAssigned
+            events.append(moved(conversation_id=CID, agent_id=agent, team_id=team, by="alice"))
     start = given(START)
     assert fold(start, events) == reduce(evolve, events, start)
-
-
-class ConversationMachine(RuleBasedStateMachine):
-    """Runs random commands through decide/evolve, keeping a plain model of
-    what must hold, and checks P3, P5, P8 and P9 after every step."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.state = given(START)
-        self.senders: list[Side] = []  # model: senders by seq
-        self.cursors = {Side.ADMIN: 0, Side.CLIENT: 0}
-
-    def run(self, command: AnyCommand, actor: Actor) -> list[AnyEvent]:
-        before = self.state
-        try:
-            events = decide(self.state, command, actor, ids())
-        except errors.DomainError:
-            return []
-        for event in events:
-            self.check_event(before, event, command)
-            self.state = evolve(self.state, event)
-        return events
-
-    def check_event(self, before: ConversationState, event: AnyEvent, cmd: AnyCommand) -> None:
-        if isinstance(event, ConversationStatusChanged):
-            # P8: only table transitions happen.
-            assert event.to_status in TRANSITIONS[before.status]
-        if before.status is Status.CLOSED and not isinstance(event, MessagesRead):
-            # P9: nothing but a reopen changes a closed conversation (reading
-            # it moves a reader's cursor, not the conversation).
-            assert isinstance(event, ConversationStatusChanged)
-            assert event.to_status is Status.ACTIVE
-        if isinstance(event, MessageSent):
-            # P3: seqs are 1..n in append order.
-            assert event.seq == len(self.senders) + 1
-            self.senders.append(event.sender)
-        if isinstance(event, MessagesRead):
-            self.cursors[event.reader] = max(self.cursors[event.reader], event.up_to_seq)
-
-    @rule(actor=actors, content=st.text(min_size=1, max_size=20).filter(str.strip))
-    def send_message(self, actor: Actor, content: str) -> None:
-        self.run(SendMessage(conversation_id=CID, content=content), actor)
-
-    @rule(actor=actors, data=st.data())
-    def mark_read(self, actor: Actor, data: st.DataObject) -> None:
-        up_to = data.draw(st.none() | st.integers(1, max(1, len(self.senders) + 1)))
-        self.run(MarkRead(conversation_id=CID, up_to_seq=up_to), actor)
-
-    @rule(to=st.sampled_from(Status), actor=actors)
-    def change_status(self, to: Status, actor: Actor) -> None:
-        self.run(ChangeStatus(conversation_id=CID, status=to), actor)
-
-    @rule(priority=st.sampled_from(Priority))
-    def update(self, priority: Priority) -> None:
-        self.run(UpdateConversation(conversation_id=CID, priority=priority), ALICE)
-
-    @precondition(lambda self: self.state.status is Status.CLOSED)
-    @rule(actor=actors)
-    def anything_on_a_closed_conversation_but_reopen_is_refused(self, actor: Actor) -> None:
-        for command in (
-            SendMessage(conversation_id=CID, content="x"),
-            UpdateConversation(conversation_id=CID, priority=Priority.LOW),
-            ChangeStatus(conversation_id=CID, status=Status.PENDING),
-        ):
-            with pytest.raises(errors.DomainError):
-                decide(self.state, command, actor, ids())
-
-    @invariant()
-    def unread_counts_equal_the_other_sides_messages_after_the_cursor(self) -> None:
-        # P5, both ways.
-        for reader, other, unread in (
-            (Side.ADMIN, Side.CLIENT, self.state.unread_for_staff),
-            (Side.CLIENT, Side.ADMIN, self.state.unread_for_client),
-        ):
-            expected = [
-                seq
-                for seq, sender in enumerate(self.senders, start=1)
-                if sender is other and seq > self.cursors[reader]
-            ]
-            assert list(unread) == expected
-
-    @invariant()
-    def the_state_knows_the_last_seq(self) -> None:
-        assert self.state.last_seq == len(self.senders)
-
-
-TestConversationProperties = ConversationMachine.TestCase
