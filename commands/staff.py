@@ -164,8 +164,8 @@ def decide_agent(state: AgentState, command: AgentCommand, actor: Actor) -> list
                 raise errors.InvalidCommand("nothing to update: give display_name and/or capacity")
             if not state.registered:
                 registered = _register(command.agent_id, command.display_name or command.agent_id)
-                capacity = registered.capacity if command.capacity is None else command.capacity
-                return [replace(registered, capacity=capacity)]
+                given = registered.capacity if command.capacity is None else command.capacity
+                return [replace(registered, capacity=given)]
             name = command.display_name if command.display_name != state.display_name else None
             capacity = command.capacity if command.capacity != state.capacity else None
             if name is None and capacity is None:
