@@ -1,0 +1,208 @@
+"""Inbox pages at scale: the filtered pages of issue 16 (``assignee=me``,
+``unassigned``, a team, each sort) against the plain inbox page, all on one
+read model of ``--conversations`` conversations (docs/BENCHMARKS.md, "Inbox").
+
+Each conversation is started in a team with one client message; a share of
+them is assigned to one of ``--agents`` agents. The read models are built by
+the projections' rebuild; each page is then read through the read API's own
+query function (``read_api.inbox_queries.list_conversations``, the SQL the
+HTTP endpoint runs), variants interleaved, first pages and deep pages
+(a cursor ``--depth`` pages in).
+
+    .venv/bin/python -m bench.inbox [--conversations 100000] [--json]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncio
+import itertools
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+
+from bench import common
+from bench.databases import throwaway_database
+from commands.model import stream_id_for
+from events import catalogue as ev
+from events.envelope import Metadata, NewEvent
+from events.postgres.migrate import EVENT_STORE_MIGRATIONS
+from events.postgres.store import PostgresEventStore, create_pool
+from projections import READ_MODEL_MIGRATIONS
+from projections.inbox import InboxProjection
+from projections.rebuild import rebuild
+from projections.staff import StaffProjection
+from read_api.inbox_queries import UNASSIGNED, InboxFilter, Sort, list_conversations
+
+OPTIONS: list[common.Option] = [
+    ("conversations", int, 100_000, "conversations in the read model"),
+    ("agents", int, 20, "agents sharing the assigned conversations"),
+    ("assigned", float, 0.6, "share of conversations assigned to an agent"),
+    ("requests", int, 200, "pages read per variant and round"),
+    ("rounds", int, 3, "rounds (median of the rounds' p50)"),
+    ("depth", int, 20, "deep pages: this many pages in"),
+]
+ME = "agent-0"
+VARIANTS: dict[str, tuple[InboxFilter, Sort]] = {
+    "plain": (InboxFilter(), Sort.LAST_MESSAGE),
+    "assignee=me": (InboxFilter(assignee_id=ME), Sort.LAST_MESSAGE),
+    "unassigned": (InboxFilter(assignee_id=UNASSIGNED), Sort.LAST_MESSAGE),
+    "team": (InboxFilter(team_id="team-1"), Sort.LAST_MESSAGE),
+    "sort=created": (InboxFilter(), Sort.CREATED),
+    "sort=priority": (InboxFilter(), Sort.PRIORITY),
+    "sort=waiting": (InboxFilter(), Sort.WAITING),
+}
+
+
+@dataclass
+class Report:
+    date: str
+    command: str
+    settings: dict[str, Any]
+    fill_seconds: float = 0.0
+    rebuild_seconds: float = 0.0
+    p50_ms: dict[str, list[float]] = field(default_factory=dict)  # "variant/page": per round
+    p99_ms: dict[str, list[float]] = field(default_factory=dict)
+    load_average_end: list[float] = field(default_factory=list)
+
+
+async def fill(store: PostgresEventStore, args: Any) -> None:
+    """The directory, then every conversation in one append of its own."""
+    meta = Metadata(actor_id="admin", actor_role="admin")
+    for a in range(args.agents):
+        data = ev.AgentRegistered(agent_id=f"agent-{a}", display_name=f"Agent {a}", capacity=10)
+        await store.append(f"agent-agent-{a}", [NewEvent(event_id=uuid4(), data=data)], 0)
+    for t in range(4):
+        team = ev.TeamCreated(team_id=f"team-{t}", name=f"Team {t}", routing=False)
+        await store.append(f"team-team-{t}", [NewEvent(event_id=uuid4(), data=team)], 0)
+    priorities = itertools.cycle(list(ev.Priority))
+
+    async def conversation(n: int) -> None:
+        cid, team, client = uuid4(), f"team-{n % 4}", f"client-{n}"
+        events: list[ev.AnyEvent] = [
+            ev.ConversationStarted(
+                conversation_id=cid, client=ev.Client(id=client, name=f"Client {n}"),
+                channel=ev.Channel.WEB, priority=next(priorities), status=ev.Status.ACTIVE,
+                team_id=team,
+            ),
+            ev.MessageSent(
+                conversation_id=cid, message_id=uuid4(), seq=1, sender=ev.Side.CLIENT,
+                sender_id=client, content=common.CONTENT,
+            ),
+        ]  # fmt: skip
+        if (n % 1000) < args.assigned * 1000:
+            agent = f"agent-{n % args.agents}"
+            events.append(ev.ConversationAssigned(conversation_id=cid, agent_id=agent, by="admin"))
+        batch = [NewEvent(event_id=uuid4(), data=e, metadata=meta) for e in events]
+        await store.append(stream_id_for(cid), batch, 0)
+
+    for first in range(0, args.conversations, 500):
+        last = min(args.conversations, first + 500)
+        await asyncio.gather(*(conversation(n) for n in range(first, last)))
+
+
+async def cursor_at(pool: asyncpg.Pool, filters: InboxFilter, sort: Sort, depth: int) -> str | None:
+    cursor = None
+    for _ in range(depth):
+        page = await list_conversations(
+            pool, filters, viewer=ME, sort=sort, cursor=cursor, limit=50
+        )
+        cursor = page.next_cursor
+    return cursor
+
+
+async def measure(pool: asyncpg.Pool, args: Any, report: Report) -> None:
+    cursors = {name: await cursor_at(pool, *v, args.depth) for name, v in VARIANTS.items()}
+    for r in range(args.rounds):
+        for name, (filters, sort) in VARIANTS.items():  # interleaved, round by round
+            for page, cursor in (("first", None), ("deep", cursors[name])):
+                times = []
+                for _ in range(args.requests):
+                    started = time.perf_counter()
+                    await list_conversations(
+                        pool, filters, viewer=ME, sort=sort, cursor=cursor, limit=50
+                    )
+                    times.append((time.perf_counter() - started) * 1000)
+                key = f"{name}/{page}"
+                report.p50_ms.setdefault(key, []).append(round(common.percentile(times, 50), 3))
+                report.p99_ms.setdefault(key, []).append(round(common.percentile(times, 99), 3))
+        common.log(f"round {r + 1}: plain first page p50 {report.p50_ms['plain/first'][-1]} ms")
+
+
+async def run(args: Any) -> Report:
+    settings = {k: v for k, v in vars(args).items() if k not in ("json", "database_url")}
+    report = Report(date=common.now_utc(), command=common.command_line(), settings=settings)
+    migrations = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
+    async with throwaway_database(args.database_url, "bench_inbox", migrations) as (url, _):
+        pool = await create_pool(url, min_size=2, max_size=8)
+        store = PostgresEventStore(pool)
+        try:
+            started = time.perf_counter()
+            await fill(store, args)
+            report.fill_seconds = round(time.perf_counter() - started, 1)
+            common.log(f"{args.conversations:,} conversations in {report.fill_seconds} s")
+            started = time.perf_counter()
+            for projection in (StaffProjection(), InboxProjection()):
+                await rebuild(pool, store, projection)
+            await pool.execute("ANALYZE conversations")
+            report.rebuild_seconds = round(time.perf_counter() - started, 1)
+            common.log(f"read models rebuilt in {report.rebuild_seconds} s")
+            await measure(pool, args, report)
+        finally:
+            await store.close()
+            await pool.close()
+    report.load_average_end = common.load_average()
+    return report
+
+
+def ratio(report: Report, key: str) -> float:
+    plain = statistics.median(report.p50_ms[f"plain/{key.split('/')[1]}"])
+    return statistics.median(report.p50_ms[key]) / plain
+
+
+def targets(report: Report) -> common.Checks:
+    return [
+        (
+            f"{key} p50 within 2x the plain page",
+            f"{ratio(report, key):.2f}x",
+            ratio(report, key) <= 2,
+        )
+        for key in report.p50_ms
+        if key.split("/")[0] in ("assignee=me", "unassigned")
+    ]
+
+
+def render(report: Report) -> str:
+    rows = [
+        [key, f"{statistics.median(report.p50_ms[key]):.2f}",
+         f"{statistics.median(report.p99_ms[key]):.2f}", f"{ratio(report, key):.2f}x"]
+        for key in report.p50_ms
+    ]  # fmt: skip
+    lines = [
+        f"# Inbox pages, {report.date}", f"`{report.command}`", "",
+        f"{report.settings['conversations']:,} conversations (filled in {report.fill_seconds} s,"
+        f" read models rebuilt in {report.rebuild_seconds} s); median of"
+        f" {report.settings['rounds']} rounds of {report.settings['requests']} pages each", "",
+        *common.markdown_table(["page", "p50 ms", "p99 ms", "p50 vs plain"], rows), "",
+        *common.targets_lines("Targets (issue 16)", targets(report)),
+        f"load average at the end: {report.load_average_end}",
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> int:
+    args = common.parser("bench.inbox", __doc__ or "", OPTIONS, nats=False).parse_args()
+    return common.emit(common.run_main(run(args)), render, targets, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
