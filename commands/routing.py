@@ -129,8 +129,8 @@ def evolve_board(board: Board, event: RecordedEvent) -> None:
                 waiting_since=at,
             )
             return
-        case AgentRegistered():
-            board.agents[data.agent_id] = Agent(agent_id=data.agent_id, capacity=data.capacity)
+        case AgentRegistered():  # offline from the start: since registering
+            board.agents[data.agent_id] = Agent(data.agent_id, data.capacity, since=at)
         case AgentProfileChanged() if data.agent_id in board.agents and data.capacity is not None:
             board.agents[data.agent_id] = replace(
                 board.agents[data.agent_id], capacity=data.capacity
