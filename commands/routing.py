@@ -4,7 +4,7 @@ The router (``commands.router``) folds the log into a :class:`Board` with
 :func:`evolve_board` and asks :func:`route` and :func:`overdue` what to do;
 nothing here reads a clock or a database: times come in as arguments.
 
-The rules (docs/COMMANDS.md, "Routing"):
+The rules (docs/ARCHITECTURE.md and docs/COMMANDS.md, "Routing"):
 
 - A conversation *waits* while it is open (active or pending), not deleted,
   in a team whose router is on, and without an agent.
@@ -12,8 +12,9 @@ The rules (docs/COMMANDS.md, "Routing"):
 - Each goes to the team member who is online, under capacity, with the
   fewest open conversations; ties go to the longest idle (the earliest last
   assignment), then the smallest id.
-- An agent offline for longer than the grace period has their open
-  conversations put back in their team's queue (``agent_offline``).
+- An agent offline (or never online since registering) for longer than the
+  grace period has their open team conversations put back in their team's
+  queue (``agent_offline``).
 """
 
 from __future__ import annotations
