@@ -144,12 +144,14 @@ class Router:
         )
         try:
             decided = decide(state, command, ROUTER_ACTOR, self._new_id)
-        except errors.DomainError as error:  # the board and the decider disagree: a bug
-            log.warning("router: %s refused at version %d (%s)", cid, version, error)
-            self._refused.add((cid, version))
+        except errors.DomainError as error:
+            decided, refusal = [], str(error)
+        else:
+            refusal = "nothing to do"
+        if not decided:  # the board and the decider disagree (a bug): skip it
+            log.warning("router: %s refused at version %d (%s)", cid, version, refusal)
+            self._refused.add((cid, version))  # until the conversation moves on
             self.tally["refused"] += 1
-            return True
-        if not decided:
             return True
         new = [NewEvent(event_id=self._new_id(), data=e, metadata=_METADATA) for e in decided]
         try:

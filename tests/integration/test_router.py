@@ -15,15 +15,17 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 import asyncpg
 import psutil
+import pytest
 
 from commands.handler import CommandHandler
-from commands.model import Actor, ChangeStatus, Role, StartConversation
-from commands.router import ROUTER_LOCK_KEY
+from commands.model import Actor, AssignConversation, ChangeStatus, Role, StartConversation
+from commands.router import ROUTER_LOCK_KEY, Router
 from commands.staff import AddTeamMember, CreateTeam, SetAvailability, UpdateAgent
 from commands.staff_handler import StaffHandler
 from events.catalogue import (
@@ -39,8 +41,11 @@ from events.catalogue import (
     Status,
 )
 from events.envelope import RecordedEvent
+from events.postgres.append_on import append_on
 from events.postgres.store import PostgresEventStore, create_pool
+from events.store import ConcurrencyError
 from tests.conftest import MakeDatabase
+from tests.factories import message, new_stream_id
 from tests.processes import Worker
 
 ADMIN = Actor(id="admin", role=Role.ADMIN)
@@ -309,3 +314,74 @@ async def test_an_agent_offline_past_the_grace_period_has_their_conversations_re
             and e.data.availability is Availability.OFFLINE
         )
         assert all((e.recorded_at - offline).total_seconds() > GRACE for e in seen.requeued)
+
+
+# -- the parts, in this process ----------------------------------------------------------
+
+
+async def test_append_on_a_held_connection_checks_the_expected_version(
+    pool: asyncpg.Pool, store: PostgresEventStore
+) -> None:
+    stream_id, first, second = new_stream_id(), message(), message()
+    async with pool.acquire() as conn:
+        appended = await append_on(conn, stream_id, [first], 0)
+        with pytest.raises(ConcurrencyError) as stale:
+            await append_on(conn, stream_id, [second], 0)
+
+    assert (appended.first_stream_position, appended.replayed) == (1, False)
+    assert stale.value.actual_version == 1
+    assert [e.event_id for e in await store.read_stream(stream_id)] == [first.event_id]
+
+
+class PersonFirst:
+    """The store, but a person assigns ``cid`` to ``agent`` just as the router
+    reads that conversation to decide."""
+
+    def __init__(self, store: PostgresEventStore, cid: UUID, agent: str) -> None:
+        self._store, self._cid, self._agent = store, cid, agent
+        self.meddled = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def read_stream(self, stream_id: str, **options: int | None) -> list[RecordedEvent]:
+        if stream_id == f"conversation-{self._cid}" and not self.meddled:
+            self.meddled = True
+            command = AssignConversation(conversation_id=self._cid, agent_id=self._agent)
+            await CommandHandler(self._store).handle(command, ADMIN)
+        return await self._store.read_stream(stream_id, **options)  # type: ignore[arg-type]
+
+
+async def test_a_person_who_assigns_first_wins_and_the_router_decides_again(
+    make_database: MakeDatabase,
+) -> None:
+    url = await make_database()
+    pool = await create_pool(url)
+    store = PostgresEventStore(pool)
+    world = World(pool, store, CommandHandler(store), StaffHandler(store), [])
+    stop = asyncio.Event()
+    routing: asyncio.Task[None] | None = None
+    try:
+        # Given a team of two, Ann and Bob, and a conversation waiting,
+        await world.team("desk", ["ann", "bob"])
+        [cid] = await world.start("desk", 1)
+        person = PersonFirst(store, cid, "bob")
+        router = Router(person, pool, grace=timedelta(hours=1), tick=0.05)  # type: ignore[arg-type]
+        # when the router is about to assign it and a person hands it to Bob first,
+        routing = asyncio.create_task(router.run(stop))
+        seen = await world.wait_for(lambda s: s.assignee.get(cid) is not None, "assigned")
+        # and a second conversation arrives,
+        [second] = await world.start("desk", 1)
+        seen = await world.wait_for(lambda s: s.assignee.get(second) is not None, "routed")
+    finally:
+        stop.set()
+        if routing is not None:
+            await routing
+        await store.close()
+        await pool.close()
+
+    # then the person's choice stands, the router decided again on it (nothing
+    # to do), and gives the next conversation to Ann, who has fewer.
+    assert person.meddled and router.tally["conflicts"] == 1
+    assert (seen.assignee[cid], seen.assignee[second]) == ("bob", "ann")
+    assert_kept_its_promises(seen)
