@@ -209,6 +209,8 @@ def overdue(board: Board, now: datetime, grace: timedelta) -> list[Decision]:
         for a in board.agents.values()
         if a.availability is Availability.OFFLINE and a.since is not None and now - a.since > grace
     }
+    if not gone:  # the common case: no need to look at every ticket
+        return []
     return [
         Decision(t.conversation_id, t.version, t.team_id, None)
         for t in board.tickets.values()

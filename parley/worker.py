@@ -1,4 +1,4 @@
-"""The workers: the relay and every projection, run side by side until stopped."""
+"""The workers: the relay, every projection and the router, run side by side until stopped."""
 
 from __future__ import annotations
 
