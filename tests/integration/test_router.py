@@ -385,3 +385,19 @@ async def test_a_person_who_assigns_first_wins_and_the_router_decides_again(
     assert person.meddled and router.tally["conflicts"] == 1
     assert (seen.assignee[cid], seen.assignee[second]) == ("bob", "ann")
     assert_kept_its_promises(seen)
+
+
+async def test_two_tailers_starting_to_wait_at_once_leave_no_connection_behind(
+    make_database: MakeDatabase,
+) -> None:
+    # The relay and the router wait on one store in each worker: starting to
+    # listen together, each took a connection, and one never went back (a
+    # worker then hung on shutdown, closing its pool).
+    pool = await create_pool(await make_database())
+    store = PostgresEventStore(pool)
+    try:
+        await asyncio.gather(*(store.wait_for_events(0, 0.05) for _ in range(2)))
+        await store.close()
+        assert pool.get_idle_size() == pool.get_size()  # every connection back
+    finally:
+        await asyncio.wait_for(pool.close(), 5)
