@@ -4,7 +4,7 @@ The router (``commands.router``) folds the log into a :class:`Board` with
 :func:`evolve_board` and asks :func:`route` and :func:`overdue` what to do;
 nothing here reads a clock or a database: times come in as arguments.
 
-The rules (docs/COMMANDS.md, "Routing"):
+The rules (docs/ARCHITECTURE.md and docs/COMMANDS.md, "Routing"):
 
 - A conversation *waits* while it is open (active or pending), not deleted,
   in a team whose router is on, and without an agent.
@@ -12,8 +12,9 @@ The rules (docs/COMMANDS.md, "Routing"):
 - Each goes to the team member who is online, under capacity, with the
   fewest open conversations; ties go to the longest idle (the earliest last
   assignment), then the smallest id.
-- An agent offline for longer than the grace period has their open
-  conversations put back in their team's queue (``agent_offline``).
+- An agent offline (or never online since registering) for longer than the
+  grace period has their open team conversations put back in their team's
+  queue (``agent_offline``).
 """
 
 from __future__ import annotations
@@ -130,10 +131,8 @@ def evolve_board(board: Board, event: RecordedEvent) -> None:
                 waiting_since=at,
             )
             return
-        case AgentRegistered():
-            board.agents[data.agent_id] = Agent(
-                agent_id=data.agent_id, capacity=data.capacity, since=at
-            )
+        case AgentRegistered():  # offline from the start: since registering
+            board.agents[data.agent_id] = Agent(data.agent_id, data.capacity, since=at)
         case AgentProfileChanged() if data.agent_id in board.agents and data.capacity is not None:
             board.agents[data.agent_id] = replace(
                 board.agents[data.agent_id], capacity=data.capacity
@@ -211,6 +210,8 @@ def overdue(board: Board, now: datetime, grace: timedelta) -> list[Decision]:
         for a in board.agents.values()
         if a.availability is Availability.OFFLINE and a.since is not None and now - a.since > grace
     }
+    if not gone:  # the common case: no need to look at every ticket
+        return []
     return [
         Decision(t.conversation_id, t.version, t.team_id, None)
         for t in board.tickets.values()

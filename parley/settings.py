@@ -106,6 +106,15 @@ class Settings:
     ``https://admin.example.com``) allowed to call the API (CORS) and open
     WebSockets; the server's own origin is always allowed."""
 
+    router: bool = True
+    """``PARLEY_ROUTER``: whether ``parley worker`` (and ``parley run``) runs the
+    router, which assigns team conversations to agents (``on``/``off``; one
+    router leads at a time however many workers run it)."""
+
+    router_grace_seconds: float = 120.0
+    """``PARLEY_ROUTER_GRACE_SECONDS``: how long an agent may be offline before
+    the router puts their open team conversations back in the team's queue."""
+
     @property
     def topology(self) -> Topology:
         """Where this deployment's events live in NATS."""
@@ -173,6 +182,12 @@ class Settings:
                 defaults.ws_heartbeat_seconds,
                 "PARLEY_WS_HEARTBEAT_SECONDS",
             ),
+            router=_switch(get("PARLEY_ROUTER"), defaults.router, "PARLEY_ROUTER"),
+            router_grace_seconds=_seconds(
+                get("PARLEY_ROUTER_GRACE_SECONDS"),
+                defaults.router_grace_seconds,
+                "PARLEY_ROUTER_GRACE_SECONDS",
+            ),
         )
 
 
@@ -224,6 +239,17 @@ def _count(value: str | None, default: int, name: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
         raise SettingsError(name, f"expected a whole number from 1 to 1000000, got {value!r}")
     return int(value)
+
+
+_ON, _OFF = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
+
+
+def _switch(value: str | None, default: bool, name: str) -> bool:
+    if value is None:
+        return default
+    if value.lower() not in _ON + _OFF:
+        raise SettingsError(name, f"expected on or off (or true/false, 1/0), got {value!r}")
+    return value.lower() in _ON
 
 
 def _origins(value: str | None) -> tuple[str, ...]:

@@ -1,15 +1,18 @@
-"""The workers: the relay and every projection, run side by side until stopped."""
+"""The workers: the relay, every projection and the router, run side by side until stopped."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from datetime import timedelta
+from typing import Protocol
 
 import asyncpg
 from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
+from commands.router import Router
 from events.jetstream.relay import JetStreamRelay
 from events.postgres.group_commit import CONNECTION_ERRORS
 from events.postgres.store import PostgresEventStore
@@ -28,6 +31,10 @@ MAX_BACKOFF = 2.0
 """Seconds, at most, between two starts of a failing worker."""
 
 
+class Worker(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
 def projections() -> list[Projection]:
     """Every projection Parley keeps."""
     return [InboxProjection(), TimelineProjection(), StaffProjection()]
@@ -36,22 +43,26 @@ def projections() -> list[Projection]:
 async def run_workers(
     settings: Settings, pool: asyncpg.Pool, nats: NATS, stop: asyncio.Event
 ) -> None:
-    """Relay the log to JetStream and keep every read model up to date until
-    ``stop`` is set. A worker that fails is logged and started again."""
+    """Relay the log to JetStream, keep every read model up to date and (with
+    ``settings.router``) route team conversations, until ``stop`` is set. A
+    worker that fails is logged and started again."""
     store = PostgresEventStore(pool)
     js = nats.jetstream()
     topology = settings.topology
-    workers: list[JetStreamRelay | ProjectionRunner] = [
+    workers: list[Worker] = [
         JetStreamRelay(store, pool, nats, topology),
         *(ProjectionRunner(p, pool, store, js, topology) for p in projections()),
     ]
+    if settings.router:
+        grace = timedelta(seconds=settings.router_grace_seconds)
+        workers.append(Router(store, pool, grace=grace))
     try:
         await asyncio.gather(*(_supervise(w, stop) for w in workers))
     finally:
         await store.close()
 
 
-async def _supervise(worker: JetStreamRelay | ProjectionRunner, stop: asyncio.Event) -> None:
+async def _supervise(worker: Worker, stop: asyncio.Event) -> None:
     """Run ``worker`` until ``stop``, starting it again when it fails (a lost
     connection, PostgreSQL or NATS away) after a back-off of at most
     ``MAX_BACKOFF``, so it is back within seconds of its dependency."""

@@ -130,6 +130,7 @@ class PostgresEventStore:
         """Told (seconds, events written) after each group commit (for metrics)."""
         self._listener: PoolConnectionProxy | None = None
         self._wakeup: asyncio.Future[None] | None = None
+        self._listening = asyncio.Lock()
         self._notified_head = 0
 
     # -- writing ---------------------------------------------------------------
@@ -218,6 +219,14 @@ class PostgresEventStore:
     async def _ensure_listening(self) -> None:
         if usable(self._listener):
             return
+        # One at a time: two tailers (the relay and the router in a worker)
+        # starting to listen together would each take a connection, and the
+        # one overwritten would never go back to the pool.
+        async with self._listening:
+            if not usable(self._listener):
+                await self._listen()
+
+    async def _listen(self) -> None:
         await self._stop_listening()
         async with bounded_connection(self._pool, self._timeout, keep=True) as (listener, left):
             self._wakeup = asyncio.get_running_loop().create_future()

@@ -109,3 +109,13 @@ def test_get_settings_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch
         assert get_settings().http_port == 8123  # cached
     finally:
         get_settings.cache_clear()
+
+
+def test_the_router_is_on_by_default_with_a_two_minute_grace() -> None:
+    assert Settings.from_env({}).router is True
+    assert Settings.from_env({}).router_grace_seconds == 120.0
+    settings = Settings.from_env({"PARLEY_ROUTER": "off", "PARLEY_ROUTER_GRACE_SECONDS": "2.5"})
+    assert (settings.router, settings.router_grace_seconds) == (False, 2.5)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"PARLEY_ROUTER": "maybe"})
+    assert caught.value.name == "PARLEY_ROUTER"
