@@ -4,7 +4,7 @@ The router (``commands.router``) folds the log into a :class:`Board` with
 :func:`evolve_board` and asks :func:`route` and :func:`overdue` what to do;
 nothing here reads a clock or a database: times come in as arguments.
 
-The rules (docs/ARCHITECTURE.md and docs/COMMANDS.md, "Routing"):
+The rules (docs/ARCHITECTURE.md, "Routing"):
 
 - A conversation *waits* while it is open (active or pending), not deleted,
   in a team whose router is on, and without an agent.

@@ -116,7 +116,7 @@ def run(log_level: str) -> None:
 
     Starts an embedded PostgreSQL and nats-server (data under PARLEY_DATA_DIR)
     for whichever of PARLEY_DATABASE_URL / PARLEY_NATS_URL is unset, migrates,
-    serves HTTP, runs the relay and projections, and prints an admin token.
+    serves HTTP, runs the relay, projections and router, and prints an admin token.
     An embedded server that dies is started again on the same socket or port
     and data (with back-off; logged). Ctrl-C stops everything.
     """
@@ -171,7 +171,7 @@ def worker() -> None:
         missing = "PARLEY_DATABASE_URL" if not database else "PARLEY_NATS_URL"
         fail(f"{missing} is not set: parley worker needs it")
     with one_line_errors(), stoppable():
-        out.print("Parley worker running (relay and projections)")
+        out.print("Parley worker running (relay, projections and router)")
         run_async(lambda: work(settings, database, nats))
 
 
