@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,7 +98,7 @@ def emit(
         return 130
     if args.json:
         checks = [{"target": t, key: m, "met": ok} for t, m, ok in targets(report)]
-        print(json.dumps({**asdict(report), **extra, "targets": checks}, indent=2, default=str))
+        print(json.dumps({**report, **extra, "targets": checks}, indent=2, default=str))
     else:
         print(render(report))
     return 0
@@ -152,16 +152,11 @@ def targets_lines(title: str, checks: Checks) -> list[str]:
 # -- the machine ------------------------------------------------------------------------------
 
 
-def now_utc() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def command_line() -> str:
-    return shlex.join(sys.orig_argv)
-
-
-def python_version() -> str:
-    return platform.python_version()
+def facts() -> dict[str, Any]:
+    """What every report starts with: when, how invoked, which Python, how many CPUs."""
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    python, cpus = platform.python_version(), os.cpu_count()
+    return {"date": date, "command": shlex.join(sys.orig_argv), "python": python, "cpus": cpus}
 
 
 def load_average() -> list[float]:
@@ -269,6 +264,22 @@ def stop(proc: Proc) -> None:
         except subprocess.TimeoutExpired:
             proc.process.kill()
             proc.process.wait()
+
+
+@contextlib.contextmanager
+def stopping(procs: list[Proc]) -> Iterator[list[Proc]]:
+    """Stop every process put in ``procs``, last first, on the way out; on an error,
+    show the log of those that failed."""
+    try:
+        yield procs
+    except BaseException:
+        for proc in procs:
+            if proc.process.poll() not in (None, 0):
+                log(f"--- {proc.name} log ---\n{proc.tail()}")
+        raise
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
 
 
 async def wait_ready(proc: Proc, path: str = "/health/live", body: Any = None) -> None:
