@@ -41,23 +41,6 @@ CREATE TRIGGER bench_notify_checkpoint AFTER UPDATE ON checkpoints
 STAFF = Actor(id="alice", role=Role.ADMIN)
 
 
-@dataclass
-class LiveResult:
-    workers: str
-    rate_target: float
-    rate_achieved: float
-    seconds: float
-    conversations: int
-    commands: int
-    failed_commands: int
-    not_reached: int
-    # ms, by the names of projections.LIVE_ROWS: ``schedule_slip``, how late each
-    # command was issued against its slot; ``loop_delay``, overshoot of a 10 ms
-    # sleep in this process's loop (measurement noise).
-    latency: dict[str, dict[str, float]]
-    checkpoint_commits: dict[str, int]  # checkpoint updates in the measured window
-
-
 class Reached:
     """When (this process's clock) each consumer's checkpoint reached which position."""
 
@@ -135,7 +118,7 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float, what: 
 
 async def part_live(
     args: Any, url: str, pool: asyncpg.Pool, store: PostgresEventStore, streams: Streams
-) -> LiveResult:
+) -> dict[str, Any]:
     topology = streams.topology("live")
     head = await store.head_position()
     async with pool.acquire() as conn:
@@ -215,27 +198,27 @@ async def part_live(
                 lags[n].append(max(0.0, t - s.committed))
         if times["inbox"] is not None and times["timeline"] is not None:
             lags["both"].append(max(0.0, max(times["inbox"], times["timeline"]) - s.committed))
+    # ms, by the names of projections.LIVE_ROWS: ``schedule_slip``, how late each command
+    # was issued against its slot; ``loop_delay``, overshoot of a 10 ms sleep in this
+    # process's loop (measurement noise)
     samples = {f"lag_{n}": lags[n] for n in ("both", "inbox", "timeline", "relay")}
     samples["command_latency"] = [s.committed - s.issued for s in ok]
     samples["schedule_slip"] = [s.issued - s.slot for s in sent]
     samples["loop_delay"] = delays
-    live = LiveResult(
-        workers="subprocess: python -m parley worker",
-        rate_target=args.rate,
-        rate_achieved=round(len(sent) / elapsed, 1),
-        seconds=round(elapsed, 2),
-        conversations=len(conversations),
-        commands=len(sent),
-        failed_commands=len(sent) - len(ok),
-        not_reached=len(ok) - len(lags["both"]),
-        latency={k: common.summary([x * 1000 for x in v]) for k, v in samples.items()},
-        checkpoint_commits={
-            n: sum(1 for t in reached.times[n] if window_start <= t <= window_end) for n in NAMES
-        },
-    )
-    both = live.latency["lag_both"]
+    live: dict[str, Any] = {
+        "workers": "subprocess: python -m parley worker",
+        "rate_target": args.rate,
+    }
+    live |= {"rate_achieved": round(len(sent) / elapsed, 1), "seconds": round(elapsed, 2)}
+    live |= {"conversations": len(conversations), "commands": len(sent)}
+    live |= {"failed_commands": len(sent) - len(ok), "not_reached": len(ok) - len(lags["both"])}
+    live["latency"] = {k: common.summary([x * 1000 for x in v]) for k, v in samples.items()}
+    live["checkpoint_commits"] = {  # checkpoint updates in the measured window
+        n: sum(1 for t in reached.times[n] if window_start <= t <= window_end) for n in NAMES
+    }
+    both = live["latency"]["lag_both"]
     common.log(
         f"  lag commit -> both read models: p50 {both['p50']:.1f} ms, "
-        f"p99 {both['p99']:.1f} ms ({live.rate_achieved:g} cmd/s achieved)"
+        f"p99 {both['p99']:.1f} ms ({live['rate_achieved']:g} cmd/s achieved)"
     )
     return live

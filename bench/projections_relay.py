@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -25,17 +24,6 @@ RAW_VARIANTS = ("gather500", "publish_async", "window500")
 REFERENCE_VARIANT = "gather500"
 Envelope = tuple[str, bytes, str]  # subject, payload, Nats-Msg-Id
 _encode = msgspec.json.Encoder().encode  # what events.jetstream.relay encodes envelopes with
-
-
-@dataclass
-class RelayRound:
-    round: int
-    events: int
-    relay_seconds: float
-    relay_events_per_s: float
-    raw_events_per_s: dict[str, float]
-    relay_share: float  # relay / the reference raw variant (gather500)
-    relay_share_of_fastest: float
 
 
 class Streams:
@@ -156,7 +144,7 @@ async def raw_variant(variant: str, url: str, topology: Topology, msgs: list[Env
 
 async def part_relay(
     args: Any, pool: asyncpg.Pool, store: PostgresEventStore, streams: Streams
-) -> list[RelayRound]:
+) -> list[dict[str, Any]]:
     head = await store.head_position()
     events: list[RecordedEvent] = []
     while len(events) < head and (page := await store.read_all(after=len(events), limit=5000)):
@@ -178,9 +166,9 @@ async def part_relay(
             await streams.check_and_delete(topology, len(msgs), variant)
             log(f"  round {r}: raw {variant} {raw[variant]:,.0f} events/s")
         reference, fastest = raw.get(REFERENCE_VARIANT, max(raw.values())), max(raw.values())
-        raw = {k: round(v, 1) for k, v in raw.items()}
-        share, of_fastest = round(relay / reference, 3), round(relay / fastest, 3)
-        rounds.append(
-            RelayRound(r, head, round(seconds, 3), round(relay, 1), raw, share, of_fastest)
-        )
+        this: dict[str, Any] = {"round": r, "events": head, "relay_seconds": round(seconds, 3)}
+        this |= {"relay_events_per_s": round(relay, 1)}
+        this |= {"raw_events_per_s": {k: round(v, 1) for k, v in raw.items()}}
+        this |= {"relay_share": round(relay / reference, 3)}  # relay / the reference variant
+        rounds.append(this | {"relay_share_of_fastest": round(relay / fastest, 3)})
     return rounds

@@ -29,6 +29,8 @@ from bench.common import raise_open_file_limit
 class Frame(msgspec.Struct):
     type: str
     content: str | None = None
+    ref: str | None = None
+    code: str | None = None
 
 
 class Event(msgspec.Struct):
@@ -40,6 +42,14 @@ class Event(msgspec.Struct):
 OPTIONS: Any = {"ping_interval": None, "open_timeout": 60, "close_timeout": 2, "max_size": 2**20}
 decode_frame = msgspec.json.Decoder(Frame).decode
 decode_event = msgspec.json.Decoder(Event).decode
+
+
+async def ready_socket(url: str, compression: str | None) -> ClientConnection:
+    """A socket to ``url``, once it got its READY (after the replay)."""
+    ws = await connect(url, compression=compression, **OPTIONS)
+    while decode_frame(await asyncio.wait_for(ws.recv(), 60)).type != "READY":
+        pass
+    return ws
 
 
 class Client:
@@ -61,9 +71,7 @@ class Client:
         async def one(url: str) -> None:
             async with gate:
                 try:
-                    ws = await connect(url, compression=compression, **OPTIONS)
-                    while decode_frame(await asyncio.wait_for(ws.recv(), 60)).type != "READY":
-                        pass  # the replay
+                    ws = await ready_socket(url, compression)
                 except Exception as error:
                     failures[type(error).__name__ + ": " + str(error)[:80]] += 1
                     return

@@ -9,49 +9,22 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import msgspec
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from bench import common
+from bench.ws_client import decode_frame, ready_socket
 from bench.ws_procs import HttpError, HttpPool, Rig, compression_of, token, ws_url
 
 
-class Frame(msgspec.Struct):
-    type: str
-    content: str | None = None
-    ref: str | None = None
-    code: str | None = None
-
-
-decode = msgspec.json.Decoder(Frame).decode
-
-
-@dataclass
-class E2EResult:
-    send_via: str
-    rate: float
-    seconds: float
-    senders: int
-    sent: int
-    received: int
-    lost: int
-    # ms: ``delivery`` (send -> the subscriber's MESSAGE_CREATED), ``ack`` (send -> ACK
-    # or HTTP response), ``send_lag`` (how late the generator sent), and the tap's
-    # split ``to_log``, ``log_to_nats``, ``nats_to_socket``
-    latency: dict[str, dict[str, float]]
-    window_p99_ms: list[float]  # p99 of each 5 s of sends, to show how steady it was
-    errors: dict[str, int]
-    cpu: dict[str, float]
-
-    @property
-    def p99_ms(self) -> float:
-        return self.latency["delivery"]["p99"]
-
-
-async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -> E2EResult:
+async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -> dict[str, Any]:
+    """``latency`` in ms: ``delivery`` (send -> the subscriber's MESSAGE_CREATED), ``ack``
+    (send -> ACK or HTTP response), ``send_lag`` (how late the generator sent), and the
+    tap's split ``to_log``, ``log_to_nats``, ``nats_to_socket``; ``window_p99_ms``: p99
+    of each 5 s of sends, to show how steady it was."""
     args, cpu = rig.args, rig.cpu
     senders, gate, run_id = len(conversations), asyncio.Semaphore(50), secrets.token_hex(3)
     via_ws = args.send_via == "ws"
@@ -59,11 +32,7 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
     async def opened(role: str, i: int, conversation: str) -> ClientConnection:
         url = ws_url(serve.port, conversation, token(f"e2e-{role}-{run_id}-{i}"))
         async with gate:
-            compression = compression_of(args.compression)
-            ws = await connect(url, compression=compression, ping_interval=None, open_timeout=60)
-            while decode(await asyncio.wait_for(ws.recv(), 60)).type != "READY":
-                pass
-            return ws
+            return await ready_socket(url, compression_of(args.compression))
 
     subscribers = await asyncio.gather(*(opened("sub", *c) for c in enumerate(conversations)))
     sending = await asyncio.gather(
@@ -83,7 +52,7 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
     async def read(ws: ClientConnection, subscriber: bool) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
-                now, frame = time.monotonic_ns(), decode(raw)
+                now, frame = time.monotonic_ns(), decode_frame(raw)
                 if subscriber and frame.type == "MESSAGE_CREATED" and frame.content:
                     _, n, sent = frame.content.split("|")
                     if int(n) >= warmup:
@@ -153,16 +122,10 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
             samples["nats_to_socket"].append((at - split[2]) / 1e6)
         windows[(sent - sent_at.get(warmup, 0)) // 5_000_000_000].append((at - sent) / 1e6)
     names = ("delivery", "ack", "send_lag", "to_log", "log_to_nats", "nats_to_socket")
-    return E2EResult(
-        send_via=args.send_via,
-        rate=args.e2e_rate,
-        seconds=args.e2e_seconds,
-        senders=senders,
-        sent=expected,
-        received=len(samples["delivery"]),
-        lost=expected - len(samples["delivery"]),
-        latency={name: common.summary(samples[name]) for name in names},
-        window_p99_ms=[round(common.percentile(windows[w], 99), 1) for w in sorted(windows)],
-        errors=dict(errors),
-        cpu=usage,
-    )
+    received = len(samples["delivery"])
+    result = {"send_via": args.send_via, "rate": args.e2e_rate, "seconds": args.e2e_seconds}
+    result |= {"senders": senders, "sent": expected, "received": received}
+    result |= {"lost": expected - received}
+    result["latency"] = {name: common.summary(samples[name]) for name in names}
+    result["window_p99_ms"] = [round(common.percentile(windows[w], 99), 1) for w in sorted(windows)]
+    return result | {"errors": dict(errors), "cpu": usage}
