@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,14 +74,13 @@ class Sent:
 
 async def steady_load(
     handler: CommandHandler,
-    conversations: Sequence[tuple[UUID, str]],
+    conversations: list[tuple[UUID, str]],
     rate: float,
     seconds: float,
-    offset: int,
+    k0: int,
 ) -> tuple[list[Sent], float]:
-    """SendMessage at ``rate`` per second for ``seconds``, open loop."""
-    sent: list[Sent] = []
-    tasks: set[asyncio.Task[None]] = set()
+    """SendMessage at ``rate`` per second for ``seconds``, open loop, numbered from ``k0``."""
+    sent, tasks = list[Sent](), set[asyncio.Task[None]]()
 
     async def one(k: int, record: Sent) -> None:
         cid, client = conversations[k % len(conversations)]
@@ -101,7 +100,7 @@ async def steady_load(
         if (delay := slot - time.perf_counter()) > 0:
             await asyncio.sleep(delay)
         sent.append(record := Sent(slot=slot, issued=time.perf_counter()))
-        tasks.add(task := asyncio.create_task(one(offset + i, record)))
+        tasks.add(task := asyncio.create_task(one(k0 + i, record)))
         task.add_done_callback(tasks.discard)
     elapsed = time.perf_counter() - start
     await asyncio.gather(*tasks)
@@ -133,8 +132,9 @@ async def part_live(
     env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_NATS_URL": args.nats_url}
     env["PARLEY_NATS_PREFIX"] = topology.prefix
     workdir = tempfile.TemporaryDirectory(prefix="bench-projections-")
-    command = [sys.executable, "-m", "parley", "worker"]
-    worker = common.start("worker", command, env, Path(workdir.name))
+    worker = common.start(
+        "worker", [sys.executable, "-m", "parley", "worker"], env, Path(workdir.name)
+    )
 
     def alive() -> None:
         if worker.process.poll() is not None:
@@ -154,11 +154,11 @@ async def part_live(
         handler = CommandHandler(store)
         conversations: list[tuple[UUID, str]] = []
         for k in range(args.conversations):
-            client = Client(id=f"live-client-{k}", name=f"Live {k}")
-            result = await handler.handle(
-                StartConversation(client=client, channel=Channel.WEB), STAFF
+            command = StartConversation(
+                client=Client(id=f"live-client-{k}", name=f"Live {k}"), channel=Channel.WEB
             )
-            conversations.append((result.conversation_id, client.id))
+            result = await handler.handle(command, STAFF)
+            conversations.append((result.conversation_id, command.client.id))
         common.log(f"  {len(conversations)} conversations started; warming up {args.warmup:g} s")
         await steady_load(handler, conversations, args.rate, args.warmup, 0)
         delays: list[float] = []
@@ -171,9 +171,8 @@ async def part_live(
 
         common.log(f"  measuring {args.seconds:g} s at {args.rate:g} commands/s")
         probing = asyncio.create_task(probe())
-        window_start = time.perf_counter()
-        offset = int(args.rate * args.warmup)
-        sent, elapsed = await steady_load(handler, conversations, args.rate, args.seconds, offset)
+        window_start, k0 = time.perf_counter(), int(args.rate * args.warmup)
+        sent, elapsed = await steady_load(handler, conversations, args.rate, args.seconds, k0)
         window_end = time.perf_counter()
         probing.cancel()
         last = max((s.position for s in sent if not s.failed), default=0)

@@ -111,18 +111,11 @@ class Agent:
 
     @classmethod
     async def start(cls, name: str, workdir: Path, *args: str) -> Agent:
+        options: Any = {"cwd": common.ROOT, "limit": 2**26, "start_new_session": True}
+        options |= {"stdin": asyncio.subprocess.PIPE, "stdout": asyncio.subprocess.PIPE}
+        command = [sys.executable, "-m", "bench.ws_client", *args]
         with (workdir / f"{name}.log").open("wb") as errors:
-            pipe = asyncio.subprocess.PIPE
-            command = [sys.executable, "-m", "bench.ws_client", *args]
-            process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=pipe,
-                stdout=pipe,
-                stderr=errors,
-                cwd=common.ROOT,
-                limit=2**26,
-                start_new_session=True,
-            )
+            process = await asyncio.create_subprocess_exec(*command, stderr=errors, **options)
         agent = cls(name, process)
         await agent.answer(30)
         return agent
