@@ -19,8 +19,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from bench import common
+from bench import databases as db
 from bench.databases import quote, with_database
-from events.catalogue import MessageSent, Side
+from events.catalogue import Side
 from events.envelope import Metadata, NewEvent
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
@@ -57,21 +58,8 @@ def new_batch(stream: Stream, n: int) -> list[NewEvent]:
     """The next ``n`` messages of a conversation, as one command would produce them."""
     cid = uuid4()  # the command's correlation id
     meta = Metadata(actor_id="client-1", actor_role="client", correlation_id=cid, causation_id=cid)
-    return [
-        NewEvent(
-            event_id=uuid4(),
-            metadata=meta,
-            data=MessageSent(
-                conversation_id=stream.conversation_id,
-                message_id=uuid4(),
-                content=common.CONTENT,
-                seq=stream.version + k,
-                sender=Side.CLIENT,
-                sender_id="client-1",
-            ),
-        )
-        for k in range(1, n + 1)
-    ]
+    sent = [(stream.version + k, Side.CLIENT, "client-1", common.CONTENT) for k in range(1, n + 1)]
+    return [db.new(db.sent(stream.conversation_id, *message), meta) for message in sent]
 
 
 class Run:

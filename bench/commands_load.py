@@ -14,16 +14,11 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from bench import common
+from bench import databases as db
 from commands.model import stream_id_for
 from events.catalogue import (
-    Channel,
-    Client,
-    ConversationStarted,
-    MessageSent,
     MessagesRead,
-    Priority,
     Side,
-    Status,
 )
 from events.envelope import Metadata, NewEvent
 from events.postgres.store import PostgresEventStore, create_pool
@@ -135,36 +130,17 @@ def conversation_events(
     message both sides mark everything read; without it, the client sends all, unread."""
     client = (Side.CLIENT, client_id, Metadata(actor_id=client_id, actor_role="client"))
     staff = (Side.ADMIN, STAFF_ID, Metadata(actor_id=STAFF_ID, actor_role="admin"))
-    started = ConversationStarted(
-        conversation_id=conversation_id,
-        client=Client(id=client_id, name="Bench Client"),
-        channel=Channel.WEB,
-        priority=Priority.MEDIUM,
-        status=Status.ACTIVE,
-    )
-    pairs: list[tuple[Any, Metadata]] = [(started, staff[2])]
+    pairs: list[tuple[Any, Metadata]] = [
+        (db.started(conversation_id, client_id, "Bench Client"), staff[2])
+    ]
     for seq in range(1, messages + 1):
         side, sender_id, meta = client if reads_every is None or seq % 2 == 1 else staff
-        sent = MessageSent(
-            conversation_id=conversation_id,
-            message_id=uuid4(),
-            seq=seq,
-            sender=side,
-            sender_id=sender_id,
-            content=CONTENT,
-        )
-        pairs.append((sent, meta))
+        pairs.append((db.sent(conversation_id, seq, side, sender_id, CONTENT), meta))
         if reads_every is not None and seq % reads_every == 0:
-            pairs += [
-                (
-                    MessagesRead(
-                        conversation_id=conversation_id, reader=r, reader_id=i, up_to_seq=seq
-                    ),
-                    m,
-                )
-                for r, i, m in (staff, client)
-            ]
-    return [NewEvent(event_id=uuid4(), data=d, metadata=m) for d, m in pairs]
+            for reader, reader_id, m in (staff, client):
+                read: dict[str, Any] = {"reader": reader, "reader_id": reader_id, "up_to_seq": seq}
+                pairs.append((MessagesRead(conversation_id=conversation_id, **read), m))
+    return [db.new(d, m) for d, m in pairs]
 
 
 async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:

@@ -1,5 +1,6 @@
 """Throwaway databases, dropped at the end whatever happens (an error, Ctrl-C),
-and conversations created through the API."""
+the events the benchmarks write straight to a store, and conversations created
+through the API."""
 
 from __future__ import annotations
 
@@ -7,14 +8,41 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
 
 from bench.common import log
+from events.catalogue import (
+    Channel,
+    Client,
+    ConversationStarted,
+    MessageSent,
+    Priority,
+    Side,
+    Status,
+)
+from events.envelope import Metadata, NewEvent
 from events.postgres.migrate import apply_migrations
+
+
+def started(conversation_id: UUID, client_id: str, name: str) -> ConversationStarted:
+    facts: dict[str, Any] = {"channel": Channel.WEB, "priority": Priority.MEDIUM}
+    facts["status"] = Status.ACTIVE
+    client = Client(id=client_id, name=name)
+    return ConversationStarted(conversation_id=conversation_id, client=client, **facts)
+
+
+def sent(conversation_id: UUID, seq: int, side: Side, sender_id: str, content: str) -> MessageSent:
+    ids: dict[str, Any] = {"conversation_id": conversation_id, "message_id": uuid4()}
+    return MessageSent(**ids, seq=seq, sender=side, sender_id=sender_id, content=content)
+
+
+def new(data: Any, metadata: Metadata) -> NewEvent:
+    return NewEvent(event_id=uuid4(), data=data, metadata=metadata)
 
 
 def with_database(url: str, database: str, **params: str) -> str:

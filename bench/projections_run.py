@@ -12,12 +12,13 @@ from uuid import uuid4
 import asyncpg
 
 from bench import common
+from bench import databases as db
 from bench.databases import throwaway_database
 from bench.projections_live import part_live
 from bench.projections_relay import Streams, connect_nats, part_relay
 from commands.model import stream_id_for
 from events import catalogue as ev
-from events.envelope import Metadata, NewEvent
+from events.envelope import Metadata
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
 from events.postgres.store import PostgresEventStore, create_pool
 from projections import READ_MODEL_MIGRATIONS
@@ -39,30 +40,16 @@ async def fill(store: PostgresEventStore, events: int) -> float:
     async def conversation(size: int) -> None:
         cid = uuid4()
         client, stream = f"client-{cid.hex[:8]}", stream_id_for(cid)
-        started = ev.ConversationStarted(
-            conversation_id=cid,
-            client=ev.Client(id=client, name=f"Bulk {cid.hex[:4]}"),
-            channel=ev.Channel.WEB,
-            priority=ev.Priority.MEDIUM,
-            status=ev.Status.ACTIVE,
-        )
         admin = Metadata(actor_id="alice", actor_role="admin")
-        await store.append(stream, [NewEvent(event_id=uuid4(), data=started, metadata=admin)], 0)
+        opened = db.started(cid, client, f"Bulk {cid.hex[:4]}")
+        await store.append(stream, [db.new(opened, admin)], 0)
         for first in range(1, size, 100):
             batch = []
             for seq in range(first, min(size - 1, first + 99) + 1):
-                sender = ev.Side.CLIENT if seq % 2 else ev.Side.ADMIN
-                sender_id = client if sender is ev.Side.CLIENT else "alice"
-                data = ev.MessageSent(
-                    conversation_id=cid,
-                    message_id=uuid4(),
-                    seq=seq,
-                    sender=sender,
-                    sender_id=sender_id,
-                    content=common.CONTENT,
-                )
-                meta = Metadata(actor_id=sender_id, actor_role=str(sender))
-                batch.append(NewEvent(event_id=uuid4(), data=data, metadata=meta))
+                side = ev.Side.CLIENT if seq % 2 else ev.Side.ADMIN
+                sender_id = client if side is ev.Side.CLIENT else "alice"
+                meta = Metadata(actor_id=sender_id, actor_role=str(side))
+                batch.append(db.new(db.sent(cid, seq, side, sender_id, common.CONTENT), meta))
             await store.append(stream, batch, expected_version=first)
 
     started = time.perf_counter()
@@ -80,12 +67,9 @@ async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[di
         if position != head:
             raise RuntimeError(f"rebuild {projection.name} reached {position}, head is {head}")
         rows = {t: int(await pool.fetchval(f"SELECT count(*) FROM {t}")) for t in projection.tables}
-        result: dict[str, Any] = {
-            "projection": projection.name,
-            "events": head,
-            "seconds": round(seconds, 3),
-        }
-        results.append(result | {"events_per_s": round(head / seconds, 1), "rows": rows})
+        result: dict[str, Any] = {"projection": projection.name, "events": head}
+        result |= {"seconds": round(seconds, 3), "events_per_s": round(head / seconds, 1)}
+        results.append(result | {"rows": rows})
         common.log(
             f"  rebuild {projection.name}: {head / seconds:,.0f} events/s ({seconds:.2f} s) {rows}"
         )
@@ -102,11 +86,8 @@ async def run(args: Any) -> dict[str, Any]:
         throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
         connect_nats(args.nats_url) as nc,
     ):
-        report: dict[str, Any] = {
-            **common.facts(),
-            "load_average": common.load_average(),
-            "loop": args.loop,
-        }
+        report: dict[str, Any] = {**common.facts(), "load_average": common.load_average()}
+        report["loop"] = args.loop
         report["versions"] = {p: version(p) for p in ("nats-py", "asyncpg", "msgspec", "uvloop")}
         report |= {"postgresql": facts, "nats_server": str(nc.connected_server_version)}
         report["settings"] = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
