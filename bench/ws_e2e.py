@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bench import common
 from bench.ws_client import decode_frame, ready_socket
-from bench.ws_procs import HttpError, HttpPool, Rig, compression_of, token, ws_url
+from bench.ws_procs import HttpPool, Rig, compression_of, token, ws_url
 
 
 async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -> dict[str, Any]:
@@ -68,44 +68,29 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
 
     readers = [asyncio.create_task(read(ws, True)) for ws in subscribers]
     readers += [asyncio.create_task(read(ws, False)) for ws in sending]
-    posts: set[asyncio.Task[None]] = set()
-    http = HttpPool(serve.port, 64, {"Authorization": f"Bearer {token('e2e-http')}"})
-    if not via_ws:
-        await http.__aenter__()
-
-    async def post(number: int, conversation_id: str, content: str) -> None:
-        body = msgspec.json.encode({"conversation_id": conversation_id, "content": content})
-        try:
-            if (status := await http.post("/api/messages", body)) != 201:
-                errors[f"http {status}"] += 1
-            elif number >= warmup:
-                samples["ack"].append((time.monotonic_ns() - sent_at[number]) / 1e6)
-        except (OSError, asyncio.IncompleteReadError, HttpError) as error:
-            errors[type(error).__name__] += 1
-
+    jwt = {"Authorization": f"Bearer {token('e2e-http')}"}
     t0, interval = time.monotonic() + 0.2, 1 / args.e2e_rate
-    for number in range(total):
-        if number == warmup:
-            cpu.start()
-        due = t0 + number * interval
-        if (delay := due - time.monotonic()) > 0:
-            await asyncio.sleep(delay)
-        if number >= warmup:
-            samples["send_lag"].append(max(0.0, time.monotonic() - due) * 1000)
-        which, now = number % senders, time.monotonic_ns()
-        content, sent_at[number] = f"e2e|{number}|{now}", now
-        if via_ws:
-            frame = {"type": "SEND_MESSAGE", "content": content, "ref": str(number)}
-            await sending[which].send(json.dumps(frame))
-        else:
-            posts.add(task := asyncio.create_task(post(number, conversations[which], content)))
-            task.add_done_callback(posts.discard)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(all_received.wait(), 5)
-    usage = cpu.stop()
-    await asyncio.gather(*posts, return_exceptions=True)
-    if not via_ws:
-        await http.__aexit__()
+    async with HttpPool(serve.port, 0 if via_ws else 64, jwt) as http:
+        for number in range(total):
+            if number == warmup:
+                cpu.start()
+            due = t0 + number * interval
+            if (delay := due - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            if number >= warmup:
+                samples["send_lag"].append(max(0.0, time.monotonic() - due) * 1000)
+            which, now = number % senders, time.monotonic_ns()
+            content, sent_at[number] = f"e2e|{number}|{now}", now
+            if via_ws:
+                frame = {"type": "SEND_MESSAGE", "content": content, "ref": str(number)}
+                await sending[which].send(json.dumps(frame))
+            else:
+                message = {"conversation_id": conversations[which], "content": content}
+                ack = samples["ack"] if number >= warmup else None
+                http.send("/api/messages", msgspec.json.encode(message), now, ack, errors)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_received.wait(), 5)
+        usage = cpu.stop()
     for ws in [*subscribers, *sending]:
         with contextlib.suppress(Exception):
             await ws.close()

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from bench import common
-from bench.ws_procs import HttpError, HttpPool, Rig, compression_of, settled_rss, token, ws_url
+from bench.ws_procs import HttpPool, Rig, compression_of, settled_rss, token, ws_url
 
 Samples = dict[str, list[float]]
 
@@ -30,21 +30,10 @@ async def drive(
     sent_at: dict[int, int] = {}
     post_ms: list[float] = []
     failures: dict[str, int] = defaultdict(int)
-    tasks: set[asyncio.Task[None]] = set()
+    warm = round(args.fanout_warmup * args.fanout_rate)
+    total = warm + round(args.fanout_seconds * args.fanout_rate)
+    t0, interval = time.monotonic() + 0.1, 1 / args.fanout_rate
     async with HttpPool(proc.port, 32, headers) as client:
-
-        async def post(number: int, body: bytes) -> None:
-            try:
-                if (status := await client.post(path, body)) not in (201, 202):
-                    failures[f"http {status}"] += 1
-                elif number >= 0:
-                    post_ms.append((time.monotonic_ns() - sent_at[number]) / 1e6)
-            except (OSError, asyncio.IncompleteReadError, HttpError) as error:
-                failures[type(error).__name__] += 1
-
-        warm = round(args.fanout_warmup * args.fanout_rate)
-        total = warm + round(args.fanout_seconds * args.fanout_rate)
-        t0, interval = time.monotonic() + 0.1, 1 / args.fanout_rate
         for i in range(total):
             if i == warm:
                 rig.cpu.start()
@@ -55,11 +44,9 @@ async def drive(
                 content, sent_at[number] = f"{tag}|{number}|{now}", now
             else:
                 content = f"warm|{i}|{now}"
-            conversation = conversations[i % len(conversations)]
-            body = msgspec.json.encode({"conversation_id": conversation, "content": content})
-            tasks.add(task := asyncio.create_task(post(number, body)))
-            task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
+            message = {"conversation_id": conversations[i % len(conversations)], "content": content}
+            into = post_ms if number >= 0 else None
+            client.send(path, msgspec.json.encode(message), now, into, failures)
     return sent_at, post_ms, dict(failures)
 
 

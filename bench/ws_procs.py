@@ -184,10 +184,6 @@ class Rig:
         return list(await asyncio.gather(*(c.request(**request) for c in self.clients)))
 
 
-class HttpError(Exception):
-    pass
-
-
 class HttpPool:
     """Keep-alive HTTP/1.1 connections over asyncio streams, one request at a time on
     each: httpx costs a few milliseconds of CPU per request, enough to make the load
@@ -197,7 +193,7 @@ class HttpPool:
         self.port, self.size = port, size
         self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.idle = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]()
-        self.all: list[asyncio.StreamWriter] = []
+        self.all, self.pending = list[asyncio.StreamWriter](), set[asyncio.Task[None]]()
 
     async def open(self) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -210,6 +206,7 @@ class HttpPool:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        await asyncio.gather(*self.pending, return_exceptions=True)
         for writer in self.all:
             writer.close()
             with contextlib.suppress(Exception):
@@ -226,7 +223,7 @@ class HttpPool:
             try:
                 status = int(lines[0].split(" ", 2)[1])
             except (IndexError, ValueError):
-                raise HttpError(f"bad status line {lines[0]!r}") from None
+                raise ConnectionError(f"bad status line {lines[0]!r}") from None
             headers = dict(line.lower().partition(":")[::2] for line in lines[1:] if line)
             await reader.readexactly(int(headers.get("content-length", 0)))
         except BaseException:
@@ -236,3 +233,21 @@ class HttpPool:
             raise
         self.idle.put_nowait((reader, writer))
         return status
+
+    def send(
+        self, path: str, body: bytes, sent: int, into: list[float] | None, failures: dict[str, int]
+    ) -> None:
+        """POST in the background; its ms from ``sent`` (monotonic ns) to the answer into
+        ``into`` (None: not measured), a failure into ``failures``."""
+
+        async def timed() -> None:
+            try:
+                if (status := await self.post(path, body)) not in (201, 202):
+                    failures[f"http {status}"] += 1
+                elif into is not None:
+                    into.append((time.monotonic_ns() - sent) / 1e6)
+            except (OSError, asyncio.IncompleteReadError) as error:
+                failures[type(error).__name__] += 1
+
+        self.pending.add(task := asyncio.create_task(timed()))
+        task.add_done_callback(self.pending.discard)
