@@ -20,7 +20,7 @@ import asyncpg
 from nats.js.errors import NotFoundError
 
 from bench import common
-from bench.projections_relay import Streams
+from bench.databases import Streams
 from commands.handler import CommandHandler
 from commands.model import Actor, Role, SendMessage, StartConversation
 from events.catalogue import Channel, Client
@@ -132,13 +132,13 @@ async def part_live(
     env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_NATS_URL": args.nats_url}
     env["PARLEY_NATS_PREFIX"] = topology.prefix
     workdir = tempfile.TemporaryDirectory(prefix="bench-projections-")
-    worker = common.start(
+    worker = common.Proc(
         "worker", [sys.executable, "-m", "parley", "worker"], env, Path(workdir.name)
     )
 
     def alive() -> None:
-        if worker.process.poll() is not None:
-            code = worker.process.returncode
+        if worker.poll() is not None:
+            code = worker.returncode
             raise RuntimeError(f"parley worker exited with {code}:\n{worker.tail()}")
 
     async def ready() -> bool:
@@ -185,7 +185,7 @@ async def part_live(
             await until(caught_up, 15, "the projections to catch up")
     finally:
         await listener.close()
-        await asyncio.to_thread(common.stop, worker)
+        await asyncio.to_thread(worker.stop)
         workdir.cleanup()
 
     ok = [s for s in sent if not s.failed]

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import asyncpg
 import msgspec
-import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.errors import NotFoundError
 
 from bench.common import log
+from bench.databases import Streams, connect_nats
 from events.envelope import RecordedEvent
 from events.jetstream.relay import JetStreamRelay, Topology, ensure_stream
 from events.postgres.store import PostgresEventStore
@@ -24,46 +22,6 @@ RAW_VARIANTS = ("gather500", "publish_async", "window500")
 REFERENCE_VARIANT = "gather500"
 Envelope = tuple[str, bytes, str]  # subject, payload, Nats-Msg-Id
 _encode = msgspec.json.Encoder().encode  # what events.jetstream.relay encodes envelopes with
-
-
-class Streams:
-    """Every JetStream stream this run creates, deleted at the end."""
-
-    def __init__(self, nc: NATS, prefix: str) -> None:
-        self.js, self.prefix, self.names = nc.jetstream(), prefix, list[str]()
-
-    def topology(self, suffix: str) -> Topology:
-        topology = Topology(prefix=f"{self.prefix}{suffix}")
-        self.names.append(topology.stream)
-        return topology
-
-    async def check_and_delete(self, topology: Topology, expected: int, what: str) -> None:
-        stored = (await self.js.stream_info(topology.stream)).state.messages
-        if stored != expected:
-            raise RuntimeError(f"{what}: {stored} messages in the stream, {expected} expected")
-        await self.js.delete_stream(topology.stream)
-
-    async def delete_all(self) -> None:
-        for name in self.names:
-            try:
-                with contextlib.suppress(NotFoundError):
-                    await self.js.delete_stream(name)
-            except Exception as error:  # keep deleting the others
-                log(f"could not delete stream {name}: {error}")
-        if self.names:
-            log(f"deleted streams {', '.join(self.names)}")
-
-
-@contextlib.asynccontextmanager
-async def connect_nats(url: str) -> AsyncIterator[NATS]:
-    try:
-        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
-    except Exception as error:
-        raise SystemExit(f"cannot connect to --nats-url {url}: {error}") from None
-    try:
-        yield nc
-    finally:
-        await nc.close()
 
 
 async def run_relay(

@@ -13,9 +13,9 @@ import asyncpg
 
 from bench import common
 from bench import databases as db
-from bench.databases import throwaway_database
+from bench.databases import throwaway_database, throwaway_streams
 from bench.projections_live import part_live
-from bench.projections_relay import Streams, connect_nats, part_relay
+from bench.projections_relay import part_relay
 from commands.model import stream_id_for
 from events import catalogue as ev
 from events.envelope import Metadata
@@ -84,16 +84,16 @@ async def run(args: Any) -> dict[str, Any]:
     prefix = f"benchproj{secrets.token_hex(3)}"
     async with (
         throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
-        connect_nats(args.nats_url) as nc,
+        throwaway_streams(args.nats_url, prefix) as streams,
     ):
         report: dict[str, Any] = {**common.facts(), "load_average": common.load_average()}
         report["loop"] = args.loop
         report["versions"] = {p: version(p) for p in ("nats-py", "asyncpg", "msgspec", "uvloop")}
-        report |= {"postgresql": facts, "nats_server": str(nc.connected_server_version)}
+        report |= {"postgresql": facts, "nats_server": str(streams.nc.connected_server_version)}
         report["settings"] = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
         report["settings"] |= {"parts": sorted(parts), "nats_prefix": prefix}
         report |= {"fill": {}, "relay": [], "rebuild": [], "live": None, "machine_cpu_percent": {}}
-        streams, cpu = Streams(nc, prefix), report["machine_cpu_percent"]
+        cpu = report["machine_cpu_percent"]
         pool = await create_pool(url, min_size=4, max_size=12)
         store = PostgresEventStore(pool)
         try:
@@ -124,7 +124,6 @@ async def run(args: Any) -> dict[str, Any]:
         finally:
             await store.close()
             await pool.close()
-            await streams.delete_all()
     report["load_average_end"] = common.load_average()
     report["total_seconds"] = round(time.perf_counter() - began, 1)
     return report

@@ -1,5 +1,5 @@
 """What bench.ws runs beside the servers: its helper processes, CPU and memory
-meters, a lean HTTP client, tokens, and the run's JetStream streams."""
+meters, a lean HTTP client, tokens."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,26 +31,6 @@ def ws_url(port: int, conversation_id: str, jwt: str | None) -> str:
 
 def compression_of(name: str) -> str | None:
     return None if name == "none" else name
-
-
-@contextlib.asynccontextmanager
-async def own_stream(nats_url: str, prefix: str) -> AsyncIterator[None]:
-    """Delete this run's JetStream streams (events, the presence bucket's) on the way out."""
-    try:
-        yield
-    finally:
-        import nats
-
-        for stream in (f"{prefix.upper()}_EVENTS", f"KV_{prefix.upper()}_PRESENCE"):
-            try:
-                nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
-                try:
-                    await nc.jetstream().delete_stream(stream)
-                    common.log(f"JetStream stream {stream} deleted")
-                finally:
-                    await nc.close()
-            except Exception as error:
-                common.log(f"could not delete JetStream stream {stream}: {error!r}")
 
 
 async def settled_rss(pid: int, seconds: float = 1.5) -> int:

@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench import common
-from bench.databases import create_conversations, throwaway_database
+from bench.databases import create_conversations, throwaway_database, throwaway_streams
 from bench.ws_e2e import part_e2e
 from bench.ws_fanout import part_fanout, part_memory
-from bench.ws_procs import JWT_SECRET, Agent, CpuMeter, Rig, own_stream, token
+from bench.ws_procs import JWT_SECRET, Agent, CpuMeter, Rig, token
 
 PARLEY = str(Path(sys.executable).parent / "parley")
 VERSIONS = ("litestar", "uvicorn", "websockets", "uvloop", "msgspec")
@@ -42,8 +42,10 @@ async def run(args: Any) -> dict[str, Any]:
     agents: list[Agent] = []
     async with (
         throwaway_database(args.database_url, "bench_ws") as (url, _),
-        own_stream(args.nats_url, prefix),
+        throwaway_streams(args.nats_url, prefix) as streams,
     ):
+        # what `parley serve` and `parley worker` create: the events and presence streams
+        streams.names += [f"{prefix.upper()}_EVENTS", f"KV_{prefix.upper()}_PRESENCE"]
         env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_NATS_URL": args.nats_url}
         env |= {"PARLEY_NATS_PREFIX": prefix, "PARLEY_JWT_SECRET": JWT_SECRET}
         env |= {"PARLEY_WS_HEARTBEAT_SECONDS": "600"}
@@ -63,14 +65,14 @@ async def run(args: Any) -> dict[str, Any]:
             port = common.free_port()
             command = [PARLEY, "serve", "--log-level", "warning"]
             serve_env = {**env, "PARLEY_HTTP_PORT": str(port)}
-            serve = common.start(f"serve-{label}", command, serve_env, workdir, port)
+            serve = common.Proc(f"serve-{label}", command, serve_env, workdir, port)
             bare = common.start_module(f"bare-{label}", "bench.servers", ["ws"], workdir, env)
             with common.stopping([serve, bare]):
                 await asyncio.gather(common.wait_ready(serve), common.wait_ready(bare))
                 yield {"parley": serve, "bare": bare}
 
         async with servers_up("main") as servers:
-            with common.stopping([common.start("worker", [PARLEY, "worker"], env, workdir)]) as w:
+            with common.stopping([common.Proc("worker", [PARLEY, "worker"], env, workdir)]) as w:
                 try:
                     for k in range(args.clients):
                         agents.append(await Agent.start(f"client{k}", workdir))
@@ -84,7 +86,7 @@ async def run(args: Any) -> dict[str, Any]:
                     common.log("servers up")
                     await parts(args, rig, servers, servers_up, report)
                     for proc in [*servers.values(), *w]:
-                        if proc.process.poll() is not None:
+                        if proc.poll() is not None:
                             raise RuntimeError(f"{proc.name} died during the run:\n{proc.tail()}")
                 finally:
                     for agent in reversed(agents):
