@@ -39,11 +39,10 @@ OPTIONS: list[common.Option] = [
     ("seconds", float, 10.0, "seconds per wrk run (0: skip)"),
     ("warmup", float, 2.0, "unmeasured wrk seconds per server"),
     ("rounds", int, 3, "bare+parley rounds (median)"),
-    ("connections", int, 64, ""),
-    ("threads", int, 2, ""),
-    ("conversations", int, 200, ""),
-    ("long-messages", int, 100_000, ""),
-    ("short-messages", int, 100, ""),
+]
+OPTIONS += [("connections", int, 64, ""), ("threads", int, 2, ""), ("conversations", int, 200, "")]
+OPTIONS += [("long-messages", int, 100_000, ""), ("short-messages", int, 100, "")]
+OPTIONS += [
     ("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip it)"),
     ("requests", int, 300, "warm requests per conversation (0: skip)"),
     ("server-module", str, "bench.servers", "module serving Parley like bench.servers (a variant)"),
