@@ -72,12 +72,11 @@ class Sent:
     failed: bool = False
 
 
+Conversations = list[tuple[UUID, str]]  # id, client id
+
+
 async def steady_load(
-    handler: CommandHandler,
-    conversations: list[tuple[UUID, str]],
-    rate: float,
-    seconds: float,
-    k0: int,
+    handler: CommandHandler, conversations: Conversations, rate: float, seconds: float, k0: int
 ) -> tuple[list[Sent], float]:
     """SendMessage at ``rate`` per second for ``seconds``, open loop, numbered from ``k0``."""
     sent, tasks = list[Sent](), set[asyncio.Task[None]]()
@@ -152,7 +151,7 @@ async def part_live(
     try:
         await until(ready, 30, "the workers' stream and consumers")
         handler = CommandHandler(store)
-        conversations: list[tuple[UUID, str]] = []
+        conversations: Conversations = []
         for k in range(args.conversations):
             command = StartConversation(
                 client=Client(id=f"live-client-{k}", name=f"Live {k}"), channel=Channel.WEB
