@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,7 +95,8 @@ def emit(
         return 130
     if args.json:
         checks = [{"target": t, key: m, "met": ok} for t, m, ok in targets(report)]
-        print(json.dumps({**report, **extra, "targets": checks}, indent=2, default=str))
+        data = report if isinstance(report, dict) else asdict(report)  # bench.inbox: a dataclass
+        print(json.dumps({**data, **extra, "targets": checks}, indent=2, default=str))
     else:
         print(render(report))
     return 0
@@ -146,11 +148,18 @@ def targets_lines(title: str, checks: Checks) -> list[str]:
 # -- the machine ------------------------------------------------------------------------------
 
 
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def command_line() -> str:
+    return shlex.join(sys.orig_argv)
+
+
 def facts() -> dict[str, Any]:
     """What every report starts with: when, how invoked, which Python, how many CPUs."""
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     python, cpus = platform.python_version(), os.cpu_count()
-    return {"date": date, "command": shlex.join(sys.orig_argv), "python": python, "cpus": cpus}
+    return {"date": now_utc(), "command": command_line(), "python": python, "cpus": cpus}
 
 
 def load_average() -> list[float]:
