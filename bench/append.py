@@ -15,16 +15,14 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncio
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 
 from bench import common
-from bench.append_engines import Result, Run, Workload, run_eventsourcing, run_parley
+from bench.append_engines import Run, run_eventsourcing, run_parley, workload
 from bench.databases import throwaway_database
 
 OPTIONS: list[common.Option] = [
@@ -41,109 +39,98 @@ OPTIONS: list[common.Option] = [
 SETTINGS = ("seconds", "warmup", "max_events", "streams", "track_versions", "writers")
 HEADER = ["workload", "concurrency", "Parley events/s", "eventsourcing events/s", "ratio"]
 HEADER += ["Parley p50 / p99 ms", "eventsourcing p50 / p99 ms"]
+Report = dict[str, Any]
 
 
-@dataclass
-class Report:
-    date: str
-    command: str
-    python: str
-    postgresql: str
-    event_loop: str
-    psycopg: str
-    cpus: int | None
-    load_average: tuple[float, float]
-    server_settings: dict[str, str]
-    settings: dict[str, Any]
-    results: list[Result]
+def find(report: Report, engine: str, n: int, c: int) -> dict[str, Any] | None:
+    keys = ("engine", "events_per_append", "concurrency")
+    return next((r for r in report["results"] if tuple(r[k] for k in keys) == (engine, n, c)), None)
 
-    def find(self, engine: str, n: int, concurrency: int) -> Result | None:
-        keys = [(r.engine, r.events_per_append, r.concurrency) for r in self.results]
-        return dict(zip(keys, self.results, strict=True)).get((engine, n, concurrency))
 
-    def ratio(self, n: int, c: int) -> float | None:
-        parley, es = self.find("parley", n, c), self.find("eventsourcing", n, c)
-        return parley.events_per_s / es.events_per_s if parley and es and es.events_per_s else None
+def ratio(report: Report, n: int, c: int) -> float | None:
+    parley, es = find(report, "parley", n, c), find(report, "eventsourcing", n, c)
+    return (
+        parley["events_per_s"] / es["events_per_s"]
+        if parley and es and es["events_per_s"]
+        else None
+    )
 
 
 async def run(args: Any) -> Report:
     """Every workload on each engine, each in a fresh schema of its engine's
     throwaway database (two databases, dropped at the end)."""
-    load_before, results = common.load_average()[0], list[Result]()
+    load_before, results = common.load_average()[0], list[dict[str, Any]]()
     async with (
         throwaway_database(args.database_url, "bench_parley") as (parley_url, facts),
         throwaway_database(args.database_url, "bench_eventsourcing") as (es_url, _),
     ):
-        for number, wl in enumerate(args.workloads, start=1):
-            schema = f"w{number}_{wl.events_per_append}x{wl.concurrency}"
+        for number, (n, c) in enumerate(args.workloads, start=1):
+            schema, database = f"w{number}_{n}x{c}", urlsplit(es_url).path.lstrip("/")
             for engine in args.engines:
-                common.log(f"{wl.name} appends, concurrency {wl.concurrency}: {engine} ...")
-                if engine == "parley":
-                    result = await run_parley(parley_url, schema, Run(wl, args))
-                else:
-                    database, es = urlsplit(es_url).path.lstrip("/"), Run(wl, args)
-                    try:
-                        coro = asyncio.to_thread(
-                            run_eventsourcing, args.database_url, database, schema, es
-                        )
-                        result = await coro
-                    finally:
-                        es.stop.set()  # on Ctrl-C, let the caller threads finish
+                common.log(f"{workload(n)} appends, concurrency {c}: {engine} ...")
+                engine_run = Run(n, c, args)
+                try:  # on Ctrl-C, ``stop`` lets the caller threads finish
+                    if engine == "parley":
+                        result = await run_parley(parley_url, schema, engine_run)
+                    else:
+                        es_args = (args.database_url, database, schema, engine_run)
+                        result = await asyncio.to_thread(run_eventsourcing, *es_args)
+                finally:
+                    engine_run.stop.set()
                 results.append(result)
-                common.log(f"  {result.events_per_s:,.0f} events/s ({result.verified})")
-    return Report(
-        date=common.now_utc(),
-        command=common.command_line(),
-        python=common.python_version(),
-        postgresql=facts.pop("server_version"),
-        event_loop=args.loop,
-        psycopg=f"{psycopg.__version__} ({psycopg.pq.__impl__})",
-        cpus=os.cpu_count(),
-        load_average=(load_before, common.load_average()[0]),
-        server_settings=facts,
-        settings={k: getattr(args, k) for k in (*SETTINGS, "max_batch_events")},
-        results=results,
-    )
+                common.log(f"  {result['events_per_s']:,.0f} events/s ({result['verified']})")
+    return {
+        **common.facts(),
+        "postgresql": facts.pop("server_version"),
+        "event_loop": args.loop,
+        "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})",
+        "load_average": (load_before, common.load_average()[0]),
+        "server_settings": facts,
+        "settings": {k: getattr(args, k) for k in (*SETTINGS, "max_batch_events")},
+        "results": results,
+    }
 
 
 def targets(report: Report) -> common.Checks:
     """Issue 2's targets, at concurrency 32."""
     checks: common.Checks = []
     for n, floor in ((1, 5_000), (100, 30_000)):
-        if parley := report.find("parley", n, 32):
-            what = f"Parley, {Workload(n, 32).name} appends, concurrency 32: >= {floor:,} events/s"
-            checks.append((what, f"{parley.events_per_s:,.0f}", parley.events_per_s >= floor))
+        if parley := find(report, "parley", n, 32):
+            what = f"Parley, {workload(n)} appends, concurrency 32: >= {floor:,} events/s"
+            rate = parley["events_per_s"]
+            checks.append((what, f"{rate:,.0f}", rate >= floor))
     for n in (1, 100):
-        if (r := report.ratio(n, 32)) is not None:
-            what = f"Parley >= 3x eventsourcing, {Workload(n, 32).name} appends, concurrency 32"
+        if (r := ratio(report, n, 32)) is not None:
+            what = f"Parley >= 3x eventsourcing, {workload(n)} appends, concurrency 32"
             checks.append((what, f"{r:.1f}x", r >= 3))
     return checks
 
 
 def render(report: Report) -> str:
-    s, rows = report.settings, []
-    server = ", ".join(f"{k}={v}" for k, v in report.server_settings.items())
+    s, rows = report["settings"], []
+    server = ", ".join(f"{k}={v}" for k, v in report["server_settings"].items())
     versions = "tracked per stream" if s["track_versions"] else "None (any version)"
-    for n, c, name in dict.fromkeys(
-        (r.events_per_append, r.concurrency, r.workload) for r in report.results
+    for n, c in dict.fromkeys(
+        (r["events_per_append"], r["concurrency"]) for r in report["results"]
     ):
-        both = [report.find(e, n, c) for e in ("parley", "eventsourcing")]
-        ratio = report.ratio(n, c)
-        rows.append([f"{name} appends", str(c)])
-        rows[-1] += ["-" if x is None else f"{x.events_per_s:,.0f}" for x in both]
-        rows[-1] += ["-" if ratio is None else f"{ratio:.1f}x"]
+        both, x = [find(report, e, n, c) for e in ("parley", "eventsourcing")], ratio(report, n, c)
+        rows.append([f"{workload(n)} appends", str(c)])
+        rows[-1] += ["-" if r is None else f"{r['events_per_s']:,.0f}" for r in both]
+        rows[-1] += ["-" if x is None else f"{x:.1f}x"]
         rows[-1] += [
-            "-" if x is None else f"{x.latency_p50_ms:.1f} / {x.latency_p99_ms:.1f}" for x in both
+            "-" if r is None else f"{r['latency_p50_ms']:.1f} / {r['latency_p99_ms']:.1f}"
+            for r in both
         ]
+    load = report["load_average"]
     lines = [
         "Event store appends: Parley PostgresEventStore vs eventsourcing "
         "PostgresApplicationRecorder",
-        f"date:       {report.date}",
-        f"command:    {report.command}",
-        f"python:     {report.python} ({report.event_loop} event loop), "
-        f"psycopg {report.psycopg}, {report.cpus} CPUs, 1-min load average "
-        f"{report.load_average[0]:g} before / {report.load_average[1]:g} after",
-        f"postgresql: {report.postgresql} ({server})",
+        f"date:       {report['date']}",
+        f"command:    {report['command']}",
+        f"python:     {report['python']} ({report['event_loop']} event loop), "
+        f"psycopg {report['psycopg']}, {report['cpus']} CPUs, 1-min load average "
+        f"{load[0]:g} before / {load[1]:g} after",
+        f"postgresql: {report['postgresql']} ({server})",
         f"workload:   MessageSent events with {len(common.CONTENT)} B of content over "
         f"{s['streams']:,} streams; expected_version {versions}; {s['warmup']:g} s warm-up, "
         f"then {s['seconds']:g} s or {s['max_events']:,} events; Parley writers={s['writers']}, "
@@ -165,10 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown := set(args.engines) - {"parley", "eventsourcing"}:
         p.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
     args.track_versions = not args.any_version
-    pairs = [(n, c) for n in args.batch_sizes for c in args.concurrency]
-    args.workloads = [Workload(n, c) for n, c in pairs]
+    args.workloads = [(n, c) for n in args.batch_sizes for c in args.concurrency]
     report = common.run_main(run(args), args.loop)
-    ratios = {f"{n}x{c}": report.ratio(n, c) for n, c in pairs} if report else {}
+    ratios = {f"{n}x{c}": ratio(report, n, c) for n, c in args.workloads} if report else {}
     return common.emit(report, render, targets, args, ratios=ratios)
 
 

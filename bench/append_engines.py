@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from uuid import UUID, uuid4
@@ -19,24 +19,31 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from bench import common
+from bench import databases as db
 from bench.databases import quote, with_database
-from events.catalogue import MessageSent, Side
+from events.catalogue import Side
 from events.envelope import Metadata, NewEvent
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 
 TOPIC = "events.catalogue:MessageSent"
 encode = msgspec.json.Encoder().encode
+# Everything acknowledged is stored, gapless, with contiguous streams.
+PARLEY_CHECK = """
+    SELECT (SELECT count(*) FROM events) AS events,
+           (SELECT coalesce(max(global_position), 0) FROM events) AS head,
+           (SELECT count(*) FROM (SELECT stream_id FROM events GROUP BY stream_id
+                   HAVING max(stream_position) <> count(*)) AS s) AS broken_streams
+"""
+ES_CHECK = """
+    SELECT (SELECT count(*) FROM {table}) AS events,
+           (SELECT count(*) FROM (SELECT originator_id FROM {table} GROUP BY originator_id
+                   HAVING max(originator_version) <> count(*)) AS s) AS broken_streams
+"""
 
 
-@dataclass(frozen=True)
-class Workload:
-    events_per_append: int
-    concurrency: int
-
-    @property
-    def name(self) -> str:
-        return "single-event" if self.events_per_append == 1 else f"{self.events_per_append}-event"
+def workload(n: int) -> str:
+    return "single-event" if n == 1 else f"{n}-event"
 
 
 @dataclass
@@ -47,78 +54,39 @@ class Stream:
     version: int = 0
 
 
-@dataclass
-class CallerLog:
-    """When each of one caller's appends completed, and how long it took."""
-
-    done_at: list[float] = field(default_factory=list)
-    latency: list[float] = field(default_factory=list)
-
-    def note(self, started: float) -> None:
-        self.done_at.append(done := time.perf_counter())
-        self.latency.append(done - started)
-
-
-@dataclass
-class Result:
-    engine: str
-    workload: str
-    events_per_append: int
-    concurrency: int
-    seconds: float
-    appends: int
-    events: int
-    events_per_s: float
-    appends_per_s: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    verified: str
-
-    def latencies(self) -> str:
-        return f"{self.latency_p50_ms:.1f} / {self.latency_p99_ms:.1f}"
-
-
 def new_batch(stream: Stream, n: int) -> list[NewEvent]:
     """The next ``n`` messages of a conversation, as one command would produce them."""
     cid = uuid4()  # the command's correlation id
     meta = Metadata(actor_id="client-1", actor_role="client", correlation_id=cid, causation_id=cid)
-    return [
-        NewEvent(
-            event_id=uuid4(),
-            metadata=meta,
-            data=MessageSent(
-                conversation_id=stream.conversation_id,
-                message_id=uuid4(),
-                content=common.CONTENT,
-                seq=stream.version + k,
-                sender=Side.CLIENT,
-                sender_id="client-1",
-            ),
-        )
-        for k in range(1, n + 1)
-    ]
-
-
-def turns(streams: list[Stream], stop: threading.Event) -> Iterator[Stream]:
-    """A caller's streams round robin, until ``stop``."""
-    i = 0
-    while not stop.is_set():
-        yield streams[i % len(streams)]
-        i += 1
+    sent = [(stream.version + k, Side.CLIENT, "client-1", common.CONTENT) for k in range(1, n + 1)]
+    return [db.new(db.sent(stream.conversation_id, *message), meta) for message in sent]
 
 
 class Run:
-    """One workload's callers: their streams, logs, the measured window, the result."""
+    """One workload's callers: their streams and logs (when each append completed, how
+    long it took), the measured window, the result."""
 
-    def __init__(self, wl: Workload, settings: Any) -> None:
-        self.wl, self.settings, self.stop = wl, settings, threading.Event()
+    def __init__(self, n: int, concurrency: int, settings: Any) -> None:
+        self.n, self.concurrency, self.settings, self.stop = (
+            n,
+            concurrency,
+            settings,
+            threading.Event(),
+        )
         streams = [Stream(uuid4()) for _ in range(settings.streams)]
-        self.logs = [CallerLog() for _ in range(wl.concurrency)]
-        self.callers = [(streams[i :: wl.concurrency], log) for i, log in enumerate(self.logs)]
+        self.logs: list[list[tuple[float, float]]] = [[] for _ in range(concurrency)]
+        self.callers = [(streams[i::concurrency], log) for i, log in enumerate(self.logs)]
         self.window = (0.0, 0.0)
 
+    def turns(self, streams: list[Stream]) -> Iterator[tuple[Stream, list[NewEvent]]]:
+        """A caller's streams round robin with their next batch, until ``stop``."""
+        i = 0
+        while not self.stop.is_set():
+            yield streams[i % len(streams)], new_batch(streams[i % len(streams)], self.n)
+            i += 1
+
     def events(self) -> int:
-        return sum(len(log.done_at) for log in self.logs) * self.wl.events_per_append
+        return sum(len(log) for log in self.logs) * self.n
 
     def measure(self) -> None:
         """Sleep through the warm-up, then note the measured window. Ends early when
@@ -132,33 +100,28 @@ class Run:
             self.stop.wait(min(0.05, deadline - now))
         self.window = (start, time.perf_counter())
 
-    def result(self, engine: str, verified: str) -> Result:
-        (start, end), wl = self.window, self.wl
-        latencies = [
-            lat * 1000
-            for log in self.logs
-            for done, lat in zip(log.done_at, log.latency, strict=True)
-            if start <= done <= end
-        ]
-        seconds, appends = max(end - start, 1e-9), len(latencies)
-        return Result(
-            engine=engine,
-            workload=wl.name,
-            events_per_append=wl.events_per_append,
-            concurrency=wl.concurrency,
-            seconds=round(seconds, 3),
-            appends=appends,
-            events=appends * wl.events_per_append,
-            events_per_s=round(appends * wl.events_per_append / seconds, 1),
-            appends_per_s=round(appends / seconds, 1),
-            latency_p50_ms=round(common.percentile(latencies, 50), 3),
-            latency_p99_ms=round(common.percentile(latencies, 99), 3),
-            verified=verified,
-        )
+    def result(self, engine: str, verified: str) -> dict[str, Any]:
+        (start, end), n = self.window, self.n
+        ms = [lat * 1000 for log in self.logs for done, lat in log if start <= done <= end]
+        seconds, appends = max(end - start, 1e-9), len(ms)
+        return {
+            "engine": engine,
+            "workload": workload(n),
+            "events_per_append": n,
+            "concurrency": self.concurrency,
+            "seconds": round(seconds, 3),
+            "appends": appends,
+            "events": appends * n,
+            "events_per_s": round(appends * n / seconds, 1),
+            "appends_per_s": round(appends / seconds, 1),
+            "latency_p50_ms": round(common.percentile(ms, 50), 3),
+            "latency_p99_ms": round(common.percentile(ms, 99), 3),
+            "verified": verified,
+        }
 
 
-async def run_parley(url: str, schema: str, run: Run) -> Result:
-    wl, settings = run.wl, run.settings
+async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
+    settings = run.settings
     dsn = with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
     conn = await asyncpg.connect(dsn)
     try:
@@ -169,16 +132,14 @@ async def run_parley(url: str, schema: str, run: Run) -> Result:
     # Callers hold no connection: only the store's writers (and the checks below) do.
     pool = await create_pool(dsn, min_size=settings.writers + 1, max_size=settings.writers + 1)
 
-    async def caller(streams: list[Stream], log_: CallerLog) -> None:
+    async def caller(streams: list[Stream], log: list[tuple[float, float]]) -> None:
         try:
-            for stream in turns(streams, run.stop):
-                batch = new_batch(stream, wl.events_per_append)
+            for stream, batch in run.turns(streams):
                 expected = stream.version if settings.track_versions else None
                 started = time.perf_counter()
-                result = await store.append(
-                    f"conversation-{stream.conversation_id}", batch, expected
-                )
-                log_.note(started)
+                stream_id = f"conversation-{stream.conversation_id}"
+                result = await store.append(stream_id, batch, expected)
+                log.append(((done := time.perf_counter()), done - started))
                 stream.version = result.last_stream_position
         except BaseException:
             run.stop.set()
@@ -198,29 +159,18 @@ async def run_parley(url: str, schema: str, run: Run) -> Result:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        # Everything acknowledged is stored, gapless, with contiguous streams.
-        total = run.events()
-        row = await pool.fetchrow(
-            """
-            SELECT (SELECT count(*) FROM events) AS events,
-                   (SELECT coalesce(max(global_position), 0) FROM events) AS head,
-                   (SELECT count(*) FROM (
-                        SELECT stream_id FROM events GROUP BY stream_id
-                        HAVING max(stream_position) <> count(*)) AS s) AS broken_streams
-            """
-        )
+        row, total = await pool.fetchrow(PARLEY_CHECK), run.events()
         assert row is not None
         if not (row["events"] == row["head"] == total and row["broken_streams"] == 0):
             raise RuntimeError(f"Parley check failed: {dict(row)}, expected {total} events")
-        return run.result(
-            "parley", f"{total} events stored, positions 1..{total}, streams contiguous"
-        )
+        stored = f"{total} events stored, positions 1..{total}, streams contiguous"
+        return run.result("parley", stored)
     finally:
         await pool.close()
 
 
-def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> Result:
-    parts, wl = urlsplit(url), run.wl
+def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> dict[str, Any]:
+    parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     datastore = PostgresDatastore(
         dbname=database,
@@ -228,22 +178,21 @@ def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> Result:
         port=query.get("port") or parts.port or 5432,
         user=unquote(parts.username or query.get("user", "postgres")),
         password=unquote(parts.password or query.get("password", "")),
-        pool_size=wl.concurrency,  # one connection per caller thread
+        pool_size=run.concurrency,  # one connection per caller thread
         schema=schema,
     )
 
-    def caller(streams: list[Stream], log_: CallerLog) -> None:
+    def caller(streams: list[Stream], log: list[tuple[float, float]]) -> None:
         try:
-            for stream in turns(streams, run.stop):
-                batch = new_batch(stream, wl.events_per_append)
+            for stream, batch in run.turns(streams):
                 stored = [
                     StoredEvent(stream.conversation_id, stream.version + k, TOPIC, encode(event))
                     for k, event in enumerate(batch, start=1)
                 ]
                 started = time.perf_counter()
                 recorder.insert_events(stored)
-                log_.note(started)
-                stream.version += wl.events_per_append
+                log.append(((done := time.perf_counter()), done - started))
+                stream.version += run.n
         except BaseException:
             run.stop.set()
             raise
@@ -254,7 +203,7 @@ def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> Result:
         recorder = PostgresApplicationRecorder(datastore)
         recorder.create_table()
         datastore.pool.wait()  # every connection open before the clock starts
-        with ThreadPoolExecutor(wl.concurrency, thread_name_prefix="es-caller") as executor:
+        with ThreadPoolExecutor(run.concurrency, thread_name_prefix="es-caller") as executor:
             futures = [executor.submit(caller, *c) for c in run.callers]
             try:
                 run.measure()
@@ -262,16 +211,9 @@ def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> Result:
                 run.stop.set()
             for future in futures:
                 future.result()
-        total = run.events()
+        total, table = run.events(), Identifier(schema, recorder.events_table_name)
         with datastore.transaction() as curs:
-            curs.execute(
-                SQL(
-                    "SELECT (SELECT count(*) FROM {table}) AS events, "
-                    "(SELECT count(*) FROM (SELECT originator_id FROM {table}"
-                    " GROUP BY originator_id HAVING max(originator_version) <> count(*)) AS s)"
-                    " AS broken_streams"
-                ).format(table=Identifier(schema, recorder.events_table_name))
-            )
+            curs.execute(SQL(ES_CHECK).format(table=table))
             row = curs.fetchone()
         assert row is not None
         if not (row["events"] == total and row["broken_streams"] == 0):

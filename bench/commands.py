@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench import common
-from bench.commands_load import CONTENT
-from bench.commands_run import Report, run
+from bench.commands_load import CONTENT, commits
+from bench.commands_run import median, run, runs, share
 
 LOAD_HEADER = ["endpoint", "req/s per round", "median req/s", "p50 ms", "p99 ms", "non-2xx"]
 LOAD_HEADER += ["socket errors", "server CPU", "server CPU µs/req", "machine CPU"]
@@ -33,55 +33,48 @@ ENDPOINTS = {"bare": "bare Litestar (validation only)", "parley": "Parley SendMe
 MEDIANS = [("requests_per_s", "{:,.0f}"), ("p50_ms", "{:.1f}"), ("p99_ms", "{:.1f}")]
 CPU = [("server_cpu_percent", "{:.0f}%"), ("server_cpu_us_per_request", "{:.0f}")]
 CPU += [("machine_cpu_percent", "{:.0f}%")]
+Report = dict[str, Any]
 
 OPTIONS: list[common.Option] = [
     ("seconds", float, 10.0, "seconds per wrk run (0: skip)"),
     ("warmup", float, 2.0, "unmeasured wrk seconds per server"),
     ("rounds", int, 3, "bare+parley rounds (median)"),
-    ("connections", int, 64, ""),
-    ("threads", int, 2, ""),
-    ("conversations", int, 200, ""),
-    ("long-messages", int, 100_000, ""),
-    ("short-messages", int, 100, ""),
+]
+OPTIONS += [("connections", int, 64, ""), ("threads", int, 2, ""), ("conversations", int, 200, "")]
+OPTIONS += [("long-messages", int, 100_000, ""), ("short-messages", int, 100, "")]
+OPTIONS += [
     ("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip it)"),
     ("requests", int, 300, "warm requests per conversation (0: skip)"),
-    (
-        "server-module",
-        str,
-        "bench.servers",
-        "module that serves Parley (same arguments as bench.servers), to measure a variant",
-    ),
+    ("server-module", str, "bench.servers", "module serving Parley like bench.servers (a variant)"),
 ]
 
 
 def targets(report: Report) -> common.Checks:
     checks: common.Checks = []
-    if report.throughput:
-        parley, bare = (report.median(e, "requests_per_s") for e in ("parley", "bare"))
-        measured = f"{report.share:.0%} ({parley:,.0f} vs {bare:,.0f} req/s)"
-        checks.append(
-            ("SendMessage >= 30% of the bare endpoint's rate", measured, report.share >= 0.3)
-        )
-        p99 = report.median("parley", "p99_ms")
+    if report["throughput"]:
+        parley, bare = (median(report, e, "requests_per_s") for e in ("parley", "bare"))
+        measured = f"{share(report):.0%} ({parley:,.0f} vs {bare:,.0f} req/s)"
+        what = "SendMessage >= 30% of the bare endpoint's rate"
+        checks.append((what, measured, share(report) >= 0.3))
+        p99 = median(report, "parley", "p99_ms")
         checks.append(("SendMessage p99 < 100 ms at 64 connections", f"{p99:.1f} ms", p99 < 100))
-        errors = sum(r.non_2xx + r.socket_errors for r in report.runs("parley"))
+        errors = sum(r["non_2xx"] + r["socket_errors"] for r in runs(report, "parley"))
         checks.append(("SendMessage: no non-2xx answers or socket errors", str(errors), not errors))
-    for r in report.length:
-        if r.name == "realistic":
-            what = f"p50 latency, {r.long_label} / {r.short_label} < 1.5"
-            checks.append((what, f"{r.ratio_p50:.2f}", r.ratio_p50 < 1.5))
+    for r in report["length"]:
+        if r["name"] == "realistic":
+            what = f"p50 latency, {r['long_label']} / {r['short_label']} < 1.5"
+            checks.append((what, f"{r['ratio_p50']:.2f}", r["ratio_p50"] < 1.5))
     return checks
 
 
 def render_load(report: Report) -> list[str]:
-    s, m = report.settings, report.median
-    rows = []
+    s, rows = report["settings"], []
     for endpoint, label in ENDPOINTS.items():
-        runs = report.runs(endpoint)
-        row = [label, " / ".join(f"{r.requests_per_s:,.0f}" for r in runs)]
-        row += [f.format(m(endpoint, key)) for key, f in MEDIANS]
-        row += [str(sum(r.non_2xx for r in runs)), str(sum(r.socket_errors for r in runs))]
-        rows.append(row + [f.format(m(endpoint, key)) for key, f in CPU])
+        mine = runs(report, endpoint)
+        row = [label, " / ".join(f"{r['requests_per_s']:,.0f}" for r in mine)]
+        row += [f.format(median(report, endpoint, key)) for key, f in MEDIANS]
+        row += [str(sum(r[k] for r in mine)) for k in ("non_2xx", "socket_errors")]
+        rows.append(row + [f.format(median(report, endpoint, key)) for key, f in CPU])
     lines = [
         f"load:       wrk -t{s['threads']} -c{s['connections']} -d{s['seconds']:g}s, "
         f"SendMessage bodies ({len(CONTENT)}-char content, admin bearer token) for one of "
@@ -90,23 +83,21 @@ def render_load(report: Report) -> list[str]:
         "medians",
         "",
         *common.markdown_table(LOAD_HEADER, rows),
-        f"Parley / bare: {report.share:.0%}",
+        f"Parley / bare: {share(report):.0%}",
     ]
-    if st := report.stored:
+    if st := report["stored"]:
         broken = f"{st['broken']} with BROKEN seqs" if st["broken"] else "seqs 1..n in every one"
         lines.append(
             f"stored: {st['messages']:,} messages in {st['conversations']} conversations, {broken}"
         )
-    commits = [
-        f"{r.transactions / r.seconds:,.0f}/s of {r.stored_events / r.transactions:.1f} appends"
-        for r in report.runs("parley")
-        if r.transactions and r.stored_events
+    per_round = [
+        commits(r) for r in runs(report, "parley") if r["transactions"] and r["stored_events"]
     ]
-    if commits:
-        lines.append("Parley's group commits per round: " + " / ".join(commits))
+    if per_round:
+        lines.append("Parley's group commits per round: " + " / ".join(per_round))
     lines.append(
         "(server CPU: the server process, 100% = one core, and its CPU time per answered "
-        f"request; machine CPU: all {report.cpus} cores, wrk, PostgreSQL and anything else "
+        f"request; machine CPU: all {report['cpus']} cores, wrk, PostgreSQL and anything else "
         "running included)"
     )
     return lines
@@ -114,62 +105,57 @@ def render_load(report: Report) -> list[str]:
 
 def render_length(report: Report) -> list[str]:
     rows = []
-    for r in report.length:
-        first = "cold" if r.first_is_cold else "warm"
-        for label, events, first_ms, p50, p99 in (
-            (r.short_label, r.short_events, r.first_short_ms, r.short_p50_ms, r.short_p99_ms),
-            (r.long_label, r.long_events, r.first_long_ms, r.long_p50_ms, r.long_p99_ms),
-        ):
-            name = f"{r.name}, as {r.sender}: {label}"
-            rows.append(
-                [name, f"{events:,}", f"{first_ms:,.1f} ({first})", f"{p50:.2f}", f"{p99:.2f}", ""]
+    for r in report["length"]:
+        first = "cold" if r["first_is_cold"] else "warm"
+        for side in ("short", "long"):
+            name, events = (
+                f"{r['name']}, as {r['sender']}: {r[side + '_label']}",
+                r[side + "_events"],
             )
-        rows[-1][-1] = f"{r.ratio_p50:.2f}"
-        if r.non_201:
-            rows[-1][0] += f" ({r.non_201} non-201!)"
+            rows.append([name, f"{events:,}", f"{r['first_' + side + '_ms']:,.1f} ({first})"])
+            rows[-1] += [f"{r[f'{side}_p{q}_ms']:.2f}" for q in (50, 99)] + [""]
+        rows[-1][-1] = f"{r['ratio_p50']:.2f}"
+        if r["non_201"]:
+            rows[-1][0] += f" ({r['non_201']} non-201!)"
     return [
         "",
         "Length: one httpx client, sequential, alternating between a long and a short "
-        f"conversation, {report.settings['requests']} warm requests each after the first "
-        f"(seeded {report.seeded_seconds:g} s)",
+        f"conversation, {report['settings']['requests']} warm requests each after the first "
+        f"(seeded {report['seeded_seconds']:g} s)",
         "",
         *common.markdown_table(LENGTH_HEADER, rows),
     ]
 
 
 def render(report: Report) -> str:
-    pg, v = report.postgresql, report.versions
-    load = " ".join(f"{x:.2f}" for x in report.load_average)
+    pg, v = report["postgresql"], report["versions"]
+    load = " ".join(f"{x:.2f}" for x in report["load_average"])
     lines = [
         "Commands over HTTP: Parley POST /api/messages (SendMessage) vs a bare Litestar endpoint",
-        f"date:       {report.date}",
-        f"command:    {report.command}",
-        f"machine:    {report.cpus} CPUs (load average at start: {load}), Python "
-        f"{report.python}; PostgreSQL {pg.get('server_version')} (synchronous_commit="
+        f"date:       {report['date']}",
+        f"command:    {report['command']}",
+        f"machine:    {report['cpus']} CPUs (load average at start: {load}), Python "
+        f"{report['python']}; PostgreSQL {pg.get('server_version')} (synchronous_commit="
         f"{pg.get('synchronous_commit')}, fsync={pg.get('fsync')}, "
         f"shared_buffers={pg.get('shared_buffers')})",
         f"servers:    uvicorn {v['uvicorn']}, 1 process, loop=uvloop, http=httptools, no access"
         f" log; Litestar {v['litestar']}, msgspec {v['msgspec']}, asyncpg {v['asyncpg']}",
     ]
-    lines += render_load(report) if report.throughput else []
-    lines += render_length(report) if report.length else []
+    lines += render_load(report) if report["throughput"] else []
+    lines += render_length(report) if report["length"] else []
     if checks := targets(report):
         lines += ["", *common.targets_lines("Targets (issue 3):", checks)]
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None) -> Any:
-    what = "SendMessage over HTTP vs a bare Litestar endpoint; cost vs conversation length."
-    return common.parser("bench.commands", what, OPTIONS).parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    what = "SendMessage over HTTP vs a bare Litestar endpoint; cost vs conversation length."
+    args = common.parser("bench.commands", what, OPTIONS).parse_args(argv)
     if (report := common.run_main(run(args))) is None:
         return 130
-    medians = {e: {k: report.median(e, k) for k, _ in MEDIANS} for e in ("bare", "parley")}
-    share = report.share if report.throughput else None
-    return common.emit(report, render, targets, args, medians=medians, parley_share_of_bare=share)
+    medians = {e: {k: median(report, e, k) for k, _ in MEDIANS} for e in ("bare", "parley")}
+    share_ = share(report) if report["throughput"] else None
+    return common.emit(report, render, targets, args, medians=medians, parley_share_of_bare=share_)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import asyncio
 import string
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,16 +14,11 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from bench import common
+from bench import databases as db
 from commands.model import stream_id_for
 from events.catalogue import (
-    Channel,
-    Client,
-    ConversationStarted,
-    MessageSent,
     MessagesRead,
-    Priority,
     Side,
-    Status,
 )
 from events.envelope import Metadata, NewEvent
 from events.postgres.store import PostgresEventStore, create_pool
@@ -43,27 +37,9 @@ def write_lua(path: Path, conversation_ids: Sequence[UUID], token: str) -> None:
     path.write_text(template.substitute(ids=ids, token=token, content=CONTENT))
 
 
-@dataclass
-class WrkRun:
-    endpoint: str
-    round: int
-    requests_per_s: float
-    requests: int
-    seconds: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-    non_2xx: int
-    socket_errors: int
-    server_cpu_percent: float
-    server_cpu_us_per_request: float
-    machine_cpu_percent: float
-    stored_events: int | None = None  # Parley only: events stored during the run,
-    transactions: int | None = None  # in this many transactions (group commits)
-
-
-async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, args: Any) -> WrkRun:
+async def run_wrk(
+    server: common.Proc, lua: Path, seconds: float, round_: int, args: Any
+) -> dict[str, Any]:
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s"]
     command += ["--latency", "--timeout", "10s", "-s", str(lua), f"{server.base_url}/api/messages"]
     cpu_before, machine = common.process_cpu_seconds(server.pid), dict[str, float]()
@@ -89,22 +65,27 @@ async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, a
             f["requests_per_s"] = float(line.split(":", 1)[1])
     if "requests" not in f or "requests_per_s" not in f:
         raise RuntimeError(f"cannot read wrk's output:\n{text}")
-    duration = f["duration_us"] / 1e6
-    return WrkRun(
-        endpoint=server.name,
-        round=round_,
-        requests_per_s=f["requests_per_s"],
-        requests=int(f["requests"]),
-        seconds=round(duration, 2),
-        p50_ms=f["p50_us"] / 1000,
-        p90_ms=f["p90_us"] / 1000,
-        p99_ms=f["p99_us"] / 1000,
-        max_ms=f["max_us"] / 1000,
-        non_2xx=int(f["status"]),
-        socket_errors=int(f["connect"] + f["read"] + f["write"] + f["timeout"]),
-        server_cpu_percent=100 * cpu / duration,
-        server_cpu_us_per_request=1e6 * cpu / max(int(f["requests"]), 1),
-        machine_cpu_percent=machine["cpu"],
+    duration, requests = f["duration_us"] / 1e6, int(f["requests"])
+    run = {"endpoint": server.name, "round": round_, "requests_per_s": f["requests_per_s"]}
+    run |= {"requests": requests, "seconds": round(duration, 2)}
+    run |= {f"{k}_ms": f[f"{k}_us"] / 1000 for k in ("p50", "p90", "p99", "max")}
+    run |= {
+        "non_2xx": int(f["status"]),
+        "socket_errors": int(f["connect"] + f["read"] + f["write"] + f["timeout"]),
+    }
+    run |= {
+        "server_cpu_percent": 100 * cpu / duration,
+        "server_cpu_us_per_request": 1e6 * cpu / max(requests, 1),
+    }
+    run |= {"machine_cpu_percent": machine["cpu"], "stored_events": None, "transactions": None}
+    return run
+
+
+def commits(r: dict[str, Any]) -> str:
+    """Parley's group commits during a wrk run: how many per second, of how many appends."""
+    transactions = r["transactions"]
+    return (
+        f"{transactions / r['seconds']:,.0f}/s of {r['stored_events'] / transactions:.1f} appends"
     )
 
 
@@ -135,21 +116,10 @@ STORED = """
 """
 
 
-@dataclass(frozen=True)
-class Seeded:
-    """A conversation written straight to the store."""
-
-    label: str
-    conversation_id: UUID
-    client_id: str
-    messages: int
-    reads_every: int | None
-    events: int
-
-    def describe(self) -> str:
-        if self.reads_every is None:
-            return f"{self.messages:,} unread client messages"
-        return f"{self.messages:,} messages, read every {self.reads_every}"
+def describe(messages: int, reads_every: int | None) -> str:
+    if reads_every is None:
+        return f"{messages:,} unread client messages"
+    return f"{messages:,} messages, read every {reads_every}"
 
 
 def conversation_events(
@@ -160,39 +130,21 @@ def conversation_events(
     message both sides mark everything read; without it, the client sends all, unread."""
     client = (Side.CLIENT, client_id, Metadata(actor_id=client_id, actor_role="client"))
     staff = (Side.ADMIN, STAFF_ID, Metadata(actor_id=STAFF_ID, actor_role="admin"))
-    started = ConversationStarted(
-        conversation_id=conversation_id,
-        client=Client(id=client_id, name="Bench Client"),
-        channel=Channel.WEB,
-        priority=Priority.MEDIUM,
-        status=Status.ACTIVE,
-    )
-    pairs: list[tuple[Any, Metadata]] = [(started, staff[2])]
+    pairs: list[tuple[Any, Metadata]] = [
+        (db.started(conversation_id, client_id, "Bench Client"), staff[2])
+    ]
     for seq in range(1, messages + 1):
         side, sender_id, meta = client if reads_every is None or seq % 2 == 1 else staff
-        sent = MessageSent(
-            conversation_id=conversation_id,
-            message_id=uuid4(),
-            seq=seq,
-            sender=side,
-            sender_id=sender_id,
-            content=CONTENT,
-        )
-        pairs.append((sent, meta))
+        pairs.append((db.sent(conversation_id, seq, side, sender_id, CONTENT), meta))
         if reads_every is not None and seq % reads_every == 0:
-            pairs += [
-                (
-                    MessagesRead(
-                        conversation_id=conversation_id, reader=r, reader_id=i, up_to_seq=seq
-                    ),
-                    m,
-                )
-                for r, i, m in (staff, client)
-            ]
-    return [NewEvent(event_id=uuid4(), data=d, metadata=m) for d, m in pairs]
+            for reader, reader_id, m in (staff, client):
+                read: dict[str, Any] = {"reader": reader, "reader_id": reader_id, "up_to_seq": seq}
+                pairs.append((MessagesRead(conversation_id=conversation_id, **read), m))
+    return [db.new(d, m) for d, m in pairs]
 
 
-async def seed_all(url: str, args: Any) -> dict[str, Seeded]:
+async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
+    """The conversations the length comparison sends to: label -> (id, described, events)."""
     plans: list[tuple[str, str, int, int | None]] = [
         ("long", "c-long", args.long_messages, 10),
         ("short", "c-short", args.short_messages, 10),
@@ -204,7 +156,7 @@ async def seed_all(url: str, args: Any) -> dict[str, Seeded]:
     try:
         store = PostgresEventStore(pool)
 
-        async def seed(label: str, client_id: str, messages: int, every: int | None) -> Seeded:
+        async def seed(label: str, client_id: str, messages: int, every: int | None) -> Any:
             conversation_id = uuid4()
             events = conversation_events(conversation_id, client_id, messages, every)
             version = 0
@@ -212,12 +164,12 @@ async def seed_all(url: str, args: Any) -> dict[str, Seeded]:
                 batch = events[start : start + 2000]
                 result = await store.append(stream_id_for(conversation_id), batch, version)
                 version = result.last_stream_position
-            return Seeded(label, conversation_id, client_id, messages, every, len(events))
+            return label, (conversation_id, describe(messages, every), len(events))
 
         try:
             started = time.perf_counter()
             seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
-            total = sum(s.events for s in seeded)
+            total = sum(s[1][2] for s in seeded)
             common.log(f"seeded {total:,} events in {time.perf_counter() - started:.1f} s")
         finally:
             await store.close()
@@ -227,4 +179,4 @@ async def seed_all(url: str, args: Any) -> dict[str, Seeded]:
         await pool.execute("VACUUM (ANALYZE) events")
     finally:
         await pool.close()
-    return {s.label: s for s in seeded}
+    return dict(seeded)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +40,8 @@ URLS = {
 T = TypeVar("T")
 Checks = list[tuple[str, str, bool]]  # (target, measured, met)
 Option = tuple[str, Callable[[str], Any], Any, str]  # name, type, default, help
+Render = Callable[[Any], str]
+Targets = Callable[[Any], Checks]
 
 
 def log(message: str) -> None:
@@ -86,19 +88,15 @@ def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T | None:
 
 
 def emit(
-    report: Any,
-    render: Callable[[Any], str],
-    targets: Callable[[Any], Checks],
-    args: Any,
-    key: str = "measured",
-    **extra: Any,
+    report: Any, render: Render, targets: Targets, args: Any, key: str = "measured", **extra: Any
 ) -> int:
     """Print the report, or with ``--json`` its data, ``extra`` and the targets met."""
     if report is None:
         return 130
     if args.json:
         checks = [{"target": t, key: m, "met": ok} for t, m, ok in targets(report)]
-        print(json.dumps({**asdict(report), **extra, "targets": checks}, indent=2, default=str))
+        data = report if isinstance(report, dict) else asdict(report)  # bench.inbox: a dataclass
+        print(json.dumps({**data, **extra, "targets": checks}, indent=2, default=str))
     else:
         print(render(report))
     return 0
@@ -125,10 +123,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = []
     for cells in [header, *rows]:
-        padded = (
-            c.rjust(w) if i else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
+        padded = [c.rjust(w) for c, w in zip(cells, widths, strict=True)]
+        padded[0] = cells[0].ljust(widths[0])
         lines.append("| " + " | ".join(padded) + " |")
     rule = "|".join("-" * (w + 1) + ":" if i else "-" * (w + 2) for i, w in enumerate(widths))
     return [lines[0], f"|{rule}|", *lines[1:]]
@@ -140,7 +136,7 @@ def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[st
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     return lines + [
-        "  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+        "  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows
     ]
 
 
@@ -160,8 +156,10 @@ def command_line() -> str:
     return shlex.join(sys.orig_argv)
 
 
-def python_version() -> str:
-    return platform.python_version()
+def facts() -> dict[str, Any]:
+    """What every report starts with: when, how invoked, which Python, how many CPUs."""
+    python, cpus = platform.python_version(), os.cpu_count()
+    return {"date": now_utc(), "command": command_line(), "python": python, "cpus": cpus}
 
 
 def load_average() -> list[float]:
@@ -170,13 +168,12 @@ def load_average() -> list[float]:
 
 def git_revision() -> str:
     """The commit measured, and whether the tree differs from it (not counting bench/)."""
-    git = ["git", "-C", str(ROOT)]
     status = ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"]
-    out = [
-        subprocess.run([*git, *a], capture_output=True, text=True).stdout.strip()
+    commit, changed = (
+        subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
         for a in (["rev-parse", "--short", "HEAD"], status)
-    ]
-    return f"{out[0]}{' + uncommitted changes' if out[1] else ''}"
+    )
+    return f"{commit}{' + uncommitted changes' if changed else ''}"
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -225,59 +222,59 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
-class Proc:
-    """A process this script started, its output in a log file of its own."""
+class Proc(subprocess.Popen[bytes]):
+    """A process this script started, in a session of its own (Ctrl-C reaches us only;
+    we stop it), its output in a log file of its own."""
 
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    port: int = 0
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, name: str, command: Sequence[str], env: Any, workdir: Path, port: int = 0):
+        self.name, self.log_path, self.port = name, workdir / f"{name}.log", port
+        self.base_url = f"http://127.0.0.1:{port}"
+        with self.log_path.open("wb") as out:
+            streams: Any = {"stdin": subprocess.DEVNULL, "stdout": out, "stderr": subprocess.STDOUT}
+            super().__init__(command, cwd=ROOT, env=env, start_new_session=True, **streams)
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-
-def start(name: str, command: Sequence[str], env: Any, workdir: Path, port: int = 0) -> Proc:
-    """``command`` in a session of its own (Ctrl-C reaches us only; we stop it)."""
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as out:
-        streams: Any = {"stdin": subprocess.DEVNULL, "stdout": out, "stderr": subprocess.STDOUT}
-        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, **streams)
-    return Proc(name, process, log_path, port)
+    def stop(self) -> None:
+        if self.poll() is None:
+            self.send_signal(signal.SIGTERM)
+            try:
+                self.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.wait()
 
 
 def start_module(name: str, module: str, args: Sequence[str], workdir: Path, env: Any) -> Proc:
     """``python -m module --port P args`` on a free port."""
     command = [sys.executable, "-m", module, "--port", str(port := free_port()), *args]
-    return start(name, command, env, workdir, port)
+    return Proc(name, command, env, workdir, port)
 
 
-def stop(proc: Proc) -> None:
-    if proc.process.poll() is None:
-        proc.process.send_signal(signal.SIGTERM)
-        try:
-            proc.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.process.kill()
-            proc.process.wait()
+@contextlib.contextmanager
+def stopping(procs: list[Proc]) -> Iterator[list[Proc]]:
+    """Stop every process put in ``procs``, last first, on the way out; on an error,
+    show the log of those that failed."""
+    try:
+        yield procs
+    except BaseException:
+        for proc in procs:
+            if proc.poll() not in (None, 0):
+                log(f"--- {proc.name} log ---\n{proc.tail()}")
+        raise
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
 
 
 async def wait_ready(proc: Proc, path: str = "/health/live", body: Any = None) -> None:
     """Until ``GET path`` (``POST`` with a ``body``) answers 2xx; 30 s at most."""
     deadline = time.monotonic() + 30
     async with httpx.AsyncClient(base_url=proc.base_url, timeout=5) as client:
-        while proc.process.poll() is None and time.monotonic() < deadline:
+        while proc.poll() is None and time.monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
                 if (await client.request("POST" if body else "GET", path, json=body)).is_success:
                     return
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"{proc.name} is not up ({proc.process.poll()}):\n{proc.tail()}")
+    raise RuntimeError(f"{proc.name} is not up ({proc.poll()}):\n{proc.tail()}")

@@ -1,5 +1,6 @@
-"""Throwaway databases, dropped at the end whatever happens (an error, Ctrl-C),
-and conversations created through the API."""
+"""Throwaway databases and JetStream streams, dropped at the end whatever happens
+(an error, Ctrl-C), the events the benchmarks write straight to a store, and
+conversations created through the API."""
 
 from __future__ import annotations
 
@@ -7,14 +8,45 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+import nats
+from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
 
 from bench.common import log
+from events.catalogue import (
+    Channel,
+    Client,
+    ConversationStarted,
+    MessageSent,
+    Priority,
+    Side,
+    Status,
+)
+from events.envelope import Metadata, NewEvent
+from events.jetstream.relay import Topology
 from events.postgres.migrate import apply_migrations
+
+
+def started(conversation_id: UUID, client_id: str, name: str) -> ConversationStarted:
+    facts: dict[str, Any] = {"channel": Channel.WEB, "priority": Priority.MEDIUM}
+    facts["status"] = Status.ACTIVE
+    client = Client(id=client_id, name=name)
+    return ConversationStarted(conversation_id=conversation_id, client=client, **facts)
+
+
+def sent(conversation_id: UUID, seq: int, side: Side, sender_id: str, content: str) -> MessageSent:
+    ids: dict[str, Any] = {"conversation_id": conversation_id, "message_id": uuid4()}
+    return MessageSent(**ids, seq=seq, sender=side, sender_id=sender_id, content=content)
+
+
+def new(data: Any, metadata: Metadata) -> NewEvent:
+    return NewEvent(event_id=uuid4(), data=data, metadata=metadata)
 
 
 def with_database(url: str, database: str, **params: str) -> str:
@@ -74,3 +106,54 @@ async def create_conversations(base_url: str, jwt: str, count: int) -> list[str]
             return str(response.json()["conversation_id"])
 
         return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+class Streams:
+    """Every JetStream stream this run creates, deleted at the end."""
+
+    def __init__(self, nc: NATS, prefix: str) -> None:
+        self.nc, self.js, self.prefix, self.names = nc, nc.jetstream(), prefix, list[str]()
+
+    def topology(self, suffix: str) -> Topology:
+        topology = Topology(prefix=f"{self.prefix}{suffix}")
+        self.names.append(topology.stream)
+        return topology
+
+    async def check_and_delete(self, topology: Topology, expected: int, what: str) -> None:
+        stored = (await self.js.stream_info(topology.stream)).state.messages
+        if stored != expected:
+            raise RuntimeError(f"{what}: {stored} messages in the stream, {expected} expected")
+        await self.js.delete_stream(topology.stream)
+
+    async def delete_all(self) -> None:
+        for name in self.names:
+            try:
+                with contextlib.suppress(NotFoundError):
+                    await self.js.delete_stream(name)
+            except Exception as error:  # keep deleting the others
+                log(f"could not delete stream {name}: {error}")
+        if self.names:
+            log(f"deleted streams {', '.join(self.names)}")
+
+
+@contextlib.asynccontextmanager
+async def connect_nats(url: str) -> AsyncIterator[NATS]:
+    try:
+        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
+    except Exception as error:
+        raise SystemExit(f"cannot connect to --nats-url {url}: {error}") from None
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def throwaway_streams(url: str, prefix: str) -> AsyncIterator[Streams]:
+    """A NATS connection, and every stream put in its ``Streams`` deleted on the way out."""
+    async with connect_nats(url) as nc:
+        streams = Streams(nc, prefix)
+        try:
+            yield streams
+        finally:
+            await streams.delete_all()

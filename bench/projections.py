@@ -22,7 +22,9 @@ from typing import Any
 
 from bench import common
 from bench.projections_relay import RAW_VARIANTS, REFERENCE_VARIANT
-from bench.projections_run import Report, run
+from bench.projections_run import run
+
+Report = dict[str, Any]
 
 LIVE_ROWS = {
     "lag_both": "commit -> inbox AND timeline",
@@ -49,92 +51,93 @@ OPTIONS: list[common.Option] = [
 
 def targets(report: Report) -> common.Checks:
     out: common.Checks = []
-    if report.relay:
-        share = report.relay_median("relay_share")
+    if relay := report["relay"]:
+        share = statistics.median(r["relay_share"] for r in relay)
         what = f"relay >= 70% of raw pipelined ({REFERENCE_VARIANT})"
-        out.append((what, f"{share:.0%} (median of {len(report.relay)} rounds)", share >= 0.7))
-    for r in report.rebuild:
-        what = f"rebuild {r.projection} >= 20,000 events/s"
-        out.append((what, f"{r.events_per_s:,.0f} events/s", r.events_per_s >= 20_000))
-    if live := report.live:
-        p99 = live.latency["lag_both"]["p99"]
-        what = f"live lag p99 < 100 ms at {live.rate_target:g} cmd/s"
-        out.append((what, f"{p99:.1f} ms", p99 < 100 and live.not_reached == 0))
+        out.append((what, f"{share:.0%} (median of {len(relay)} rounds)", share >= 0.7))
+    for r in report["rebuild"]:
+        what, rate = f"rebuild {r['projection']} >= 20,000 events/s", r["events_per_s"]
+        out.append((what, f"{rate:,.0f} events/s", rate >= 20_000))
+    if live := report["live"]:
+        p99 = live["latency"]["lag_both"]["p99"]
+        what = f"live lag p99 < 100 ms at {live['rate_target']:g} cmd/s"
+        out.append((what, f"{p99:.1f} ms", p99 < 100 and live["not_reached"] == 0))
     return out
 
 
 def render(report: Report) -> str:
-    pg, v, relay = report.postgresql, report.versions, report.relay
+    pg, v, relay, fill = report["postgresql"], report["versions"], report["relay"], report["fill"]
     lines = [
         "Read side: relay vs raw JetStream publishing, rebuild, live projection lag",
-        f"date:     {report.date}",
-        f"command:  {report.command}",
-        f"machine:  {report.cpus} CPUs (load average at start: "
-        f"{' '.join(f'{x:.2f}' for x in report.load_average)}), Python {report.python}, "
-        f"loop {report.loop}; PostgreSQL {pg.get('server_version')} (synchronous_commit="
+        f"date:     {report['date']}",
+        f"command:  {report['command']}",
+        f"machine:  {report['cpus']} CPUs (load average at start: "
+        f"{' '.join(f'{x:.2f}' for x in report['load_average'])}), Python {report['python']}, "
+        f"loop {report['loop']}; PostgreSQL {pg.get('server_version')} (synchronous_commit="
         f"{pg.get('synchronous_commit')}, fsync={pg.get('fsync')}, shared_buffers="
-        f"{pg.get('shared_buffers')}); nats-server {report.nats_server}; nats-py "
+        f"{pg.get('shared_buffers')}); nats-server {report['nats_server']}; nats-py "
         f"{v['nats-py']}, asyncpg {v['asyncpg']}, msgspec {v['msgspec']}",
-        f"fill:     {report.fill.get('events', 0):,.0f} events appended at "
-        f"{report.fill.get('events_per_s', 0):,.0f} events/s (100-event appends, concurrent)",
+        f"fill:     {fill.get('events', 0):,.0f} events appended at "
+        f"{fill.get('events_per_s', 0):,.0f} events/s (100-event appends, concurrent)",
     ]
     if relay:
         lines += [
             "",
-            f"(a) {relay[0].events:,} events, log -> JetStream (file storage), "
+            f"(a) {relay[0]['events']:,} events, log -> JetStream (file storage), "
             f"events/s per round and median of {len(relay)}",
             "",
         ]
         rounds = {
-            "relay (JetStreamRelay.run from 0)": ([r.relay_events_per_s for r in relay], ",.0f")
+            "relay (JetStreamRelay.run from 0)": ([r["relay_events_per_s"] for r in relay], ",.0f")
         }
-        for variant in relay[0].raw_events_per_s:
+        for variant in relay[0]["raw_events_per_s"]:
             label = f"raw {variant}" + (" (reference)" if variant == REFERENCE_VARIANT else "")
-            rounds[label] = ([r.raw_events_per_s[variant] for r in relay], ",.0f")
-        rounds[f"relay / raw {REFERENCE_VARIANT}"] = ([r.relay_share for r in relay], ".0%")
-        rounds["relay / fastest raw"] = ([r.relay_share_of_fastest for r in relay], ".0%")
+            rounds[label] = ([r["raw_events_per_s"][variant] for r in relay], ",.0f")
+        rounds[f"relay / raw {REFERENCE_VARIANT}"] = ([r["relay_share"] for r in relay], ".0%")
+        rounds["relay / fastest raw"] = ([r["relay_share_of_fastest"] for r in relay], ".0%")
         table = [
             [label, " / ".join(format(x, f) for x in xs), format(statistics.median(xs), f)]
             for label, (xs, f) in rounds.items()
         ]
         lines += common.markdown_table(["what", "per round", "median"], table)
-    if report.rebuild:
-        lines += ["", f"(b) rebuild() over {report.rebuild[0].events:,} events", ""]
-        rows = [
-            [r.projection, f"{r.seconds:.2f}", f"{r.events_per_s:,.0f}", r.rows_text()]
-            for r in report.rebuild
-        ]
+    if rebuilt := report["rebuild"]:
+        lines += ["", f"(b) rebuild() over {rebuilt[0]['events']:,} events", ""]
+        rows = []
+        for r in rebuilt:
+            tables = ", ".join(f"{t} {n:,}" for t, n in r["rows"].items())
+            rows.append(
+                [r["projection"], f"{r['seconds']:.2f}", f"{r['events_per_s']:,.0f}", tables]
+            )
         lines += common.markdown_table(["projection", "seconds", "events/s", "rows"], rows)
-    if (live := report.live) is not None:
+    if (live := report["live"]) is not None:
         lines += [
             "",
-            f"(c) live lag: SendMessage via CommandHandler at {live.rate_target:g}/s "
-            f"(achieved {live.rate_achieved:,.1f}/s) over {live.conversations} conversations "
-            f"for {live.seconds:g} s; workers: {live.workers}",
+            f"(c) live lag: SendMessage via CommandHandler at {live['rate_target']:g}/s "
+            f"(achieved {live['rate_achieved']:,.1f}/s) over {live['conversations']} conversations "
+            f"for {live['seconds']:g} s; workers: {live['workers']}",
             "    lag = NOTIFY of the checkpoint commit reaching the command's position, "
             "received here - handle() returned",
             "",
         ]
-        rows = []
-        for name, label in LIVE_ROWS.items():
-            q = live.latency[name]
-            rows.append(
-                [label, f"{q['n']:,}", *(f"{q[k]:.1f}" for k in ("p50", "p90", "p99", "max"))]
-            )
+        q = live["latency"]
+        rows = [
+            [label, f"{q[k]['n']:,}", *(f"{q[k][x]:.1f}" for x in QUANTILES)]
+            for k, label in LIVE_ROWS.items()
+        ]
         lines += common.markdown_table(["what", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
-        commits = ", ".join(f"{n} {c:,}" for n, c in live.checkpoint_commits.items())
+        commits = ", ".join(f"{n} {c:,}" for n, c in live["checkpoint_commits"].items())
         lines.append(
-            f"commands {live.commands:,}, failed {live.failed_commands}, never reached "
-            f"{live.not_reached}; checkpoint commits in the window: {commits}"
+            f"commands {live['commands']:,}, failed {live['failed_commands']}, never reached "
+            f"{live['not_reached']}; checkpoint commits in the window: {commits}"
         )
     lines += ["", "targets:"]
     lines += [f"  [{'met' if ok else 'MISSED'}] {t}: {m}" for t, m, ok in targets(report)]
-    busy = ", ".join(f"{k} {v:.0f}%" for k, v in report.machine_cpu_percent.items())
-    end = " ".join(f"{x:.2f}" for x in report.load_average_end)
+    busy = ", ".join(f"{k} {v:.0f}%" for k, v in report["machine_cpu_percent"].items())
+    end = " ".join(f"{x:.2f}" for x in report["load_average_end"])
     lines.append(
         f"machine CPU busy (all processes, all cores) during: {busy}; load average at end: {end}"
     )
-    lines.append(f"total run time: {report.total_seconds:g} s")
+    lines.append(f"total run time: {report['total_seconds']:g} s")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import asyncpg
 from nats.js.errors import NotFoundError
 
 from bench import common
-from bench.projections_relay import Streams
+from bench.databases import Streams
 from commands.handler import CommandHandler
 from commands.model import Actor, Role, SendMessage, StartConversation
 from events.catalogue import Channel, Client
@@ -39,23 +39,6 @@ CREATE TRIGGER bench_notify_checkpoint AFTER UPDATE ON checkpoints
     FOR EACH ROW EXECUTE FUNCTION bench_notify_checkpoint();
 """
 STAFF = Actor(id="alice", role=Role.ADMIN)
-
-
-@dataclass
-class LiveResult:
-    workers: str
-    rate_target: float
-    rate_achieved: float
-    seconds: float
-    conversations: int
-    commands: int
-    failed_commands: int
-    not_reached: int
-    # ms, by the names of projections.LIVE_ROWS: ``schedule_slip``, how late each
-    # command was issued against its slot; ``loop_delay``, overshoot of a 10 ms
-    # sleep in this process's loop (measurement noise).
-    latency: dict[str, dict[str, float]]
-    checkpoint_commits: dict[str, int]  # checkpoint updates in the measured window
 
 
 class Reached:
@@ -89,16 +72,14 @@ class Sent:
     failed: bool = False
 
 
+Conversations = list[tuple[UUID, str]]  # id, client id
+
+
 async def steady_load(
-    handler: CommandHandler,
-    conversations: Sequence[tuple[UUID, str]],
-    rate: float,
-    seconds: float,
-    offset: int,
+    handler: CommandHandler, conversations: Conversations, rate: float, seconds: float, k0: int
 ) -> tuple[list[Sent], float]:
-    """SendMessage at ``rate`` per second for ``seconds``, open loop."""
-    sent: list[Sent] = []
-    tasks: set[asyncio.Task[None]] = set()
+    """SendMessage at ``rate`` per second for ``seconds``, open loop, numbered from ``k0``."""
+    sent, tasks = list[Sent](), set[asyncio.Task[None]]()
 
     async def one(k: int, record: Sent) -> None:
         cid, client = conversations[k % len(conversations)]
@@ -118,7 +99,7 @@ async def steady_load(
         if (delay := slot - time.perf_counter()) > 0:
             await asyncio.sleep(delay)
         sent.append(record := Sent(slot=slot, issued=time.perf_counter()))
-        tasks.add(task := asyncio.create_task(one(offset + i, record)))
+        tasks.add(task := asyncio.create_task(one(k0 + i, record)))
         task.add_done_callback(tasks.discard)
     elapsed = time.perf_counter() - start
     await asyncio.gather(*tasks)
@@ -135,7 +116,7 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float, what: 
 
 async def part_live(
     args: Any, url: str, pool: asyncpg.Pool, store: PostgresEventStore, streams: Streams
-) -> LiveResult:
+) -> dict[str, Any]:
     topology = streams.topology("live")
     head = await store.head_position()
     async with pool.acquire() as conn:
@@ -150,12 +131,13 @@ async def part_live(
     env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_NATS_URL": args.nats_url}
     env["PARLEY_NATS_PREFIX"] = topology.prefix
     workdir = tempfile.TemporaryDirectory(prefix="bench-projections-")
-    command = [sys.executable, "-m", "parley", "worker"]
-    worker = common.start("worker", command, env, Path(workdir.name))
+    worker = common.Proc(
+        "worker", [sys.executable, "-m", "parley", "worker"], env, Path(workdir.name)
+    )
 
     def alive() -> None:
-        if worker.process.poll() is not None:
-            code = worker.process.returncode
+        if worker.poll() is not None:
+            code = worker.returncode
             raise RuntimeError(f"parley worker exited with {code}:\n{worker.tail()}")
 
     async def ready() -> bool:
@@ -169,13 +151,13 @@ async def part_live(
     try:
         await until(ready, 30, "the workers' stream and consumers")
         handler = CommandHandler(store)
-        conversations: list[tuple[UUID, str]] = []
+        conversations: Conversations = []
         for k in range(args.conversations):
-            client = Client(id=f"live-client-{k}", name=f"Live {k}")
-            result = await handler.handle(
-                StartConversation(client=client, channel=Channel.WEB), STAFF
+            command = StartConversation(
+                client=Client(id=f"live-client-{k}", name=f"Live {k}"), channel=Channel.WEB
             )
-            conversations.append((result.conversation_id, client.id))
+            result = await handler.handle(command, STAFF)
+            conversations.append((result.conversation_id, command.client.id))
         common.log(f"  {len(conversations)} conversations started; warming up {args.warmup:g} s")
         await steady_load(handler, conversations, args.rate, args.warmup, 0)
         delays: list[float] = []
@@ -188,9 +170,8 @@ async def part_live(
 
         common.log(f"  measuring {args.seconds:g} s at {args.rate:g} commands/s")
         probing = asyncio.create_task(probe())
-        window_start = time.perf_counter()
-        offset = int(args.rate * args.warmup)
-        sent, elapsed = await steady_load(handler, conversations, args.rate, args.seconds, offset)
+        window_start, k0 = time.perf_counter(), int(args.rate * args.warmup)
+        sent, elapsed = await steady_load(handler, conversations, args.rate, args.seconds, k0)
         window_end = time.perf_counter()
         probing.cancel()
         last = max((s.position for s in sent if not s.failed), default=0)
@@ -203,7 +184,7 @@ async def part_live(
             await until(caught_up, 15, "the projections to catch up")
     finally:
         await listener.close()
-        await asyncio.to_thread(common.stop, worker)
+        await asyncio.to_thread(worker.stop)
         workdir.cleanup()
 
     ok = [s for s in sent if not s.failed]
@@ -215,27 +196,27 @@ async def part_live(
                 lags[n].append(max(0.0, t - s.committed))
         if times["inbox"] is not None and times["timeline"] is not None:
             lags["both"].append(max(0.0, max(times["inbox"], times["timeline"]) - s.committed))
+    # ms, by the names of projections.LIVE_ROWS: ``schedule_slip``, how late each command
+    # was issued against its slot; ``loop_delay``, overshoot of a 10 ms sleep in this
+    # process's loop (measurement noise)
     samples = {f"lag_{n}": lags[n] for n in ("both", "inbox", "timeline", "relay")}
     samples["command_latency"] = [s.committed - s.issued for s in ok]
     samples["schedule_slip"] = [s.issued - s.slot for s in sent]
     samples["loop_delay"] = delays
-    live = LiveResult(
-        workers="subprocess: python -m parley worker",
-        rate_target=args.rate,
-        rate_achieved=round(len(sent) / elapsed, 1),
-        seconds=round(elapsed, 2),
-        conversations=len(conversations),
-        commands=len(sent),
-        failed_commands=len(sent) - len(ok),
-        not_reached=len(ok) - len(lags["both"]),
-        latency={k: common.summary([x * 1000 for x in v]) for k, v in samples.items()},
-        checkpoint_commits={
-            n: sum(1 for t in reached.times[n] if window_start <= t <= window_end) for n in NAMES
-        },
-    )
-    both = live.latency["lag_both"]
+    live: dict[str, Any] = {
+        "workers": "subprocess: python -m parley worker",
+        "rate_target": args.rate,
+    }
+    live |= {"rate_achieved": round(len(sent) / elapsed, 1), "seconds": round(elapsed, 2)}
+    live |= {"conversations": len(conversations), "commands": len(sent)}
+    live |= {"failed_commands": len(sent) - len(ok), "not_reached": len(ok) - len(lags["both"])}
+    live["latency"] = {k: common.summary([x * 1000 for x in v]) for k, v in samples.items()}
+    live["checkpoint_commits"] = {  # checkpoint updates in the measured window
+        n: sum(1 for t in reached.times[n] if window_start <= t <= window_end) for n in NAMES
+    }
+    both = live["latency"]["lag_both"]
     common.log(
         f"  lag commit -> both read models: p50 {both['p50']:.1f} ms, "
-        f"p99 {both['p99']:.1f} ms ({live.rate_achieved:g} cmd/s achieved)"
+        f"p99 {both['p99']:.1f} ms ({live['rate_achieved']:g} cmd/s achieved)"
     )
     return live

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import asyncpg
 import msgspec
-import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.errors import NotFoundError
 
 from bench.common import log
+from bench.databases import Streams, connect_nats
 from events.envelope import RecordedEvent
 from events.jetstream.relay import JetStreamRelay, Topology, ensure_stream
 from events.postgres.store import PostgresEventStore
@@ -25,57 +22,6 @@ RAW_VARIANTS = ("gather500", "publish_async", "window500")
 REFERENCE_VARIANT = "gather500"
 Envelope = tuple[str, bytes, str]  # subject, payload, Nats-Msg-Id
 _encode = msgspec.json.Encoder().encode  # what events.jetstream.relay encodes envelopes with
-
-
-@dataclass
-class RelayRound:
-    round: int
-    events: int
-    relay_seconds: float
-    relay_events_per_s: float
-    raw_events_per_s: dict[str, float]
-    relay_share: float  # relay / the reference raw variant (gather500)
-    relay_share_of_fastest: float
-
-
-class Streams:
-    """Every JetStream stream this run creates, deleted at the end."""
-
-    def __init__(self, nc: NATS, prefix: str) -> None:
-        self.js, self.prefix, self.names = nc.jetstream(), prefix, list[str]()
-
-    def topology(self, suffix: str) -> Topology:
-        topology = Topology(prefix=f"{self.prefix}{suffix}")
-        self.names.append(topology.stream)
-        return topology
-
-    async def check_and_delete(self, topology: Topology, expected: int, what: str) -> None:
-        stored = (await self.js.stream_info(topology.stream)).state.messages
-        if stored != expected:
-            raise RuntimeError(f"{what}: {stored} messages in the stream, {expected} expected")
-        await self.js.delete_stream(topology.stream)
-
-    async def delete_all(self) -> None:
-        for name in self.names:
-            try:
-                with contextlib.suppress(NotFoundError):
-                    await self.js.delete_stream(name)
-            except Exception as error:  # keep deleting the others
-                log(f"could not delete stream {name}: {error}")
-        if self.names:
-            log(f"deleted streams {', '.join(self.names)}")
-
-
-@contextlib.asynccontextmanager
-async def connect_nats(url: str) -> AsyncIterator[NATS]:
-    try:
-        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
-    except Exception as error:
-        raise SystemExit(f"cannot connect to --nats-url {url}: {error}") from None
-    try:
-        yield nc
-    finally:
-        await nc.close()
 
 
 async def run_relay(
@@ -156,7 +102,7 @@ async def raw_variant(variant: str, url: str, topology: Topology, msgs: list[Env
 
 async def part_relay(
     args: Any, pool: asyncpg.Pool, store: PostgresEventStore, streams: Streams
-) -> list[RelayRound]:
+) -> list[dict[str, Any]]:
     head = await store.head_position()
     events: list[RecordedEvent] = []
     while len(events) < head and (page := await store.read_all(after=len(events), limit=5000)):
@@ -178,9 +124,9 @@ async def part_relay(
             await streams.check_and_delete(topology, len(msgs), variant)
             log(f"  round {r}: raw {variant} {raw[variant]:,.0f} events/s")
         reference, fastest = raw.get(REFERENCE_VARIANT, max(raw.values())), max(raw.values())
-        raw = {k: round(v, 1) for k, v in raw.items()}
-        share, of_fastest = round(relay / reference, 3), round(relay / fastest, 3)
-        rounds.append(
-            RelayRound(r, head, round(seconds, 3), round(relay, 1), raw, share, of_fastest)
-        )
+        this: dict[str, Any] = {"round": r, "events": head, "relay_seconds": round(seconds, 3)}
+        this |= {"relay_events_per_s": round(relay, 1)}
+        this |= {"raw_events_per_s": {k: round(v, 1) for k, v in raw.items()}}
+        this |= {"relay_share": round(relay / reference, 3)}  # relay / the reference variant
+        rounds.append(this | {"relay_share_of_fastest": round(relay / fastest, 3)})
     return rounds

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import statistics
 import time
-from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 from uuid import uuid4
@@ -15,12 +12,13 @@ from uuid import uuid4
 import asyncpg
 
 from bench import common
-from bench.databases import throwaway_database
-from bench.projections_live import LiveResult, part_live
-from bench.projections_relay import RelayRound, Streams, connect_nats, part_relay
+from bench import databases as db
+from bench.databases import throwaway_database, throwaway_streams
+from bench.projections_live import part_live
+from bench.projections_relay import part_relay
 from commands.model import stream_id_for
 from events import catalogue as ev
-from events.envelope import Metadata, NewEvent
+from events.envelope import Metadata
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
 from events.postgres.store import PostgresEventStore, create_pool
 from projections import READ_MODEL_MIGRATIONS
@@ -30,42 +28,6 @@ from projections.timeline import TimelineProjection
 
 NOT_SETTINGS = ("json", "loop", "database_url", "nats_url")
 MIGRATIONS = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]  # as `parley migrate` applies them
-
-
-@dataclass
-class RebuildResult:
-    projection: str
-    events: int
-    seconds: float
-    events_per_s: float
-    rows: dict[str, int]
-
-    def rows_text(self) -> str:
-        return ", ".join(f"{t} {n:,}" for t, n in self.rows.items())
-
-
-@dataclass
-class Report:
-    date: str
-    command: str
-    cpus: int
-    load_average: list[float]
-    python: str
-    loop: str
-    versions: dict[str, str]
-    postgresql: dict[str, str]
-    nats_server: str
-    settings: dict[str, Any]
-    fill: dict[str, float] = field(default_factory=dict)
-    relay: list[RelayRound] = field(default_factory=list)
-    rebuild: list[RebuildResult] = field(default_factory=list)
-    live: LiveResult | None = None
-    machine_cpu_percent: dict[str, float] = field(default_factory=dict)  # all cores, all processes
-    load_average_end: list[float] = field(default_factory=list)
-    total_seconds: float = 0.0
-
-    def relay_median(self, key: str) -> float:
-        return float(statistics.median(getattr(r, key) for r in self.relay))
 
 
 async def fill(store: PostgresEventStore, events: int) -> float:
@@ -78,30 +40,16 @@ async def fill(store: PostgresEventStore, events: int) -> float:
     async def conversation(size: int) -> None:
         cid = uuid4()
         client, stream = f"client-{cid.hex[:8]}", stream_id_for(cid)
-        started = ev.ConversationStarted(
-            conversation_id=cid,
-            client=ev.Client(id=client, name=f"Bulk {cid.hex[:4]}"),
-            channel=ev.Channel.WEB,
-            priority=ev.Priority.MEDIUM,
-            status=ev.Status.ACTIVE,
-        )
         admin = Metadata(actor_id="alice", actor_role="admin")
-        await store.append(stream, [NewEvent(event_id=uuid4(), data=started, metadata=admin)], 0)
+        opened = db.started(cid, client, f"Bulk {cid.hex[:4]}")
+        await store.append(stream, [db.new(opened, admin)], 0)
         for first in range(1, size, 100):
             batch = []
             for seq in range(first, min(size - 1, first + 99) + 1):
-                sender = ev.Side.CLIENT if seq % 2 else ev.Side.ADMIN
-                sender_id = client if sender is ev.Side.CLIENT else "alice"
-                data = ev.MessageSent(
-                    conversation_id=cid,
-                    message_id=uuid4(),
-                    seq=seq,
-                    sender=sender,
-                    sender_id=sender_id,
-                    content=common.CONTENT,
-                )
-                meta = Metadata(actor_id=sender_id, actor_role=str(sender))
-                batch.append(NewEvent(event_id=uuid4(), data=data, metadata=meta))
+                side = ev.Side.CLIENT if seq % 2 else ev.Side.ADMIN
+                sender_id = client if side is ev.Side.CLIENT else "alice"
+                meta = Metadata(actor_id=sender_id, actor_role=str(side))
+                batch.append(db.new(db.sent(cid, seq, side, sender_id, common.CONTENT), meta))
             await store.append(stream, batch, expected_version=first)
 
     started = time.perf_counter()
@@ -110,7 +58,7 @@ async def fill(store: PostgresEventStore, events: int) -> float:
     return events / (time.perf_counter() - started)
 
 
-async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[RebuildResult]:
+async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[dict[str, Any]]:
     head, results = await store.head_position(), []
     for projection in (InboxProjection(), TimelineProjection()):
         started = time.perf_counter()
@@ -119,74 +67,63 @@ async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[Re
         if position != head:
             raise RuntimeError(f"rebuild {projection.name} reached {position}, head is {head}")
         rows = {t: int(await pool.fetchval(f"SELECT count(*) FROM {t}")) for t in projection.tables}
-        results.append(
-            RebuildResult(projection.name, head, round(seconds, 3), round(head / seconds, 1), rows)
-        )
+        result: dict[str, Any] = {"projection": projection.name, "events": head}
+        result |= {"seconds": round(seconds, 3), "events_per_s": round(head / seconds, 1)}
+        results.append(result | {"rows": rows})
         common.log(
             f"  rebuild {projection.name}: {head / seconds:,.0f} events/s ({seconds:.2f} s) {rows}"
         )
     messages = await pool.fetchval("SELECT count(*) FROM events WHERE type = 'MessageSent'")
-    if results[-1].rows["messages"] != messages:
+    if results[-1]["rows"]["messages"] != messages:
         raise RuntimeError("rebuilt timeline is missing messages")
     return results
 
 
-async def run(args: Any) -> Report:
+async def run(args: Any) -> dict[str, Any]:
     began, parts = time.perf_counter(), set(args.parts)
     prefix = f"benchproj{secrets.token_hex(3)}"
     async with (
         throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
-        connect_nats(args.nats_url) as nc,
+        throwaway_streams(args.nats_url, prefix) as streams,
     ):
-        report = Report(
-            date=common.now_utc(),
-            command=common.command_line(),
-            cpus=os.cpu_count() or 0,
-            load_average=common.load_average(),
-            python=common.python_version(),
-            loop=args.loop,
-            versions={p: version(p) for p in ("nats-py", "asyncpg", "msgspec", "uvloop")},
-            postgresql=facts,
-            nats_server=str(nc.connected_server_version),
-            settings={k: v for k, v in vars(args).items() if k not in NOT_SETTINGS},
-        )
-        report.settings["parts"], report.settings["nats_prefix"] = sorted(parts), prefix
-        streams = Streams(nc, prefix)
+        report: dict[str, Any] = {**common.facts(), "load_average": common.load_average()}
+        report["loop"] = args.loop
+        report["versions"] = {p: version(p) for p in ("nats-py", "asyncpg", "msgspec", "uvloop")}
+        report |= {"postgresql": facts, "nats_server": str(streams.nc.connected_server_version)}
+        report["settings"] = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
+        report["settings"] |= {"parts": sorted(parts), "nats_prefix": prefix}
+        report |= {"fill": {}, "relay": [], "rebuild": [], "live": None, "machine_cpu_percent": {}}
+        cpu = report["machine_cpu_percent"]
         pool = await create_pool(url, min_size=4, max_size=12)
         store = PostgresEventStore(pool)
-        cpu = report.machine_cpu_percent
         try:
             target = args.events if "relay" in parts else 0
             if "rebuild" in parts or "live" in parts:
                 target = max(target, args.rebuild_events if "rebuild" in parts else 1000)
             first = args.events if "relay" in parts else target
-            report.fill = {"events": first, "events_per_s": round(await fill(store, first), 1)}
-            common.log(
-                f"log filled: {first:,} events at {report.fill['events_per_s']:,.0f} events/s"
-            )
+            rate = round(await fill(store, first), 1)
+            report["fill"] = {"events": first, "events_per_s": rate}
+            common.log(f"log filled: {first:,} events at {rate:,.0f} events/s")
             if "relay" in parts:
                 common.log("(a) relay vs raw JetStream publishing")
                 with common.machine_busy(cpu, "relay"):
-                    report.relay = await part_relay(args, pool, store, streams)
+                    report["relay"] = await part_relay(args, pool, store, streams)
             if target > first:
                 started = time.perf_counter()
                 await fill(store, target - first)
-                common.log(
-                    f"log extended by {target - first:,} events in "
-                    f"{time.perf_counter() - started:.1f} s"
-                )
+                seconds = time.perf_counter() - started
+                common.log(f"log extended by {target - first:,} events in {seconds:.1f} s")
             if "rebuild" in parts:
                 common.log(f"(b) rebuild over {await store.head_position():,} events")
                 with common.machine_busy(cpu, "rebuild"):
-                    report.rebuild = await part_rebuild(pool, store)
+                    report["rebuild"] = await part_rebuild(pool, store)
             if "live" in parts:
                 common.log("(c) live lag, workers: a parley worker process")
                 with common.machine_busy(cpu, "live"):
-                    report.live = await part_live(args, url, pool, store, streams)
+                    report["live"] = await part_live(args, url, pool, store, streams)
         finally:
             await store.close()
             await pool.close()
-            await streams.delete_all()
-    report.total_seconds = round(time.perf_counter() - began, 1)
-    report.load_average_end = common.load_average()
+    report["load_average_end"] = common.load_average()
+    report["total_seconds"] = round(time.perf_counter() - began, 1)
     return report

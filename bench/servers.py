@@ -35,14 +35,8 @@ from commands.handler import CommandResult
 from commands.model import SendMessage
 from ws_edge import frames
 
-UVICORN_SETTINGS: dict[str, object] = {
-    "loop": "uvloop",
-    "http": "httptools",
-    "access_log": False,
-    "log_level": "warning",
-    "lifespan": "on",
-    "workers": 1,
-}
+UVICORN_SETTINGS: dict[str, object] = {"loop": "uvloop", "http": "httptools", "workers": 1}
+UVICORN_SETTINGS |= {"access_log": False, "log_level": "warning", "lifespan": "on"}
 # What `parley serve` runs WebSockets with (parley/server.py): no permessage-deflate,
 # no protocol pings, 10 s graceful shutdown.
 WS_SETTINGS = {"ws_per_message_deflate": False, "ws_ping_interval": None, "ws_ping_timeout": None}
@@ -83,15 +77,10 @@ async def parley_app(database_url: str, nats_url: str) -> AsyncIterator[Litestar
     from parley.app import create_app
     from parley.settings import Settings
 
-    settings = Settings.from_env(
-        {
-            "PARLEY_DATABASE_URL": database_url,
-            "PARLEY_NATS_URL": nats_url,
-            "PARLEY_JWT_SECRET": os.environ.get("PARLEY_JWT_SECRET", ""),
-            # A prefix of its own: the app's presence bucket is this run's.
-            "PARLEY_NATS_PREFIX": f"cmdbench{uuid.uuid4().hex[:8]}",
-        }
-    )
+    env = {"PARLEY_DATABASE_URL": database_url, "PARLEY_NATS_URL": nats_url}
+    env["PARLEY_JWT_SECRET"] = os.environ.get("PARLEY_JWT_SECRET", "")
+    env["PARLEY_NATS_PREFIX"] = f"cmdbench{uuid.uuid4().hex[:8]}"  # its own presence bucket
+    settings = Settings.from_env(env)
     # The app's two adapters, as `parley serve` connects them.
     pool = await create_pool(database_url, command_timeout=5.0)
     client = await nats.connect(nats_url, connect_timeout=5)
@@ -107,16 +96,8 @@ async def parley_app(database_url: str, nats_url: str) -> AsyncIterator[Litestar
 @post("/api/messages", status_code=201)
 async def send_message(data: JSONBody[SendMessage]) -> CommandResult:
     message_id = uuid.UUID("00000000-0000-4000-8000-000000000001")
-    events = ["MessageSent"]
-    conversation_id = data.conversation_id
-    return CommandResult(
-        conversation_id=conversation_id,
-        position=1,
-        version=2,
-        events=events,
-        message_id=message_id,
-        seq=1,
-    )
+    ids: dict[str, Any] = {"conversation_id": data.conversation_id, "message_id": message_id}
+    return CommandResult(**ids, position=1, version=2, events=["MessageSent"], seq=1)
 
 
 @websocket("/ws/{conversation_id:uuid}")
@@ -142,20 +123,11 @@ async def send_all(text: str, sockets: list[WebSocket[Any, Any, Any]]) -> None:
 async def broadcast(data: JSONBody[SendMessage]) -> dict[str, int]:
     sockets = list(groups.get(data.conversation_id, ()))
     position = next(positions)
-    frame = frames.MessageCreated(
-        conversation_id=data.conversation_id,
-        stream_position=position + 1,
-        position=position,
-        at=datetime.now(UTC),
-        message_id=uuid.uuid4(),
-        seq=position,
-        sender="admin",
-        sender_id="bench",
-        message_type=data.message_type,
-        content=data.content,
-        attachment=data.attachment,
-        client_message_id=data.client_message_id,
-    )
+    sent: dict[str, Any] = {"content": data.content, "attachment": data.attachment, "seq": position}
+    sent |= {"message_type": data.message_type, "client_message_id": data.client_message_id}
+    sent |= {"conversation_id": data.conversation_id, "message_id": uuid.uuid4()}
+    sent |= {"stream_position": position + 1, "position": position, "at": datetime.now(UTC)}
+    frame = frames.MessageCreated(**sent, sender="admin", sender_id="bench")
     task = asyncio.create_task(send_all(frames.encode_frame(frame).decode(), sockets))
     background.add(task)
     task.add_done_callback(background.discard)

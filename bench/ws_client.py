@@ -29,6 +29,8 @@ from bench.common import raise_open_file_limit
 class Frame(msgspec.Struct):
     type: str
     content: str | None = None
+    ref: str | None = None
+    code: str | None = None
 
 
 class Event(msgspec.Struct):
@@ -42,16 +44,22 @@ decode_frame = msgspec.json.Decoder(Frame).decode
 decode_event = msgspec.json.Decoder(Event).decode
 
 
+async def ready_socket(url: str, compression: str | None) -> ClientConnection:
+    """A socket to ``url``, once it got its READY (after the replay)."""
+    ws = await connect(url, compression=compression, **OPTIONS)
+    while decode_frame(await asyncio.wait_for(ws.recv(), 60)).type != "READY":
+        pass
+    return ws
+
+
 class Client:
     """Named sets of sockets, each opened up to its READY; the deliveries of the current tag."""
 
     def __init__(self) -> None:
         self.sets: dict[str, list[ClientConnection]] = defaultdict(list)
         self.readers: dict[str, list[asyncio.Task[None]]] = defaultdict(list)
-        self.current = ""
-        self.kept: dict[int, list[int]] = defaultdict(list)
-        self.others = 0
-        self.close_codes: Counter[str] = Counter()
+        self.kept: dict[int, list[int]] = defaultdict(list)  # message number -> latencies, µs
+        self.current, self.others, self.close_codes = "", 0, Counter[str]()
 
     async def connect(
         self, name: str, urls: list[str], compression: str | None, concurrency: int = 50
@@ -61,9 +69,7 @@ class Client:
         async def one(url: str) -> None:
             async with gate:
                 try:
-                    ws = await connect(url, compression=compression, **OPTIONS)
-                    while decode_frame(await asyncio.wait_for(ws.recv(), 60)).type != "READY":
-                        pass  # the replay
+                    ws = await ready_socket(url, compression)
                 except Exception as error:
                     failures[type(error).__name__ + ": " + str(error)[:80]] += 1
                     return
@@ -72,12 +78,8 @@ class Client:
 
         await asyncio.gather(*(one(url) for url in urls))
         failed, seconds = failures.total(), round(time.monotonic() - started, 3)
-        return {
-            "connected": len(urls) - failed,
-            "failed": failed,
-            "seconds": seconds,
-            "failures": dict(failures.most_common(3)),
-        }
+        answer = {"connected": len(urls) - failed, "failed": failed, "seconds": seconds}
+        return answer | {"failures": dict(failures.most_common(3))}
 
     async def read(self, ws: ClientConnection) -> None:
         try:
@@ -98,11 +100,8 @@ class Client:
             self.close_codes[str(ws.close_code)] += 1
 
     async def close(self, name: str) -> dict[str, Any]:
-        sockets, readers, gate = (
-            self.sets.pop(name, []),
-            self.readers.pop(name, []),
-            asyncio.Semaphore(200),
-        )
+        sockets, readers = self.sets.pop(name, []), self.readers.pop(name, [])
+        gate = asyncio.Semaphore(200)
 
         async def one(ws: ClientConnection) -> None:
             async with gate:

@@ -9,49 +9,22 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import msgspec
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from bench import common
-from bench.ws_procs import HttpError, HttpPool, Rig, compression_of, token, ws_url
+from bench.ws_client import decode_frame, ready_socket
+from bench.ws_procs import HttpPool, Rig, compression_of, token, ws_url
 
 
-class Frame(msgspec.Struct):
-    type: str
-    content: str | None = None
-    ref: str | None = None
-    code: str | None = None
-
-
-decode = msgspec.json.Decoder(Frame).decode
-
-
-@dataclass
-class E2EResult:
-    send_via: str
-    rate: float
-    seconds: float
-    senders: int
-    sent: int
-    received: int
-    lost: int
-    # ms: ``delivery`` (send -> the subscriber's MESSAGE_CREATED), ``ack`` (send -> ACK
-    # or HTTP response), ``send_lag`` (how late the generator sent), and the tap's
-    # split ``to_log``, ``log_to_nats``, ``nats_to_socket``
-    latency: dict[str, dict[str, float]]
-    window_p99_ms: list[float]  # p99 of each 5 s of sends, to show how steady it was
-    errors: dict[str, int]
-    cpu: dict[str, float]
-
-    @property
-    def p99_ms(self) -> float:
-        return self.latency["delivery"]["p99"]
-
-
-async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -> E2EResult:
+async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -> dict[str, Any]:
+    """``latency`` in ms: ``delivery`` (send -> the subscriber's MESSAGE_CREATED), ``ack``
+    (send -> ACK or HTTP response), ``send_lag`` (how late the generator sent), and the
+    tap's split ``to_log``, ``log_to_nats``, ``nats_to_socket``; ``window_p99_ms``: p99
+    of each 5 s of sends, to show how steady it was."""
     args, cpu = rig.args, rig.cpu
     senders, gate, run_id = len(conversations), asyncio.Semaphore(50), secrets.token_hex(3)
     via_ws = args.send_via == "ws"
@@ -59,11 +32,7 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
     async def opened(role: str, i: int, conversation: str) -> ClientConnection:
         url = ws_url(serve.port, conversation, token(f"e2e-{role}-{run_id}-{i}"))
         async with gate:
-            compression = compression_of(args.compression)
-            ws = await connect(url, compression=compression, ping_interval=None, open_timeout=60)
-            while decode(await asyncio.wait_for(ws.recv(), 60)).type != "READY":
-                pass
-            return ws
+            return await ready_socket(url, compression_of(args.compression))
 
     subscribers = await asyncio.gather(*(opened("sub", *c) for c in enumerate(conversations)))
     sending = await asyncio.gather(
@@ -83,7 +52,7 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
     async def read(ws: ClientConnection, subscriber: bool) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
-                now, frame = time.monotonic_ns(), decode(raw)
+                now, frame = time.monotonic_ns(), decode_frame(raw)
                 if subscriber and frame.type == "MESSAGE_CREATED" and frame.content:
                     _, n, sent = frame.content.split("|")
                     if int(n) >= warmup:
@@ -99,44 +68,29 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
 
     readers = [asyncio.create_task(read(ws, True)) for ws in subscribers]
     readers += [asyncio.create_task(read(ws, False)) for ws in sending]
-    posts: set[asyncio.Task[None]] = set()
-    http = HttpPool(serve.port, 64, {"Authorization": f"Bearer {token('e2e-http')}"})
-    if not via_ws:
-        await http.__aenter__()
-
-    async def post(number: int, conversation_id: str, content: str) -> None:
-        body = msgspec.json.encode({"conversation_id": conversation_id, "content": content})
-        try:
-            if (status := await http.post("/api/messages", body)) != 201:
-                errors[f"http {status}"] += 1
-            elif number >= warmup:
-                samples["ack"].append((time.monotonic_ns() - sent_at[number]) / 1e6)
-        except (OSError, asyncio.IncompleteReadError, HttpError) as error:
-            errors[type(error).__name__] += 1
-
+    jwt = {"Authorization": f"Bearer {token('e2e-http')}"}
     t0, interval = time.monotonic() + 0.2, 1 / args.e2e_rate
-    for number in range(total):
-        if number == warmup:
-            cpu.start()
-        due = t0 + number * interval
-        if (delay := due - time.monotonic()) > 0:
-            await asyncio.sleep(delay)
-        if number >= warmup:
-            samples["send_lag"].append(max(0.0, time.monotonic() - due) * 1000)
-        which, now = number % senders, time.monotonic_ns()
-        content, sent_at[number] = f"e2e|{number}|{now}", now
-        if via_ws:
-            frame = {"type": "SEND_MESSAGE", "content": content, "ref": str(number)}
-            await sending[which].send(json.dumps(frame))
-        else:
-            posts.add(task := asyncio.create_task(post(number, conversations[which], content)))
-            task.add_done_callback(posts.discard)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(all_received.wait(), 5)
-    usage = cpu.stop()
-    await asyncio.gather(*posts, return_exceptions=True)
-    if not via_ws:
-        await http.__aexit__()
+    async with HttpPool(serve.port, 0 if via_ws else 64, jwt) as http:
+        for number in range(total):
+            if number == warmup:
+                cpu.start()
+            due = t0 + number * interval
+            if (delay := due - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            if number >= warmup:
+                samples["send_lag"].append(max(0.0, time.monotonic() - due) * 1000)
+            which, now = number % senders, time.monotonic_ns()
+            content, sent_at[number] = f"e2e|{number}|{now}", now
+            if via_ws:
+                frame = {"type": "SEND_MESSAGE", "content": content, "ref": str(number)}
+                await sending[which].send(json.dumps(frame))
+            else:
+                message = {"conversation_id": conversations[which], "content": content}
+                ack = samples["ack"] if number >= warmup else None
+                http.send("/api/messages", msgspec.json.encode(message), now, ack, errors)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_received.wait(), 5)
+        usage = cpu.stop()
     for ws in [*subscribers, *sending]:
         with contextlib.suppress(Exception):
             await ws.close()
@@ -153,16 +107,10 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
             samples["nats_to_socket"].append((at - split[2]) / 1e6)
         windows[(sent - sent_at.get(warmup, 0)) // 5_000_000_000].append((at - sent) / 1e6)
     names = ("delivery", "ack", "send_lag", "to_log", "log_to_nats", "nats_to_socket")
-    return E2EResult(
-        send_via=args.send_via,
-        rate=args.e2e_rate,
-        seconds=args.e2e_seconds,
-        senders=senders,
-        sent=expected,
-        received=len(samples["delivery"]),
-        lost=expected - len(samples["delivery"]),
-        latency={name: common.summary(samples[name]) for name in names},
-        window_p99_ms=[round(common.percentile(windows[w], 99), 1) for w in sorted(windows)],
-        errors=dict(errors),
-        cpu=usage,
-    )
+    received = len(samples["delivery"])
+    result = {"send_via": args.send_via, "rate": args.e2e_rate, "seconds": args.e2e_seconds}
+    result |= {"senders": senders, "sent": expected, "received": received}
+    result |= {"lost": expected - received}
+    result["latency"] = {name: common.summary(samples[name]) for name in names}
+    result["window_p99_ms"] = [round(common.percentile(windows[w], 99), 1) for w in sorted(windows)]
+    return result | {"errors": dict(errors), "cpu": usage}

@@ -7,66 +7,16 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import msgspec
 
 from bench import common
-from bench.ws_procs import HttpError, HttpPool, Rig, compression_of, settled_rss, token, ws_url
+from bench.ws_procs import HttpPool, Rig, compression_of, settled_rss, token, ws_url
 
 Samples = dict[str, list[float]]
-
-
-@dataclass
-class FanoutRound:
-    server: str
-    round: int
-    messages: int
-    posted_ok: int
-    deliveries: int
-    expected: int
-    seconds: float
-    deliveries_per_s: float
-    # ``delivery`` (POST send -> socket), ``spread`` (first delivery of the message ->
-    # this one), ``post`` (POST -> its response); Parley also ``to_log`` (POST send ->
-    # INSERT), ``log_to_nats`` (INSERT -> NATS) per message, ``nats_to_socket`` per delivery
-    latency: dict[str, dict[str, float]]
-    cpu: dict[str, float]
-    close_codes: dict[str, int]
-
-
-@dataclass
-class FanoutResult:
-    server: str
-    rounds: list[FanoutRound]
-    deliveries_per_s: float
-    delivered_fraction: float
-    latency: dict[str, dict[str, float]]
-    rss_before: int
-    rss_connected: int
-    connect_seconds: float
-
-    @property
-    def p99_ms(self) -> float:
-        return self.latency["delivery"]["p99"]
-
-
-@dataclass
-class MemoryResult:
-    server: str
-    compression: str
-    sockets: int
-    connected: int
-    connect_seconds: float
-    rss_before: int
-    rss_after: int
-    rss_after_close: int
-    kib_per_socket: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.kib_per_socket = (self.rss_after - self.rss_before) / 1024 / max(1, self.connected)
 
 
 async def drive(
@@ -80,21 +30,10 @@ async def drive(
     sent_at: dict[int, int] = {}
     post_ms: list[float] = []
     failures: dict[str, int] = defaultdict(int)
-    tasks: set[asyncio.Task[None]] = set()
+    warm = round(args.fanout_warmup * args.fanout_rate)
+    total = warm + round(args.fanout_seconds * args.fanout_rate)
+    t0, interval = time.monotonic() + 0.1, 1 / args.fanout_rate
     async with HttpPool(proc.port, 32, headers) as client:
-
-        async def post(number: int, body: bytes) -> None:
-            try:
-                if (status := await client.post(path, body)) not in (201, 202):
-                    failures[f"http {status}"] += 1
-                elif number >= 0:
-                    post_ms.append((time.monotonic_ns() - sent_at[number]) / 1e6)
-            except (OSError, asyncio.IncompleteReadError, HttpError) as error:
-                failures[type(error).__name__] += 1
-
-        warm = round(args.fanout_warmup * args.fanout_rate)
-        total = warm + round(args.fanout_seconds * args.fanout_rate)
-        t0, interval = time.monotonic() + 0.1, 1 / args.fanout_rate
         for i in range(total):
             if i == warm:
                 rig.cpu.start()
@@ -105,17 +44,19 @@ async def drive(
                 content, sent_at[number] = f"{tag}|{number}|{now}", now
             else:
                 content = f"warm|{i}|{now}"
-            conversation = conversations[i % len(conversations)]
-            body = msgspec.json.encode({"conversation_id": conversation, "content": content})
-            tasks.add(task := asyncio.create_task(post(number, body)))
-            task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
+            message = {"conversation_id": conversations[i % len(conversations)], "content": content}
+            into = post_ms if number >= 0 else None
+            client.send(path, msgspec.json.encode(message), now, into, failures)
     return sent_at, post_ms, dict(failures)
 
 
 async def fanout_round(
     rig: Rig, server: str, number: int, proc: common.Proc, conversations: Sequence[str]
-) -> tuple[FanoutRound, Samples]:
+) -> tuple[dict[str, Any], Samples]:
+    """One round on one server: ``latency`` of ``delivery`` (POST send -> socket),
+    ``spread`` (first delivery of the message -> this one), ``post`` (POST -> its
+    response); Parley also ``to_log`` (POST send -> INSERT), ``log_to_nats`` (INSERT ->
+    NATS) per message, ``nats_to_socket`` per delivery."""
     tag, args = f"{server}{number}", rig.args
     await rig.all_clients(op="tag", tag=tag)
     sent_at, post_ms, failures = await drive(rig, server, proc, conversations, tag)
@@ -159,8 +100,10 @@ async def fanout_round(
         common.log(f"(b) {server} round {number}: POST failures {failures}")
     q = {name: common.summary(v) for name, v in samples.items()}
     rate = deliveries / span if span else float("nan")
-    figures = (len(sent_at), len(post_ms), deliveries, expected, round(span, 3), rate, q, usage)
-    result = FanoutRound(server, number, *figures, dict(close_codes))
+    result = {"server": server, "round": number, "messages": len(sent_at)}
+    result |= {"posted_ok": len(post_ms), "deliveries": deliveries, "expected": expected}
+    result |= {"seconds": round(span, 3), "deliveries_per_s": rate, "latency": q, "cpu": usage}
+    result["close_codes"] = dict(close_codes)
     splits = [f"{label} p99 {q[k]['p99']:.1f} ms, " for k, label in SPLITS if k in q]
     common.log(
         f"(b) {server} round {number}: {deliveries}/{expected} deliveries, {rate:,.0f}/s, "
@@ -175,11 +118,11 @@ SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket",
 
 async def part_fanout(
     rig: Rig, servers: dict[str, common.Proc], conversations: Sequence[str]
-) -> list[FanoutResult]:
+) -> list[dict[str, Any]]:
     args = rig.args
     share = args.per_conversation // len(rig.clients)
     offer: dict[str, Any] = {"compression": compression_of(args.compression)}
-    connected: dict[str, tuple[int, int, float]] = {}
+    connected: dict[str, dict[str, Any]] = {}
     for name, proc in servers.items():
         before = await settled_rss(proc.pid, 0.5)
         requests = []
@@ -195,13 +138,13 @@ async def part_fanout(
             raise RuntimeError(f"(b) {failed} sockets to {name} failed: {answers}")
         seconds = max(a["seconds"] for a in answers)
         after = await settled_rss(proc.pid, 0.5)
-        connected[name] = (before, after, seconds)
+        connected[name] = {"rss_before": before, "rss_connected": after, "connect_seconds": seconds}
         common.log(
             f"(b) {sum(a['connected'] for a in answers)} sockets on {name} in {seconds:.1f} s "
             f"(RSS +{(after - before) / 1024 / 1024:.1f} MiB)"
         )
     await asyncio.sleep(2)  # let the connection storm settle
-    rounds: list[FanoutRound] = []
+    rounds: list[dict[str, Any]] = []
     pooled: dict[str, Samples] = {name: defaultdict(list) for name in servers}
     for r in range(args.rounds):
         for name in ("bare", "parley"):
@@ -211,28 +154,30 @@ async def part_fanout(
                 pooled[name][key] += values
     results = []
     for name in ("bare", "parley"):
-        mine = [r for r in rounds if r.server == name]
-        deliveries = sum(r.deliveries for r in mine)
-        fraction = deliveries / max(1, sum(r.expected for r in mine))
-        latency = {k: common.summary(v) for k, v in pooled[name].items()}
-        rate = deliveries / sum(r.seconds for r in mine)
-        results.append(FanoutResult(name, mine, rate, fraction, latency, *connected[name]))
+        mine = [r for r in rounds if r["server"] == name]
+        deliveries = sum(r["deliveries"] for r in mine)
+        result = {"server": name, "rounds": mine}
+        result["deliveries_per_s"] = deliveries / sum(r["seconds"] for r in mine)
+        result["delivered_fraction"] = deliveries / max(1, sum(r["expected"] for r in mine))
+        result["latency"] = {k: common.summary(v) for k, v in pooled[name].items()}
+        results.append(result | connected[name])
     for name in servers:
         await rig.all_clients(op="close", name=name)
     return results
 
 
 async def part_memory(
-    rig: Rig, start_servers: Callable[[str], Awaitable[dict[str, common.Proc]]], ids: list[str]
-) -> list[MemoryResult]:
+    rig: Rig,
+    servers_up: Callable[[str], AbstractAsyncContextManager[dict[str, common.Proc]]],
+    ids: list[str],
+) -> list[dict[str, Any]]:
     """Each server, for each compression setting, in a fresh process of its own:
     memory a process freed (sockets closed) is reused, so a second measurement in
     the same process would count too little."""
     client, sockets, per = rig.clients[0], rig.args.idle_sockets, rig.args.per_conversation
     results = []
     for compression in ("deflate", "none"):
-        servers = await start_servers(f"mem-{compression}")
-        try:
+        async with servers_up(f"mem-{compression}") as servers:
             for name, proc in servers.items():
                 jwt = token("mem-idle") if name == "parley" else None
                 urls = [ws_url(proc.port, ids[i // per % len(ids)], jwt) for i in range(sockets)]
@@ -247,14 +192,13 @@ async def part_memory(
                 after = await settled_rss(proc.pid)
                 await client.request(op="close", name="idle")
                 after_close = await settled_rss(proc.pid, 0.5)
-                connected = (answer["connected"], answer["seconds"])
-                m = MemoryResult(name, compression, sockets, *connected, before, after, after_close)
+                m = {"server": name, "compression": compression, "sockets": sockets}
+                m |= {"connected": answer["connected"], "connect_seconds": answer["seconds"]}
+                m |= {"rss_before": before, "rss_after": after, "rss_after_close": after_close}
+                m["kib_per_socket"] = (after - before) / 1024 / max(1, answer["connected"])
                 common.log(
-                    f"(c) {name}, {compression}: {m.connected} sockets in "
-                    f"{m.connect_seconds:.1f} s, {m.kib_per_socket:.1f} KiB each"
+                    f"(c) {name}, {compression}: {m['connected']} sockets in "
+                    f"{m['connect_seconds']:.1f} s, {m['kib_per_socket']:.1f} KiB each"
                 )
                 results.append(m)
-        finally:
-            for proc in servers.values():
-                common.stop(proc)
     return results

@@ -1,5 +1,5 @@
 """What bench.ws runs beside the servers: its helper processes, CPU and memory
-meters, a lean HTTP client, tokens, and the run's JetStream streams."""
+meters, a lean HTTP client, tokens."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,26 +31,6 @@ def ws_url(port: int, conversation_id: str, jwt: str | None) -> str:
 
 def compression_of(name: str) -> str | None:
     return None if name == "none" else name
-
-
-@contextlib.asynccontextmanager
-async def own_stream(nats_url: str, prefix: str) -> AsyncIterator[None]:
-    """Delete this run's JetStream streams (events, the presence bucket's) on the way out."""
-    try:
-        yield
-    finally:
-        import nats
-
-        for stream in (f"{prefix.upper()}_EVENTS", f"KV_{prefix.upper()}_PRESENCE"):
-            try:
-                nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
-                try:
-                    await nc.jetstream().delete_stream(stream)
-                    common.log(f"JetStream stream {stream} deleted")
-                finally:
-                    await nc.close()
-            except Exception as error:
-                common.log(f"could not delete JetStream stream {stream}: {error!r}")
 
 
 async def settled_rss(pid: int, seconds: float = 1.5) -> int:
@@ -111,18 +91,11 @@ class Agent:
 
     @classmethod
     async def start(cls, name: str, workdir: Path, *args: str) -> Agent:
+        options: Any = {"cwd": common.ROOT, "limit": 2**26, "start_new_session": True}
+        options |= {"stdin": asyncio.subprocess.PIPE, "stdout": asyncio.subprocess.PIPE}
+        command = [sys.executable, "-m", "bench.ws_client", *args]
         with (workdir / f"{name}.log").open("wb") as errors:
-            pipe = asyncio.subprocess.PIPE
-            command = [sys.executable, "-m", "bench.ws_client", *args]
-            process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=pipe,
-                stdout=pipe,
-                stderr=errors,
-                cwd=common.ROOT,
-                limit=2**26,
-                start_new_session=True,
-            )
+            process = await asyncio.create_subprocess_exec(*command, stderr=errors, **options)
         agent = cls(name, process)
         await agent.answer(30)
         return agent
@@ -191,10 +164,6 @@ class Rig:
         return list(await asyncio.gather(*(c.request(**request) for c in self.clients)))
 
 
-class HttpError(Exception):
-    pass
-
-
 class HttpPool:
     """Keep-alive HTTP/1.1 connections over asyncio streams, one request at a time on
     each: httpx costs a few milliseconds of CPU per request, enough to make the load
@@ -204,7 +173,7 @@ class HttpPool:
         self.port, self.size = port, size
         self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.idle = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]()
-        self.all: list[asyncio.StreamWriter] = []
+        self.all, self.pending = list[asyncio.StreamWriter](), set[asyncio.Task[None]]()
 
     async def open(self) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -217,6 +186,7 @@ class HttpPool:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        await asyncio.gather(*self.pending, return_exceptions=True)
         for writer in self.all:
             writer.close()
             with contextlib.suppress(Exception):
@@ -233,7 +203,7 @@ class HttpPool:
             try:
                 status = int(lines[0].split(" ", 2)[1])
             except (IndexError, ValueError):
-                raise HttpError(f"bad status line {lines[0]!r}") from None
+                raise ConnectionError(f"bad status line {lines[0]!r}") from None
             headers = dict(line.lower().partition(":")[::2] for line in lines[1:] if line)
             await reader.readexactly(int(headers.get("content-length", 0)))
         except BaseException:
@@ -243,3 +213,21 @@ class HttpPool:
             raise
         self.idle.put_nowait((reader, writer))
         return status
+
+    def send(
+        self, path: str, body: bytes, sent: int, into: list[float] | None, failures: dict[str, int]
+    ) -> None:
+        """POST in the background; its ms from ``sent`` (monotonic ns) to the answer into
+        ``into`` (None: not measured), a failure into ``failures``."""
+
+        async def timed() -> None:
+            try:
+                if (status := await self.post(path, body)) not in (201, 202):
+                    failures[f"http {status}"] += 1
+                elif into is not None:
+                    into.append((time.monotonic_ns() - sent) / 1e6)
+            except (OSError, asyncio.IncompleteReadError) as error:
+                failures[type(error).__name__] += 1
+
+        self.pending.add(task := asyncio.create_task(timed()))
+        task.add_done_callback(self.pending.discard)
