@@ -134,7 +134,7 @@ def tail(from_position: int | None, follow: bool, as_json: bool) -> None:
                 async for page in pages(store, after=after, until=None if follow else head):
                     _print(page, as_json=as_json, with_stream=True)
                     after = page[-1].global_position
-                while follow:
+                while follow and not shutdown.requested:  # (even should a cancel get lost)
                     await store.wait_for_events(after, FOLLOW_WAKE_UP)
                     async for page in pages(store, after=after):
                         _print(page, as_json=as_json, with_stream=True)

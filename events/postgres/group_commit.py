@@ -194,7 +194,8 @@ class GroupCommitter:
             with contextlib.suppress(Exception):
                 conn.terminate()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._pool.release(conn), 1.0)
+            async with asyncio.timeout(1.0):  # not wait_for: see events.postgres.pool.release
+                await self._pool.release(conn)
 
     async def _commit_isolating_failures(
         self,

@@ -49,8 +49,12 @@ async def create_pool(
 
 
 async def release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
+    """Give ``conn`` back within a second, or not at all. (``asyncio.timeout``,
+    not ``wait_for``: on Python 3.11 ``wait_for`` loses a cancellation landing
+    in the turn the release completes, and a Ctrl-C with it.)"""
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(pool.release(conn), 1.0)
+        async with asyncio.timeout(1.0):
+            await pool.release(conn)
 
 
 @contextlib.asynccontextmanager

@@ -261,7 +261,8 @@ class PostgresEventStore:
             return
         if usable(listener):
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(listener.remove_listener(NOTIFY_CHANNEL, self._on_notify), 1)
+                async with asyncio.timeout(1):  # not wait_for: see pool.release
+                    await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
         await release(self._pool, listener)
 
     # -- lifecycle -------------------------------------------------------------
