@@ -223,6 +223,5 @@ class Router:
                 await cancel_and_wait(watching)
                 with contextlib.suppress(Exception):
                     conn.remove_termination_listener(lost)
-                    await asyncio.wait_for(
-                        conn.execute("SELECT pg_advisory_unlock($1)", ROUTER_LOCK_KEY), 1
-                    )
+                    async with asyncio.timeout(1):
+                        await conn.execute("SELECT pg_advisory_unlock($1)", ROUTER_LOCK_KEY)

@@ -52,7 +52,8 @@ async def until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
 async def pause(stop: asyncio.Event, seconds: float) -> bool:
     """Wait ``seconds``; False if ``stop`` was set (first)."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await stop.wait()
     return not stop.is_set()
 
 

@@ -79,7 +79,8 @@ class _Server(uvicorn.Server):
         """Let the app say goodbye first (WebSockets get 1001, not uvicorn's 1012)."""
         if self._drain is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._drain(), 5)
+                async with asyncio.timeout(5):
+                    await self._drain()
         await super().shutdown(sockets)
 
     @contextlib.contextmanager

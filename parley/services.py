@@ -93,7 +93,8 @@ async def connect_postgres(
 ) -> asyncpg.Pool:
     """An asyncpg pool set up for the event store, or :class:`ServiceError`."""
     try:
-        return await asyncio.wait_for(create_pool(url, command_timeout=command_timeout), timeout)
+        async with asyncio.timeout(timeout):
+            return await create_pool(url, command_timeout=command_timeout)
     except _POSTGRES_CONNECT_ERRORS as error:
         raise ServiceError(setting, url, describe(error, timeout)) from None
 
@@ -142,7 +143,8 @@ async def connect_nats(
     with contextlib.suppress(BaseException):
         await connecting
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(client.close(), 1)
+        async with asyncio.timeout(1):
+            await client.close()
     if connecting.done() and not connecting.cancelled() and connecting.exception() is not None:
         error: BaseException | None = connecting.exception()
     else:
@@ -161,10 +163,12 @@ async def open_services(database_url: str, nats_url: str) -> AsyncIterator[Servi
             yield Services(pool=pool, nats=nats)
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(nats.close(), 5)
+                async with asyncio.timeout(5):
+                    await nats.close()
     finally:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(pool.close(), 10)
+            async with asyncio.timeout(10):
+                await pool.close()
 
 
 async def migrate(

@@ -82,6 +82,7 @@ async def _supervise(worker: Worker, stop: asyncio.Event) -> None:
                 exc_info=not isinstance(error, _OUTAGES),  # a bug: show where
             )
             try:
-                await asyncio.wait_for(stop.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await stop.wait()
             except TimeoutError:
                 delay = min(delay * 2, MAX_BACKOFF)

@@ -99,7 +99,8 @@ class ProjectionRunner:
                 subscription = None
                 await self.catch_up_from_store()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._idle_timeout)
+                    async with asyncio.timeout(self._idle_timeout):
+                        await stop.wait()
                 continue
             await self.apply([_decode(m.data) for m in messages])
             for message in messages:

@@ -125,7 +125,8 @@ class JetStreamRelay:
                 # Stopped: keep what was acknowledged so far.
                 if window.acked > self.position:
                     with contextlib.suppress(*_SAVE_ERRORS):  # lost: republished, deduplicated
-                        await asyncio.wait_for(self._save(window.acked), self._ack_timeout)
+                        async with asyncio.timeout(self._ack_timeout):
+                            await self._save(window.acked)
                         self.position = window.acked
 
     async def _relay(
@@ -277,9 +278,8 @@ class JetStreamRelay:
                 await cancel_and_wait(watching)
                 with contextlib.suppress(Exception):
                     conn.remove_termination_listener(lost)
-                    await asyncio.wait_for(
-                        conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK_KEY), 1
-                    )
+                    async with asyncio.timeout(1):
+                        await conn.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK_KEY)
 
 
 _ASK_TIMEOUT = 1.0
