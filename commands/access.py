@@ -1,8 +1,10 @@
 """The one access policy: who may see, write to and manage a conversation.
 
 Staff (admins, agents) see and write to every conversation; a client only to
-its own — the conversation's owner, ``owner_client_id``. Managing (status,
-priority, summary, delete, the inbox, the history, time travel) is for staff.
+its own — the conversation's owner, ``owner_client_id`` — and never its
+staff-only events (private notes, labels: ``can_see_event``). Managing
+(status, priority, summary, delete, assignment, notes, labels, snooze, merge,
+the inbox, the history, time travel) is for staff.
 Every edge (commands, read API, WebSocket, presence) asks here; nothing else
 compares an actor's client id with a conversation's. Pure: no I/O.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from commands import errors
 from commands.model import Actor, Role
-from events.catalogue import Side
+from events.catalogue import STAFF_ONLY_EVENTS, Event, Side
 
 NOT_YOURS = "this conversation belongs to another client"
 
@@ -79,3 +81,9 @@ def require_manage(actor: Actor, what: str) -> None:
 def require_send_as(actor: Actor, sender: Side) -> None:
     if not may_send_as(actor, sender):
         raise errors.Forbidden(f"a {actor.role} may not send as {sender}", field="sender")
+
+
+def can_see_event(actor: Actor, event: Event) -> bool:
+    """May ``actor`` see this event of a conversation it may see? Private
+    notes and labels (``STAFF_ONLY_EVENTS``) are for staff only."""
+    return actor.is_staff or not isinstance(event, STAFF_ONLY_EVENTS)

@@ -1,31 +1,41 @@
 """The conversation decider: pure ``decide`` and ``evolve``, no I/O.
 
-``decide(state, command, actor, new_id)`` returns the events a command causes
-(or raises a :class:`~commands.errors.DomainError`); ``evolve(state, event)``
-folds one event into the state (it lives in :mod:`commands.evolve`, and is
-re-exported here). Ids come in through ``new_id``; nothing here reads a
-clock, mints an id or touches a database.
+``decide(state, command, actor, new_id, now)`` returns the events a command
+causes (or raises a :class:`~commands.errors.DomainError`); ``evolve(state,
+event)`` folds one event into the state (it lives in :mod:`commands.evolve`,
+and is re-exported here). Ids come in through ``new_id`` and the time as
+``now``; nothing here reads a clock, mints an id or touches a database. The
+support workflow's commands are decided in :mod:`commands.workflow` (notes,
+labels, snooze) and :mod:`commands.merge`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from commands import access, errors
+from commands import access, errors, merge, workflow
 from commands.evolve import evolve, fold
 from commands.model import (
     Actor,
+    AddNote,
     AnyCommand,
     AssignConversation,
     ChangeStatus,
     ConversationState,
     DeleteConversation,
+    ImportMerged,
+    LabelConversation,
     MarkRead,
+    MergeConversation,
     SendMessage,
+    SnoozeConversation,
     StartConversation,
+    UnlabelConversation,
     UpdateConversation,
+    WakeConversation,
 )
 from events.catalogue import (
     AnyConversationEvent,
@@ -41,11 +51,16 @@ from events.catalogue import (
 )
 
 TRANSITIONS: Final[dict[Status, frozenset[Status]]] = {
-    Status.ACTIVE: frozenset({Status.PENDING, Status.CLOSED}),
-    Status.PENDING: frozenset({Status.ACTIVE, Status.CLOSED}),
+    Status.ACTIVE: frozenset({Status.PENDING, Status.SNOOZED, Status.CLOSED}),
+    Status.PENDING: frozenset({Status.ACTIVE, Status.SNOOZED, Status.CLOSED}),
+    Status.SNOOZED: frozenset({Status.ACTIVE, Status.PENDING, Status.SNOOZED, Status.CLOSED}),
     Status.CLOSED: frozenset({Status.ACTIVE}),  # a reopen
 }
-"""P8: the only status changes allowed. Same-status requests are refused."""
+"""P8: the only status changes allowed. Other same-status requests are
+refused; snoozed → snoozed is a new ``until``. Into ``snoozed`` only by
+SnoozeConversation (it needs an ``until``); out of it by a status change,
+a wake-up at ``until`` or the client's next message (back to ``active``).
+A merged conversation is closed for good (no reopen)."""
 
 NewId = Callable[[], UUID]
 
@@ -53,12 +68,16 @@ __all__ = ["TRANSITIONS", "NewId", "decide", "evolve", "fold"]
 
 
 def decide(
-    state: ConversationState, command: AnyCommand, actor: Actor, new_id: NewId
+    state: ConversationState, command: AnyCommand, actor: Actor, new_id: NewId, now: datetime
 ) -> list[AnyConversationEvent]:
-    """The events ``command`` causes on a conversation in ``state``."""
+    """The events ``command`` causes on a conversation in ``state`` at ``now``."""
     if isinstance(command, StartConversation):
         return _start(state, command, actor, new_id)
     _check_access(state, actor)
+    if isinstance(command, ImportMerged):  # completes a merge: may land on a closed target
+        return merge.import_merged(state, command, actor, new_id)
+    if state.merged_into is not None and not isinstance(command, MarkRead):
+        raise errors.ConversationWasMerged(state.merged_into)
     match command:
         case ChangeStatus():
             return _change_status(state, command, actor)
@@ -74,6 +93,16 @@ def decide(
             return _mark_read(state, command, actor)
         case AssignConversation():
             return _assign(state, command, actor)
+        case AddNote():
+            return workflow.add_note(state, command, actor, new_id())
+        case LabelConversation() | UnlabelConversation():
+            return workflow.label(state, command, actor)
+        case SnoozeConversation():
+            return workflow.snooze(state, command, actor, now)
+        case WakeConversation():
+            return workflow.wake(state, command, actor, now)
+        case MergeConversation():
+            return merge.merge(state, command, actor)
 
 
 # -- one function per command ------------------------------------------------------
@@ -109,6 +138,10 @@ def _change_status(
     state: ConversationState, command: ChangeStatus, actor: Actor
 ) -> list[AnyConversationEvent]:
     access.require_manage(actor, "change a conversation's status")
+    if command.status is Status.SNOOZED:
+        raise errors.InvalidCommand(
+            "snooze with POST /api/conversations/{id}/snooze and an until", field="status"
+        )
     if command.status not in TRANSITIONS[state.status]:
         raise errors.InvalidTransition(
             f"cannot change status from {state.status} to {command.status}", field="status"
@@ -144,6 +177,7 @@ def _send(
     access.require_send_as(actor, sender)
     _require_open(state)
     return [
+        *workflow.woken_by_client(state, actor),
         MessageSent(
             conversation_id=_id(state),
             message_id=new_id(),
@@ -154,7 +188,7 @@ def _send(
             content=command.content,
             attachment=command.attachment,
             client_message_id=command.client_message_id,
-        )
+        ),
     ]
 
 

@@ -38,6 +38,40 @@ class TeamExists(DomainError):
     code = "team_exists"
 
 
+class LabelNotFound(DomainError):
+    code = "label_not_found"
+
+
+class LabelExists(DomainError):
+    """Another label has this id or (ignoring case) this name."""
+
+    code = "label_exists"
+
+
+class CannedResponseNotFound(DomainError):
+    code = "canned_response_not_found"
+
+
+class CodeTaken(DomainError):
+    """Another canned response the caller can use has this code."""
+
+    code = "code_taken"
+
+
+class ConversationWasMerged(DomainError):
+    """The conversation was merged into another (``details.into``): it takes
+    no new message or change; write to the target instead (409)."""
+
+    code = "conversation_merged"
+
+    def __init__(self, into: object) -> None:
+        super().__init__(
+            f"the conversation was merged into {into}; write to that one",
+            details={"into": str(into)},
+        )
+        self.into = into
+
+
 class ConversationExists(DomainError):
     code = "conversation_exists"
 

@@ -13,13 +13,20 @@ from events.catalogue import (
     AnyEvent,
     ConversationAssigned,
     ConversationDeleted,
+    ConversationLabelled,
+    ConversationMerged,
+    ConversationMergedIn,
+    ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
+    ConversationUnlabelled,
     ConversationUpdated,
+    ConversationWoke,
     MessageSent,
     MessagesRead,
     Side,
+    Status,
 )
 
 
@@ -47,14 +54,33 @@ def evolve(state: ConversationState, event: AnyEvent) -> ConversationState:
                 summary=state.summary if event.summary is None else event.summary,
             )
         case ConversationStatusChanged():
-            return replace(state, status=event.to_status)
+            return replace(state, status=event.to_status, snoozed_until=None)
         case ConversationDeleted():
             return replace(state, deleted=True)
+        case ConversationSnoozed():
+            return replace(state, status=Status.SNOOZED, snoozed_until=event.until)
+        case ConversationWoke():
+            return replace(state, status=Status.ACTIVE, snoozed_until=None)
+        case ConversationLabelled():
+            return replace(state, labels=state.labels | {event.label_id})
+        case ConversationUnlabelled():
+            return replace(state, labels=state.labels - {event.label_id})
+        case ConversationMerged():  # closed for good; its unread move to the target
+            return replace(
+                state,
+                status=Status.CLOSED,
+                snoozed_until=None,
+                merged_into=event.into,
+                unread_for_staff=(),
+                unread_for_client=(),
+            )
+        case ConversationMergedIn():
+            return replace(state, merged_sources=(*state.merged_sources, event.source_id))
         case MessageSent():
-            if event.sender is Side.CLIENT:
+            if _unread_for_staff(event):
                 unread = (*state.unread_for_staff, event.seq)
                 return replace(state, last_seq=event.seq, unread_for_staff=unread)
-            if event.sender is Side.ADMIN:
+            if _unread_for_client(event):
                 unread = (*state.unread_for_client, event.seq)
                 return replace(state, last_seq=event.seq, unread_for_client=unread)
             return replace(state, last_seq=event.seq)
@@ -91,10 +117,14 @@ def fold(state: ConversationState, events: Iterable[AnyEvent]) -> ConversationSt
         match event:
             case MessageSent():
                 last_seq = event.seq
-                if event.sender is Side.CLIENT:
+                if _unread_for_staff(event):
                     staff.append(event.seq)
-                elif event.sender is Side.ADMIN:
+                elif _unread_for_client(event):
                     client.append(event.seq)
+            case ConversationMerged():
+                staff.clear()
+                client.clear()
+                state = evolve(state, event)
             case MessagesRead() if event.reader is Side.ADMIN:
                 staff_cursor = max(staff_cursor, event.up_to_seq)
                 cursors[event.reader_id] = max(cursors.get(event.reader_id, 0), event.up_to_seq)
@@ -113,6 +143,18 @@ def fold(state: ConversationState, events: Iterable[AnyEvent]) -> ConversationSt
         unread_for_client=tuple(client),
         staff_cursors=cursors,
     )
+
+
+def _unread_for_staff(message: MessageSent) -> bool:
+    """A client message is unread for staff, unless it is a merged-in copy of
+    one read before the merge."""
+    copied = message.merged_from
+    return message.sender is Side.CLIENT and (copied is None or not copied.read_by_staff)
+
+
+def _unread_for_client(message: MessageSent) -> bool:
+    copied = message.merged_from
+    return message.sender is Side.ADMIN and (copied is None or not copied.read_by_client)
 
 
 def _moved(cursors: dict[str, int], reader_id: str, up_to: int) -> dict[str, int]:

@@ -19,6 +19,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from msgspec.structs import replace
@@ -68,6 +69,7 @@ class CommandHandler:
         on_appended: Callable[[Sequence[NewEvent], AppendResult], None] | None = None,
         on_handled: OnHandled | None = None,
         answer_within: float = 4.5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``on_appended(events, result)`` hears of every append this handler
         makes, in each conversation's order (the WebSocket edge uses it to reach
@@ -82,6 +84,7 @@ class CommandHandler:
         self._locks = StreamLocks()
         self._max_attempts = max_attempts
         self._new_id = new_id
+        self._clock = clock
 
     async def handle(
         self, command: AnyCommand, actor: Actor, *, correlation_id: UUID | None = None
@@ -144,7 +147,8 @@ class CommandHandler:
             try:
                 if command.seen_version is not None and folded.state.started:
                     await self._guard(stream_id, command.seen_version, folded, actor)
-                decided = decide(folded.state, command, actor, id_source(base, "id", self._new_id))
+                new_id = id_source(base, "id", self._new_id)
+                decided = decide(folded.state, command, actor, new_id, self._clock())
             except errors.DomainError:
                 if not fresh:  # the cache may be behind another process: look again
                     folded, fresh = await self._catch_up(stream_id, folded), True

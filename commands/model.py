@@ -7,6 +7,7 @@ they need no tag: ``AnyCommand`` is a plain union for ``decide`` to match on.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -19,6 +20,9 @@ from events.catalogue import (
     Channel,
     Client,
     Content,
+    LabelId,
+    MergedFrom,
+    MessageSent,
     MessageType,
     NonEmptyId,
     Priority,
@@ -123,6 +127,65 @@ class AssignConversation(Command, frozen=True, kw_only=True):
     reason: AssignReason = AssignReason.MANUAL
 
 
+class AddNote(Command, frozen=True, kw_only=True):
+    """A private note for staff. ``mentions``: the agents it notifies (the
+    edges add those its ``@name``s name, see commands.notes)."""
+
+    conversation_id: UUID
+    content: Content
+    mentions: tuple[StaffId, ...] = ()
+
+
+class LabelConversation(Command, frozen=True, kw_only=True):
+    conversation_id: UUID
+    label_id: LabelId
+
+
+class UnlabelConversation(Command, frozen=True, kw_only=True):
+    conversation_id: UUID
+    label_id: LabelId
+
+
+class SnoozeConversation(Command, frozen=True, kw_only=True):
+    """Set the conversation aside until ``until`` (or the client's next message)."""
+
+    conversation_id: UUID
+    until: datetime
+
+
+class WakeConversation(Command, frozen=True, kw_only=True):
+    """The waker's command: wake the conversation if its snooze is over."""
+
+    conversation_id: UUID
+
+
+class MergeTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """What a merge needs to know of its target (read by the merge service)."""
+
+    client_id: str
+    status: Status
+    deleted: bool = False
+    merged_into: UUID | None = None
+
+
+class MergeConversation(Command, frozen=True, kw_only=True):
+    """Merge this conversation (the source) into ``into``; ``target`` is
+    ``into``'s state as the merge service read it (``None``: no such one)."""
+
+    conversation_id: UUID
+    into: UUID
+    target: MergeTarget | None = None
+
+
+class ImportMerged(Command, frozen=True, kw_only=True):
+    """The target's half of a merge: copy the source's messages (each with
+    where it came from) after the target's own."""
+
+    conversation_id: UUID
+    source_id: UUID
+    messages: tuple[tuple[MessageSent, MergedFrom], ...] = ()
+
+
 AnyCommand = (
     StartConversation
     | UpdateConversation
@@ -131,6 +194,13 @@ AnyCommand = (
     | SendMessage
     | MarkRead
     | AssignConversation
+    | AddNote
+    | LabelConversation
+    | UnlabelConversation
+    | SnoozeConversation
+    | WakeConversation
+    | MergeConversation
+    | ImportMerged
 )
 
 
@@ -157,6 +227,12 @@ class ConversationState(msgspec.Struct, frozen=True, kw_only=True):
     staff_cursors: dict[str, int] = msgspec.field(default_factory=dict)
     assignee_id: str | None = None
     team_id: str | None = None
+    labels: frozenset[str] = frozenset()
+    snoozed_until: datetime | None = None
+    merged_into: UUID | None = None
+    """Set once merged into another conversation: it takes nothing new."""
+    merged_sources: tuple[UUID, ...] = ()
+    """The conversations whose messages were merged into this one."""
 
     def cursor_of(self, staff_id: str) -> int:
         return self.staff_cursors.get(staff_id, 0)

@@ -143,7 +143,7 @@ class Router:
             reason=AssignReason.ROUTER if decision.agent_id else AssignReason.AGENT_OFFLINE,
         )
         try:
-            decided = decide(state, command, ROUTER_ACTOR, self._new_id)
+            decided = decide(state, command, ROUTER_ACTOR, self._new_id, datetime.now(UTC))
         except errors.DomainError as error:
             decided, refusal = [], str(error)
         else:

@@ -17,15 +17,29 @@ from events.catalogue import (
     AgentProfileChanged,
     AgentRegistered,
     AnyEvent,
+    CannedResponseChanged,
+    CannedResponseCreated,
+    CannedResponseDeleted,
     ConversationAssigned,
     ConversationDeleted,
+    ConversationLabelled,
+    ConversationMerged,
+    ConversationMergedIn,
+    ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
+    ConversationUnlabelled,
     ConversationUpdated,
+    ConversationWoke,
+    LabelChanged,
+    LabelCreated,
+    LabelDeleted,
     MessageSent,
     MessagesRead,
     MessageType,
+    NoteAdded,
+    NotificationsRead,
     TeamCreated,
     TeamMemberAdded,
     TeamMemberRemoved,
@@ -87,6 +101,32 @@ def summary(event: AnyEvent) -> str:
             )
         case TeamMemberAdded() | TeamMemberRemoved():
             details = f"{event.team_id}: {event.agent_id}"
+        case NoteAdded():
+            details = f"by {event.author_id}: {_quote(event.content)}"
+            details += f" (mentions {', '.join(event.mentions)})" if event.mentions else ""
+        case ConversationLabelled() | ConversationUnlabelled():
+            details = f"{event.label_id} by {event.by}"
+        case ConversationSnoozed():
+            details = f"until {event.until.isoformat()} by {event.by} (was {event.from_status})"
+        case ConversationWoke():
+            details = f"({event.reason})"
+        case ConversationMerged():
+            details = f"into {event.into} up to #{event.up_to_seq} by {event.by}"
+        case ConversationMergedIn():
+            details = f"{event.message_count} message(s) from {event.source_id} by {event.by}"
+        case NotificationsRead():
+            read = f"up to {event.up_to_position}" if event.up_to_position is not None else ""
+            details = f"{event.agent_id} {read}{' '.join(map(str, event.note_ids))}"
+        case LabelCreated() | LabelChanged():
+            details = f"{event.label_id} {_quote(event.name) if event.name else ''}"
+            details += f" {event.colour}" if event.colour else ""
+        case LabelDeleted():
+            details = event.label_id
+        case CannedResponseCreated() | CannedResponseChanged():
+            code = f"/{event.code}" if event.code else ""
+            details = f"{event.response_id} {code} {_quote(event.content) if event.content else ''}"
+        case CannedResponseDeleted():
+            details = str(event.response_id)
         case _:
             assert_never(event)
     return f"{event_type(event)} {details}".rstrip()

@@ -4,106 +4,155 @@ Each event is a frozen, keyword-only Struct. Its ``tag`` is the event type name
 that is stored in the ``events.type`` column and inside the JSON payload, so it
 must never change. Schema evolution happens only by adding fields with
 defaults (or, for breaking changes, a new version with an upcaster).
+
+This module holds the conversation events and the unions; the field types
+live in :mod:`events.fields`, the directory's and catalogues' events in
+:mod:`events.directory_events` (both re-exported here).
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+import typing
 from typing import Annotated, Final
 from uuid import UUID
 
 import msgspec
 
-MAX_CONTENT_LENGTH: Final = 4000
-"""Upper bound on a message's content, in characters."""
-
-
-class Channel(StrEnum):
-    WHATSAPP = "whatsapp"
-    EMAIL = "email"
-    WEB = "web"
-
-
-class Priority(StrEnum):
-    LOW = "Low"
-    MEDIUM = "Medium"
-    HIGH = "High"
-
-
-class Status(StrEnum):
-    ACTIVE = "active"
-    PENDING = "pending"
-    CLOSED = "closed"
-
-
-class Side(StrEnum):
-    """Who is on which side of a conversation: staff (admin) or client, or the system."""
-
-    ADMIN = "admin"
-    CLIENT = "client"
-    SYSTEM = "system"
-
-
-class MessageType(StrEnum):
-    TEXT = "text"
-    IMAGE = "image"
-    FILE = "file"
-
-
-# Text fields refuse NUL characters (PostgreSQL cannot store them in jsonb);
-# content must have at least one visible character.
-_NO_NUL = r"^[^\x00]*\Z"
-_NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*\Z"
-
-NonEmptyId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_NOT_BLANK)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_NOT_BLANK)]
-Content = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=MAX_CONTENT_LENGTH, pattern=_NOT_BLANK)
-]
-Summary = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
-Reason = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
-
-
-class Client(msgspec.Struct, frozen=True, kw_only=True):
-    id: NonEmptyId
-    name: Name
-
-
-class Attachment(msgspec.Struct, frozen=True, kw_only=True):
-    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=_NOT_BLANK)]
-    name: Name | None = None
-    mime_type: Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)] | None = None
-    size: Annotated[int, msgspec.Meta(ge=0)] | None = None
-
-
-class Availability(StrEnum):
-    ONLINE = "online"
-    AWAY = "away"
-    OFFLINE = "offline"
-
-
-class AssignReason(StrEnum):
-    """Why an assignment changed: a person chose it, the team's router did, or
-    the router took the conversation back from an agent offline too long."""
-
-    MANUAL = "manual"
-    ROUTER = "router"
-    AGENT_OFFLINE = "agent_offline"
-
-
-StaffId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00\s/]+\Z")]
-"""An agent's or a team's id: no blanks, no slashes (it goes in paths)."""
-Capacity = Annotated[int, msgspec.Meta(ge=0, le=1000)]
-
-
-class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
-    """Base of every stored event; ``type`` is the stored tag."""
-
-
-class ConversationEvent(Event, frozen=True, kw_only=True):
-    """An event of one conversation's stream."""
-
-    conversation_id: UUID
+from events.directory_events import (
+    AgentAvailabilityChanged as AgentAvailabilityChanged,
+)
+from events.directory_events import (
+    AgentProfileChanged as AgentProfileChanged,
+)
+from events.directory_events import (
+    AgentRegistered as AgentRegistered,
+)
+from events.directory_events import (
+    CannedResponseChanged as CannedResponseChanged,
+)
+from events.directory_events import (
+    CannedResponseCreated as CannedResponseCreated,
+)
+from events.directory_events import (
+    CannedResponseDeleted as CannedResponseDeleted,
+)
+from events.directory_events import (
+    LabelChanged as LabelChanged,
+)
+from events.directory_events import (
+    LabelCreated as LabelCreated,
+)
+from events.directory_events import (
+    LabelDeleted as LabelDeleted,
+)
+from events.directory_events import (
+    NotificationsRead as NotificationsRead,
+)
+from events.directory_events import (
+    TeamCreated as TeamCreated,
+)
+from events.directory_events import (
+    TeamMemberAdded as TeamMemberAdded,
+)
+from events.directory_events import (
+    TeamMemberRemoved as TeamMemberRemoved,
+)
+from events.fields import (
+    MAX_CONTENT_LENGTH as MAX_CONTENT_LENGTH,
+)
+from events.fields import (
+    AssignReason as AssignReason,
+)
+from events.fields import (
+    Attachment as Attachment,
+)
+from events.fields import (
+    Availability as Availability,
+)
+from events.fields import (
+    CannedCode as CannedCode,
+)
+from events.fields import (
+    Capacity as Capacity,
+)
+from events.fields import (
+    Channel as Channel,
+)
+from events.fields import (
+    Client as Client,
+)
+from events.fields import (
+    Colour as Colour,
+)
+from events.fields import (
+    Content as Content,
+)
+from events.fields import (
+    ConversationEvent as ConversationEvent,
+)
+from events.fields import (
+    Event as Event,
+)
+from events.fields import (
+    LabelId as LabelId,
+)
+from events.fields import (
+    LabelName as LabelName,
+)
+from events.fields import (
+    MergedFrom as MergedFrom,
+)
+from events.fields import (
+    MessageType as MessageType,
+)
+from events.fields import (
+    Name as Name,
+)
+from events.fields import (
+    NonEmptyId as NonEmptyId,
+)
+from events.fields import (
+    Priority as Priority,
+)
+from events.fields import (
+    Reason as Reason,
+)
+from events.fields import (
+    Side as Side,
+)
+from events.fields import (
+    StaffId as StaffId,
+)
+from events.fields import (
+    Status as Status,
+)
+from events.fields import (
+    Summary as Summary,
+)
+from events.fields import (
+    WakeReason as WakeReason,
+)
+from events.support_events import (
+    ConversationLabelled as ConversationLabelled,
+)
+from events.support_events import (
+    ConversationMerged as ConversationMerged,
+)
+from events.support_events import (
+    ConversationMergedIn as ConversationMergedIn,
+)
+from events.support_events import (
+    ConversationSnoozed as ConversationSnoozed,
+)
+from events.support_events import (
+    ConversationUnlabelled as ConversationUnlabelled,
+)
+from events.support_events import (
+    ConversationWoke as ConversationWoke,
+)
+from events.support_events import (
+    NoteAdded as NoteAdded,
+)
 
 
 class ConversationStarted(ConversationEvent, tag="ConversationStarted", frozen=True, kw_only=True):
@@ -144,6 +193,8 @@ class MessageSent(ConversationEvent, tag="MessageSent", frozen=True, kw_only=Tru
     content: Content
     attachment: Attachment | None = None
     client_message_id: NonEmptyId | None = None
+    merged_from: MergedFrom | None = None
+    """Set on the copy a merge makes of another conversation's message."""
 
 
 class MessagesRead(ConversationEvent, tag="MessagesRead", frozen=True, kw_only=True):
@@ -179,47 +230,6 @@ class ConversationUnassigned(
     reason: AssignReason = AssignReason.MANUAL
 
 
-# -- the staff directory: one stream per agent (``agent-<id>``), one per team ---------
-
-
-class AgentRegistered(Event, tag="AgentRegistered", frozen=True, kw_only=True):
-    """A staff member's profile, from their first sign-in or an admin."""
-
-    agent_id: StaffId
-    display_name: Name
-    capacity: Capacity
-
-
-class AgentProfileChanged(Event, tag="AgentProfileChanged", frozen=True, kw_only=True):
-    """Only what changed is set."""
-
-    agent_id: StaffId
-    display_name: Name | None = None
-    capacity: Capacity | None = None
-
-
-class AgentAvailabilityChanged(Event, tag="AgentAvailabilityChanged", frozen=True, kw_only=True):
-    agent_id: StaffId
-    availability: Availability
-
-
-class TeamCreated(Event, tag="TeamCreated", frozen=True, kw_only=True):
-    team_id: StaffId
-    name: Name
-    routing: bool = True
-    """Whether the team's router assigns its waiting conversations."""
-
-
-class TeamMemberAdded(Event, tag="TeamMemberAdded", frozen=True, kw_only=True):
-    team_id: StaffId
-    agent_id: StaffId
-
-
-class TeamMemberRemoved(Event, tag="TeamMemberRemoved", frozen=True, kw_only=True):
-    team_id: StaffId
-    agent_id: StaffId
-
-
 AnyConversationEvent = (
     ConversationStarted
     | ConversationUpdated
@@ -229,6 +239,13 @@ AnyConversationEvent = (
     | MessagesRead
     | ConversationAssigned
     | ConversationUnassigned
+    | NoteAdded
+    | ConversationLabelled
+    | ConversationUnlabelled
+    | ConversationSnoozed
+    | ConversationWoke
+    | ConversationMerged
+    | ConversationMergedIn
 )
 AnyStaffEvent = (
     AgentRegistered
@@ -237,29 +254,25 @@ AnyStaffEvent = (
     | TeamCreated
     | TeamMemberAdded
     | TeamMemberRemoved
+    | NotificationsRead
 )
-AnyEvent = AnyConversationEvent | AnyStaffEvent
+AnyCatalogueEvent = (
+    LabelCreated
+    | LabelChanged
+    | LabelDeleted
+    | CannedResponseCreated
+    | CannedResponseChanged
+    | CannedResponseDeleted
+)
+AnyEvent = AnyConversationEvent | AnyStaffEvent | AnyCatalogueEvent
 """The tagged union of every event type."""
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in (
-        ConversationStarted,
-        ConversationUpdated,
-        ConversationStatusChanged,
-        ConversationDeleted,
-        MessageSent,
-        MessagesRead,
-        ConversationAssigned,
-        ConversationUnassigned,
-        AgentRegistered,
-        AgentProfileChanged,
-        AgentAvailabilityChanged,
-        TeamCreated,
-        TeamMemberAdded,
-        TeamMemberRemoved,
-    )
+    cls.__struct_config__.tag: cls for cls in typing.get_args(AnyEvent)
 }
+
+STAFF_ONLY_EVENTS: Final = (NoteAdded, ConversationLabelled, ConversationUnlabelled)
+"""Conversation events a client never sees (commands.access decides who may)."""
 
 
 def event_type(event: Event) -> str:

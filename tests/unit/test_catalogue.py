@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
@@ -16,27 +17,45 @@ from events.catalogue import (
     AnyEvent,
     AssignReason,
     Availability,
+    CannedResponseChanged,
+    CannedResponseCreated,
+    CannedResponseDeleted,
     Channel,
     Client,
     ConversationAssigned,
     ConversationDeleted,
+    ConversationLabelled,
+    ConversationMerged,
+    ConversationMergedIn,
+    ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
+    ConversationUnlabelled,
     ConversationUpdated,
+    ConversationWoke,
+    LabelChanged,
+    LabelCreated,
+    LabelDeleted,
+    MergedFrom,
     MessageSent,
     MessagesRead,
+    NoteAdded,
+    NotificationsRead,
     Priority,
     Side,
     Status,
     TeamCreated,
     TeamMemberAdded,
     TeamMemberRemoved,
+    WakeReason,
     event_type,
 )
 from events.envelope import Metadata, NewEvent
 
 CID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+NID = uuid.UUID("00000000-0000-4000-8000-000000000002")
+AT = datetime(2026, 12, 3, 18, 30, tzinfo=UTC)
 
 ONE_OF_EACH = [
     ConversationStarted(
@@ -72,7 +91,34 @@ ONE_OF_EACH = [
     TeamCreated(team_id="billing", name="Billing"),
     TeamMemberAdded(team_id="billing", agent_id="ann"),
     TeamMemberRemoved(team_id="billing", agent_id="ann"),
+    NoteAdded(
+        conversation_id=CID, note_id=NID, author_id="ann", content="@bob?", mentions=("bob",)
+    ),
+    ConversationLabelled(conversation_id=CID, label_id="vip", by="ann"),
+    ConversationUnlabelled(conversation_id=CID, label_id="vip", by="ann"),
+    ConversationSnoozed(conversation_id=CID, until=AT, from_status=Status.PENDING, by="ann"),
+    ConversationWoke(conversation_id=CID, reason=WakeReason.CLIENT_MESSAGE),
+    ConversationMerged(conversation_id=CID, into=NID, up_to_seq=3, by="ann"),
+    ConversationMergedIn(conversation_id=NID, source_id=CID, message_count=1, by="ann"),
+    NotificationsRead(agent_id="bob", up_to_position=42),
+    LabelCreated(label_id="vip", name="VIP", colour="#ff0000"),
+    LabelChanged(label_id="vip", colour="#00ff00"),
+    LabelDeleted(label_id="vip"),
+    CannedResponseCreated(response_id=NID, code="thanks", content="Thank you!", owner_id="ann"),
+    CannedResponseChanged(response_id=NID, content="Thanks!"),
+    CannedResponseDeleted(response_id=NID),
 ]
+COPY = MessageSent(
+    conversation_id=NID,
+    message_id=uuid.uuid4(),
+    seq=1,
+    sender=Side.CLIENT,
+    sender_id="c1",
+    content="Hi!",
+    merged_from=MergedFrom(
+        conversation_id=CID, seq=1, message_id=uuid.uuid4(), sent_at=AT, read_by_staff=True
+    ),
+)
 
 
 def test_the_catalogue_has_every_event_of_the_design_once() -> None:
@@ -91,11 +137,25 @@ def test_the_catalogue_has_every_event_of_the_design_once() -> None:
         "TeamCreated",
         "TeamMemberAdded",
         "TeamMemberRemoved",
+        "NoteAdded",
+        "ConversationLabelled",
+        "ConversationUnlabelled",
+        "ConversationSnoozed",
+        "ConversationWoke",
+        "ConversationMerged",
+        "ConversationMergedIn",
+        "NotificationsRead",
+        "LabelCreated",
+        "LabelChanged",
+        "LabelDeleted",
+        "CannedResponseCreated",
+        "CannedResponseChanged",
+        "CannedResponseDeleted",
     }
     assert {event_type(e) for e in ONE_OF_EACH} == set(EVENT_TYPES)
 
 
-@pytest.mark.parametrize("event", ONE_OF_EACH, ids=event_type)
+@pytest.mark.parametrize("event", [*ONE_OF_EACH, COPY], ids=event_type)
 def test_every_event_survives_a_json_round_trip(event: AnyEvent) -> None:
     encoded = msgspec.json.encode(event)
     assert msgspec.json.decode(encoded, type=AnyEvent) == event

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 import pytest
@@ -26,6 +27,7 @@ from commands.model import (
     MarkRead,
     Role,
     SendMessage,
+    SnoozeConversation,
     StartConversation,
     UpdateConversation,
 )
@@ -45,6 +47,8 @@ from events.catalogue import (
     Status,
 )
 
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
 CID = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
 ALICE = Actor(id="alice", role=Role.ADMIN)
 BOB = Actor(id="bob", role=Role.AGENT)
@@ -61,7 +65,7 @@ def given(*commands: tuple[AnyCommand, Actor]) -> ConversationState:
     """The state after running ``commands`` from scratch."""
     state = INITIAL_STATE
     for command, actor in commands:
-        state = reduce(evolve, decide(state, command, actor, ids()), state)
+        state = reduce(evolve, decide(state, command, actor, ids(), NOW), state)
     return state
 
 
@@ -78,6 +82,8 @@ def send(actor: Actor, content: str = "hi") -> tuple[AnyCommand, Actor]:
 
 
 def status(to: Status) -> tuple[AnyCommand, Actor]:
+    if to is Status.SNOOZED:  # only a snooze, with an until, leads there
+        return SnoozeConversation(conversation_id=CID, until=NOW + timedelta(hours=1)), ALICE
     return ChangeStatus(conversation_id=CID, status=to), ALICE
 
 
@@ -85,7 +91,7 @@ def status(to: Status) -> tuple[AnyCommand, Actor]:
 
 
 def test_starting_a_conversation() -> None:
-    [event] = decide(INITIAL_STATE, START[0], ALICE, ids())
+    [event] = decide(INITIAL_STATE, START[0], ALICE, ids(), NOW)
     assert isinstance(event, ConversationStarted)
     assert (event.conversation_id, event.status, event.priority) == (
         CID,
@@ -96,61 +102,67 @@ def test_starting_a_conversation() -> None:
 
 def test_a_conversation_starts_only_once() -> None:
     with pytest.raises(errors.ConversationExists):
-        decide(given(START), START[0], ALICE, ids())
+        decide(given(START), START[0], ALICE, ids(), NOW)
 
 
 def test_a_client_starts_only_its_own_conversations() -> None:
     with pytest.raises(errors.Forbidden):
-        decide(INITIAL_STATE, START[0], MALLORY, ids())
-    assert decide(INITIAL_STATE, START[0], CAROL, ids())
+        decide(INITIAL_STATE, START[0], MALLORY, ids(), NOW)
+    assert decide(INITIAL_STATE, START[0], CAROL, ids(), NOW)
 
 
 def test_commands_on_an_unknown_conversation_are_refused() -> None:
     with pytest.raises(errors.ConversationNotFound):
-        decide(INITIAL_STATE, send(ALICE)[0], ALICE, ids())
+        decide(INITIAL_STATE, send(ALICE)[0], ALICE, ids(), NOW)
 
 
 def test_messages_are_numbered_in_order_with_the_senders_side() -> None:
     state = given(START, send(CAROL), send(ALICE))
-    [event] = decide(state, send(BOB)[0], BOB, ids())
+    [event] = decide(state, send(BOB)[0], BOB, ids(), NOW)
     assert isinstance(event, MessageSent)
     assert (event.seq, event.sender, event.sender_id) == (3, Side.ADMIN, "bob")
 
 
 def test_staff_may_send_as_system_but_a_client_may_not_pretend() -> None:
     system = SendMessage(conversation_id=CID, content="closed by bot", sender=Side.SYSTEM)
-    [event] = decide(given(START), system, ALICE, ids())
+    [event] = decide(given(START), system, ALICE, ids(), NOW)
     assert isinstance(event, MessageSent) and event.sender is Side.SYSTEM
     as_admin = SendMessage(conversation_id=CID, content="x", sender=Side.ADMIN)
     with pytest.raises(errors.Forbidden):
-        decide(given(START), as_admin, CAROL, ids())
+        decide(given(START), as_admin, CAROL, ids(), NOW)
 
 
 def test_a_client_cannot_touch_another_clients_conversation() -> None:
     with pytest.raises(errors.Forbidden):
-        decide(given(START), send(MALLORY)[0], MALLORY, ids())
+        decide(given(START), send(MALLORY)[0], MALLORY, ids(), NOW)
 
 
 def test_a_client_cannot_change_status_or_priority() -> None:
     with pytest.raises(errors.Forbidden):
-        decide(given(START), ChangeStatus(conversation_id=CID, status=Status.CLOSED), CAROL, ids())
+        decide(
+            given(START), ChangeStatus(conversation_id=CID, status=Status.CLOSED), CAROL, ids(), NOW
+        )
     update = UpdateConversation(conversation_id=CID, priority=Priority.HIGH)
     with pytest.raises(errors.Forbidden):
-        decide(given(START), update, CAROL, ids())
+        decide(given(START), update, CAROL, ids(), NOW)
 
 
 @pytest.mark.parametrize(("src", "dst"), [(s, d) for s in Status for d in Status])
 def test_status_changes_follow_the_table(src: Status, dst: Status) -> None:
-    path = {Status.ACTIVE: [], Status.PENDING: [Status.PENDING], Status.CLOSED: [Status.CLOSED]}
-    state = given(START, *(status(s) for s in path[src]))
+    state = given(START, *([status(src)] if src is not Status.ACTIVE else []))
     command = ChangeStatus(conversation_id=CID, status=dst)
-    if dst in TRANSITIONS[src]:
-        [event] = decide(state, command, ALICE, ids())
+    if dst is Status.SNOOZED:  # needs an until: the snooze command
+        with pytest.raises(
+            errors.InvalidCommand if src is not Status.CLOSED else errors.DomainError
+        ):
+            decide(state, command, ALICE, ids(), NOW)
+    elif dst in TRANSITIONS[src]:
+        [event] = decide(state, command, ALICE, ids(), NOW)
         assert isinstance(event, ConversationStatusChanged)
         assert (event.from_status, event.to_status) == (src, dst)
     else:
         with pytest.raises(errors.InvalidTransition):
-            decide(state, command, ALICE, ids())
+            decide(state, command, ALICE, ids(), NOW)
 
 
 @pytest.mark.parametrize(
@@ -166,16 +178,16 @@ def test_status_changes_follow_the_table(src: Status, dst: Status) -> None:
 def test_a_closed_conversation_changes_only_by_a_reopen(command: AnyCommand) -> None:
     closed = given(START, send(CAROL), status(Status.CLOSED))
     with pytest.raises(errors.ConversationClosed):
-        decide(closed, command, ALICE, ids())
+        decide(closed, command, ALICE, ids(), NOW)
     reopened = given(START, send(CAROL), status(Status.CLOSED), status(Status.ACTIVE))
-    assert decide(reopened, command, ALICE, ids())
+    assert decide(reopened, command, ALICE, ids(), NOW)
 
 
 def test_updating_to_what_it_already_is_changes_nothing() -> None:
     same = UpdateConversation(conversation_id=CID, priority=Priority.MEDIUM)
-    assert decide(given(START), same, ALICE, ids()) == []
+    assert decide(given(START), same, ALICE, ids(), NOW) == []
     both = UpdateConversation(conversation_id=CID, priority=Priority.HIGH, summary="refund")
-    [event] = decide(given(START), both, ALICE, ids())
+    [event] = decide(given(START), both, ALICE, ids(), NOW)
     assert event == ConversationUpdated(
         conversation_id=CID, priority=Priority.HIGH, summary="refund"
     )
@@ -183,14 +195,14 @@ def test_updating_to_what_it_already_is_changes_nothing() -> None:
 
 def test_an_empty_update_is_refused() -> None:
     with pytest.raises(errors.InvalidCommand):
-        decide(given(START), UpdateConversation(conversation_id=CID), ALICE, ids())
+        decide(given(START), UpdateConversation(conversation_id=CID), ALICE, ids(), NOW)
 
 
 def test_marking_read_counts_only_the_other_sides_messages() -> None:
     state = given(START, send(CAROL), send(CAROL), send(ALICE), send(CAROL))
     assert (len(state.unread_for_staff), len(state.unread_for_client)) == (3, 1)
 
-    [event] = decide(state, MarkRead(conversation_id=CID, up_to_seq=2), BOB, ids())
+    [event] = decide(state, MarkRead(conversation_id=CID, up_to_seq=2), BOB, ids(), NOW)
     assert event == MessagesRead(
         conversation_id=CID, reader=Side.ADMIN, reader_id="bob", up_to_seq=2
     )
@@ -200,38 +212,40 @@ def test_marking_read_counts_only_the_other_sides_messages() -> None:
 
 def test_marking_read_what_is_read_already_emits_nothing() -> None:
     state = given(START, send(CAROL), send(ALICE), (MarkRead(conversation_id=CID), ALICE))
-    assert decide(state, MarkRead(conversation_id=CID), ALICE, ids()) == []
+    assert decide(state, MarkRead(conversation_id=CID), ALICE, ids(), NOW) == []
     # Staff's own messages never become unread for staff.
     only_staff = given(START, send(ALICE), send(BOB))
-    assert decide(only_staff, MarkRead(conversation_id=CID), BOB, ids()) == []
+    assert decide(only_staff, MarkRead(conversation_id=CID), BOB, ids(), NOW) == []
 
 
 def test_each_staff_member_reads_for_themselves() -> None:
     state = given(START, send(CAROL), send(ALICE), (MarkRead(conversation_id=CID), ALICE))
-    [event] = decide(state, MarkRead(conversation_id=CID), BOB, ids())
+    [event] = decide(state, MarkRead(conversation_id=CID), BOB, ids(), NOW)
     assert isinstance(event, MessagesRead)
     assert (event.reader_id, event.up_to_seq) == ("bob", 2)
     state = evolve(state, event)
     assert state.staff_cursors == {"alice": 2, "bob": 2}
-    assert decide(state, MarkRead(conversation_id=CID), BOB, ids()) == []
+    assert decide(state, MarkRead(conversation_id=CID), BOB, ids(), NOW) == []
 
 
 def test_a_closed_conversation_can_still_be_read() -> None:
     closed = given(START, send(CAROL), status(Status.CLOSED))
-    [event] = decide(closed, MarkRead(conversation_id=CID), ALICE, ids())
+    [event] = decide(closed, MarkRead(conversation_id=CID), ALICE, ids(), NOW)
     assert isinstance(event, MessagesRead)
 
 
 def test_reading_past_the_last_message_is_refused() -> None:
     with pytest.raises(errors.InvalidCommand):
-        decide(given(START, send(CAROL)), MarkRead(conversation_id=CID, up_to_seq=2), ALICE, ids())
+        decide(
+            given(START, send(CAROL)), MarkRead(conversation_id=CID, up_to_seq=2), ALICE, ids(), NOW
+        )
 
 
 def test_a_deleted_conversation_takes_no_more_commands() -> None:
     deleted = given(START, (DeleteConversation(conversation_id=CID), ALICE))
     assert deleted.deleted
     with pytest.raises(errors.ConversationDeleted):
-        decide(deleted, send(ALICE)[0], ALICE, ids())
+        decide(deleted, send(ALICE)[0], ALICE, ids(), NOW)
 
 
 def assign(agent: str | None = None, team: str | None = None) -> tuple[AnyCommand, Actor]:
@@ -240,7 +254,7 @@ def assign(agent: str | None = None, team: str | None = None) -> tuple[AnyComman
 
 def test_an_agent_alone_is_assigned_within_the_conversations_team() -> None:
     state = given(START, assign(team="billing"))
-    [event] = decide(state, *assign("bob"), ids())
+    [event] = decide(state, *assign("bob"), ids(), NOW)
     assert event == ConversationAssigned(
         conversation_id=CID, agent_id="bob", team_id="billing", by="alice"
     )
@@ -249,23 +263,23 @@ def test_an_agent_alone_is_assigned_within_the_conversations_team() -> None:
 
 def test_unassigning_leaves_no_assignee() -> None:
     state = given(START, assign("bob", "billing"))
-    [event] = decide(state, *assign(team="billing"), ids())
+    [event] = decide(state, *assign(team="billing"), ids(), NOW)
     # Back in the team's queue: the event names who had it, nobody has it now.
     assert isinstance(event, ConversationUnassigned) and event.agent_id == "bob"
     assert (evolve(state, event).assignee_id, evolve(state, event).team_id) == (None, "billing")
-    [event] = decide(state, *assign(), ids())
+    [event] = decide(state, *assign(), ids(), NOW)
     assert isinstance(event, ConversationUnassigned)
     assert (evolve(state, event).assignee_id, evolve(state, event).team_id) == (None, None)
 
 
 def test_assigning_to_the_current_assignment_emits_nothing() -> None:
-    assert decide(given(START, assign("bob", "billing")), *assign("bob"), ids()) == []
-    assert decide(given(START), *assign(), ids()) == []
+    assert decide(given(START, assign("bob", "billing")), *assign("bob"), ids(), NOW) == []
+    assert decide(given(START), *assign(), ids(), NOW) == []
 
 
 def test_a_client_cannot_assign() -> None:
     with pytest.raises(errors.Forbidden):
-        decide(given(START), assign("bob")[0], CAROL, ids())
+        decide(given(START), assign("bob")[0], CAROL, ids(), NOW)
 
 
 # -- properties over random event sequences --------------------------------------------

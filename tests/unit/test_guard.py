@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import uuid
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
@@ -50,6 +51,8 @@ from events.catalogue import (
 )
 from events.envelope import RecordedEvent
 from tests.fakes.memory_store import MemoryEventStore
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 CID = uuid.UUID("00000000-0000-4000-8000-0000000000cc")
 ALICE = Actor(id="alice", role=Role.ADMIN)
@@ -137,7 +140,7 @@ def test_the_guard_refuses_exactly_when_someone_else_moved_the_conversation(
         try:
             expected: list[str] | type[errors.DomainError] = [
                 event_type(e)
-                for e in decide(state, plain, sender, lambda: uuid.UUID(int=next(counter)))
+                for e in decide(state, plain, sender, lambda: uuid.UUID(int=next(counter)), NOW)
             ]
         except errors.DomainError as refusal:
             expected = type(refusal)

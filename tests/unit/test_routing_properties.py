@@ -77,6 +77,8 @@ from events.catalogue import (
 )
 from events.envelope import Metadata, RecordedEvent
 
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
 ADMIN = Actor(id="admin", role=Role.ADMIN)
 ROUTER = Actor(id="router", role=Role.ADMIN)
 AGENTS = ("ann", "ben", "cat", "dan", "eve")
@@ -173,7 +175,7 @@ class RoutingMachine(RuleBasedStateMachine):
     def conversation(self, cid: uuid.UUID, command: AnyCommand, actor: Actor) -> list[AnyEvent]:
         state = self.states.get(cid, INITIAL_STATE)
         try:
-            events: list[AnyEvent] = list(decide(state, command, actor, uuid.uuid4))
+            events: list[AnyEvent] = list(decide(state, command, actor, uuid.uuid4, NOW))
         except errors.DomainError:
             return []
         for event in events:

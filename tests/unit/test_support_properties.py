@@ -15,6 +15,7 @@ model of what must hold after every step:
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from functools import reduce
 
 import pytest
@@ -51,6 +52,8 @@ from events.catalogue import (
     Status,
 )
 
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
 CID = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
 ALICE = Actor(id="alice", role=Role.ADMIN)
 BOB = Actor(id="bob", role=Role.AGENT)
@@ -76,7 +79,9 @@ class SupportConversationMachine(RuleBasedStateMachine):
         start = StartConversation(
             conversation_id=CID, client=Client(id="c-1", name="Carol"), channel=Channel.WEB
         )
-        self.state = reduce(evolve, decide(INITIAL_STATE, start, ALICE, new_ids), INITIAL_STATE)
+        self.state = reduce(
+            evolve, decide(INITIAL_STATE, start, ALICE, new_ids, NOW), INITIAL_STATE
+        )
         # The model: who sent each message (by seq), how far each reader has
         # read (by actor id), the status, and the assignment.
         self.senders: list[Side] = []
@@ -89,7 +94,7 @@ class SupportConversationMachine(RuleBasedStateMachine):
         """The events ``command`` caused (folded into the state), or its refusal."""
         before = self.state
         try:
-            events = decide(self.state, command, actor, new_ids)
+            events = decide(self.state, command, actor, new_ids, NOW)
         except errors.DomainError as refusal:
             return refusal
         for event in events:
@@ -193,7 +198,7 @@ class SupportConversationMachine(RuleBasedStateMachine):
             AssignConversation(conversation_id=CID),
         ):
             with pytest.raises(errors.DomainError):
-                decide(self.state, command, actor, new_ids)
+                decide(self.state, command, actor, new_ids, NOW)
 
     # -- invariants --------------------------------------------------------------------
 
