@@ -199,6 +199,14 @@ async def test_staff_label_and_unlabel_a_conversation_and_rows_show_its_labels(
     types = [e.type for e in await store.read_stream(f"conversation-{cid}")]
     assert types[-2:] == ["ConversationLabelled", "ConversationUnlabelled"]
 
+    # A closed conversation may still be labelled (a label often says why it closed).
+    closed = await api.patch(
+        f"/api/conversations/{cid}/status", json={"status": "closed"}, headers=tokens.admin
+    )
+    assert closed.status_code == 200, closed.text
+    relabelled = await label(api, tokens.agent, cid, label_id)
+    assert (relabelled.status_code, relabelled.json()["events"]) == (200, ["ConversationLabelled"])
+
 
 async def test_only_labels_of_the_catalogue_go_on_conversations(
     api: httpx.AsyncClient, tokens: Tokens
@@ -248,7 +256,11 @@ async def test_the_inbox_filters_by_every_label_given(
     many = await api.get(
         "/api/conversations", params=[("label", f"l{n}") for n in range(11)], headers=tokens.admin
     )
-    assert (bad.status_code, bad.json()["field"]) == (400, "label")
+    assert (bad.status_code, bad.json()["code"], bad.json()["field"]) == (
+        400,
+        "invalid_query",
+        "label",
+    )
     assert many.status_code == 400
 
 
