@@ -87,3 +87,15 @@ def can_see_event(actor: Actor, event: Event) -> bool:
     """May ``actor`` see this event of a conversation it may see? Private
     notes and labels (``STAFF_ONLY_EVENTS``) are for staff only."""
     return actor.is_staff or not isinstance(event, STAFF_ONLY_EVENTS)
+
+
+def require_catalogue_user(actor: Actor) -> None:
+    """Labels and canned responses are staff-only: reading, using, managing."""
+    if not actor.is_staff:
+        raise errors.Forbidden("labels and canned responses are for staff")
+
+
+def can_manage_canned(actor: Actor, owner_id: str | None) -> bool:
+    """A shared canned response (``owner_id`` ``None``) is managed by admins;
+    an agent's own by that agent, and by admins."""
+    return actor.role is Role.ADMIN or (actor.is_staff and owner_id == actor.id)

@@ -26,9 +26,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
+from commands.catalogue_handler import CatalogueHandler
 from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
+from commands.http_catalogues import CATALOGUE_HANDLERS, provide_catalogue_context
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
@@ -36,6 +38,7 @@ from parley.health import HealthController
 from parley.http_errors import EXCEPTION_HANDLERS
 from parley.metrics import Metrics, metrics_endpoint
 from parley.settings import Settings
+from read_api.catalogues import CATALOGUE_QUERIES
 from read_api.http import QUERY_HANDLERS
 from ws_edge.config import EdgeConfig
 from ws_edge.directory import Directory
@@ -61,10 +64,18 @@ def _route_handlers() -> list[ControllerRouterHandler]:
     """Every router of the app."""
     api = Router(
         path="/api",
-        route_handlers=[*COMMAND_HANDLERS, *STAFF_HANDLERS, *QUERY_HANDLERS, *PRESENCE_HANDLERS],
+        route_handlers=[
+            *COMMAND_HANDLERS,
+            *STAFF_HANDLERS,
+            *QUERY_HANDLERS,
+            *PRESENCE_HANDLERS,
+            *CATALOGUE_HANDLERS,
+            *CATALOGUE_QUERIES,
+        ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),
             "staff": Provide(provide_staff_context, sync_to_thread=False),
+            "catalogue": Provide(provide_catalogue_context, sync_to_thread=False),
         },
     )
     return [HealthController, metrics_endpoint, api, *WEBSOCKET_HANDLERS]
@@ -111,6 +122,7 @@ def create_app(
     local_feed = LocalFeed(hub)
     handler = CommandHandler(store, on_appended=local_feed.appended, on_handled=metrics.on_handled)
     staff_handler = StaffHandler(store)
+    catalogue_handler = CatalogueHandler(store)
     edge = Edge(
         hub,
         store,
@@ -134,6 +146,7 @@ def create_app(
                 "authenticate": authenticate,
                 "command_handler": handler,
                 "staff_handler": staff_handler,
+                "catalogue_handler": catalogue_handler,
             }
         ),
         dependencies={

@@ -19,6 +19,7 @@ from events.postgres.store import PostgresEventStore
 from events.store import StoreUnavailable
 from parley.settings import Settings
 from projections.base import Projection
+from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
 from projections.runner import ProjectionRunner
 from projections.staff import StaffProjection
@@ -37,7 +38,7 @@ class Worker(Protocol):
 
 def projections() -> list[Projection]:
     """Every projection Parley keeps."""
-    return [InboxProjection(), TimelineProjection(), StaffProjection()]
+    return [InboxProjection(), TimelineProjection(), StaffProjection(), CataloguesProjection()]
 
 
 async def run_workers(

@@ -27,9 +27,11 @@ from uuid import UUID
 from events.catalogue import (
     ConversationAssigned,
     ConversationDeleted,
+    ConversationLabelled,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
+    ConversationUnlabelled,
     ConversationUpdated,
     MessageSent,
     MessagesRead,
@@ -126,6 +128,18 @@ SET assignee_id = $2, team_id = $3, last_update = $4, position = $5, version = $
     unread_for_staff = {_staff_unread("$2::text")}
 WHERE conversation_id = $1
 """
+# The labels a conversation carries, in the order they were put on.
+_LABELLED = """
+UPDATE conversations
+SET labels = array_append(array_remove(labels, $2), $2), last_update = $3, position = $4,
+    version = $5
+WHERE conversation_id = $1
+"""
+_UNLABELLED = """
+UPDATE conversations
+SET labels = array_remove(labels, $2), last_update = $3, position = $4, version = $5
+WHERE conversation_id = $1
+"""
 
 
 class InboxProjection:
@@ -163,6 +177,10 @@ class InboxProjection:
                     (_STAFF_CURSOR, (e.conversation_id, e.reader_id, e.up_to_seq)),
                     (_STAFF_RECOUNT, (e.conversation_id, pos, version)),
                 ]
+            case ConversationLabelled() as e:
+                return [(_LABELLED, (e.conversation_id, e.label_id, at, pos, version))]
+            case ConversationUnlabelled() as e:
+                return [(_UNLABELLED, (e.conversation_id, e.label_id, at, pos, version))]
         return []
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:

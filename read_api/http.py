@@ -22,7 +22,7 @@ from litestar.params import FromPath, QueryParameter
 from commands import access, errors
 from commands.http import MAX_SEQ, NO_NUL
 from commands.model import Actor, stream_id_for
-from events.catalogue import Priority, Status
+from events.catalogue import LabelId, Priority, Status
 from events.envelope import RecordedEvent
 from events.store import EventStore
 from read_api import errors as read_errors
@@ -57,6 +57,7 @@ Search = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
 Cursor = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
 StaffRef = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=NO_NUL)]
 AsOf = Annotated[str | None, QueryParameter(min_length=1, max_length=64, pattern=NO_NUL)]
+MAX_LABEL_FILTERS = 10
 _POSITION = re.compile(r"[0-9]{1,19}")
 
 
@@ -91,6 +92,7 @@ async def inbox(
     include_deleted: Annotated[bool, QueryParameter()] = False,
     assignee: StaffRef = None,
     team: StaffRef = None,
+    label: Annotated[list[str] | None, QueryParameter(max_items=MAX_LABEL_FILTERS)] = None,
     sort: Annotated[Sort, QueryParameter()] = Sort.LAST_MESSAGE,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -109,6 +111,7 @@ async def inbox(
         include_deleted=include_deleted,
         assignee_id=actor.id if assignee == ME else assignee,
         team_id=team,
+        label_ids=_label_ids(label),
     )
     try:
         page = await list_conversations(
@@ -123,6 +126,14 @@ async def inbox(
     except BadCursor as error:
         raise read_errors.InvalidQuery(str(error), field="cursor") from error
     return msgspec.structs.replace(page, items=[for_viewer(v, actor) for v in page.items])
+
+
+def _label_ids(label: list[str] | None) -> tuple[str, ...]:
+    """``label=`` (repeatable: every one must be on the row), each a label id."""
+    try:
+        return tuple(msgspec.convert(label or [], list[LabelId]))
+    except msgspec.ValidationError as error:
+        raise read_errors.InvalidQuery(f"label: {error}", field="label") from error
 
 
 @get(

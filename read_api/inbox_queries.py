@@ -60,6 +60,8 @@ class InboxFilter(msgspec.Struct, frozen=True, kw_only=True):
     assignee_id: str | None = None
     """An agent's id (``me`` already resolved), or ``unassigned``."""
     team_id: str | None = None
+    label_ids: tuple[str, ...] = ()
+    """Conversations carrying every one of these labels (each still in the catalogue)."""
 
 
 class BadCursor(ValueError):
@@ -122,7 +124,18 @@ def _where(filters: InboxFilter, args: list[Any]) -> list[str]:
         conditions.append("assignee_id IS NULL")
     elif filters.assignee_id is not None:
         conditions.append(f"assignee_id = {arg(filters.assignee_id)}")
+    if filters.label_ids:
+        conditions.append(_with_labels(arg(list(filters.label_ids))))
     return conditions
+
+
+def _with_labels(ids: str) -> str:
+    """The rows carrying every label of ``ids`` (the GIN index), none of which
+    was deleted: a deleted label is on no row (as the rows show them)."""
+    return (
+        f"labels @> {ids}::text[] AND NOT EXISTS (SELECT 1 FROM unnest({ids}::text[]) AS w(id)"
+        " WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.label_id = w.id))"
+    )
 
 
 async def list_conversations(

@@ -11,6 +11,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from read_api.row_labels import LABELS_COLUMN, LabelView, labels_of
+
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 DEFAULT_WAIT_SECONDS = 2.0
@@ -58,6 +60,8 @@ class ConversationView(msgspec.Struct, frozen=True, kw_only=True):
     my_unread: int = 0
     """The viewer's own unread: staff, the client messages after their own
     cursor; a client, ``unread_for_client``."""
+    labels: list[LabelView] = []
+    """Its labels still in the catalogue, by name (staff only: empty for a client)."""
 
 
 class ConversationPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,7 +118,7 @@ def view_columns(viewer: str) -> str:
     """A ConversationView's columns of the row ``c`` as the staff member
     ``viewer`` (an SQL expression, ``NULL`` for a client) sees it: their own
     unread is one index range scan over the client messages after their cursor."""
-    return f"""{_COLUMNS}, CASE WHEN {viewer}::text IS NULL THEN 0 ELSE (
+    return f"""{_COLUMNS}, {LABELS_COLUMN}, CASE WHEN {viewer}::text IS NULL THEN 0 ELSE (
     SELECT count(*) FROM inbox_client_messages m
     WHERE m.conversation_id = c.conversation_id AND m.seq > coalesce((
         SELECT k.up_to_seq FROM inbox_staff_cursors k
@@ -123,7 +127,9 @@ def view_columns(viewer: str) -> str:
 
 
 def view_of(row: asyncpg.Record) -> ConversationView:
-    return ConversationView(**{f: row[f] for f in ConversationView.__struct_fields__})
+    values = {f: row[f] for f in ConversationView.__struct_fields__}
+    values["labels"] = labels_of(values["labels"])
+    return ConversationView(**values)
 
 
 _BY_ID = f"""

@@ -29,6 +29,7 @@ def for_viewer(view: ConversationView, actor: Actor) -> ConversationView:
         waiting_since=None,
         unread_for_staff=None,
         my_unread=view.unread_for_client,
+        labels=[],  # labels are staff-only
     )
 
 

@@ -14,13 +14,19 @@ from events.catalogue import (
     AgentAvailabilityChanged,
     AgentRegistered,
     Availability,
+    CannedResponseCreated,
     Channel,
     Client,
     ConversationAssigned,
+    ConversationLabelled,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
+    ConversationUnlabelled,
     Event,
+    LabelChanged,
+    LabelCreated,
+    LabelDeleted,
     MessagesRead,
     Priority,
     Side,
@@ -33,6 +39,7 @@ from events.jetstream.relay import Topology
 from events.postgres.store import PostgresEventStore, create_pool
 from parley.app import create_app
 from parley.settings import Settings
+from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
@@ -45,7 +52,8 @@ from tests.factories import message
 CONVERSATIONS = 200
 MESSAGES_PER_CONVERSATION = 500  # 100,000 messages in all
 AGENTS = [f"agent-{n}" for n in range(5)]
-PROJECTIONS = (InboxProjection, TimelineProjection, StaffProjection)
+PROJECTIONS = (InboxProjection, TimelineProjection, StaffProjection, CataloguesProjection)
+LABELS = ["vip", "billing", "gone"]
 
 
 def new(*data: Event) -> list[NewEvent]:
@@ -62,6 +70,26 @@ async def staff_directory(store: PostgresEventStore) -> None:
         await store.append(
             "team-support", new(TeamMemberAdded(team_id="support", agent_id=agent)), n + 1
         )
+
+
+async def catalogues(store: PostgresEventStore) -> None:
+    """Three labels (one renamed, one deleted) and a few canned responses."""
+    labels: list[Event] = [
+        LabelCreated(label_id=label_id, name=label_id.title(), colour="#aa0000")
+        for label_id in LABELS
+    ]
+    labels += [LabelChanged(label_id="vip", name="VIP"), LabelDeleted(label_id="gone")]
+    await store.append("labels", new(*labels), 0)
+    canned = [
+        CannedResponseCreated(
+            response_id=uuid.uuid4(),
+            code=f"c{n}",
+            content="Hello",
+            owner_id=AGENTS[n] if n else None,
+        )
+        for n in range(3)
+    ]
+    await store.append("canned-responses", new(*canned), 0)
 
 
 def workflow(cid: uuid.UUID, n: int) -> list[NewEvent]:
@@ -96,11 +124,16 @@ def workflow(cid: uuid.UUID, n: int) -> list[NewEvent]:
     events.append(
         MessagesRead(conversation_id=cid, reader=Side.ADMIN, reader_id=agent, up_to_seq=400)
     )
+    for label_id in LABELS[: n % 4]:
+        events.append(ConversationLabelled(conversation_id=cid, label_id=label_id, by="alice"))
+    if n % 5 == 0 and n % 4:
+        events.append(ConversationUnlabelled(conversation_id=cid, label_id="vip", by="alice"))
     return new(*events)
 
 
 async def fill(store: PostgresEventStore) -> None:
     await staff_directory(store)
+    await catalogues(store)
     numbers = iter(range(CONVERSATIONS))
 
     async def conversation() -> None:
@@ -155,6 +188,9 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
     assert {r["waiting_since"] is None for r in before["conversations"]} == {True, False}
     assert len(before["inbox_staff_cursors"]) >= 2 * CONVERSATIONS
     assert len(before["team_members"]) == len(AGENTS)
+    assert {r["label_id"] for r in before["labels"]} == {"vip", "billing"}
+    assert len(before["canned_responses"]) == 3
+    assert {len(r["labels"]) for r in before["conversations"]} == {0, 1, 2, 3}
 
     port = free_port()
     settings = Settings(
