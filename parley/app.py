@@ -29,6 +29,7 @@ from nats.aio.client import Client as NATS
 from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
+from commands.http_notes import NOTE_HANDLERS
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
@@ -37,6 +38,7 @@ from parley.http_errors import EXCEPTION_HANDLERS
 from parley.metrics import Metrics, metrics_endpoint
 from parley.settings import Settings
 from read_api.http import QUERY_HANDLERS
+from read_api.notes_http import NOTE_QUERY_HANDLERS
 from ws_edge.config import EdgeConfig
 from ws_edge.directory import Directory
 from ws_edge.http import PRESENCE_HANDLERS, WEBSOCKET_HANDLERS, Edge
@@ -61,7 +63,14 @@ def _route_handlers() -> list[ControllerRouterHandler]:
     """Every router of the app."""
     api = Router(
         path="/api",
-        route_handlers=[*COMMAND_HANDLERS, *STAFF_HANDLERS, *QUERY_HANDLERS, *PRESENCE_HANDLERS],
+        route_handlers=[
+            *COMMAND_HANDLERS,
+            *STAFF_HANDLERS,
+            *QUERY_HANDLERS,
+            *PRESENCE_HANDLERS,
+            *NOTE_HANDLERS,
+            *NOTE_QUERY_HANDLERS,
+        ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),
             "staff": Provide(provide_staff_context, sync_to_thread=False),

@@ -20,9 +20,11 @@ from events.store import StoreUnavailable
 from parley.settings import Settings
 from projections.base import Projection
 from projections.inbox import InboxProjection
+from projections.notifications import NotificationsProjection
 from projections.runner import ProjectionRunner
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
+from projections.timeline_entries import TimelineEntriesProjection
 
 log = logging.getLogger("parley.worker")
 
@@ -37,7 +39,13 @@ class Worker(Protocol):
 
 def projections() -> list[Projection]:
     """Every projection Parley keeps."""
-    return [InboxProjection(), TimelineProjection(), StaffProjection()]
+    return [
+        InboxProjection(),
+        TimelineProjection(),
+        StaffProjection(),
+        NotificationsProjection(),
+        TimelineEntriesProjection(),
+    ]
 
 
 async def run_workers(
