@@ -31,6 +31,7 @@ from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_catalogues import CATALOGUE_HANDLERS, provide_catalogue_context
+from commands.http_notes import NOTE_HANDLERS
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
@@ -40,6 +41,7 @@ from parley.metrics import Metrics, metrics_endpoint
 from parley.settings import Settings
 from read_api.catalogues import CATALOGUE_QUERIES
 from read_api.http import QUERY_HANDLERS
+from read_api.notes_http import NOTE_QUERY_HANDLERS
 from ws_edge.config import EdgeConfig
 from ws_edge.directory import Directory
 from ws_edge.http import PRESENCE_HANDLERS, WEBSOCKET_HANDLERS, Edge
@@ -71,6 +73,8 @@ def _route_handlers() -> list[ControllerRouterHandler]:
             *PRESENCE_HANDLERS,
             *CATALOGUE_HANDLERS,
             *CATALOGUE_QUERIES,
+            *NOTE_HANDLERS,
+            *NOTE_QUERY_HANDLERS,
         ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),

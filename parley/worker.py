@@ -21,9 +21,11 @@ from parley.settings import Settings
 from projections.base import Projection
 from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
+from projections.notifications import NotificationsProjection
 from projections.runner import ProjectionRunner
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
+from projections.timeline_entries import TimelineEntriesProjection
 
 log = logging.getLogger("parley.worker")
 
@@ -38,7 +40,14 @@ class Worker(Protocol):
 
 def projections() -> list[Projection]:
     """Every projection Parley keeps."""
-    return [InboxProjection(), TimelineProjection(), StaffProjection(), CataloguesProjection()]
+    return [
+        InboxProjection(),
+        TimelineProjection(),
+        StaffProjection(),
+        CataloguesProjection(),
+        NotificationsProjection(),
+        TimelineEntriesProjection(),
+    ]
 
 
 async def run_workers(

@@ -28,6 +28,8 @@ from events.catalogue import (
     LabelCreated,
     LabelDeleted,
     MessagesRead,
+    NoteAdded,
+    NotificationsRead,
     Priority,
     Side,
     Status,
@@ -41,10 +43,12 @@ from parley.app import create_app
 from parley.settings import Settings
 from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
+from projections.notifications import NotificationsProjection
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
+from projections.timeline_entries import TimelineEntriesProjection
 from tests.conftest import MakeDatabase
 from tests.e2e.conftest import SECRET, Tokens, free_port
 from tests.factories import message
@@ -52,8 +56,15 @@ from tests.factories import message
 CONVERSATIONS = 200
 MESSAGES_PER_CONVERSATION = 500  # 100,000 messages in all
 AGENTS = [f"agent-{n}" for n in range(5)]
-PROJECTIONS = (InboxProjection, TimelineProjection, StaffProjection, CataloguesProjection)
 LABELS = ["vip", "billing", "gone"]
+PROJECTIONS = (
+    InboxProjection,
+    TimelineProjection,
+    StaffProjection,
+    CataloguesProjection,
+    NotificationsProjection,
+    TimelineEntriesProjection,
+)
 
 
 def new(*data: Event) -> list[NewEvent]:
@@ -103,6 +114,17 @@ def workflow(cid: uuid.UUID, n: int) -> list[NewEvent]:
     events.append(
         ConversationAssigned(conversation_id=cid, agent_id=agent, team_id="support", by="alice")
     )
+    if n % 2 == 0:  # a private note naming the next agent
+        mentioned = AGENTS[(n + 1) % len(AGENTS)]
+        events.append(
+            NoteAdded(
+                conversation_id=cid,
+                note_id=uuid.uuid4(),
+                author_id=agent,
+                content=f"@{mentioned} note {n}",
+                mentions=(mentioned,),
+            )
+        )
     if n % 3 == 0:
         events.append(
             ConversationUnassigned(
@@ -154,6 +176,11 @@ async def fill(store: PostgresEventStore) -> None:
         await store.append(stream, workflow(cid, n), MESSAGES_PER_CONVERSATION + 1)
 
     await asyncio.gather(*(conversation() for _ in range(CONVERSATIONS)))
+    # Two agents read their notifications so far; the others have not.
+    head = await store.head_position()
+    for agent in AGENTS[1:3]:
+        read = NotificationsRead(agent_id=agent, up_to_position=head)
+        await store.append(f"agent-{agent}", new(read), 2)
 
 
 async def snapshot(pool: asyncpg.Pool, table: str) -> list[asyncpg.Record]:
@@ -191,6 +218,10 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
     assert {r["label_id"] for r in before["labels"]} == {"vip", "billing"}
     assert len(before["canned_responses"]) == 3
     assert {len(r["labels"]) for r in before["conversations"]} == {0, 1, 2, 3}
+    # Notes notified their agents, some read since; they and the workflow are entries.
+    assert len(before["notifications"]) == CONVERSATIONS // 2
+    assert {r["read_at"] is None for r in before["notifications"]} == {True, False}
+    assert len(before["timeline_entries"]) > CONVERSATIONS * 2
 
     port = free_port()
     settings = Settings(

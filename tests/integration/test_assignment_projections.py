@@ -13,6 +13,7 @@ import pytest
 from commands.handler import CommandHandler
 from commands.model import (
     Actor,
+    AddNote,
     AssignConversation,
     ChangeStatus,
     MarkRead,
@@ -20,6 +21,8 @@ from commands.model import (
     SendMessage,
     StartConversation,
 )
+from commands.notifications import MarkNotificationsRead
+from commands.notifications_handler import NotificationsHandler
 from commands.staff import AddTeamMember, CreateTeam, RemoveTeamMember, SetAvailability, UpdateAgent
 from commands.staff_handler import StaffHandler
 from events.catalogue import Availability, Channel, Client, Status
@@ -28,9 +31,11 @@ from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
 from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
+from projections.notifications import NotificationsProjection
 from projections.rebuild import rebuild
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
+from projections.timeline_entries import TimelineEntriesProjection
 from read_api.queries import ConversationView, conversations_by_id
 from tests.conftest import MakeDatabase
 from tests.integration.test_projections import (
@@ -44,7 +49,14 @@ ADMIN = Actor(id="alice", role=Role.ADMIN, name="Alice")
 ANN = Actor(id="ann", role=Role.AGENT, name="Ann Agent")
 BEN = Actor(id="ben", role=Role.AGENT, name="Ben Agent")
 CLIENT = Actor(id="carol", role=Role.CLIENT, client_id="c-1")
-PROJECTIONS = (InboxProjection, TimelineProjection, StaffProjection, CataloguesProjection)
+PROJECTIONS = (
+    InboxProjection,
+    TimelineProjection,
+    StaffProjection,
+    CataloguesProjection,
+    NotificationsProjection,
+    TimelineEntriesProjection,
+)
 
 
 @pytest.fixture
@@ -182,12 +194,21 @@ async def test_a_rebuild_equals_the_incremental_tables(world: World) -> None:
     await test_a_conversation_waits_while_open_without_an_agent(world)
     await test_each_staff_member_has_their_own_unread(world)
     await test_the_staff_directory_is_projected(world)
+    # A note naming Ben (a notification, a timeline entry), which Ben reads.
+    cid = await start(world)
+    await world.handler.handle(AddNote(conversation_id=cid, content="@ben", mentions=("ben",)), ANN)
+    await project(world)
+    read = MarkNotificationsRead(agent_id="ben", up_to_position=await world.store.head_position())
+    await NotificationsHandler(world.store).handle(read, BEN)
+    await project(world)
     head = await world.store.head_position()
     for make in PROJECTIONS:
         projection = make()
         before = await snapshot(world.pool, projection.tables)
         assert await rebuild(world.pool, world.store, projection) == head
         assert await snapshot(world.pool, projection.tables) == before
+    read = "SELECT count(*) FROM notifications WHERE read_at IS NOT NULL"
+    assert await world.pool.fetchval(read) == 1
 
 
 async def test_the_migration_fills_in_rows_projected_before_it(world: World) -> None:
