@@ -44,6 +44,7 @@ from events.catalogue import (
     Status,
     WakeReason,
 )
+from parley.settings import Settings, SettingsError
 from tests.unit.test_routing import T0, Log
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -279,6 +280,14 @@ def test_a_round_skips_the_snoozes_done_while_the_inbox_still_shows_them() -> No
     assert [s.conversation_id for s in this.due] == [B]
     # A later snooze of A is a new one: due again.
     assert len(next_round([Snoozed(A, NOW, 7)], NOW, done=[(A, 3)]).due) == 1
+
+
+def test_the_waker_is_on_by_default_and_can_be_turned_off() -> None:
+    assert Settings.from_env({}).waker is True
+    assert Settings.from_env({"PARLEY_WAKER": "off"}).waker is False
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"PARLEY_WAKER": "sometimes"})
+    assert caught.value.name == "PARLEY_WAKER"
 
 
 def test_a_full_batch_of_due_snoozes_is_followed_at_once() -> None:
