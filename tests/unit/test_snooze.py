@@ -17,7 +17,7 @@ from hypothesis import given as given_
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from commands import errors
+from commands import errors, guard
 from commands.decider import TRANSITIONS, decide, evolve
 from commands.model import (
     INITIAL_STATE,
@@ -44,6 +44,7 @@ from events.catalogue import (
     Status,
     WakeReason,
 )
+from events.envelope import Metadata, RecordedEvent
 from parley.settings import Settings, SettingsError
 from tests.unit.test_routing import T0, Log
 
@@ -342,3 +343,40 @@ def test_an_agents_snoozed_conversation_still_counts_against_their_capacity() ->
     log.assign(mine, "ann").conversation(mine, _snoozed(mine))
     log.start()
     assert route(log.board()) == []  # ann is full: her snoozed one is still hers
+
+
+# -- the stale-action guard ------------------------------------------------------------
+
+
+def _recorded(data: AnyConversationEvent, actor: Actor, position: int) -> RecordedEvent:
+    return RecordedEvent(
+        global_position=position,
+        stream_id=f"conversation-{CID}",
+        stream_position=position,
+        event_id=uuid.uuid4(),
+        type=type(data).__name__,
+        data=data,
+        metadata=Metadata(actor_id=actor.id, actor_role=actor.role),
+        recorded_at=NOW,
+    )
+
+
+def test_a_snooze_or_wake_by_someone_else_moves_the_conversation() -> None:
+    snoozed = _recorded(
+        ConversationSnoozed(conversation_id=CID, until=NOW, from_status=Status.ACTIVE, by="bob"),
+        BOB,
+        2,
+    )
+    woke = _recorded(ConversationWoke(conversation_id=CID, reason=WakeReason.TIMER), WAKER_ACTOR, 3)
+    guard.check(1, 2, [snoozed], BOB)  # one's own snooze is not news to oneself
+    with pytest.raises(errors.ConversationMoved) as moved:
+        guard.check(1, 3, [snoozed, woke], ALICE)
+    assert [e["type"] for e in moved.value.details["missed"]] == [
+        "ConversationSnoozed",
+        "ConversationWoke",
+    ]
+    # A client is told it was snoozed, not until when nor by whom.
+    with pytest.raises(errors.ConversationMoved) as seen_by_client:
+        guard.check(1, 2, [snoozed], CAROL)
+    [missed] = seen_by_client.value.details["missed"]
+    assert (missed["data"]["until"], missed["data"]["by"], missed["metadata"]) == (None, None, None)
