@@ -4,7 +4,8 @@ A staff member who answers a client saw the conversation at some version (the
 ``version`` of its inbox row, the ``stream_position`` of its last frame). A
 command carrying that ``seen_version`` is refused ``conversation_moved`` when
 the conversation has moved since: a message from the client or from someone
-else, or a change of status or assignee by someone else. Reading, priority
+else, or a change of status (a snooze and a wake-up included) or assignee by
+someone else. Reading, priority
 and summary changes, and the sender's own actions do not count. Pure: the
 handler reads the events after ``seen_version`` and asks here.
 """
@@ -20,13 +21,22 @@ from commands import access, errors
 from commands.model import Actor
 from events.catalogue import (
     ConversationAssigned,
+    ConversationSnoozed,
     ConversationStatusChanged,
     ConversationUnassigned,
+    ConversationWoke,
     MessageSent,
 )
 from events.envelope import RecordedEvent
 
-MOVES = (MessageSent, ConversationStatusChanged, ConversationAssigned, ConversationUnassigned)
+MOVES = (
+    MessageSent,
+    ConversationStatusChanged,
+    ConversationAssigned,
+    ConversationUnassigned,
+    ConversationSnoozed,
+    ConversationWoke,
+)
 """The events that move a conversation past what an agent saw."""
 
 MAX_MISSED = 50
@@ -66,10 +76,13 @@ def check(
 def for_viewer(event: RecordedEvent, actor: Actor) -> dict[str, Any]:
     """A missed event (as JSON builtins) as ``actor`` may see it: a client sees
     neither who did what (``metadata`` null) nor an assignment's internals
-    (``agent_id``, ``team_id``, ``by``, ``reason`` null: only that it changed)."""
+    (``agent_id``, ``team_id``, ``by``, ``reason`` null: only that it changed)
+    nor a snooze's (``until``, ``by`` null)."""
     seen: dict[str, Any] = msgspec.to_builtins(event)
     if access.can_see_staff(actor):
         return seen
     if isinstance(event.data, ConversationAssigned | ConversationUnassigned):
         seen["data"] = {**seen["data"], **dict.fromkeys(("agent_id", "team_id", "by", "reason"))}
+    if isinstance(event.data, ConversationSnoozed):
+        seen["data"] = {**seen["data"], **dict.fromkeys(("until", "by"))}
     return {**seen, "metadata": None}

@@ -7,7 +7,8 @@ nothing here reads a clock or a database: times come in as arguments.
 The rules (docs/ARCHITECTURE.md, "Routing"):
 
 - A conversation *waits* while it is open (active or pending), not deleted,
-  in a team whose router is on, and without an agent.
+  in a team whose router is on, and without an agent. A snoozed one is set
+  aside: it waits again from the moment it wakes (or its status changes).
 - Higher priority first, then the longest waiting.
 - Each goes to the team member who is online, under capacity, with the
   fewest open conversations; ties go to the longest idle (the earliest last
@@ -33,10 +34,12 @@ from events.catalogue import (
     ConversationAssigned,
     ConversationDeleted,
     ConversationEvent,
+    ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
     ConversationUpdated,
+    ConversationWoke,
     Priority,
     Status,
     TeamCreated,
@@ -62,6 +65,8 @@ class Ticket:
     team_id: str | None = None
     agent_id: str | None = None
     waiting_since: datetime | None = None
+    snoozed: bool = False
+    """Set aside until it wakes: it does not wait (but counts as its agent's)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ class Board:
         queue = [
             t
             for t in self.tickets.values()
-            if t.open and t.agent_id is None and t.team_id is not None
+            if t.open and not t.snoozed and t.agent_id is None and t.team_id is not None
             and (team := self.teams.get(t.team_id)) is not None and team.routing
         ]  # fmt: skip
         return sorted(queue, key=lambda t: (RANK[t.priority], t.waiting_since or NEVER))
@@ -165,9 +170,15 @@ def evolve_board(board: Board, event: RecordedEvent) -> None:
         case ConversationUnassigned():
             ticket = replace(ticket, agent_id=None, team_id=data.team_id, waiting_since=at)
         case ConversationStatusChanged():
-            reopened = not ticket.open and data.to_status is not Status.CLOSED
-            ticket = replace(ticket, open=data.to_status is not Status.CLOSED)
-            if reopened and ticket.agent_id is None:
+            resumed = (not ticket.open or ticket.snoozed) and data.to_status is not Status.CLOSED
+            ticket = replace(ticket, open=data.to_status is not Status.CLOSED, snoozed=False)
+            if resumed and ticket.agent_id is None:  # reopened or unsnoozed: waits from now
+                ticket = replace(ticket, waiting_since=at)
+        case ConversationSnoozed():
+            ticket = replace(ticket, snoozed=True)
+        case ConversationWoke():
+            ticket = replace(ticket, snoozed=False)
+            if ticket.agent_id is None:
                 ticket = replace(ticket, waiting_since=at)
         case ConversationDeleted():
             ticket = replace(ticket, open=False)

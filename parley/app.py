@@ -32,6 +32,7 @@ from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_catalogues import CATALOGUE_HANDLERS, provide_catalogue_context
 from commands.http_notes import NOTE_HANDLERS
+from commands.http_snooze import SNOOZE_HANDLERS
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
@@ -75,6 +76,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
             *CATALOGUE_QUERIES,
             *NOTE_HANDLERS,
             *NOTE_QUERY_HANDLERS,
+            *SNOOZE_HANDLERS,
         ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),

@@ -115,6 +115,11 @@ class Settings:
     """``PARLEY_ROUTER_GRACE_SECONDS``: how long an agent may be offline before
     the router puts their open team conversations back in the team's queue."""
 
+    waker: bool = True
+    """``PARLEY_WAKER``: whether ``parley worker`` (and ``parley run``) runs the
+    waker, which wakes snoozed conversations when their time comes (``on``/
+    ``off``; every worker's waker may run, each wake happens once)."""
+
     @property
     def topology(self) -> Topology:
         """Where this deployment's events live in NATS."""
@@ -188,6 +193,7 @@ class Settings:
                 defaults.router_grace_seconds,
                 "PARLEY_ROUTER_GRACE_SECONDS",
             ),
+            waker=_switch(get("PARLEY_WAKER"), defaults.waker, "PARLEY_WAKER"),
         )
 
 

@@ -1,4 +1,5 @@
-"""The workers: the relay, every projection and the router, run side by side until stopped."""
+"""The workers: the relay, every projection, the router and the waker, run side by side
+until stopped."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
 from commands.router import Router
+from commands.waker import Waker
 from events.jetstream.relay import JetStreamRelay
 from events.postgres.group_commit import CONNECTION_ERRORS
 from events.postgres.store import PostgresEventStore
@@ -53,9 +55,10 @@ def projections() -> list[Projection]:
 async def run_workers(
     settings: Settings, pool: asyncpg.Pool, nats: NATS, stop: asyncio.Event
 ) -> None:
-    """Relay the log to JetStream, keep every read model up to date and (with
-    ``settings.router``) route team conversations, until ``stop`` is set. A
-    worker that fails is logged and started again."""
+    """Relay the log to JetStream, keep every read model up to date, (with
+    ``settings.router``) route team conversations and (with ``settings.waker``)
+    wake snoozed ones, until ``stop`` is set. A worker that fails is logged and
+    started again."""
     store = PostgresEventStore(pool)
     js = nats.jetstream()
     topology = settings.topology
@@ -66,6 +69,8 @@ async def run_workers(
     if settings.router:
         grace = timedelta(seconds=settings.router_grace_seconds)
         workers.append(Router(store, pool, grace=grace))
+    if settings.waker:
+        workers.append(Waker(store, pool))
     try:
         await asyncio.gather(*(_supervise(w, stop) for w in workers))
     finally:

@@ -16,7 +16,13 @@ messages the client has not read; rows leave when read).
 
 ``waiting_since``: the moment since which the conversation has been open
 (not closed, not deleted) without an agent — set at start, when its agent is
-taken away and when it is reopened without one; ``NULL`` otherwise."""
+taken away and when it is reopened without one; ``NULL`` otherwise.
+
+Snooze: a snoozed row has status ``snoozed``, its ``snoozed_until`` and the
+``snoozed_version`` of the snooze (the waker reads them). A snoozed
+conversation is set aside: it does not wait for an agent (``waiting_since``
+is ``NULL`` while snoozed) and waits again, from the moment it wakes (or its
+status changes), if it has no agent then — like a reopen."""
 
 from __future__ import annotations
 
@@ -28,11 +34,13 @@ from events.catalogue import (
     ConversationAssigned,
     ConversationDeleted,
     ConversationLabelled,
+    ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
     ConversationUnlabelled,
     ConversationUpdated,
+    ConversationWoke,
     MessageSent,
     MessagesRead,
     Side,
@@ -57,13 +65,29 @@ WHERE conversation_id = $1
 _STATUS = """
 UPDATE conversations
 SET status = $2, last_update = $3, position = $4, version = $5,
+    snoozed_until = NULL, snoozed_version = NULL,
     waiting_since = CASE WHEN $2 = 'closed' OR assignee_id IS NOT NULL OR deleted THEN NULL
                          ELSE coalesce(waiting_since, $3) END
 WHERE conversation_id = $1
 """
+_SNOOZE = """
+UPDATE conversations
+SET status = 'snoozed', snoozed_until = $2, snoozed_version = $5, waiting_since = NULL,
+    last_update = $3, position = $4, version = $5
+WHERE conversation_id = $1
+"""
+_WAKE = """
+UPDATE conversations
+SET status = 'active', snoozed_until = NULL, snoozed_version = NULL,
+    waiting_since = CASE WHEN assignee_id IS NOT NULL OR deleted THEN NULL
+                         ELSE coalesce(waiting_since, $2) END,
+    last_update = $2, position = $3, version = $4
+WHERE conversation_id = $1
+"""
 _DELETE = """
 UPDATE conversations
-SET deleted = true, waiting_since = NULL, last_update = $2, position = $3, version = $4
+SET deleted = true, waiting_since = NULL, snoozed_until = NULL, snoozed_version = NULL,
+    last_update = $2, position = $3, version = $4
 WHERE conversation_id = $1
 """
 # $2 messages at once (runs of MessageSent are folded into one update per
@@ -123,7 +147,8 @@ WHERE conversation_id = $1
 _ASSIGNMENT = f"""
 UPDATE conversations c
 SET assignee_id = $2, team_id = $3, last_update = $4, position = $5, version = $6,
-    waiting_since = CASE WHEN $2::text IS NOT NULL OR c.status = 'closed' OR c.deleted THEN NULL
+    waiting_since = CASE WHEN $2::text IS NOT NULL OR c.status IN ('closed', 'snoozed') OR c.deleted
+                         THEN NULL
                          ELSE coalesce(c.waiting_since, $4) END,
     unread_for_staff = {_staff_unread("$2::text")}
 WHERE conversation_id = $1
@@ -165,6 +190,10 @@ class InboxProjection:
                 return [(_STATUS, (e.conversation_id, e.to_status, at, pos, version))]
             case ConversationDeleted() as e:
                 return [(_DELETE, (e.conversation_id, at, pos, version))]
+            case ConversationSnoozed() as e:
+                return [(_SNOOZE, (e.conversation_id, e.until, at, pos, version))]
+            case ConversationWoke() as e:
+                return [(_WAKE, (e.conversation_id, at, pos, version))]
             case ConversationAssigned() | ConversationUnassigned() as e:
                 agent = e.agent_id if isinstance(e, ConversationAssigned) else None
                 return [(_ASSIGNMENT, (e.conversation_id, agent, e.team_id, at, pos, version))]

@@ -62,6 +62,9 @@ class ConversationView(msgspec.Struct, frozen=True, kw_only=True):
     cursor; a client, ``unread_for_client``."""
     labels: list[LabelView] = []
     """Its labels still in the catalogue, by name (staff only: empty for a client)."""
+    snoozed_until: datetime | None = None
+    """While ``status`` is ``snoozed``: when it wakes (at the latest; the
+    client's next message wakes it at once). ``None`` otherwise, and for a client."""
 
 
 class ConversationPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,6 +106,7 @@ c.created_at, c.last_update, c.last_message_preview, c.last_message_at, c.messag
 c.unread_for_staff, c.unread_for_client, c.deleted, c.position, c.version, c.assignee_id,
 coalesce(a.display_name, c.assignee_id) AS assignee_name, c.team_id,
 coalesce(t.name, c.team_id) AS team_name, c.waiting_since, c.last_message_sender,
+c.snoozed_until,
 CASE c.last_message_sender WHEN 'client' THEN c.client_name
      ELSE coalesce(s.display_name, c.last_message_sender_id) END AS last_message_sender_name
 """

@@ -42,6 +42,8 @@ class ConversationAsOf(msgspec.Struct, frozen=True, kw_only=True):
     unread_for_staff: int
     unread_for_client: int
     messages: list[MessageAsOf]
+    snoozed_until: datetime | None = None
+    """While snoozed: until when."""
 
 
 def fold_as_of(conversation_id: UUID, events: Iterable[RecordedEvent]) -> ConversationAsOf:
@@ -77,6 +79,7 @@ def fold_as_of(conversation_id: UUID, events: Iterable[RecordedEvent]) -> Conver
         unread_for_staff=len(state.unread_for_staff),
         unread_for_client=len(state.unread_for_client),
         messages=messages,
+        snoozed_until=state.snoozed_until,
     )
 
 

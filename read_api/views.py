@@ -4,7 +4,7 @@ WebSocket edge.
 
 Staff see the whole row. A client sees its conversation without the
 assignment's internals: ``assignee_id``, ``team_id``, ``team_name``,
-``waiting_since`` and ``unread_for_staff`` are ``None``; ``assignee_name``
+``waiting_since``, ``snoozed_until`` and ``unread_for_staff`` are ``None``; ``assignee_name``
 stays ("an agent named X is handling this"), and ``my_unread`` is its own
 unread (``unread_for_client``)."""
 
@@ -27,6 +27,7 @@ def for_viewer(view: ConversationView, actor: Actor) -> ConversationView:
         team_id=None,
         team_name=None,
         waiting_since=None,
+        snoozed_until=None,
         unread_for_staff=None,
         my_unread=view.unread_for_client,
         labels=[],  # labels are staff-only

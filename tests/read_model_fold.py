@@ -11,9 +11,11 @@ from uuid import UUID
 
 from events.catalogue import (
     ConversationDeleted,
+    ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUpdated,
+    ConversationWoke,
     MessageSent,
     MessagesRead,
     Side,
@@ -56,6 +58,9 @@ def fold(log: list[RecordedEvent]) -> tuple[dict[UUID, Row], dict[tuple[UUID, in
                 row["last_update"] = at
             case ConversationStatusChanged() if row:
                 row["status"] = data.to_status.value
+                row["last_update"] = at
+            case ConversationSnoozed() | ConversationWoke() if row:
+                row["status"] = "snoozed" if isinstance(data, ConversationSnoozed) else "active"
                 row["last_update"] = at
             case ConversationDeleted() if row:
                 row["deleted"] = True

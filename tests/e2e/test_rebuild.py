@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -19,10 +20,12 @@ from events.catalogue import (
     Client,
     ConversationAssigned,
     ConversationLabelled,
+    ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
     ConversationUnlabelled,
+    ConversationWoke,
     Event,
     LabelChanged,
     LabelCreated,
@@ -35,6 +38,7 @@ from events.catalogue import (
     Status,
     TeamCreated,
     TeamMemberAdded,
+    WakeReason,
 )
 from events.envelope import NewEvent
 from events.jetstream.relay import Topology
@@ -105,7 +109,7 @@ async def catalogues(store: PostgresEventStore) -> None:
 
 def workflow(cid: uuid.UUID, n: int) -> list[NewEvent]:
     """After the messages: several staff readers, an assignment, for some a
-    re-queue, a close and a reopen."""
+    re-queue, a close and a reopen, a snooze (some woken)."""
     agent = AGENTS[n % len(AGENTS)]
     events: list[Event] = [
         MessagesRead(conversation_id=cid, reader=Side.ADMIN, reader_id=reader, up_to_seq=up_to)
@@ -143,6 +147,15 @@ def workflow(cid: uuid.UUID, n: int) -> list[NewEvent]:
                 conversation_id=cid, from_status=Status.CLOSED, to_status=Status.ACTIVE
             )
         )
+    if n % 5 == 1 and n % 4 != 0:  # snoozed; half of them woken since
+        until = datetime(2030, 1, 1, n % 24, tzinfo=UTC)
+        events.append(
+            ConversationSnoozed(
+                conversation_id=cid, until=until, from_status=Status.ACTIVE, by="alice"
+            )
+        )
+        if n % 10 == 1:
+            events.append(ConversationWoke(conversation_id=cid, reason=WakeReason.TIMER))
     events.append(
         MessagesRead(conversation_id=cid, reader=Side.ADMIN, reader_id=agent, up_to_seq=400)
     )
@@ -213,6 +226,8 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
     # The workflow left every kind of row: assigned, waiting, closed, per-staff cursors.
     assert {r["assignee_id"] is None for r in before["conversations"]} == {True, False}
     assert {r["waiting_since"] is None for r in before["conversations"]} == {True, False}
+    assert {r["status"] for r in before["conversations"]} == {"active", "closed", "snoozed"}
+    assert {r["snoozed_until"] is None for r in before["conversations"]} == {True, False}
     assert len(before["inbox_staff_cursors"]) >= 2 * CONVERSATIONS
     assert len(before["team_members"]) == len(AGENTS)
     assert {r["label_id"] for r in before["labels"]} == {"vip", "billing"}
