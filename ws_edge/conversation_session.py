@@ -1,5 +1,6 @@
 """A conversation's socket: its stream replayed and followed (stream
-positions), SEND_MESSAGE, MARK_READ and typing in; the fast path out."""
+positions), SEND_MESSAGE, MARK_READ, typing and (staff) ADD_NOTE in; the
+fast path out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from uuid import UUID
 
 from litestar import WebSocket
 
-from commands import access
+from commands import access, errors
 from commands.handler import CommandHandler
 from commands.model import Actor, MarkRead, SendMessage, stream_id_for
 from events.envelope import RecordedEvent
@@ -18,6 +19,7 @@ from ws_edge import frames
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
 from ws_edge.mailbox import Subscriber
+from ws_edge.notes import add_note
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.reader import Commands
 from ws_edge.session import PAGE, Session
@@ -113,6 +115,8 @@ class ConversationSession(Session):
                 await self.commands.limited("typing", frame.ref, self.typing.start)
             case frames.TypingStopFrame():  # never refused, never counted
                 await self.typing.stop()
+            case frames.AddNoteFrame():
+                await self._add_note(frame)
 
     async def _send_message(self, frame: frames.SendMessageFrame) -> None:
         command = SendMessage(
@@ -125,3 +129,11 @@ class ConversationSession(Session):
         )
         await self.commands.run(command, frame.ref, client_message_id=frame.client_message_id)
         await self.typing.stop()
+
+    async def _add_note(self, frame: frames.AddNoteFrame) -> None:
+        if frame.conversation_id not in (None, self.conversation_id):
+            message = f"this socket's notes are for conversation {self.conversation_id}"
+            self.commands.refuse(errors.InvalidCommand(message, field="conversation_id"), frame.ref)
+            return
+        directory = self.hub.directory
+        await add_note(frame, self.conversation_id, self.actor, directory, self.commands)
