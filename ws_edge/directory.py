@@ -122,11 +122,17 @@ class Directory:
 
     async def look_up_agents(self, agent_ids: Iterable[str]) -> None:
         """Know whether each of ``agent_ids`` is an agent (``agents()``);
-        StoreUnavailable when that cannot be told now."""
-        keys = [("agent", agent_id) for agent_id in agent_ids]
-        await self._resolve([key for key in dict.fromkeys(keys) if key not in self._names])
+        StoreUnavailable when that cannot be told now. Ids found to be no
+        agent's are not remembered (any ``@word`` of a note is looked up)."""
+        keys = [
+            key for key in dict.fromkeys(("agent", a) for a in agent_ids) if key not in self._names
+        ]
+        await self._resolve(keys)
         if self._store is not None and any(key not in self._names for key in keys):
             raise StoreUnavailable("cannot look up the agents")
+        for key in keys:  # a note's words that are no agent's id are not kept
+            if self._names.get(key) is None:
+                self._names.pop(key, None)
 
     async def resolve(self, events: Iterable[Event]) -> None:
         """Look up the names ``events`` mention that are not known yet."""

@@ -124,3 +124,12 @@ async def test_when_the_store_is_away_mentions_cannot_be_told_and_nothing_is_gue
 
     with pytest.raises(StoreUnavailable):
         await resolve_mentions("hi @AnnLee", (), Directory(await store_with(), roster=no_roster))
+
+
+async def test_a_word_that_was_no_agent_is_looked_up_again_next_time() -> None:
+    store = await store_with()
+    directory = Directory(store)
+    assert await resolve_mentions("@newbie welcome", (), directory) == ()
+    data: AnyEvent = AgentRegistered(agent_id="newbie", display_name="New Bie", capacity=5)
+    await store.append("agent-newbie", [NewEvent(event_id=uuid.uuid4(), data=data)], 0)
+    assert await resolve_mentions("@newbie welcome", (), directory) == ("newbie",)

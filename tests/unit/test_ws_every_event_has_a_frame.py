@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from commands.model import Actor, Role
 from events.catalogue import (
     EVENT_TYPES,
+    STAFF_ONLY_EVENTS,
     AgentAvailabilityChanged,
     AgentProfileChanged,
     AgentRegistered,
@@ -371,3 +374,26 @@ def test_a_long_note_is_quoted_short() -> None:
     long = audience.excerpt("word " * 100)
     assert len(long) == audience.EXCERPT_LENGTH and long.endswith("…")
     assert audience.excerpt("  short\nnote ") == "short note"
+
+
+CONVERSATION_SAMPLES = sorted(
+    name for name, (data, tag) in SAMPLES.items() if tag not in INBOX_ONLY_FRAMES
+)
+
+
+@given(st.lists(st.sampled_from(CONVERSATION_SAMPLES), max_size=30))
+def test_a_clients_view_of_any_conversation_has_no_note_and_every_other_event(
+    names: list[str],
+) -> None:
+    """Whatever a conversation's stream holds, a client's socket gets a frame
+    for each event but the staff-only ones, at their positions (which skip
+    the notes and labels), and staff get one for every event."""
+    events = [recorded(SAMPLES[name][0], position) for position, name in enumerate(names, 1)]
+    directory = named()
+    for_client = [audience.for_viewer(CAROL, e, event_frame(e, directory)) for e in events]
+    seen = [(e.stream_position, f) for e, f in zip(events, for_client, strict=True) if f]
+    assert not STAFF_ONLY_FRAMES & {f.__struct_config__.tag for _, f in seen}
+    assert [p for p, _ in seen] == [
+        e.stream_position for e in events if not isinstance(e.data, STAFF_ONLY_EVENTS)
+    ]
+    assert all(audience.for_viewer(BOB, e, event_frame(e, directory)) for e in events)
