@@ -10,7 +10,7 @@ from uuid import UUID
 
 from litestar import WebSocket
 
-from commands import access, errors
+from commands import access
 from commands.handler import CommandHandler
 from commands.model import Actor, MarkRead, SendMessage, stream_id_for
 from events.envelope import RecordedEvent
@@ -116,7 +116,8 @@ class ConversationSession(Session):
             case frames.TypingStopFrame():  # never refused, never counted
                 await self.typing.stop()
             case frames.AddNoteFrame():
-                await self._add_note(frame)
+                directory = self.hub.directory
+                await add_note(frame, self.conversation_id, self.actor, directory, self.commands)
 
     async def _send_message(self, frame: frames.SendMessageFrame) -> None:
         command = SendMessage(
@@ -129,11 +130,3 @@ class ConversationSession(Session):
         )
         await self.commands.run(command, frame.ref, client_message_id=frame.client_message_id)
         await self.typing.stop()
-
-    async def _add_note(self, frame: frames.AddNoteFrame) -> None:
-        if frame.conversation_id not in (None, self.conversation_id):
-            message = f"this socket's notes are for conversation {self.conversation_id}"
-            self.commands.refuse(errors.InvalidCommand(message, field="conversation_id"), frame.ref)
-            return
-        directory = self.hub.directory
-        await add_note(frame, self.conversation_id, self.actor, directory, self.commands)

@@ -102,7 +102,7 @@ class InboxSession(Session):
                 self._subscription(frame)
             case frames.AddNoteFrame():
                 directory = self.hub.directory
-                await add_note(frame, frame.conversation_id, self.actor, directory, self.commands)
+                await add_note(frame, None, self.actor, directory, self.commands)
             case _:
                 self._reply(
                     frames.Error(

@@ -47,27 +47,37 @@ async def resolve_mentions(
     return tuple(dict.fromkeys([*explicit, *named]))
 
 
+def _conversation(frame: frames.AddNoteFrame, socket_conversation: UUID | None) -> UUID:
+    """The note's conversation: the socket's (the frame may repeat it), or
+    on the inbox (``socket_conversation`` None) the frame's."""
+    if socket_conversation is None:
+        if frame.conversation_id is None:
+            message = "say which conversation the note is for"
+            raise errors.InvalidCommand(message, field="conversation_id")
+        return frame.conversation_id
+    if frame.conversation_id not in (None, socket_conversation):
+        message = f"this socket's notes are for conversation {socket_conversation}"
+        raise errors.InvalidCommand(message, field="conversation_id")
+    return socket_conversation
+
+
 async def add_note(
     frame: frames.AddNoteFrame,
-    conversation_id: UUID | None,
+    socket_conversation: UUID | None,
     actor: Actor,
     directory: Directory,
     commands: Commands,
 ) -> None:
-    """Answer ADD_NOTE (for ``conversation_id``: the socket's, or the
-    frame's on the inbox) with an ACK, or with the ERROR of its refusal."""
+    """Answer ADD_NOTE on a conversation's socket (``socket_conversation``)
+    or the inbox (None) with an ACK, or with the ERROR of its refusal."""
     try:
-        access.require_manage(actor, "add notes")
-        if conversation_id is None:
-            raise errors.InvalidCommand(
-                "say which conversation the note is for", field="conversation_id"
-            )
+        access.require_manage(actor, "add notes")  # first: a client learns nothing more
+        conversation_id = _conversation(frame, socket_conversation)
     except errors.DomainError as error:
         commands.refuse(error, frame.ref)
         return
 
     async def add() -> None:
-        assert conversation_id is not None
         try:
             mentions = await resolve_mentions(frame.content, frame.mentions, directory)
         except (errors.DomainError, StoreUnavailable) as error:

@@ -169,6 +169,10 @@ async def test_add_note_from_a_clients_socket_is_forbidden_and_the_socket_goes_o
         await send(client, "ADD_NOTE", "n1", content="let me in", mentions=["ghost"])
         refusal = first(await collect(client, answered("n1")), answered("n1"))
         assert (refusal["type"], refusal["code"]) == ("ERROR", "forbidden")
+        # Forbidden first, whatever else is wrong with the frame.
+        await send(client, "ADD_NOTE", "n2", content="x", conversation_id=str(uuid.uuid4()))
+        refusal = first(await collect(client, answered("n2")), answered("n2"))
+        assert (refusal["type"], refusal["code"]) == ("ERROR", "forbidden")
         await send(client, "SEND_MESSAGE", "m1", content="still here")
         ack = first(await collect(client, answered("m1")), answered("m1"))
         assert ack["type"] == "ACK" and ack["seq"] == 1
