@@ -13,7 +13,8 @@ heartbeats. The close code says why (see ``ws_edge.codes``).
 While the writer waits with nothing queued, the hub may send live events to
 the socket itself (``_send_now``, see ``ws_edge.mailbox``); a send that has
 to wait for the socket finishes in a task of its own, and the writer lets it
-finish before it sends anything else.
+finish before it sends anything else. Replayed, live or fast, an event's
+frame goes out only if ``ws_edge.audience`` says this socket's viewer gets it.
 """
 
 from __future__ import annotations
