@@ -44,7 +44,7 @@ from read_api.catalogues import CATALOGUE_QUERIES
 from read_api.http import QUERY_HANDLERS
 from read_api.notes_http import NOTE_QUERY_HANDLERS
 from ws_edge.config import EdgeConfig
-from ws_edge.directory import Directory
+from ws_edge.directory import Directory, agent_roster
 from ws_edge.http import PRESENCE_HANDLERS, WEBSOCKET_HANDLERS, Edge
 from ws_edge.hub import Hub
 from ws_edge.local_feed import LocalFeed
@@ -123,7 +123,7 @@ def create_app(
         settings.topology,
         typing_expiry=edge_config.typing_expiry,
         presence=presence,
-        directory=Directory(store),
+        directory=Directory(store, roster=agent_roster(pool)),
     )
     local_feed = LocalFeed(hub)
     handler = CommandHandler(store, on_appended=local_feed.appended, on_handled=metrics.on_handled)

@@ -1,5 +1,6 @@
 """A conversation's socket: its stream replayed and followed (stream
-positions), SEND_MESSAGE, MARK_READ and typing in; the fast path out."""
+positions), SEND_MESSAGE, MARK_READ, typing and (staff) ADD_NOTE in; the
+fast path out."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ws_edge import frames
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
 from ws_edge.mailbox import Subscriber
+from ws_edge.notes import add_note
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.reader import Commands
 from ws_edge.session import PAGE, Session
@@ -113,6 +115,9 @@ class ConversationSession(Session):
                 await self.commands.limited("typing", frame.ref, self.typing.start)
             case frames.TypingStopFrame():  # never refused, never counted
                 await self.typing.stop()
+            case frames.AddNoteFrame():
+                directory = self.hub.directory
+                await add_note(frame, self.conversation_id, self.actor, directory, self.commands)
 
     async def _send_message(self, frame: frames.SendMessageFrame) -> None:
         command = SendMessage(

@@ -1,249 +1,56 @@
 """WebSocket frames: one tagged union each way, JSON, tag field ``type``.
 
+The frames live by family (``ws_edge.client_frames``: what clients send;
+``ws_edge.server_frames``: the seed's, assignment's and the control frames;
+``ws_edge.workflow_frames``: notes, labels, merges, catalogues); this module
+names them all, and holds the unions and the codecs, built once.
 docs/PROTOCOL.md documents each frame with an example.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
-from uuid import UUID
-
 import msgspec
 
-from events.catalogue import Attachment, Content, MessageType, NonEmptyId
-from read_api.queries import ConversationView
-
-Ref = Annotated[str, msgspec.Meta(max_length=100)]
-
-
-class ClientFrame(
-    msgspec.Struct, tag_field="type", frozen=True, kw_only=True, forbid_unknown_fields=False
-):
-    """Base of what a client sends. ``ref`` (optional) comes back on the ACK
-    or ERROR the frame causes."""
-
-    ref: Ref | None = None
-
-
-SeenVersion = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
-
-
-class SendMessageFrame(ClientFrame, tag="SEND_MESSAGE", frozen=True, kw_only=True):
-    content: Content
-    message_type: MessageType = MessageType.TEXT
-    attachment: Attachment | None = None
-    client_message_id: NonEmptyId | None = None
-    seen_version: SeenVersion | None = None
-    """The conversation version the sender last saw (the stale-action guard)."""
-
-
-class TypingStartFrame(ClientFrame, tag="TYPING_START", frozen=True, kw_only=True):
-    pass
-
-
-class TypingStopFrame(ClientFrame, tag="TYPING_STOP", frozen=True, kw_only=True):
-    pass
-
-
-class MarkReadFrame(ClientFrame, tag="MARK_READ", frozen=True, kw_only=True):
-    up_to_seq: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    seen_version: SeenVersion | None = None
-
-
-class PingFrame(ClientFrame, tag="PING", frozen=True, kw_only=True):
-    pass
-
-
-class SubscribeFrame(ClientFrame, tag="SUBSCRIBE", frozen=True, kw_only=True):
-    """Inbox only: also send this conversation's TYPING frames (say, for the
-    rows on screen). Events and PRESENCE come for every conversation anyway."""
-
-    conversation_id: UUID
-
-
-class UnsubscribeFrame(ClientFrame, tag="UNSUBSCRIBE", frozen=True, kw_only=True):
-    conversation_id: UUID
-
-
-AnyClientFrame = (
-    SendMessageFrame
-    | TypingStartFrame
-    | TypingStopFrame
-    | MarkReadFrame
-    | PingFrame
-    | SubscribeFrame
-    | UnsubscribeFrame
-)
-
-
-class ServerFrame(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
-    """Base of what the server sends: every field is always there (``null``
-    when it has no value), but for CONVERSATION_UPDATED's changed fields."""
-
-
-class EventFrame(ServerFrame, frozen=True, kw_only=True):
-    """A stored event: where it sits in its conversation and in the whole log."""
-
-    conversation_id: UUID
-    stream_position: int
-    position: int
-    at: datetime
-
-
-class MessageCreated(EventFrame, tag="MESSAGE_CREATED", frozen=True, kw_only=True):
-    message_id: UUID
-    seq: int
-    sender: str
-    sender_id: str
-    message_type: str
-    content: str
-    attachment: Attachment | None = None
-    client_message_id: str | None = None
-    sender_name: str | None = None
-    """A staff sender's display name (null: a client, or no name known)."""
-
-
-class MessagesRead(EventFrame, tag="MESSAGES_READ", frozen=True, kw_only=True):
-    reader: str
-    reader_id: str
-    up_to_seq: int
-
-
-class StatusChanged(EventFrame, tag="STATUS_CHANGED", frozen=True, kw_only=True):
-    from_status: str = msgspec.field(name="from")
-    to_status: str = msgspec.field(name="to")
-    reason: str | None = None
-
-
-class ConversationUpdated(
-    EventFrame, tag="CONVERSATION_UPDATED", frozen=True, kw_only=True, omit_defaults=True
-):
-    """A conversation started, changed priority or summary, or was deleted.
-    Only what changed is there: an absent field did not change."""
-
-    change: Literal["started", "updated", "deleted"]
-    priority: str | None = None
-    summary: str | None = None
-    status: str | None = None
-    client_id: str | None = None
-    client_name: str | None = None
-    channel: str | None = None
-
-
-class Assigned(EventFrame, tag="ASSIGNED", frozen=True, kw_only=True):
-    """Who handles the conversation now (a team alone: its queue), named
-    where the directory knows the name. A client's socket gets it redacted:
-    ``agent_name`` only ("an agent named X is handling this"); the other
-    fields are null."""
-
-    agent_id: str | None
-    agent_name: str | None
-    team_id: str | None
-    team_name: str | None
-    by: str | None
-    reason: str | None
-
-
-class Unassigned(EventFrame, tag="UNASSIGNED", frozen=True, kw_only=True):
-    """Nobody handles the conversation; ``agent_id`` is who did, ``team_id``
-    the queue it waits in. Redacted for clients as ASSIGNED is."""
-
-    agent_id: str | None
-    agent_name: str | None
-    team_id: str | None
-    team_name: str | None
-    by: str | None
-    reason: str | None
-
-
-class StaffChanged(ServerFrame, tag="STAFF_CHANGED", frozen=True, kw_only=True):
-    """Inbox sockets (staff) only: the staff directory changed (an agent's
-    profile or availability, a team or its members). ``change`` is the event
-    type; ``display_name`` the agent's name, ``name`` the team's, where known."""
-
-    position: int
-    at: datetime
-    change: str
-    agent_id: str | None = None
-    team_id: str | None = None
-    display_name: str | None = None
-    capacity: int | None = None
-    availability: str | None = None
-    name: str | None = None
-
-
-class ConversationRow(ServerFrame, tag="CONVERSATION_ROW", frozen=True, kw_only=True):
-    """Inbox only: a conversation's inbox row (as GET /api/conversations/{id}
-    gives it) once the read model has caught up with the events just sent."""
-
-    conversation: ConversationView
-
-
-class Typing(ServerFrame, tag="TYPING", frozen=True, kw_only=True):
-    conversation_id: UUID
-    user_id: str
-    role: str
-    state: Literal["started", "stopped"]
-
-
-class Presence(ServerFrame, tag="PRESENCE", frozen=True, kw_only=True):
-    """To staff: someone's first socket on a conversation opened (``joined``),
-    or their last one closed or its node died (``left``)."""
-
-    conversation_id: UUID
-    user_id: str
-    role: str
-    state: Literal["joined", "left"]
-
-
-class Subscriptions(ServerFrame, tag="SUBSCRIPTIONS", frozen=True, kw_only=True):
-    """The answer to SUBSCRIBE / UNSUBSCRIBE: what the socket is subscribed to now."""
-
-    ref: str | None = None
-    conversation_ids: list[UUID]
-
-
-class Ack(ServerFrame, tag="ACK", frozen=True, kw_only=True):
-    """The command is durably committed (``position`` in the log)."""
-
-    ref: str | None = None
-    client_message_id: str | None = None
-    message_id: UUID | None = None
-    seq: int | None = None
-    position: int
-    replayed: bool = False
-
-
-class Error(ServerFrame, tag="ERROR", frozen=True, kw_only=True):
-    code: str
-    message: str
-    ref: str | None = None
-    field: str | None = None
-    retry_after: float | None = None
-    """Seconds until a retry may succeed (``rate_limited``, ``unavailable``)."""
-    details: dict[str, Any] | None = None
-    """The refusal's details, as the HTTP API gives them (docs/COMMANDS.md)."""
-
-
-class Pong(ServerFrame, tag="PONG", frozen=True, kw_only=True):
-    ref: str | None = None
-
-
-class Heartbeat(ServerFrame, tag="HEARTBEAT", frozen=True, kw_only=True):
-    """Sent every heartbeat interval; answer with any frame (PING will do)."""
-
-
-class Ready(ServerFrame, tag="READY", frozen=True, kw_only=True):
-    """Replay is over: everything after ``after`` up to here was sent; live
-    events follow. Inbox: ``position`` is the head of the log as replayed
-    (``conversation_id`` and ``stream_position`` are null); conversation:
-    ``stream_position`` is the head of its stream (``position`` is 0)."""
-
-    conversation_id: UUID | None = None
-    stream_position: int | None = None
-    position: int
-
+from ws_edge.client_frames import MAX_MENTIONS as MAX_MENTIONS
+from ws_edge.client_frames import AddNoteFrame as AddNoteFrame
+from ws_edge.client_frames import AnyClientFrame as AnyClientFrame
+from ws_edge.client_frames import ClientFrame as ClientFrame
+from ws_edge.client_frames import MarkReadFrame as MarkReadFrame
+from ws_edge.client_frames import PingFrame as PingFrame
+from ws_edge.client_frames import Ref as Ref
+from ws_edge.client_frames import SeenVersion as SeenVersion
+from ws_edge.client_frames import SendMessageFrame as SendMessageFrame
+from ws_edge.client_frames import SubscribeFrame as SubscribeFrame
+from ws_edge.client_frames import TypingStartFrame as TypingStartFrame
+from ws_edge.client_frames import TypingStopFrame as TypingStopFrame
+from ws_edge.client_frames import UnsubscribeFrame as UnsubscribeFrame
+from ws_edge.client_frames import decode_client_frame as decode_client_frame
+from ws_edge.server_frames import Ack as Ack
+from ws_edge.server_frames import Assigned as Assigned
+from ws_edge.server_frames import ConversationRow as ConversationRow
+from ws_edge.server_frames import ConversationUpdated as ConversationUpdated
+from ws_edge.server_frames import Error as Error
+from ws_edge.server_frames import EventFrame as EventFrame
+from ws_edge.server_frames import Heartbeat as Heartbeat
+from ws_edge.server_frames import MessageCreated as MessageCreated
+from ws_edge.server_frames import MessagesRead as MessagesRead
+from ws_edge.server_frames import Pong as Pong
+from ws_edge.server_frames import Presence as Presence
+from ws_edge.server_frames import Ready as Ready
+from ws_edge.server_frames import ServerFrame as ServerFrame
+from ws_edge.server_frames import StaffChanged as StaffChanged
+from ws_edge.server_frames import StatusChanged as StatusChanged
+from ws_edge.server_frames import Subscriptions as Subscriptions
+from ws_edge.server_frames import Typing as Typing
+from ws_edge.server_frames import Unassigned as Unassigned
+from ws_edge.workflow_frames import CatalogueChanged as CatalogueChanged
+from ws_edge.workflow_frames import Labelled as Labelled
+from ws_edge.workflow_frames import Merged as Merged
+from ws_edge.workflow_frames import MergedIn as MergedIn
+from ws_edge.workflow_frames import NoteAdded as NoteAdded
+from ws_edge.workflow_frames import Notification as Notification
+from ws_edge.workflow_frames import NotificationsRead as NotificationsRead
+from ws_edge.workflow_frames import Unlabelled as Unlabelled
 
 AnyServerFrame = (
     MessageCreated
@@ -253,6 +60,14 @@ AnyServerFrame = (
     | MessagesRead
     | StatusChanged
     | ConversationUpdated
+    | NoteAdded
+    | Labelled
+    | Unlabelled
+    | Merged
+    | MergedIn
+    | CatalogueChanged
+    | Notification
+    | NotificationsRead
     | ConversationRow
     | Typing
     | Presence
@@ -263,6 +78,8 @@ AnyServerFrame = (
     | Heartbeat
     | Ready
 )
+"""Every frame the server sends."""
 
-decode_client_frame = msgspec.json.Decoder(AnyClientFrame).decode
+decode_server_frame = msgspec.json.Decoder(AnyServerFrame).decode
+"""For clients and tests: a server frame, typed."""
 encode_frame = msgspec.json.Encoder().encode

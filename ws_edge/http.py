@@ -36,10 +36,11 @@ from read_api.views import for_viewer, viewer_id
 from ws_edge import codes
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
+from ws_edge.outages import OUTAGES, UNAVAILABLE
 from ws_edge.presence import OnlineUser, Presence
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.resume import BadStart, start_at
-from ws_edge.session import OUTAGES, UNAVAILABLE, Session
+from ws_edge.session import Session
 from ws_edge.sessions import open_session
 
 log = logging.getLogger("parley.ws")
@@ -295,6 +296,5 @@ async def conversation_presence(
 
 WEBSOCKET_HANDLERS = [inbox_socket, conversation_socket]
 """Mounted by the app, which provides ``edge`` (an :class:`Edge`)."""
-
 PRESENCE_HANDLERS = [conversation_presence]
 """Mounted under ``/api``."""

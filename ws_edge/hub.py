@@ -15,7 +15,9 @@ Frames name agents and teams (``ws_edge.directory``): the hub tells the
 directory of every staff event it hears, and looks up a name it does not
 know before it fans the event out. An event's frame is encoded once for
 staff and, when a client's socket follows the conversation and the frame
-tells clients less (an assignment), once more for clients.
+tells clients less (an assignment), once more for clients. Which sockets
+get an event at all (not a client's: a private note, a label) each session
+asks ``ws_edge.audience``, live and in replays alike.
 """
 
 from __future__ import annotations
@@ -180,8 +182,10 @@ class Hub:
             subscriber.offer(delivery)
 
     def _deliver_to_staff(self, event: RecordedEvent) -> None:
-        """A staff directory change: the directory hears it, then the inbox
-        sockets (all staff; not conversation sockets), in log order."""
+        """A change of the staff directory, the catalogues or an agent's
+        notifications: the directory hears it, then the inbox sockets (all
+        staff; not conversation sockets), in log order; each session keeps
+        what is for it (``ws_edge.audience``)."""
         self.directory.heard(event.data)
         if not self._inbox:
             return

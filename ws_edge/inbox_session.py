@@ -1,7 +1,8 @@
 """The inbox socket: every conversation the user may see, replayed and
 followed in log order (global positions), each change followed by the
-conversation's inbox row; it only listens, but for SUBSCRIBE/UNSUBSCRIBE
-(a conversation's typing indicators)."""
+conversation's inbox row, and a NOTIFICATION after each note that mentions
+the user; it listens, but for SUBSCRIBE/UNSUBSCRIBE (a conversation's
+typing indicators) and ADD_NOTE (a note on any conversation)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ from uuid import UUID
 
 from litestar import WebSocket
 
+from commands.handler import CommandHandler
 from commands.model import Actor
 from events.catalogue import ConversationEvent
 from events.envelope import RecordedEvent
 from events.store import EventStore
 from read_api.queries import ConversationView
 from ws_edge import frames
+from ws_edge.audience import notification
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
 from ws_edge.mailbox import Subscriber
+from ws_edge.notes import add_note
+from ws_edge.ratelimit import RateLimiter
+from ws_edge.reader import Commands
 from ws_edge.session import PAGE, Session
 
 RowSource = Callable[[list[UUID], int, Actor], Awaitable[list[ConversationView]]]
@@ -40,6 +46,8 @@ class InboxSession(Session):
         store: EventStore,
         config: EdgeConfig,
         rows: RowSource,
+        handler: CommandHandler,
+        limiter: RateLimiter,
         tally: Counter[str] | None = None,
     ) -> None:
         super().__init__(
@@ -53,6 +61,7 @@ class InboxSession(Session):
             tally=tally,
         )
         self.rows = rows
+        self.commands = Commands(handler, limiter, actor, reply=self._reply, tally=self.tally)
         self._touched: dict[UUID, int] = {}  # conversation -> last position sent
 
     def _subscriber(self) -> Subscriber:
@@ -68,6 +77,9 @@ class InboxSession(Session):
 
     def _ready(self) -> frames.Ready:
         return frames.Ready(position=self.last)
+
+    def _also(self, event: RecordedEvent) -> frames.ServerFrame | None:
+        return notification(self.actor, event, self.hub.directory)
 
     def _sent_live(self, event: RecordedEvent) -> None:
         if isinstance(event.data, ConversationEvent):
@@ -88,9 +100,16 @@ class InboxSession(Session):
         match frame:
             case frames.SubscribeFrame() | frames.UnsubscribeFrame():
                 self._subscription(frame)
+            case frames.AddNoteFrame():
+                directory = self.hub.directory
+                await add_note(frame, None, self.actor, directory, self.commands)
             case _:
                 self._reply(
-                    frames.Error(code="not_here", message="the inbox only listens", ref=frame.ref)
+                    frames.Error(
+                        code="not_here",
+                        message="the inbox takes SUBSCRIBE, UNSUBSCRIBE and ADD_NOTE only",
+                        ref=frame.ref,
+                    )
                 )
 
     def _subscription(self, frame: frames.SubscribeFrame | frames.UnsubscribeFrame) -> None:

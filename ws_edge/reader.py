@@ -20,7 +20,7 @@ from litestar import WebSocket
 
 from commands import errors
 from commands.handler import CommandHandler
-from commands.model import Actor, MarkRead, SendMessage
+from commands.model import Actor, AddNote, MarkRead, SendMessage
 from events.store import StoreUnavailable
 from ws_edge import frames, inbound
 from ws_edge.ratelimit import RateLimiter
@@ -116,13 +116,20 @@ class Commands:
             return
         await action()
 
+    def refuse(self, error: errors.DomainError | StoreUnavailable, ref: str | None) -> None:
+        """Answer a frame with the ERROR of its refusal."""
+        self._reply(inbound.refused(error, ref))
+
     async def run(
-        self, command: SendMessage | MarkRead, ref: str | None, client_message_id: str | None = None
+        self,
+        command: SendMessage | MarkRead | AddNote,
+        ref: str | None,
+        client_message_id: str | None = None,
     ) -> None:
         try:
             result = await self._handler.handle(command, self._actor)
         except (errors.DomainError, StoreUnavailable) as error:
-            self._reply(inbound.refused(error, ref))
+            self.refuse(error, ref)
             return
         self._reply(
             frames.Ack(

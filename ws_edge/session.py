@@ -13,7 +13,8 @@ heartbeats. The close code says why (see ``ws_edge.codes``).
 While the writer waits with nothing queued, the hub may send live events to
 the socket itself (``_send_now``, see ``ws_edge.mailbox``); a send that has
 to wait for the socket finishes in a task of its own, and the writer lets it
-finish before it sends anything else.
+finish before it sends anything else. Replayed, live or fast, an event's
+frame goes out only if ``ws_edge.audience`` says this socket's viewer gets it.
 """
 
 from __future__ import annotations
@@ -21,42 +22,24 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-import logging
 import time
 from collections import Counter
 from typing import Any
 
-import asyncpg
 from litestar import WebSocket
-from litestar.exceptions import WebSocketDisconnect
-from nats.errors import Error as NatsError
 
 from commands.model import Actor
 from events.envelope import RecordedEvent
-from events.store import EventStore, StoreUnavailable
+from events.store import EventStore
 from events.tasks import cancel_and_wait, run_eagerly
 from ws_edge import codes, frames
+from ws_edge.audience import for_viewer, visible
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
 from ws_edge.mailbox import Delivery, Subscriber
+from ws_edge.outages import ended_by
 from ws_edge.reader import Reader
-from ws_edge.translate import event_frame, for_client
-
-log = logging.getLogger("parley.ws")
-
-_GONE = (OSError, WebSocketDisconnect)  # uvicorn: ClientDisconnected(OSError)
-"""What sending to (or reading from) a socket whose client has gone raises."""
-OUTAGES = (
-    StoreUnavailable,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    NatsError,
-)
-"""What a session's reads raise while PostgreSQL or NATS is away (a plain
-OSError is taken for the client gone): close 1013, the client comes back."""
-UNAVAILABLE = "PostgreSQL or NATS is unavailable: reconnect shortly and resume"
+from ws_edge.translate import event_frame
 
 PAGE = 500
 """Events read from the store at a time, while replaying."""
@@ -133,6 +116,10 @@ class Session(abc.ABC):
     async def _closing(self) -> None:
         """The session ends: its tasks are stopped and the hub forgot it."""
 
+    def _also(self, event: RecordedEvent) -> frames.ServerFrame | None:
+        """A frame that follows ``event``'s for this socket (the inbox's NOTIFICATION)."""
+        return None
+
     # -- the life of a session ------------------------------------------------------
 
     async def run(self) -> None:
@@ -154,15 +141,8 @@ class Session(abc.ABC):
             if self._ended.done():
                 code, reason = self._ended.result()
             for task in tasks:
-                if task not in done:
-                    continue
-                error = task.exception()
-                if isinstance(error, OUTAGES):
-                    log.warning("websocket session ended by an outage: %r", error)
-                    code, reason = codes.TRY_AGAIN_LATER, UNAVAILABLE
-                elif error is not None and not isinstance(error, _GONE):
-                    log.error("websocket session failed", exc_info=error)
-                    code, reason = codes.INTERNAL_ERROR, "internal error"
+                if task in done and (why := ended_by(task.exception())) is not None:
+                    code, reason = why
         finally:
             for timer in self._timers.values():
                 timer.cancel()
@@ -239,9 +219,25 @@ class Session(abc.ABC):
             if where > self.last + 1:
                 await self._replay()  # a gap: fill it (and more) from the store
                 continue
-            await self._send_text(item.text_for(self.subscriber.staff))  # encoded once per node
-            self.last = where
-            self._sent_live(event)
+            text = self._text(item)
+            await self._send_event(event, text)
+            if text is not None:
+                self._sent_live(event)
+
+    async def _send_event(self, event: RecordedEvent, text: str | None) -> None:
+        """An event's frame (None: not for this socket) and any that follows
+        it; the socket's position moves on past the event either way."""
+        if text is not None:
+            await self._send_text(text)
+            if (also := self._also(event)) is not None:
+                await self._send(also)
+        self.last = self._where(event)
+
+    def _text(self, item: Delivery) -> str | None:
+        """``item``'s frame as this socket gets it (None: not at all), encoded once per node."""
+        if not visible(self.actor, item.event.data):
+            return None
+        return item.text_for(self.subscriber.staff)
 
     async def _replay(self) -> None:
         """Send every stored event after ``self.last``, up to the head."""
@@ -249,9 +245,9 @@ class Session(abc.ABC):
         while page := await self._page():
             await directory.resolve(event.data for event in page)
             for event in page:
-                frame = event_frame(event, directory)
-                await self._send(frame if self.subscriber.staff else for_client(frame))
-                self.last = self._where(event)
+                frame = for_viewer(self.actor, event, event_frame(event, directory))
+                text = None if frame is None else frames.encode_frame(frame).decode()
+                await self._send_event(event, text)
             if len(page) < PAGE:
                 return
 
@@ -270,9 +266,13 @@ class Session(abc.ABC):
             return False
         if where <= self.last:
             return True  # replayed already, or delivered twice
+        if self._also(item.event) is not None:
+            return False  # two frames: the writer's job
         self.last = where
+        if (text := self._text(item)) is None:
+            return True  # not for this socket: its position moved on
         try:
-            self._sending = run_eagerly(self._send_text(item.text_for(self.subscriber.staff)))
+            self._sending = run_eagerly(self._send_text(text))
         except Exception as error:
             self._send_failed(error)
         else:
@@ -288,8 +288,4 @@ class Session(abc.ABC):
 
     def _send_failed(self, error: BaseException) -> None:
         """A fast-path send failed: end the session, as the writer's failure would."""
-        if isinstance(error, _GONE):
-            self.end(codes.NORMAL, "")
-            return
-        log.error("websocket session failed", exc_info=error)
-        self.end(codes.INTERNAL_ERROR, "internal error")
+        self.end(*(ended_by(error) or (codes.NORMAL, "")))

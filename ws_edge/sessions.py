@@ -55,6 +55,8 @@ def open_session(
             store=parts.store,
             config=parts.config,
             rows=parts.inbox_rows,
+            handler=parts.handler,
+            limiter=parts.limiter,
             tally=parts.tally,
         )
     return ConversationSession(

@@ -1,24 +1,48 @@
 """Stored events as WebSocket frames, named by the directory, and the
-redacted form of a frame for a client's socket."""
+redacted form of a frame for a client's socket (which frames a socket gets
+at all is ``ws_edge.audience``'s to say)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict, assert_never
 from uuid import UUID
 
 import msgspec
 
 from events.catalogue import (
+    AgentAvailabilityChanged,
+    AgentProfileChanged,
+    AgentRegistered,
+    AnyCatalogueEvent,
+    AnyStaffEvent,
+    CannedResponseChanged,
+    CannedResponseCreated,
+    CannedResponseDeleted,
     ConversationAssigned,
     ConversationDeleted,
     ConversationEvent,
+    ConversationLabelled,
+    ConversationMerged,
+    ConversationMergedIn,
+    ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
+    ConversationUnlabelled,
+    ConversationWoke,
+    LabelChanged,
+    LabelCreated,
+    LabelDeleted,
     MessageSent,
     MessagesRead,
+    NoteAdded,
+    NotificationsRead,
     Side,
+    Status,
+    TeamCreated,
+    TeamMemberAdded,
+    TeamMemberRemoved,
 )
 from events.catalogue import ConversationUpdated as Updated
 from events.envelope import RecordedEvent
@@ -51,20 +75,26 @@ class _Where(TypedDict):
     at: datetime
 
 
-def event_frame(
-    event: RecordedEvent, names: Names = NO_NAMES
-) -> frames.EventFrame | frames.StaffChanged:
-    """The frame that tells staff subscribers about ``event`` (a client's
-    socket gets it through :func:`for_client`)."""
-    if not isinstance(event.data, ConversationEvent):
-        return staff_frame(event, names)
+EventFrames = (
+    frames.EventFrame | frames.StaffChanged | frames.CatalogueChanged | frames.NotificationsRead
+)
+"""The frame of a stored event: a conversation's, or one for inbox sockets only."""
+
+
+def event_frame(event: RecordedEvent, names: Names = NO_NAMES) -> EventFrames:
+    """The frame that tells staff subscribers about ``event`` (who else may
+    have it, and how, is ``ws_edge.audience``'s to say). Every event type has
+    one: mypy checks the match is exhaustive."""
+    data = event.data
+    if not isinstance(data, ConversationEvent):
+        return _outside_frame(event, data, names)
     where = _Where(
-        conversation_id=event.data.conversation_id,
+        conversation_id=data.conversation_id,
         stream_position=event.stream_position,
         position=event.global_position,
         at=event.recorded_at,
     )
-    match event.data:
+    match data:
         case MessageSent() as e:
             return frames.MessageCreated(
                 **where,
@@ -77,6 +107,7 @@ def event_frame(
                 attachment=e.attachment,
                 client_message_id=e.client_message_id,
                 sender_name=names.agent_name(e.sender_id) if e.sender == Side.ADMIN else None,
+                merged_from=e.merged_from,
             )
         case MessagesRead() as e:
             return frames.MessagesRead(
@@ -85,6 +116,14 @@ def event_frame(
         case ConversationStatusChanged() as e:
             return frames.StatusChanged(
                 **where, from_status=e.from_status, to_status=e.to_status, reason=e.reason
+            )
+        case ConversationSnoozed() as e:
+            return frames.StatusChanged(
+                **where, from_status=e.from_status, to_status=Status.SNOOZED, until=e.until
+            )
+        case ConversationWoke() as e:
+            return frames.StatusChanged(
+                **where, from_status=Status.SNOOZED, to_status=Status.ACTIVE, reason=e.reason
             )
         case ConversationStarted() as e:
             return frames.ConversationUpdated(
@@ -114,7 +153,77 @@ def event_frame(
                 by=e.by,
                 reason=e.reason,
             )
-    raise AssertionError(f"no frame for {event.type}")
+        case NoteAdded() as e:
+            return frames.NoteAdded(
+                **where,
+                note_id=e.note_id,
+                author_id=e.author_id,
+                author_name=names.agent_name(e.author_id),
+                content=e.content,
+                mentions=list(e.mentions),
+            )
+        case ConversationLabelled() as e:
+            return frames.Labelled(**where, label_id=e.label_id, by=e.by)
+        case ConversationUnlabelled() as e:
+            return frames.Unlabelled(**where, label_id=e.label_id, by=e.by)
+        case ConversationMerged() as e:
+            return frames.Merged(**where, into=e.into, up_to_seq=e.up_to_seq)
+        case ConversationMergedIn() as e:
+            return frames.MergedIn(**where, source_id=e.source_id, message_count=e.message_count)
+        case _:
+            assert_never(data)
+
+
+def _outside_frame(
+    event: RecordedEvent, data: AnyStaffEvent | AnyCatalogueEvent, names: Names
+) -> frames.StaffChanged | frames.CatalogueChanged | frames.NotificationsRead:
+    """The frame of an event outside conversations (inbox sockets only)."""
+    position, at, change = event.global_position, event.recorded_at, event.type
+    match data:
+        case NotificationsRead() as e:
+            return frames.NotificationsRead(
+                position=position,
+                at=at,
+                agent_id=e.agent_id,
+                up_to_position=e.up_to_position,
+                note_ids=list(e.note_ids),
+            )
+        case LabelCreated() | LabelChanged() as e:
+            return frames.CatalogueChanged(
+                position=position,
+                at=at,
+                change=change,
+                label_id=e.label_id,
+                name=e.name,
+                colour=e.colour,
+            )
+        case LabelDeleted() as e:
+            return frames.CatalogueChanged(
+                position=position, at=at, change=change, label_id=e.label_id
+            )
+        case CannedResponseCreated() as e:
+            return frames.CatalogueChanged(
+                position=position,
+                at=at,
+                change=change,
+                response_id=e.response_id,
+                owner_id=e.owner_id,
+            )
+        case CannedResponseChanged() | CannedResponseDeleted() as e:
+            return frames.CatalogueChanged(
+                position=position, at=at, change=change, response_id=e.response_id
+            )
+        case (
+            AgentRegistered()
+            | AgentProfileChanged()
+            | AgentAvailabilityChanged()
+            | TeamCreated()
+            | TeamMemberAdded()
+            | TeamMemberRemoved()
+        ):
+            return staff_frame(event, names)
+        case _:
+            assert_never(data)
 
 
 def staff_frame(event: RecordedEvent, names: Names = NO_NAMES) -> frames.StaffChanged:

@@ -49,6 +49,7 @@ TYPES = [
     "PING",
     "SUBSCRIBE",
     "UNSUBSCRIBE",
+    "ADD_NOTE",
 ]
 RAW_VALUES = [
     "1e400",
@@ -93,12 +94,16 @@ def frames(draw: st.DrawFn) -> dict[str, Any]:
             frame["message_type"] = draw(st.sampled_from(["text", "image", "file", "gif"]))
         if draw(st.booleans()):
             frame["attachment"] = {"url": draw(text), "name": draw(text)}
+    elif kind == "ADD_NOTE":
+        frame["content"] = draw(text)
+        if draw(st.booleans()):
+            frame["mentions"] = draw(st.lists(text, max_size=3))
     elif kind == "MARK_READ" and draw(st.booleans()):
         frame["up_to_seq"] = draw(st.integers(-5, 5) | st.integers())
     if kind in ("SEND_MESSAGE", "MARK_READ") and draw(st.booleans()):
         # the stale-action guard: behind, at, ahead of the head, or out of range
         frame["seen_version"] = draw(st.integers(-2, 8) | st.integers())
-    if kind in ("SUBSCRIBE", "UNSUBSCRIBE"):
+    if kind in ("SUBSCRIBE", "UNSUBSCRIBE") or (kind == "ADD_NOTE" and draw(st.booleans())):
         frame["conversation_id"] = str(draw(st.uuids()))
     return frame
 
