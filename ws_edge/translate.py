@@ -253,12 +253,17 @@ REDACTED = ("agent_id", "team_id", "team_name", "by", "reason")
 
 def for_client(frame: frames.ServerFrame) -> frames.ServerFrame:
     """``frame`` as a client's socket gets it: an assignment says only the
-    agent's name (docs/PROTOCOL.md, "What clients see"); others unchanged."""
+    agent's name, a snooze not until when (docs/PROTOCOL.md, "What clients
+    see"); others unchanged."""
     if isinstance(frame, frames.Assigned | frames.Unassigned):
         return msgspec.structs.replace(frame, **dict.fromkeys(REDACTED))
+    if isinstance(frame, frames.StatusChanged) and frame.until is not None:
+        return msgspec.structs.replace(frame, until=None)
     return frame
 
 
 def redacts(frame: frames.ServerFrame) -> bool:
     """Does a client's socket get ``frame`` otherwise than staff do?"""
+    if isinstance(frame, frames.StatusChanged):
+        return frame.until is not None
     return isinstance(frame, frames.Assigned | frames.Unassigned)
