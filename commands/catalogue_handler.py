@@ -9,14 +9,11 @@ labels of one name can never both be created.
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from uuid import UUID, uuid4
 
 import msgspec
 
-from commands import errors
 from commands.canned import (
     CANNED_STREAM,
     CannedCommand,
@@ -34,24 +31,20 @@ from commands.labels import (
     fold_labels,
 )
 from commands.model import Actor
+from commands.whole_stream import Written, decide_and_append
 from events.catalogue import (
     AnyCatalogueEvent,
     CannedResponseCreated,
     LabelCreated,
 )
-from events.envelope import Metadata, NewEvent, RecordedEvent
-from events.store import ConcurrencyError, EventStore, StoreUnavailable
+from events.envelope import RecordedEvent
+from events.store import EventStore
 
 
-class CatalogueResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """What a catalogue command did: ``position`` is the global position of
-    its last event (or of the stream's last event when nothing changed);
+class CatalogueResult(Written, frozen=True, kw_only=True, omit_defaults=True):
+    """What a catalogue command did (see :class:`commands.whole_stream.Written`);
     ``label_id`` / ``response_id`` name the entry (a created one's new id)."""
 
-    stream_id: str
-    position: int
-    version: int
-    events: list[str]
     label_id: str | None = None
     response_id: UUID | None = None
 
@@ -62,7 +55,7 @@ class CatalogueHandler:
     ) -> None:
         self._store = store
         self._new_id = new_id
-        self._max_attempts = max_attempts
+        self._attempts = max_attempts
 
     async def labels(self) -> tuple[LabelsState, int, int]:
         """The label catalogue, its stream's version and its last event's position."""
@@ -77,58 +70,33 @@ class CatalogueHandler:
         return (await self.labels())[0].live(label_id)
 
     async def handle(self, command: LabelCommand | CannedCommand, actor: Actor) -> CatalogueResult:
-        try:
-            return await self._handle(command, actor)
-        except StoreUnavailable as error:
-            raise errors.Unavailable(
-                "the event store is unavailable; retry", retry_after=int(error.retry_after) or 1
-            ) from error
-
-    async def _handle(self, command: LabelCommand | CannedCommand, actor: Actor) -> CatalogueResult:
-        metadata = Metadata(actor_id=actor.id, actor_role=actor.role)
         new_id = self._new_id()  # a created response's id, the same on every attempt
-        for attempt in range(self._max_attempts):
-            decided: list[AnyCatalogueEvent]
+
+        async def decide(page: list[RecordedEvent]) -> list[AnyCatalogueEvent]:
             if isinstance(command, LabelCommand):
-                stream_id = LABELS_STREAM
-                labels, version, position = await self.labels()
-                decided = decide_labels(labels, command, actor)
-            else:
-                stream_id = CANNED_STREAM
-                canned, version, position = await self.canned()
-                decided = decide_canned(canned, command, actor, new_id)
-            label_id, response_id = _named(command, decided)
-            if not decided:
-                return CatalogueResult(
-                    stream_id=stream_id,
-                    position=position,
-                    version=version,
-                    events=[],
-                    label_id=label_id,
-                    response_id=response_id,
-                )
-            new = [NewEvent(event_id=self._new_id(), data=e, metadata=metadata) for e in decided]
-            try:
-                appended = await self._store.append(stream_id, new, version)
-            except ConcurrencyError:
-                await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
-                continue
-            return CatalogueResult(
-                stream_id=stream_id,
-                position=appended.last_global_position,
-                version=appended.last_stream_position,
-                events=[e.type for e in new],
-                label_id=label_id,
-                response_id=response_id,
-            )
-        raise errors.Unavailable("the catalogue is too busy right now; try again")
+                return decide_labels(fold_labels(e.data for e in page), command, actor)
+            return decide_canned(fold_canned(e.data for e in page), command, actor, new_id)
+
+        stream_id = LABELS_STREAM if isinstance(command, LabelCommand) else CANNED_STREAM
+        written, decided = await decide_and_append(
+            self._store,
+            stream_id,
+            decide,
+            actor,
+            new_id=self._new_id,
+            max_attempts=self._attempts,
+        )
+        label_id, response_id = _named(command, decided)
+        return CatalogueResult(
+            **msgspec.structs.asdict(written), label_id=label_id, response_id=response_id
+        )
 
     async def _read(self, stream_id: str) -> list[RecordedEvent]:
         return await self._store.read_stream(stream_id)
 
 
 def _named(
-    command: LabelCommand | CannedCommand, decided: list[AnyCatalogueEvent]
+    command: LabelCommand | CannedCommand, decided: Sequence[AnyCatalogueEvent]
 ) -> tuple[str | None, UUID | None]:
     """The entry a result names (label id, response id): a created one's new
     id, else the command's."""
