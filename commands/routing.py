@@ -33,6 +33,7 @@ from events.catalogue import (
     ConversationAssigned,
     ConversationDeleted,
     ConversationEvent,
+    ConversationMerged,
     ConversationStarted,
     ConversationStatusChanged,
     ConversationUnassigned,
@@ -169,7 +170,7 @@ def evolve_board(board: Board, event: RecordedEvent) -> None:
             ticket = replace(ticket, open=data.to_status is not Status.CLOSED)
             if reopened and ticket.agent_id is None:
                 ticket = replace(ticket, waiting_since=at)
-        case ConversationDeleted():
+        case ConversationDeleted() | ConversationMerged():  # a merged one is closed for good
             ticket = replace(ticket, open=False)
         case ConversationUpdated() if data.priority is not None:
             ticket = replace(ticket, priority=data.priority)

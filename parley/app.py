@@ -29,7 +29,9 @@ from nats.aio.client import Client as NATS
 from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
+from commands.http_merge import MERGE_HANDLERS
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
+from commands.merge_service import MergeService
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
 from parley.health import HealthController
@@ -61,7 +63,13 @@ def _route_handlers() -> list[ControllerRouterHandler]:
     """Every router of the app."""
     api = Router(
         path="/api",
-        route_handlers=[*COMMAND_HANDLERS, *STAFF_HANDLERS, *QUERY_HANDLERS, *PRESENCE_HANDLERS],
+        route_handlers=[
+            *COMMAND_HANDLERS,
+            *STAFF_HANDLERS,
+            *QUERY_HANDLERS,
+            *PRESENCE_HANDLERS,
+            *MERGE_HANDLERS,
+        ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),
             "staff": Provide(provide_staff_context, sync_to_thread=False),
@@ -134,6 +142,7 @@ def create_app(
                 "authenticate": authenticate,
                 "command_handler": handler,
                 "staff_handler": staff_handler,
+                "merge_service": MergeService(handler, store, pool),
             }
         ),
         dependencies={

@@ -1,4 +1,5 @@
-"""The workers: the relay, every projection and the router, run side by side until stopped."""
+"""The workers: the relay, every projection, the merge completer and the router, run
+side by side until stopped."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
+from commands.handler import CommandHandler
+from commands.merge_completer import MergeCompleter
+from commands.merge_service import MergeService
 from commands.router import Router
 from events.jetstream.relay import JetStreamRelay
 from events.postgres.group_commit import CONNECTION_ERRORS
@@ -20,6 +24,7 @@ from events.store import StoreUnavailable
 from parley.settings import Settings
 from projections.base import Projection
 from projections.inbox import InboxProjection
+from projections.merges import MergesProjection
 from projections.runner import ProjectionRunner
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
@@ -37,7 +42,7 @@ class Worker(Protocol):
 
 def projections() -> list[Projection]:
     """Every projection Parley keeps."""
-    return [InboxProjection(), TimelineProjection(), StaffProjection()]
+    return [InboxProjection(), TimelineProjection(), StaffProjection(), MergesProjection()]
 
 
 async def run_workers(
@@ -53,6 +58,7 @@ async def run_workers(
         JetStreamRelay(store, pool, nats, topology),
         *(ProjectionRunner(p, pool, store, js, topology) for p in projections()),
     ]
+    workers.append(MergeCompleter(MergeService(CommandHandler(store), store, pool), pool))
     if settings.router:
         grace = timedelta(seconds=settings.router_grace_seconds)
         workers.append(Router(store, pool, grace=grace))
