@@ -27,6 +27,7 @@ from events.postgres.migrate import apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
 from projections.inbox import InboxProjection
+from projections.merges import MergesProjection
 from projections.rebuild import rebuild
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
@@ -43,7 +44,7 @@ ADMIN = Actor(id="alice", role=Role.ADMIN, name="Alice")
 ANN = Actor(id="ann", role=Role.AGENT, name="Ann Agent")
 BEN = Actor(id="ben", role=Role.AGENT, name="Ben Agent")
 CLIENT = Actor(id="carol", role=Role.CLIENT, client_id="c-1")
-PROJECTIONS = (InboxProjection, TimelineProjection, StaffProjection)
+PROJECTIONS = (InboxProjection, TimelineProjection, StaffProjection, MergesProjection)
 
 
 @pytest.fixture
