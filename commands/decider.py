@@ -73,9 +73,11 @@ def decide(
     """The events ``command`` causes on a conversation in ``state`` at ``now``."""
     if isinstance(command, StartConversation):
         return _start(state, command, actor, new_id)
-    _check_access(state, actor)
-    if isinstance(command, ImportMerged):  # completes a merge: may land on a closed target
+    if isinstance(command, ImportMerged):  # completes a merge: lands even on a closed target
         return merge.import_merged(state, command, actor, new_id)
+    _check_access(state, actor)
+    if isinstance(command, MergeConversation):  # a merged source: done already, or refused
+        return merge.merge(state, command, actor)
     if state.merged_into is not None and not isinstance(command, MarkRead):
         raise errors.ConversationWasMerged(state.merged_into)
     match command:
@@ -101,8 +103,6 @@ def decide(
             return workflow.snooze(state, command, actor, now)
         case WakeConversation():
             return workflow.wake(state, command, actor, now)
-        case MergeConversation():
-            return merge.merge(state, command, actor)
 
 
 # -- one function per command ------------------------------------------------------

@@ -36,7 +36,13 @@ from commands.idempotency import (
     id_source,
     idempotency_key,
 )
-from commands.model import Actor, AnyCommand, StartConversation, stream_id_for
+from commands.model import (
+    Actor,
+    AnyCommand,
+    ConversationState,
+    StartConversation,
+    stream_id_for,
+)
 from commands.result import CommandResult
 from commands.state_cache import Folded, StateCache, StreamLocks
 from events.catalogue import AnyEvent, MessageSent, event_type
@@ -100,6 +106,17 @@ class CommandHandler:
             raise
         self._on_handled(command, result, time.perf_counter() - started, correlation_id)
         return result
+
+    async def state_of(self, conversation_id: UUID) -> ConversationState:
+        """The conversation's state as the store holds it now: its cached
+        state, caught up with the stream (``started`` False: no such one)."""
+        stream_id = stream_id_for(conversation_id)
+        try:
+            async with asyncio.timeout(self._answer_within), self._locks.turn(stream_id):
+                cached = self._cache.get(stream_id) or Folded()
+                return (await self._catch_up(stream_id, cached)).state
+        except (StoreUnavailable, TimeoutError) as error:
+            raise errors.Unavailable("the event store is unavailable; retry") from error
 
     async def _handle(
         self, command: AnyCommand, actor: Actor, correlation_id: UUID | None

@@ -18,7 +18,7 @@ from uuid import UUID, uuid5
 import msgspec
 
 from commands import errors
-from commands.model import Actor, AnyCommand, SendMessage
+from commands.model import Actor, AnyCommand, MergeConversation, SendMessage
 from commands.result import CommandResult
 from events.catalogue import AnyEvent, ConversationEvent, MessageSent
 from events.envelope import Metadata, NewEvent, RecordedEvent
@@ -36,7 +36,10 @@ def idempotency_key(command: AnyCommand, actor: Actor) -> str | None:
 
 
 def command_digest(command: AnyCommand) -> str:
-    """A short digest of a command's content (its type and every field)."""
+    """A short digest of a command's content (its type and every field; of
+    a merge, what was asked, not the target's state the service read)."""
+    if isinstance(command, MergeConversation):
+        command = msgspec.structs.replace(command, target=None)
     encoded = type(command).__name__.encode() + msgspec.json.encode(command)
     return hashlib.blake2b(encoded, digest_size=12).hexdigest()
 

@@ -42,6 +42,10 @@ def merge(
     target, into = command.target, command.into
     if into == command.conversation_id:
         raise errors.InvalidCommand("a conversation cannot be merged into itself", field="into")
+    if state.merged_into == into:
+        return []  # so already (a retry): the service still completes step 2
+    if state.merged_into is not None:
+        raise errors.ConversationWasMerged(state.merged_into)
     if target is None or target.deleted:
         raise errors.ConversationNotFound(f"no conversation {into} to merge into", field="into")
     if target.merged_into is not None:
@@ -66,10 +70,17 @@ def import_merged(
     state: ConversationState, command: ImportMerged, actor: Actor, new_id: Callable[[], UUID]
 ) -> list[AnyConversationEvent]:
     """Step 2, on the target: the source's messages after the target's own.
-    Done once per source (a second time is a no-op)."""
+    Done once per source (a second time is a no-op). It lands on a target
+    closed or deleted since step 1 (the messages must not be lost); a target
+    merged on since then refuses (``conversation_merged``): the service
+    imports into the conversation it went to instead."""
     access.require_manage(actor, "merge conversations")
+    if not state.started:
+        raise errors.ConversationNotFound(f"no conversation {command.conversation_id}")
     if command.source_id in state.merged_sources:
         return []
+    if state.merged_into is not None:
+        raise errors.ConversationWasMerged(state.merged_into)
     cid = command.conversation_id
     events: list[AnyConversationEvent] = [
         ConversationMergedIn(
@@ -99,23 +110,26 @@ def import_merged(
 def copies(
     source: ConversationState, messages: Sequence[tuple[MessageSent, datetime]]
 ) -> tuple[tuple[MessageSent, MergedFrom], ...]:
-    """The source's messages (with when each was sent) as the target gets
-    them: each marked with its origin and whether it had been read there —
-    a client message by any staff member (the source's furthest staff
-    cursor), a staff message by the client. System messages count as read."""
-    return tuple(
-        (
-            message,
-            MergedFrom(
-                conversation_id=message.conversation_id,
-                seq=message.seq,
-                message_id=message.message_id,
-                sent_at=sent_at,
-                read_by_staff=message.sender is not Side.CLIENT
-                or message.seq <= source.staff_read_up_to,
-                read_by_client=message.sender is not Side.ADMIN
-                or message.seq <= source.client_read_up_to,
-            ),
-        )
-        for message, sent_at in messages
+    """The source's messages (with when each was recorded) as the target
+    gets them: each marked with its origin and whether it had been read
+    there — a client message by any staff member (the source's furthest
+    staff cursor), a staff message by the client. System messages count as
+    read. A message the source had itself merged in keeps the read state and
+    the ``sent_at`` of its first conversation (its origin is the source)."""
+    return tuple((message, _origin(source, message, at)) for message, at in messages)
+
+
+def _origin(source: ConversationState, message: MessageSent, at: datetime) -> MergedFrom:
+    before = message.merged_from
+    return MergedFrom(
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        message_id=message.message_id,
+        sent_at=before.sent_at if before else at,
+        read_by_staff=message.sender is not Side.CLIENT
+        or message.seq <= source.staff_read_up_to
+        or (before is not None and before.read_by_staff),
+        read_by_client=message.sender is not Side.ADMIN
+        or message.seq <= source.client_read_up_to
+        or (before is not None and before.read_by_client),
     )

@@ -34,6 +34,7 @@ from events.catalogue import (
     ConversationAssigned,
     ConversationDeleted,
     ConversationEvent,
+    ConversationMerged,
     ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
@@ -180,7 +181,7 @@ def evolve_board(board: Board, event: RecordedEvent) -> None:
             ticket = replace(ticket, snoozed=False)
             if ticket.agent_id is None:
                 ticket = replace(ticket, waiting_since=at)
-        case ConversationDeleted():
+        case ConversationDeleted() | ConversationMerged():  # a merged one is closed for good
             ticket = replace(ticket, open=False)
         case ConversationUpdated() if data.priority is not None:
             ticket = replace(ticket, priority=data.priority)

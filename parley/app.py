@@ -31,9 +31,11 @@ from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_catalogues import CATALOGUE_HANDLERS, provide_catalogue_context
+from commands.http_merge import MERGE_HANDLERS
 from commands.http_notes import NOTE_HANDLERS
 from commands.http_snooze import SNOOZE_HANDLERS
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
+from commands.merge_service import MergeService
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
 from parley.health import HealthController
@@ -77,6 +79,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
             *NOTE_HANDLERS,
             *NOTE_QUERY_HANDLERS,
             *SNOOZE_HANDLERS,
+            *MERGE_HANDLERS,
         ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),
@@ -153,6 +156,7 @@ def create_app(
                 "command_handler": handler,
                 "staff_handler": staff_handler,
                 "catalogue_handler": catalogue_handler,
+                "merge_service": MergeService(handler, store, pool),
             }
         ),
         dependencies={

@@ -1,5 +1,5 @@
-"""The workers: the relay, every projection, the router and the waker, run side by side
-until stopped."""
+"""The workers: the relay, every projection, the router, the waker and the merge
+completer, run side by side until stopped."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
+from commands.handler import CommandHandler
+from commands.merge_completer import MergeCompleter
+from commands.merge_service import MergeService
 from commands.router import Router
 from commands.waker import Waker
 from events.jetstream.relay import JetStreamRelay
@@ -23,6 +26,7 @@ from parley.settings import Settings
 from projections.base import Projection
 from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
+from projections.merges import MergesProjection
 from projections.notifications import NotificationsProjection
 from projections.runner import ProjectionRunner
 from projections.staff import StaffProjection
@@ -49,6 +53,7 @@ def projections() -> list[Projection]:
         CataloguesProjection(),
         NotificationsProjection(),
         TimelineEntriesProjection(),
+        MergesProjection(),
     ]
 
 
@@ -66,6 +71,7 @@ async def run_workers(
         JetStreamRelay(store, pool, nats, topology),
         *(ProjectionRunner(p, pool, store, js, topology) for p in projections()),
     ]
+    workers.append(MergeCompleter(MergeService(CommandHandler(store), store, pool), pool))
     if settings.router:
         grace = timedelta(seconds=settings.router_grace_seconds)
         workers.append(Router(store, pool, grace=grace))

@@ -14,6 +14,12 @@ every staff member); a viewer's own count is computed by the read API from
 the same tables. ``unread_for_client`` counts ``inbox_unread`` rows (staff
 messages the client has not read; rows leave when read).
 
+Merge: a merged source is closed for good (``merged_into`` names the
+target) and its unread — its counts and its bookkeeping rows — are gone:
+they moved to the target with the copies. A merged-in copy (``merged_from``
+set) is a message of the target, unread for staff only if it was unread
+there (``merged_from.read_by_staff`` false), for the client likewise.
+
 ``waiting_since``: the moment since which the conversation has been open
 (not closed, not deleted) without an agent — set at start, when its agent is
 taken away and when it is reopened without one; ``NULL`` otherwise.
@@ -34,6 +40,8 @@ from events.catalogue import (
     ConversationAssigned,
     ConversationDeleted,
     ConversationLabelled,
+    ConversationMerged,
+    ConversationMergedIn,
     ConversationSnoozed,
     ConversationStarted,
     ConversationStatusChanged,
@@ -124,6 +132,21 @@ ON CONFLICT (conversation_id, reader_id)
 DO UPDATE SET up_to_seq = greatest(inbox_staff_cursors.up_to_seq, excluded.up_to_seq)
 """
 
+_MERGED = """
+UPDATE conversations
+SET status = 'closed', merged_into = $2, unread_for_staff = 0, unread_for_client = 0,
+    waiting_since = NULL, last_update = $3, position = $4, version = $5
+WHERE conversation_id = $1
+"""
+_MERGED_FORGET = (
+    "DELETE FROM inbox_client_messages WHERE conversation_id = $1",
+    "DELETE FROM inbox_staff_cursors WHERE conversation_id = $1",
+    "DELETE FROM inbox_unread WHERE conversation_id = $1",
+)
+_MERGED_IN = """
+UPDATE conversations SET last_update = $2, position = $3, version = $4 WHERE conversation_id = $1
+"""
+
 
 def _staff_unread(assignee: str) -> str:
     """The client messages after ``assignee``'s cursor, or (no assignee)
@@ -197,6 +220,11 @@ class InboxProjection:
             case ConversationAssigned() | ConversationUnassigned() as e:
                 agent = e.agent_id if isinstance(e, ConversationAssigned) else None
                 return [(_ASSIGNMENT, (e.conversation_id, agent, e.team_id, at, pos, version))]
+            case ConversationMerged() as e:
+                forget = [(sql, (e.conversation_id,)) for sql in _MERGED_FORGET]
+                return [(_MERGED, (e.conversation_id, e.into, at, pos, version)), *forget]
+            case ConversationMergedIn() as e:
+                return [(_MERGED_IN, (e.conversation_id, at, pos, version))]
             case MessageSent():
                 return self.run_statements([event])
             case MessagesRead(reader=Side.CLIENT) as e:
@@ -227,13 +255,13 @@ class InboxProjection:
             total = totals.setdefault(e.conversation_id, [0, "", None, 0, 0, 0, 0, "", ""])
             total[0] += 1
             total[1:3] = e.content, event.recorded_at
-            total[3] += e.sender is Side.CLIENT
-            total[4] += e.sender is Side.ADMIN  # system messages are unread for nobody
+            total[3] += unread_by_staff(e)
+            total[4] += unread_by_client(e)  # system messages are unread for nobody
             total[5:9] = event.global_position, event.stream_position, e.sender, e.sender_id
-            if e.sender is Side.CLIENT:
+            if unread_by_staff(e):
                 from_client[0].append(e.conversation_id)
                 from_client[1].append(e.seq)
-            elif e.sender is Side.ADMIN:
+            elif unread_by_client(e):
                 to_client[0].append(e.conversation_id)
                 to_client[1].append(e.seq)
         statements: list[Statement] = [
@@ -245,3 +273,15 @@ class InboxProjection:
         if to_client[0]:
             statements.append((_UNREAD_BY_CLIENT, to_client))
         return statements
+
+
+def unread_by_staff(message: MessageSent) -> bool:
+    """A client message, unless a merged-in copy of one read before the merge."""
+    copied = message.merged_from
+    return message.sender is Side.CLIENT and (copied is None or not copied.read_by_staff)
+
+
+def unread_by_client(message: MessageSent) -> bool:
+    """A staff message, unless a merged-in copy of one read before the merge."""
+    copied = message.merged_from
+    return message.sender is Side.ADMIN and (copied is None or not copied.read_by_client)

@@ -65,6 +65,9 @@ class ConversationView(msgspec.Struct, frozen=True, kw_only=True):
     snoozed_until: datetime | None = None
     """While ``status`` is ``snoozed``: when it wakes (at the latest; the
     client's next message wakes it at once). ``None`` otherwise, and for a client."""
+    merged_into: UUID | None = None
+    """Set when the conversation was merged into another (then closed for
+    good): its messages are copied there."""
 
 
 class ConversationPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,6 +94,18 @@ class MessageView(msgspec.Struct, frozen=True, kw_only=True):
     sender_name: str | None = None
     """A staff sender's display name (their id if they have none), the
     client's name for the client, ``None`` for the system."""
+    merged_from: MergedFromView | None = None
+    """A copy merged in from another conversation: where it came from."""
+
+
+class MergedFromView(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a merged-in copy came from: the message ``message_id``, number
+    ``seq`` of conversation ``conversation_id``, first sent at ``sent_at``."""
+
+    conversation_id: UUID
+    seq: int
+    message_id: UUID
+    sent_at: datetime
 
 
 class MessagePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,7 +123,8 @@ coalesce(a.display_name, c.assignee_id) AS assignee_name, c.team_id,
 coalesce(t.name, c.team_id) AS team_name, c.waiting_since, c.last_message_sender,
 c.snoozed_until,
 CASE c.last_message_sender WHEN 'client' THEN c.client_name
-     ELSE coalesce(s.display_name, c.last_message_sender_id) END AS last_message_sender_name
+     ELSE coalesce(s.display_name, c.last_message_sender_id) END AS last_message_sender_name,
+c.merged_into
 """
 JOINS = """
 LEFT JOIN agents a ON a.agent_id = c.assignee_id
@@ -142,7 +158,8 @@ SELECT {view_columns("$2")} FROM conversations c {JOINS} WHERE c.conversation_id
 _MESSAGES = """
 SELECT m.conversation_id, m.seq, m.message_id, m.sender, m.sender_id, m.message_type, m.content,
        m.attachment, m.client_message_id, m.created_at, m.read_by_staff_at, m.read_by_client_at,
-       m.position,
+       m.position, m.merged_from_conversation_id, m.merged_from_seq, m.merged_from_message_id,
+       m.merged_from_sent_at,
        CASE m.sender WHEN 'client' THEN c.client_name
                      WHEN 'admin' THEN coalesce(a.display_name, m.sender_id) END AS sender_name
 FROM messages m
@@ -183,6 +200,9 @@ def _message(row: asyncpg.Record) -> MessageView:
     values = dict(row)
     if values["attachment"] is not None:
         values["attachment"] = msgspec.json.decode(values["attachment"])
+    origin = {f: values.pop(f"merged_from_{f}") for f in MergedFromView.__struct_fields__}
+    if origin["message_id"] is not None:
+        values["merged_from"] = MergedFromView(**origin)
     return MessageView(**values)
 
 

@@ -11,7 +11,7 @@ import msgspec
 
 from commands.decider import fold
 from commands.model import INITIAL_STATE, stream_id_for
-from events.catalogue import MessageSent
+from events.catalogue import MergedFrom, MessageSent
 from events.envelope import RecordedEvent
 from events.store import EventStore
 
@@ -24,6 +24,8 @@ class MessageAsOf(msgspec.Struct, frozen=True, kw_only=True):
     message_type: str
     content: str
     sent_at: datetime
+    merged_from: MergedFrom | None = None
+    """A copy merged in from another conversation: where it came from."""
 
 
 class ConversationAsOf(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,6 +46,8 @@ class ConversationAsOf(msgspec.Struct, frozen=True, kw_only=True):
     messages: list[MessageAsOf]
     snoozed_until: datetime | None = None
     """While snoozed: until when."""
+    merged_into: UUID | None = None
+    """Set once it was merged into another conversation."""
 
 
 def fold_as_of(conversation_id: UUID, events: Iterable[RecordedEvent]) -> ConversationAsOf:
@@ -63,6 +67,7 @@ def fold_as_of(conversation_id: UUID, events: Iterable[RecordedEvent]) -> Conver
                     message_type=e.message_type,
                     content=e.content,
                     sent_at=event.recorded_at,
+                    merged_from=e.merged_from,
                 )
             )
         last = event
@@ -80,6 +85,7 @@ def fold_as_of(conversation_id: UUID, events: Iterable[RecordedEvent]) -> Conver
         unread_for_client=len(state.unread_for_client),
         messages=messages,
         snoozed_until=state.snoozed_until,
+        merged_into=state.merged_into,
     )
 
 

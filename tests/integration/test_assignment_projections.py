@@ -31,6 +31,7 @@ from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
 from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
+from projections.merges import MergesProjection
 from projections.notifications import NotificationsProjection
 from projections.rebuild import rebuild
 from projections.staff import StaffProjection
@@ -56,6 +57,7 @@ PROJECTIONS = (
     CataloguesProjection,
     NotificationsProjection,
     TimelineEntriesProjection,
+    MergesProjection,
 )
 
 
