@@ -1,10 +1,5 @@
-"""Event store appends: Parley's PostgresEventStore against the eventsourcing
-library's PostgreSQL recorder, on the same server, in the same run (what is
-measured: docs/BENCHMARKS.md, "Event store appends"). From the repository root::
-
-    .venv/bin/python -m bench.append
-    .venv/bin/python bench/append.py --seconds 5 --json
-"""
+"""Event store appends, Parley's store against eventsourcing's recorder (docs/BENCHMARKS.md):
+``.venv/bin/python -m bench.append`` or ``.venv/bin/python bench/append.py``."""
 
 from __future__ import annotations
 
@@ -49,11 +44,9 @@ def find(report: Report, engine: str, n: int, c: int) -> dict[str, Any] | None:
 
 def ratio(report: Report, n: int, c: int) -> float | None:
     parley, es = find(report, "parley", n, c), find(report, "eventsourcing", n, c)
-    return (
-        parley["events_per_s"] / es["events_per_s"]
-        if parley and es and es["events_per_s"]
-        else None
-    )
+    if parley and es and es["events_per_s"]:
+        return float(parley["events_per_s"] / es["events_per_s"])
+    return None
 
 
 async def run(args: Any) -> Report:

@@ -67,12 +67,8 @@ class Run:
     long it took), the measured window, the result."""
 
     def __init__(self, n: int, concurrency: int, settings: Any) -> None:
-        self.n, self.concurrency, self.settings, self.stop = (
-            n,
-            concurrency,
-            settings,
-            threading.Event(),
-        )
+        self.n, self.concurrency, self.settings = n, concurrency, settings
+        self.stop = threading.Event()
         streams = [Stream(uuid4()) for _ in range(settings.streams)]
         self.logs: list[list[tuple[float, float]]] = [[] for _ in range(concurrency)]
         self.callers = [(streams[i::concurrency], log) for i, log in enumerate(self.logs)]
@@ -104,20 +100,13 @@ class Run:
         (start, end), n = self.window, self.n
         ms = [lat * 1000 for log in self.logs for done, lat in log if start <= done <= end]
         seconds, appends = max(end - start, 1e-9), len(ms)
-        return {
-            "engine": engine,
-            "workload": workload(n),
-            "events_per_append": n,
-            "concurrency": self.concurrency,
-            "seconds": round(seconds, 3),
-            "appends": appends,
-            "events": appends * n,
-            "events_per_s": round(appends * n / seconds, 1),
-            "appends_per_s": round(appends / seconds, 1),
-            "latency_p50_ms": round(common.percentile(ms, 50), 3),
-            "latency_p99_ms": round(common.percentile(ms, 99), 3),
-            "verified": verified,
-        }
+        result = {"engine": engine, "workload": workload(n), "events_per_append": n}
+        result |= {"concurrency": self.concurrency, "seconds": round(seconds, 3)}
+        result |= {"appends": appends, "events": appends * n}
+        result |= {"events_per_s": round(appends * n / seconds, 1)}
+        result |= {"appends_per_s": round(appends / seconds, 1)}
+        result |= {f"latency_p{q}_ms": round(common.percentile(ms, q), 3) for q in (50, 99)}
+        return result | {"verified": verified}
 
 
 async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:

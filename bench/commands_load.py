@@ -16,11 +16,6 @@ import asyncpg
 from bench import common
 from bench import databases as db
 from commands.model import stream_id_for
-from events.catalogue import (
-    MessagesRead,
-    Side,
-)
-from events.envelope import Metadata, NewEvent
 from events.postgres.store import PostgresEventStore, create_pool
 
 # ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
@@ -28,7 +23,7 @@ CONTENT = (
     "Hello, my parcel (order 48213) still shows label created after five days. "
     "Could you check with the courier, please? Thanks!"
 )
-STAFF_ID = "alice"
+STAFF_ID = db.STAFF_ID
 
 
 def write_lua(path: Path, conversation_ids: Sequence[UUID], token: str) -> None:
@@ -122,27 +117,6 @@ def describe(messages: int, reads_every: int | None) -> str:
     return f"{messages:,} messages, read every {reads_every}"
 
 
-def conversation_events(
-    conversation_id: UUID, client_id: str, messages: int, reads_every: int | None
-) -> list[NewEvent]:
-    """ConversationStarted, then ``messages`` messages. With ``reads_every``, senders
-    alternate client (odd seqs) / admin (even seqs) and after every ``reads_every``-th
-    message both sides mark everything read; without it, the client sends all, unread."""
-    client = (Side.CLIENT, client_id, Metadata(actor_id=client_id, actor_role="client"))
-    staff = (Side.ADMIN, STAFF_ID, Metadata(actor_id=STAFF_ID, actor_role="admin"))
-    pairs: list[tuple[Any, Metadata]] = [
-        (db.started(conversation_id, client_id, "Bench Client"), staff[2])
-    ]
-    for seq in range(1, messages + 1):
-        side, sender_id, meta = client if reads_every is None or seq % 2 == 1 else staff
-        pairs.append((db.sent(conversation_id, seq, side, sender_id, CONTENT), meta))
-        if reads_every is not None and seq % reads_every == 0:
-            for reader, reader_id, m in (staff, client):
-                read: dict[str, Any] = {"reader": reader, "reader_id": reader_id, "up_to_seq": seq}
-                pairs.append((MessagesRead(conversation_id=conversation_id, **read), m))
-    return [db.new(d, m) for d, m in pairs]
-
-
 async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
     """The conversations the length comparison sends to: label -> (id, described, events)."""
     plans: list[tuple[str, str, int, int | None]] = [
@@ -158,7 +132,10 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
 
         async def seed(label: str, client_id: str, messages: int, every: int | None) -> Any:
             conversation_id = uuid4()
-            events = conversation_events(conversation_id, client_id, messages, every)
+            exchange = db.conversation(
+                conversation_id, client_id, "Bench Client", messages, CONTENT, every
+            )
+            events = list(exchange)
             version = 0
             for start in range(0, len(events), 2000):
                 batch = events[start : start + 2000]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from importlib.metadata import version
@@ -17,8 +18,6 @@ from bench.databases import throwaway_database, throwaway_streams
 from bench.projections_live import part_live
 from bench.projections_relay import part_relay
 from commands.model import stream_id_for
-from events import catalogue as ev
-from events.envelope import Metadata
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
 from events.postgres.store import PostgresEventStore, create_pool
 from projections import READ_MODEL_MIGRATIONS
@@ -40,17 +39,10 @@ async def fill(store: PostgresEventStore, events: int) -> float:
     async def conversation(size: int) -> None:
         cid = uuid4()
         client, stream = f"client-{cid.hex[:8]}", stream_id_for(cid)
-        admin = Metadata(actor_id="alice", actor_role="admin")
-        opened = db.started(cid, client, f"Bulk {cid.hex[:4]}")
-        await store.append(stream, [db.new(opened, admin)], 0)
+        events = db.conversation(cid, client, f"Bulk {cid.hex[:4]}", size - 1, common.CONTENT)
+        await store.append(stream, [next(events)], 0)
         for first in range(1, size, 100):
-            batch = []
-            for seq in range(first, min(size - 1, first + 99) + 1):
-                side = ev.Side.CLIENT if seq % 2 else ev.Side.ADMIN
-                sender_id = client if side is ev.Side.CLIENT else "alice"
-                meta = Metadata(actor_id=sender_id, actor_role=str(side))
-                batch.append(db.new(db.sent(cid, seq, side, sender_id, common.CONTENT), meta))
-            await store.append(stream, batch, expected_version=first)
+            await store.append(stream, list(itertools.islice(events, 100)), expected_version=first)
 
     started = time.perf_counter()
     sizes = [base + (1 if k < extra else 0) for k in range(conversations)]

@@ -1,12 +1,5 @@
-"""The WebSocket edge: end-to-end latency, fan-out against a bare Litestar
-broadcast, and memory per idle socket (what is measured: docs/BENCHMARKS.md,
-"WebSocket edge").
-
-Run from the repository root (either form works)::
-
-    .venv/bin/python -m bench.ws [--json]
-    .venv/bin/python bench/ws.py --parts fanout --rounds 3
-"""
+"""The WebSocket edge: end-to-end latency, fan-out against a bare broadcast, memory per
+idle socket (docs/BENCHMARKS.md): ``python -m bench.ws`` or ``python bench/ws.py``."""
 
 from __future__ import annotations
 
@@ -31,9 +24,7 @@ FANOUT_HEADER = ["server", "delivered", "deliv/s", "latency p50/p99", "spread", 
 FANOUT_HEADER += ["POST->INSERT", "INSERT->NATS", "NATS->socket", "CPU (% of one core)"]
 MEMORY_HEADER = ["server", "compression", "sockets", "RSS before", "RSS after", "per socket"]
 MEMORY_HEADER += ["after close"]
-OPTIONS: list[common.Option] = [
-    ("parts", lambda s: set(s.split(",")), "memory,e2e,fanout", "which parts")
-]
+OPTIONS: list[common.Option] = [("parts", lambda s: set(s.split(",")), "memory,e2e,fanout", "")]
 OPTIONS += [("e2e-rate", float, 200.0, ""), ("e2e-seconds", float, 15.0, "")]
 OPTIONS += [("e2e-warmup", float, 3.0, ""), ("e2e-senders", int, 200, "")]
 OPTIONS += [("fanout-sockets", int, 2000, ""), ("per-conversation", int, 100, "")]
@@ -86,11 +77,8 @@ def mib(n: int) -> str:
 def render_e2e(e: dict[str, Any]) -> list[str]:
     via = "SEND_MESSAGE frame" if e["send_via"] == "ws" else "HTTP POST /api/messages"
     q, d = e["latency"], e["latency"]["delivery"]
-    row = [
-        str(e["sent"]),
-        str(e["received"]),
-        *(f"{d[k]:.1f}" for k in ("p50", "p90", "p99", "max")),
-    ]
+    row = [str(e["sent"]), str(e["received"]), *(f"{d[k]:.1f}" for k in ("p50", "p90", "p99"))]
+    row += [f"{d['max']:.1f}"]
     lines = [
         f"(a) end-to-end: {via} -> MESSAGE_CREATED at the conversation's subscriber "
         f"socket; {e['rate']:g} msg/s for {e['seconds']:g} s, {e['senders']} conversations",

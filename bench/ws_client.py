@@ -1,10 +1,7 @@
-"""``bench.ws``'s helper processes, driven by JSON lines (``{"op": <method>, ...}``
-on stdin, ``{"ok": true, ...}`` on stdout). Benchmark messages have the content
-``<tag>|<n>|<send time, monotonic ns>`` (CLOCK_MONOTONIC: one clock for every
-process of the machine). ``python -m bench.ws_client`` holds WebSocket sockets
-and notes each delivery's latency (:class:`Client`); with ``--tap NATS_URL
-PREFIX``, when each message reached NATS and was INSERTed (:class:`Tap`).
-"""
+"""``bench.ws``'s helper process, driven by JSON lines (``{"op": <method>, ...}`` in,
+``{"ok": true, ...}`` out): sockets and their deliveries (:class:`Client`), or with ``--tap
+NATS_URL PREFIX`` when each message was INSERTed and reached NATS (:class:`Tap`). Messages
+read ``<tag>|<n>|<send time, monotonic ns>``: one clock for every process of the machine."""
 
 from __future__ import annotations
 
@@ -123,10 +120,9 @@ class Client:
     def count(self) -> dict[str, Any]:
         return {"deliveries": sum(len(v) for v in self.kept.values())}
 
-    def collect(self, path: str) -> dict[str, Any]:
-        with open(path, "w") as out:
-            json.dump({str(n): lats for n, lats in self.kept.items()}, out)
-        return {**self.count(), "others": self.others, "close_codes": dict(self.close_codes)}
+    def collect(self) -> dict[str, Any]:
+        answer = {**self.count(), "others": self.others, "close_codes": dict(self.close_codes)}
+        return answer | {"latencies": self.kept}
 
     async def exit(self) -> dict[str, Any]:
         for name in list(self.sets):
@@ -159,10 +155,8 @@ class Tap:
         await self.nc.subscribe(f"{prefix}.events.*.MessageSent", cb=on_message)
         await self.nc.flush()
 
-    def dump(self, path: str) -> dict[str, Any]:
-        with open(path, "w") as out:
-            json.dump(self.seen, out)
-        answer, self.seen = {"seen": len(self.seen)}, {}
+    def dump(self) -> dict[str, Any]:
+        answer, self.seen = {"seen": self.seen}, {}
         return answer
 
     async def exit(self) -> dict[str, Any]:

@@ -97,14 +97,12 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
     for reader in readers:
         reader.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
-    await rig.tap.sync(rig.workdir)
+    await rig.tap.sync()
     windows: dict[int, list[float]] = defaultdict(list)
     for number, at in received_at.items():
         sent = sent_at[number]
-        if (split := rig.tap.split(f"e2e|{number}|{sent}", sent)) is not None:
-            samples["to_log"].append(split[0])
-            samples["log_to_nats"].append(split[1])
-            samples["nats_to_socket"].append((at - split[2]) / 1e6)
+        if (arrived := rig.tap.split("e2e", number, sent, samples)) is not None:
+            samples["nats_to_socket"].append((at - arrived) / 1e6)
         windows[(sent - sent_at.get(warmup, 0)) // 5_000_000_000].append((at - sent) / 1e6)
     names = ("delivery", "ack", "send_lag", "to_log", "log_to_nats", "nats_to_socket")
     received = len(samples["delivery"])

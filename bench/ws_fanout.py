@@ -1,12 +1,10 @@
-"""(b) fan-out: one POST, a frame to every socket of the conversation, Parley
-against the bare broadcast, round by round; and (c) memory per idle socket."""
+"""(b) fan-out, Parley against the bare broadcast round by round; (c) memory per idle socket."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -17,6 +15,7 @@ from bench import common
 from bench.ws_procs import HttpPool, Rig, compression_of, settled_rss, token, ws_url
 
 Samples = dict[str, list[float]]
+SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket", "NATS->socket")]
 
 
 async def drive(
@@ -50,6 +49,29 @@ async def drive(
     return sent_at, post_ms, dict(failures)
 
 
+async def collect(rig: Rig, tag: str, sent_at: dict[int, int]) -> tuple[Samples, int, Any]:
+    """The clients' deliveries of a round: ``delivery`` and ``spread`` samples, the tap's
+    splits, when the last delivery arrived (monotonic ns), the sockets the server closed."""
+    answers = await rig.all_clients(op="collect")
+    await rig.tap.sync()
+    by_message: dict[int, list[int]] = defaultdict(list)  # latencies in µs
+    close_codes = Counter[str]()
+    for answer in answers:
+        for n, lats in answer["latencies"].items():
+            by_message[int(n)].extend(lats)
+        close_codes.update(answer["close_codes"])
+    samples: Samples = defaultdict(list)
+    last_delivery = 0
+    for n, lats in by_message.items():
+        samples["delivery"] += [lat / 1000 for lat in lats]
+        samples["spread"] += [(lat - min(lats)) / 1000 for lat in lats]
+        if (arrived := rig.tap.split(tag, n, sent_at[n], samples)) is not None:
+            to_nats = (arrived - sent_at[n]) / 1e6
+            samples["nats_to_socket"] += [lat / 1000 - to_nats for lat in lats]
+        last_delivery = max(last_delivery, sent_at[n] + max(lats) * 1000)
+    return samples, last_delivery, dict(close_codes)
+
+
 async def fanout_round(
     rig: Rig, server: str, number: int, proc: common.Proc, conversations: Sequence[str]
 ) -> tuple[dict[str, Any], Samples]:
@@ -68,34 +90,10 @@ async def fanout_round(
         if sum(a["deliveries"] for a in counts) >= expected or time.monotonic() > deadline:
             break
     usage = rig.cpu.stop()
-    paths = [rig.workdir / f"{c.name}-{tag}.json" for c in rig.clients]
-    answers = await asyncio.gather(
-        *(c.request(op="collect", path=str(p)) for c, p in zip(rig.clients, paths, strict=True))
-    )
-    await rig.tap.sync(rig.workdir)
-    by_message: dict[int, list[int]] = defaultdict(list)  # latencies in µs
-    for path in paths:
-        for n, lats in json.loads(path.read_text()).items():
-            by_message[int(n)].extend(lats)
-        path.unlink()
-    samples: Samples = defaultdict(list)
-    last_delivery = 0
-    for n, lats in by_message.items():
-        samples["delivery"] += [lat / 1000 for lat in lats]
-        samples["spread"] += [(lat - min(lats)) / 1000 for lat in lats]
-        if (split := rig.tap.split(f"{tag}|{n}|{sent_at[n]}", sent_at[n])) is not None:
-            samples["to_log"].append(split[0])
-            samples["log_to_nats"].append(split[1])
-            to_nats = (split[2] - sent_at[n]) / 1e6
-            samples["nats_to_socket"] += [lat / 1000 - to_nats for lat in lats]
-        last_delivery = max(last_delivery, sent_at[n] + max(lats) * 1000)
+    samples, last_delivery, close_codes = await collect(rig, tag, sent_at)
     samples["post"] += post_ms
     span = (last_delivery - min(sent_at.values())) / 1e9 if last_delivery else float("nan")
     deliveries = len(samples["delivery"])
-    close_codes: dict[str, int] = defaultdict(int)
-    for answer in answers:
-        for code, count in answer["close_codes"].items():
-            close_codes[code] += count
     if failures:
         common.log(f"(b) {server} round {number}: POST failures {failures}")
     q = {name: common.summary(v) for name, v in samples.items()}
@@ -103,7 +101,7 @@ async def fanout_round(
     result = {"server": server, "round": number, "messages": len(sent_at)}
     result |= {"posted_ok": len(post_ms), "deliveries": deliveries, "expected": expected}
     result |= {"seconds": round(span, 3), "deliveries_per_s": rate, "latency": q, "cpu": usage}
-    result["close_codes"] = dict(close_codes)
+    result["close_codes"] = close_codes
     splits = [f"{label} p99 {q[k]['p99']:.1f} ms, " for k, label in SPLITS if k in q]
     common.log(
         f"(b) {server} round {number}: {deliveries}/{expected} deliveries, {rate:,.0f}/s, "
@@ -111,9 +109,6 @@ async def fanout_round(
         f"spread p99 {q['spread']['p99']:.1f} ms, {''.join(splits)}cpu {usage}"
     )
     return result, samples
-
-
-SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket", "NATS->socket")]
 
 
 async def part_fanout(

@@ -130,24 +130,23 @@ class Agent:
                 self.process.kill()
                 await self.process.wait()
 
-    # -- the tap: when each message reached NATS, which splits Parley's latency into
-    # *to the INSERT* (frame or request, command handler, group commit), *INSERT to
-    # NATS* (commit, NOTIFY, relay, JetStream) and *NATS to socket* (hub, session,
-    # socket, client).
+    # -- the tap splits Parley's latency into *to the INSERT* (command handler, group
+    # commit), *INSERT to NATS* (NOTIFY, relay, JetStream) and *NATS to socket*.
 
-    async def sync(self, workdir: Path) -> None:
+    async def sync(self) -> None:
         """Fetch what the tap saw since the last sync: content -> (arrived, recorded)."""
-        path = workdir / "tap.json"
-        await self.request(op="dump", path=str(path))
-        self.seen.update((k, (a, r)) for k, (a, r) in json.loads(path.read_text()).items())
-        path.unlink()
+        seen = (await self.request(op="dump"))["seen"]
+        self.seen.update((k, (a, r)) for k, (a, r) in seen.items())
 
-    def split(self, content: str, sent: int) -> tuple[float, float, int] | None:
-        """(send -> INSERT, INSERT -> on NATS) in ms and the arrival, if the tap saw it."""
-        if (seen := self.seen.get(content)) is None:
+    def split(self, tag: str, n: int, sent: int, samples: dict[str, list[float]]) -> int | None:
+        """If the tap saw message ``n``: its send -> INSERT and INSERT -> on NATS ms into
+        ``samples``, and when it reached NATS (monotonic ns)."""
+        if (seen := self.seen.get(f"{tag}|{n}|{sent}")) is None:
             return None
         arrived, recorded = seen
-        return (recorded - sent) / 1e6, (arrived - recorded) / 1e6, arrived
+        samples["to_log"].append((recorded - sent) / 1e6)
+        samples["log_to_nats"].append((arrived - recorded) / 1e6)
+        return arrived
 
 
 @dataclass
