@@ -1,13 +1,5 @@
-"""Commands over HTTP: Parley's ``POST /api/messages`` (SendMessage) against a
-bare Litestar endpoint under wrk, and the cost of a send against the length
-of the conversation (what is measured: docs/BENCHMARKS.md, "Commands over
-HTTP"). Needs ``wrk`` on the PATH unless ``--seconds 0``.
-
-Run from the repository root (either form works)::
-
-    .venv/bin/python -m bench.commands [--json]
-    .venv/bin/python bench/commands.py --seconds 5
-"""
+"""Commands over HTTP, SendMessage against a bare endpoint under wrk (needed unless ``--seconds
+0``) and against the conversation's length (docs/BENCHMARKS.md): ``python -m bench.commands``."""
 
 from __future__ import annotations
 

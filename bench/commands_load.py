@@ -16,7 +16,6 @@ import asyncpg
 from bench import common
 from bench import databases as db
 from commands.model import stream_id_for
-from events.postgres.store import PostgresEventStore, create_pool
 
 # ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
 CONTENT = (
@@ -126,9 +125,7 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
     if args.worst_messages > 0:
         plans.append(("worst", "c-worst", args.worst_messages, None))
         plans.append(("worst-short", "c-worst", args.short_messages, None))
-    pool = await create_pool(url, min_size=2, max_size=4)
-    try:
-        store = PostgresEventStore(pool)
+    async with db.event_store(url, 2, 4) as (pool, store):
 
         async def seed(label: str, client_id: str, messages: int, every: int | None) -> Any:
             conversation_id = uuid4()
@@ -143,17 +140,11 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
                 version = result.last_stream_position
             return label, (conversation_id, describe(messages, every), len(events))
 
-        try:
-            started = time.perf_counter()
-            seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
-            total = sum(s[1][2] for s in seeded)
-            common.log(f"seeded {total:,} events in {time.perf_counter() - started:.1f} s")
-        finally:
-            await store.close()
-        # As autovacuum would have done by the time a conversation is this long (and
-        # it may be off on the server): statistics, visibility map, hint bits; so
-        # neither the measurements nor the cold reads pay for it.
+        started = time.perf_counter()
+        seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
+        total = sum(s[1][2] for s in seeded)
+        common.log(f"seeded {total:,} events in {time.perf_counter() - started:.1f} s")
+        # As autovacuum would have done by now (it may be off on the server): statistics,
+        # visibility map, hint bits; so neither the measurements nor cold reads pay for it.
         await pool.execute("VACUUM (ANALYZE) events")
-    finally:
-        await pool.close()
     return dict(seeded)

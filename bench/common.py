@@ -1,5 +1,4 @@
-"""What every benchmark shares: options, runs, figures, tables, machine facts,
-processes, tokens and throwaway databases."""
+"""What every benchmark shares: options, runs, figures, tables, machine facts, processes."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -95,8 +93,7 @@ def emit(
         return 130
     if args.json:
         checks = [{"target": t, key: m, "met": ok} for t, m, ok in targets(report)]
-        data = report if isinstance(report, dict) else asdict(report)  # bench.inbox: a dataclass
-        print(json.dumps({**data, **extra, "targets": checks}, indent=2, default=str))
+        print(json.dumps({**report, **extra, "targets": checks}, indent=2, default=str))
     else:
         print(render(report))
     return 0
@@ -148,18 +145,11 @@ def targets_lines(title: str, checks: Checks) -> list[str]:
 # -- the machine ------------------------------------------------------------------------------
 
 
-def now_utc() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def command_line() -> str:
-    return shlex.join(sys.orig_argv)
-
-
 def facts() -> dict[str, Any]:
     """What every report starts with: when, how invoked, which Python, how many CPUs."""
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     python, cpus = platform.python_version(), os.cpu_count()
-    return {"date": now_utc(), "command": command_line(), "python": python, "cpus": cpus}
+    return {"date": date, "command": shlex.join(sys.orig_argv), "python": python, "cpus": cpus}
 
 
 def load_average() -> list[float]:

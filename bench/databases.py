@@ -22,6 +22,8 @@ from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
 from events.jetstream.relay import Topology
 from events.postgres.migrate import apply_migrations
+from events.postgres.store import PostgresEventStore as Store
+from events.postgres.store import create_pool
 
 STAFF_ID = "alice"
 
@@ -98,6 +100,18 @@ async def throwaway_database(
         await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
         await conn.close()
         log(f"database {name} dropped")
+
+
+@contextlib.asynccontextmanager
+async def event_store(url: str, min_size: int, max_size: int) -> AsyncIterator[tuple[Any, Store]]:
+    """A pool on ``url`` and Parley's event store on it, both closed on the way out."""
+    pool = await create_pool(url, min_size=min_size, max_size=max_size)
+    store = Store(pool)
+    try:
+        yield pool, store
+    finally:
+        await store.close()
+        await pool.close()
 
 
 async def create_conversations(base_url: str, jwt: str, count: int) -> list[str]:

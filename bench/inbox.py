@@ -1,11 +1,5 @@
-"""Inbox pages (issue 16's filters and sorts) against the plain page on one
-read model (docs/BENCHMARKS.md, "Inbox pages"): conversations started in
-teams with a client message, a share assigned; read models rebuilt; pages read
-through ``read_api.inbox_queries.list_conversations`` (the HTTP endpoint's
-SQL), variants interleaved, first pages and ``--depth`` pages in.
-
-    .venv/bin/python -m bench.inbox [--conversations 100000] [--json]
-"""
+"""Inbox pages, issue 16's filters and sorts against the plain page, read through the read
+API's query (docs/BENCHMARKS.md): ``.venv/bin/python -m bench.inbox [--conversations N]``."""
 
 from __future__ import annotations
 
@@ -19,19 +13,18 @@ import asyncio
 import itertools
 import statistics
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
 
 from bench import common
-from bench.databases import throwaway_database
+from bench.databases import event_store, throwaway_database
 from commands.model import stream_id_for
 from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
-from events.postgres.store import PostgresEventStore, create_pool
+from events.postgres.store import PostgresEventStore
 from projections import READ_MODEL_MIGRATIONS
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
@@ -56,17 +49,7 @@ VARIANTS: dict[str, tuple[InboxFilter, Sort]] = {
     "sort=priority": (InboxFilter(), Sort.PRIORITY),
     "sort=waiting": (InboxFilter(), Sort.WAITING),
 }
-
-
-@dataclass
-class Report:
-    date: str
-    command: str
-    settings: dict[str, Any]
-    fill_seconds: float = 0.0
-    rebuild_seconds: float = 0.0
-    p50_ms: dict[str, list[float]] = field(default_factory=dict)  # "variant/page": per round
-    p99_ms: dict[str, list[float]] = field(default_factory=dict)
+Report = dict[str, Any]  # p50_ms and p99_ms: "variant/page" -> one figure per round
 
 
 async def fill(store: PostgresEventStore, args: Any) -> None:
@@ -122,60 +105,58 @@ async def measure(pool: asyncpg.Pool, args: Any, report: Report) -> None:
                     started = time.perf_counter()
                     await page(pool, name, cursor)
                     times.append((time.perf_counter() - started) * 1000)
-                key = f"{name}/{where}"
-                report.p50_ms.setdefault(key, []).append(round(common.percentile(times, 50), 3))
-                report.p99_ms.setdefault(key, []).append(round(common.percentile(times, 99), 3))
-        common.log(f"round {r + 1}: plain first page p50 {report.p50_ms['plain/first'][-1]} ms")
+                for q in (50, 99):
+                    figures = report[f"p{q}_ms"].setdefault(f"{name}/{where}", [])
+                    figures.append(round(common.percentile(times, q), 3))
+        common.log(f"round {r + 1}: plain first page p50 {report['p50_ms']['plain/first'][-1]} ms")
 
 
 async def run(args: Any) -> Report:
     settings = {k: v for k, v in vars(args).items() if k not in ("json", "database_url")}
-    report = Report(date=common.now_utc(), command=common.command_line(), settings=settings)
+    facts = common.facts()
+    report = {"date": facts["date"], "command": facts["command"], "settings": settings}
+    report |= {"fill_seconds": 0.0, "rebuild_seconds": 0.0, "p50_ms": {}, "p99_ms": {}}
     migrations = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
-    async with throwaway_database(args.database_url, "bench_inbox", migrations) as (url, _):
-        pool = await create_pool(url, min_size=2, max_size=8)
-        store = PostgresEventStore(pool)
-        try:
-            started = time.perf_counter()
-            await fill(store, args)
-            report.fill_seconds, started = (
-                round(time.perf_counter() - started, 1),
-                time.perf_counter(),
-            )
-            for projection in (StaffProjection(), InboxProjection()):
-                await rebuild(pool, store, projection)
-            await pool.execute("ANALYZE conversations")
-            report.rebuild_seconds = round(time.perf_counter() - started, 1)
-            common.log(f"filled in {report.fill_seconds} s, rebuilt in {report.rebuild_seconds} s")
-            await measure(pool, args, report)
-        finally:
-            await store.close()
-            await pool.close()
+    async with (
+        throwaway_database(args.database_url, "bench_inbox", migrations) as (url, _),
+        event_store(url, 2, 8) as (pool, store),
+    ):
+        started = time.perf_counter()
+        await fill(store, args)
+        filled = time.perf_counter()
+        for projection in (StaffProjection(), InboxProjection()):
+            await rebuild(pool, store, projection)
+        await pool.execute("ANALYZE conversations")
+        report["fill_seconds"] = round(filled - started, 1)
+        report["rebuild_seconds"] = round(time.perf_counter() - filled, 1)
+        common.log("filled in {fill_seconds} s, rebuilt in {rebuild_seconds} s".format(**report))
+        await measure(pool, args, report)
     return report
 
 
 def ratio(report: Report, key: str) -> float:
-    plain = statistics.median(report.p50_ms[f"plain/{key.split('/')[1]}"])
-    return statistics.median(report.p50_ms[key]) / plain
+    plain = statistics.median(report["p50_ms"][f"plain/{key.split('/')[1]}"])
+    return statistics.median(report["p50_ms"][key]) / plain
 
 
 def targets(report: Report) -> common.Checks:
-    keys = [k for k in report.p50_ms if k.split("/")[0] in ("assignee=me", "unassigned")]
+    keys = [k for k in report["p50_ms"] if k.split("/")[0] in ("assignee=me", "unassigned")]
     return [(f"{k} p50 within 2x the plain page", f"{ratio(report, k):.2f}x", ratio(report, k) <= 2)
             for k in keys]  # fmt: skip
 
 
 def render(report: Report) -> str:
+    s, p50, p99 = report["settings"], report["p50_ms"], report["p99_ms"]
     rows = [
-        [key, f"{statistics.median(report.p50_ms[key]):.2f}",
-         f"{statistics.median(report.p99_ms[key]):.2f}", f"{ratio(report, key):.2f}x"]
-        for key in report.p50_ms
+        [key, f"{statistics.median(p50[key]):.2f}", f"{statistics.median(p99[key]):.2f}",
+         f"{ratio(report, key):.2f}x"]
+        for key in p50
     ]  # fmt: skip
     lines = [
-        f"# Inbox pages, {report.date}", f"`{report.command}`", "",
-        f"{report.settings['conversations']:,} conversations (filled in {report.fill_seconds} s,"
-        f" read models rebuilt in {report.rebuild_seconds} s); median of"
-        f" {report.settings['rounds']} rounds of {report.settings['requests']} pages each", "",
+        f"# Inbox pages, {report['date']}", f"`{report['command']}`", "",
+        f"{s['conversations']:,} conversations (filled in {report['fill_seconds']} s, read"
+        f" models rebuilt in {report['rebuild_seconds']} s); median of {s['rounds']} rounds"
+        f" of {s['requests']} pages each", "",
         *common.markdown_table(["page", "p50 ms", "p99 ms", "p50 vs plain"], rows), "",
         *common.targets_lines("Targets (issue 16)", targets(report)),
         f"load average at the end: {common.load_average()}",

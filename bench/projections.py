@@ -1,12 +1,5 @@
-"""The read side: relay throughput next to raw JetStream publishing, rebuild
-throughput, and live projection lag under a steady command load (what is
-measured: docs/BENCHMARKS.md, "Relay and projections").
-
-Run from the repository root (either form works)::
-
-    .venv/bin/python -m bench.projections [--json]
-    .venv/bin/python bench/projections.py --parts relay,rebuild
-"""
+"""The read side: relay against raw JetStream publishing, rebuild, live projection lag
+(docs/BENCHMARKS.md): ``python -m bench.projections`` or ``python bench/projections.py``."""
 
 from __future__ import annotations
 

@@ -14,12 +14,12 @@ import asyncpg
 
 from bench import common
 from bench import databases as db
-from bench.databases import throwaway_database, throwaway_streams
+from bench.databases import event_store, throwaway_database, throwaway_streams
 from bench.projections_live import part_live
 from bench.projections_relay import part_relay
 from commands.model import stream_id_for
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
-from events.postgres.store import PostgresEventStore, create_pool
+from events.postgres.store import PostgresEventStore
 from projections import READ_MODEL_MIGRATIONS
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
@@ -77,6 +77,7 @@ async def run(args: Any) -> dict[str, Any]:
     async with (
         throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
         throwaway_streams(args.nats_url, prefix) as streams,
+        event_store(url, 4, 12) as (pool, store),
     ):
         report: dict[str, Any] = {**common.facts(), "load_average": common.load_average()}
         report["loop"] = args.loop
@@ -86,36 +87,30 @@ async def run(args: Any) -> dict[str, Any]:
         report["settings"] |= {"parts": sorted(parts), "nats_prefix": prefix}
         report |= {"fill": {}, "relay": [], "rebuild": [], "live": None, "machine_cpu_percent": {}}
         cpu = report["machine_cpu_percent"]
-        pool = await create_pool(url, min_size=4, max_size=12)
-        store = PostgresEventStore(pool)
-        try:
-            target = args.events if "relay" in parts else 0
-            if "rebuild" in parts or "live" in parts:
-                target = max(target, args.rebuild_events if "rebuild" in parts else 1000)
-            first = args.events if "relay" in parts else target
-            rate = round(await fill(store, first), 1)
-            report["fill"] = {"events": first, "events_per_s": rate}
-            common.log(f"log filled: {first:,} events at {rate:,.0f} events/s")
-            if "relay" in parts:
-                common.log("(a) relay vs raw JetStream publishing")
-                with common.machine_busy(cpu, "relay"):
-                    report["relay"] = await part_relay(args, pool, store, streams)
-            if target > first:
-                started = time.perf_counter()
-                await fill(store, target - first)
-                seconds = time.perf_counter() - started
-                common.log(f"log extended by {target - first:,} events in {seconds:.1f} s")
-            if "rebuild" in parts:
-                common.log(f"(b) rebuild over {await store.head_position():,} events")
-                with common.machine_busy(cpu, "rebuild"):
-                    report["rebuild"] = await part_rebuild(pool, store)
-            if "live" in parts:
-                common.log("(c) live lag, workers: a parley worker process")
-                with common.machine_busy(cpu, "live"):
-                    report["live"] = await part_live(args, url, pool, store, streams)
-        finally:
-            await store.close()
-            await pool.close()
+        target = args.events if "relay" in parts else 0
+        if "rebuild" in parts or "live" in parts:
+            target = max(target, args.rebuild_events if "rebuild" in parts else 1000)
+        first = args.events if "relay" in parts else target
+        rate = round(await fill(store, first), 1)
+        report["fill"] = {"events": first, "events_per_s": rate}
+        common.log(f"log filled: {first:,} events at {rate:,.0f} events/s")
+        if "relay" in parts:
+            common.log("(a) relay vs raw JetStream publishing")
+            with common.machine_busy(cpu, "relay"):
+                report["relay"] = await part_relay(args, pool, store, streams)
+        if target > first:
+            started = time.perf_counter()
+            await fill(store, target - first)
+            seconds = time.perf_counter() - started
+            common.log(f"log extended by {target - first:,} events in {seconds:.1f} s")
+        if "rebuild" in parts:
+            common.log(f"(b) rebuild over {await store.head_position():,} events")
+            with common.machine_busy(cpu, "rebuild"):
+                report["rebuild"] = await part_rebuild(pool, store)
+        if "live" in parts:
+            common.log("(c) live lag, workers: a parley worker process")
+            with common.machine_busy(cpu, "live"):
+                report["live"] = await part_live(args, url, pool, store, streams)
     report["load_average_end"] = common.load_average()
     report["total_seconds"] = round(time.perf_counter() - began, 1)
     return report

@@ -1,14 +1,8 @@
-"""The servers the benchmarks load, one process each, with the same uvicorn settings::
-
-    python -m bench.servers --port P [parley] --database-url URL --nats-url URL
-    python -m bench.servers --port P commands|ws
-
-``parley``: the real app (PARLEY_JWT_SECRET from the environment). ``commands``: a
-bare ``POST /api/messages`` validating the same ``SendMessage`` (no token, no I/O).
-``ws``: a bare broadcast: sockets on ``/ws/{conversation_id}`` get READY; ``POST
-/broadcast`` answers 202 and sends a MESSAGE_CREATED to each socket of the
-conversation, one after the other, as ``parley serve`` would serve it.
-"""
+"""The servers the benchmarks load, one process each, with the same uvicorn settings:
+``python -m bench.servers --port P [parley --database-url URL --nats-url URL|commands|ws]``.
+``parley`` is the real app; ``commands`` a bare ``POST /api/messages`` validating the same
+``SendMessage``; ``ws`` a bare broadcast (READY on connect, ``POST /broadcast`` sends a
+MESSAGE_CREATED to each socket of the conversation in turn)."""
 
 from __future__ import annotations
 

@@ -151,13 +151,12 @@ class Agent:
 
 @dataclass
 class Rig:
-    """What the parts share: the options, client processes, tap, CPU meter, workdir."""
+    """What the parts share: the options, client processes, tap, CPU meter."""
 
     args: Any
     clients: list[Agent]
     tap: Agent
     cpu: CpuMeter
-    workdir: Path
 
     async def all_clients(self, **request: Any) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(c.request(**request) for c in self.clients)))

@@ -82,7 +82,7 @@ async def run(args: Any) -> dict[str, Any]:
                     pids |= {"bare": servers["bare"].pid, "bench": os.getpid()}
                     pids |= {a.name: a.pid for a in agents[:-1]}
                     cpu = CpuMeter(pids, urlsplit(url).path.lstrip("/"))
-                    rig = Rig(args, agents[:-1], tap, cpu, workdir)
+                    rig = Rig(args, agents[:-1], tap, cpu)
                     common.log("servers up")
                     await parts(args, rig, servers, servers_up, report)
                     for proc in [*servers.values(), *w]:
