@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench import common
-from bench.projections_relay import RAW_VARIANTS, REFERENCE_VARIANT
-from bench.projections_run import run
+from bench.projections_run import RAW_VARIANTS, REFERENCE_VARIANT, run
 
 Report = dict[str, Any]
 
