@@ -72,16 +72,11 @@ async def run(args: Any) -> Report:
                     engine_run.stop.set()
                 results.append(result)
                 common.log(f"  {result['events_per_s']:,.0f} events/s ({result['verified']})")
-    return {
-        **common.facts(),
-        "postgresql": facts.pop("server_version"),
-        "event_loop": args.loop,
-        "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})",
-        "load_average": (load_before, common.load_average()[0]),
-        "server_settings": facts,
-        "settings": {k: getattr(args, k) for k in (*SETTINGS, "max_batch_events")},
-        "results": results,
-    }
+    report = {**common.facts(), "postgresql": facts.pop("server_version"), "event_loop": args.loop}
+    report["psycopg"] = f"{psycopg.__version__} ({psycopg.pq.__impl__})"
+    report |= {"load_average": (load_before, common.load_average()[0]), "server_settings": facts}
+    settings = {k: getattr(args, k) for k in (*SETTINGS, "max_batch_events")}
+    return report | {"settings": settings, "results": results}
 
 
 def targets(report: Report) -> common.Checks:
@@ -103,15 +98,14 @@ def render(report: Report) -> str:
     s, rows = report["settings"], []
     server = ", ".join(f"{k}={v}" for k, v in report["server_settings"].items())
     versions = "tracked per stream" if s["track_versions"] else "None (any version)"
-    for n, c in dict.fromkeys(
-        (r["events_per_append"], r["concurrency"]) for r in report["results"]
-    ):
+    runs = dict.fromkeys((r["events_per_append"], r["concurrency"]) for r in report["results"])
+    for n, c in runs:
         both, x = [find(report, e, n, c) for e in ("parley", "eventsourcing")], ratio(report, n, c)
         rows.append([f"{workload(n)} appends", str(c)])
         rows[-1] += ["-" if r is None else f"{r['events_per_s']:,.0f}" for r in both]
         rows[-1] += ["-" if x is None else f"{x:.1f}x"]
         rows[-1] += [
-            "-" if r is None else f"{r['latency_p50_ms']:.1f} / {r['latency_p99_ms']:.1f}"
+            "-" if r is None else "{latency_p50_ms:.1f} / {latency_p99_ms:.1f}".format(**r)
             for r in both
         ]
     load = report["load_average"]

@@ -28,10 +28,10 @@ from events.postgres.store import create_pool
 STAFF_ID = "alice"
 
 
-def started(conversation_id: UUID, client_id: str, name: str) -> ev.ConversationStarted:
-    facts: dict[str, Any] = {"channel": ev.Channel.WEB, "priority": ev.Priority.MEDIUM}
+def started(cid: UUID, client_id: str, name: str, **facts: Any) -> ev.ConversationStarted:
+    facts = {"channel": ev.Channel.WEB, "priority": ev.Priority.MEDIUM, **facts}
     client, facts["status"] = ev.Client(id=client_id, name=name), ev.Status.ACTIVE
-    return ev.ConversationStarted(conversation_id=conversation_id, client=client, **facts)
+    return ev.ConversationStarted(conversation_id=cid, client=client, **facts)
 
 
 def sent(conversation_id: UUID, seq: int, side: ev.Side, sender_id: str, content: str) -> Any:

@@ -19,6 +19,7 @@ from uuid import uuid4
 import asyncpg
 
 from bench import common
+from bench import databases as db
 from bench.databases import event_store, throwaway_database
 from commands.model import stream_id_for
 from events import catalogue as ev
@@ -65,21 +66,12 @@ async def fill(store: PostgresEventStore, args: Any) -> None:
 
     async def conversation(n: int) -> None:
         cid, team, client = uuid4(), f"team-{n % 4}", f"client-{n}"
-        events: list[ev.AnyEvent] = [
-            ev.ConversationStarted(
-                conversation_id=cid, client=ev.Client(id=client, name=f"Client {n}"),
-                channel=ev.Channel.WEB, priority=next(priorities), status=ev.Status.ACTIVE,
-                team_id=team,
-            ),
-            ev.MessageSent(
-                conversation_id=cid, message_id=uuid4(), seq=1, sender=ev.Side.CLIENT,
-                sender_id=client, content=common.CONTENT,
-            ),
-        ]  # fmt: skip
+        opened = db.started(cid, client, f"Client {n}", priority=next(priorities), team_id=team)
+        events = [opened, db.sent(cid, 1, ev.Side.CLIENT, client, common.CONTENT)]
         if (n % 1000) < args.assigned * 1000:
             agent = f"agent-{n % args.agents}"
             events.append(ev.ConversationAssigned(conversation_id=cid, agent_id=agent, by="admin"))
-        batch = [NewEvent(event_id=uuid4(), data=e, metadata=meta) for e in events]
+        batch = [db.new(e, meta) for e in events]
         await store.append(stream_id_for(cid), batch, 0)
 
     for first in range(0, args.conversations, 500):
