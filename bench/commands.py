@@ -9,12 +9,23 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import os
+import secrets
+import statistics
+import tempfile
+import time
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import Any
+from uuid import uuid4
 
+from bench import commands_load as load
 from bench import common
 from bench.commands_load import CONTENT, commits
-from bench.commands_run import median, run, runs, share
+from bench.databases import throwaway_database
+from bench.servers import UVICORN_SETTINGS
+from events.postgres.migrate import EVENT_STORE_MIGRATIONS
+from projections import READ_MODEL_MIGRATIONS
 
 LOAD_HEADER = ["endpoint", "req/s per round", "median req/s", "p50 ms", "p99 ms", "non-2xx"]
 LOAD_HEADER += ["socket errors", "server CPU", "server CPU µs/req", "machine CPU"]
@@ -39,6 +50,60 @@ OPTIONS += [
     ("requests", int, 300, "warm requests per conversation (0: skip)"),
     ("server-module", str, "bench.servers", "module serving Parley like bench.servers (a variant)"),
 ]
+SETTINGS = ["seconds", "warmup", "rounds", "connections", "threads", "conversations"]
+SETTINGS += ["long_messages", "short_messages", "worst_messages", "requests"]
+
+
+def runs(report: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
+    return [r for r in report["throughput"] if r["endpoint"] == endpoint]
+
+
+def median(report: dict[str, Any], endpoint: str, key: str) -> float:
+    values = [r[key] for r in runs(report, endpoint)]
+    return statistics.median(values) if values else float("nan")
+
+
+def share(report: dict[str, Any]) -> float:
+    return median(report, "parley", "requests_per_s") / median(report, "bare", "requests_per_s")
+
+
+async def run(args: Any) -> dict[str, Any]:
+    versions = ("litestar", "uvicorn", "msgspec", "asyncpg", "httptools", "uvloop")
+    report = {**common.facts(), "postgresql": {}, "versions": {p: version(p) for p in versions}}
+    report |= {"load_average": common.load_average(), "uvicorn": dict(UVICORN_SETTINGS)}
+    report |= {"settings": {k: getattr(args, k) for k in SETTINGS}, "seeded_seconds": 0.0}
+    report |= {"throughput": [], "stored": {}, "length": []}
+    secret = secrets.token_urlsafe(32)
+    migrations = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
+    async with throwaway_database(args.database_url, "bench_commands", migrations) as (url, facts):
+        report["postgresql"], started = facts, time.perf_counter()
+        seeded = await load.seed_all(url, args)
+        report["seeded_seconds"] = round(time.perf_counter() - started, 1)
+        env = {**os.environ, "PARLEY_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"}
+        parley_args = ["--database-url", url, "--nats-url", args.nats_url]
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp,
+            common.stopping([]) as servers,
+        ):
+            workdir = Path(tmp)
+            for name, module, argv in (
+                ("parley", args.server_module, parley_args),
+                ("bare", "bench.servers", ["commands"]),
+            ):
+                servers.append(common.start_module(name, module, argv, workdir, env))
+            parley, bare = servers
+            probe = {"conversation_id": str(uuid4()), "content": load.CONTENT}
+            # Liveness, not readiness: /health/ready also wants the relay and
+            # projection workers, which this benchmark does not run.
+            await common.wait_ready(parley)
+            await common.wait_ready(bare, "/api/messages", probe)
+            common.log(f"servers up: parley pid {parley.pid}, bare pid {bare.pid}")
+            admin = common.token(secret, load.STAFF_ID)
+            if args.seconds > 0:
+                await load.measure_load(args, url, admin, servers, workdir, report)
+            if args.requests > 0:
+                await load.measure_length(args, secret, parley.base_url, seeded, report)
+    return report
 
 
 def targets(report: Report) -> common.Checks:

@@ -1,5 +1,5 @@
-"""bench.commands' load: wrk against each server, what it stored, and the
-conversations seeded straight into the store for the length comparison."""
+"""bench.commands' measurements: wrk against each server and what it stored, and the
+length comparison's sends to conversations seeded straight into the store."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import httpx
 
 from bench import common
 from bench import databases as db
+from bench.databases import create_conversations
 from commands.model import stream_id_for
 
 # ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
@@ -148,3 +150,89 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
         # visibility map, hint bits; so neither the measurements nor cold reads pay for it.
         await pool.execute("VACUUM (ANALYZE) events")
     return dict(seeded)
+
+
+async def measure_load(
+    args: Any,
+    url: str,
+    admin: str,
+    servers: list[common.Proc],
+    workdir: Path,
+    report: dict[str, Any],
+) -> None:
+    """wrk against each server alone, bare then Parley, ``--rounds`` times."""
+    parley, bare = servers
+    created = await create_conversations(parley.base_url, admin, args.conversations)
+    conversation_ids = [UUID(c) for c in created]
+    common.log(f"created {len(conversation_ids)} conversations through the API")
+    write_lua(lua := workdir / "send_message.lua", conversation_ids, admin)
+    for server in (bare, parley) if args.warmup > 0 else ():
+        await run_wrk(server, lua, args.warmup, 0, args)
+    for round_ in range(1, args.rounds + 1):
+        for server in (bare, parley):
+            head = (await fetchrow(url, HEAD))["head"]
+            r = await run_wrk(server, lua, args.seconds, round_, args)
+            grouped = ""
+            if server is parley:
+                await asyncio.sleep(0.5)  # the last answered appends
+                stored = await fetchrow(url, COMMITS, head)
+                r["stored_events"], r["transactions"] = stored["events"], stored["transactions"]
+                if stored["transactions"] and stored["events"]:
+                    grouped = f", {commits(r)}"
+            report["throughput"].append(r)
+            common.log(
+                f"round {round_} {server.name:>6}: {r['requests_per_s']:,.0f} req/s, p50 "
+                f"{r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non_2xx']}, server "
+                f"CPU {r['server_cpu_percent']:.0f}% ({r['server_cpu_us_per_request']:.0f} µs/"
+                f"request), machine CPU {r['machine_cpu_percent']:.0f}%{grouped}"
+            )
+    report["stored"] = await fetchrow(url, STORED, [stream_id_for(c) for c in conversation_ids])
+
+
+async def send(client: httpx.AsyncClient, failures: list[str], conversation_id: UUID) -> float:
+    """The milliseconds of one SendMessage; a failure's status and text into ``failures``."""
+    body = {"conversation_id": str(conversation_id), "content": CONTENT}
+    started = time.perf_counter()
+    response = await client.post("/api/messages", json=body)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 201:
+        failures.append(f"{response.status_code} {response.text[:200]}")
+    return elapsed
+
+
+async def measure_length(
+    args: Any, secret: str, base_url: str, seeded: dict[str, Any], report: dict[str, Any]
+) -> None:
+    """Sequential sends, alternating between a long and a short conversation."""
+    admin = common.token(secret, STAFF_ID)
+    plans = [("realistic", "admin", admin, "long", "short", True)]
+    if args.worst_messages > 0:
+        worst_client = common.token(secret, "c-worst", "client", client_id="c-worst")
+        plans.append(("worst case", "client", worst_client, "worst", "worst-short", True))
+        plans.append(("worst case", "admin", admin, "worst", "worst-short", False))
+    for name, sender, jwt, long_label, short_label, cold in plans:
+        pair = {"long": seeded[long_label], "short": seeded[short_label]}
+        failures: list[str] = []
+        first: dict[str, float] = {}
+        timings: dict[str, list[float]] = {"long": [], "short": []}
+        headers = {"Authorization": f"Bearer {jwt}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=600) as client:
+            await client.get("/health/live")  # open the connection first
+            for side, (conversation_id, _, _) in pair.items():
+                first[side] = await send(client, failures, conversation_id)
+            for _ in range(args.requests):
+                for side, (conversation_id, _, _) in pair.items():
+                    timings[side].append(await send(client, failures, conversation_id))
+        if failures:
+            common.log(f"  {len(failures)} requests failed, e.g. {failures[0]}")
+        r = {"name": name, "sender": sender, "first_is_cold": cold, "requests_each": args.requests}
+        for side, (_, described, events) in pair.items():
+            r |= {f"{side}_label": described, f"{side}_events": events}
+            r |= {f"first_{side}_ms": first[side]}
+            r |= {f"{side}_p{q}_ms": common.percentile(timings[side], q) for q in (50, 99)}
+        r |= {"ratio_p50": r["long_p50_ms"] / r["short_p50_ms"], "non_201": len(failures)}
+        report["length"].append(r)
+        common.log(
+            f"{name}, as {sender}: first {first['long']:,.1f} / {first['short']:,.1f} ms, p50 "
+            f"{r['long_p50_ms']:.2f} / {r['short_p50_ms']:.2f} ms (ratio {r['ratio_p50']:.2f})"
+        )
