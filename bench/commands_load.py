@@ -33,9 +33,7 @@ def write_lua(path: Path, conversation_ids: Sequence[UUID], token: str) -> None:
     path.write_text(template.substitute(ids=ids, token=token, content=CONTENT))
 
 
-async def run_wrk(
-    server: common.Proc, lua: Path, seconds: float, round_: int, args: Any
-) -> dict[str, Any]:
+async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, args: Any) -> Any:
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s"]
     command += ["--latency", "--timeout", "10s", "-s", str(lua), f"{server.base_url}/api/messages"]
     cpu_before, machine = common.process_cpu_seconds(server.pid), dict[str, float]()
@@ -65,24 +63,18 @@ async def run_wrk(
     run = {"endpoint": server.name, "round": round_, "requests_per_s": f["requests_per_s"]}
     run |= {"requests": requests, "seconds": round(duration, 2)}
     run |= {f"{k}_ms": f[f"{k}_us"] / 1000 for k in ("p50", "p90", "p99", "max")}
-    run |= {
-        "non_2xx": int(f["status"]),
-        "socket_errors": int(f["connect"] + f["read"] + f["write"] + f["timeout"]),
-    }
-    run |= {
-        "server_cpu_percent": 100 * cpu / duration,
-        "server_cpu_us_per_request": 1e6 * cpu / max(requests, 1),
-    }
+    errors = int(f["connect"] + f["read"] + f["write"] + f["timeout"])
+    run |= {"non_2xx": int(f["status"]), "socket_errors": errors}
+    run |= {"server_cpu_percent": 100 * cpu / duration}
+    run |= {"server_cpu_us_per_request": 1e6 * cpu / max(requests, 1)}
     run |= {"machine_cpu_percent": machine["cpu"], "stored_events": None, "transactions": None}
     return run
 
 
 def commits(r: dict[str, Any]) -> str:
     """Parley's group commits during a wrk run: how many per second, of how many appends."""
-    transactions = r["transactions"]
-    return (
-        f"{transactions / r['seconds']:,.0f}/s of {r['stored_events'] / transactions:.1f} appends"
-    )
+    per_second, size = r["transactions"] / r["seconds"], r["stored_events"] / r["transactions"]
+    return f"{per_second:,.0f}/s of {size:.1f} appends"
 
 
 async def fetchrow(url: str, sql: str, *args: Any) -> dict[str, int]:
@@ -112,12 +104,6 @@ STORED = """
 """
 
 
-def describe(messages: int, reads_every: int | None) -> str:
-    if reads_every is None:
-        return f"{messages:,} unread client messages"
-    return f"{messages:,} messages, read every {reads_every}"
-
-
 async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
     """The conversations the length comparison sends to: label -> (id, described, events)."""
     plans: list[tuple[str, str, int, int | None]] = [
@@ -130,17 +116,15 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
     async with db.event_store(url, 2, 4) as (pool, store):
 
         async def seed(label: str, client_id: str, messages: int, every: int | None) -> Any:
-            conversation_id = uuid4()
-            exchange = db.conversation(
-                conversation_id, client_id, "Bench Client", messages, CONTENT, every
-            )
-            events = list(exchange)
-            version = 0
+            cid, version = uuid4(), 0
+            events = list(db.conversation(cid, client_id, "Bench Client", messages, CONTENT, every))
             for start in range(0, len(events), 2000):
-                batch = events[start : start + 2000]
-                result = await store.append(stream_id_for(conversation_id), batch, version)
+                result = await store.append(
+                    stream_id_for(cid), events[start : start + 2000], version
+                )
                 version = result.last_stream_position
-            return label, (conversation_id, describe(messages, every), len(events))
+            read = f"messages, read every {every}" if every else "unread client messages"
+            return label, (cid, f"{messages:,} {read}", len(events))
 
         started = time.perf_counter()
         seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
@@ -212,9 +196,7 @@ async def measure_length(
         plans.append(("worst case", "admin", admin, "worst", "worst-short", False))
     for name, sender, jwt, long_label, short_label, cold in plans:
         pair = {"long": seeded[long_label], "short": seeded[short_label]}
-        failures: list[str] = []
-        first: dict[str, float] = {}
-        timings: dict[str, list[float]] = {"long": [], "short": []}
+        failures, first, timings = list[str](), dict[str, float](), {"long": [], "short": []}
         headers = {"Authorization": f"Bearer {jwt}"}
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=600) as client:
             await client.get("/health/live")  # open the connection first
