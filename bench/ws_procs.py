@@ -1,5 +1,5 @@
-"""What bench.ws runs beside the servers: its helper processes, CPU and memory
-meters, a lean HTTP client, tokens."""
+"""What bench.ws runs beside the servers: helper processes, CPU and memory meters, a lean
+HTTP client, tokens."""
 
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ class Agent:
     """A ``bench.ws_client`` process (a client, or with ``--tap`` the tap)."""
 
     def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
-        self.name, self.process, self.seen = name, process, dict[str, tuple[int, int]]()
+        self.name, self.process, self.pid = name, process, process.pid
+        self.seen: dict[str, tuple[int, int]] = {}
 
     @classmethod
     async def start(cls, name: str, workdir: Path, *args: str) -> Agent:
@@ -99,10 +100,6 @@ class Agent:
         agent = cls(name, process)
         await agent.answer(30)
         return agent
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
     async def answer(self, timeout: float) -> dict[str, Any]:
         assert self.process.stdout is not None

@@ -141,20 +141,16 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
         async with gate:
             return await ready_socket(url, compression_of(args.compression))
 
-    subscribers = await asyncio.gather(*(opened("sub", *c) for c in enumerate(conversations)))
-    sending = await asyncio.gather(
-        *(opened("send", *c) for c in enumerate(conversations) if via_ws)
-    )
+    numbered = list(enumerate(conversations))
+    subscribers = await asyncio.gather(*(opened("sub", *c) for c in numbered))
+    sending = await asyncio.gather(*(opened("send", *c) for c in numbered if via_ws))
     common.log(f"(a) {len(subscribers)} subscriber and {len(sending)} sender sockets ready")
 
     warmup = round(args.e2e_warmup * args.e2e_rate)
     total = warmup + round(args.e2e_seconds * args.e2e_rate)
     expected = total - warmup  # message numbers below ``warmup`` are the warm-up
-    sent_at: dict[int, int] = {}
-    received_at: dict[int, int] = {}
-    samples: dict[str, list[float]] = defaultdict(list)
-    errors: dict[str, int] = defaultdict(int)
-    all_received = asyncio.Event()
+    sent_at, received_at, all_received = dict[int, int](), dict[int, int](), asyncio.Event()
+    samples, errors = defaultdict[str, list[float]](list), defaultdict[str, int](int)
 
     async def read(ws: ClientConnection, subscriber: bool) -> None:
         with contextlib.suppress(ConnectionClosed):
