@@ -31,10 +31,7 @@ CONTENT = (  # 200 characters: a typical customer message
     "still says 'label created' after five days. Could you check with the courier "
     "and tell me when they will arrive? Thanks, Jo!"
 )
-URLS = {
-    "database": "postgresql://postgres@127.0.0.1:5432/postgres",
-    "nats": "nats://127.0.0.1:4222",
-}
+URLS = dict(database="postgresql://postgres@127.0.0.1:5432/postgres", nats="nats://127.0.0.1:4222")
 T = TypeVar("T")
 Checks = list[tuple[str, str, bool]]  # (target, measured, met)
 Option = tuple[str, Callable[[str], Any], Any, str]  # name, type, default, help
@@ -99,15 +96,10 @@ def emit(
     return 0
 
 
-# -- figures and tables ---------------------------------------------------------------------
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); NaN for no values."""
     ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return float(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)])
+    return float(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]) if ordered else math.nan
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
@@ -140,9 +132,6 @@ def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[st
 def targets_lines(title: str, checks: Checks) -> list[str]:
     lines = [title] if checks else []
     return lines + [f"  {'met   ' if ok else 'MISSED'}  {t}: {m}" for t, m, ok in checks]
-
-
-# -- the machine ------------------------------------------------------------------------------
 
 
 def facts() -> dict[str, Any]:
@@ -201,9 +190,6 @@ def raise_open_file_limit() -> int:
 def token(secret: str, sub: str, role: str = "admin", **claims: str) -> str:
     now = datetime.now(UTC)
     return issue_token(secret, sub=sub, role=role, ttl=timedelta(hours=2), now=now, **claims)
-
-
-# -- processes --------------------------------------------------------------------------------
 
 
 def free_port() -> int:

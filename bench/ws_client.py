@@ -53,15 +53,12 @@ class Client:
     """Named sets of sockets, each opened up to its READY; the deliveries of the current tag."""
 
     def __init__(self) -> None:
-        self.sets: dict[str, list[ClientConnection]] = defaultdict(list)
-        self.readers: dict[str, list[asyncio.Task[None]]] = defaultdict(list)
+        self.sets: dict[str, dict[ClientConnection, asyncio.Task[None]]] = defaultdict(dict)
         self.kept: dict[int, list[int]] = defaultdict(list)  # message number -> latencies, µs
         self.current, self.others, self.close_codes = "", 0, Counter[str]()
 
-    async def connect(
-        self, name: str, urls: list[str], compression: str | None, concurrency: int = 50
-    ) -> dict[str, Any]:
-        started, gate, failures = time.monotonic(), asyncio.Semaphore(concurrency), Counter[str]()
+    async def connect(self, name: str, urls: list[str], compression: str | None) -> dict[str, Any]:
+        started, gate, failures = time.monotonic(), asyncio.Semaphore(50), Counter[str]()
 
         async def one(url: str) -> None:
             async with gate:
@@ -70,8 +67,7 @@ class Client:
                 except Exception as error:
                     failures[type(error).__name__ + ": " + str(error)[:80]] += 1
                     return
-            self.sets[name].append(ws)
-            self.readers[name].append(asyncio.create_task(self.read(ws)))
+            self.sets[name][ws] = asyncio.create_task(self.read(ws))
 
         await asyncio.gather(*(one(url) for url in urls))
         failed, seconds = failures.total(), round(time.monotonic() - started, 3)
@@ -81,8 +77,7 @@ class Client:
     async def read(self, ws: ClientConnection) -> None:
         try:
             async for raw in ws:
-                now = time.monotonic_ns()
-                frame = decode_frame(raw)
+                now, frame = time.monotonic_ns(), decode_frame(raw)
                 if frame.type != "MESSAGE_CREATED" or frame.content is None:
                     continue
                 tag, _, rest = frame.content.partition("|")
@@ -97,8 +92,7 @@ class Client:
             self.close_codes[str(ws.close_code)] += 1
 
     async def close(self, name: str) -> dict[str, Any]:
-        sockets, readers = self.sets.pop(name, []), self.readers.pop(name, [])
-        gate = asyncio.Semaphore(200)
+        sockets, gate = self.sets.pop(name, {}), asyncio.Semaphore(200)
 
         async def one(ws: ClientConnection) -> None:
             async with gate:
@@ -106,9 +100,9 @@ class Client:
                     await ws.close()
 
         await asyncio.gather(*(one(ws) for ws in sockets))
-        for reader in readers:
+        for reader in sockets.values():
             reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.gather(*sockets.values(), return_exceptions=True)
         for code in ("1000", "None"):  # these closes were ours, not the server's
             self.close_codes.pop(code, None)
         return {"closed": len(sockets)}
