@@ -133,7 +133,7 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None) -> Any:
+def main(argv: Sequence[str] | None = None) -> int:
     what = "Relay vs raw JetStream publishing, rebuild throughput, live lag."
     p = common.parser("bench.projections", what, OPTIONS, loop=True)
     args = p.parse_args(argv)
@@ -143,11 +143,6 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         p.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     if args.rebuild_events < 200_000:
         common.log("note: the acceptance asks for a rebuild over at least 200,000 events")
-    return args
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
     report = common.run_main(run(args), args.loop)
     return common.emit(report, render, targets, args)
 

@@ -88,7 +88,7 @@ class Agent:
 
     def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
         self.name, self.process, self.pid = name, process, process.pid
-        self.seen: dict[str, tuple[int, int]] = {}
+        self.seen: dict[str, list[int]] = {}
 
     @classmethod
     async def start(cls, name: str, workdir: Path, *args: str) -> Agent:
@@ -98,11 +98,15 @@ class Agent:
         with (workdir / f"{name}.log").open("wb") as errors:
             process = await asyncio.create_subprocess_exec(*command, stderr=errors, **options)
         agent = cls(name, process)
-        await agent.answer(30)
+        await agent.request(30)  # its first answer: it is up
         return agent
 
-    async def answer(self, timeout: float) -> dict[str, Any]:
-        assert self.process.stdout is not None
+    async def request(self, timeout: float = 120, **request: Any) -> dict[str, Any]:
+        """Send ``request`` (if any), then read the answer."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        if request:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            await self.process.stdin.drain()
         line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
         if not line:
             raise RuntimeError(f"client {self.name} exited ({self.process.returncode})")
@@ -110,12 +114,6 @@ class Agent:
         if not answer.get("ok"):
             raise RuntimeError(f"client {self.name}: {answer.get('error')}")
         return answer
-
-    async def request(self, timeout: float = 120, **request: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        await self.process.stdin.drain()
-        return await self.answer(timeout)
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -132,8 +130,7 @@ class Agent:
 
     async def sync(self) -> None:
         """Fetch what the tap saw since the last sync: content -> (arrived, recorded)."""
-        seen = (await self.request(op="dump"))["seen"]
-        self.seen.update((k, (a, r)) for k, (a, r) in seen.items())
+        self.seen.update((await self.request(op="dump"))["seen"])
 
     def split(self, tag: str, n: int, sent: int, samples: dict[str, list[float]]) -> int | None:
         """If the tap saw message ``n``: its send -> INSERT and INSERT -> on NATS ms into

@@ -9,7 +9,6 @@ import gc
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,18 +58,14 @@ async def run(args: Any) -> dict[str, Any]:
         # Thousands of sockets from one address, some under one user.
         env |= {"PARLEY_WS_MAX_SOCKETS_PER_USER": "1000000"}
         env |= {"PARLEY_WS_CONNECTS_PER_MINUTE": "1000000"}
-        command = [PARLEY, "migrate"]
-        migrate = await asyncio.to_thread(
-            subprocess.run, command, env=env, cwd=common.ROOT, capture_output=True
-        )
-        if migrate.returncode != 0:
-            raise RuntimeError(f"parley migrate failed:\n{migrate.stdout!r}{migrate.stderr!r}")
+        migrate = common.Proc("migrate", [PARLEY, "migrate"], env, workdir)
+        if await asyncio.to_thread(migrate.wait) != 0:
+            raise RuntimeError(f"parley migrate failed:\n{migrate.tail()}")
 
         @contextlib.asynccontextmanager
         async def servers_up(label: str) -> AsyncIterator[dict[str, common.Proc]]:
             """``parley serve`` and the bare server, stopped on the way out."""
-            port = common.free_port()
-            command = [PARLEY, "serve", "--log-level", "warning"]
+            port, command = common.free_port(), [PARLEY, "serve", "--log-level", "warning"]
             serve_env = {**env, "PARLEY_HTTP_PORT": str(port)}
             serve = common.Proc(f"serve-{label}", command, serve_env, workdir, port)
             bare = common.start_module(f"bare-{label}", "bench.servers", ["ws"], workdir, env)
@@ -88,8 +83,7 @@ async def run(args: Any) -> dict[str, Any]:
                     pids = {"serve": servers["parley"].pid, "worker": w[0].pid}
                     pids |= {"bare": servers["bare"].pid, "bench": os.getpid()}
                     pids |= {a.name: a.pid for a in agents[:-1]}
-                    cpu = CpuMeter(pids, urlsplit(url).path.lstrip("/"))
-                    rig = Rig(args, agents[:-1], tap, cpu)
+                    rig = Rig(args, agents[:-1], tap, CpuMeter(pids, urlsplit(url).path[1:]))
                     common.log("servers up")
                     await parts(args, rig, servers, servers_up, report)
                     for proc in [*servers.values(), *w]:
@@ -108,9 +102,8 @@ async def parts(
     """The conversations, then each part asked for."""
     idle = -(-args.idle_sockets // args.per_conversation)
     fan = args.fanout_sockets // args.per_conversation
-    ids = await create_conversations(
-        servers["parley"].base_url, token("bench-admin"), args.e2e_senders + idle + fan
-    )
+    count = args.e2e_senders + idle + fan
+    ids = await create_conversations(servers["parley"].base_url, token("bench-admin"), count)
     common.log(f"{len(ids)} conversations created")
     e2e_ids, idle_ids = ids[: args.e2e_senders], ids[args.e2e_senders :][:idle]
     if "memory" in args.parts:
