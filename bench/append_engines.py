@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
 from bench import common
@@ -159,17 +160,11 @@ async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
 
 
 def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> dict[str, Any]:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    datastore = PostgresDatastore(
-        dbname=database,
-        host=query.get("host") or parts.hostname or "127.0.0.1",
-        port=query.get("port") or parts.port or 5432,
-        user=unquote(parts.username or query.get("user", "postgres")),
-        password=unquote(parts.password or query.get("password", "")),
-        pool_size=run.concurrency,  # one connection per caller thread
-        schema=schema,
-    )
+    server = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "password": ""}
+    server |= conninfo_to_dict(url)
+    where = [server[k] for k in ("host", "port", "user", "password")]
+    # one connection per caller thread
+    datastore = PostgresDatastore(database, *where, pool_size=run.concurrency, schema=schema)
 
     def caller(streams: list[Stream], log: list[tuple[float, float]]) -> None:
         try:

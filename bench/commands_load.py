@@ -137,12 +137,7 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
 
 
 async def measure_load(
-    args: Any,
-    url: str,
-    admin: str,
-    servers: list[common.Proc],
-    workdir: Path,
-    report: dict[str, Any],
+    args: Any, url: str, admin: str, servers: list[common.Proc], workdir: Path, report: Any
 ) -> None:
     """wrk against each server alone, bare then Parley, ``--rounds`` times."""
     parley, bare = servers

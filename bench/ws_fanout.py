@@ -15,6 +15,7 @@ from bench import common
 from bench.ws_procs import HttpPool, Rig, compression_of, settled_rss, token, ws_url
 
 Samples = dict[str, list[float]]
+ServersUp = Callable[[str], AbstractAsyncContextManager[dict[str, common.Proc]]]
 SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket", "NATS->socket")]
 
 
@@ -26,9 +27,7 @@ async def drive(
     args, parley = rig.args, server == "parley"
     headers = {"Authorization": f"Bearer {token('fanout-driver')}"} if parley else {}
     path = "/api/messages" if parley else "/broadcast"
-    sent_at: dict[int, int] = {}
-    post_ms: list[float] = []
-    failures: dict[str, int] = defaultdict(int)
+    sent_at, post_ms, failures = dict[int, int](), list[float](), defaultdict[str, int](int)
     warm = round(args.fanout_warmup * args.fanout_rate)
     total = warm + round(args.fanout_seconds * args.fanout_rate)
     t0, interval = time.monotonic() + 0.1, 1 / args.fanout_rate
@@ -39,10 +38,9 @@ async def drive(
             if (delay := t0 + i * interval - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
             now, number = time.monotonic_ns(), i - warm
+            content = f"{tag}|{number}|{now}" if number >= 0 else f"warm|{i}|{now}"
             if number >= 0:
-                content, sent_at[number] = f"{tag}|{number}|{now}", now
-            else:
-                content = f"warm|{i}|{now}"
+                sent_at[number] = now
             message = {"conversation_id": conversations[i % len(conversations)], "content": content}
             into = post_ms if number >= 0 else None
             client.send(path, msgspec.json.encode(message), now, into, failures)
@@ -116,7 +114,6 @@ async def part_fanout(
 ) -> list[dict[str, Any]]:
     args = rig.args
     share = args.per_conversation // len(rig.clients)
-    offer: dict[str, Any] = {"compression": compression_of(args.compression)}
     connected: dict[str, dict[str, Any]] = {}
     for name, proc in servers.items():
         before = await settled_rss(proc.pid, 0.5)
@@ -127,7 +124,8 @@ async def part_fanout(
                 for c in conversations
                 for j in range(share)
             ]
-            requests.append(client.request(op="connect", name=name, urls=urls, **offer))
+            offer = compression_of(args.compression)
+            requests.append(client.request(op="connect", name=name, urls=urls, compression=offer))
         answers = await asyncio.gather(*requests)
         if failed := sum(a["failed"] for a in answers):
             raise RuntimeError(f"(b) {failed} sockets to {name} failed: {answers}")
@@ -161,11 +159,7 @@ async def part_fanout(
     return results
 
 
-async def part_memory(
-    rig: Rig,
-    servers_up: Callable[[str], AbstractAsyncContextManager[dict[str, common.Proc]]],
-    ids: list[str],
-) -> list[dict[str, Any]]:
+async def part_memory(rig: Rig, servers_up: ServersUp, ids: list[str]) -> list[dict[str, Any]]:
     """Each server, for each compression setting, in a fresh process of its own:
     memory a process freed (sockets closed) is reused, so a second measurement in
     the same process would count too little."""
@@ -182,8 +176,9 @@ async def part_memory(
                 await client.request(op="connect", name="warm", urls=urls[:50], compression=offer)
                 await client.request(op="close", name="warm")
                 before = await settled_rss(proc.pid)
-                idle: dict[str, Any] = {"op": "connect", "name": "idle", "urls": urls}
-                answer = await client.request(**idle, compression=offer)
+                answer = await client.request(
+                    op="connect", name="idle", urls=urls, compression=offer
+                )
                 after = await settled_rss(proc.pid)
                 await client.request(op="close", name="idle")
                 after_close = await settled_rss(proc.pid, 0.5)
