@@ -15,7 +15,7 @@ import os
 import signal
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -47,9 +47,9 @@ class Server(uvicorn.Server):
         yield
 
 
-def run(app: Callable[[], AbstractAsyncContextManager[Litestar]], port: int, **more: Any) -> None:
+def run(app: AbstractAsyncContextManager[Litestar], port: int, **more: Any) -> None:
     async def main() -> None:
-        async with app() as litestar:
+        async with app as litestar:
             settings: Any = {**UVICORN_SETTINGS, **more}
             server = Server(uvicorn.Config(litestar, host="127.0.0.1", port=port, **settings))
 
@@ -139,11 +139,6 @@ def freeze() -> None:
     gc.freeze()
 
 
-@contextlib.asynccontextmanager
-async def bare_app(*handlers: Any, **options: Any) -> AsyncIterator[Litestar]:
-    yield Litestar(route_handlers=list(handlers), **options)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.servers")
     parser.add_argument("--port", type=int, required=True)
@@ -152,12 +147,12 @@ def main() -> None:
     parser.add_argument("--nats-url")
     args = parser.parse_args()
     if args.server == "commands":
-        run(lambda: bare_app(send_message), args.port)
+        run(contextlib.nullcontext(Litestar([send_message])), args.port)
     elif args.server == "ws":
-        app = lambda: bare_app(conversation_socket, broadcast, live, on_startup=[freeze])  # noqa: E731
-        run(app, args.port, **WS_SETTINGS, timeout_graceful_shutdown=10)
+        app = Litestar([conversation_socket, broadcast, live], on_startup=[freeze])
+        run(contextlib.nullcontext(app), args.port, **WS_SETTINGS, timeout_graceful_shutdown=10)
     elif args.database_url and args.nats_url:
-        run(lambda: parley_app(args.database_url, args.nats_url), args.port)
+        run(parley_app(args.database_url, args.nats_url), args.port)
     else:
         parser.error("parley needs --database-url and --nats-url")
 
