@@ -38,20 +38,15 @@ CPU = [("server_cpu_percent", "{:.0f}%"), ("server_cpu_us_per_request", "{:.0f}"
 CPU += [("machine_cpu_percent", "{:.0f}%")]
 Report = dict[str, Any]
 
-OPTIONS: list[common.Option] = [
-    ("seconds", float, 10.0, "seconds per wrk run (0: skip)"),
-    ("warmup", float, 2.0, "unmeasured wrk seconds per server"),
-    ("rounds", int, 3, "bare+parley rounds (median)"),
-]
-OPTIONS += [("connections", int, 64, ""), ("threads", int, 2, ""), ("conversations", int, 200, "")]
+OPTIONS: list[common.Option] = [("seconds", float, 10.0, "seconds per wrk run (0: skip)")]
+OPTIONS += [("warmup", float, 2.0, "unmeasured wrk seconds per server")]
+OPTIONS += [("rounds", int, 3, "bare+parley rounds (median)"), ("connections", int, 64, "")]
+OPTIONS += [("threads", int, 2, ""), ("conversations", int, 200, "")]
 OPTIONS += [("long-messages", int, 100_000, ""), ("short-messages", int, 100, "")]
-OPTIONS += [
-    ("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip it)"),
-    ("requests", int, 300, "warm requests per conversation (0: skip)"),
-    ("server-module", str, "bench.servers", "module serving Parley like bench.servers (a variant)"),
-]
-SETTINGS = ["seconds", "warmup", "rounds", "connections", "threads", "conversations"]
-SETTINGS += ["long_messages", "short_messages", "worst_messages", "requests"]
+OPTIONS += [("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip)")]
+OPTIONS += [("requests", int, 300, "warm requests per conversation (0: skip)")]
+OPTIONS += [("server-module", str, "bench.servers", "a variant of bench.servers serving Parley")]
+SETTINGS = [name.replace("-", "_") for name, *_ in OPTIONS[:-1]]  # all but --server-module
 
 
 def runs(report: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
@@ -80,17 +75,14 @@ async def run(args: Any) -> dict[str, Any]:
         seeded = await load.seed_all(url, args)
         report["seeded_seconds"] = round(time.perf_counter() - started, 1)
         env = {**os.environ, "PARLEY_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"}
-        parley_args = ["--database-url", url, "--nats-url", args.nats_url]
+        argv = ["--database-url", url, "--nats-url", args.nats_url]
         with (
             tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp,
             common.stopping([]) as servers,
         ):
             workdir = Path(tmp)
-            for name, module, argv in (
-                ("parley", args.server_module, parley_args),
-                ("bare", "bench.servers", ["commands"]),
-            ):
-                servers.append(common.start_module(name, module, argv, workdir, env))
+            servers.append(common.start_module("parley", args.server_module, argv, workdir, env))
+            servers.append(common.start_module("bare", "bench.servers", ["commands"], workdir, env))
             parley, bare = servers
             probe = {"conversation_id": str(uuid4()), "content": load.CONTENT}
             # Liveness, not readiness: /health/ready also wants the relay and
@@ -165,11 +157,9 @@ def render_length(report: Report) -> list[str]:
     for r in report["length"]:
         first = "cold" if r["first_is_cold"] else "warm"
         for side in ("short", "long"):
-            name, events = (
-                f"{r['name']}, as {r['sender']}: {r[side + '_label']}",
-                r[side + "_events"],
-            )
-            rows.append([name, f"{events:,}", f"{r['first_' + side + '_ms']:,.1f} ({first})"])
+            name = f"{r['name']}, as {r['sender']}: {r[side + '_label']}"
+            first_ms = f"{r['first_' + side + '_ms']:,.1f} ({first})"
+            rows.append([name, f"{r[side + '_events']:,}", first_ms])
             rows[-1] += [f"{r[f'{side}_p{q}_ms']:.2f}" for q in (50, 99)] + [""]
         rows[-1][-1] = f"{r['ratio_p50']:.2f}"
         if r["non_201"]:
