@@ -19,13 +19,6 @@ from nats.aio.msg import Msg
 
 from bench import common
 from bench import databases as db
-from bench.databases import (
-    Streams,
-    connect_nats,
-    event_store,
-    throwaway_database,
-    throwaway_streams,
-)
 from bench.projections_live import part_live
 from commands.model import stream_id_for
 from events.envelope import RecordedEvent
@@ -120,7 +113,7 @@ async def raw_variant(variant: str, url: str, topology: Topology, msgs: list[Env
     """Events/s of one raw variant, on its own connection and its own fresh stream:
     ``gather500``: windows of 500 ``js.publish`` gathered; ``publish_async``: up to
     its 4,000 in flight, then every ack; ``window500``: :func:`raw_window`."""
-    async with connect_nats(url) as nc:
+    async with db.connect_nats(url) as nc:
         js, stream = nc.jetstream(), topology.stream
         await ensure_stream(js, topology)
 
@@ -143,7 +136,7 @@ async def raw_variant(variant: str, url: str, topology: Topology, msgs: list[Env
 
 
 async def part_relay(
-    args: Any, pool: asyncpg.Pool, store: PostgresEventStore, streams: Streams
+    args: Any, pool: asyncpg.Pool, store: PostgresEventStore, streams: db.Streams
 ) -> list[dict[str, Any]]:
     head = await store.head_position()
     events: list[RecordedEvent] = []
@@ -153,7 +146,7 @@ async def part_relay(
     rounds = []
     for r in range(1, args.rounds + 1):
         topology = streams.topology(f"r{r}")
-        async with connect_nats(args.nats_url) as nc:
+        async with db.connect_nats(args.nats_url) as nc:
             seconds = await run_relay(store, pool, nc, topology, head)
         await streams.check_and_delete(topology, head, f"relay round {r}")
         relay = head / seconds
@@ -199,9 +192,9 @@ async def run(args: Any) -> dict[str, Any]:
     began, parts = time.perf_counter(), set(args.parts)
     prefix = f"benchproj{secrets.token_hex(3)}"
     async with (
-        throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
-        throwaway_streams(args.nats_url, prefix) as streams,
-        event_store(url, 4, 12) as (pool, store),
+        db.throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
+        db.throwaway_streams(args.nats_url, prefix) as streams,
+        db.event_store(url, 4, 12) as (pool, store),
     ):
         report: dict[str, Any] = {**common.facts(), "load_average": common.load_average()}
         report["loop"] = args.loop
@@ -222,11 +215,9 @@ async def run(args: Any) -> dict[str, Any]:
             common.log("(a) relay vs raw JetStream publishing")
             with common.machine_busy(cpu, "relay"):
                 report["relay"] = await part_relay(args, pool, store, streams)
-        if target > first:
-            started = time.perf_counter()
-            await fill(store, target - first)
-            seconds = time.perf_counter() - started
-            common.log(f"log extended by {target - first:,} events in {seconds:.1f} s")
+        if (more := target - first) > 0:
+            seconds = more / await fill(store, more)
+            common.log(f"log extended by {more:,} events in {seconds:.1f} s")
         if "rebuild" in parts:
             common.log(f"(b) rebuild over {await store.head_position():,} events")
             with common.machine_busy(cpu, "rebuild"):
