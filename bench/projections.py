@@ -28,6 +28,12 @@ LIVE_ROWS = {
     "loop_delay": "this loop's delay (10 ms ticker)",
 }
 QUANTILES = ("p50", "p90", "p99", "max")
+LIVE_HEADING = (  # two lines
+    "(c) live lag: SendMessage via CommandHandler at {rate_target:g}/s (achieved "
+    "{rate_achieved:,.1f}/s) over {conversations} conversations for {seconds:g} s; workers: "
+    "{workers}\n    lag = NOTIFY of the checkpoint commit reaching the command's position, "
+    "received here - handle() returned"
+)
 OPTIONS: list[common.Option] = [
     ("events", int, 50_000, "(a) events to relay"),
     ("rebuild-events", int, 200_000, "(b) events in the log to rebuild"),
@@ -73,12 +79,8 @@ def render(report: Report) -> str:
         f"{fill.get('events_per_s', 0):,.0f} events/s (100-event appends, concurrent)",
     ]
     if relay:
-        lines += [
-            "",
-            f"(a) {relay[0]['events']:,} events, log -> JetStream (file storage), "
-            f"events/s per round and median of {len(relay)}",
-            "",
-        ]
+        heading = f"(a) {relay[0]['events']:,} events, log -> JetStream (file storage), events/s"
+        lines += ["", f"{heading} per round and median of {len(relay)}", ""]
         rounds = {
             "relay (JetStreamRelay.run from 0)": ([r["relay_events_per_s"] for r in relay], ",.0f")
         }
@@ -102,15 +104,7 @@ def render(report: Report) -> str:
             )
         lines += common.markdown_table(["projection", "seconds", "events/s", "rows"], rows)
     if (live := report["live"]) is not None:
-        lines += [
-            "",
-            f"(c) live lag: SendMessage via CommandHandler at {live['rate_target']:g}/s "
-            f"(achieved {live['rate_achieved']:,.1f}/s) over {live['conversations']} conversations "
-            f"for {live['seconds']:g} s; workers: {live['workers']}",
-            "    lag = NOTIFY of the checkpoint commit reaching the command's position, "
-            "received here - handle() returned",
-            "",
-        ]
+        lines += ["", LIVE_HEADING.format(**live), ""]
         q = live["latency"]
         rows = [
             [label, f"{q[k]['n']:,}", *(f"{q[k][x]:.1f}" for x in QUANTILES)]
