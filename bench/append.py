@@ -50,8 +50,7 @@ def ratio(report: Report, n: int, c: int) -> float | None:
 
 
 async def run(args: Any) -> Report:
-    """Every workload on each engine, each in a fresh schema of its engine's
-    throwaway database (two databases, dropped at the end)."""
+    """Every workload on each engine, in a fresh schema of that engine's throwaway database."""
     load_before, results = common.load_average()[0], list[dict[str, Any]]()
     async with (
         throwaway_database(args.database_url, "bench_parley") as (parley_url, facts),

@@ -64,8 +64,7 @@ def new_batch(stream: Stream, n: int) -> list[NewEvent]:
 
 
 class Run:
-    """One workload's callers: their streams and logs (when each append completed, how
-    long it took), the measured window, the result."""
+    """One workload's callers, their streams and logs (done, seconds), the measured window."""
 
     def __init__(self, n: int, concurrency: int, settings: Any) -> None:
         self.n, self.concurrency, self.settings = n, concurrency, settings
@@ -86,8 +85,7 @@ class Run:
         return sum(len(log) for log in self.logs) * self.n
 
     def measure(self) -> None:
-        """Sleep through the warm-up, then note the measured window. Ends early when
-        ``stop`` is set (a caller failed, or Ctrl-C)."""
+        """Sleep through the warm-up, then note the measured window (ends early on ``stop``)."""
         self.stop.wait(self.settings.warmup)
         start = time.perf_counter()
         base, deadline = self.events(), start + self.settings.seconds

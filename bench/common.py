@@ -199,8 +199,7 @@ def free_port() -> int:
 
 
 class Proc(subprocess.Popen[bytes]):
-    """A process this script started, in a session of its own (Ctrl-C reaches us only;
-    we stop it), its output in a log file of its own."""
+    """A process of ours in a session of its own (Ctrl-C reaches us only), logging to a file."""
 
     def __init__(self, name: str, command: Sequence[str], env: Any, workdir: Path, port: int = 0):
         self.name, self.log_path, self.port = name, workdir / f"{name}.log", port
@@ -230,8 +229,7 @@ def start_module(name: str, module: str, args: Sequence[str], workdir: Path, env
 
 @contextlib.contextmanager
 def stopping(procs: list[Proc]) -> Iterator[list[Proc]]:
-    """Stop every process put in ``procs``, last first, on the way out; on an error,
-    show the log of those that failed."""
+    """Stop the processes put in ``procs``, last first; on an error, show the failed ones' logs."""
     try:
         yield procs
     except BaseException:

@@ -76,8 +76,7 @@ def quote(identifier: str) -> str:
 async def throwaway_database(
     admin_url: str, prefix: str, migrations: Sequence[Path] = ()
 ) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """A new database ``<prefix>_<hex>`` with ``migrations`` applied (its URL, and the
-    server facts a report prints), dropped on the way out whatever happens."""
+    """A new database ``<prefix>_<hex>``, migrated: its URL and server facts; dropped at the end."""
     name = f"{prefix}_{uuid4().hex[:8]}"
     try:
         conn = await asyncpg.connect(admin_url, timeout=10)

@@ -39,9 +39,7 @@ _encode = msgspec.json.Encoder().encode  # what events.jetstream.relay encodes e
 
 
 async def fill(store: PostgresEventStore, events: int) -> float:
-    """Append ``events`` events over new conversations (100 per 50,000 events): each a
-    ConversationStarted then MessageSent in 100-event appends, every conversation
-    appending concurrently (so appends group-commit). Returns events/s."""
+    """Append ``events`` events, 100 at a time over concurrent conversations: events/s."""
     conversations = max(1, events * 100 // 50_000)
     base, extra = divmod(events, conversations)
 
@@ -81,8 +79,7 @@ async def run_relay(
 
 
 async def raw_window(nc: NATS, stream: str, msgs: Sequence[Envelope], window: int = 500) -> None:
-    """Plain ``nc.publish`` with a reply subject, acks on one wildcard
-    subscription, at most ``window`` unacknowledged at any time."""
+    """Plain ``nc.publish`` with a reply subject, at most ``window`` unacknowledged."""
     inbox, room = nc.new_inbox(), asyncio.Semaphore(window)
     done = asyncio.get_running_loop().create_future()
     acked, errors = 0, list[bytes]()
@@ -110,9 +107,7 @@ async def raw_window(nc: NATS, stream: str, msgs: Sequence[Envelope], window: in
 
 
 async def raw_variant(variant: str, url: str, topology: Topology, msgs: list[Envelope]) -> float:
-    """Events/s of one raw variant, on its own connection and its own fresh stream:
-    ``gather500``: windows of 500 ``js.publish`` gathered; ``publish_async``: up to
-    its 4,000 in flight, then every ack; ``window500``: :func:`raw_window`."""
+    """Events/s of one raw variant, on a connection and a fresh stream of its own."""
     async with db.connect_nats(url) as nc:
         js, stream = nc.jetstream(), topology.stream
         await ensure_stream(js, topology)

@@ -125,10 +125,7 @@ class Client:
 
 
 class Tap:
-    """A subscriber to ``<prefix>.events.*.MessageSent``, as every ``parley serve`` has, in a
-    process of its own so that its clock readings do not wait for a busy event loop: when
-    each benchmark message arrived, and its ``recorded_at`` (the INSERT's clock) moved
-    to the monotonic clock."""
+    """When each benchmark message reached NATS, and when it was INSERTed (monotonic clock)."""
 
     def __init__(self) -> None:
         self.seen: dict[str, tuple[int, int]] = {}

@@ -22,8 +22,7 @@ SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket",
 async def drive(
     rig: Rig, server: str, proc: common.Proc, conversations: Sequence[str], tag: str
 ) -> tuple[dict[int, int], list[float], dict[str, int]]:
-    """POST messages at the fan-out rate, round robin over the conversations (warm-up
-    ones tagged ``warm``): the measured ones' send times, POST -> response ms, failures."""
+    """POST at the fan-out rate (warm-up: ``warm``): send times, POST -> response ms, failures."""
     args, parley = rig.args, server == "parley"
     headers = {"Authorization": f"Bearer {token('fanout-driver')}"} if parley else {}
     path = "/api/messages" if parley else "/broadcast"
@@ -48,8 +47,7 @@ async def drive(
 
 
 async def collect(rig: Rig, tag: str, sent_at: dict[int, int]) -> tuple[Samples, int, Any]:
-    """The clients' deliveries of a round: ``delivery`` and ``spread`` samples, the tap's
-    splits, when the last delivery arrived (monotonic ns), the sockets the server closed."""
+    """A round's deliveries and tap splits, the last delivery's time, the server's closes."""
     answers = await rig.all_clients(op="collect")
     await rig.tap.sync()
     by_message: dict[int, list[int]] = defaultdict(list)  # latencies in µs
@@ -73,10 +71,7 @@ async def collect(rig: Rig, tag: str, sent_at: dict[int, int]) -> tuple[Samples,
 async def fanout_round(
     rig: Rig, server: str, number: int, proc: common.Proc, conversations: Sequence[str]
 ) -> tuple[dict[str, Any], Samples]:
-    """One round on one server: ``latency`` of ``delivery`` (POST send -> socket),
-    ``spread`` (first delivery of the message -> this one), ``post`` (POST -> its
-    response); Parley also ``to_log`` (POST send -> INSERT), ``log_to_nats`` (INSERT ->
-    NATS) per message, ``nats_to_socket`` per delivery."""
+    """One round on one server: ``delivery``, ``spread``, ``post`` and the tap's splits, ms."""
     tag, args = f"{server}{number}", rig.args
     await rig.all_clients(op="tag", tag=tag)
     sent_at, post_ms, failures = await drive(rig, server, proc, conversations, tag)
@@ -160,9 +155,7 @@ async def part_fanout(
 
 
 async def part_memory(rig: Rig, servers_up: ServersUp, ids: list[str]) -> list[dict[str, Any]]:
-    """Each server, for each compression setting, in a fresh process of its own:
-    memory a process freed (sockets closed) is reused, so a second measurement in
-    the same process would count too little."""
+    """Each server and compression in a fresh process: freed memory would be reused."""
     client, sockets, per = rig.clients[0], rig.args.idle_sockets, rig.args.per_conversation
     results = []
     for compression in ("deflate", "none"):

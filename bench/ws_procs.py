@@ -44,9 +44,7 @@ async def settled_rss(pid: int, seconds: float = 1.5) -> int:
 
 
 class CpuMeter:
-    """CPU used by named processes between ``start()`` and ``stop()`` (% of one
-    core), plus ``pg``: the PostgreSQL backends serving this run's database, and
-    ``rest``: the machine's busy time minus all of these."""
+    """CPU % of one core from ``start()`` to ``stop()``: ``pids``, ``pg`` backends, ``rest``."""
 
     def __init__(self, pids: dict[str, int], database: str) -> None:
         self.pids, self.database = pids, database
@@ -133,8 +131,7 @@ class Agent:
         self.seen.update((await self.request(op="dump"))["seen"])
 
     def split(self, tag: str, n: int, sent: int, samples: dict[str, list[float]]) -> int | None:
-        """If the tap saw message ``n``: its send -> INSERT and INSERT -> on NATS ms into
-        ``samples``, and when it reached NATS (monotonic ns)."""
+        """Message ``n``'s send -> INSERT -> NATS ms into ``samples``; when it reached NATS."""
         if (seen := self.seen.get(f"{tag}|{n}|{sent}")) is None:
             return None
         arrived, recorded = seen
@@ -157,9 +154,7 @@ class Rig:
 
 
 class HttpPool:
-    """Keep-alive HTTP/1.1 connections over asyncio streams, one request at a time on
-    each: httpx costs a few milliseconds of CPU per request, enough to make the load
-    generator a bottleneck of its own; this costs tens of microseconds."""
+    """Keep-alive HTTP/1.1 over asyncio streams: tens of µs a request, where httpx costs ms."""
 
     def __init__(self, port: int, size: int, headers: Mapping[str, str]) -> None:
         self.port, self.size = port, size
@@ -209,8 +204,7 @@ class HttpPool:
     def send(
         self, path: str, body: bytes, sent: int, into: list[float] | None, failures: dict[str, int]
     ) -> None:
-        """POST in the background; its ms from ``sent`` (monotonic ns) to the answer into
-        ``into`` (None: not measured), a failure into ``failures``."""
+        """POST in the background: ms from ``sent`` to its answer into ``into``, failures count."""
 
         async def timed() -> None:
             try:

@@ -121,10 +121,7 @@ async def parts(
 
 
 async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -> dict[str, Any]:
-    """``latency`` in ms: ``delivery`` (send -> the subscriber's MESSAGE_CREATED), ``ack``
-    (send -> ACK or HTTP response), ``send_lag`` (how late the generator sent), and the
-    tap's split ``to_log``, ``log_to_nats``, ``nats_to_socket``; ``window_p99_ms``: p99
-    of each 5 s of sends, to show how steady it was."""
+    """``latency`` ms: delivery, ack, send_lag, the tap's splits; p99 of each 5 s of sends."""
     args, cpu = rig.args, rig.cpu
     senders, gate, run_id = len(conversations), asyncio.Semaphore(50), secrets.token_hex(3)
     via_ws = args.send_via == "ws"
