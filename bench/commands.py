@@ -85,8 +85,7 @@ async def run(args: Any) -> dict[str, Any]:
             servers.append(common.start_module("bare", "bench.servers", ["commands"], workdir, env))
             parley, bare = servers
             probe = {"conversation_id": str(uuid4()), "content": load.CONTENT}
-            # Liveness, not readiness: /health/ready also wants the relay and
-            # projection workers, which this benchmark does not run.
+            # live, not ready: /health/ready also wants the workers, not run here
             await common.wait_ready(parley)
             await common.wait_ready(bare, "/api/messages", probe)
             common.log(f"servers up: parley pid {parley.pid}, bare pid {bare.pid}")

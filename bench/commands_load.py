@@ -88,12 +88,10 @@ async def fetchrow(url: str, sql: str, *args: Any) -> dict[str, int]:
 
 
 HEAD = "SELECT coalesce(max(global_position), 0) AS head FROM events"
-# Events stored after a position, and the transactions that stored them (each
-# row's ``xmin`` is its inserting transaction).
+# Events stored after a position, and the transactions (``xmin``) that stored them.
 COMMITS = """SELECT count(*) AS events, count(DISTINCT xmin::text) AS transactions
              FROM events WHERE global_position > $1"""
-# Messages stored in the load-tested conversations, and how many conversations
-# have seqs other than exactly 1..n.
+# Messages stored in the load-tested conversations; how many have seqs other than 1..n.
 STORED = """
     SELECT count(*) AS conversations, coalesce(sum(n), 0) AS messages,
            count(*) FILTER (WHERE n <> max_seq OR n <> distinct_seqs) AS broken
@@ -130,8 +128,7 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
         seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
         total = sum(s[1][2] for s in seeded)
         common.log(f"seeded {total:,} events in {time.perf_counter() - started:.1f} s")
-        # As autovacuum would have done by now (it may be off on the server): statistics,
-        # visibility map, hint bits; so neither the measurements nor cold reads pay for it.
+        # as autovacuum would have by now: the measurements and cold reads do not pay for it
         await pool.execute("VACUUM (ANALYZE) events")
     return dict(seeded)
 

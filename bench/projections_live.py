@@ -192,8 +192,6 @@ async def part_live(
         for n, t in times.items():
             if t is not None:
                 lags[n].append(max(0.0, t - s.committed))
-    # by projections.LIVE_ROWS' names: ``schedule_slip``, how late each command was issued
-    # against its slot; ``loop_delay``, overshoot of a 10 ms sleep in this loop (noise)
     samples = {f"lag_{n}": lags[n] for n in ("both", "inbox", "timeline", "relay")}
     samples["command_latency"] = [s.committed - s.issued for s in ok]
     samples["schedule_slip"] = [s.issued - s.slot for s in sent]

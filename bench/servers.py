@@ -31,8 +31,7 @@ from ws_edge import frames
 
 UVICORN_SETTINGS: dict[str, object] = {"loop": "uvloop", "http": "httptools", "workers": 1}
 UVICORN_SETTINGS |= {"access_log": False, "log_level": "warning", "lifespan": "on"}
-# What `parley serve` runs WebSockets with (parley/server.py): no permessage-deflate,
-# no protocol pings, 10 s graceful shutdown.
+# What `parley serve` runs WebSockets with (parley/server.py), and 10 s graceful shutdown.
 WS_SETTINGS = {"ws_per_message_deflate": False, "ws_ping_interval": None, "ws_ping_timeout": None}
 groups: dict[uuid.UUID, set[WebSocket[Any, Any, Any]]] = defaultdict(set)
 positions = itertools.count(1)
@@ -42,8 +41,7 @@ background: set[asyncio.Task[None]] = set()
 class Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        # Signals are handled by run(): uvicorn's own handler re-raises the
-        # signal after stopping, which would kill us before the services close.
+        # run() handles signals: uvicorn's re-raises them before the services close
         yield
 
 

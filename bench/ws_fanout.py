@@ -164,8 +164,7 @@ async def part_memory(rig: Rig, servers_up: ServersUp, ids: list[str]) -> list[d
                 jwt = token("mem-idle") if name == "parley" else None
                 urls = [ws_url(proc.port, ids[i // per % len(ids)], jwt) for i in range(sockets)]
                 offer = compression_of(compression)
-                # warm the code paths first (imports, caches, pools), so that only
-                # what a socket holds is counted
+                # warm up first (imports, caches, pools): only what a socket holds counts
                 await client.request(op="connect", name="warm", urls=urls[:50], compression=offer)
                 await client.request(op="close", name="warm")
                 before = await settled_rss(proc.pid)

@@ -123,9 +123,6 @@ class Agent:
                 self.process.kill()
                 await self.process.wait()
 
-    # -- the tap splits Parley's latency into *to the INSERT* (command handler, group
-    # commit), *INSERT to NATS* (NOTIFY, relay, JetStream) and *NATS to socket*.
-
     async def sync(self) -> None:
         """Fetch what the tap saw since the last sync: content -> (arrived, recorded)."""
         self.seen.update((await self.request(op="dump"))["seen"])
