@@ -79,7 +79,7 @@ async def steady_load(
     handler: CommandHandler, conversations: Conversations, rate: float, seconds: float, k0: int
 ) -> tuple[list[Sent], float]:
     """SendMessage at ``rate`` per second for ``seconds``, open loop, numbered from ``k0``."""
-    sent, tasks = list[Sent](), set[asyncio.Task[None]]()
+    sent, tasks = list[Sent](), list[asyncio.Task[None]]()
 
     async def one(k: int, record: Sent) -> None:
         cid, client = conversations[k % len(conversations)]
@@ -99,8 +99,7 @@ async def steady_load(
         if (delay := slot - time.perf_counter()) > 0:
             await asyncio.sleep(delay)
         sent.append(record := Sent(slot=slot, issued=time.perf_counter()))
-        tasks.add(task := asyncio.create_task(one(k0 + i, record)))
-        task.add_done_callback(tasks.discard)
+        tasks.append(asyncio.create_task(one(k0 + i, record)))
     elapsed = time.perf_counter() - start
     await asyncio.gather(*tasks)
     return sent, elapsed
@@ -150,9 +149,8 @@ async def part_live(
         conversations: Conversations = []
         for k in range(args.conversations):
             client = Client(id=f"live-client-{k}", name=f"Live {k}")
-            result = await handler.handle(
-                StartConversation(client=client, channel=Channel.WEB), STAFF
-            )
+            command = StartConversation(client=client, channel=Channel.WEB)
+            result = await handler.handle(command, STAFF)
             conversations.append((result.conversation_id, client.id))
         common.log(f"  {len(conversations)} conversations started; warming up {args.warmup:g} s")
         await steady_load(handler, conversations, args.rate, args.warmup, 0)
@@ -196,10 +194,7 @@ async def part_live(
     samples["command_latency"] = [s.committed - s.issued for s in ok]
     samples["schedule_slip"] = [s.issued - s.slot for s in sent]
     samples["loop_delay"] = delays
-    live: dict[str, Any] = {
-        "workers": "subprocess: python -m parley worker",
-        "rate_target": args.rate,
-    }
+    live = {"workers": "subprocess: python -m parley worker", "rate_target": args.rate}
     live |= {"rate_achieved": round(len(sent) / elapsed, 1), "seconds": round(elapsed, 2)}
     live |= {"conversations": len(conversations), "commands": len(sent)}
     live |= {"failed_commands": len(sent) - len(ok), "not_reached": len(ok) - len(lags["both"])}
