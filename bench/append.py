@@ -1,5 +1,4 @@
-"""Event store appends, Parley's store against eventsourcing's recorder (docs/BENCHMARKS.md):
-``.venv/bin/python -m bench.append`` or ``.venv/bin/python bench/append.py``."""
+"""Event store appends: Parley's store against eventsourcing's (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 

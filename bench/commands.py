@@ -1,5 +1,4 @@
-"""Commands over HTTP, SendMessage against a bare endpoint under wrk (needed unless ``--seconds
-0``) and against the conversation's length (docs/BENCHMARKS.md): ``python -m bench.commands``."""
+"""Commands over HTTP: SendMessage against a bare endpoint under wrk; cost vs length."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""bench.commands' measurements: wrk against each server and what it stored, and the
-length comparison's sends to conversations seeded straight into the store."""
+"""bench.commands' measurements: wrk against each server, seeds, the length comparison."""
 
 from __future__ import annotations
 

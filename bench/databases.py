@@ -1,5 +1,4 @@
-"""Throwaway databases and JetStream streams (dropped whatever happens), the events the
-benchmarks write straight to a store, and conversations created through the API."""
+"""Throwaway databases and streams, events written straight to a store, API conversations."""
 
 from __future__ import annotations
 

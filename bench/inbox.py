@@ -1,5 +1,4 @@
-"""Inbox pages, issue 16's filters and sorts against the plain page, read through the read
-API's query (docs/BENCHMARKS.md): ``.venv/bin/python -m bench.inbox [--conversations N]``."""
+"""Inbox pages: issue 16's filters and sorts against the plain page (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The read side: relay against raw JetStream publishing, rebuild, live projection lag
-(docs/BENCHMARKS.md): ``python -m bench.projections`` or ``python bench/projections.py``."""
+"""The read side: relay vs raw JetStream publishing, rebuild, live lag (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 

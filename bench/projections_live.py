@@ -1,5 +1,4 @@
-"""(c) live lag: commands at a steady rate, a `parley worker` beside them, and
-when each projection's checkpoint reached each command's position."""
+"""(c) live lag: steady commands, a `parley worker`, when each checkpoint reached them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""One run of bench.projections: fill the log, then the parts asked for; (a) the relay against
-raw JetStream publishing and (b) rebuild, on the filled log."""
+"""One run of bench.projections: fill the log, (a) relay vs raw publishing, (b) rebuild."""
 
 from __future__ import annotations
 

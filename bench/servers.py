@@ -1,8 +1,5 @@
-"""The servers the benchmarks load, one process each, with the same uvicorn settings:
-``python -m bench.servers --port P [parley --database-url URL --nats-url URL|commands|ws]``.
-``parley`` is the real app; ``commands`` a bare ``POST /api/messages`` validating the same
-``SendMessage``; ``ws`` a bare broadcast (READY on connect, ``POST /broadcast`` sends a
-MESSAGE_CREATED to each socket of the conversation in turn)."""
+"""The servers the benchmarks load, one process each (the app, bare commands, bare broadcast):
+``python -m bench.servers --port P [parley --database-url URL --nats-url URL|commands|ws]``."""
 
 from __future__ import annotations
 

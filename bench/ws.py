@@ -1,5 +1,4 @@
-"""The WebSocket edge: end-to-end latency, fan-out against a bare broadcast, memory per
-idle socket (docs/BENCHMARKS.md): ``python -m bench.ws`` or ``python bench/ws.py``."""
+"""The WebSocket edge: e2e latency, fan-out against a bare broadcast, memory per socket."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""``bench.ws``'s helper process, driven by JSON lines (``{"op": <method>, ...}`` in,
-``{"ok": true, ...}`` out): sockets and their deliveries (:class:`Client`), or with ``--tap
-NATS_URL PREFIX`` when each message was INSERTed and reached NATS (:class:`Tap`). Messages
+"""bench.ws's helper process, a JSON line per request (``{"op": <method>, ...}``) and answer:
+sockets and their deliveries (Client), or with ``--tap NATS_URL PREFIX`` the tap. Messages
 read ``<tag>|<n>|<send time, monotonic ns>``: one clock for every process of the machine."""
 
 from __future__ import annotations

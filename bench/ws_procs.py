@@ -1,5 +1,4 @@
-"""What bench.ws runs beside the servers: helper processes, CPU and memory meters, a lean
-HTTP client, tokens."""
+"""What bench.ws runs beside the servers: helper processes, meters, a lean HTTP client."""
 
 from __future__ import annotations
 

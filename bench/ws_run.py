@@ -1,5 +1,4 @@
-"""One run of bench.ws: the servers, the worker, the helper processes, the parts; (a) end-to-end
-latency, SEND_MESSAGE (or POST) -> MESSAGE_CREATED."""
+"""One run of bench.ws: servers, worker, helper processes, the parts; (a) end-to-end latency."""
 
 from __future__ import annotations
 
