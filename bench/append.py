@@ -33,22 +33,21 @@ OPTIONS: list[common.Option] = [
 SETTINGS = ("seconds", "warmup", "max_events", "streams", "track_versions", "writers")
 HEADER = ["workload", "concurrency", "Parley events/s", "eventsourcing events/s", "ratio"]
 HEADER += ["Parley p50 / p99 ms", "eventsourcing p50 / p99 ms"]
-Report = dict[str, Any]
 
 
-def find(report: Report, engine: str, n: int, c: int) -> dict[str, Any] | None:
+def find(report: common.Report, engine: str, n: int, c: int) -> dict[str, Any] | None:
     keys = ("engine", "events_per_append", "concurrency")
     return next((r for r in report["results"] if tuple(r[k] for k in keys) == (engine, n, c)), None)
 
 
-def ratio(report: Report, n: int, c: int) -> float | None:
+def ratio(report: common.Report, n: int, c: int) -> float | None:
     parley, es = find(report, "parley", n, c), find(report, "eventsourcing", n, c)
     if parley and es and es["events_per_s"]:
         return float(parley["events_per_s"] / es["events_per_s"])
     return None
 
 
-async def run(args: Any) -> Report:
+async def run(args: Any) -> common.Report:
     """Every workload on each engine, in a fresh schema of that engine's throwaway database."""
     load_before, results = common.load_average()[0], list[dict[str, Any]]()
     async with (
@@ -77,7 +76,7 @@ async def run(args: Any) -> Report:
     return report | {"settings": settings, "results": results}
 
 
-def targets(report: Report) -> common.Checks:
+def targets(report: common.Report) -> common.Checks:
     """Issue 2's targets, at concurrency 32."""
     checks: common.Checks = []
     for n, floor in ((1, 5_000), (100, 30_000)):
@@ -92,7 +91,7 @@ def targets(report: Report) -> common.Checks:
     return checks
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     s, rows = report["settings"], []
     server = ", ".join(f"{k}={v}" for k, v in report["server_settings"].items())
     versions = "tracked per stream" if s["track_versions"] else "None (any version)"

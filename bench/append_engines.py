@@ -21,7 +21,6 @@ from psycopg.sql import SQL, Identifier
 
 from bench import common
 from bench import databases as db
-from bench.databases import quote, with_database
 from events.catalogue import Side
 from events.envelope import Metadata, NewEvent
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
@@ -110,10 +109,10 @@ class Run:
 
 async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
     settings = run.settings
-    dsn = with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
+    dsn = db.with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(f"CREATE SCHEMA {quote(schema)}")
+        await conn.execute(f"CREATE SCHEMA {db.quote(schema)}")
         await apply_migrations(conn, [EVENT_STORE_MIGRATIONS])
     finally:
         await conn.close()

@@ -35,7 +35,6 @@ ENDPOINTS = {"bare": "bare Litestar (validation only)", "parley": "Parley SendMe
 MEDIANS = [("requests_per_s", "{:,.0f}"), ("p50_ms", "{:.1f}"), ("p99_ms", "{:.1f}")]
 CPU = [("server_cpu_percent", "{:.0f}%"), ("server_cpu_us_per_request", "{:.0f}")]
 CPU += [("machine_cpu_percent", "{:.0f}%")]
-Report = dict[str, Any]
 
 OPTIONS: list[common.Option] = [("seconds", float, 10.0, "seconds per wrk run (0: skip)")]
 OPTIONS += [("warmup", float, 2.0, "unmeasured wrk seconds per server")]
@@ -96,7 +95,7 @@ async def run(args: Any) -> dict[str, Any]:
     return report
 
 
-def targets(report: Report) -> common.Checks:
+def targets(report: common.Report) -> common.Checks:
     checks: common.Checks = []
     if report["throughput"]:
         parley, bare = (median(report, e, "requests_per_s") for e in ("parley", "bare"))
@@ -114,7 +113,7 @@ def targets(report: Report) -> common.Checks:
     return checks
 
 
-def render_load(report: Report) -> list[str]:
+def render_load(report: common.Report) -> list[str]:
     s, rows = report["settings"], []
     for endpoint, label in ENDPOINTS.items():
         mine = runs(report, endpoint)
@@ -150,7 +149,7 @@ def render_load(report: Report) -> list[str]:
     return lines
 
 
-def render_length(report: Report) -> list[str]:
+def render_length(report: common.Report) -> list[str]:
     rows = []
     for r in report["length"]:
         first = "cold" if r["first_is_cold"] else "warm"
@@ -172,7 +171,7 @@ def render_length(report: Report) -> list[str]:
     ]
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     pg, v = report["postgresql"], report["versions"]
     load = " ".join(f"{x:.2f}" for x in report["load_average"])
     lines = [

@@ -15,7 +15,6 @@ import httpx
 
 from bench import common
 from bench import databases as db
-from bench.databases import create_conversations
 from commands.model import stream_id_for
 
 # ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
@@ -137,7 +136,7 @@ async def measure_load(
 ) -> None:
     """wrk against each server alone, bare then Parley, ``--rounds`` times."""
     parley, bare = servers
-    created = await create_conversations(parley.base_url, admin, args.conversations)
+    created = await db.create_conversations(parley.base_url, admin, args.conversations)
     conversation_ids = [UUID(c) for c in created]
     common.log(f"created {len(conversation_ids)} conversations through the API")
     write_lua(lua := workdir / "send_message.lua", conversation_ids, admin)

@@ -34,6 +34,7 @@ CONTENT = (  # 200 characters: a typical customer message
 URLS = dict(database="postgresql://postgres@127.0.0.1:5432/postgres", nats="nats://127.0.0.1:4222")
 T = TypeVar("T")
 Checks = list[tuple[str, str, bool]]  # (target, measured, met)
+Report = dict[str, Any]  # what a run measured, as its --json prints it
 Option = tuple[str, Callable[[str], Any], Any, str]  # name, type, default, help
 Render = Callable[[Any], str]
 Targets = Callable[[Any], Checks]

@@ -19,7 +19,6 @@ import asyncpg
 
 from bench import common
 from bench import databases as db
-from bench.databases import event_store, throwaway_database
 from commands.model import stream_id_for
 from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
@@ -49,7 +48,6 @@ VARIANTS: dict[str, tuple[InboxFilter, Sort]] = {
     "sort=priority": (InboxFilter(), Sort.PRIORITY),
     "sort=waiting": (InboxFilter(), Sort.WAITING),
 }
-Report = dict[str, Any]  # p50_ms and p99_ms: "variant/page" -> one figure per round
 
 
 async def fill(store: PostgresEventStore, args: Any) -> None:
@@ -84,7 +82,7 @@ async def page(pool: asyncpg.Pool, variant: str, cursor: str | None) -> str | No
     return found.next_cursor
 
 
-async def measure(pool: asyncpg.Pool, args: Any, report: Report) -> None:
+async def measure(pool: asyncpg.Pool, args: Any, report: common.Report) -> None:
     cursors: dict[str, str | None] = dict.fromkeys(VARIANTS)
     for name, _ in itertools.product(VARIANTS, range(args.depth)):
         cursors[name] = await page(pool, name, cursors[name])
@@ -102,15 +100,15 @@ async def measure(pool: asyncpg.Pool, args: Any, report: Report) -> None:
         common.log(f"round {r + 1}: plain first page p50 {report['p50_ms']['plain/first'][-1]} ms")
 
 
-async def run(args: Any) -> Report:
+async def run(args: Any) -> common.Report:
     settings = {k: v for k, v in vars(args).items() if k not in ("json", "database_url")}
     facts = common.facts()
     report = {"date": facts["date"], "command": facts["command"], "settings": settings}
     report |= {"fill_seconds": 0.0, "rebuild_seconds": 0.0, "p50_ms": {}, "p99_ms": {}}
     migrations = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
     async with (
-        throwaway_database(args.database_url, "bench_inbox", migrations) as (url, _),
-        event_store(url, 2, 8) as (pool, store),
+        db.throwaway_database(args.database_url, "bench_inbox", migrations) as (url, _),
+        db.event_store(url, 2, 8) as (pool, store),
     ):
         started = time.perf_counter()
         await fill(store, args)
@@ -125,18 +123,18 @@ async def run(args: Any) -> Report:
     return report
 
 
-def ratio(report: Report, key: str) -> float:
+def ratio(report: common.Report, key: str) -> float:
     plain = statistics.median(report["p50_ms"][f"plain/{key.split('/')[1]}"])
     return statistics.median(report["p50_ms"][key]) / plain
 
 
-def targets(report: Report) -> common.Checks:
+def targets(report: common.Report) -> common.Checks:
     keys = [k for k in report["p50_ms"] if k.split("/")[0] in ("assignee=me", "unassigned")]
     return [(f"{k} p50 within 2x the plain page", f"{ratio(report, k):.2f}x", ratio(report, k) <= 2)
             for k in keys]  # fmt: skip
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     s, p50, p99 = report["settings"], report["p50_ms"], report["p99_ms"]
     rows = [
         [key, f"{statistics.median(p50[key]):.2f}", f"{statistics.median(p99[key]):.2f}",

@@ -10,12 +10,9 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
 
 import statistics
 from collections.abc import Sequence
-from typing import Any
 
 from bench import common
 from bench.projections_run import RAW_VARIANTS, REFERENCE_VARIANT, run
-
-Report = dict[str, Any]
 
 LIVE_ROWS = {
     "lag_both": "commit -> inbox AND timeline",
@@ -46,7 +43,7 @@ OPTIONS: list[common.Option] = [
 ]
 
 
-def targets(report: Report) -> common.Checks:
+def targets(report: common.Report) -> common.Checks:
     out: common.Checks = []
     if relay := report["relay"]:
         share = statistics.median(r["relay_share"] for r in relay)
@@ -62,7 +59,7 @@ def targets(report: Report) -> common.Checks:
     return out
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     pg, v, relay, fill = report["postgresql"], report["versions"], report["relay"], report["fill"]
     lines = [
         "Read side: relay vs raw JetStream publishing, rebuild, live projection lag",

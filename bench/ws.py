@@ -14,7 +14,6 @@ from typing import Any
 from bench import common
 from bench.ws_run import run
 
-Report = dict[str, Any]
 E2E_CPU = ("serve", "worker", "pg", "bench", "rest", "machine")
 FANOUT_CPU = ("serve", "worker", "pg", "bare", "client0", "client1", "rest", "machine")
 SPLIT = ("delivery", "spread", "post", "to_log", "log_to_nats", "nats_to_socket")
@@ -33,7 +32,7 @@ OPTIONS += [("drain", float, 5.0, "max seconds to wait for stragglers")]
 OPTIONS += [("clients", int, 2, "client processes for (b)"), ("idle-sockets", int, 1000, "")]
 
 
-def targets(report: Report) -> common.Checks:
+def targets(report: common.Report) -> common.Checks:
     out: common.Checks = []
     if (e := report["e2e"]) is not None:
         p99 = e["latency"]["delivery"]["p99"]
@@ -94,7 +93,7 @@ def render_e2e(e: dict[str, Any]) -> list[str]:
     return [*lines, f"p99 of each 5 s of sends: {windows} ms", ""]
 
 
-def render_fanout(report: Report) -> list[str]:
+def render_fanout(report: common.Report) -> list[str]:
     s, rows = report["settings"], []
     for f in report["fanout"]:
         for r in f["rounds"]:
@@ -120,7 +119,7 @@ def render_fanout(report: Report) -> list[str]:
     return [*lines, ""]
 
 
-def render_memory(report: Report) -> list[str]:
+def render_memory(report: common.Report) -> list[str]:
     rows = []
     for m in report["memory"]:
         rows.append([m["server"], m["compression"], str(m["connected"])])
@@ -138,7 +137,7 @@ def render_memory(report: Report) -> list[str]:
     return [*lines, ""]
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     m = report["machine"]
     lines = [
         "WebSocket edge benchmark (bench/ws.py)",
