@@ -165,19 +165,20 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's busy and total CPU time so far, in clock ticks (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(values[:8]) - values[3] - values[4], sum(values[:8])  # less idle, iowait
+
+
 @contextlib.contextmanager
 def machine_busy(into: dict[str, float], part: str) -> Iterator[None]:
-    """Record the machine's CPU use (100% = every core, /proc/stat) during a part."""
-
-    def busy_and_total() -> tuple[int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return sum(values[:8]) - values[3] - values[4], sum(values[:8])  # less idle, iowait
-
-    busy0, total0 = busy_and_total()
+    """Record the machine's CPU use (100% = every core) during a part."""
+    busy0, total0 = cpu_ticks()
     try:
         yield
     finally:
-        busy1, total1 = busy_and_total()
+        busy1, total1 = cpu_ticks()
         if total1 > total0:
             into[part] = round(100 * (busy1 - busy0) / (total1 - total0), 1)
 

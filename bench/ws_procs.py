@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -62,7 +63,7 @@ class CpuMeter:
         self._t0 = time.monotonic()
         self._cpu0 = {name: common.process_cpu_seconds(pid) for name, pid in self.pids.items()}
         self._pg0 = self._backends()
-        self._machine0 = psutil.cpu_times()
+        self._busy0 = common.cpu_ticks()[0]
 
     def stop(self) -> dict[str, float]:
         wall = time.monotonic() - self._t0
@@ -72,9 +73,7 @@ class CpuMeter:
         }
         pg = [common.process_cpu_seconds(pid) - before for pid, before in self._pg0.items()]
         used["pg"] = round(100 * sum(x for x in pg if x == x) / wall, 1)  # NaN: gone
-        now = psutil.cpu_times()
-        fields = ("user", "system", "nice", "irq", "softirq", "steal")
-        busy = sum(getattr(now, f) - getattr(self._machine0, f) for f in fields if hasattr(now, f))
+        busy = (common.cpu_ticks()[0] - self._busy0) / os.sysconf("SC_CLK_TCK")
         used["machine"] = round(100 * busy / wall, 1)
         used["rest"] = round(used["machine"] - sum(used[n] for n in (*self.pids, "pg")), 1)
         return used
