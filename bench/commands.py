@@ -28,8 +28,7 @@ from projections import READ_MODEL_MIGRATIONS
 
 LOAD_HEADER = ["endpoint", "req/s per round", "median req/s", "p50 ms", "p99 ms", "non-2xx"]
 LOAD_HEADER += ["socket errors", "server CPU", "server CPU µs/req", "machine CPU"]
-LENGTH_HEADER = ["conversation", "events", "first request ms", "p50 ms", "p99 ms"]
-LENGTH_HEADER += ["p50 long/short"]
+LENGTH_HEADER = ["conversation", "events", "first request ms", "p50 ms", "p99 ms", "p50 long/short"]
 ENDPOINTS = {"bare": "bare Litestar (validation only)", "parley": "Parley SendMessage"}
 # (median of, format): the load table's median columns
 MEDIANS = [("requests_per_s", "{:,.0f}"), ("p50_ms", "{:.1f}"), ("p99_ms", "{:.1f}")]

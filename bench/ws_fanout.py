@@ -132,17 +132,16 @@ async def part_fanout(
             f"(RSS +{(after - before) / 1024 / 1024:.1f} MiB)"
         )
     await asyncio.sleep(2)  # let the connection storm settle
-    rounds: list[dict[str, Any]] = []
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in ("bare", "parley")}
     pooled: dict[str, Samples] = {name: defaultdict(list) for name in servers}
     for r in range(args.rounds):
-        for name in ("bare", "parley"):
+        for name, mine in rounds.items():
             result, samples = await fanout_round(rig, name, r, servers[name], conversations)
-            rounds.append(result)
+            mine.append(result)
             for key, values in samples.items():
                 pooled[name][key] += values
     results = []
-    for name in ("bare", "parley"):
-        mine = [r for r in rounds if r["server"] == name]
+    for name, mine in rounds.items():
         deliveries = sum(r["deliveries"] for r in mine)
         result = {"server": name, "rounds": mine}
         result["deliveries_per_s"] = deliveries / sum(r["seconds"] for r in mine)

@@ -182,10 +182,7 @@ class HttpPool:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             writer.write(head.encode() + body)
             lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            try:
-                status = int(lines[0].split(" ", 2)[1])
-            except (IndexError, ValueError):
-                raise ConnectionError(f"bad status line {lines[0]!r}") from None
+            status = int(lines[0].split(" ", 2)[1])  # a bad status line: IndexError, ValueError
             headers = dict(line.lower().partition(":")[::2] for line in lines[1:] if line)
             await reader.readexactly(int(headers.get("content-length", 0)))
         except BaseException:
@@ -207,7 +204,7 @@ class HttpPool:
                     failures[f"http {status}"] += 1
                 elif into is not None:
                     into.append((time.monotonic_ns() - sent) / 1e6)
-            except (OSError, asyncio.IncompleteReadError) as error:
+            except (OSError, LookupError, ValueError, asyncio.IncompleteReadError) as error:
                 failures[type(error).__name__] += 1
 
         self.pending.add(task := asyncio.create_task(timed()))
