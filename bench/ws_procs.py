@@ -51,13 +51,9 @@ class CpuMeter:
         self.start()
 
     def _backends(self) -> dict[int, float]:
-        return {
-            p.pid: common.process_cpu_seconds(p.pid)
-            for p in psutil.process_iter(["cmdline"])
-            if (cmd := p.info["cmdline"])
-            and cmd[0].startswith("postgres:")
-            and self.database in cmd[0]
-        }
+        cmds = {p.pid: (p.info["cmdline"] or [""])[0] for p in psutil.process_iter(["cmdline"])}
+        mine = [pid for pid, c in cmds.items() if c.startswith("postgres:") and self.database in c]
+        return {pid: common.process_cpu_seconds(pid) for pid in mine}
 
     def start(self) -> None:
         self._t0 = time.monotonic()
