@@ -9,7 +9,6 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -127,7 +126,7 @@ def render(report: common.Report) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     what = "Appended events/s: Parley's event store vs eventsourcing's recorder."
     p = common.parser("bench.append", what, OPTIONS, nats=False, loop=True)
     any_version = "append with expected_version=None instead of the tracked version"

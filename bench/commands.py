@@ -13,7 +13,6 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 from uuid import uuid4
@@ -191,7 +190,7 @@ def render(report: common.Report) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     what = "SendMessage over HTTP vs a bare Litestar endpoint; cost vs conversation length."
     args = common.parser("bench.commands", what, OPTIONS).parse_args(argv)
     if (report := common.run_main(run(args))) is None:

@@ -9,7 +9,6 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import statistics
-from collections.abc import Sequence
 
 from bench import common
 from bench.projections_run import RAW_VARIANTS, REFERENCE_VARIANT, run
@@ -123,7 +122,7 @@ def render(report: common.Report) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     what = "Relay vs raw JetStream publishing, rebuild throughput, live lag."
     p = common.parser("bench.projections", what, OPTIONS, loop=True)
     args = p.parse_args(argv)

@@ -8,7 +8,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collections.abc import Sequence
 from typing import Any
 
 from bench import common
@@ -60,7 +59,7 @@ def targets(report: common.Report) -> common.Checks:
     return out
 
 
-def cpu(usage: dict[str, float], names: Sequence[str]) -> str:
+def cpu(usage: dict[str, float], names: tuple[str, ...]) -> str:
     return " ".join(f"{n} {usage[n]:.0f}%" for n in names if n in usage)
 
 
@@ -158,7 +157,7 @@ def render(report: common.Report) -> str:
     return "\n".join([*lines, f"total runtime {report['seconds']:.0f} s"])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     what = "The WebSocket edge: end-to-end latency, fan-out, memory."
     p = common.parser("bench.ws", what, OPTIONS)
     offered = "what the clients offer in (a) and (b)"
