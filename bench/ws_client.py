@@ -54,7 +54,7 @@ class Client:
     def __init__(self) -> None:
         self.sets: dict[str, dict[ClientConnection, asyncio.Task[None]]] = defaultdict(dict)
         self.kept: dict[int, list[int]] = defaultdict(list)  # message number -> latencies, µs
-        self.current, self.others, self.close_codes = "", 0, Counter[str]()
+        self.current, self.close_codes = "", Counter[str]()
 
     async def connect(self, name: str, urls: list[str], compression: str | None) -> dict[str, Any]:
         started, gate, failures = time.monotonic(), asyncio.Semaphore(50), Counter[str]()
@@ -77,14 +77,10 @@ class Client:
         try:
             async for raw in ws:
                 now, frame = time.monotonic_ns(), decode_frame(raw)
-                if frame.type != "MESSAGE_CREATED" or frame.content is None:
-                    continue
-                tag, _, rest = frame.content.partition("|")
-                if tag != self.current:
-                    self.others += 1
-                    continue
-                number, _, sent = rest.partition("|")
-                self.kept[int(number)].append((now - int(sent)) // 1000)
+                tag, _, rest = (frame.content or "").partition("|")
+                if frame.type == "MESSAGE_CREATED" and frame.content and tag == self.current:
+                    number, _, sent = rest.partition("|")
+                    self.kept[int(number)].append((now - int(sent)) // 1000)
         except ConnectionClosed:
             pass
         finally:
@@ -107,15 +103,14 @@ class Client:
         return {"closed": len(sockets)}
 
     def tag(self, tag: str) -> dict[str, Any]:
-        self.current, self.kept, self.others = tag, defaultdict(list), 0
+        self.current, self.kept = tag, defaultdict(list)
         return {}
 
     def count(self) -> dict[str, Any]:
         return {"deliveries": sum(len(v) for v in self.kept.values())}
 
     def collect(self) -> dict[str, Any]:
-        answer = {**self.count(), "others": self.others, "close_codes": dict(self.close_codes)}
-        return answer | {"latencies": self.kept}
+        return {**self.count(), "close_codes": dict(self.close_codes), "latencies": self.kept}
 
     async def exit(self) -> dict[str, Any]:
         for name in list(self.sets):
