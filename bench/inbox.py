@@ -68,8 +68,7 @@ async def fill(store: PostgresEventStore, args: Any) -> None:
         if (n % 1000) < args.assigned * 1000:
             agent = f"agent-{n % args.agents}"
             events.append(ev.ConversationAssigned(conversation_id=cid, agent_id=agent, by="admin"))
-        batch = [db.new(e, meta) for e in events]
-        await store.append(stream_id_for(cid), batch, 0)
+        await store.append(stream_id_for(cid), [db.new(e, meta) for e in events], 0)
 
     for first in range(0, args.conversations, 500):
         last = min(args.conversations, first + 500)

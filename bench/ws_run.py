@@ -100,8 +100,7 @@ async def parts(
 ) -> None:
     """The conversations, then each part asked for."""
     idle = -(-args.idle_sockets // args.per_conversation)
-    fan = args.fanout_sockets // args.per_conversation
-    count = args.e2e_senders + idle + fan
+    count = args.e2e_senders + idle + args.fanout_sockets // args.per_conversation
     ids = await create_conversations(servers["parley"].base_url, token("bench-admin"), count)
     common.log(f"{len(ids)} conversations created")
     e2e_ids, idle_ids = ids[: args.e2e_senders], ids[args.e2e_senders :][:idle]
