@@ -134,7 +134,7 @@ def render_load(report: common.Report) -> list[str]:
         lines.append(
             f"stored: {st['messages']:,} messages in {st['conversations']} conversations, {broken}"
         )
-    per_round = [commits(r) for r in runs(report, "parley") if r["transactions"]]  # events too
+    per_round = [commits(r) for r in runs(report, "parley") if r["transactions"]]
     if per_round:
         lines.append("Parley's group commits per round: " + " / ".join(per_round))
     lines.append(

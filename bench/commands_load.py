@@ -174,9 +174,7 @@ async def send(client: httpx.AsyncClient, failures: list[str], conversation_id: 
     return elapsed
 
 
-async def measure_length(
-    args: Any, secret: str, base_url: str, seeded: dict[str, Any], report: dict[str, Any]
-) -> None:
+async def measure_length(args: Any, secret: str, base_url: str, seeded: Any, report: Any) -> None:
     """Sequential sends, alternating between a long and a short conversation."""
     admin = common.token(secret, STAFF_ID)
     plans = [("realistic", "admin", admin, "long", "short", True)]
