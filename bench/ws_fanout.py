@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -15,7 +14,6 @@ from bench import common
 from bench.ws_procs import HttpPool, Rig, compression_of, settled_rss, token, ws_url
 
 Samples = dict[str, list[float]]
-ServersUp = Callable[[str], AbstractAsyncContextManager[dict[str, common.Proc]]]
 SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket", "NATS->socket")]
 
 
@@ -104,10 +102,8 @@ async def fanout_round(
     return result, samples
 
 
-async def part_fanout(
-    rig: Rig, servers: dict[str, common.Proc], conversations: Sequence[str]
-) -> list[dict[str, Any]]:
-    args = rig.args
+async def part_fanout(rig: Rig, conversations: Sequence[str]) -> list[dict[str, Any]]:
+    args, servers = rig.args, rig.servers
     share = args.per_conversation // len(rig.clients)
     connected: dict[str, dict[str, Any]] = {}
     for name, proc in servers.items():
@@ -153,12 +149,12 @@ async def part_fanout(
     return results
 
 
-async def part_memory(rig: Rig, servers_up: ServersUp, ids: list[str]) -> list[dict[str, Any]]:
+async def part_memory(rig: Rig, ids: list[str]) -> list[dict[str, Any]]:
     """Each server and compression in a fresh process: freed memory would be reused."""
     client, sockets, per = rig.clients[0], rig.args.idle_sockets, rig.args.per_conversation
     results = []
     for compression in ("deflate", "none"):
-        async with servers_up(f"mem-{compression}") as servers:
+        async with rig.servers_up(f"mem-{compression}") as servers:
             for name, proc in servers.items():
                 jwt = token("mem-idle") if name == "parley" else None
                 urls = [ws_url(proc.port, ids[i // per % len(ids)], jwt) for i in range(sockets)]

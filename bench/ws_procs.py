@@ -133,9 +133,11 @@ class Agent:
 
 @dataclass
 class Rig:
-    """What the parts share: the options, client processes, tap, CPU meter."""
+    """What the parts share: options, servers (fresh ones by label), clients, tap, CPU meter."""
 
     args: Any
+    servers: dict[str, common.Proc]
+    servers_up: Any  # label -> an async context of fresh servers
     clients: list[Agent]
     tap: Agent
     cpu: CpuMeter

@@ -82,9 +82,10 @@ async def run(args: Any) -> dict[str, Any]:
                     pids = {"serve": servers["parley"].pid, "worker": w[0].pid}
                     pids |= {"bare": servers["bare"].pid, "bench": os.getpid()}
                     pids |= {a.name: a.pid for a in agents[:-1]}
-                    rig = Rig(args, agents[:-1], tap, CpuMeter(pids, urlsplit(url).path[1:]))
+                    cpu = CpuMeter(pids, urlsplit(url).path[1:])
+                    rig = Rig(args, servers, servers_up, agents[:-1], tap, cpu)
                     common.log("servers up")
-                    await parts(args, rig, servers, servers_up, report)
+                    await parts(rig, report)
                     for proc in [*servers.values(), *w]:
                         if proc.poll() is not None:
                             raise RuntimeError(f"{proc.name} died during the run:\n{proc.tail()}")
@@ -95,17 +96,16 @@ async def run(args: Any) -> dict[str, Any]:
     return report
 
 
-async def parts(
-    args: Any, rig: Rig, servers: dict[str, common.Proc], servers_up: Any, report: dict[str, Any]
-) -> None:
+async def parts(rig: Rig, report: common.Report) -> None:
     """The conversations, then each part asked for."""
+    args, servers = rig.args, rig.servers
     idle = -(-args.idle_sockets // args.per_conversation)
     count = args.e2e_senders + idle + args.fanout_sockets // args.per_conversation
     ids = await create_conversations(servers["parley"].base_url, token("bench-admin"), count)
     common.log(f"{len(ids)} conversations created")
     e2e_ids, idle_ids = ids[: args.e2e_senders], ids[args.e2e_senders :][:idle]
     if "memory" in args.parts:
-        report["memory"] = await part_memory(rig, servers_up, idle_ids)
+        report["memory"] = await part_memory(rig, idle_ids)
     if "e2e" in args.parts:
         gc.collect()
         e = report["e2e"] = await part_e2e(rig, servers["parley"], e2e_ids)
@@ -115,7 +115,7 @@ async def parts(
             f"{q['delivery']['p99']:.1f} ms, ack p99 {q['ack']['p99']:.1f} ms, cpu {e['cpu']}"
         )
     if "fanout" in args.parts:
-        report["fanout"] = await part_fanout(rig, servers, ids[args.e2e_senders + idle :])
+        report["fanout"] = await part_fanout(rig, ids[args.e2e_senders + idle :])
 
 
 async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -> dict[str, Any]:
