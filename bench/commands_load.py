@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import string
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,12 +22,6 @@ CONTENT = (
     "Could you check with the courier, please? Thanks!"
 )
 STAFF_ID = db.STAFF_ID
-
-
-def write_lua(path: Path, conversation_ids: Sequence[UUID], token: str) -> None:
-    ids = ", ".join(f'"{c}"' for c in conversation_ids)
-    template = string.Template((Path(__file__).parent / "send_message.lua").read_text())
-    path.write_text(template.substitute(ids=ids, token=token, content=CONTENT))
 
 
 async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, args: Any) -> Any:
@@ -139,7 +132,9 @@ async def measure_load(
     created = await db.create_conversations(parley.base_url, admin, args.conversations)
     conversation_ids = [UUID(c) for c in created]
     common.log(f"created {len(conversation_ids)} conversations through the API")
-    write_lua(lua := workdir / "send_message.lua", conversation_ids, admin)
+    ids, lua = ", ".join(f'"{c}"' for c in conversation_ids), workdir / "send_message.lua"
+    template = string.Template((Path(__file__).parent / lua.name).read_text())
+    lua.write_text(template.substitute(ids=ids, token=admin, content=CONTENT))
     for server in (bare, parley) if args.warmup > 0 else ():
         await run_wrk(server, lua, args.warmup, 0, args)
     for round_ in range(1, args.rounds + 1):

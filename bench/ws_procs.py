@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -18,10 +19,7 @@ import psutil
 from bench import common
 
 JWT_SECRET = "ws-bench-secret-" + "x" * 32
-
-
-def token(sub: str) -> str:
-    return common.token(JWT_SECRET, sub)
+token = functools.partial(common.token, JWT_SECRET)  # an admin's, for a subject
 
 
 def ws_url(port: int, conversation_id: str, jwt: str | None) -> str:
