@@ -44,8 +44,21 @@ async def drive(
     return sent_at, post_ms, dict(failures)
 
 
-async def collect(rig: Rig, tag: str, sent_at: dict[int, int]) -> tuple[Samples, int, Any]:
-    """A round's deliveries and tap splits, the last delivery's time, the server's closes."""
+async def fanout_round(
+    rig: Rig, server: str, number: int, proc: common.Proc, conversations: Sequence[str]
+) -> tuple[dict[str, Any], Samples]:
+    """One round on one server: ``delivery``, ``spread``, ``post`` and the tap's splits, ms."""
+    tag, args = f"{server}{number}", rig.args
+    await rig.all_clients(op="tag", tag=tag)
+    sent_at, post_ms, failures = await drive(rig, server, proc, conversations, tag)
+    expected = len(post_ms) * args.per_conversation
+    deadline = time.monotonic() + args.drain
+    while True:  # until every delivery arrived, or the drain time is over
+        await asyncio.sleep(0.25)
+        counts = await rig.all_clients(op="count")
+        if sum(a["deliveries"] for a in counts) >= expected or time.monotonic() > deadline:
+            break
+    usage = rig.cpu.stop()
     answers = await rig.all_clients(op="collect")
     await rig.tap.sync()
     by_message: dict[int, list[int]] = defaultdict(list)  # latencies in µs
@@ -63,25 +76,6 @@ async def collect(rig: Rig, tag: str, sent_at: dict[int, int]) -> tuple[Samples,
             to_nats = (arrived - sent_at[n]) / 1e6
             samples["nats_to_socket"] += [lat / 1000 - to_nats for lat in lats]
         last_delivery = max(last_delivery, sent_at[n] + max(lats) * 1000)
-    return samples, last_delivery, dict(close_codes)
-
-
-async def fanout_round(
-    rig: Rig, server: str, number: int, proc: common.Proc, conversations: Sequence[str]
-) -> tuple[dict[str, Any], Samples]:
-    """One round on one server: ``delivery``, ``spread``, ``post`` and the tap's splits, ms."""
-    tag, args = f"{server}{number}", rig.args
-    await rig.all_clients(op="tag", tag=tag)
-    sent_at, post_ms, failures = await drive(rig, server, proc, conversations, tag)
-    expected = len(post_ms) * args.per_conversation
-    deadline = time.monotonic() + args.drain
-    while True:  # until every delivery arrived, or the drain time is over
-        await asyncio.sleep(0.25)
-        counts = await rig.all_clients(op="count")
-        if sum(a["deliveries"] for a in counts) >= expected or time.monotonic() > deadline:
-            break
-    usage = rig.cpu.stop()
-    samples, last_delivery, close_codes = await collect(rig, tag, sent_at)
     samples["post"] += post_ms
     span = (last_delivery - min(sent_at.values())) / 1e9 if last_delivery else float("nan")
     deliveries = len(samples["delivery"])
@@ -92,7 +86,7 @@ async def fanout_round(
     result = {"server": server, "round": number, "messages": len(sent_at)}
     result |= {"posted_ok": len(post_ms), "deliveries": deliveries, "expected": expected}
     result |= {"seconds": round(span, 3), "deliveries_per_s": rate, "latency": q, "cpu": usage}
-    result["close_codes"] = close_codes
+    result["close_codes"] = dict(close_codes)
     splits = [f"{label} p99 {q[k]['p99']:.1f} ms, " for k, label in SPLITS if k in q]
     common.log(
         f"(b) {server} round {number}: {deliveries}/{expected} deliveries, {rate:,.0f}/s, "
