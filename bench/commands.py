@@ -29,8 +29,7 @@ LOAD_HEADER = ["endpoint", "req/s per round", "median req/s", "p50 ms", "p99 ms"
 LOAD_HEADER += ["socket errors", "server CPU", "server CPU µs/req", "machine CPU"]
 LENGTH_HEADER = ["conversation", "events", "first request ms", "p50 ms", "p99 ms", "p50 long/short"]
 ENDPOINTS = {"bare": "bare Litestar (validation only)", "parley": "Parley SendMessage"}
-# (median of, format): the load table's median columns
-MEDIANS = [("requests_per_s", "{:,.0f}"), ("p50_ms", "{:.1f}"), ("p99_ms", "{:.1f}")]
+MEDIANS = [("requests_per_s", "{:,.0f}"), ("p50_ms", "{:.1f}"), ("p99_ms", "{:.1f}")]  # key, format
 CPU = [("server_cpu_percent", "{:.0f}%"), ("server_cpu_us_per_request", "{:.0f}")]
 CPU += [("machine_cpu_percent", "{:.0f}%")]
 

@@ -119,8 +119,7 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
         seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
         total = sum(s[1][2] for s in seeded)
         common.log(f"seeded {total:,} events in {time.perf_counter() - started:.1f} s")
-        # as autovacuum would have by now: the measurements and cold reads do not pay for it
-        await pool.execute("VACUUM (ANALYZE) events")
+        await pool.execute("VACUUM (ANALYZE) events")  # as autovacuum would have by now
     return dict(seeded)
 
 

@@ -123,11 +123,10 @@ async def part_live(
         await conn.execute(NOTIFY_TRIGGER)
     reached, listener = Reached(), await asyncpg.connect(url)
     await listener.add_listener("bench_checkpoints", reached.on_notify)
-    # `python -m parley worker`: the relay and both projections, as deployed
     env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_NATS_URL": args.nats_url}
     env["PARLEY_NATS_PREFIX"] = topology.prefix
     workdir = tempfile.TemporaryDirectory(prefix="bench-projections-")
-    command = [sys.executable, "-m", "parley", "worker"]
+    command = [sys.executable, "-m", "parley", "worker"]  # relay and projections, as deployed
     worker = common.Proc("worker", command, env, Path(workdir.name))
 
     def alive() -> None:

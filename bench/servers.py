@@ -70,8 +70,7 @@ async def parley_app(database_url: str, nats_url: str) -> AsyncIterator[Litestar
     env["PARLEY_JWT_SECRET"] = os.environ.get("PARLEY_JWT_SECRET", "")
     env["PARLEY_NATS_PREFIX"] = f"cmdbench{uuid.uuid4().hex[:8]}"  # its own presence bucket
     settings = Settings.from_env(env)
-    # The app's two adapters, as `parley serve` connects them.
-    pool = await create_pool(database_url, command_timeout=5.0)
+    pool = await create_pool(database_url, command_timeout=5.0)  # as `parley serve` connects
     client = await nats.connect(nats_url, connect_timeout=5)
     try:
         yield create_app(settings, pool=pool, nats=client)

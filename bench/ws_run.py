@@ -54,8 +54,7 @@ async def run(args: Any) -> dict[str, Any]:
         env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_NATS_URL": args.nats_url}
         env |= {"PARLEY_NATS_PREFIX": prefix, "PARLEY_JWT_SECRET": JWT_SECRET}
         env |= {"PARLEY_WS_HEARTBEAT_SECONDS": "600"}
-        # Thousands of sockets from one address, some under one user.
-        env |= {"PARLEY_WS_MAX_SOCKETS_PER_USER": "1000000"}
+        env |= {"PARLEY_WS_MAX_SOCKETS_PER_USER": "1000000"}  # thousands, from one address
         env |= {"PARLEY_WS_CONNECTS_PER_MINUTE": "1000000"}
         migrate = common.Proc("migrate", [PARLEY, "migrate"], env, workdir)
         if await asyncio.to_thread(migrate.wait) != 0:
