@@ -18,17 +18,15 @@ from bench import common
 from bench.append_engines import Run, run_eventsourcing, run_parley, workload
 from bench.databases import throwaway_database
 
-OPTIONS: list[common.Option] = [
-    ("seconds", float, 8.0, "measured seconds per run"),
-    ("warmup", float, 1.0, "unmeasured seconds first"),
-    ("max-events", int, 1_000_000, "end a run after this many"),
-    ("streams", int, 1000, "conversation streams"),
-    ("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated"),
-    ("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated"),
-    ("engines", common.csv(str), ["parley", "eventsourcing"], "from parley,eventsourcing"),
-    ("writers", int, 2, "PostgresEventStore writers"),
-    ("max-batch-events", int, 2000, "group-commit bound"),
-]
+OPTIONS: list[common.Option] = [("seconds", float, 8.0, "measured seconds per run")]
+OPTIONS += [("warmup", float, 1.0, "unmeasured seconds first")]
+OPTIONS += [("max-events", int, 1_000_000, "end a run after this many")]
+OPTIONS += [("streams", int, 1000, "conversation streams")]
+OPTIONS += [("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated")]
+OPTIONS += [("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated")]
+OPTIONS += [("engines", common.csv(str), ["parley", "eventsourcing"], "from parley,eventsourcing")]
+OPTIONS += [("writers", int, 2, "PostgresEventStore writers")]
+OPTIONS += [("max-batch-events", int, 2000, "group-commit bound")]
 SETTINGS = ("seconds", "warmup", "max_events", "streams", "track_versions", "writers")
 HEADER = ["workload", "concurrency", "Parley events/s", "eventsourcing events/s", "ratio"]
 HEADER += ["Parley p50 / p99 ms", "eventsourcing p50 / p99 ms"]

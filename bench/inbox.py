@@ -30,14 +30,12 @@ from projections.rebuild import rebuild
 from projections.staff import StaffProjection
 from read_api.inbox_queries import UNASSIGNED, InboxFilter, Sort, list_conversations
 
-OPTIONS: list[common.Option] = [
-    ("conversations", int, 100_000, "conversations in the read model"),
-    ("agents", int, 20, "agents sharing the assigned conversations"),
-    ("assigned", float, 0.6, "share of conversations assigned to an agent"),
-    ("requests", int, 200, "pages read per variant and round"),
-    ("rounds", int, 3, "rounds (median of the rounds' p50)"),
-    ("depth", int, 20, "deep pages: this many pages in"),
-]
+OPTIONS: list[common.Option] = [("conversations", int, 100_000, "conversations in the read model")]
+OPTIONS += [("agents", int, 20, "agents sharing the assigned conversations")]
+OPTIONS += [("assigned", float, 0.6, "share of conversations assigned to an agent")]
+OPTIONS += [("requests", int, 200, "pages read per variant and round")]
+OPTIONS += [("rounds", int, 3, "rounds (median of the rounds' p50)")]
+OPTIONS += [("depth", int, 20, "deep pages: this many pages in")]
 ME = "agent-0"
 VARIANTS: dict[str, tuple[InboxFilter, Sort]] = {
     "plain": (InboxFilter(), Sort.LAST_MESSAGE),

@@ -29,17 +29,17 @@ LIVE_HEADING = (  # two lines
     "{workers}\n    lag = NOTIFY of the checkpoint commit reaching the command's position, "
     "received here - handle() returned"
 )
-OPTIONS: list[common.Option] = [
-    ("events", int, 50_000, "(a) events to relay"),
-    ("rebuild-events", int, 200_000, "(b) events in the log to rebuild"),
-    ("rounds", int, 3, "(a) relay + raw rounds (median)"),
-    ("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {','.join(RAW_VARIANTS)}"),
-    ("rate", float, 500.0, "(c) commands per second"),
-    ("seconds", float, 20.0, "(c) measured seconds"),
-    ("warmup", float, 3.0, "(c) unmeasured seconds"),
-    ("conversations", int, 100, "(c) conversations"),
-    ("parts", common.csv(str), ["relay", "rebuild", "live"], "from relay,rebuild,live"),
+OPTIONS: list[common.Option] = [("events", int, 50_000, "(a) events to relay")]
+OPTIONS += [("rebuild-events", int, 200_000, "(b) events in the log to rebuild")]
+OPTIONS += [("rounds", int, 3, "(a) relay + raw rounds (median)")]
+OPTIONS += [
+    ("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {','.join(RAW_VARIANTS)}")
 ]
+OPTIONS += [("rate", float, 500.0, "(c) commands per second")]
+OPTIONS += [("seconds", float, 20.0, "(c) measured seconds")]
+OPTIONS += [("warmup", float, 3.0, "(c) unmeasured seconds")]
+OPTIONS += [("conversations", int, 100, "(c) conversations")]
+OPTIONS += [("parts", common.csv(str), ["relay", "rebuild", "live"], "from relay,rebuild,live")]
 
 
 def targets(report: common.Report) -> common.Checks:
