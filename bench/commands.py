@@ -63,8 +63,7 @@ async def run(args: Any) -> dict[str, Any]:
     report |= {"load_average": common.load_average(), "uvicorn": dict(UVICORN_SETTINGS)}
     report |= {"settings": {k: getattr(args, k) for k in SETTINGS}, "seeded_seconds": 0.0}
     report |= {"throughput": [], "stored": {}, "length": []}
-    secret = secrets.token_urlsafe(32)
-    migrations = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
+    secret, migrations = secrets.token_urlsafe(32), [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
     async with throwaway_database(args.database_url, "bench_commands", migrations) as (url, facts):
         report["postgresql"], started = facts, time.perf_counter()
         seeded = await load.seed_all(url, args)

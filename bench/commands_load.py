@@ -38,8 +38,7 @@ async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, a
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    cpu = common.process_cpu_seconds(server.pid) - cpu_before
-    text = out.decode(errors="replace")
+    cpu, text = common.process_cpu_seconds(server.pid) - cpu_before, out.decode(errors="replace")
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{text}")
     f: dict[str, float] = {}

@@ -110,8 +110,7 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """First column left-aligned, the others right."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
+    widths, lines = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))], []
     for cells in [header, *rows]:
         padded = [c.rjust(w) for c, w in zip(cells, widths, strict=True)]
         padded[0] = cells[0].ljust(widths[0])

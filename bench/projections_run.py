@@ -61,10 +61,8 @@ async def run_relay(
 ) -> float:
     """Seconds for a relay starting at position 0 to publish (and checkpoint) ``head``."""
     await pool.execute("DELETE FROM checkpoints WHERE name = 'relay'")
-    relay = JetStreamRelay(store, pool, nc, topology)
-    stop = asyncio.Event()
-    started = time.perf_counter()
-    task = asyncio.create_task(relay.run(stop))
+    relay, stop = JetStreamRelay(store, pool, nc, topology), asyncio.Event()
+    started, task = time.perf_counter(), asyncio.create_task(relay.run(stop))
     try:
         while relay.position < head:
             if task.done():
@@ -80,8 +78,7 @@ async def run_relay(
 async def raw_window(nc: NATS, stream: str, msgs: Sequence[Envelope], window: int = 500) -> None:
     """Plain ``nc.publish`` with a reply subject, at most ``window`` unacknowledged."""
     inbox, room = nc.new_inbox(), asyncio.Semaphore(window)
-    done = asyncio.get_running_loop().create_future()
-    acked, errors = 0, list[bytes]()
+    done, acked, errors = asyncio.get_running_loop().create_future(), 0, list[bytes]()
 
     async def on_ack(msg: Msg) -> None:
         nonlocal acked
@@ -183,8 +180,7 @@ async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[di
 
 
 async def run(args: Any) -> dict[str, Any]:
-    began, parts = time.perf_counter(), set(args.parts)
-    prefix = f"benchproj{secrets.token_hex(3)}"
+    began, parts, prefix = time.perf_counter(), set(args.parts), f"benchproj{secrets.token_hex(3)}"
     async with (
         db.throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
         db.throwaway_streams(args.nats_url, prefix) as streams,

@@ -109,8 +109,7 @@ async def send_all(text: str, sockets: list[WebSocket[Any, Any, Any]]) -> None:
 
 @post("/broadcast", status_code=202)
 async def broadcast(data: JSONBody[SendMessage]) -> dict[str, int]:
-    sockets = list(groups.get(data.conversation_id, ()))
-    position = next(positions)
+    sockets, position = list(groups.get(data.conversation_id, ())), next(positions)
     sent: dict[str, Any] = {"content": data.content, "attachment": data.attachment, "seq": position}
     sent |= {"message_type": data.message_type, "client_message_id": data.client_message_id}
     sent |= {"conversation_id": data.conversation_id, "message_id": uuid.uuid4()}

@@ -159,8 +159,7 @@ def render(report: common.Report) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     what = "The WebSocket edge: end-to-end latency, fan-out, memory."
-    p = common.parser("bench.ws", what, OPTIONS)
-    offered = "what the clients offer in (a) and (b)"
+    p, offered = common.parser("bench.ws", what, OPTIONS), "what the clients offer in (a) and (b)"
     p.add_argument("--compression", choices=["deflate", "none"], default="deflate", help=offered)
     p.add_argument("--send-via", choices=["ws", "http"], default="ws")
     args: Any = p.parse_args(argv)

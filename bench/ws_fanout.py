@@ -51,15 +51,13 @@ async def fanout_round(
     tag, args = f"{server}{number}", rig.args
     await rig.all_clients(op="tag", tag=tag)
     sent_at, post_ms, failures = await drive(rig, server, proc, conversations, tag)
-    expected = len(post_ms) * args.per_conversation
-    deadline = time.monotonic() + args.drain
+    expected, deadline = len(post_ms) * args.per_conversation, time.monotonic() + args.drain
     while True:  # until every delivery arrived, or the drain time is over
         await asyncio.sleep(0.25)
         counts = await rig.all_clients(op="count")
         if sum(a["deliveries"] for a in counts) >= expected or time.monotonic() > deadline:
             break
-    usage = rig.cpu.stop()
-    answers = await rig.all_clients(op="collect")
+    usage, answers = rig.cpu.stop(), await rig.all_clients(op="collect")
     await rig.tap.sync()
     by_message: dict[int, list[int]] = defaultdict(list)  # latencies in µs
     close_codes = Counter[str]()
@@ -114,8 +112,7 @@ async def part_fanout(rig: Rig, conversations: Sequence[str]) -> list[dict[str, 
         answers = await asyncio.gather(*requests)
         if failed := sum(a["failed"] for a in answers):
             raise RuntimeError(f"(b) {failed} sockets to {name} failed: {answers}")
-        seconds = max(a["seconds"] for a in answers)
-        after = await settled_rss(proc.pid, 0.5)
+        seconds, after = max(a["seconds"] for a in answers), await settled_rss(proc.pid, 0.5)
         connected[name] = {"rss_before": before, "rss_connected": after, "connect_seconds": seconds}
         common.log(
             f"(b) {sum(a['connected'] for a in answers)} sockets on {name} in {seconds:.1f} s "
@@ -132,8 +129,7 @@ async def part_fanout(rig: Rig, conversations: Sequence[str]) -> list[dict[str, 
                 pooled[name][key] += values
     results = []
     for name, mine in rounds.items():
-        deliveries = sum(r["deliveries"] for r in mine)
-        result = {"server": name, "rounds": mine}
+        deliveries, result = sum(r["deliveries"] for r in mine), {"server": name, "rounds": mine}
         result["deliveries_per_s"] = deliveries / sum(r["seconds"] for r in mine)
         result["delivered_fraction"] = deliveries / max(1, sum(r["expected"] for r in mine))
         result["latency"] = {k: common.summary(v) for k, v in pooled[name].items()}
