@@ -114,9 +114,8 @@ async def broadcast(data: JSONBody[SendMessage]) -> dict[str, int]:
     sent |= {"message_type": data.message_type, "client_message_id": data.client_message_id}
     sent |= {"conversation_id": data.conversation_id, "message_id": uuid.uuid4()}
     sent |= {"stream_position": position + 1, "position": position, "at": datetime.now(UTC)}
-    frame = frames.MessageCreated(**sent, sender="admin", sender_id="bench")
-    task = asyncio.create_task(send_all(frames.encode_frame(frame).decode(), sockets))
-    background.add(task)
+    frame = frames.encode_frame(frames.MessageCreated(**sent, sender="admin", sender_id="bench"))
+    background.add(task := asyncio.create_task(send_all(frame.decode(), sockets)))
     task.add_done_callback(background.discard)
     return {"sockets": len(sockets)}
 

@@ -41,8 +41,7 @@ async def run(args: Any) -> dict[str, Any]:
     report["settings"] = {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items()}
     del report["settings"]["json"]
     report |= {"memory": [], "e2e": None, "fanout": []}
-    prefix = f"wsbench_{secrets.token_hex(4)}"
-    workdir = Path(tempfile.mkdtemp(prefix="bench-ws-"))
+    prefix, workdir = f"wsbench_{secrets.token_hex(4)}", Path(tempfile.mkdtemp(prefix="bench-ws-"))
     common.log(f"logs in {workdir}; NATS prefix {prefix}")
     agents: list[Agent] = []
     async with (
@@ -119,9 +118,8 @@ async def parts(rig: Rig, report: common.Report) -> None:
 
 async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -> dict[str, Any]:
     """``latency`` ms: delivery, ack, send_lag, the tap's splits; p99 of each 5 s of sends."""
-    args, cpu = rig.args, rig.cpu
+    args, cpu, via_ws = rig.args, rig.cpu, rig.args.send_via == "ws"
     senders, gate, run_id = len(conversations), asyncio.Semaphore(50), secrets.token_hex(3)
-    via_ws = args.send_via == "ws"
 
     async def opened(role: str, i: int, conversation: str) -> ClientConnection:
         url = ws_url(serve.port, conversation, token(f"e2e-{role}-{run_id}-{i}"))
@@ -133,9 +131,9 @@ async def part_e2e(rig: Rig, serve: common.Proc, conversations: Sequence[str]) -
     sending = await asyncio.gather(*(opened("send", *c) for c in numbered if via_ws))
     common.log(f"(a) {len(subscribers)} subscriber and {len(sending)} sender sockets ready")
 
-    warmup = round(args.e2e_warmup * args.e2e_rate)
-    total = warmup + round(args.e2e_seconds * args.e2e_rate)
-    expected = total - warmup  # message numbers below ``warmup`` are the warm-up
+    warmup = round(args.e2e_warmup * args.e2e_rate)  # message numbers below it: the warm-up
+    expected = round(args.e2e_seconds * args.e2e_rate)
+    total = warmup + expected
     sent_at, received_at, all_received = dict[int, int](), dict[int, int](), asyncio.Event()
     samples, errors = defaultdict[str, list[float]](list), defaultdict[str, int](int)
 
