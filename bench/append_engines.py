@@ -157,7 +157,7 @@ async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
 
 
 def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> dict[str, Any]:
-    server = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "password": ""}
+    server: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "password": ""}
     server |= conninfo_to_dict(url)
     where = [server[k] for k in ("host", "port", "user", "password")]
     # one connection per caller thread

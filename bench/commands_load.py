@@ -177,7 +177,8 @@ async def measure_length(args: Any, secret: str, base_url: str, seeded: Any, rep
         plans.append(("worst case", "admin", admin, "worst", "worst-short", False))
     for name, sender, jwt, long_label, short_label, cold in plans:
         pair = {"long": seeded[long_label], "short": seeded[short_label]}
-        failures, first, timings = list[str](), dict[str, float](), {"long": [], "short": []}
+        failures, first = list[str](), dict[str, float]()
+        timings: dict[str, list[float]] = {"long": [], "short": []}
         headers = {"Authorization": f"Bearer {jwt}"}
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=600) as client:
             await client.get("/health/live")  # open the connection first

@@ -56,7 +56,7 @@ def conversation(
         yield new(sent(cid, seq, side, sender_id, content), meta)
         if reads_every and seq % reads_every == 0:
             for reader, reader_id, m in (staff, client):
-                read = {"reader": reader, "reader_id": reader_id, "up_to_seq": seq}
+                read: dict[str, Any] = {"reader": reader, "reader_id": reader_id, "up_to_seq": seq}
                 yield new(ev.MessagesRead(conversation_id=cid, **read), m)
 
 

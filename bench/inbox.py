@@ -122,7 +122,7 @@ async def run(args: Any) -> common.Report:
 
 def ratio(report: common.Report, key: str) -> float:
     plain = statistics.median(report["p50_ms"][f"plain/{key.split('/')[1]}"])
-    return statistics.median(report["p50_ms"][key]) / plain
+    return float(statistics.median(report["p50_ms"][key]) / plain)
 
 
 def targets(report: common.Report) -> common.Checks:

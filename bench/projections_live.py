@@ -147,8 +147,8 @@ async def part_live(
         conversations: Conversations = []
         for k in range(args.conversations):
             client = Client(id=f"live-client-{k}", name=f"Live {k}")
-            command = StartConversation(client=client, channel=Channel.WEB)
-            result = await handler.handle(command, STAFF)
+            opening = StartConversation(client=client, channel=Channel.WEB)
+            result = await handler.handle(opening, STAFF)
             conversations.append((result.conversation_id, client.id))
         common.log(f"  {len(conversations)} conversations started; warming up {args.warmup:g} s")
         await steady_load(handler, conversations, args.rate, args.warmup, 0)
