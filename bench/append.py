@@ -1,10 +1,4 @@
-"""Event store appends: Parley's PostgresEventStore against the eventsourcing
-library's PostgreSQL recorder, on the same server, in the same run (what is
-measured: docs/BENCHMARKS.md, "Event store appends"). From the repository root::
-
-    .venv/bin/python -m bench.append
-    .venv/bin/python bench/append.py --seconds 5 --json
-"""
+"""Event store appends: Parley's store against eventsourcing's (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +9,6 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,40 +18,34 @@ from bench import common
 from bench.append_engines import Run, run_eventsourcing, run_parley, workload
 from bench.databases import throwaway_database
 
-OPTIONS: list[common.Option] = [
-    ("seconds", float, 8.0, "measured seconds per run"),
-    ("warmup", float, 1.0, "unmeasured seconds first"),
-    ("max-events", int, 1_000_000, "end a run after this many"),
-    ("streams", int, 1000, "conversation streams"),
-    ("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated"),
-    ("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated"),
-    ("engines", common.csv(str), ["parley", "eventsourcing"], "from parley,eventsourcing"),
-    ("writers", int, 2, "PostgresEventStore writers"),
-    ("max-batch-events", int, 2000, "group-commit bound"),
-]
+OPTIONS: list[common.Option] = [("seconds", float, 8.0, "measured seconds per run")]
+OPTIONS += [("warmup", float, 1.0, "unmeasured seconds first")]
+OPTIONS += [("max-events", int, 1_000_000, "end a run after this many")]
+OPTIONS += [("streams", int, 1000, "conversation streams")]
+OPTIONS += [("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated")]
+OPTIONS += [("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated")]
+OPTIONS += [("engines", common.csv(str), ["parley", "eventsourcing"], "from parley,eventsourcing")]
+OPTIONS += [("writers", int, 2, "PostgresEventStore writers")]
+OPTIONS += [("max-batch-events", int, 2000, "group-commit bound")]
 SETTINGS = ("seconds", "warmup", "max_events", "streams", "track_versions", "writers")
 HEADER = ["workload", "concurrency", "Parley events/s", "eventsourcing events/s", "ratio"]
 HEADER += ["Parley p50 / p99 ms", "eventsourcing p50 / p99 ms"]
-Report = dict[str, Any]
 
 
-def find(report: Report, engine: str, n: int, c: int) -> dict[str, Any] | None:
+def find(report: common.Report, engine: str, n: int, c: int) -> dict[str, Any] | None:
     keys = ("engine", "events_per_append", "concurrency")
     return next((r for r in report["results"] if tuple(r[k] for k in keys) == (engine, n, c)), None)
 
 
-def ratio(report: Report, n: int, c: int) -> float | None:
+def ratio(report: common.Report, n: int, c: int) -> float | None:
     parley, es = find(report, "parley", n, c), find(report, "eventsourcing", n, c)
-    return (
-        parley["events_per_s"] / es["events_per_s"]
-        if parley and es and es["events_per_s"]
-        else None
-    )
+    if parley and es and es["events_per_s"]:
+        return float(parley["events_per_s"] / es["events_per_s"])
+    return None
 
 
-async def run(args: Any) -> Report:
-    """Every workload on each engine, each in a fresh schema of its engine's
-    throwaway database (two databases, dropped at the end)."""
+async def run(args: Any) -> common.Report:
+    """Every workload on each engine, in a fresh schema of that engine's throwaway database."""
     load_before, results = common.load_average()[0], list[dict[str, Any]]()
     async with (
         throwaway_database(args.database_url, "bench_parley") as (parley_url, facts),
@@ -79,26 +66,20 @@ async def run(args: Any) -> Report:
                     engine_run.stop.set()
                 results.append(result)
                 common.log(f"  {result['events_per_s']:,.0f} events/s ({result['verified']})")
-    return {
-        **common.facts(),
-        "postgresql": facts.pop("server_version"),
-        "event_loop": args.loop,
-        "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})",
-        "load_average": (load_before, common.load_average()[0]),
-        "server_settings": facts,
-        "settings": {k: getattr(args, k) for k in (*SETTINGS, "max_batch_events")},
-        "results": results,
-    }
+    report = {**common.facts(), "postgresql": facts.pop("server_version"), "event_loop": args.loop}
+    report["psycopg"] = f"{psycopg.__version__} ({psycopg.pq.__impl__})"
+    report |= {"load_average": (load_before, common.load_average()[0]), "server_settings": facts}
+    settings = {k: getattr(args, k) for k in (*SETTINGS, "max_batch_events")}
+    return report | {"settings": settings, "results": results}
 
 
-def targets(report: Report) -> common.Checks:
+def targets(report: common.Report) -> common.Checks:
     """Issue 2's targets, at concurrency 32."""
     checks: common.Checks = []
     for n, floor in ((1, 5_000), (100, 30_000)):
         if parley := find(report, "parley", n, 32):
             what = f"Parley, {workload(n)} appends, concurrency 32: >= {floor:,} events/s"
-            rate = parley["events_per_s"]
-            checks.append((what, f"{rate:,.0f}", rate >= floor))
+            checks.append((what, f"{parley['events_per_s']:,.0f}", parley["events_per_s"] >= floor))
     for n in (1, 100):
         if (r := ratio(report, n, 32)) is not None:
             what = f"Parley >= 3x eventsourcing, {workload(n)} appends, concurrency 32"
@@ -106,19 +87,18 @@ def targets(report: Report) -> common.Checks:
     return checks
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     s, rows = report["settings"], []
     server = ", ".join(f"{k}={v}" for k, v in report["server_settings"].items())
     versions = "tracked per stream" if s["track_versions"] else "None (any version)"
-    for n, c in dict.fromkeys(
-        (r["events_per_append"], r["concurrency"]) for r in report["results"]
-    ):
+    runs = dict.fromkeys((r["events_per_append"], r["concurrency"]) for r in report["results"])
+    for n, c in runs:
         both, x = [find(report, e, n, c) for e in ("parley", "eventsourcing")], ratio(report, n, c)
         rows.append([f"{workload(n)} appends", str(c)])
         rows[-1] += ["-" if r is None else f"{r['events_per_s']:,.0f}" for r in both]
         rows[-1] += ["-" if x is None else f"{x:.1f}x"]
         rows[-1] += [
-            "-" if r is None else f"{r['latency_p50_ms']:.1f} / {r['latency_p99_ms']:.1f}"
+            "-" if r is None else "{latency_p50_ms:.1f} / {latency_p99_ms:.1f}".format(**r)
             for r in both
         ]
     load = report["load_average"]
@@ -143,7 +123,7 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     what = "Appended events/s: Parley's event store vs eventsourcing's recorder."
     p = common.parser("bench.append", what, OPTIONS, nats=False, loop=True)
     any_version = "append with expected_version=None instead of the tracked version"

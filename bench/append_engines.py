@@ -9,18 +9,18 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
 from bench import common
 from bench import databases as db
-from bench.databases import quote, with_database
 from events.catalogue import Side
 from events.envelope import Metadata, NewEvent
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
@@ -63,16 +63,11 @@ def new_batch(stream: Stream, n: int) -> list[NewEvent]:
 
 
 class Run:
-    """One workload's callers: their streams and logs (when each append completed, how
-    long it took), the measured window, the result."""
+    """One workload's callers, their streams and logs (done, seconds), the measured window."""
 
     def __init__(self, n: int, concurrency: int, settings: Any) -> None:
-        self.n, self.concurrency, self.settings, self.stop = (
-            n,
-            concurrency,
-            settings,
-            threading.Event(),
-        )
+        self.n, self.concurrency, self.settings = n, concurrency, settings
+        self.stop = threading.Event()
         streams = [Stream(uuid4()) for _ in range(settings.streams)]
         self.logs: list[list[tuple[float, float]]] = [[] for _ in range(concurrency)]
         self.callers = [(streams[i::concurrency], log) for i, log in enumerate(self.logs)]
@@ -89,8 +84,7 @@ class Run:
         return sum(len(log) for log in self.logs) * self.n
 
     def measure(self) -> None:
-        """Sleep through the warm-up, then note the measured window. Ends early when
-        ``stop`` is set (a caller failed, or Ctrl-C)."""
+        """Sleep through the warm-up, then note the measured window (ends early on ``stop``)."""
         self.stop.wait(self.settings.warmup)
         start = time.perf_counter()
         base, deadline = self.events(), start + self.settings.seconds
@@ -104,28 +98,21 @@ class Run:
         (start, end), n = self.window, self.n
         ms = [lat * 1000 for log in self.logs for done, lat in log if start <= done <= end]
         seconds, appends = max(end - start, 1e-9), len(ms)
-        return {
-            "engine": engine,
-            "workload": workload(n),
-            "events_per_append": n,
-            "concurrency": self.concurrency,
-            "seconds": round(seconds, 3),
-            "appends": appends,
-            "events": appends * n,
-            "events_per_s": round(appends * n / seconds, 1),
-            "appends_per_s": round(appends / seconds, 1),
-            "latency_p50_ms": round(common.percentile(ms, 50), 3),
-            "latency_p99_ms": round(common.percentile(ms, 99), 3),
-            "verified": verified,
-        }
+        result = {"engine": engine, "workload": workload(n), "events_per_append": n}
+        result |= {"concurrency": self.concurrency, "seconds": round(seconds, 3)}
+        result |= {"appends": appends, "events": appends * n}
+        result |= {"events_per_s": round(appends * n / seconds, 1)}
+        result |= {"appends_per_s": round(appends / seconds, 1)}
+        result |= {f"latency_p{q}_ms": round(common.percentile(ms, q), 3) for q in (50, 99)}
+        return result | {"verified": verified}
 
 
 async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
     settings = run.settings
-    dsn = with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
+    dsn = db.with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(f"CREATE SCHEMA {quote(schema)}")
+        await conn.execute(f"CREATE SCHEMA {db.quote(schema)}")
         await apply_migrations(conn, [EVENT_STORE_MIGRATIONS])
     finally:
         await conn.close()
@@ -170,17 +157,11 @@ async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
 
 
 def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> dict[str, Any]:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    datastore = PostgresDatastore(
-        dbname=database,
-        host=query.get("host") or parts.hostname or "127.0.0.1",
-        port=query.get("port") or parts.port or 5432,
-        user=unquote(parts.username or query.get("user", "postgres")),
-        password=unquote(parts.password or query.get("password", "")),
-        pool_size=run.concurrency,  # one connection per caller thread
-        schema=schema,
-    )
+    server: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "password": ""}
+    server |= conninfo_to_dict(url)
+    where = [server[k] for k in ("host", "port", "user", "password")]
+    # one connection per caller thread
+    datastore = PostgresDatastore(database, *where, pool_size=run.concurrency, schema=schema)
 
     def caller(streams: list[Stream], log: list[tuple[float, float]]) -> None:
         try:

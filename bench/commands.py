@@ -1,13 +1,4 @@
-"""Commands over HTTP: Parley's ``POST /api/messages`` (SendMessage) against a
-bare Litestar endpoint under wrk, and the cost of a send against the length
-of the conversation (what is measured: docs/BENCHMARKS.md, "Commands over
-HTTP"). Needs ``wrk`` on the PATH unless ``--seconds 0``.
-
-Run from the repository root (either form works)::
-
-    .venv/bin/python -m bench.commands [--json]
-    .venv/bin/python bench/commands.py --seconds 5
-"""
+"""Commands over HTTP: SendMessage against a bare endpoint under wrk; cost vs length."""
 
 from __future__ import annotations
 
@@ -17,39 +8,90 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collections.abc import Sequence
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from importlib.metadata import version
 from typing import Any
+from uuid import uuid4
 
+from bench import commands_load as load
 from bench import common
 from bench.commands_load import CONTENT, commits
-from bench.commands_run import median, run, runs, share
+from bench.databases import throwaway_database
+from bench.servers import UVICORN_SETTINGS
+from events.postgres.migrate import EVENT_STORE_MIGRATIONS
+from projections import READ_MODEL_MIGRATIONS
 
 LOAD_HEADER = ["endpoint", "req/s per round", "median req/s", "p50 ms", "p99 ms", "non-2xx"]
 LOAD_HEADER += ["socket errors", "server CPU", "server CPU µs/req", "machine CPU"]
-LENGTH_HEADER = ["conversation", "events", "first request ms", "p50 ms", "p99 ms"]
-LENGTH_HEADER += ["p50 long/short"]
+LENGTH_HEADER = ["conversation", "events", "first request ms", "p50 ms", "p99 ms", "p50 long/short"]
 ENDPOINTS = {"bare": "bare Litestar (validation only)", "parley": "Parley SendMessage"}
-# (median of, format): the load table's median columns
-MEDIANS = [("requests_per_s", "{:,.0f}"), ("p50_ms", "{:.1f}"), ("p99_ms", "{:.1f}")]
+MEDIANS = [("requests_per_s", "{:,.0f}"), ("p50_ms", "{:.1f}"), ("p99_ms", "{:.1f}")]  # key, format
 CPU = [("server_cpu_percent", "{:.0f}%"), ("server_cpu_us_per_request", "{:.0f}")]
 CPU += [("machine_cpu_percent", "{:.0f}%")]
-Report = dict[str, Any]
 
-OPTIONS: list[common.Option] = [
-    ("seconds", float, 10.0, "seconds per wrk run (0: skip)"),
-    ("warmup", float, 2.0, "unmeasured wrk seconds per server"),
-    ("rounds", int, 3, "bare+parley rounds (median)"),
-]
-OPTIONS += [("connections", int, 64, ""), ("threads", int, 2, ""), ("conversations", int, 200, "")]
+OPTIONS: list[common.Option] = [("seconds", float, 10.0, "seconds per wrk run (0: skip)")]
+OPTIONS += [("warmup", float, 2.0, "unmeasured wrk seconds per server")]
+OPTIONS += [("rounds", int, 3, "bare+parley rounds (median)"), ("connections", int, 64, "")]
+OPTIONS += [("threads", int, 2, ""), ("conversations", int, 200, "")]
 OPTIONS += [("long-messages", int, 100_000, ""), ("short-messages", int, 100, "")]
-OPTIONS += [
-    ("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip it)"),
-    ("requests", int, 300, "warm requests per conversation (0: skip)"),
-    ("server-module", str, "bench.servers", "module serving Parley like bench.servers (a variant)"),
-]
+OPTIONS += [("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip)")]
+OPTIONS += [("requests", int, 300, "warm requests per conversation (0: skip)")]
+OPTIONS += [("server-module", str, "bench.servers", "a variant of bench.servers serving Parley")]
+SETTINGS = [name.replace("-", "_") for name, *_ in OPTIONS[:-1]]  # all but --server-module
 
 
-def targets(report: Report) -> common.Checks:
+def runs(report: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
+    return [r for r in report["throughput"] if r["endpoint"] == endpoint]
+
+
+def median(report: dict[str, Any], endpoint: str, key: str) -> float:
+    values = [r[key] for r in runs(report, endpoint)]
+    return statistics.median(values) if values else float("nan")
+
+
+def share(report: dict[str, Any]) -> float:
+    return median(report, "parley", "requests_per_s") / median(report, "bare", "requests_per_s")
+
+
+async def run(args: Any) -> dict[str, Any]:
+    versions = ("litestar", "uvicorn", "msgspec", "asyncpg", "httptools", "uvloop")
+    report = {**common.facts(), "postgresql": {}, "versions": {p: version(p) for p in versions}}
+    report |= {"load_average": common.load_average(), "uvicorn": dict(UVICORN_SETTINGS)}
+    report |= {"settings": {k: getattr(args, k) for k in SETTINGS}, "seeded_seconds": 0.0}
+    report |= {"throughput": [], "stored": {}, "length": []}
+    secret, migrations = secrets.token_urlsafe(32), [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
+    async with throwaway_database(args.database_url, "bench_commands", migrations) as (url, facts):
+        report["postgresql"], started = facts, time.perf_counter()
+        seeded = await load.seed_all(url, args)
+        report["seeded_seconds"] = round(time.perf_counter() - started, 1)
+        env = {**os.environ, "PARLEY_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"}
+        argv = ["--database-url", url, "--nats-url", args.nats_url]
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp,
+            common.stopping([]) as servers,
+        ):
+            workdir = Path(tmp)
+            servers.append(common.start_module("parley", args.server_module, argv, workdir, env))
+            servers.append(common.start_module("bare", "bench.servers", ["commands"], workdir, env))
+            parley, bare = servers
+            probe = {"conversation_id": str(uuid4()), "content": load.CONTENT}
+            # live, not ready: /health/ready also wants the workers, not run here
+            await common.wait_ready(parley)
+            await common.wait_ready(bare, "/api/messages", probe)
+            common.log(f"servers up: parley pid {parley.pid}, bare pid {bare.pid}")
+            admin = common.token(secret, load.STAFF_ID)
+            if args.seconds > 0:
+                await load.measure_load(args, url, admin, servers, workdir, report)
+            if args.requests > 0:
+                await load.measure_length(args, secret, parley.base_url, seeded, report)
+    return report
+
+
+def targets(report: common.Report) -> common.Checks:
     checks: common.Checks = []
     if report["throughput"]:
         parley, bare = (median(report, e, "requests_per_s") for e in ("parley", "bare"))
@@ -67,7 +109,7 @@ def targets(report: Report) -> common.Checks:
     return checks
 
 
-def render_load(report: Report) -> list[str]:
+def render_load(report: common.Report) -> list[str]:
     s, rows = report["settings"], []
     for endpoint, label in ENDPOINTS.items():
         mine = runs(report, endpoint)
@@ -90,9 +132,7 @@ def render_load(report: Report) -> list[str]:
         lines.append(
             f"stored: {st['messages']:,} messages in {st['conversations']} conversations, {broken}"
         )
-    per_round = [
-        commits(r) for r in runs(report, "parley") if r["transactions"] and r["stored_events"]
-    ]
+    per_round = [commits(r) for r in runs(report, "parley") if r["transactions"]]
     if per_round:
         lines.append("Parley's group commits per round: " + " / ".join(per_round))
     lines.append(
@@ -103,16 +143,14 @@ def render_load(report: Report) -> list[str]:
     return lines
 
 
-def render_length(report: Report) -> list[str]:
+def render_length(report: common.Report) -> list[str]:
     rows = []
     for r in report["length"]:
         first = "cold" if r["first_is_cold"] else "warm"
         for side in ("short", "long"):
-            name, events = (
-                f"{r['name']}, as {r['sender']}: {r[side + '_label']}",
-                r[side + "_events"],
-            )
-            rows.append([name, f"{events:,}", f"{r['first_' + side + '_ms']:,.1f} ({first})"])
+            name = f"{r['name']}, as {r['sender']}: {r[side + '_label']}"
+            first_ms = f"{r['first_' + side + '_ms']:,.1f} ({first})"
+            rows.append([name, f"{r[side + '_events']:,}", first_ms])
             rows[-1] += [f"{r[f'{side}_p{q}_ms']:.2f}" for q in (50, 99)] + [""]
         rows[-1][-1] = f"{r['ratio_p50']:.2f}"
         if r["non_201"]:
@@ -127,7 +165,7 @@ def render_length(report: Report) -> list[str]:
     ]
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     pg, v = report["postgresql"], report["versions"]
     load = " ".join(f"{x:.2f}" for x in report["load_average"])
     lines = [
@@ -148,7 +186,7 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     what = "SendMessage over HTTP vs a bare Litestar endpoint; cost vs conversation length."
     args = common.parser("bench.commands", what, OPTIONS).parse_args(argv)
     if (report := common.run_main(run(args))) is None:

@@ -1,45 +1,30 @@
-"""bench.commands' load: wrk against each server, what it stored, and the
-conversations seeded straight into the store for the length comparison."""
+"""bench.commands' measurements: wrk against each server, seeds, the length comparison."""
 
 from __future__ import annotations
 
 import asyncio
 import string
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import httpx
 
 from bench import common
 from bench import databases as db
 from commands.model import stream_id_for
-from events.catalogue import (
-    MessagesRead,
-    Side,
-)
-from events.envelope import Metadata, NewEvent
-from events.postgres.store import PostgresEventStore, create_pool
 
 # ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
 CONTENT = (
     "Hello, my parcel (order 48213) still shows label created after five days. "
     "Could you check with the courier, please? Thanks!"
 )
-STAFF_ID = "alice"
+STAFF_ID = db.STAFF_ID
 
 
-def write_lua(path: Path, conversation_ids: Sequence[UUID], token: str) -> None:
-    ids = ", ".join(f'"{c}"' for c in conversation_ids)
-    template = string.Template((Path(__file__).parent / "send_message.lua").read_text())
-    path.write_text(template.substitute(ids=ids, token=token, content=CONTENT))
-
-
-async def run_wrk(
-    server: common.Proc, lua: Path, seconds: float, round_: int, args: Any
-) -> dict[str, Any]:
+async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, args: Any) -> Any:
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s"]
     command += ["--latency", "--timeout", "10s", "-s", str(lua), f"{server.base_url}/api/messages"]
     cpu_before, machine = common.process_cpu_seconds(server.pid), dict[str, float]()
@@ -53,8 +38,7 @@ async def run_wrk(
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    cpu = common.process_cpu_seconds(server.pid) - cpu_before
-    text = out.decode(errors="replace")
+    cpu, text = common.process_cpu_seconds(server.pid) - cpu_before, out.decode(errors="replace")
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{text}")
     f: dict[str, float] = {}
@@ -69,24 +53,18 @@ async def run_wrk(
     run = {"endpoint": server.name, "round": round_, "requests_per_s": f["requests_per_s"]}
     run |= {"requests": requests, "seconds": round(duration, 2)}
     run |= {f"{k}_ms": f[f"{k}_us"] / 1000 for k in ("p50", "p90", "p99", "max")}
-    run |= {
-        "non_2xx": int(f["status"]),
-        "socket_errors": int(f["connect"] + f["read"] + f["write"] + f["timeout"]),
-    }
-    run |= {
-        "server_cpu_percent": 100 * cpu / duration,
-        "server_cpu_us_per_request": 1e6 * cpu / max(requests, 1),
-    }
+    errors = int(f["connect"] + f["read"] + f["write"] + f["timeout"])
+    run |= {"non_2xx": int(f["status"]), "socket_errors": errors}
+    run |= {"server_cpu_percent": 100 * cpu / duration}
+    run |= {"server_cpu_us_per_request": 1e6 * cpu / max(requests, 1)}
     run |= {"machine_cpu_percent": machine["cpu"], "stored_events": None, "transactions": None}
     return run
 
 
 def commits(r: dict[str, Any]) -> str:
     """Parley's group commits during a wrk run: how many per second, of how many appends."""
-    transactions = r["transactions"]
-    return (
-        f"{transactions / r['seconds']:,.0f}/s of {r['stored_events'] / transactions:.1f} appends"
-    )
+    per_second, size = r["transactions"] / r["seconds"], r["stored_events"] / r["transactions"]
+    return f"{per_second:,.0f}/s of {size:.1f} appends"
 
 
 async def fetchrow(url: str, sql: str, *args: Any) -> dict[str, int]:
@@ -100,12 +78,10 @@ async def fetchrow(url: str, sql: str, *args: Any) -> dict[str, int]:
 
 
 HEAD = "SELECT coalesce(max(global_position), 0) AS head FROM events"
-# Events stored after a position, and the transactions that stored them (each
-# row's ``xmin`` is its inserting transaction).
+# Events stored after a position, and the transactions (``xmin``) that stored them.
 COMMITS = """SELECT count(*) AS events, count(DISTINCT xmin::text) AS transactions
              FROM events WHERE global_position > $1"""
-# Messages stored in the load-tested conversations, and how many conversations
-# have seqs other than exactly 1..n.
+# Messages stored in the load-tested conversations; how many have seqs other than 1..n.
 STORED = """
     SELECT count(*) AS conversations, coalesce(sum(n), 0) AS messages,
            count(*) FILTER (WHERE n <> max_seq OR n <> distinct_seqs) AS broken
@@ -114,33 +90,6 @@ STORED = """
           FROM events WHERE type = 'MessageSent' AND stream_id = ANY($1::text[])
           GROUP BY stream_id) AS s
 """
-
-
-def describe(messages: int, reads_every: int | None) -> str:
-    if reads_every is None:
-        return f"{messages:,} unread client messages"
-    return f"{messages:,} messages, read every {reads_every}"
-
-
-def conversation_events(
-    conversation_id: UUID, client_id: str, messages: int, reads_every: int | None
-) -> list[NewEvent]:
-    """ConversationStarted, then ``messages`` messages. With ``reads_every``, senders
-    alternate client (odd seqs) / admin (even seqs) and after every ``reads_every``-th
-    message both sides mark everything read; without it, the client sends all, unread."""
-    client = (Side.CLIENT, client_id, Metadata(actor_id=client_id, actor_role="client"))
-    staff = (Side.ADMIN, STAFF_ID, Metadata(actor_id=STAFF_ID, actor_role="admin"))
-    pairs: list[tuple[Any, Metadata]] = [
-        (db.started(conversation_id, client_id, "Bench Client"), staff[2])
-    ]
-    for seq in range(1, messages + 1):
-        side, sender_id, meta = client if reads_every is None or seq % 2 == 1 else staff
-        pairs.append((db.sent(conversation_id, seq, side, sender_id, CONTENT), meta))
-        if reads_every is not None and seq % reads_every == 0:
-            for reader, reader_id, m in (staff, client):
-                read: dict[str, Any] = {"reader": reader, "reader_id": reader_id, "up_to_seq": seq}
-                pairs.append((MessagesRead(conversation_id=conversation_id, **read), m))
-    return [db.new(d, m) for d, m in pairs]
 
 
 async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
@@ -152,31 +101,102 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
     if args.worst_messages > 0:
         plans.append(("worst", "c-worst", args.worst_messages, None))
         plans.append(("worst-short", "c-worst", args.short_messages, None))
-    pool = await create_pool(url, min_size=2, max_size=4)
-    try:
-        store = PostgresEventStore(pool)
+    async with db.event_store(url, 2, 4) as (pool, store):
 
         async def seed(label: str, client_id: str, messages: int, every: int | None) -> Any:
-            conversation_id = uuid4()
-            events = conversation_events(conversation_id, client_id, messages, every)
-            version = 0
+            cid, version = uuid4(), 0
+            events = list(db.conversation(cid, client_id, "Bench Client", messages, CONTENT, every))
             for start in range(0, len(events), 2000):
-                batch = events[start : start + 2000]
-                result = await store.append(stream_id_for(conversation_id), batch, version)
+                result = await store.append(
+                    stream_id_for(cid), events[start : start + 2000], version
+                )
                 version = result.last_stream_position
-            return label, (conversation_id, describe(messages, every), len(events))
+            read = f"messages, read every {every}" if every else "unread client messages"
+            return label, (cid, f"{messages:,} {read}", len(events))
 
-        try:
-            started = time.perf_counter()
-            seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
-            total = sum(s[1][2] for s in seeded)
-            common.log(f"seeded {total:,} events in {time.perf_counter() - started:.1f} s")
-        finally:
-            await store.close()
-        # As autovacuum would have done by the time a conversation is this long (and
-        # it may be off on the server): statistics, visibility map, hint bits; so
-        # neither the measurements nor the cold reads pay for it.
-        await pool.execute("VACUUM (ANALYZE) events")
-    finally:
-        await pool.close()
+        started = time.perf_counter()
+        seeded = await asyncio.gather(*(seed(*plan) for plan in plans))
+        total = sum(s[1][2] for s in seeded)
+        common.log(f"seeded {total:,} events in {time.perf_counter() - started:.1f} s")
+        await pool.execute("VACUUM (ANALYZE) events")  # as autovacuum would have by now
     return dict(seeded)
+
+
+async def measure_load(
+    args: Any, url: str, admin: str, servers: list[common.Proc], workdir: Path, report: Any
+) -> None:
+    """wrk against each server alone, bare then Parley, ``--rounds`` times."""
+    parley, bare = servers
+    created = await db.create_conversations(parley.base_url, admin, args.conversations)
+    conversation_ids = [UUID(c) for c in created]
+    common.log(f"created {len(conversation_ids)} conversations through the API")
+    ids, lua = ", ".join(f'"{c}"' for c in conversation_ids), workdir / "send_message.lua"
+    template = string.Template((Path(__file__).parent / lua.name).read_text())
+    lua.write_text(template.substitute(ids=ids, token=admin, content=CONTENT))
+    for server in (bare, parley) if args.warmup > 0 else ():
+        await run_wrk(server, lua, args.warmup, 0, args)
+    for round_ in range(1, args.rounds + 1):
+        for server in (bare, parley):
+            head = (await fetchrow(url, HEAD))["head"]
+            r = await run_wrk(server, lua, args.seconds, round_, args)
+            grouped = ""
+            if server is parley:
+                await asyncio.sleep(0.5)  # the last answered appends
+                stored = await fetchrow(url, COMMITS, head)
+                r["stored_events"], r["transactions"] = stored["events"], stored["transactions"]
+                if stored["transactions"] and stored["events"]:
+                    grouped = f", {commits(r)}"
+            report["throughput"].append(r)
+            common.log(
+                f"round {round_} {server.name:>6}: {r['requests_per_s']:,.0f} req/s, p50 "
+                f"{r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non_2xx']}, server "
+                f"CPU {r['server_cpu_percent']:.0f}% ({r['server_cpu_us_per_request']:.0f} µs/"
+                f"request), machine CPU {r['machine_cpu_percent']:.0f}%{grouped}"
+            )
+    report["stored"] = await fetchrow(url, STORED, [stream_id_for(c) for c in conversation_ids])
+
+
+async def send(client: httpx.AsyncClient, failures: list[str], conversation_id: UUID) -> float:
+    """The milliseconds of one SendMessage; a failure's status and text into ``failures``."""
+    body = {"conversation_id": str(conversation_id), "content": CONTENT}
+    started = time.perf_counter()
+    response = await client.post("/api/messages", json=body)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 201:
+        failures.append(f"{response.status_code} {response.text[:200]}")
+    return elapsed
+
+
+async def measure_length(args: Any, secret: str, base_url: str, seeded: Any, report: Any) -> None:
+    """Sequential sends, alternating between a long and a short conversation."""
+    admin = common.token(secret, STAFF_ID)
+    plans = [("realistic", "admin", admin, "long", "short", True)]
+    if args.worst_messages > 0:
+        worst_client = common.token(secret, "c-worst", "client", client_id="c-worst")
+        plans.append(("worst case", "client", worst_client, "worst", "worst-short", True))
+        plans.append(("worst case", "admin", admin, "worst", "worst-short", False))
+    for name, sender, jwt, long_label, short_label, cold in plans:
+        pair = {"long": seeded[long_label], "short": seeded[short_label]}
+        failures, first = list[str](), dict[str, float]()
+        timings: dict[str, list[float]] = {"long": [], "short": []}
+        headers = {"Authorization": f"Bearer {jwt}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=600) as client:
+            await client.get("/health/live")  # open the connection first
+            for side, (conversation_id, _, _) in pair.items():
+                first[side] = await send(client, failures, conversation_id)
+            for _ in range(args.requests):
+                for side, (conversation_id, _, _) in pair.items():
+                    timings[side].append(await send(client, failures, conversation_id))
+        if failures:
+            common.log(f"  {len(failures)} requests failed, e.g. {failures[0]}")
+        r = {"name": name, "sender": sender, "first_is_cold": cold, "requests_each": args.requests}
+        for side, (_, described, events) in pair.items():
+            r |= {f"{side}_label": described, f"{side}_events": events}
+            r |= {f"first_{side}_ms": first[side]}
+            r |= {f"{side}_p{q}_ms": common.percentile(timings[side], q) for q in (50, 99)}
+        r |= {"ratio_p50": r["long_p50_ms"] / r["short_p50_ms"], "non_201": len(failures)}
+        report["length"].append(r)
+        common.log(
+            f"{name}, as {sender}: first {first['long']:,.1f} / {first['short']:,.1f} ms, p50 "
+            f"{r['long_p50_ms']:.2f} / {r['short_p50_ms']:.2f} ms (ratio {r['ratio_p50']:.2f})"
+        )

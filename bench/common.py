@@ -1,5 +1,4 @@
-"""What every benchmark shares: options, runs, figures, tables, machine facts,
-processes, tokens and throwaway databases."""
+"""What every benchmark shares: options, runs, figures, tables, machine facts, processes."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,12 +31,10 @@ CONTENT = (  # 200 characters: a typical customer message
     "still says 'label created' after five days. Could you check with the courier "
     "and tell me when they will arrive? Thanks, Jo!"
 )
-URLS = {
-    "database": "postgresql://postgres@127.0.0.1:5432/postgres",
-    "nats": "nats://127.0.0.1:4222",
-}
+URLS = dict(database="postgresql://postgres@127.0.0.1:5432/postgres", nats="nats://127.0.0.1:4222")
 T = TypeVar("T")
 Checks = list[tuple[str, str, bool]]  # (target, measured, met)
+Report = dict[str, Any]  # what a run measured, as its --json prints it
 Option = tuple[str, Callable[[str], Any], Any, str]  # name, type, default, help
 Render = Callable[[Any], str]
 Targets = Callable[[Any], Checks]
@@ -95,22 +91,16 @@ def emit(
         return 130
     if args.json:
         checks = [{"target": t, key: m, "met": ok} for t, m, ok in targets(report)]
-        data = report if isinstance(report, dict) else asdict(report)  # bench.inbox: a dataclass
-        print(json.dumps({**data, **extra, "targets": checks}, indent=2, default=str))
+        print(json.dumps({**report, **extra, "targets": checks}, indent=2, default=str))
     else:
         print(render(report))
     return 0
 
 
-# -- figures and tables ---------------------------------------------------------------------
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); NaN for no values."""
     ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return float(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)])
+    return float(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]) if ordered else math.nan
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
@@ -120,8 +110,7 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """First column left-aligned, the others right."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
+    widths, lines = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))], []
     for cells in [header, *rows]:
         padded = [c.rjust(w) for c, w in zip(cells, widths, strict=True)]
         padded[0] = cells[0].ljust(widths[0])
@@ -145,21 +134,11 @@ def targets_lines(title: str, checks: Checks) -> list[str]:
     return lines + [f"  {'met   ' if ok else 'MISSED'}  {t}: {m}" for t, m, ok in checks]
 
 
-# -- the machine ------------------------------------------------------------------------------
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def command_line() -> str:
-    return shlex.join(sys.orig_argv)
-
-
 def facts() -> dict[str, Any]:
     """What every report starts with: when, how invoked, which Python, how many CPUs."""
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     python, cpus = platform.python_version(), os.cpu_count()
-    return {"date": now_utc(), "command": command_line(), "python": python, "cpus": cpus}
+    return {"date": date, "command": shlex.join(sys.orig_argv), "python": python, "cpus": cpus}
 
 
 def load_average() -> list[float]:
@@ -185,19 +164,20 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's busy and total CPU time so far, in clock ticks (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(values[:8]) - values[3] - values[4], sum(values[:8])  # less idle, iowait
+
+
 @contextlib.contextmanager
 def machine_busy(into: dict[str, float], part: str) -> Iterator[None]:
-    """Record the machine's CPU use (100% = every core, /proc/stat) during a part."""
-
-    def busy_and_total() -> tuple[int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return sum(values[:8]) - values[3] - values[4], sum(values[:8])  # less idle, iowait
-
-    busy0, total0 = busy_and_total()
+    """Record the machine's CPU use (100% = every core) during a part."""
+    busy0, total0 = cpu_ticks()
     try:
         yield
     finally:
-        busy1, total1 = busy_and_total()
+        busy1, total1 = cpu_ticks()
         if total1 > total0:
             into[part] = round(100 * (busy1 - busy0) / (total1 - total0), 1)
 
@@ -213,9 +193,6 @@ def token(secret: str, sub: str, role: str = "admin", **claims: str) -> str:
     return issue_token(secret, sub=sub, role=role, ttl=timedelta(hours=2), now=now, **claims)
 
 
-# -- processes --------------------------------------------------------------------------------
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -223,8 +200,7 @@ def free_port() -> int:
 
 
 class Proc(subprocess.Popen[bytes]):
-    """A process this script started, in a session of its own (Ctrl-C reaches us only;
-    we stop it), its output in a log file of its own."""
+    """A process of ours in a session of its own (Ctrl-C reaches us only), logging to a file."""
 
     def __init__(self, name: str, command: Sequence[str], env: Any, workdir: Path, port: int = 0):
         self.name, self.log_path, self.port = name, workdir / f"{name}.log", port
@@ -254,8 +230,7 @@ def start_module(name: str, module: str, args: Sequence[str], workdir: Path, env
 
 @contextlib.contextmanager
 def stopping(procs: list[Proc]) -> Iterator[list[Proc]]:
-    """Stop every process put in ``procs``, last first, on the way out; on an error,
-    show the log of those that failed."""
+    """Stop the processes put in ``procs``, last first; on an error, show the failed ones' logs."""
     try:
         yield procs
     except BaseException:

@@ -1,12 +1,10 @@
-"""Throwaway databases and JetStream streams, dropped at the end whatever happens
-(an error, Ctrl-C), the events the benchmarks write straight to a store, and
-conversations created through the API."""
+"""Throwaway databases and streams, events written straight to a store, API conversations."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,34 +17,47 @@ from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 
 from bench.common import log
-from events.catalogue import (
-    Channel,
-    Client,
-    ConversationStarted,
-    MessageSent,
-    Priority,
-    Side,
-    Status,
-)
+from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
 from events.jetstream.relay import Topology
 from events.postgres.migrate import apply_migrations
+from events.postgres.store import PostgresEventStore as Store
+from events.postgres.store import create_pool
+
+STAFF_ID = "alice"
 
 
-def started(conversation_id: UUID, client_id: str, name: str) -> ConversationStarted:
-    facts: dict[str, Any] = {"channel": Channel.WEB, "priority": Priority.MEDIUM}
-    facts["status"] = Status.ACTIVE
-    client = Client(id=client_id, name=name)
-    return ConversationStarted(conversation_id=conversation_id, client=client, **facts)
+def started(cid: UUID, client_id: str, name: str, **facts: Any) -> ev.ConversationStarted:
+    facts = {"channel": ev.Channel.WEB, "priority": ev.Priority.MEDIUM, **facts}
+    client, facts["status"] = ev.Client(id=client_id, name=name), ev.Status.ACTIVE
+    return ev.ConversationStarted(conversation_id=cid, client=client, **facts)
 
 
-def sent(conversation_id: UUID, seq: int, side: Side, sender_id: str, content: str) -> MessageSent:
+def sent(conversation_id: UUID, seq: int, side: ev.Side, sender_id: str, content: str) -> Any:
     ids: dict[str, Any] = {"conversation_id": conversation_id, "message_id": uuid4()}
-    return MessageSent(**ids, seq=seq, sender=side, sender_id=sender_id, content=content)
+    return ev.MessageSent(**ids, seq=seq, sender=side, sender_id=sender_id, content=content)
 
 
 def new(data: Any, metadata: Metadata) -> NewEvent:
     return NewEvent(event_id=uuid4(), data=data, metadata=metadata)
+
+
+def conversation(
+    cid: UUID, client_id: str, name: str, messages: int, content: str, reads_every: int | None = 0
+) -> Iterator[NewEvent]:
+    """ConversationStarted, then ``messages`` messages, the client's (odd seqs) and staff's
+    (even seqs) in turn; with ``reads_every``, both sides read all after every that many;
+    with ``reads_every=None``, every message is the client's, unread."""
+    client = (ev.Side.CLIENT, client_id, Metadata(actor_id=client_id, actor_role="client"))
+    staff = (ev.Side.ADMIN, STAFF_ID, Metadata(actor_id=STAFF_ID, actor_role="admin"))
+    yield new(started(cid, client_id, name), staff[2])
+    for seq in range(1, messages + 1):
+        side, sender_id, meta = client if reads_every is None or seq % 2 else staff
+        yield new(sent(cid, seq, side, sender_id, content), meta)
+        if reads_every and seq % reads_every == 0:
+            for reader, reader_id, m in (staff, client):
+                read: dict[str, Any] = {"reader": reader, "reader_id": reader_id, "up_to_seq": seq}
+                yield new(ev.MessagesRead(conversation_id=cid, **read), m)
 
 
 def with_database(url: str, database: str, **params: str) -> str:
@@ -64,8 +75,7 @@ def quote(identifier: str) -> str:
 async def throwaway_database(
     admin_url: str, prefix: str, migrations: Sequence[Path] = ()
 ) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """A new database ``<prefix>_<hex>`` with ``migrations`` applied (its URL, and the
-    server facts a report prints), dropped on the way out whatever happens."""
+    """A new database ``<prefix>_<hex>``, migrated: its URL and server facts; dropped at the end."""
     name = f"{prefix}_{uuid4().hex[:8]}"
     try:
         conn = await asyncpg.connect(admin_url, timeout=10)
@@ -88,6 +98,18 @@ async def throwaway_database(
         await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
         await conn.close()
         log(f"database {name} dropped")
+
+
+@contextlib.asynccontextmanager
+async def event_store(url: str, min_size: int, max_size: int) -> AsyncIterator[tuple[Any, Store]]:
+    """A pool on ``url`` and Parley's event store on it, both closed on the way out."""
+    pool = await create_pool(url, min_size=min_size, max_size=max_size)
+    store = Store(pool)
+    try:
+        yield pool, store
+    finally:
+        await store.close()
+        await pool.close()
 
 
 async def create_conversations(base_url: str, jwt: str, count: int) -> list[str]:

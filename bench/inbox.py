@@ -1,11 +1,4 @@
-"""Inbox pages (issue 16's filters and sorts) against the plain page on one
-read model (docs/BENCHMARKS.md, "Inbox pages"): conversations started in
-teams with a client message, a share assigned; read models rebuilt; pages read
-through ``read_api.inbox_queries.list_conversations`` (the HTTP endpoint's
-SQL), variants interleaved, first pages and ``--depth`` pages in.
-
-    .venv/bin/python -m bench.inbox [--conversations 100000] [--json]
-"""
+"""Inbox pages: issue 16's filters and sorts against the plain page (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -19,33 +12,30 @@ import asyncio
 import itertools
 import statistics
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
 
 from bench import common
-from bench.databases import throwaway_database
+from bench import databases as db
 from commands.model import stream_id_for
 from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
-from events.postgres.store import PostgresEventStore, create_pool
+from events.postgres.store import PostgresEventStore
 from projections import READ_MODEL_MIGRATIONS
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from projections.staff import StaffProjection
 from read_api.inbox_queries import UNASSIGNED, InboxFilter, Sort, list_conversations
 
-OPTIONS: list[common.Option] = [
-    ("conversations", int, 100_000, "conversations in the read model"),
-    ("agents", int, 20, "agents sharing the assigned conversations"),
-    ("assigned", float, 0.6, "share of conversations assigned to an agent"),
-    ("requests", int, 200, "pages read per variant and round"),
-    ("rounds", int, 3, "rounds (median of the rounds' p50)"),
-    ("depth", int, 20, "deep pages: this many pages in"),
-]
+OPTIONS: list[common.Option] = [("conversations", int, 100_000, "conversations in the read model")]
+OPTIONS += [("agents", int, 20, "agents sharing the assigned conversations")]
+OPTIONS += [("assigned", float, 0.6, "share of conversations assigned to an agent")]
+OPTIONS += [("requests", int, 200, "pages read per variant and round")]
+OPTIONS += [("rounds", int, 3, "rounds (median of the rounds' p50)")]
+OPTIONS += [("depth", int, 20, "deep pages: this many pages in")]
 ME = "agent-0"
 VARIANTS: dict[str, tuple[InboxFilter, Sort]] = {
     "plain": (InboxFilter(), Sort.LAST_MESSAGE),
@@ -56,17 +46,6 @@ VARIANTS: dict[str, tuple[InboxFilter, Sort]] = {
     "sort=priority": (InboxFilter(), Sort.PRIORITY),
     "sort=waiting": (InboxFilter(), Sort.WAITING),
 }
-
-
-@dataclass
-class Report:
-    date: str
-    command: str
-    settings: dict[str, Any]
-    fill_seconds: float = 0.0
-    rebuild_seconds: float = 0.0
-    p50_ms: dict[str, list[float]] = field(default_factory=dict)  # "variant/page": per round
-    p99_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 async def fill(store: PostgresEventStore, args: Any) -> None:
@@ -82,22 +61,12 @@ async def fill(store: PostgresEventStore, args: Any) -> None:
 
     async def conversation(n: int) -> None:
         cid, team, client = uuid4(), f"team-{n % 4}", f"client-{n}"
-        events: list[ev.AnyEvent] = [
-            ev.ConversationStarted(
-                conversation_id=cid, client=ev.Client(id=client, name=f"Client {n}"),
-                channel=ev.Channel.WEB, priority=next(priorities), status=ev.Status.ACTIVE,
-                team_id=team,
-            ),
-            ev.MessageSent(
-                conversation_id=cid, message_id=uuid4(), seq=1, sender=ev.Side.CLIENT,
-                sender_id=client, content=common.CONTENT,
-            ),
-        ]  # fmt: skip
+        opened = db.started(cid, client, f"Client {n}", priority=next(priorities), team_id=team)
+        events = [opened, db.sent(cid, 1, ev.Side.CLIENT, client, common.CONTENT)]
         if (n % 1000) < args.assigned * 1000:
             agent = f"agent-{n % args.agents}"
             events.append(ev.ConversationAssigned(conversation_id=cid, agent_id=agent, by="admin"))
-        batch = [NewEvent(event_id=uuid4(), data=e, metadata=meta) for e in events]
-        await store.append(stream_id_for(cid), batch, 0)
+        await store.append(stream_id_for(cid), [db.new(e, meta) for e in events], 0)
 
     for first in range(0, args.conversations, 500):
         last = min(args.conversations, first + 500)
@@ -110,7 +79,7 @@ async def page(pool: asyncpg.Pool, variant: str, cursor: str | None) -> str | No
     return found.next_cursor
 
 
-async def measure(pool: asyncpg.Pool, args: Any, report: Report) -> None:
+async def measure(pool: asyncpg.Pool, args: Any, report: common.Report) -> None:
     cursors: dict[str, str | None] = dict.fromkeys(VARIANTS)
     for name, _ in itertools.product(VARIANTS, range(args.depth)):
         cursors[name] = await page(pool, name, cursors[name])
@@ -122,60 +91,58 @@ async def measure(pool: asyncpg.Pool, args: Any, report: Report) -> None:
                     started = time.perf_counter()
                     await page(pool, name, cursor)
                     times.append((time.perf_counter() - started) * 1000)
-                key = f"{name}/{where}"
-                report.p50_ms.setdefault(key, []).append(round(common.percentile(times, 50), 3))
-                report.p99_ms.setdefault(key, []).append(round(common.percentile(times, 99), 3))
-        common.log(f"round {r + 1}: plain first page p50 {report.p50_ms['plain/first'][-1]} ms")
+                for q in (50, 99):
+                    figures = report[f"p{q}_ms"].setdefault(f"{name}/{where}", [])
+                    figures.append(round(common.percentile(times, q), 3))
+        common.log(f"round {r + 1}: plain first page p50 {report['p50_ms']['plain/first'][-1]} ms")
 
 
-async def run(args: Any) -> Report:
+async def run(args: Any) -> common.Report:
     settings = {k: v for k, v in vars(args).items() if k not in ("json", "database_url")}
-    report = Report(date=common.now_utc(), command=common.command_line(), settings=settings)
+    facts = common.facts()
+    report = {"date": facts["date"], "command": facts["command"], "settings": settings}
+    report |= {"fill_seconds": 0.0, "rebuild_seconds": 0.0, "p50_ms": {}, "p99_ms": {}}
     migrations = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
-    async with throwaway_database(args.database_url, "bench_inbox", migrations) as (url, _):
-        pool = await create_pool(url, min_size=2, max_size=8)
-        store = PostgresEventStore(pool)
-        try:
-            started = time.perf_counter()
-            await fill(store, args)
-            report.fill_seconds, started = (
-                round(time.perf_counter() - started, 1),
-                time.perf_counter(),
-            )
-            for projection in (StaffProjection(), InboxProjection()):
-                await rebuild(pool, store, projection)
-            await pool.execute("ANALYZE conversations")
-            report.rebuild_seconds = round(time.perf_counter() - started, 1)
-            common.log(f"filled in {report.fill_seconds} s, rebuilt in {report.rebuild_seconds} s")
-            await measure(pool, args, report)
-        finally:
-            await store.close()
-            await pool.close()
+    async with (
+        db.throwaway_database(args.database_url, "bench_inbox", migrations) as (url, _),
+        db.event_store(url, 2, 8) as (pool, store),
+    ):
+        started = time.perf_counter()
+        await fill(store, args)
+        filled = time.perf_counter()
+        for projection in (StaffProjection(), InboxProjection()):
+            await rebuild(pool, store, projection)
+        await pool.execute("ANALYZE conversations")
+        report["fill_seconds"] = round(filled - started, 1)
+        report["rebuild_seconds"] = round(time.perf_counter() - filled, 1)
+        common.log("filled in {fill_seconds} s, rebuilt in {rebuild_seconds} s".format(**report))
+        await measure(pool, args, report)
     return report
 
 
-def ratio(report: Report, key: str) -> float:
-    plain = statistics.median(report.p50_ms[f"plain/{key.split('/')[1]}"])
-    return statistics.median(report.p50_ms[key]) / plain
+def ratio(report: common.Report, key: str) -> float:
+    plain = statistics.median(report["p50_ms"][f"plain/{key.split('/')[1]}"])
+    return float(statistics.median(report["p50_ms"][key]) / plain)
 
 
-def targets(report: Report) -> common.Checks:
-    keys = [k for k in report.p50_ms if k.split("/")[0] in ("assignee=me", "unassigned")]
+def targets(report: common.Report) -> common.Checks:
+    keys = [k for k in report["p50_ms"] if k.split("/")[0] in ("assignee=me", "unassigned")]
     return [(f"{k} p50 within 2x the plain page", f"{ratio(report, k):.2f}x", ratio(report, k) <= 2)
             for k in keys]  # fmt: skip
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
+    s, p50, p99 = report["settings"], report["p50_ms"], report["p99_ms"]
     rows = [
-        [key, f"{statistics.median(report.p50_ms[key]):.2f}",
-         f"{statistics.median(report.p99_ms[key]):.2f}", f"{ratio(report, key):.2f}x"]
-        for key in report.p50_ms
+        [key, f"{statistics.median(p50[key]):.2f}", f"{statistics.median(p99[key]):.2f}",
+         f"{ratio(report, key):.2f}x"]
+        for key in p50
     ]  # fmt: skip
     lines = [
-        f"# Inbox pages, {report.date}", f"`{report.command}`", "",
-        f"{report.settings['conversations']:,} conversations (filled in {report.fill_seconds} s,"
-        f" read models rebuilt in {report.rebuild_seconds} s); median of"
-        f" {report.settings['rounds']} rounds of {report.settings['requests']} pages each", "",
+        f"# Inbox pages, {report['date']}", f"`{report['command']}`", "",
+        f"{s['conversations']:,} conversations (filled in {report['fill_seconds']} s, read"
+        f" models rebuilt in {report['rebuild_seconds']} s); median of {s['rounds']} rounds"
+        f" of {s['requests']} pages each", "",
         *common.markdown_table(["page", "p50 ms", "p99 ms", "p50 vs plain"], rows), "",
         *common.targets_lines("Targets (issue 16)", targets(report)),
         f"load average at the end: {common.load_average()}",

@@ -1,12 +1,4 @@
-"""The read side: relay throughput next to raw JetStream publishing, rebuild
-throughput, and live projection lag under a steady command load (what is
-measured: docs/BENCHMARKS.md, "Relay and projections").
-
-Run from the repository root (either form works)::
-
-    .venv/bin/python -m bench.projections [--json]
-    .venv/bin/python bench/projections.py --parts relay,rebuild
-"""
+"""The read side: relay vs raw JetStream publishing, rebuild, live lag (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -17,14 +9,9 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import statistics
-from collections.abc import Sequence
-from typing import Any
 
 from bench import common
-from bench.projections_relay import RAW_VARIANTS, REFERENCE_VARIANT
-from bench.projections_run import run
-
-Report = dict[str, Any]
+from bench.projections_run import RAW_VARIANTS, REFERENCE_VARIANT, run
 
 LIVE_ROWS = {
     "lag_both": "commit -> inbox AND timeline",
@@ -36,20 +23,26 @@ LIVE_ROWS = {
     "loop_delay": "this loop's delay (10 ms ticker)",
 }
 QUANTILES = ("p50", "p90", "p99", "max")
-OPTIONS: list[common.Option] = [
-    ("events", int, 50_000, "(a) events to relay"),
-    ("rebuild-events", int, 200_000, "(b) events in the log to rebuild"),
-    ("rounds", int, 3, "(a) relay + raw rounds (median)"),
-    ("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {','.join(RAW_VARIANTS)}"),
-    ("rate", float, 500.0, "(c) commands per second"),
-    ("seconds", float, 20.0, "(c) measured seconds"),
-    ("warmup", float, 3.0, "(c) unmeasured seconds"),
-    ("conversations", int, 100, "(c) conversations"),
-    ("parts", common.csv(str), ["relay", "rebuild", "live"], "from relay,rebuild,live"),
+LIVE_HEADING = (  # two lines
+    "(c) live lag: SendMessage via CommandHandler at {rate_target:g}/s (achieved "
+    "{rate_achieved:,.1f}/s) over {conversations} conversations for {seconds:g} s; workers: "
+    "{workers}\n    lag = NOTIFY of the checkpoint commit reaching the command's position, "
+    "received here - handle() returned"
+)
+OPTIONS: list[common.Option] = [("events", int, 50_000, "(a) events to relay")]
+OPTIONS += [("rebuild-events", int, 200_000, "(b) events in the log to rebuild")]
+OPTIONS += [("rounds", int, 3, "(a) relay + raw rounds (median)")]
+OPTIONS += [
+    ("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {','.join(RAW_VARIANTS)}")
 ]
+OPTIONS += [("rate", float, 500.0, "(c) commands per second")]
+OPTIONS += [("seconds", float, 20.0, "(c) measured seconds")]
+OPTIONS += [("warmup", float, 3.0, "(c) unmeasured seconds")]
+OPTIONS += [("conversations", int, 100, "(c) conversations")]
+OPTIONS += [("parts", common.csv(str), ["relay", "rebuild", "live"], "from relay,rebuild,live")]
 
 
-def targets(report: Report) -> common.Checks:
+def targets(report: common.Report) -> common.Checks:
     out: common.Checks = []
     if relay := report["relay"]:
         share = statistics.median(r["relay_share"] for r in relay)
@@ -65,7 +58,7 @@ def targets(report: Report) -> common.Checks:
     return out
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     pg, v, relay, fill = report["postgresql"], report["versions"], report["relay"], report["fill"]
     lines = [
         "Read side: relay vs raw JetStream publishing, rebuild, live projection lag",
@@ -81,12 +74,8 @@ def render(report: Report) -> str:
         f"{fill.get('events_per_s', 0):,.0f} events/s (100-event appends, concurrent)",
     ]
     if relay:
-        lines += [
-            "",
-            f"(a) {relay[0]['events']:,} events, log -> JetStream (file storage), "
-            f"events/s per round and median of {len(relay)}",
-            "",
-        ]
+        heading = f"(a) {relay[0]['events']:,} events, log -> JetStream (file storage), events/s"
+        lines += ["", f"{heading} per round and median of {len(relay)}", ""]
         rounds = {
             "relay (JetStreamRelay.run from 0)": ([r["relay_events_per_s"] for r in relay], ",.0f")
         }
@@ -110,15 +99,7 @@ def render(report: Report) -> str:
             )
         lines += common.markdown_table(["projection", "seconds", "events/s", "rows"], rows)
     if (live := report["live"]) is not None:
-        lines += [
-            "",
-            f"(c) live lag: SendMessage via CommandHandler at {live['rate_target']:g}/s "
-            f"(achieved {live['rate_achieved']:,.1f}/s) over {live['conversations']} conversations "
-            f"for {live['seconds']:g} s; workers: {live['workers']}",
-            "    lag = NOTIFY of the checkpoint commit reaching the command's position, "
-            "received here - handle() returned",
-            "",
-        ]
+        lines += ["", LIVE_HEADING.format(**live), ""]
         q = live["latency"]
         rows = [
             [label, f"{q[k]['n']:,}", *(f"{q[k][x]:.1f}" for x in QUANTILES)]
@@ -141,7 +122,7 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None) -> Any:
+def main(argv: list[str] | None = None) -> int:
     what = "Relay vs raw JetStream publishing, rebuild throughput, live lag."
     p = common.parser("bench.projections", what, OPTIONS, loop=True)
     args = p.parse_args(argv)
@@ -151,11 +132,6 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         p.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     if args.rebuild_events < 200_000:
         common.log("note: the acceptance asks for a rebuild over at least 200,000 events")
-    return args
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
     report = common.run_main(run(args), args.loop)
     return common.emit(report, render, targets, args)
 

@@ -1,5 +1,4 @@
-"""(c) live lag: commands at a steady rate, a `parley worker` beside them, and
-when each projection's checkpoint reached each command's position."""
+"""(c) live lag: steady commands, a `parley worker`, when each checkpoint reached them."""
 
 from __future__ import annotations
 
@@ -79,7 +78,7 @@ async def steady_load(
     handler: CommandHandler, conversations: Conversations, rate: float, seconds: float, k0: int
 ) -> tuple[list[Sent], float]:
     """SendMessage at ``rate`` per second for ``seconds``, open loop, numbered from ``k0``."""
-    sent, tasks = list[Sent](), set[asyncio.Task[None]]()
+    sent, tasks = list[Sent](), list[asyncio.Task[None]]()
 
     async def one(k: int, record: Sent) -> None:
         cid, client = conversations[k % len(conversations)]
@@ -99,8 +98,7 @@ async def steady_load(
         if (delay := slot - time.perf_counter()) > 0:
             await asyncio.sleep(delay)
         sent.append(record := Sent(slot=slot, issued=time.perf_counter()))
-        tasks.add(task := asyncio.create_task(one(k0 + i, record)))
-        task.add_done_callback(tasks.discard)
+        tasks.append(asyncio.create_task(one(k0 + i, record)))
     elapsed = time.perf_counter() - start
     await asyncio.gather(*tasks)
     return sent, elapsed
@@ -117,28 +115,23 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float, what: 
 async def part_live(
     args: Any, url: str, pool: asyncpg.Pool, store: PostgresEventStore, streams: Streams
 ) -> dict[str, Any]:
-    topology = streams.topology("live")
-    head = await store.head_position()
+    topology, head = streams.topology("live"), await store.head_position()
     async with pool.acquire() as conn:
         for name in NAMES:
             if await checkpoints.load(conn, name) < head:  # the prefilled log is done with
                 await checkpoints.save(conn, name, head)
         await conn.execute(NOTIFY_TRIGGER)
-    reached = Reached()
-    listener = await asyncpg.connect(url)
+    reached, listener = Reached(), await asyncpg.connect(url)
     await listener.add_listener("bench_checkpoints", reached.on_notify)
-    # `python -m parley worker`: the relay and both projections, as deployed
     env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_NATS_URL": args.nats_url}
     env["PARLEY_NATS_PREFIX"] = topology.prefix
     workdir = tempfile.TemporaryDirectory(prefix="bench-projections-")
-    worker = common.Proc(
-        "worker", [sys.executable, "-m", "parley", "worker"], env, Path(workdir.name)
-    )
+    command = [sys.executable, "-m", "parley", "worker"]  # relay and projections, as deployed
+    worker = common.Proc("worker", command, env, Path(workdir.name))
 
     def alive() -> None:
         if worker.poll() is not None:
-            code = worker.returncode
-            raise RuntimeError(f"parley worker exited with {code}:\n{worker.tail()}")
+            raise RuntimeError(f"parley worker exited with {worker.returncode}:\n{worker.tail()}")
 
     async def ready() -> bool:
         alive()
@@ -153,11 +146,10 @@ async def part_live(
         handler = CommandHandler(store)
         conversations: Conversations = []
         for k in range(args.conversations):
-            command = StartConversation(
-                client=Client(id=f"live-client-{k}", name=f"Live {k}"), channel=Channel.WEB
-            )
-            result = await handler.handle(command, STAFF)
-            conversations.append((result.conversation_id, command.client.id))
+            client = Client(id=f"live-client-{k}", name=f"Live {k}")
+            opening = StartConversation(client=client, channel=Channel.WEB)
+            result = await handler.handle(opening, STAFF)
+            conversations.append((result.conversation_id, client.id))
         common.log(f"  {len(conversations)} conversations started; warming up {args.warmup:g} s")
         await steady_load(handler, conversations, args.rate, args.warmup, 0)
         delays: list[float] = []
@@ -191,22 +183,16 @@ async def part_live(
     lags: dict[str, list[float]] = {n: [] for n in (*NAMES, "both")}
     for s in ok:
         times = {n: reached.first_time(n, s.position) for n in NAMES}
+        if times["inbox"] is not None and times["timeline"] is not None:
+            times["both"] = max(times["inbox"], times["timeline"])
         for n, t in times.items():
             if t is not None:
                 lags[n].append(max(0.0, t - s.committed))
-        if times["inbox"] is not None and times["timeline"] is not None:
-            lags["both"].append(max(0.0, max(times["inbox"], times["timeline"]) - s.committed))
-    # ms, by the names of projections.LIVE_ROWS: ``schedule_slip``, how late each command
-    # was issued against its slot; ``loop_delay``, overshoot of a 10 ms sleep in this
-    # process's loop (measurement noise)
     samples = {f"lag_{n}": lags[n] for n in ("both", "inbox", "timeline", "relay")}
     samples["command_latency"] = [s.committed - s.issued for s in ok]
     samples["schedule_slip"] = [s.issued - s.slot for s in sent]
     samples["loop_delay"] = delays
-    live: dict[str, Any] = {
-        "workers": "subprocess: python -m parley worker",
-        "rate_target": args.rate,
-    }
+    live = {"workers": "subprocess: python -m parley worker", "rate_target": args.rate}
     live |= {"rate_achieved": round(len(sent) / elapsed, 1), "seconds": round(elapsed, 2)}
     live |= {"conversations": len(conversations), "commands": len(sent)}
     live |= {"failed_commands": len(sent) - len(ok), "not_reached": len(ok) - len(lags["both"])}

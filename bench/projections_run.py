@@ -1,26 +1,29 @@
-"""One run of bench.projections: fill the log, then the parts asked for."""
+"""One run of bench.projections: fill the log, (a) relay vs raw publishing, (b) rebuild."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
+from collections.abc import Awaitable, Sequence
 from importlib.metadata import version
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from bench import common
 from bench import databases as db
-from bench.databases import throwaway_database, throwaway_streams
 from bench.projections_live import part_live
-from bench.projections_relay import part_relay
 from commands.model import stream_id_for
-from events import catalogue as ev
-from events.envelope import Metadata
+from events.envelope import RecordedEvent
+from events.jetstream.relay import JetStreamRelay, Topology, ensure_stream
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS
-from events.postgres.store import PostgresEventStore, create_pool
+from events.postgres.store import PostgresEventStore
 from projections import READ_MODEL_MIGRATIONS
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
@@ -28,34 +31,131 @@ from projections.timeline import TimelineProjection
 
 NOT_SETTINGS = ("json", "loop", "database_url", "nats_url")
 MIGRATIONS = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]  # as `parley migrate` applies them
+RAW_VARIANTS = ("gather500", "publish_async", "window500")
+REFERENCE_VARIANT = "gather500"
+Envelope = tuple[str, bytes, str]  # subject, payload, Nats-Msg-Id
+_encode = msgspec.json.Encoder().encode  # what events.jetstream.relay encodes envelopes with
 
 
 async def fill(store: PostgresEventStore, events: int) -> float:
-    """Append ``events`` events over new conversations (100 per 50,000 events): each a
-    ConversationStarted then MessageSent in 100-event appends, every conversation
-    appending concurrently (so appends group-commit). Returns events/s."""
+    """Append ``events`` events, 100 at a time over concurrent conversations: events/s."""
     conversations = max(1, events * 100 // 50_000)
     base, extra = divmod(events, conversations)
 
     async def conversation(size: int) -> None:
         cid = uuid4()
         client, stream = f"client-{cid.hex[:8]}", stream_id_for(cid)
-        admin = Metadata(actor_id="alice", actor_role="admin")
-        opened = db.started(cid, client, f"Bulk {cid.hex[:4]}")
-        await store.append(stream, [db.new(opened, admin)], 0)
+        events = db.conversation(cid, client, f"Bulk {cid.hex[:4]}", size - 1, common.CONTENT)
+        await store.append(stream, [next(events)], 0)
         for first in range(1, size, 100):
-            batch = []
-            for seq in range(first, min(size - 1, first + 99) + 1):
-                side = ev.Side.CLIENT if seq % 2 else ev.Side.ADMIN
-                sender_id = client if side is ev.Side.CLIENT else "alice"
-                meta = Metadata(actor_id=sender_id, actor_role=str(side))
-                batch.append(db.new(db.sent(cid, seq, side, sender_id, common.CONTENT), meta))
-            await store.append(stream, batch, expected_version=first)
+            await store.append(stream, list(itertools.islice(events, 100)), expected_version=first)
 
     started = time.perf_counter()
     sizes = [base + (1 if k < extra else 0) for k in range(conversations)]
     await asyncio.gather(*(conversation(size) for size in sizes if size > 0))
     return events / (time.perf_counter() - started)
+
+
+async def run_relay(
+    store: PostgresEventStore, pool: asyncpg.Pool, nc: NATS, topology: Topology, head: int
+) -> float:
+    """Seconds for a relay starting at position 0 to publish (and checkpoint) ``head``."""
+    await pool.execute("DELETE FROM checkpoints WHERE name = 'relay'")
+    relay, stop = JetStreamRelay(store, pool, nc, topology), asyncio.Event()
+    started, task = time.perf_counter(), asyncio.create_task(relay.run(stop))
+    try:
+        while relay.position < head:
+            if task.done():
+                task.result()
+                raise RuntimeError(f"the relay stopped at position {relay.position}")
+            await asyncio.sleep(0.002)
+        return time.perf_counter() - started
+    finally:
+        stop.set()
+        await task
+
+
+async def raw_window(nc: NATS, stream: str, msgs: Sequence[Envelope], window: int = 500) -> None:
+    """Plain ``nc.publish`` with a reply subject, at most ``window`` unacknowledged."""
+    inbox, room = nc.new_inbox(), asyncio.Semaphore(window)
+    done, acked, errors = asyncio.get_running_loop().create_future(), 0, list[bytes]()
+
+    async def on_ack(msg: Msg) -> None:
+        nonlocal acked
+        if b'"error"' in msg.data:
+            errors.append(msg.data)
+        acked += 1
+        room.release()
+        if acked == len(msgs) and not done.done():
+            done.set_result(None)
+
+    sub = await nc.subscribe(f"{inbox}.*", cb=on_ack)
+    try:
+        for i, (subject, payload, msg_id) in enumerate(msgs):
+            await room.acquire()
+            headers = {"Nats-Msg-Id": msg_id, "Nats-Expected-Stream": stream}
+            await nc.publish(subject, payload, reply=f"{inbox}.{i}", headers=headers)
+        await asyncio.wait_for(done, 60)
+    finally:
+        await sub.unsubscribe()
+    if errors:
+        raise RuntimeError(f"{len(errors)} publishes refused, e.g. {errors[0]!r}")
+
+
+async def raw_variant(variant: str, url: str, topology: Topology, msgs: list[Envelope]) -> float:
+    """Events/s of one raw variant, on a connection and a fresh stream of its own."""
+    async with db.connect_nats(url) as nc:
+        js, stream = nc.jetstream(), topology.stream
+        await ensure_stream(js, topology)
+
+        def publish(subject: str, payload: bytes, msg_id: str) -> Awaitable[Any]:
+            return js.publish(subject, payload, stream=stream, headers={"Nats-Msg-Id": msg_id})
+
+        started = time.perf_counter()
+        if variant == "gather500":
+            for i in range(0, len(msgs), 500):
+                await asyncio.gather(*(publish(*msg) for msg in msgs[i : i + 500]))
+        elif variant == "publish_async":
+            futures = [
+                await js.publish_async(s, p, stream=stream, headers={"Nats-Msg-Id": m})
+                for s, p, m in msgs
+            ]
+            await asyncio.gather(*futures)
+        else:
+            await raw_window(nc, stream, msgs)
+        return len(msgs) / (time.perf_counter() - started)
+
+
+async def part_relay(
+    args: Any, pool: asyncpg.Pool, store: PostgresEventStore, streams: db.Streams
+) -> list[dict[str, Any]]:
+    head = await store.head_position()
+    events: list[RecordedEvent] = []
+    while len(events) < head and (page := await store.read_all(after=len(events), limit=5000)):
+        events.extend(page)
+    assert len(events) == head and events[-1].global_position == head
+    rounds = []
+    for r in range(1, args.rounds + 1):
+        topology = streams.topology(f"r{r}")
+        async with db.connect_nats(args.nats_url) as nc:
+            seconds = await run_relay(store, pool, nc, topology, head)
+        await streams.check_and_delete(topology, head, f"relay round {r}")
+        relay = head / seconds
+        common.log(f"  round {r}: relay {relay:,.0f} events/s ({seconds:.2f} s)")
+        raw: dict[str, float] = {}
+        for k, variant in enumerate(args.raw_variants):
+            topology = streams.topology(f"r{r}raw{k}")
+            msgs = [(topology.subject(e), _encode(e), str(e.event_id)) for e in events]
+            raw[variant] = await raw_variant(variant, args.nats_url, topology, msgs)
+            await streams.check_and_delete(topology, len(msgs), variant)
+            common.log(f"  round {r}: raw {variant} {raw[variant]:,.0f} events/s")
+        reference, fastest = raw.get(REFERENCE_VARIANT, max(raw.values())), max(raw.values())
+        this: dict[str, Any] = {"round": r, "events": head, "relay_seconds": round(seconds, 3)}
+        this |= {"relay_events_per_s": round(relay, 1)}
+        this |= {"raw_events_per_s": {k: round(v, 1) for k, v in raw.items()}}
+        this |= {"relay_share": round(relay / reference, 3)}  # relay / the reference variant
+        rounds.append(this | {"relay_share_of_fastest": round(relay / fastest, 3)})
+    return rounds
 
 
 async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[dict[str, Any]]:
@@ -80,11 +180,11 @@ async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[di
 
 
 async def run(args: Any) -> dict[str, Any]:
-    began, parts = time.perf_counter(), set(args.parts)
-    prefix = f"benchproj{secrets.token_hex(3)}"
+    began, parts, prefix = time.perf_counter(), set(args.parts), f"benchproj{secrets.token_hex(3)}"
     async with (
-        throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
-        throwaway_streams(args.nats_url, prefix) as streams,
+        db.throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
+        db.throwaway_streams(args.nats_url, prefix) as streams,
+        db.event_store(url, 4, 12) as (pool, store),
     ):
         report: dict[str, Any] = {**common.facts(), "load_average": common.load_average()}
         report["loop"] = args.loop
@@ -94,36 +194,28 @@ async def run(args: Any) -> dict[str, Any]:
         report["settings"] |= {"parts": sorted(parts), "nats_prefix": prefix}
         report |= {"fill": {}, "relay": [], "rebuild": [], "live": None, "machine_cpu_percent": {}}
         cpu = report["machine_cpu_percent"]
-        pool = await create_pool(url, min_size=4, max_size=12)
-        store = PostgresEventStore(pool)
-        try:
-            target = args.events if "relay" in parts else 0
-            if "rebuild" in parts or "live" in parts:
-                target = max(target, args.rebuild_events if "rebuild" in parts else 1000)
-            first = args.events if "relay" in parts else target
-            rate = round(await fill(store, first), 1)
-            report["fill"] = {"events": first, "events_per_s": rate}
-            common.log(f"log filled: {first:,} events at {rate:,.0f} events/s")
-            if "relay" in parts:
-                common.log("(a) relay vs raw JetStream publishing")
-                with common.machine_busy(cpu, "relay"):
-                    report["relay"] = await part_relay(args, pool, store, streams)
-            if target > first:
-                started = time.perf_counter()
-                await fill(store, target - first)
-                seconds = time.perf_counter() - started
-                common.log(f"log extended by {target - first:,} events in {seconds:.1f} s")
-            if "rebuild" in parts:
-                common.log(f"(b) rebuild over {await store.head_position():,} events")
-                with common.machine_busy(cpu, "rebuild"):
-                    report["rebuild"] = await part_rebuild(pool, store)
-            if "live" in parts:
-                common.log("(c) live lag, workers: a parley worker process")
-                with common.machine_busy(cpu, "live"):
-                    report["live"] = await part_live(args, url, pool, store, streams)
-        finally:
-            await store.close()
-            await pool.close()
+        target = args.events if "relay" in parts else 0
+        if "rebuild" in parts or "live" in parts:
+            target = max(target, args.rebuild_events if "rebuild" in parts else 1000)
+        first = args.events if "relay" in parts else target
+        rate = round(await fill(store, first), 1)
+        report["fill"] = {"events": first, "events_per_s": rate}
+        common.log(f"log filled: {first:,} events at {rate:,.0f} events/s")
+        if "relay" in parts:
+            common.log("(a) relay vs raw JetStream publishing")
+            with common.machine_busy(cpu, "relay"):
+                report["relay"] = await part_relay(args, pool, store, streams)
+        if (more := target - first) > 0:
+            seconds = more / await fill(store, more)
+            common.log(f"log extended by {more:,} events in {seconds:.1f} s")
+        if "rebuild" in parts:
+            common.log(f"(b) rebuild over {await store.head_position():,} events")
+            with common.machine_busy(cpu, "rebuild"):
+                report["rebuild"] = await part_rebuild(pool, store)
+        if "live" in parts:
+            common.log("(c) live lag, workers: a parley worker process")
+            with common.machine_busy(cpu, "live"):
+                report["live"] = await part_live(args, url, pool, store, streams)
     report["load_average_end"] = common.load_average()
     report["total_seconds"] = round(time.perf_counter() - began, 1)
     return report

@@ -1,14 +1,5 @@
-"""The servers the benchmarks load, one process each, with the same uvicorn settings::
-
-    python -m bench.servers --port P [parley] --database-url URL --nats-url URL
-    python -m bench.servers --port P commands|ws
-
-``parley``: the real app (PARLEY_JWT_SECRET from the environment). ``commands``: a
-bare ``POST /api/messages`` validating the same ``SendMessage`` (no token, no I/O).
-``ws``: a bare broadcast: sockets on ``/ws/{conversation_id}`` get READY; ``POST
-/broadcast`` answers 202 and sends a MESSAGE_CREATED to each socket of the
-conversation, one after the other, as ``parley serve`` would serve it.
-"""
+"""The servers the benchmarks load, one process each (the app, bare commands, bare broadcast):
+``python -m bench.servers --port P [parley --database-url URL --nats-url URL|commands|ws]``."""
 
 from __future__ import annotations
 
@@ -21,7 +12,7 @@ import os
 import signal
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +28,7 @@ from ws_edge import frames
 
 UVICORN_SETTINGS: dict[str, object] = {"loop": "uvloop", "http": "httptools", "workers": 1}
 UVICORN_SETTINGS |= {"access_log": False, "log_level": "warning", "lifespan": "on"}
-# What `parley serve` runs WebSockets with (parley/server.py): no permessage-deflate,
-# no protocol pings, 10 s graceful shutdown.
+# What `parley serve` runs WebSockets with (parley/server.py), and 10 s graceful shutdown.
 WS_SETTINGS = {"ws_per_message_deflate": False, "ws_ping_interval": None, "ws_ping_timeout": None}
 groups: dict[uuid.UUID, set[WebSocket[Any, Any, Any]]] = defaultdict(set)
 positions = itertools.count(1)
@@ -48,14 +38,13 @@ background: set[asyncio.Task[None]] = set()
 class Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        # Signals are handled by run(): uvicorn's own handler re-raises the
-        # signal after stopping, which would kill us before the services close.
+        # run() handles signals: uvicorn's re-raises them before the services close
         yield
 
 
-def run(app: Callable[[], AbstractAsyncContextManager[Litestar]], port: int, **more: Any) -> None:
+def run(app: AbstractAsyncContextManager[Litestar], port: int, **more: Any) -> None:
     async def main() -> None:
-        async with app() as litestar:
+        async with app as litestar:
             settings: Any = {**UVICORN_SETTINGS, **more}
             server = Server(uvicorn.Config(litestar, host="127.0.0.1", port=port, **settings))
 
@@ -81,8 +70,7 @@ async def parley_app(database_url: str, nats_url: str) -> AsyncIterator[Litestar
     env["PARLEY_JWT_SECRET"] = os.environ.get("PARLEY_JWT_SECRET", "")
     env["PARLEY_NATS_PREFIX"] = f"cmdbench{uuid.uuid4().hex[:8]}"  # its own presence bucket
     settings = Settings.from_env(env)
-    # The app's two adapters, as `parley serve` connects them.
-    pool = await create_pool(database_url, command_timeout=5.0)
+    pool = await create_pool(database_url, command_timeout=5.0)  # as `parley serve` connects
     client = await nats.connect(nats_url, connect_timeout=5)
     try:
         yield create_app(settings, pool=pool, nats=client)
@@ -121,15 +109,13 @@ async def send_all(text: str, sockets: list[WebSocket[Any, Any, Any]]) -> None:
 
 @post("/broadcast", status_code=202)
 async def broadcast(data: JSONBody[SendMessage]) -> dict[str, int]:
-    sockets = list(groups.get(data.conversation_id, ()))
-    position = next(positions)
+    sockets, position = list(groups.get(data.conversation_id, ())), next(positions)
     sent: dict[str, Any] = {"content": data.content, "attachment": data.attachment, "seq": position}
     sent |= {"message_type": data.message_type, "client_message_id": data.client_message_id}
     sent |= {"conversation_id": data.conversation_id, "message_id": uuid.uuid4()}
     sent |= {"stream_position": position + 1, "position": position, "at": datetime.now(UTC)}
-    frame = frames.MessageCreated(**sent, sender="admin", sender_id="bench")
-    task = asyncio.create_task(send_all(frames.encode_frame(frame).decode(), sockets))
-    background.add(task)
+    frame = frames.encode_frame(frames.MessageCreated(**sent, sender="admin", sender_id="bench"))
+    background.add(task := asyncio.create_task(send_all(frame.decode(), sockets)))
     task.add_done_callback(background.discard)
     return {"sockets": len(sockets)}
 
@@ -145,11 +131,6 @@ def freeze() -> None:
     gc.freeze()
 
 
-@contextlib.asynccontextmanager
-async def bare_app(*handlers: Any, **options: Any) -> AsyncIterator[Litestar]:
-    yield Litestar(route_handlers=list(handlers), **options)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.servers")
     parser.add_argument("--port", type=int, required=True)
@@ -158,12 +139,12 @@ def main() -> None:
     parser.add_argument("--nats-url")
     args = parser.parse_args()
     if args.server == "commands":
-        run(lambda: bare_app(send_message), args.port)
+        run(contextlib.nullcontext(Litestar([send_message])), args.port)
     elif args.server == "ws":
-        app = lambda: bare_app(conversation_socket, broadcast, live, on_startup=[freeze])  # noqa: E731
-        run(app, args.port, **WS_SETTINGS, timeout_graceful_shutdown=10)
+        app = Litestar([conversation_socket, broadcast, live], on_startup=[freeze])
+        run(contextlib.nullcontext(app), args.port, **WS_SETTINGS, timeout_graceful_shutdown=10)
     elif args.database_url and args.nats_url:
-        run(lambda: parley_app(args.database_url, args.nats_url), args.port)
+        run(parley_app(args.database_url, args.nats_url), args.port)
     else:
         parser.error("parley needs --database-url and --nats-url")
 

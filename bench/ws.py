@@ -1,12 +1,4 @@
-"""The WebSocket edge: end-to-end latency, fan-out against a bare Litestar
-broadcast, and memory per idle socket (what is measured: docs/BENCHMARKS.md,
-"WebSocket edge").
-
-Run from the repository root (either form works)::
-
-    .venv/bin/python -m bench.ws [--json]
-    .venv/bin/python bench/ws.py --parts fanout --rounds 3
-"""
+"""The WebSocket edge: e2e latency, fan-out against a bare broadcast, memory per socket."""
 
 from __future__ import annotations
 
@@ -16,13 +8,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collections.abc import Sequence
 from typing import Any
 
 from bench import common
 from bench.ws_run import run
 
-Report = dict[str, Any]
 E2E_CPU = ("serve", "worker", "pg", "bench", "rest", "machine")
 FANOUT_CPU = ("serve", "worker", "pg", "bare", "client0", "client1", "rest", "machine")
 SPLIT = ("delivery", "spread", "post", "to_log", "log_to_nats", "nats_to_socket")
@@ -31,9 +21,7 @@ FANOUT_HEADER = ["server", "delivered", "deliv/s", "latency p50/p99", "spread", 
 FANOUT_HEADER += ["POST->INSERT", "INSERT->NATS", "NATS->socket", "CPU (% of one core)"]
 MEMORY_HEADER = ["server", "compression", "sockets", "RSS before", "RSS after", "per socket"]
 MEMORY_HEADER += ["after close"]
-OPTIONS: list[common.Option] = [
-    ("parts", lambda s: set(s.split(",")), "memory,e2e,fanout", "which parts")
-]
+OPTIONS: list[common.Option] = [("parts", lambda s: set(s.split(",")), "memory,e2e,fanout", "")]
 OPTIONS += [("e2e-rate", float, 200.0, ""), ("e2e-seconds", float, 15.0, "")]
 OPTIONS += [("e2e-warmup", float, 3.0, ""), ("e2e-senders", int, 200, "")]
 OPTIONS += [("fanout-sockets", int, 2000, ""), ("per-conversation", int, 100, "")]
@@ -43,7 +31,7 @@ OPTIONS += [("drain", float, 5.0, "max seconds to wait for stragglers")]
 OPTIONS += [("clients", int, 2, "client processes for (b)"), ("idle-sockets", int, 1000, "")]
 
 
-def targets(report: Report) -> common.Checks:
+def targets(report: common.Report) -> common.Checks:
     out: common.Checks = []
     if (e := report["e2e"]) is not None:
         p99 = e["latency"]["delivery"]["p99"]
@@ -71,7 +59,7 @@ def targets(report: Report) -> common.Checks:
     return out
 
 
-def cpu(usage: dict[str, float], names: Sequence[str]) -> str:
+def cpu(usage: dict[str, float], names: tuple[str, ...]) -> str:
     return " ".join(f"{n} {usage[n]:.0f}%" for n in names if n in usage)
 
 
@@ -86,11 +74,8 @@ def mib(n: int) -> str:
 def render_e2e(e: dict[str, Any]) -> list[str]:
     via = "SEND_MESSAGE frame" if e["send_via"] == "ws" else "HTTP POST /api/messages"
     q, d = e["latency"], e["latency"]["delivery"]
-    row = [
-        str(e["sent"]),
-        str(e["received"]),
-        *(f"{d[k]:.1f}" for k in ("p50", "p90", "p99", "max")),
-    ]
+    row = [str(e["sent"]), str(e["received"]), *(f"{d[k]:.1f}" for k in ("p50", "p90", "p99"))]
+    row += [f"{d['max']:.1f}"]
     lines = [
         f"(a) end-to-end: {via} -> MESSAGE_CREATED at the conversation's subscriber "
         f"socket; {e['rate']:g} msg/s for {e['seconds']:g} s, {e['senders']} conversations",
@@ -107,7 +92,7 @@ def render_e2e(e: dict[str, Any]) -> list[str]:
     return [*lines, f"p99 of each 5 s of sends: {windows} ms", ""]
 
 
-def render_fanout(report: Report) -> list[str]:
+def render_fanout(report: common.Report) -> list[str]:
     s, rows = report["settings"], []
     for f in report["fanout"]:
         for r in f["rounds"]:
@@ -133,7 +118,7 @@ def render_fanout(report: Report) -> list[str]:
     return [*lines, ""]
 
 
-def render_memory(report: Report) -> list[str]:
+def render_memory(report: common.Report) -> list[str]:
     rows = []
     for m in report["memory"]:
         rows.append([m["server"], m["compression"], str(m["connected"])])
@@ -151,7 +136,7 @@ def render_memory(report: Report) -> list[str]:
     return [*lines, ""]
 
 
-def render(report: Report) -> str:
+def render(report: common.Report) -> str:
     m = report["machine"]
     lines = [
         "WebSocket edge benchmark (bench/ws.py)",
@@ -172,10 +157,9 @@ def render(report: Report) -> str:
     return "\n".join([*lines, f"total runtime {report['seconds']:.0f} s"])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     what = "The WebSocket edge: end-to-end latency, fan-out, memory."
-    p = common.parser("bench.ws", what, OPTIONS)
-    offered = "what the clients offer in (a) and (b)"
+    p, offered = common.parser("bench.ws", what, OPTIONS), "what the clients offer in (a) and (b)"
     p.add_argument("--compression", choices=["deflate", "none"], default="deflate", help=offered)
     p.add_argument("--send-via", choices=["ws", "http"], default="ws")
     args: Any = p.parse_args(argv)

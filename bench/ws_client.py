@@ -1,10 +1,6 @@
-"""``bench.ws``'s helper processes, driven by JSON lines (``{"op": <method>, ...}``
-on stdin, ``{"ok": true, ...}`` on stdout). Benchmark messages have the content
-``<tag>|<n>|<send time, monotonic ns>`` (CLOCK_MONOTONIC: one clock for every
-process of the machine). ``python -m bench.ws_client`` holds WebSocket sockets
-and notes each delivery's latency (:class:`Client`); with ``--tap NATS_URL
-PREFIX``, when each message reached NATS and was INSERTed (:class:`Tap`).
-"""
+"""bench.ws's helper process, a JSON line per request (``{"op": <method>, ...}``) and answer:
+sockets and their deliveries (Client), or with ``--tap NATS_URL PREFIX`` the tap. Messages
+read ``<tag>|<n>|<send time, monotonic ns>``: one clock for every process of the machine."""
 
 from __future__ import annotations
 
@@ -56,15 +52,12 @@ class Client:
     """Named sets of sockets, each opened up to its READY; the deliveries of the current tag."""
 
     def __init__(self) -> None:
-        self.sets: dict[str, list[ClientConnection]] = defaultdict(list)
-        self.readers: dict[str, list[asyncio.Task[None]]] = defaultdict(list)
+        self.sets: dict[str, dict[ClientConnection, asyncio.Task[None]]] = defaultdict(dict)
         self.kept: dict[int, list[int]] = defaultdict(list)  # message number -> latencies, µs
-        self.current, self.others, self.close_codes = "", 0, Counter[str]()
+        self.current, self.close_codes = "", Counter[str]()
 
-    async def connect(
-        self, name: str, urls: list[str], compression: str | None, concurrency: int = 50
-    ) -> dict[str, Any]:
-        started, gate, failures = time.monotonic(), asyncio.Semaphore(concurrency), Counter[str]()
+    async def connect(self, name: str, urls: list[str], compression: str | None) -> dict[str, Any]:
+        started, gate, failures = time.monotonic(), asyncio.Semaphore(50), Counter[str]()
 
         async def one(url: str) -> None:
             async with gate:
@@ -73,8 +66,7 @@ class Client:
                 except Exception as error:
                     failures[type(error).__name__ + ": " + str(error)[:80]] += 1
                     return
-            self.sets[name].append(ws)
-            self.readers[name].append(asyncio.create_task(self.read(ws)))
+            self.sets[name][ws] = asyncio.create_task(self.read(ws))
 
         await asyncio.gather(*(one(url) for url in urls))
         failed, seconds = failures.total(), round(time.monotonic() - started, 3)
@@ -84,24 +76,18 @@ class Client:
     async def read(self, ws: ClientConnection) -> None:
         try:
             async for raw in ws:
-                now = time.monotonic_ns()
-                frame = decode_frame(raw)
-                if frame.type != "MESSAGE_CREATED" or frame.content is None:
-                    continue
-                tag, _, rest = frame.content.partition("|")
-                if tag != self.current:
-                    self.others += 1
-                    continue
-                number, _, sent = rest.partition("|")
-                self.kept[int(number)].append((now - int(sent)) // 1000)
+                now, frame = time.monotonic_ns(), decode_frame(raw)
+                tag, _, rest = (frame.content or "").partition("|")
+                if frame.type == "MESSAGE_CREATED" and frame.content and tag == self.current:
+                    number, _, sent = rest.partition("|")
+                    self.kept[int(number)].append((now - int(sent)) // 1000)
         except ConnectionClosed:
             pass
         finally:
             self.close_codes[str(ws.close_code)] += 1
 
     async def close(self, name: str) -> dict[str, Any]:
-        sockets, readers = self.sets.pop(name, []), self.readers.pop(name, [])
-        gate = asyncio.Semaphore(200)
+        sockets, gate = self.sets.pop(name, {}), asyncio.Semaphore(200)
 
         async def one(ws: ClientConnection) -> None:
             async with gate:
@@ -109,24 +95,22 @@ class Client:
                     await ws.close()
 
         await asyncio.gather(*(one(ws) for ws in sockets))
-        for reader in readers:
+        for reader in sockets.values():
             reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.gather(*sockets.values(), return_exceptions=True)
         for code in ("1000", "None"):  # these closes were ours, not the server's
             self.close_codes.pop(code, None)
         return {"closed": len(sockets)}
 
     def tag(self, tag: str) -> dict[str, Any]:
-        self.current, self.kept, self.others = tag, defaultdict(list), 0
+        self.current, self.kept = tag, defaultdict(list)
         return {}
 
     def count(self) -> dict[str, Any]:
         return {"deliveries": sum(len(v) for v in self.kept.values())}
 
-    def collect(self, path: str) -> dict[str, Any]:
-        with open(path, "w") as out:
-            json.dump({str(n): lats for n, lats in self.kept.items()}, out)
-        return {**self.count(), "others": self.others, "close_codes": dict(self.close_codes)}
+    def collect(self) -> dict[str, Any]:
+        return {**self.count(), "close_codes": dict(self.close_codes), "latencies": self.kept}
 
     async def exit(self) -> dict[str, Any]:
         for name in list(self.sets):
@@ -135,10 +119,7 @@ class Client:
 
 
 class Tap:
-    """A subscriber to ``<prefix>.events.*.MessageSent``, as every ``parley serve`` has, in a
-    process of its own so that its clock readings do not wait for a busy event loop: when
-    each benchmark message arrived, and its ``recorded_at`` (the INSERT's clock) moved
-    to the monotonic clock."""
+    """When each benchmark message reached NATS, and when it was INSERTed (monotonic clock)."""
 
     def __init__(self) -> None:
         self.seen: dict[str, tuple[int, int]] = {}
@@ -159,10 +140,8 @@ class Tap:
         await self.nc.subscribe(f"{prefix}.events.*.MessageSent", cb=on_message)
         await self.nc.flush()
 
-    def dump(self, path: str) -> dict[str, Any]:
-        with open(path, "w") as out:
-            json.dump(self.seen, out)
-        answer, self.seen = {"seen": len(self.seen)}, {}
+    def dump(self) -> dict[str, Any]:
+        answer, self.seen = {"seen": self.seen}, {}
         return answer
 
     async def exit(self) -> dict[str, Any]:

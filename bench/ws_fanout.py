@@ -1,14 +1,11 @@
-"""(b) fan-out: one POST, a frame to every socket of the conversation, Parley
-against the bare broadcast, round by round; and (c) memory per idle socket."""
+"""(b) fan-out, Parley against the bare broadcast round by round; (c) memory per idle socket."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -17,19 +14,17 @@ from bench import common
 from bench.ws_procs import HttpPool, Rig, compression_of, settled_rss, token, ws_url
 
 Samples = dict[str, list[float]]
+SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket", "NATS->socket")]
 
 
 async def drive(
     rig: Rig, server: str, proc: common.Proc, conversations: Sequence[str], tag: str
 ) -> tuple[dict[int, int], list[float], dict[str, int]]:
-    """POST messages at the fan-out rate, round robin over the conversations (warm-up
-    ones tagged ``warm``): the measured ones' send times, POST -> response ms, failures."""
+    """POST at the fan-out rate (warm-up: ``warm``): send times, POST -> response ms, failures."""
     args, parley = rig.args, server == "parley"
     headers = {"Authorization": f"Bearer {token('fanout-driver')}"} if parley else {}
     path = "/api/messages" if parley else "/broadcast"
-    sent_at: dict[int, int] = {}
-    post_ms: list[float] = []
-    failures: dict[str, int] = defaultdict(int)
+    sent_at, post_ms, failures = dict[int, int](), list[float](), defaultdict[str, int](int)
     warm = round(args.fanout_warmup * args.fanout_rate)
     total = warm + round(args.fanout_seconds * args.fanout_rate)
     t0, interval = time.monotonic() + 0.1, 1 / args.fanout_rate
@@ -40,10 +35,9 @@ async def drive(
             if (delay := t0 + i * interval - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
             now, number = time.monotonic_ns(), i - warm
+            content = f"{tag}|{number}|{now}" if number >= 0 else f"warm|{i}|{now}"
             if number >= 0:
-                content, sent_at[number] = f"{tag}|{number}|{now}", now
-            else:
-                content = f"warm|{i}|{now}"
+                sent_at[number] = now
             message = {"conversation_id": conversations[i % len(conversations)], "content": content}
             into = post_ms if number >= 0 else None
             client.send(path, msgspec.json.encode(message), now, into, failures)
@@ -53,49 +47,36 @@ async def drive(
 async def fanout_round(
     rig: Rig, server: str, number: int, proc: common.Proc, conversations: Sequence[str]
 ) -> tuple[dict[str, Any], Samples]:
-    """One round on one server: ``latency`` of ``delivery`` (POST send -> socket),
-    ``spread`` (first delivery of the message -> this one), ``post`` (POST -> its
-    response); Parley also ``to_log`` (POST send -> INSERT), ``log_to_nats`` (INSERT ->
-    NATS) per message, ``nats_to_socket`` per delivery."""
+    """One round on one server: ``delivery``, ``spread``, ``post`` and the tap's splits, ms."""
     tag, args = f"{server}{number}", rig.args
     await rig.all_clients(op="tag", tag=tag)
     sent_at, post_ms, failures = await drive(rig, server, proc, conversations, tag)
-    expected = len(post_ms) * args.per_conversation
-    deadline = time.monotonic() + args.drain
+    expected, deadline = len(post_ms) * args.per_conversation, time.monotonic() + args.drain
     while True:  # until every delivery arrived, or the drain time is over
         await asyncio.sleep(0.25)
         counts = await rig.all_clients(op="count")
         if sum(a["deliveries"] for a in counts) >= expected or time.monotonic() > deadline:
             break
-    usage = rig.cpu.stop()
-    paths = [rig.workdir / f"{c.name}-{tag}.json" for c in rig.clients]
-    answers = await asyncio.gather(
-        *(c.request(op="collect", path=str(p)) for c, p in zip(rig.clients, paths, strict=True))
-    )
-    await rig.tap.sync(rig.workdir)
+    usage, answers = rig.cpu.stop(), await rig.all_clients(op="collect")
+    await rig.tap.sync()
     by_message: dict[int, list[int]] = defaultdict(list)  # latencies in µs
-    for path in paths:
-        for n, lats in json.loads(path.read_text()).items():
+    close_codes = Counter[str]()
+    for answer in answers:
+        for n, lats in answer["latencies"].items():
             by_message[int(n)].extend(lats)
-        path.unlink()
+        close_codes.update(answer["close_codes"])
     samples: Samples = defaultdict(list)
     last_delivery = 0
     for n, lats in by_message.items():
         samples["delivery"] += [lat / 1000 for lat in lats]
         samples["spread"] += [(lat - min(lats)) / 1000 for lat in lats]
-        if (split := rig.tap.split(f"{tag}|{n}|{sent_at[n]}", sent_at[n])) is not None:
-            samples["to_log"].append(split[0])
-            samples["log_to_nats"].append(split[1])
-            to_nats = (split[2] - sent_at[n]) / 1e6
+        if (arrived := rig.tap.split(tag, n, sent_at[n], samples)) is not None:
+            to_nats = (arrived - sent_at[n]) / 1e6
             samples["nats_to_socket"] += [lat / 1000 - to_nats for lat in lats]
         last_delivery = max(last_delivery, sent_at[n] + max(lats) * 1000)
     samples["post"] += post_ms
     span = (last_delivery - min(sent_at.values())) / 1e9 if last_delivery else float("nan")
     deliveries = len(samples["delivery"])
-    close_codes: dict[str, int] = defaultdict(int)
-    for answer in answers:
-        for code, count in answer["close_codes"].items():
-            close_codes[code] += count
     if failures:
         common.log(f"(b) {server} round {number}: POST failures {failures}")
     q = {name: common.summary(v) for name, v in samples.items()}
@@ -113,15 +94,9 @@ async def fanout_round(
     return result, samples
 
 
-SPLITS = [("to_log", "to log"), ("log_to_nats", "log->NATS"), ("nats_to_socket", "NATS->socket")]
-
-
-async def part_fanout(
-    rig: Rig, servers: dict[str, common.Proc], conversations: Sequence[str]
-) -> list[dict[str, Any]]:
-    args = rig.args
+async def part_fanout(rig: Rig, conversations: Sequence[str]) -> list[dict[str, Any]]:
+    args, servers = rig.args, rig.servers
     share = args.per_conversation // len(rig.clients)
-    offer: dict[str, Any] = {"compression": compression_of(args.compression)}
     connected: dict[str, dict[str, Any]] = {}
     for name, proc in servers.items():
         before = await settled_rss(proc.pid, 0.5)
@@ -132,31 +107,29 @@ async def part_fanout(
                 for c in conversations
                 for j in range(share)
             ]
-            requests.append(client.request(op="connect", name=name, urls=urls, **offer))
+            offer = compression_of(args.compression)
+            requests.append(client.request(op="connect", name=name, urls=urls, compression=offer))
         answers = await asyncio.gather(*requests)
         if failed := sum(a["failed"] for a in answers):
             raise RuntimeError(f"(b) {failed} sockets to {name} failed: {answers}")
-        seconds = max(a["seconds"] for a in answers)
-        after = await settled_rss(proc.pid, 0.5)
+        seconds, after = max(a["seconds"] for a in answers), await settled_rss(proc.pid, 0.5)
         connected[name] = {"rss_before": before, "rss_connected": after, "connect_seconds": seconds}
         common.log(
             f"(b) {sum(a['connected'] for a in answers)} sockets on {name} in {seconds:.1f} s "
             f"(RSS +{(after - before) / 1024 / 1024:.1f} MiB)"
         )
     await asyncio.sleep(2)  # let the connection storm settle
-    rounds: list[dict[str, Any]] = []
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in ("bare", "parley")}
     pooled: dict[str, Samples] = {name: defaultdict(list) for name in servers}
     for r in range(args.rounds):
-        for name in ("bare", "parley"):
+        for name, mine in rounds.items():
             result, samples = await fanout_round(rig, name, r, servers[name], conversations)
-            rounds.append(result)
+            mine.append(result)
             for key, values in samples.items():
                 pooled[name][key] += values
     results = []
-    for name in ("bare", "parley"):
-        mine = [r for r in rounds if r["server"] == name]
-        deliveries = sum(r["deliveries"] for r in mine)
-        result = {"server": name, "rounds": mine}
+    for name, mine in rounds.items():
+        deliveries, result = sum(r["deliveries"] for r in mine), {"server": name, "rounds": mine}
         result["deliveries_per_s"] = deliveries / sum(r["seconds"] for r in mine)
         result["delivered_fraction"] = deliveries / max(1, sum(r["expected"] for r in mine))
         result["latency"] = {k: common.summary(v) for k, v in pooled[name].items()}
@@ -166,29 +139,23 @@ async def part_fanout(
     return results
 
 
-async def part_memory(
-    rig: Rig,
-    servers_up: Callable[[str], AbstractAsyncContextManager[dict[str, common.Proc]]],
-    ids: list[str],
-) -> list[dict[str, Any]]:
-    """Each server, for each compression setting, in a fresh process of its own:
-    memory a process freed (sockets closed) is reused, so a second measurement in
-    the same process would count too little."""
+async def part_memory(rig: Rig, ids: list[str]) -> list[dict[str, Any]]:
+    """Each server and compression in a fresh process: freed memory would be reused."""
     client, sockets, per = rig.clients[0], rig.args.idle_sockets, rig.args.per_conversation
     results = []
     for compression in ("deflate", "none"):
-        async with servers_up(f"mem-{compression}") as servers:
+        async with rig.servers_up(f"mem-{compression}") as servers:
             for name, proc in servers.items():
                 jwt = token("mem-idle") if name == "parley" else None
                 urls = [ws_url(proc.port, ids[i // per % len(ids)], jwt) for i in range(sockets)]
                 offer = compression_of(compression)
-                # warm the code paths first (imports, caches, pools), so that only
-                # what a socket holds is counted
+                # warm up first (imports, caches, pools): only what a socket holds counts
                 await client.request(op="connect", name="warm", urls=urls[:50], compression=offer)
                 await client.request(op="close", name="warm")
                 before = await settled_rss(proc.pid)
-                idle: dict[str, Any] = {"op": "connect", "name": "idle", "urls": urls}
-                answer = await client.request(**idle, compression=offer)
+                answer = await client.request(
+                    op="connect", name="idle", urls=urls, compression=offer
+                )
                 after = await settled_rss(proc.pid)
                 await client.request(op="close", name="idle")
                 after_close = await settled_rss(proc.pid, 0.5)

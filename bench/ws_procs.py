@@ -1,11 +1,12 @@
-"""What bench.ws runs beside the servers: its helper processes, CPU and memory
-meters, a lean HTTP client, tokens."""
+"""What bench.ws runs beside the servers: helper processes, meters, a lean HTTP client."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -18,10 +19,7 @@ import psutil
 from bench import common
 
 JWT_SECRET = "ws-bench-secret-" + "x" * 32
-
-
-def token(sub: str) -> str:
-    return common.token(JWT_SECRET, sub)
+token = functools.partial(common.token, JWT_SECRET)  # an admin's, for a subject
 
 
 def ws_url(port: int, conversation_id: str, jwt: str | None) -> str:
@@ -44,28 +42,22 @@ async def settled_rss(pid: int, seconds: float = 1.5) -> int:
 
 
 class CpuMeter:
-    """CPU used by named processes between ``start()`` and ``stop()`` (% of one
-    core), plus ``pg``: the PostgreSQL backends serving this run's database, and
-    ``rest``: the machine's busy time minus all of these."""
+    """CPU % of one core from ``start()`` to ``stop()``: ``pids``, ``pg`` backends, ``rest``."""
 
     def __init__(self, pids: dict[str, int], database: str) -> None:
         self.pids, self.database = pids, database
         self.start()
 
     def _backends(self) -> dict[int, float]:
-        return {
-            p.pid: common.process_cpu_seconds(p.pid)
-            for p in psutil.process_iter(["cmdline"])
-            if (cmd := p.info["cmdline"])
-            and cmd[0].startswith("postgres:")
-            and self.database in cmd[0]
-        }
+        cmds = {p.pid: (p.info["cmdline"] or [""])[0] for p in psutil.process_iter(["cmdline"])}
+        mine = [pid for pid, c in cmds.items() if c.startswith("postgres:") and self.database in c]
+        return {pid: common.process_cpu_seconds(pid) for pid in mine}
 
     def start(self) -> None:
         self._t0 = time.monotonic()
         self._cpu0 = {name: common.process_cpu_seconds(pid) for name, pid in self.pids.items()}
         self._pg0 = self._backends()
-        self._machine0 = psutil.cpu_times()
+        self._busy0 = common.cpu_ticks()[0]
 
     def stop(self) -> dict[str, float]:
         wall = time.monotonic() - self._t0
@@ -75,9 +67,7 @@ class CpuMeter:
         }
         pg = [common.process_cpu_seconds(pid) - before for pid, before in self._pg0.items()]
         used["pg"] = round(100 * sum(x for x in pg if x == x) / wall, 1)  # NaN: gone
-        now = psutil.cpu_times()
-        fields = ("user", "system", "nice", "irq", "softirq", "steal")
-        busy = sum(getattr(now, f) - getattr(self._machine0, f) for f in fields if hasattr(now, f))
+        busy = (common.cpu_ticks()[0] - self._busy0) / os.sysconf("SC_CLK_TCK")
         used["machine"] = round(100 * busy / wall, 1)
         used["rest"] = round(used["machine"] - sum(used[n] for n in (*self.pids, "pg")), 1)
         return used
@@ -87,7 +77,8 @@ class Agent:
     """A ``bench.ws_client`` process (a client, or with ``--tap`` the tap)."""
 
     def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
-        self.name, self.process, self.seen = name, process, dict[str, tuple[int, int]]()
+        self.name, self.process, self.pid = name, process, process.pid
+        self.seen: dict[str, list[int]] = {}
 
     @classmethod
     async def start(cls, name: str, workdir: Path, *args: str) -> Agent:
@@ -97,15 +88,15 @@ class Agent:
         with (workdir / f"{name}.log").open("wb") as errors:
             process = await asyncio.create_subprocess_exec(*command, stderr=errors, **options)
         agent = cls(name, process)
-        await agent.answer(30)
+        await agent.request(30)  # its first answer: it is up
         return agent
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    async def answer(self, timeout: float) -> dict[str, Any]:
-        assert self.process.stdout is not None
+    async def request(self, timeout: float = 120, **request: Any) -> dict[str, Any]:
+        """Send ``request`` (if any), then read the answer."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        if request:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            await self.process.stdin.drain()
         line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
         if not line:
             raise RuntimeError(f"client {self.name} exited ({self.process.returncode})")
@@ -113,12 +104,6 @@ class Agent:
         if not answer.get("ok"):
             raise RuntimeError(f"client {self.name}: {answer.get('error')}")
         return answer
-
-    async def request(self, timeout: float = 120, **request: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        await self.process.stdin.drain()
-        return await self.answer(timeout)
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -130,44 +115,37 @@ class Agent:
                 self.process.kill()
                 await self.process.wait()
 
-    # -- the tap: when each message reached NATS, which splits Parley's latency into
-    # *to the INSERT* (frame or request, command handler, group commit), *INSERT to
-    # NATS* (commit, NOTIFY, relay, JetStream) and *NATS to socket* (hub, session,
-    # socket, client).
-
-    async def sync(self, workdir: Path) -> None:
+    async def sync(self) -> None:
         """Fetch what the tap saw since the last sync: content -> (arrived, recorded)."""
-        path = workdir / "tap.json"
-        await self.request(op="dump", path=str(path))
-        self.seen.update((k, (a, r)) for k, (a, r) in json.loads(path.read_text()).items())
-        path.unlink()
+        self.seen.update((await self.request(op="dump"))["seen"])
 
-    def split(self, content: str, sent: int) -> tuple[float, float, int] | None:
-        """(send -> INSERT, INSERT -> on NATS) in ms and the arrival, if the tap saw it."""
-        if (seen := self.seen.get(content)) is None:
+    def split(self, tag: str, n: int, sent: int, samples: dict[str, list[float]]) -> int | None:
+        """Message ``n``'s send -> INSERT -> NATS ms into ``samples``; when it reached NATS."""
+        if (seen := self.seen.get(f"{tag}|{n}|{sent}")) is None:
             return None
         arrived, recorded = seen
-        return (recorded - sent) / 1e6, (arrived - recorded) / 1e6, arrived
+        samples["to_log"].append((recorded - sent) / 1e6)
+        samples["log_to_nats"].append((arrived - recorded) / 1e6)
+        return arrived
 
 
 @dataclass
 class Rig:
-    """What the parts share: the options, client processes, tap, CPU meter, workdir."""
+    """What the parts share: options, servers (fresh ones by label), clients, tap, CPU meter."""
 
     args: Any
+    servers: dict[str, common.Proc]
+    servers_up: Any  # label -> an async context of fresh servers
     clients: list[Agent]
     tap: Agent
     cpu: CpuMeter
-    workdir: Path
 
     async def all_clients(self, **request: Any) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(c.request(**request) for c in self.clients)))
 
 
 class HttpPool:
-    """Keep-alive HTTP/1.1 connections over asyncio streams, one request at a time on
-    each: httpx costs a few milliseconds of CPU per request, enough to make the load
-    generator a bottleneck of its own; this costs tens of microseconds."""
+    """Keep-alive HTTP/1.1 over asyncio streams: tens of µs a request, where httpx costs ms."""
 
     def __init__(self, port: int, size: int, headers: Mapping[str, str]) -> None:
         self.port, self.size = port, size
@@ -200,10 +178,7 @@ class HttpPool:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             writer.write(head.encode() + body)
             lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            try:
-                status = int(lines[0].split(" ", 2)[1])
-            except (IndexError, ValueError):
-                raise ConnectionError(f"bad status line {lines[0]!r}") from None
+            status = int(lines[0].split(" ", 2)[1])  # a bad status line: IndexError, ValueError
             headers = dict(line.lower().partition(":")[::2] for line in lines[1:] if line)
             await reader.readexactly(int(headers.get("content-length", 0)))
         except BaseException:
@@ -217,8 +192,7 @@ class HttpPool:
     def send(
         self, path: str, body: bytes, sent: int, into: list[float] | None, failures: dict[str, int]
     ) -> None:
-        """POST in the background; its ms from ``sent`` (monotonic ns) to the answer into
-        ``into`` (None: not measured), a failure into ``failures``."""
+        """POST in the background: ms from ``sent`` to its answer into ``into``, failures count."""
 
         async def timed() -> None:
             try:
@@ -226,7 +200,7 @@ class HttpPool:
                     failures[f"http {status}"] += 1
                 elif into is not None:
                     into.append((time.monotonic_ns() - sent) / 1e6)
-            except (OSError, asyncio.IncompleteReadError) as error:
+            except (OSError, LookupError, ValueError, asyncio.IncompleteReadError) as error:
                 failures[type(error).__name__] += 1
 
         self.pending.add(task := asyncio.create_task(timed()))
