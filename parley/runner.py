@@ -16,7 +16,11 @@ from parley.server import STOP_SIGNALS, Shutdown, http_address, serve
 from parley.services import migrate, open_services, redact
 from parley.settings import Settings
 from parley.web import WEB_DIST, web_routes
+from parley.worker import pool_size as worker_pool_size
 from parley.worker import run_workers
+
+SERVING_POOL_SIZE = 10
+"""PostgreSQL connections the HTTP and WebSocket edges share (the workers' come on top)."""
 
 
 async def serve_app(
@@ -40,7 +44,8 @@ async def serve_app(
         try:
             if migrate_first:
                 await migrate(database_url)
-            async with open_services(database_url, nats_url) as services:
+            size = SERVING_POOL_SIZE + (worker_pool_size() if with_workers else 0)
+            async with open_services(database_url, nats_url, pool_size=size) as services:
                 web = web_routes(settings.jwt_secret, dev_sign_in=dev_sign_in)
                 app = create_app(
                     settings, pool=services.pool, nats=services.nats, route_handlers=web
@@ -77,7 +82,7 @@ async def work(settings: Settings, database_url: str, nats_url: str) -> None:
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with open_services(database_url, nats_url) as services:
+        async with open_services(database_url, nats_url, pool_size=worker_pool_size()) as services:
             await run_workers(settings, services.pool, services.nats, stop)
     finally:
         for sig in STOP_SIGNALS:

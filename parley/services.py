@@ -90,11 +90,13 @@ async def connect_postgres(
     setting: str = "PARLEY_DATABASE_URL",
     timeout: float = CONNECT_TIMEOUT,
     command_timeout: float | None = None,
+    max_size: int = 10,
 ) -> asyncpg.Pool:
-    """An asyncpg pool set up for the event store, or :class:`ServiceError`."""
+    """An asyncpg pool (at most ``max_size`` connections) set up for the
+    event store, or :class:`ServiceError`."""
     try:
         async with asyncio.timeout(timeout):
-            return await create_pool(url, command_timeout=command_timeout)
+            return await create_pool(url, command_timeout=command_timeout, max_size=max_size)
     except _POSTGRES_CONNECT_ERRORS as error:
         raise ServiceError(setting, url, describe(error, timeout)) from None
 
@@ -154,9 +156,12 @@ async def connect_nats(
 
 
 @contextlib.asynccontextmanager
-async def open_services(database_url: str, nats_url: str) -> AsyncIterator[Services]:
-    """Connect to PostgreSQL and NATS; close both on exit."""
-    pool = await connect_postgres(database_url, command_timeout=QUERY_TIMEOUT)
+async def open_services(
+    database_url: str, nats_url: str, *, pool_size: int = 10
+) -> AsyncIterator[Services]:
+    """Connect to PostgreSQL (a pool of at most ``pool_size``) and NATS;
+    close both on exit."""
+    pool = await connect_postgres(database_url, command_timeout=QUERY_TIMEOUT, max_size=pool_size)
     try:
         nats = await connect_nats(nats_url)
         try:

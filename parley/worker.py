@@ -57,6 +57,22 @@ def projections() -> list[Projection]:
     ]
 
 
+HELD_BESIDE_PROJECTIONS = 3
+"""Connections the workers hold for as long as they run, besides one per
+projection runner: the relay's and the router's leadership locks, and the
+store's LISTEN."""
+WORKING_ROOM = 6
+"""Connections for what borrows one a moment: store reads (a runner's catch-up),
+the relay's batches and checkpoints, the waker's and the merge completer's
+queries, their commands' appends."""
+
+
+def pool_size() -> int:
+    """The PostgreSQL pool the workers need: with fewer connections than they
+    hold, their own reads would wait for ever (and time out)."""
+    return len(projections()) + HELD_BESIDE_PROJECTIONS + WORKING_ROOM
+
+
 async def run_workers(
     settings: Settings, pool: asyncpg.Pool, nats: NATS, stop: asyncio.Event
 ) -> None:

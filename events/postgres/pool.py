@@ -67,6 +67,7 @@ async def bounded_connection(
     rather than given back: asyncpg would first wait for the cancelled
     statement to be cancelled on the server, which a frozen server never
     confirms (a plain ``asyncio.timeout`` around ``pool.fetch`` is not enough).
+    So is a connection whose user was cancelled while on it.
     ``keep``: the caller keeps the connection (it is released only on failure).
     """
     loop = asyncio.get_running_loop()
@@ -91,6 +92,12 @@ async def bounded_connection(
         raise StoreUnavailable(
             f"PostgreSQL cannot be reached ({error!r})", retry_after=RETRY_AFTER
         ) from error
+    except asyncio.CancelledError:
+        # Cancelled mid-statement (a command's deadline): give up on the
+        # connection at once, as above, rather than wait for its reset.
+        with contextlib.suppress(Exception):
+            conn.terminate()
+        raise
     finally:
         if failed or not keep:
             await release(pool, conn)

@@ -67,7 +67,7 @@ from projections.timeline import TimelineProjection
 from projections.timeline_entries import TimelineEntriesProjection
 from tests.conftest import MakeDatabase
 from tests.e2e.conftest import SECRET, Tokens, free_port
-from tests.factories import message
+from tests.factories import append_patiently, message
 
 CONVERSATIONS = 200
 MESSAGES_PER_CONVERSATION = 500  # 100,000 messages in all
@@ -195,11 +195,11 @@ async def fill(store: PostgresEventStore) -> None:
             priority=Priority.LOW,
             status=Status.ACTIVE,
         )
-        await store.append(stream, [NewEvent(event_id=uuid.uuid4(), data=started)], 0)
+        await append_patiently(store, stream, [NewEvent(event_id=uuid.uuid4(), data=started)], 0)
         for first in range(1, MESSAGES_PER_CONVERSATION + 1, 100):
             batch = [message(cid, seq=s, content=f"bulk {s}") for s in range(first, first + 100)]
-            await store.append(stream, batch, expected_version=first)
-        await store.append(stream, workflow(cid, n), MESSAGES_PER_CONVERSATION + 1)
+            await append_patiently(store, stream, batch, expected_version=first)
+        await append_patiently(store, stream, workflow(cid, n), MESSAGES_PER_CONVERSATION + 1)
 
     await asyncio.gather(*(conversation() for _ in range(CONVERSATIONS)))
     # Two agents read their notifications so far; the others have not.

@@ -33,7 +33,7 @@ from events.catalogue import Channel, Client, ConversationStarted, Priority, Sta
 from events.envelope import NewEvent, RecordedEvent
 from events.postgres.store import PostgresEventStore, create_pool
 from tests.conftest import MakeDatabase
-from tests.factories import message
+from tests.factories import append_patiently, message
 
 PARLEY = str(Path(sys.executable).with_name("parley"))
 ALICE = Actor(id="alice", role=Role.ADMIN)
@@ -268,10 +268,10 @@ async def fill(store: PostgresEventStore, *, conversations: int, messages: int) 
             status=Status.ACTIVE,
         )
         stream = stream_id_for(cid)
-        await store.append(stream, [NewEvent(event_id=uuid.uuid4(), data=started)], 0)
+        await append_patiently(store, stream, [NewEvent(event_id=uuid.uuid4(), data=started)], 0)
         for first in range(1, messages + 1, 100):
             batch = [message(cid, seq=s, content=text) for s in range(first, first + 100)]
-            await store.append(stream, batch, expected_version=first)
+            await append_patiently(store, stream, batch, expected_version=first)
 
     await asyncio.gather(*(conversation() for _ in range(conversations)))
 
