@@ -83,6 +83,9 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
   return (
     <section aria-label={`Conversation with ${current.client_name}`} className="flex h-full min-h-0 flex-col">
       <header className="flex flex-wrap items-center gap-3 border-b border-slate-200 bg-white px-4 py-3">
+        <a href="#/" className="text-sm font-medium text-blue-700 underline md:hidden">
+          <span aria-hidden="true">← </span>Inbox
+        </a>
         <div className="min-w-0 flex-1">
           <h2 className="truncate text-lg font-semibold" data-testid="chat-client">
             {current.client_name}
@@ -96,6 +99,7 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
         <label className="flex items-center gap-1 text-sm">
           Priority
           <select
+            aria-label="Priority"
             value={current.priority}
             disabled={closed || act.isPending}
             onChange={(e) => act.mutate({ priority: e.target.value as Priority })}
