@@ -245,5 +245,5 @@ async def test_the_web_client_in_a_real_browser(system: tuple[Server, Process]) 
     assert code == 0, f"the browser run failed:\n{report}{logs}"
     assert "e2e: all steps passed" in report
     print(report)  # the steps and their times (pytest -s)
-    for name in ("inbox", "chat-window"):
+    for name in ("inbox", "chat-window", "chat-snoozed", "chat-snoozed-phone", "inbox-phone"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000

@@ -259,10 +259,10 @@ async function main() {
     });
 
     await step("the inbox filters by priority and client name", async () => {
-      await bob.getByRole("navigation", { name: "Inbox" }).getByLabel("Priority").selectOption("High");
+      await bob.getByLabel("Priority filter").selectOption("High");
       await row(bob, dave).waitFor({ state: "detached" });
       await row(bob, carol).waitFor();
-      await bob.getByRole("navigation", { name: "Inbox" }).getByLabel("Priority").selectOption("");
+      await bob.getByLabel("Priority filter").selectOption("");
       await bob.getByLabel("Client name").fill("okafor");
       await row(bob, carol).waitFor({ state: "detached" });
       await row(bob, dave).waitFor();
@@ -314,7 +314,7 @@ async function main() {
     });
 
     await step("a priority change in the header reaches the other staff's header and inbox live", async () => {
-      const header = (page) => page.getByRole("region", { name: `Conversation with ${carol}` }).getByLabel("Priority");
+      const header = (page) => page.getByRole("region", { name: `Conversation with ${carol}` }).getByLabel("Priority", { exact: true });
       await header(alice).selectOption("Low");
       await bob.waitForFunction(() => {
         const select = [...document.querySelectorAll("header select")].find((s) => s.closest("section"));
@@ -334,6 +334,48 @@ async function main() {
       await alice.getByTestId("chat-status").filter({ hasText: "active" }).waitFor();
       await alice.waitForFunction(() => document.querySelector("textarea")?.disabled === false);
       await bob.waitForFunction(() => document.querySelector("textarea")?.disabled === false);
+    });
+
+    await step("pending and snooze from the header, live to the other staff; the inbox filters by status", async () => {
+      const badge = (page) => page.getByTestId("chat-status");
+      const status = (page, value) => page.getByLabel("Status filter").selectOption(value);
+      await alice.getByRole("button", { name: "Mark pending" }).click();
+      await badge(alice).filter({ hasText: "Pending" }).waitFor();
+      await badge(bob).filter({ hasText: "Pending" }).waitFor();
+      await row(bob, carol).locator('[data-testid="status-badge"][data-status="pending"]').waitFor();
+      await status(bob, "pending");
+      await row(bob, dave).waitFor({ state: "detached" });
+      await row(bob, carol).waitFor();
+
+      await alice.getByRole("button", { name: "Snooze" }).click();
+      await alice.getByRole("group", { name: "Snooze until" }).getByRole("button", { name: "For 1 hour" }).click();
+      await badge(alice).filter({ hasText: "Snoozed until" }).waitFor();
+      await badge(bob).filter({ hasText: "Snoozed until" }).waitFor();
+      await row(bob, carol).waitFor({ state: "detached" }); // no longer pending
+      await status(bob, "snoozed");
+      await row(bob, carol).getByTestId("status-badge").filter({ hasText: "Snoozed until" }).waitFor();
+      await row(bob, dave).waitFor({ state: "detached" });
+      await row(alice, carol).getByTestId("status-badge").filter({ hasText: "Snoozed until" }).waitFor();
+      await shot(alice, "chat-snoozed");
+      // A phone shows the conversation alone, and the inbox alone after "← Inbox".
+      await alice.setViewportSize({ width: 390, height: 844 });
+      await alice.getByRole("navigation", { name: "Inbox" }).waitFor({ state: "hidden" });
+      await shot(alice, "chat-snoozed-phone");
+      await alice.getByRole("link", { name: "Inbox" }).click();
+      await row(alice, carol).waitFor();
+      await shot(alice, "inbox-phone");
+      await row(alice, carol).getByRole("button").click();
+      await badge(alice).filter({ hasText: "Snoozed until" }).waitFor();
+      await alice.setViewportSize({ width: 1280, height: 800 });
+      await connected(alice);
+
+      await alice.getByRole("button", { name: "Unsnooze" }).click();
+      await badge(alice).filter({ hasText: "Active" }).waitFor();
+      await badge(bob).filter({ hasText: "Active" }).waitFor();
+      await row(bob, carol).waitFor({ state: "detached" });
+      await status(bob, "");
+      await row(bob, carol).waitFor();
+      check((await row(bob, carol).getByTestId("status-badge").count()) === 0, "an active row still shows a badge");
     });
 
     await step("a long conversation opens at the first unread message and loads older ones on scrolling up", async () => {

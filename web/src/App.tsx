@@ -131,7 +131,8 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
         </div>
       </header>
       <div className="flex min-h-0 flex-1">
-        <aside className="w-80 shrink-0 border-r border-slate-200 bg-white">
+        {/* A phone shows the inbox or the open conversation; wider screens both. */}
+        <aside className={`${selected ? "hidden md:block" : "w-full"} shrink-0 border-r border-slate-200 bg-white md:w-80`}>
           <ConversationsPage
             filters={filterInput}
             onFilters={setFilterInput}
@@ -140,7 +141,7 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
             onSelect={select}
           />
         </aside>
-        <main className="flex min-w-0 flex-1 flex-col bg-slate-50">
+        <main className={`${selected ? "flex" : "hidden md:flex"} min-w-0 flex-1 flex-col bg-slate-50`}>
           {selected ? (
             <ChatWindow
               key={selected}

@@ -1,12 +1,14 @@
 /** The shapes of Parley's HTTP API and WebSocket frames (docs/QUERIES.md, docs/PROTOCOL.md). */
 
-export type Status = "active" | "pending" | "closed";
+/** `snoozed` is reached only by the snooze endpoint; the others by `PATCH …/status`. */
+export type Status = "active" | "pending" | "snoozed" | "closed";
+export type SettableStatus = Exclude<Status, "snoozed">;
 export type Priority = "Low" | "Medium" | "High";
 export type Channel = "whatsapp" | "email" | "web";
 export type Sender = "admin" | "client" | "system";
 export type MessageType = "text" | "image" | "file";
 
-export const STATUSES: readonly Status[] = ["active", "pending", "closed"];
+export const STATUSES: readonly Status[] = ["active", "pending", "snoozed", "closed"];
 export const PRIORITIES: readonly Priority[] = ["Low", "Medium", "High"];
 export const CHANNELS: readonly Channel[] = ["web", "whatsapp", "email"];
 
@@ -23,6 +25,8 @@ export interface Conversation {
   channel: Channel;
   priority: Priority;
   status: Status;
+  /** While snoozed: when it wakes at the latest (RFC 3339); else null. */
+  snoozed_until?: string | null;
   summary: string | null;
   created_at: string;
   last_update: string;
@@ -132,7 +136,10 @@ export interface StatusChangedFrame extends EventBase {
   type: "STATUS_CHANGED";
   from: Status;
   to: Status;
+  /** A wake-up (`snoozed` → `active`): `timer` or `client_message`. */
   reason?: string | null;
+  /** Set when `to` is `snoozed`: until when; null otherwise. */
+  until?: string | null;
 }
 
 export interface ConversationUpdatedFrame extends EventBase {

@@ -74,10 +74,11 @@ describe("ApiClient", () => {
   });
 
   it("covers every command endpoint", async () => {
-    const { api, calls } = client(Array.from({ length: 7 }, () => reply(200, result)));
+    const { api, calls } = client(Array.from({ length: 8 }, () => reply(200, result)));
     await api.startConversation({ client: { id: "c-1", name: "Carol" }, channel: "web" });
     await api.updateConversation("c1", { priority: "High" });
     await api.changeStatus("c1", "closed", "done");
+    await api.snooze("c1", "2026-11-25T09:00:00+01:00");
     await api.deleteConversation("c1");
     await api.markConversationRead("c1", 3);
     await api.markMessagesRead("c1");
@@ -86,16 +87,18 @@ describe("ApiClient", () => {
       "POST /api/conversations",
       "PUT /api/conversations/c1",
       "PATCH /api/conversations/c1/status",
+      "POST /api/conversations/c1/snooze",
       "DELETE /api/conversations/c1",
       "POST /api/conversations/c1/mark-read",
       "PATCH /api/messages/mark-read",
       "POST /api/messages",
     ]);
-    expect(calls[3]?.url).toMatch(/command_id=/);
+    expect(JSON.parse(String(calls[3]?.init.body))).toMatchObject({ until: "2026-11-25T09:00:00+01:00" });
+    expect(calls[4]?.url).toMatch(/command_id=/);
     for (const call of calls.filter((c) => c.init.body)) {
       const body = JSON.parse(String(call.init.body)) as Record<string, unknown>;
       expect(body.command_id ?? body.client_message_id).toBeTruthy();
     }
-    expect(JSON.parse(String(calls[6]?.init.body))).toMatchObject({ client_message_id: "mine" });
+    expect(JSON.parse(String(calls[7]?.init.body))).toMatchObject({ client_message_id: "mine" });
   });
 });

@@ -59,4 +59,13 @@ describe("conversation cache", () => {
     const stale = applyToConversation(closed, { ...at, type: "CONVERSATION_UPDATED", position: 2, change: "updated", priority: "Low" });
     expect(stale?.priority).toBe("High");
   });
+
+  it("keeps a snooze's until, and drops it when the conversation wakes", () => {
+    const at = { conversation_id: "c1", at: "t", reason: null };
+    const snoozed = applyToConversation(row, { ...at, type: "STATUS_CHANGED", stream_position: 4, position: 4, from: "active", to: "snoozed", until: "2026-11-25T09:00:00Z" });
+    expect([snoozed?.status, snoozed?.snoozed_until]).toEqual(["snoozed", "2026-11-25T09:00:00Z"]);
+    expect(matches(snoozed as Conversation, { status: "snoozed" })).toBe(true);
+    const woke = applyToConversation(snoozed, { ...at, type: "STATUS_CHANGED", stream_position: 5, position: 5, from: "snoozed", to: "active", reason: "timer", until: null });
+    expect([woke?.status, woke?.snoozed_until]).toEqual(["active", null]);
+  });
 });

@@ -202,6 +202,75 @@ describe("ChatWindow", () => {
   });
 });
 
+describe("ChatWindow status actions", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("sets pending, snoozes with an RFC 3339 until, follows STATUS_CHANGED frames, unsnoozes", async () => {
+    const sent: { method: string; path: string; body: Record<string, unknown> }[] = [];
+    const fetch = vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
+      const path = String(url).split("?")[0] ?? "";
+      if (init?.method && init.method !== "GET") {
+        sent.push({ method: init.method, path, body: JSON.parse(String(init.body)) as Record<string, unknown> });
+        return new Response(JSON.stringify({ conversation_id: "c1", position: 50, version: 9, events: [], replayed: false }));
+      }
+      if (path === "/api/conversations/c1") return new Response(JSON.stringify(row("c1", { version: 7, position: 40 })));
+      return new Response(JSON.stringify({ items: [], next_before: null }));
+    });
+    const { wrapper, server } = setup({}, fetch);
+    vi.stubGlobal("WebSocket", function WebSocket(url: string, protocols: string[]) {
+      return server.factory(url, protocols);
+    });
+    render(<ChatWindow conversationId="c1" onSocketState={vi.fn()} reconnectSignal={0} />, { wrapper });
+    await waitFor(() => expect(server.sockets).toHaveLength(1));
+    act(() => {
+      server.last.open();
+      server.last.receive({ type: "READY", conversation_id: "c1", stream_position: 7, position: 40 });
+    });
+    const badge = () => screen.getByTestId("chat-status").textContent ?? "";
+    const click = (name: string) => act(() => screen.getByRole("button", { name }).click());
+    const status = (stream_position: number, from: string, to: string, extra: Record<string, unknown> = {}) =>
+      act(() =>
+        server.last.receive({
+          type: "STATUS_CHANGED",
+          conversation_id: "c1",
+          stream_position,
+          position: 40 + stream_position,
+          at: "2026-11-24T10:00:00Z",
+          from,
+          to,
+          reason: null,
+          until: null,
+          ...extra,
+        }),
+      );
+    expect(badge()).toBe("Active");
+
+    click("Mark pending");
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0]).toMatchObject({ method: "PATCH", path: "/api/conversations/c1/status", body: { status: "pending" } });
+    status(8, "active", "pending");
+    await waitFor(() => expect(badge()).toBe("Pending"));
+
+    click("Snooze");
+    click("For 1 hour");
+    await waitFor(() => expect(sent).toHaveLength(2));
+    expect(sent[1]).toMatchObject({ method: "POST", path: "/api/conversations/c1/snooze" });
+    const until = String(sent[1]?.body.until);
+    expect(until).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+    expect(Math.abs(new Date(until).getTime() - Date.now() - 3_600_000)).toBeLessThan(5_000);
+    status(9, "pending", "snoozed", { until: new Date(until).toISOString() });
+    await waitFor(() => expect(badge()).toMatch(/^Snoozed until /));
+
+    click("Unsnooze");
+    await waitFor(() => expect(sent).toHaveLength(3));
+    expect(sent[2]).toMatchObject({ method: "PATCH", body: { status: "active" } });
+    // The timer may win the race: a wake-up is the same frame, with its reason.
+    status(10, "snoozed", "active", { reason: "timer" });
+    await waitFor(() => expect(badge()).toBe("Active"));
+    expect(screen.getByRole("button", { name: "Mark pending" })).toBeTruthy();
+  });
+});
+
 describe("useMessages", () => {
   it("pages older messages, and appends live ones to the cache without refetching", async () => {
     const { wrapper, socket, server, fetch } = setup({

@@ -229,3 +229,34 @@ describe("leaving", () => {
     expect(socket.state).toBe("disconnected");
   });
 });
+
+describe("frames this client does not use", () => {
+  it("are passed over quietly: no throw, no console error, and later events still arrive", () => {
+    const { server, socket, events } = setup();
+    const errors = vi.spyOn(console, "error");
+    const warnings = vi.spyOn(console, "warn");
+    const frames: string[] = [];
+    socket.onFrame((f) => frames.push(f.type));
+    socket.connect();
+    ready(server, 0);
+    const at = { conversation_id: "c1", at: "2026-11-24T10:00:00Z" };
+    const unknown = [
+      { type: "NOTE_ADDED", ...at, stream_position: 1, position: 101, note_id: "n1", author_id: "bob", author_name: "Bob", content: "psst", mentions: ["alice"] },
+      { type: "LABELLED", ...at, stream_position: 2, position: 102, label_id: "vip", by: "bob" },
+      { type: "UNLABELLED", ...at, stream_position: 3, position: 103, label_id: "vip", by: "bob" },
+      { type: "MERGED", ...at, stream_position: 4, position: 104, into: "c2", up_to_seq: 3 },
+      { type: "MERGED_IN", ...at, stream_position: 5, position: 105, source_id: "c0", message_count: 0 },
+      { type: "NOTIFICATION", notification_id: "x", position: 106 },
+      { type: "NOTIFICATIONS_READ", up_to_position: 106 },
+      { type: "CATALOGUE_CHANGED", catalogue: "labels", position: 107 },
+    ];
+    for (const frame of unknown) expect(() => server.last.receive(frame)).not.toThrow();
+    server.last.receive(created(1, 6));
+    server.last.receive({ ...at, type: "STATUS_CHANGED", stream_position: 7, position: 108, from: "active", to: "snoozed", reason: null, until: "2026-11-25T09:00:00Z" });
+    expect(events.map((e) => e.type)).toEqual(["MESSAGE_CREATED", "STATUS_CHANGED"]);
+    expect(frames).toContain("NOTE_ADDED"); // handed on to frame listeners, which ignore what they do not know
+    expect(errors).not.toHaveBeenCalled();
+    expect(warnings).not.toHaveBeenCalled();
+    expect(socket.state).toBe("connected");
+  });
+});

@@ -8,16 +8,15 @@ import { useTypingIndicator, useTypingSender } from "../hooks/useTyping";
 import { useWebSocket } from "../hooks/useWebSocket";
 import type { ApiError } from "../services/api";
 import type { ConnectionState } from "../services/socket";
-import { PRIORITIES, type Priority, type Status } from "../types";
+import { rfc3339Local } from "../lib/snooze";
+import { PRIORITIES, type Priority, type SettableStatus } from "../types";
 import { MessageInput } from "./MessageInput";
 import { MessageList } from "./MessageList";
+import { StatusActions } from "./StatusActions";
+import { StatusBadge } from "./StatusBadge";
 import { TypingIndicator } from "./TypingIndicator";
 
-const STATUS_LOOK: Record<Status, string> = {
-  active: "bg-emerald-100 text-emerald-800",
-  pending: "bg-amber-100 text-amber-800",
-  closed: "bg-slate-200 text-slate-700",
-};
+type Action = { status: SettableStatus } | { priority: Priority } | { snoozeUntil: Date };
 
 interface Props {
   conversationId: string;
@@ -46,10 +45,12 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
   }, [reconnectSignal, socket]);
 
   const act = useMutation({
-    mutationFn: (action: { status: Status } | { priority: Priority }) =>
+    mutationFn: (action: Action) =>
       "status" in action
         ? api.changeStatus(conversationId, action.status)
-        : api.updateConversation(conversationId, { priority: action.priority }),
+        : "snoozeUntil" in action
+          ? api.snooze(conversationId, rfc3339Local(action.snoozeUntil))
+          : api.updateConversation(conversationId, { priority: action.priority }),
     onSuccess: () => setError(null),
     onError: (e: ApiError) => setError(`${e.message} (${e.code})`),
   });
@@ -82,6 +83,9 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
   return (
     <section aria-label={`Conversation with ${current.client_name}`} className="flex h-full min-h-0 flex-col">
       <header className="flex flex-wrap items-center gap-3 border-b border-slate-200 bg-white px-4 py-3">
+        <a href="#/" className="text-sm font-medium text-blue-700 underline md:hidden">
+          <span aria-hidden="true">← </span>Inbox
+        </a>
         <div className="min-w-0 flex-1">
           <h2 className="truncate text-lg font-semibold" data-testid="chat-client">
             {current.client_name}
@@ -91,12 +95,11 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
             {current.summary ? ` · ${current.summary}` : ""}
           </p>
         </div>
-        <span data-testid="chat-status" className={`rounded-full px-2 py-0.5 text-xs font-medium ${STATUS_LOOK[current.status]}`}>
-          {current.status}
-        </span>
+        <StatusBadge status={current.status} snoozedUntil={current.snoozed_until} testId="chat-status" />
         <label className="flex items-center gap-1 text-sm">
           Priority
           <select
+            aria-label="Priority"
             value={current.priority}
             disabled={closed || act.isPending}
             onChange={(e) => act.mutate({ priority: e.target.value as Priority })}
@@ -107,25 +110,12 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
             ))}
           </select>
         </label>
-        {closed ? (
-          <button
-            type="button"
-            disabled={act.isPending}
-            onClick={() => act.mutate({ status: "active" })}
-            className="rounded bg-emerald-600 px-3 py-1 text-sm font-medium text-white hover:bg-emerald-700 disabled:opacity-50"
-          >
-            Reopen
-          </button>
-        ) : (
-          <button
-            type="button"
-            disabled={act.isPending}
-            onClick={() => act.mutate({ status: "closed" })}
-            className="rounded bg-slate-700 px-3 py-1 text-sm font-medium text-white hover:bg-slate-800 disabled:opacity-50"
-          >
-            Close
-          </button>
-        )}
+        <StatusActions
+          status={current.status}
+          busy={act.isPending}
+          onStatus={(status) => act.mutate({ status })}
+          onSnooze={(until) => act.mutate({ snoozeUntil: until })}
+        />
       </header>
       {error && (
         <p role="alert" className="bg-red-50 px-4 py-1 text-sm text-red-700">

@@ -1,9 +1,10 @@
-/** The inbox: filters by status, priority and client name; unread rows
+/** The inbox: filters by status (one of them, or all), priority and client name; unread rows
  * highlighted; live updates; "Load more" pages. */
 import type { UseInfiniteQueryResult, InfiniteData } from "@tanstack/react-query";
 import { useRef, type KeyboardEvent } from "react";
 import { shortWhen } from "../lib/format";
 import { PRIORITIES, STATUSES, type ConversationFilters, type ConversationPage, type Priority, type Status } from "../types";
+import { StatusBadge, statusText } from "./StatusBadge";
 
 interface Props {
   filters: ConversationFilters;
@@ -50,6 +51,7 @@ export function ConversationsPage({ filters, onFilters, query, selected, onSelec
           <label className="flex-1 text-xs font-medium text-slate-600">
             Status
             <select
+              aria-label="Status filter"
               value={filters.status ?? ""}
               onChange={(e) => onFilters({ ...filters, status: (e.target.value || undefined) as Status | undefined })}
               className="mt-0.5 w-full rounded border border-slate-300 bg-white px-1 py-1 text-sm"
@@ -57,7 +59,7 @@ export function ConversationsPage({ filters, onFilters, query, selected, onSelec
               <option value="">All</option>
               {STATUSES.map((s) => (
                 <option key={s} value={s}>
-                  {s}
+                  {statusText(s)}
                 </option>
               ))}
             </select>
@@ -65,6 +67,7 @@ export function ConversationsPage({ filters, onFilters, query, selected, onSelec
           <label className="flex-1 text-xs font-medium text-slate-600">
             Priority
             <select
+              aria-label="Priority filter"
               value={filters.priority ?? ""}
               onChange={(e) => onFilters({ ...filters, priority: (e.target.value || undefined) as Priority | undefined })}
               className="mt-0.5 w-full rounded border border-slate-300 bg-white px-1 py-1 text-sm"
@@ -123,10 +126,14 @@ export function ConversationsPage({ filters, onFilters, query, selected, onSelec
                       </span>
                     )}
                   </div>
-                  <div className="mt-0.5 flex gap-2 text-xs">
+                  <div className="mt-0.5 flex items-center gap-2 text-xs">
                     <span className={PRIORITY_LOOK[row.priority]}>{row.priority}</span>
-                    <span className="text-slate-500">{row.status}</span>
-                    <span className="text-slate-400">{row.channel}</span>
+                    {row.status === "pending" || row.status === "snoozed" ? (
+                      <StatusBadge status={row.status} snoozedUntil={row.snoozed_until} />
+                    ) : (
+                      <span className="text-slate-600">{row.status}</span>
+                    )}
+                    <span className="text-slate-500">{row.channel}</span>
                   </div>
                 </button>
               </li>

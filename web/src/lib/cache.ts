@@ -68,7 +68,14 @@ export function applyToConversation(conversation: Conversation | undefined, fram
   if (!conversation || frame.position <= conversation.position) return conversation;
   switch (frame.type) {
     case "STATUS_CHANGED":
-      return { ...conversation, status: frame.to, position: frame.position, version: frame.stream_position };
+      return {
+        ...conversation,
+        status: frame.to,
+        // A snooze says until when; a wake-up or any other change ends it.
+        snoozed_until: frame.to === "snoozed" ? (frame.until ?? null) : null,
+        position: frame.position,
+        version: frame.stream_position,
+      };
     case "CONVERSATION_UPDATED":
       return {
         ...conversation,

@@ -22,6 +22,18 @@ export function shortWhen(iso: string | null, now: Date = new Date()): string {
   return dayKey(iso) === dayKey(now.toISOString()) ? timeOf(iso) : new Date(iso).toLocaleDateString();
 }
 
+/** A moment soon, in local time: "14:30" today, "Tue 09:00" within the week, else with its date. */
+export function soonWhen(iso: string, now: Date = new Date()): string {
+  const when = new Date(iso);
+  if (dayKey(iso) === dayKey(now.toISOString())) return timeOf(iso);
+  const time = { hour: "2-digit", minute: "2-digit" } as const;
+  const withinWeek = when.getTime() - now.getTime() < 6 * 86_400_000;
+  return when.toLocaleString(
+    [],
+    withinWeek ? { weekday: "short", ...time } : { weekday: "short", day: "numeric", month: "short", ...time },
+  );
+}
+
 /** Only http(s) URLs become links or images: never javascript: or data:. */
 export function safeUrl(url: string | undefined | null): string | null {
   if (!url) return null;

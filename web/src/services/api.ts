@@ -13,7 +13,7 @@ import type {
   Priority,
   SendMessageInput,
   StartConversationInput,
-  Status,
+  SettableStatus,
 } from "../types";
 
 export class ApiError extends Error {
@@ -114,10 +114,19 @@ export class ApiClient {
     });
   }
 
-  changeStatus(id: string, status: Status, reason?: string): Promise<CommandResult> {
+  changeStatus(id: string, status: SettableStatus, reason?: string): Promise<CommandResult> {
     return this.command("PATCH", `/api/conversations/${encodeURIComponent(id)}/status`, {
       status,
       reason,
+      command_id: newId(),
+    });
+  }
+
+  /** Set the conversation aside until `until` (RFC 3339 with an offset); it wakes then
+   * or at the client's next message. */
+  snooze(id: string, until: string): Promise<CommandResult> {
+    return this.command("POST", `/api/conversations/${encodeURIComponent(id)}/snooze`, {
+      until,
       command_id: newId(),
     });
   }
