@@ -18,7 +18,7 @@ from tests.e2e.conftest import Tokens
 from tests.e2e.test_notes_api import start
 
 Json = dict[str, Any]
-FUZZ_SECONDS = 20.0
+FUZZ_SECONDS = 8.0
 
 
 BAD_BODIES = [
