@@ -141,9 +141,8 @@ staff = st.sampled_from([ALICE, BOB, DAVE])
 texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=12)
 contents = texts.filter(str.strip)
 summaries = st.none() | contents
-labels = st.sampled_from(["vip", "billing", "bug", "été"])
+labels = st.sampled_from(["vip", "billing", "bug", "ete_2"])  # LabelIds: [a-z0-9_-]
 later = st.sampled_from([0, 0, 0, 30, 60 * 30])
-
 
 
 def _sends() -> st.SearchStrategy[Step]:

@@ -26,9 +26,7 @@ class MemorySnapshotStore:
         return snapshot
 
     async def save(self, snapshot: Snapshot) -> bool:
-        at = await self._events.read_stream(
-            snapshot.stream_id, after=snapshot.version - 1, limit=1
-        )
+        at = await self._events.read_stream(snapshot.stream_id, after=snapshot.version - 1, limit=1)
         if not at or (at[0].stream_position, at[0].global_position) != (
             snapshot.version,
             snapshot.position,

@@ -51,7 +51,8 @@ def fingerprint() -> str:
     parts = []
     for field in msgspec.structs.fields(ConversationState):
         kind = field.type
-        values = [m.value for m in kind] if isinstance(kind, type) and issubclass(kind, Enum) else []
+        is_enum = isinstance(kind, type) and issubclass(kind, Enum)
+        values = [m.value for m in kind] if is_enum else []
         parts.append((field.name, repr(kind), values, repr(field.default), field.default_factory))
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
