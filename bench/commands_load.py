@@ -14,7 +14,12 @@ import httpx
 
 from bench import common
 from bench import databases as db
-from commands.model import stream_id_for
+from commands import model as m
+from commands.handler import CommandHandler
+from commands.snapshots import Snapshots
+from events import catalogue as ev
+from events.envelope import Metadata
+from events.postgres.snapshots import PostgresSnapshotStore
 
 # ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
 CONTENT = (
@@ -94,10 +99,8 @@ STORED = """
 
 async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
     """The conversations the length comparison sends to: label -> (id, described, events)."""
-    plans: list[tuple[str, str, int, int | None]] = [
-        ("long", "c-long", args.long_messages, 10),
-        ("short", "c-short", args.short_messages, 10),
-    ]
+    plans: list[tuple[str, str, int, int | None]] = [("long", "c-long", args.long_messages, 10)]
+    plans.append(("short", "c-short", args.short_messages, 10))
     if args.worst_messages > 0:
         plans.append(("worst", "c-worst", args.worst_messages, None))
         plans.append(("worst-short", "c-worst", args.short_messages, None))
@@ -107,9 +110,8 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
             cid, version = uuid4(), 0
             events = list(db.conversation(cid, client_id, "Bench Client", messages, CONTENT, every))
             for start in range(0, len(events), 2000):
-                result = await store.append(
-                    stream_id_for(cid), events[start : start + 2000], version
-                )
+                chunk = events[start : start + 2000]
+                result = await store.append(m.stream_id_for(cid), chunk, version)
                 version = result.last_stream_position
             read = f"messages, read every {every}" if every else "unread client messages"
             return label, (cid, f"{messages:,} {read}", len(events))
@@ -153,7 +155,7 @@ async def measure_load(
                 f"CPU {r['server_cpu_percent']:.0f}% ({r['server_cpu_us_per_request']:.0f} µs/"
                 f"request), machine CPU {r['machine_cpu_percent']:.0f}%{grouped}"
             )
-    report["stored"] = await fetchrow(url, STORED, [stream_id_for(c) for c in conversation_ids])
+    report["stored"] = await fetchrow(url, STORED, [m.stream_id_for(c) for c in conversation_ids])
 
 
 async def send(client: httpx.AsyncClient, failures: list[str], conversation_id: UUID) -> float:
@@ -200,3 +202,32 @@ async def measure_length(args: Any, secret: str, base_url: str, seeded: Any, rep
             f"{name}, as {sender}: first {first['long']:,.1f} / {first['short']:,.1f} ms, p50 "
             f"{r['long_p50_ms']:.2f} / {r['short_p50_ms']:.2f} ms (ratio {r['ratio_p50']:.2f})"
         )
+
+
+async def measure_uncached(args: Any, url: str, seeded: Any, report: Any, label: str) -> None:
+    """A new CommandHandler's first SendMessage on a long conversation (as a new process's; no
+    HTTP): with no snapshot, with one just taken, and with one ``--snapshot-every`` events
+    (MessagesRead, appended off the clock) before the head, the most there can be."""
+    (cid, described, _), n, every = seeded[label], args.uncached, args.snapshot_every
+    admin, meta, stream = m.Actor(id=STAFF_ID, role=m.Role.ADMIN), Metadata(), m.stream_id_for(cid)
+    read = ev.MessagesRead(conversation_id=cid, reader=ev.Side.ADMIN, reader_id="a", up_to_seq=1)
+    cases = [("none", args.uncached_bare, None), (f"1 to {n} events before", n, 0)]
+    cases.append((f"{every:,}+ events before", n, every - 1))  # the first: n - 1 more
+    async with db.event_store(url, 2, 4) as (pool, store):
+        head, snapshots = await store.stream_version(stream), PostgresSnapshotStore(pool)
+        for case, runs, behind in cases:
+            timings = []
+            for _ in range(runs):  # the last command left a snapshot 1 event before the head
+                if behind is None:
+                    await pool.execute("DELETE FROM snapshots")
+                elif behind:
+                    await store.append(stream, [db.new(read, meta) for _ in range(behind)], None)
+                taker = Snapshots(snapshots, every=every)
+                handler = CommandHandler(store, snapshots=taker)
+                started = time.perf_counter()
+                await handler.handle(m.SendMessage(conversation_id=cid, content=CONTENT), admin)
+                timings.append((time.perf_counter() - started) * 1000)
+                await taker.drain()  # the snapshot a long fold leaves, off the clock
+            r = {"conversation": described, "snapshot": case, "events": head}
+            report["uncached"].append(r := r | common.summary(timings))
+            common.log(f"uncached {label}, snapshot {case}: p50 {r['p50']:,.1f} ms")
