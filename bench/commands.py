@@ -90,9 +90,8 @@ async def run(args: Any) -> dict[str, Any]:
                 await load.measure_load(args, url, admin, servers, workdir, report)
             if args.requests > 0:
                 await load.measure_length(args, secret, parley.base_url, seeded, report)
-            for label in ("long", "worst") if args.uncached > 0 else ():
-                if label in seeded:
-                    await load.measure_uncached(args, url, seeded, report, label)
+            for label in [k for k in ("long", "worst") if k in seeded and args.uncached > 0]:
+                await load.measure_uncached(args, url, seeded, report, label)
     return report
 
 
@@ -137,17 +136,13 @@ def render_load(report: common.Report) -> list[str]:
     ]
     if st := report["stored"]:
         broken = f"{st['broken']} with BROKEN seqs" if st["broken"] else "seqs 1..n in every one"
-        lines.append(
-            f"stored: {st['messages']:,} messages in {st['conversations']} conversations, {broken}"
-        )
-    per_round = [commits(r) for r in runs(report, "parley") if r["transactions"]]
-    if per_round:
+        stored = f"{st['messages']:,} messages in {st['conversations']} conversations"
+        lines.append(f"stored: {stored}, {broken}")
+    if per_round := [commits(r) for r in runs(report, "parley") if r["transactions"]]:
         lines.append("Parley's group commits per round: " + " / ".join(per_round))
-    lines.append(
-        "(server CPU: the server process, 100% = one core, and its CPU time per answered "
-        f"request; machine CPU: all {report['cpus']} cores, wrk, PostgreSQL and anything else "
-        "running included)"
-    )
+    lines.append("(server CPU: the server process, 100% = one core, and its CPU time per answered "
+                 f"request; machine CPU: all {report['cpus']} cores, wrk, PostgreSQL and anything "
+                 "else running included)")  # fmt: skip
     return lines
 
 

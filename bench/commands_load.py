@@ -22,10 +22,8 @@ from events.envelope import Metadata
 from events.postgres.snapshots import PostgresSnapshotStore
 
 # ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
-CONTENT = (
-    "Hello, my parcel (order 48213) still shows label created after five days. "
-    "Could you check with the courier, please? Thanks!"
-)
+CONTENT = "Hello, my parcel (order 48213) still shows label created after five days. Could you "
+CONTENT += "check with the courier, please? Thanks!"
 STAFF_ID = db.STAFF_ID
 
 
@@ -34,9 +32,8 @@ async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, a
     command += ["--latency", "--timeout", "10s", "-s", str(lua), f"{server.base_url}/api/messages"]
     cpu_before, machine = common.process_cpu_seconds(server.pid), dict[str, float]()
     with common.machine_busy(machine, "cpu"):
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
+        pipes: Any = {"stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT}
+        process = await asyncio.create_subprocess_exec(*command, **pipes)
         try:
             out, _ = await process.communicate()
         finally:
@@ -87,14 +84,11 @@ HEAD = "SELECT coalesce(max(global_position), 0) AS head FROM events"
 COMMITS = """SELECT count(*) AS events, count(DISTINCT xmin::text) AS transactions
              FROM events WHERE global_position > $1"""
 # Messages stored in the load-tested conversations; how many have seqs other than 1..n.
-STORED = """
-    SELECT count(*) AS conversations, coalesce(sum(n), 0) AS messages,
-           count(*) FILTER (WHERE n <> max_seq OR n <> distinct_seqs) AS broken
-    FROM (SELECT stream_id, count(*) AS n, count(DISTINCT (data->>'seq')::int) AS distinct_seqs,
-                 max((data->>'seq')::int) AS max_seq
-          FROM events WHERE type = 'MessageSent' AND stream_id = ANY($1::text[])
-          GROUP BY stream_id) AS s
-"""
+STORED = """SELECT count(*) AS conversations, coalesce(sum(n), 0) AS messages,
+    count(*) FILTER (WHERE n <> max_seq OR n <> distinct_seqs) AS broken
+    FROM (SELECT count(*) AS n, count(DISTINCT (data->>'seq')::int) AS distinct_seqs,
+          max((data->>'seq')::int) AS max_seq FROM events
+          WHERE type = 'MessageSent' AND stream_id = ANY($1::text[]) GROUP BY stream_id) AS s"""
 
 
 async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
@@ -198,23 +192,21 @@ async def measure_length(args: Any, secret: str, base_url: str, seeded: Any, rep
             r |= {f"{side}_p{q}_ms": common.percentile(timings[side], q) for q in (50, 99)}
         r |= {"ratio_p50": r["long_p50_ms"] / r["short_p50_ms"], "non_201": len(failures)}
         report["length"].append(r)
-        common.log(
-            f"{name}, as {sender}: first {first['long']:,.1f} / {first['short']:,.1f} ms, p50 "
-            f"{r['long_p50_ms']:.2f} / {r['short_p50_ms']:.2f} ms (ratio {r['ratio_p50']:.2f})"
-        )
+        common.log(f"{name}, as {sender}: first {first['long']:,.1f} / {first['short']:,.1f} ms, "
+                   f"p50 {r['long_p50_ms']:.2f} / {r['short_p50_ms']:.2f} ms (ratio "
+                   f"{r['ratio_p50']:.2f})")  # fmt: skip
 
 
 async def measure_uncached(args: Any, url: str, seeded: Any, report: Any, label: str) -> None:
-    """A new CommandHandler's first SendMessage on a long conversation (as a new process's; no
-    HTTP): with no snapshot, with one just taken, and with one ``--snapshot-every`` events
-    (MessagesRead, appended off the clock) before the head, the most there can be."""
+    """A new handler's first SendMessage on a long conversation, in-process: with no snapshot,
+    one just taken, one ``--snapshot-every`` events (MessagesRead, off the clock) behind."""
     (cid, described, _), n, every = seeded[label], args.uncached, args.snapshot_every
     admin, meta, stream = m.Actor(id=STAFF_ID, role=m.Role.ADMIN), Metadata(), m.stream_id_for(cid)
     read = ev.MessagesRead(conversation_id=cid, reader=ev.Side.ADMIN, reader_id="a", up_to_seq=1)
     cases = [("none", args.uncached_bare, None), (f"1 to {n} events before", n, 0)]
     cases.append((f"{every:,}+ events before", n, every - 1))  # the first: n - 1 more
     async with db.event_store(url, 2, 4) as (pool, store):
-        head, snapshots = await store.stream_version(stream), PostgresSnapshotStore(pool)
+        head, stored = await store.stream_version(stream), PostgresSnapshotStore(pool)
         for case, runs, behind in cases:
             timings = []
             for _ in range(runs):  # the last command left a snapshot 1 event before the head
@@ -222,8 +214,7 @@ async def measure_uncached(args: Any, url: str, seeded: Any, report: Any, label:
                     await pool.execute("DELETE FROM snapshots")
                 elif behind:
                     await store.append(stream, [db.new(read, meta) for _ in range(behind)], None)
-                taker = Snapshots(snapshots, every=every)
-                handler = CommandHandler(store, snapshots=taker)
+                handler = CommandHandler(store, snapshots=(taker := Snapshots(stored, every=every)))
                 started = time.perf_counter()
                 await handler.handle(m.SendMessage(conversation_id=cid, content=CONTENT), admin)
                 timings.append((time.perf_counter() - started) * 1000)
