@@ -41,7 +41,7 @@ OPTIONS += [("long-messages", int, 100_000, ""), ("short-messages", int, 100, ""
 OPTIONS += [("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip)")]
 OPTIONS += [("requests", int, 300, "warm requests per conversation (0: skip)")]
 OPTIONS += [("uncached", int, 20, "first commands by a new handler, per snapshot (0: skip)")]
-OPTIONS += [("uncached-bare", int, 3, "... with none (>= 1)"), ("snapshot-every", int, 1000, "")]
+OPTIONS += [("uncached-bare", int, 3, "... with none (>= 1)"), ("snapshot-every", int, 500, "")]
 OPTIONS += [("server-module", str, "bench.servers", "a variant of bench.servers serving Parley")]
 SETTINGS = [name.replace("-", "_") for name, *_ in OPTIONS[:-1]]  # all but --server-module
 

@@ -50,7 +50,7 @@ def decode_state(data: bytes) -> ConversationState:
 class Snapshots:
     """Loads a conversation's snapshot, and saves new ones in the background."""
 
-    def __init__(self, store: SnapshotStore, *, every: int = 1000, max_writes: int = 2) -> None:
+    def __init__(self, store: SnapshotStore, *, every: int = 500, max_writes: int = 2) -> None:
         if every < 1:
             raise ValueError("snapshots are taken every 1 or more events")
         self._store = store

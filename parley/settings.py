@@ -120,7 +120,7 @@ class Settings:
     waker, which wakes snoozed conversations when their time comes (``on``/
     ``off``; every worker's waker may run, each wake happens once)."""
 
-    snapshot_every: int = 1000
+    snapshot_every: int = 500
     """``PARLEY_SNAPSHOT_EVERY``: save a conversation's state every this many events
     (in the background), fold an uncached one from it on; ``0``: no snapshots."""
 
