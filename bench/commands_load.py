@@ -204,7 +204,7 @@ async def measure_uncached(args: Any, url: str, seeded: Any, report: Any, label:
     admin, meta, stream = m.Actor(id=STAFF_ID, role=m.Role.ADMIN), Metadata(), m.stream_id_for(cid)
     read = ev.MessagesRead(conversation_id=cid, reader=ev.Side.ADMIN, reader_id="a", up_to_seq=1)
     cases = [("none", args.uncached_bare, None), (f"1 to {n} events before", n, 0)]
-    cases.append((f"{every:,}+ events before", n, every - 1))  # the first: n - 1 more
+    cases.append((f"{every:,}+ events before", n, every - 1))  # the first: n more
     async with db.event_store(url, 2, 4) as (pool, store):
         taker = Snapshots(PostgresSnapshotStore(pool), every=every)
         for case, runs, behind in cases:
