@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from msgspec.structs import replace
 
 from commands import errors
-from commands.decider import decide, evolve
+from commands.decider import decide, evolve, fold
 from commands.handler import CommandHandler
 from commands.model import (
     INITIAL_STATE,
@@ -88,8 +88,10 @@ def assert_same(decoded: Any, original: Any, where: str = "state") -> None:
 
 
 def played(steps: list[Step]) -> list[ConversationState]:
-    """Every state a conversation goes through in ``steps`` (refusals skipped)."""
+    """Every state a conversation goes through in ``steps`` (refusals skipped),
+    and the last once more as the handler's catch-up folds it (``fold``)."""
     cid, now, state, states = uuid.uuid4(), START, INITIAL_STATE, [INITIAL_STATE]
+    events = []
     for step in steps:
         now += timedelta(minutes=step.later)
         try:
@@ -99,7 +101,10 @@ def played(steps: list[Step]) -> list[ConversationState]:
         for event in decided:
             state = evolve(state, event)
         states.append(state)
-    return states
+        events += decided
+    folded = fold(INITIAL_STATE, events)
+    assert folded == state
+    return [*states, folded]
 
 
 @settings(max_examples=200, deadline=None)
