@@ -97,10 +97,8 @@ def render(report: common.Report) -> str:
         rows.append([f"{workload(n)} appends", str(c)])
         rows[-1] += ["-" if r is None else f"{r['events_per_s']:,.0f}" for r in both]
         rows[-1] += ["-" if x is None else f"{x:.1f}x"]
-        rows[-1] += [
-            "-" if r is None else "{latency_p50_ms:.1f} / {latency_p99_ms:.1f}".format(**r)
-            for r in both
-        ]
+        latency = "{latency_p50_ms:.1f} / {latency_p99_ms:.1f}"
+        rows[-1] += ["-" if r is None else latency.format(**r) for r in both]
     load = report["load_average"]
     lines = [
         "Event store appends: Parley PostgresEventStore vs eventsourcing "

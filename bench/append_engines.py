@@ -29,17 +29,12 @@ from events.postgres.store import PostgresEventStore, create_pool
 TOPIC = "events.catalogue:MessageSent"
 encode = msgspec.json.Encoder().encode
 # Everything acknowledged is stored, gapless, with contiguous streams.
-PARLEY_CHECK = """
-    SELECT (SELECT count(*) FROM events) AS events,
-           (SELECT coalesce(max(global_position), 0) FROM events) AS head,
-           (SELECT count(*) FROM (SELECT stream_id FROM events GROUP BY stream_id
-                   HAVING max(stream_position) <> count(*)) AS s) AS broken_streams
-"""
-ES_CHECK = """
-    SELECT (SELECT count(*) FROM {table}) AS events,
-           (SELECT count(*) FROM (SELECT originator_id FROM {table} GROUP BY originator_id
-                   HAVING max(originator_version) <> count(*)) AS s) AS broken_streams
-"""
+PARLEY_CHECK = """SELECT count(*) AS events, coalesce(max(global_position), 0) AS head,
+    (SELECT count(*) FROM (SELECT FROM events GROUP BY stream_id
+     HAVING max(stream_position) <> count(*)) AS s) AS broken_streams FROM events"""
+ES_CHECK = """SELECT count(*) AS events, (SELECT count(*) FROM (SELECT FROM {table}
+    GROUP BY originator_id HAVING max(originator_version) <> count(*)) AS s) AS broken_streams
+    FROM {table}"""
 
 
 def workload(n: int) -> str:
@@ -133,9 +128,8 @@ async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
             raise
 
     try:
-        store = PostgresEventStore(
-            pool, max_batch_events=settings.max_batch_events, writers=settings.writers
-        )
+        batch, writers = settings.max_batch_events, settings.writers
+        store = PostgresEventStore(pool, max_batch_events=batch, writers=writers)
         callers = [asyncio.create_task(caller(*c)) for c in run.callers]
         try:
             await asyncio.to_thread(run.measure)

@@ -40,6 +40,8 @@ OPTIONS += [("threads", int, 2, ""), ("conversations", int, 200, "")]
 OPTIONS += [("long-messages", int, 100_000, ""), ("short-messages", int, 100, "")]
 OPTIONS += [("worst-messages", int, 100_000, "unread client messages of the worst case (0: skip)")]
 OPTIONS += [("requests", int, 300, "warm requests per conversation (0: skip)")]
+OPTIONS += [("uncached", int, 20, "first commands by a new handler, per snapshot (0: skip)")]
+OPTIONS += [("uncached-bare", int, 3, "... with none (>= 1)"), ("snapshot-every", int, 500, "")]
 OPTIONS += [("server-module", str, "bench.servers", "a variant of bench.servers serving Parley")]
 SETTINGS = [name.replace("-", "_") for name, *_ in OPTIONS[:-1]]  # all but --server-module
 
@@ -62,7 +64,7 @@ async def run(args: Any) -> dict[str, Any]:
     report = {**common.facts(), "postgresql": {}, "versions": {p: version(p) for p in versions}}
     report |= {"load_average": common.load_average(), "uvicorn": dict(UVICORN_SETTINGS)}
     report |= {"settings": {k: getattr(args, k) for k in SETTINGS}, "seeded_seconds": 0.0}
-    report |= {"throughput": [], "stored": {}, "length": []}
+    report |= {"throughput": [], "stored": {}, "length": [], "uncached": []}
     secret, migrations = secrets.token_urlsafe(32), [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
     async with throwaway_database(args.database_url, "bench_commands", migrations) as (url, facts):
         report["postgresql"], started = facts, time.perf_counter()
@@ -88,6 +90,8 @@ async def run(args: Any) -> dict[str, Any]:
                 await load.measure_load(args, url, admin, servers, workdir, report)
             if args.requests > 0:
                 await load.measure_length(args, secret, parley.base_url, seeded, report)
+            for label in [k for k in ("long", "worst") if k in seeded and args.uncached > 0]:
+                await load.measure_uncached(args, url, seeded, report, label)
     return report
 
 
@@ -106,6 +110,9 @@ def targets(report: common.Report) -> common.Checks:
         if r["name"] == "realistic":
             what = f"p50 latency, {r['long_label']} / {r['short_label']} < 1.5"
             checks.append((what, f"{r['ratio_p50']:.2f}", r["ratio_p50"] < 1.5))
+    for r in (r for r in report["uncached"] if r["snapshot"] != "none"):
+        what = f"uncached {r['conversation']}, snapshot {r['snapshot']}: p50 < 50 ms"
+        checks.append((what, f"{r['p50']:,.1f} ms", r["p50"] < 50))
     return checks
 
 
@@ -129,17 +136,13 @@ def render_load(report: common.Report) -> list[str]:
     ]
     if st := report["stored"]:
         broken = f"{st['broken']} with BROKEN seqs" if st["broken"] else "seqs 1..n in every one"
-        lines.append(
-            f"stored: {st['messages']:,} messages in {st['conversations']} conversations, {broken}"
-        )
-    per_round = [commits(r) for r in runs(report, "parley") if r["transactions"]]
-    if per_round:
+        stored = f"{st['messages']:,} messages in {st['conversations']} conversations"
+        lines.append(f"stored: {stored}, {broken}")
+    if per_round := [commits(r) for r in runs(report, "parley") if r["transactions"]]:
         lines.append("Parley's group commits per round: " + " / ".join(per_round))
-    lines.append(
-        "(server CPU: the server process, 100% = one core, and its CPU time per answered "
-        f"request; machine CPU: all {report['cpus']} cores, wrk, PostgreSQL and anything else "
-        "running included)"
-    )
+    lines.append("(server CPU: the server process, 100% = one core, and its CPU time per answered "
+                 f"request; machine CPU: all {report['cpus']} cores, wrk, PostgreSQL and anything "
+                 "else running included)")  # fmt: skip
     return lines
 
 
@@ -181,8 +184,13 @@ def render(report: common.Report) -> str:
     ]
     lines += render_load(report) if report["throughput"] else []
     lines += render_length(report) if report["length"] else []
+    if uncached := report.get("uncached"):
+        lines += ["", "Uncached: a new CommandHandler's first SendMessage (no HTTP) on"]
+        for r in uncached:
+            what = f"  {r['conversation']} ({r['events']:,} events), snapshot {r['snapshot']}"
+            lines.append(f"{what}: p50 {r['p50']:,.1f} ms, max {r['max']:,.1f} ms of {r['n']}")
     if checks := targets(report):
-        lines += ["", *common.targets_lines("Targets (issue 3):", checks)]
+        lines += ["", *common.targets_lines("Targets (issues 3, 18):", checks)]
     return "\n".join(lines)
 
 

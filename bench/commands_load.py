@@ -14,13 +14,16 @@ import httpx
 
 from bench import common
 from bench import databases as db
-from commands.model import stream_id_for
+from commands import model as m
+from commands.handler import CommandHandler
+from commands.snapshots import Snapshots
+from events import catalogue as ev
+from events.envelope import Metadata
+from events.postgres.snapshots import PostgresSnapshotStore
 
 # ~120 characters, JSON-safe as it is (the Lua script pastes it into bodies).
-CONTENT = (
-    "Hello, my parcel (order 48213) still shows label created after five days. "
-    "Could you check with the courier, please? Thanks!"
-)
+CONTENT = "Hello, my parcel (order 48213) still shows label created after five days. Could you "
+CONTENT += "check with the courier, please? Thanks!"
 STAFF_ID = db.STAFF_ID
 
 
@@ -29,9 +32,8 @@ async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, a
     command += ["--latency", "--timeout", "10s", "-s", str(lua), f"{server.base_url}/api/messages"]
     cpu_before, machine = common.process_cpu_seconds(server.pid), dict[str, float]()
     with common.machine_busy(machine, "cpu"):
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
+        pipes: Any = {"stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT}
+        process = await asyncio.create_subprocess_exec(*command, **pipes)
         try:
             out, _ = await process.communicate()
         finally:
@@ -82,22 +84,17 @@ HEAD = "SELECT coalesce(max(global_position), 0) AS head FROM events"
 COMMITS = """SELECT count(*) AS events, count(DISTINCT xmin::text) AS transactions
              FROM events WHERE global_position > $1"""
 # Messages stored in the load-tested conversations; how many have seqs other than 1..n.
-STORED = """
-    SELECT count(*) AS conversations, coalesce(sum(n), 0) AS messages,
-           count(*) FILTER (WHERE n <> max_seq OR n <> distinct_seqs) AS broken
-    FROM (SELECT stream_id, count(*) AS n, count(DISTINCT (data->>'seq')::int) AS distinct_seqs,
-                 max((data->>'seq')::int) AS max_seq
-          FROM events WHERE type = 'MessageSent' AND stream_id = ANY($1::text[])
-          GROUP BY stream_id) AS s
-"""
+STORED = """SELECT count(*) AS conversations, coalesce(sum(n), 0) AS messages,
+    count(*) FILTER (WHERE n <> max_seq OR n <> distinct_seqs) AS broken
+    FROM (SELECT count(*) AS n, count(DISTINCT (data->>'seq')::int) AS distinct_seqs,
+          max((data->>'seq')::int) AS max_seq FROM events
+          WHERE type = 'MessageSent' AND stream_id = ANY($1::text[]) GROUP BY stream_id) AS s"""
 
 
 async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
     """The conversations the length comparison sends to: label -> (id, described, events)."""
-    plans: list[tuple[str, str, int, int | None]] = [
-        ("long", "c-long", args.long_messages, 10),
-        ("short", "c-short", args.short_messages, 10),
-    ]
+    plans: list[tuple[str, str, int, int | None]] = [("long", "c-long", args.long_messages, 10)]
+    plans.append(("short", "c-short", args.short_messages, 10))
     if args.worst_messages > 0:
         plans.append(("worst", "c-worst", args.worst_messages, None))
         plans.append(("worst-short", "c-worst", args.short_messages, None))
@@ -107,9 +104,8 @@ async def seed_all(url: str, args: Any) -> dict[str, tuple[UUID, str, int]]:
             cid, version = uuid4(), 0
             events = list(db.conversation(cid, client_id, "Bench Client", messages, CONTENT, every))
             for start in range(0, len(events), 2000):
-                result = await store.append(
-                    stream_id_for(cid), events[start : start + 2000], version
-                )
+                chunk = events[start : start + 2000]
+                result = await store.append(m.stream_id_for(cid), chunk, version)
                 version = result.last_stream_position
             read = f"messages, read every {every}" if every else "unread client messages"
             return label, (cid, f"{messages:,} {read}", len(events))
@@ -153,7 +149,7 @@ async def measure_load(
                 f"CPU {r['server_cpu_percent']:.0f}% ({r['server_cpu_us_per_request']:.0f} µs/"
                 f"request), machine CPU {r['machine_cpu_percent']:.0f}%{grouped}"
             )
-    report["stored"] = await fetchrow(url, STORED, [stream_id_for(c) for c in conversation_ids])
+    report["stored"] = await fetchrow(url, STORED, [m.stream_id_for(c) for c in conversation_ids])
 
 
 async def send(client: httpx.AsyncClient, failures: list[str], conversation_id: UUID) -> float:
@@ -196,7 +192,33 @@ async def measure_length(args: Any, secret: str, base_url: str, seeded: Any, rep
             r |= {f"{side}_p{q}_ms": common.percentile(timings[side], q) for q in (50, 99)}
         r |= {"ratio_p50": r["long_p50_ms"] / r["short_p50_ms"], "non_201": len(failures)}
         report["length"].append(r)
-        common.log(
-            f"{name}, as {sender}: first {first['long']:,.1f} / {first['short']:,.1f} ms, p50 "
-            f"{r['long_p50_ms']:.2f} / {r['short_p50_ms']:.2f} ms (ratio {r['ratio_p50']:.2f})"
-        )
+        common.log(f"{name}, as {sender}: first {first['long']:,.1f} / {first['short']:,.1f} ms, "
+                   f"p50 {r['long_p50_ms']:.2f} / {r['short_p50_ms']:.2f} ms (ratio "
+                   f"{r['ratio_p50']:.2f})")  # fmt: skip
+
+
+async def measure_uncached(args: Any, url: str, seeded: Any, report: Any, label: str) -> None:
+    """A new handler's first SendMessage on a long conversation, in-process (no answer bound):
+    with no snapshot, one just taken, one ``--snapshot-every`` events (MessagesRead) behind."""
+    (cid, described, events), n, every = seeded[label], args.uncached, args.snapshot_every
+    admin, meta, stream = m.Actor(id=STAFF_ID, role=m.Role.ADMIN), Metadata(), m.stream_id_for(cid)
+    read = ev.MessagesRead(conversation_id=cid, reader=ev.Side.ADMIN, reader_id="a", up_to_seq=1)
+    cases = [("none", args.uncached_bare, None), (f"1 to {n} events before", n, 0)]
+    cases.append((f"{every:,}+ events before", n, every - 1))  # the first: n more
+    async with db.event_store(url, 2, 4) as (pool, store):
+        taker = Snapshots(PostgresSnapshotStore(pool), every=every)
+        for case, runs, behind in cases:
+            timings = []
+            for _ in range(runs):  # the last command left a snapshot 1 event before the head
+                if behind is None:
+                    await pool.execute("DELETE FROM snapshots")
+                elif behind:
+                    await store.append(stream, [db.new(read, meta) for _ in range(behind)], None)
+                handler = CommandHandler(store, snapshots=taker, answer_within=600)
+                started = time.perf_counter()
+                await handler.handle(m.SendMessage(conversation_id=cid, content=CONTENT), admin)
+                timings.append((time.perf_counter() - started) * 1000)
+                await taker.drain()  # the snapshot a long fold leaves, off the clock
+            r = {"conversation": described, "snapshot": case, "events": events}  # as seeded
+            report["uncached"].append(r := r | common.summary(timings))
+            common.log(f"uncached {label}, snapshot {case}: p50 {r['p50']:,.1f} ms")

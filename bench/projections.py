@@ -32,9 +32,8 @@ LIVE_HEADING = (  # two lines
 OPTIONS: list[common.Option] = [("events", int, 50_000, "(a) events to relay")]
 OPTIONS += [("rebuild-events", int, 200_000, "(b) events in the log to rebuild")]
 OPTIONS += [("rounds", int, 3, "(a) relay + raw rounds (median)")]
-OPTIONS += [
-    ("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {','.join(RAW_VARIANTS)}")
-]
+RAW = ",".join(RAW_VARIANTS)
+OPTIONS += [("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {RAW}")]
 OPTIONS += [("rate", float, 500.0, "(c) commands per second")]
 OPTIONS += [("seconds", float, 20.0, "(c) measured seconds")]
 OPTIONS += [("warmup", float, 3.0, "(c) unmeasured seconds")]
@@ -76,9 +75,8 @@ def render(report: common.Report) -> str:
     if relay:
         heading = f"(a) {relay[0]['events']:,} events, log -> JetStream (file storage), events/s"
         lines += ["", f"{heading} per round and median of {len(relay)}", ""]
-        rounds = {
-            "relay (JetStreamRelay.run from 0)": ([r["relay_events_per_s"] for r in relay], ",.0f")
-        }
+        relayed = [r["relay_events_per_s"] for r in relay]
+        rounds = {"relay (JetStreamRelay.run from 0)": (relayed, ",.0f")}
         for variant in relay[0]["raw_events_per_s"]:
             label = f"raw {variant}" + (" (reference)" if variant == REFERENCE_VARIANT else "")
             rounds[label] = ([r["raw_events_per_s"][variant] for r in relay], ",.0f")
@@ -91,33 +89,25 @@ def render(report: common.Report) -> str:
         lines += common.markdown_table(["what", "per round", "median"], table)
     if rebuilt := report["rebuild"]:
         lines += ["", f"(b) rebuild() over {rebuilt[0]['events']:,} events", ""]
-        rows = []
-        for r in rebuilt:
-            tables = ", ".join(f"{t} {n:,}" for t, n in r["rows"].items())
-            rows.append(
-                [r["projection"], f"{r['seconds']:.2f}", f"{r['events_per_s']:,.0f}", tables]
-            )
+        rows = [[r["projection"], f"{r['seconds']:.2f}", f"{r['events_per_s']:,.0f}", ", ".join(
+            f"{t} {n:,}" for t, n in r["rows"].items())] for r in rebuilt]  # fmt: skip
         lines += common.markdown_table(["projection", "seconds", "events/s", "rows"], rows)
     if (live := report["live"]) is not None:
         lines += ["", LIVE_HEADING.format(**live), ""]
         q = live["latency"]
-        rows = [
-            [label, f"{q[k]['n']:,}", *(f"{q[k][x]:.1f}" for x in QUANTILES)]
-            for k, label in LIVE_ROWS.items()
-        ]
+        rows = [[label, f"{q[k]['n']:,}", *(f"{q[k][x]:.1f}" for x in QUANTILES)]
+                for k, label in LIVE_ROWS.items()]  # fmt: skip
         lines += common.markdown_table(["what", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
         commits = ", ".join(f"{n} {c:,}" for n, c in live["checkpoint_commits"].items())
-        lines.append(
-            f"commands {live['commands']:,}, failed {live['failed_commands']}, never reached "
-            f"{live['not_reached']}; checkpoint commits in the window: {commits}"
-        )
+        lines.append(f"commands {live['commands']:,}, failed {live['failed_commands']}, never"
+                     f" reached {live['not_reached']}; checkpoint commits in the window: "
+                     f"{commits}")  # fmt: skip
     lines += ["", "targets:"]
     lines += [f"  [{'met' if ok else 'MISSED'}] {t}: {m}" for t, m, ok in targets(report)]
     busy = ", ".join(f"{k} {v:.0f}%" for k, v in report["machine_cpu_percent"].items())
     end = " ".join(f"{x:.2f}" for x in report["load_average_end"])
-    lines.append(
-        f"machine CPU busy (all processes, all cores) during: {busy}; load average at end: {end}"
-    )
+    lines.append(f"machine CPU busy (all processes, all cores) during: {busy}; load average at "
+                 f"end: {end}")  # fmt: skip
     lines.append(f"total run time: {report['total_seconds']:g} s")
     return "\n".join(lines)
 

@@ -27,16 +27,11 @@ from events.postgres import checkpoints
 from events.postgres.store import PostgresEventStore
 
 NAMES = ("relay", "inbox", "timeline")
-NOTIFY_TRIGGER = """
-CREATE FUNCTION bench_notify_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('bench_checkpoints', NEW.name || ' ' || NEW.position);
-    RETURN NEW;
-END
-$$;
+NOTIFY_TRIGGER = """CREATE FUNCTION bench_notify_checkpoint() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN PERFORM pg_notify('bench_checkpoints', NEW.name || ' ' || NEW.position);
+    RETURN NEW; END $$;
 CREATE TRIGGER bench_notify_checkpoint AFTER UPDATE ON checkpoints
-    FOR EACH ROW EXECUTE FUNCTION bench_notify_checkpoint();
-"""
+    FOR EACH ROW EXECUTE FUNCTION bench_notify_checkpoint()"""
 STAFF = Actor(id="alice", role=Role.ADMIN)
 
 
@@ -201,8 +196,6 @@ async def part_live(
         n: sum(1 for t in reached.times[n] if window_start <= t <= window_end) for n in NAMES
     }
     both = live["latency"]["lag_both"]
-    common.log(
-        f"  lag commit -> both read models: p50 {both['p50']:.1f} ms, "
-        f"p99 {both['p99']:.1f} ms ({live['rate_achieved']:g} cmd/s achieved)"
-    )
+    common.log(f"  lag commit -> both read models: p50 {both['p50']:.1f} ms, "
+               f"p99 {both['p99']:.1f} ms ({live['rate_achieved']:g} cmd/s achieved)")  # fmt: skip
     return live

@@ -170,9 +170,8 @@ async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[di
         result: dict[str, Any] = {"projection": projection.name, "events": head}
         result |= {"seconds": round(seconds, 3), "events_per_s": round(head / seconds, 1)}
         results.append(result | {"rows": rows})
-        common.log(
-            f"  rebuild {projection.name}: {head / seconds:,.0f} events/s ({seconds:.2f} s) {rows}"
-        )
+        common.log(f"  rebuild {projection.name}: {head / seconds:,.0f} events/s "
+                   f"({seconds:.2f} s) {rows}")  # fmt: skip
     messages = await pool.fetchval("SELECT count(*) FROM events WHERE type = 'MessageSent'")
     if results[-1]["rows"]["messages"] != messages:
         raise RuntimeError("rebuilt timeline is missing messages")

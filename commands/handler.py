@@ -10,6 +10,9 @@
   state, a bounded number of times.
 - **Idempotency** (:mod:`commands.idempotency`): a retry is recognised by the
   store and answered with the first result.
+- **Snapshots** (:mod:`commands.snapshots`, optional): a conversation not in
+  the cache is folded from its snapshot on, and new snapshots are saved in
+  the background as it grows.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from commands.model import (
     stream_id_for,
 )
 from commands.result import CommandResult
+from commands.snapshots import Snapshots
 from commands.state_cache import Folded, StateCache, StreamLocks
 from events.catalogue import AnyEvent, MessageSent, event_type
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
@@ -76,10 +80,12 @@ class CommandHandler:
         on_handled: OnHandled | None = None,
         answer_within: float = 4.5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        snapshots: Snapshots | None = None,
     ) -> None:
         """``on_appended(events, result)`` hears of every append this handler
         makes, in each conversation's order (the WebSocket edge uses it to reach
         this process's sockets before the relay does)."""
+        self._snapshots = snapshots
         self._store = store
         self._answer_within = answer_within
         """Seconds within which a command is answered, its turn on the
@@ -199,12 +205,17 @@ class CommandHandler:
                 folded.state = evolve(folded.state, event)
             folded.version = appended.last_stream_position
             folded.position = appended.last_global_position
+            if self._snapshots is not None:
+                self._snapshots.consider(stream_id, folded)
             return _result(command, folded, decided)
         raise Busy("the conversation is too busy right now; try again")
 
     async def _catch_up(self, stream_id: str, folded: Folded) -> Folded:
-        """Fold what the stream holds after ``folded`` into a fresh cache entry."""
+        """Fold what the stream holds after ``folded`` (nothing folded: after
+        its snapshot, if any) into a fresh cache entry."""
         folded = folded.copy()
+        if folded.version == 0 and self._snapshots is not None:
+            folded = await self._snapshots.load(stream_id)
         while page := await self._store.read_stream(
             stream_id, after=folded.version, limit=_READ_PAGE
         ):
@@ -214,6 +225,8 @@ class CommandHandler:
             if len(page) < _READ_PAGE:
                 break
         self._cache.put(stream_id, folded)
+        if self._snapshots is not None:
+            self._snapshots.consider(stream_id, folded)
         return folded
 
     async def _guard(self, stream_id: str, seen: int, folded: Folded, actor: Actor) -> None:

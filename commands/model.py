@@ -204,6 +204,15 @@ AnyCommand = (
 )
 
 
+STATE_SCHEMA_VERSION = 1
+"""The version of ``ConversationState``'s stored form (its snapshots,
+commands.snapshots): a snapshot of another version is ignored and replaced.
+Bump it whenever the state's fields (names, types, defaults) change, or the
+same events would fold into another state (a change of ``evolve`` or of an
+upcaster); tests/unit/test_snapshots.py fails until the fields' fingerprint
+is recorded with a new version."""
+
+
 class ConversationState(msgspec.Struct, frozen=True, kw_only=True):
     """A conversation as the write side needs it to decide.
 

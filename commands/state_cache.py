@@ -21,14 +21,17 @@ from commands.model import INITIAL_STATE, ConversationState
 
 @dataclass
 class Folded:
-    """A state and how far into its stream (and the log) it is folded."""
+    """A state and how far into its stream (and the log) it is folded;
+    ``snapshot_at``: the version of the stream's newest snapshot known to be
+    stored or being written (commands.snapshots)."""
 
     state: ConversationState = INITIAL_STATE
     version: int = 0
     position: int = 0
+    snapshot_at: int = 0
 
     def copy(self) -> Folded:
-        return Folded(self.state, self.version, self.position)
+        return Folded(self.state, self.version, self.position, self.snapshot_at)
 
 
 class StateCache:

@@ -38,6 +38,7 @@ from commands.http_staff import STAFF_HANDLERS, provide_staff_context
 from commands.merge_service import MergeService
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
+from parley import services
 from parley.health import HealthController
 from parley.http_errors import EXCEPTION_HANDLERS
 from parley.metrics import Metrics, metrics_endpoint
@@ -129,7 +130,13 @@ def create_app(
         directory=Directory(store, roster=agent_roster(pool)),
     )
     local_feed = LocalFeed(hub)
-    handler = CommandHandler(store, on_appended=local_feed.appended, on_handled=metrics.on_handled)
+    snapshots = services.snapshots(pool, settings.snapshot_every)
+    handler = CommandHandler(
+        store,
+        on_appended=local_feed.appended,
+        on_handled=metrics.on_handled,
+        snapshots=snapshots,
+    )
     staff_handler = StaffHandler(store)
     catalogue_handler = CatalogueHandler(store)
     edge = Edge(
@@ -172,8 +179,14 @@ def create_app(
         },
         on_startup=[hub.start, presence.start],
         # Sockets close (and leave), presence says goodbye, the event store's
-        # group-commit writers finish what is queued.
-        on_shutdown=[edge.close_all, presence.stop, hub.stop, store.close],
+        # group-commit writers finish what is queued, snapshots being saved are.
+        on_shutdown=[
+            edge.close_all,
+            presence.stop,
+            hub.stop,
+            store.close,
+            *([snapshots.drain] if snapshots else []),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins),

@@ -19,8 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from nats.aio.client import Client as NATS
 
+from commands.snapshots import Snapshots
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.pool import create_pool
+from events.postgres.snapshots import PostgresSnapshotStore
 from parley.errors import StartupError
 from projections import READ_MODEL_MIGRATIONS
 
@@ -153,6 +155,12 @@ async def connect_nats(
         error = first_error.result() if first_error.done() else TimeoutError()
     assert error is not None
     raise ServiceError(setting, url, describe(error, timeout))
+
+
+def snapshots(pool: asyncpg.Pool, every: int) -> Snapshots | None:
+    """The command handler's snapshots, one every ``every`` events
+    (``PARLEY_SNAPSHOT_EVERY``; 0: none)."""
+    return Snapshots(PostgresSnapshotStore(pool), every=every) if every else None
 
 
 @contextlib.asynccontextmanager

@@ -120,6 +120,10 @@ class Settings:
     waker, which wakes snoozed conversations when their time comes (``on``/
     ``off``; every worker's waker may run, each wake happens once)."""
 
+    snapshot_every: int = 500
+    """``PARLEY_SNAPSHOT_EVERY``: save a conversation's state every this many events
+    (in the background), fold an uncached one from it on; ``0``: no snapshots."""
+
     @property
     def topology(self) -> Topology:
         """Where this deployment's events live in NATS."""
@@ -194,6 +198,12 @@ class Settings:
                 "PARLEY_ROUTER_GRACE_SECONDS",
             ),
             waker=_switch(get("PARLEY_WAKER"), defaults.waker, "PARLEY_WAKER"),
+            snapshot_every=_count(
+                get("PARLEY_SNAPSHOT_EVERY"),
+                defaults.snapshot_every,
+                "PARLEY_SNAPSHOT_EVERY",
+                minimum=0,
+            ),
         )
 
 
@@ -239,11 +249,12 @@ def _seconds(value: str | None, default: float, name: str) -> float:
     return seconds
 
 
-def _count(value: str | None, default: int, name: str) -> int:
+def _count(value: str | None, default: int, name: str, *, minimum: int = 1) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
-        raise SettingsError(name, f"expected a whole number from 1 to 1000000, got {value!r}")
+    if not value.isdigit() or not minimum <= int(value) <= 1_000_000:
+        problem = f"expected a whole number from {minimum} to 1000000, got {value!r}"
+        raise SettingsError(name, problem)
     return int(value)
 
 

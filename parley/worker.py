@@ -22,6 +22,7 @@ from events.jetstream.relay import JetStreamRelay
 from events.postgres.group_commit import CONNECTION_ERRORS
 from events.postgres.store import PostgresEventStore
 from events.store import StoreUnavailable
+from parley import services
 from parley.settings import Settings
 from projections.base import Projection
 from projections.catalogues import CataloguesProjection
@@ -87,7 +88,8 @@ async def run_workers(
         JetStreamRelay(store, pool, nats, topology),
         *(ProjectionRunner(p, pool, store, js, topology) for p in projections()),
     ]
-    workers.append(MergeCompleter(MergeService(CommandHandler(store), store, pool), pool))
+    merging = CommandHandler(store, snapshots=services.snapshots(pool, settings.snapshot_every))
+    workers.append(MergeCompleter(MergeService(merging, store, pool), pool))
     if settings.router:
         grace = timedelta(seconds=settings.router_grace_seconds)
         workers.append(Router(store, pool, grace=grace))

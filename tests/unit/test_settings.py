@@ -119,3 +119,15 @@ def test_the_router_is_on_by_default_with_a_two_minute_grace() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({"PARLEY_ROUTER": "maybe"})
     assert caught.value.name == "PARLEY_ROUTER"
+
+
+def test_snapshots_every_500_events_by_default_and_zero_turns_them_off() -> None:
+    assert Settings.from_env({}).snapshot_every == 500
+    assert Settings.from_env({"PARLEY_SNAPSHOT_EVERY": "50"}).snapshot_every == 50
+    assert Settings.from_env({"PARLEY_SNAPSHOT_EVERY": "0"}).snapshot_every == 0
+    for bad in ("-1", "often", "2000000"):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({"PARLEY_SNAPSHOT_EVERY": bad})
+        assert str(caught.value) == (
+            f"PARLEY_SNAPSHOT_EVERY: expected a whole number from 0 to 1000000, got {bad!r}"
+        )
