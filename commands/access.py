@@ -29,6 +29,18 @@ def can_write(actor: Actor, owner_client_id: str) -> bool:
     return can_see(actor, owner_client_id)
 
 
+def can_upload(actor: Actor, owner_client_id: str) -> bool:
+    """May ``actor`` upload a file for the conversation of client
+    ``owner_client_id``? Whoever may write to it."""
+    return can_write(actor, owner_client_id)
+
+
+def can_download(actor: Actor, owner_client_id: str) -> bool:
+    """May ``actor`` fetch (be given a URL for) a file uploaded for the
+    conversation of client ``owner_client_id``? Whoever may see it."""
+    return can_see(actor, owner_client_id)
+
+
 def can_manage(actor: Actor) -> bool:
     """May ``actor`` manage conversations (status, priority, summary, delete,
     inbox, history, time travel)?"""

@@ -9,12 +9,16 @@ thumbnail, off the request path (``ImageChecked``, by a worker).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 from uuid import UUID
 
 import msgspec
 
 from events.fields import Event, Name, NonEmptyId, Reason, Sha256, Side
+
+IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+"""The image types among the allowed ones (``commands.attachment_types``):
+these are checked, and get a thumbnail."""
 
 MimeType = Annotated[str, msgspec.Meta(max_length=100, pattern=r"^[a-z]+/[a-z0-9.+-]+\Z")]
 Size = Annotated[int, msgspec.Meta(ge=0)]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from events.jetstream.topology import Topology
+from parley.attachment_settings import AttachmentSettings
 from parley.errors import StartupError
 
 DEV_JWT_SECRET = "parley-dev-only-jwt-secret-never-use-in-production"
@@ -120,6 +121,9 @@ class Settings:
     waker, which wakes snoozed conversations when their time comes (``on``/
     ``off``; every worker's waker may run, each wake happens once)."""
 
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
+    """Uploads and the blob store (``parley.attachment_settings``)."""
+
     @property
     def topology(self) -> Topology:
         """Where this deployment's events live in NATS."""
@@ -194,6 +198,7 @@ class Settings:
                 "PARLEY_ROUTER_GRACE_SECONDS",
             ),
             waker=_switch(get("PARLEY_WAKER"), defaults.waker, "PARLEY_WAKER"),
+            attachments=AttachmentSettings.from_env(environ),
         )
 
 
