@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from parley.errors import SettingsError
+
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 BLOB_STORES = ("filesystem", "s3")
@@ -48,8 +50,6 @@ class AttachmentSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AttachmentSettings:
-        from parley.settings import SettingsError  # (settings imports this module)
-
         def get(name: str) -> str | None:
             return environ.get(name, "").strip() or None
 

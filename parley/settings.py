@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from events.jetstream.topology import Topology
 from parley.attachment_settings import AttachmentSettings
-from parley.errors import StartupError
+from parley.errors import SettingsError as SettingsError
 
 DEV_JWT_SECRET = "parley-dev-only-jwt-secret-never-use-in-production"
 """The JWT secret used when ``PARLEY_JWT_SECRET`` is unset: fine on a laptop,
@@ -27,15 +27,6 @@ never anywhere a token matters (``parley serve`` warns when it is in use)."""
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 _NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 _NATS_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class SettingsError(StartupError, ValueError):
-    """A ``PARLEY_*`` variable holds a value Parley cannot use."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
-        self.name = name
-        self.problem = problem
 
 
 @dataclass(frozen=True, kw_only=True)
