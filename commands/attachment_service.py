@@ -133,6 +133,7 @@ class AttachmentService:
     async def signed_url(self, actor: Actor, attachment_id: UUID, variant: Variant) -> SignedUrl:
         """A short-lived URL for the file (or its thumbnail), if ``actor`` may fetch it."""
         state = await self._readable(actor, attachment_id)
+        attachments.require_servable(state)
         if variant == "thumbnail" and (state.checked is None or not state.checked.thumbnail_sha256):
             raise errors.AttachmentNotFound(
                 "this attachment has no thumbnail (not an image, or not checked yet)",
@@ -152,8 +153,7 @@ class AttachmentService:
         uploaded = state.uploaded
         if uploaded is None:
             raise errors.AttachmentNotFound("no such attachment")
-        if state.problem:
-            raise errors.CorruptAttachment(f"the image is not valid: {state.problem}")
+        attachments.require_servable(state)
         sha256: str | None = uploaded.sha256
         size: int | None = uploaded.size
         mime = uploaded.mime_type

@@ -106,6 +106,10 @@ def require_download(state: AttachmentState, owner_client_id: str, actor: Actor)
         raise errors.AttachmentNotFound("no such attachment")
     if not access.can_download(actor, owner_client_id):
         raise errors.Forbidden("this attachment belongs to another client's conversation")
+
+
+def require_servable(state: AttachmentState) -> None:
+    """An image found invalid is never served (nor its URL handed out)."""
     if state.problem:
         raise errors.CorruptAttachment(f"the image is not valid: {state.problem}")
 
@@ -149,8 +153,7 @@ def referenced(state: AttachmentState, message: SendMessage) -> SendMessage:
         raise errors.InvalidCommand(
             f"an image message needs an image, not {uploaded.mime_type}", field="message_type"
         )
-    if state.problem:
-        raise errors.CorruptAttachment(f"the image is not valid: {state.problem}")
+    require_servable(state)
     resolved = Attachment(
         attachment_id=uploaded.attachment_id,
         name=uploaded.name,
