@@ -5,6 +5,8 @@ its own — the conversation's owner, ``owner_client_id`` — and never its
 staff-only events (private notes, labels: ``can_see_event``). Managing
 (status, priority, summary, delete, assignment, notes, labels, snooze, merge,
 the inbox, the history, time travel) is for staff.
+Files uploaded for a conversation (docs/ATTACHMENTS.md): whoever may write
+to it may upload (``can_upload``), whoever may see it may fetch (``can_download``).
 Every edge (commands, read API, WebSocket, presence) asks here; nothing else
 compares an actor's client id with a conversation's. Pure: no I/O.
 """
