@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from uuid import UUID, uuid4
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import InternalServerException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 from multipart import parse_options_header  # type: ignore[import-untyped]
@@ -79,11 +81,21 @@ async def upload_attachment(
     return await attachments.service.upload(
         attachments.actor,
         conversation_id,
-        request.stream(),
+        _body(request),
         boundary,
         content_length=int(length) if length.isdigit() else None,
         correlation_id=attachments.correlation_id,
     )
+
+
+async def _body(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
+    """The request's body as it arrives; a client gone midway is a 400 (and
+    nothing is stored), not Litestar's 500."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except InternalServerException:
+        raise errors.InvalidUpload("the client disconnected before the end of the body") from None
 
 
 @get("/attachments/{attachment_id:uuid}", summary="An attachment's name, type, size and status")

@@ -5,6 +5,7 @@ conversation only, and messages that reference an upload."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import time
@@ -19,7 +20,16 @@ import pytest
 from PIL import Image
 
 from commands.signed_urls import signature, signing_key
-from tests.attachment_samples import BIG_PNG, ELF, PDF, PNG, TEXT, damaged_png, truncated
+from tests.attachment_samples import (
+    BIG_PNG,
+    ELF,
+    PDF,
+    PNG,
+    TEXT,
+    damaged_png,
+    multipart,
+    truncated,
+)
 from tests.conftest import MakeDatabase
 from tests.e2e.attachment_server import MAX_BYTES, Served, attachment_server, eventually, upload
 from tests.e2e.conftest import SECRET, Tokens
@@ -180,6 +190,33 @@ async def test_an_over_size_body_without_a_length_is_refused_as_it_streams(
     assert response.status_code == 413, response.text
     assert response.json()["code"] == "payload_too_large"
     assert stored(served) == before
+
+
+async def test_a_client_gone_midway_leaves_nothing_behind(
+    api: httpx.AsyncClient, tokens: Tokens, served: Served
+) -> None:
+    cid = await start(api, tokens)
+    before = stored(served)
+    body, content_type = multipart(TEXT * 2000, filename="long.txt")
+    host, port = served.url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST /api/attachments?conversation_id={cid} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: {tokens.client['Authorization']}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body[: len(body) // 2])  # half of it, then gone
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+    async def nothing_left() -> bool:
+        incoming = served.data_dir / "blobs" / ".incoming"
+        return not incoming.exists() or not any(incoming.iterdir())
+
+    await eventually(nothing_left, what="the upload's temporary file to go")
+    assert stored(served) == before
+    assert (await upload(api, tokens.client, cid, PDF)).status_code == 201  # still serving
 
 
 async def test_an_image_that_does_not_decode_is_rejected_by_the_checker(
