@@ -4,8 +4,10 @@ into chunks; and the image checker's decoding and thumbnails."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,8 +18,13 @@ from PIL import Image
 
 from blobs.filesystem import FilesystemBlobStore
 from commands import errors
+from commands.attachments import stream_id
+from commands.image_checker import ImageChecker
 from commands.images import MAX_PIXELS, THUMBNAIL_BOX, examine
 from commands.upload import receive
+from events.attachment_events import AttachmentUploaded, ImageChecked
+from events.catalogue import Side
+from events.envelope import NewEvent
 from tests.attachment_samples import (
     BIG_PNG,
     ELF,
@@ -32,6 +39,7 @@ from tests.attachment_samples import (
     multipart,
     truncated,
 )
+from tests.fakes.memory_store import MemoryEventStore
 
 LIMIT = 64 * 1024
 
@@ -166,3 +174,32 @@ def test_an_image_of_too_many_pixels_is_refused_undecoded() -> None:
     Image.new("L", (side, side)).save(bomb, format="PNG")  # small on disk, huge decoded
     examined = examine(io.BytesIO(bomb.getvalue()), "image/png")
     assert examined.problem is not None and "pixels" in examined.problem
+
+
+async def test_two_checkers_on_one_image_record_one_check_and_store_one_thumbnail(
+    tmp_path: Path,
+) -> None:
+    store, blobs = MemoryEventStore(), FilesystemBlobStore(tmp_path)
+    stored_png = await blobs.put(chunks(BIG_PNG))
+    aid = uuid.uuid4()
+    upload = AttachmentUploaded(
+        attachment_id=aid,
+        conversation_id=uuid.uuid4(),
+        uploader_id="carol",
+        uploader_side=Side.CLIENT,
+        sha256=stored_png.sha256,
+        size=stored_png.size,
+        mime_type="image/png",
+        name="photo.png",
+    )
+    await store.append(stream_id(aid), [NewEvent(event_id=uuid.uuid4(), data=upload)], 0)
+    checkers = [ImageChecker(store, None, blobs) for _ in range(2)]  # type: ignore[arg-type]
+
+    await asyncio.gather(*(checker.check(aid) for checker in checkers))
+
+    events = [e.data for e in await store.read_stream(stream_id(aid))]
+    assert [type(e).__name__ for e in events] == ["AttachmentUploaded", "ImageChecked"]
+    checked = events[1]
+    assert isinstance(checked, ImageChecked) and (checked.width, checked.height) == (640, 480)
+    assert stored(tmp_path) == sorted([stored_png.sha256, str(checked.thumbnail_sha256)])
+    assert await checkers[0].check(aid) is None  # checked already: nothing more

@@ -13,11 +13,14 @@ from hypothesis import strategies as st
 
 from commands import attachments, errors, signed_urls
 from commands.attachments import AttachmentState, clean_name, fold, referenced
-from commands.model import Actor, ConversationState, Role, SendMessage
+from commands.handler import CommandHandler
+from commands.model import Actor, ConversationState, Role, SendMessage, StartConversation
 from events.attachment_events import AttachmentUploaded, ImageChecked
-from events.catalogue import Attachment, MessageSent, MessageType, Side, Status
+from events.catalogue import Attachment, Channel, Client, MessageSent, MessageType, Side, Status
+from events.envelope import NewEvent
 from parley.attachment_settings import AttachmentSettings
 from parley.settings import Settings, SettingsError
+from tests.fakes.memory_store import MemoryEventStore
 
 CID, OTHER_CID, AID = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 ADMIN = Actor(id="alice", role=Role.ADMIN)
@@ -257,3 +260,34 @@ def test_a_bad_attachment_setting_names_its_variable(variables: dict[str, str], 
     with pytest.raises(SettingsError) as refused:
         Settings.from_env(variables)
     assert refused.value.name == named
+
+
+# -- through the command handler (HTTP and WebSocket alike) ------------------------
+
+
+async def test_the_command_handler_makes_a_messages_upload_whole_or_refuses_it() -> None:
+    store = MemoryEventStore()
+    handler = CommandHandler(store)
+    started = StartConversation(client=Client(id="c-1", name="Carol"), channel=Channel.WEB)
+    cid = (await handler.handle(started, ADMIN)).conversation_id
+    upload = msgspec.structs.replace(uploaded("application/pdf"), conversation_id=cid)
+    await store.append(
+        attachments.stream_id(AID), [NewEvent(event_id=uuid.uuid4(), data=upload)], 0
+    )
+    send = SendMessage(
+        conversation_id=cid,
+        content="my invoice",
+        message_type=MessageType.FILE,
+        attachment=Attachment(attachment_id=AID, name="other.exe"),
+    )
+
+    await handler.handle(send, CAROL)
+
+    last = (await store.read_stream(f"conversation-{cid}"))[-1].data
+    assert isinstance(last, MessageSent)
+    assert last.attachment == Attachment(
+        attachment_id=AID, name="parcel.png", mime_type="application/pdf", size=2048
+    )
+    elsewhere = msgspec.structs.replace(send, attachment=Attachment(attachment_id=uuid.uuid4()))
+    with pytest.raises(errors.AttachmentNotFound):
+        await handler.handle(elsewhere, CAROL)
