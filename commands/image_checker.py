@@ -116,6 +116,11 @@ class ImageChecker:
                 async for chunk in self._blobs.open(uploaded.sha256):
                     await asyncio.to_thread(spool.write, chunk)
             except BlobNotFound:
+                log.warning(
+                    "image %s: its blob is not in the blob store (removed, or do the servers "
+                    "and workers not share one? see PARLEY_BLOB_STORE)",
+                    uploaded.attachment_id,
+                )
                 return Examined(problem="the file was removed")
             await asyncio.to_thread(spool.seek, 0)
             file: BinaryIO = spool  # type: ignore[assignment]
