@@ -5,6 +5,8 @@ its own — the conversation's owner, ``owner_client_id`` — and never its
 staff-only events (private notes, labels: ``can_see_event``). Managing
 (status, priority, summary, delete, assignment, notes, labels, snooze, merge,
 the inbox, the history, time travel) is for staff.
+Files uploaded for a conversation (docs/ATTACHMENTS.md): whoever may write
+to it may upload (``can_upload``), whoever may see it may fetch (``can_download``).
 Every edge (commands, read API, WebSocket, presence) asks here; nothing else
 compares an actor's client id with a conversation's. Pure: no I/O.
 """
@@ -26,6 +28,18 @@ def can_see(actor: Actor, owner_client_id: str) -> bool:
 def can_write(actor: Actor, owner_client_id: str) -> bool:
     """May ``actor`` start, write to or mark read the conversation of client
     ``owner_client_id``? (Today: whoever may see it.)"""
+    return can_see(actor, owner_client_id)
+
+
+def can_upload(actor: Actor, owner_client_id: str) -> bool:
+    """May ``actor`` upload a file for the conversation of client
+    ``owner_client_id``? Whoever may write to it."""
+    return can_write(actor, owner_client_id)
+
+
+def can_download(actor: Actor, owner_client_id: str) -> bool:
+    """May ``actor`` fetch (be given a URL for) a file uploaded for the
+    conversation of client ``owner_client_id``? Whoever may see it."""
     return can_see(actor, owner_client_id)
 
 

@@ -128,6 +128,57 @@ class ConversationMoved(DomainError):
         self.missed = list(missed)
 
 
+# -- attachments (docs/ATTACHMENTS.md) ---------------------------------------------------
+
+
+class AttachmentNotFound(DomainError):
+    code = "attachment_not_found"
+
+
+class AttachmentTooLarge(DomainError):
+    """Over ``PARLEY_ATTACHMENT_MAX_BYTES`` (413); nothing was stored."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedAttachment(DomainError):
+    """The content is of no type on the allow-list, whatever its name or
+    header said (415); nothing was stored."""
+
+    code = "unsupported_media_type"
+
+
+class CorruptAttachment(DomainError):
+    """The content starts as an allowed type but is not whole (a truncated
+    image or PDF) or is empty (422); nothing was stored."""
+
+    code = "corrupt_attachment"
+
+
+class InvalidUpload(DomainError):
+    """Not a ``multipart/form-data`` body with one file part (400)."""
+
+    code = "invalid_request"
+
+
+class SignatureInvalid(DomainError):
+    """A download URL whose signature does not match (403)."""
+
+    code = "signature_invalid"
+
+
+class UrlExpired(DomainError):
+    """A download URL past its ``expires`` (403): ask for a new one."""
+
+    code = "url_expired"
+
+
+class AttachmentGone(DomainError):
+    """The attachment's bytes were removed with its conversation's data (410)."""
+
+    code = "attachment_gone"
+
+
 class Unavailable(DomainError):
     """PostgreSQL or NATS cannot be reached right now (503, ``Retry-After``).
     Nothing was written: retrying with the same ids is safe."""

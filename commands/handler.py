@@ -27,7 +27,7 @@ from uuid import UUID, uuid4
 
 from msgspec.structs import replace
 
-from commands import errors, guard
+from commands import attachment_lookup, errors, guard
 from commands.decider import decide, evolve, fold
 from commands.idempotency import (
     answer_retry,
@@ -43,6 +43,7 @@ from commands.model import (
     Actor,
     AnyCommand,
     ConversationState,
+    SendMessage,
     StartConversation,
     stream_id_for,
 )
@@ -127,6 +128,8 @@ class CommandHandler:
     async def _handle(
         self, command: AnyCommand, actor: Actor, correlation_id: UUID | None
     ) -> CommandResult:
+        if isinstance(command, SendMessage) and command.attachment is not None:
+            command = await attachment_lookup.resolve(self._store, command)  # an upload's details
         key = idempotency_key(command, actor)
         if isinstance(command, StartConversation) and command.conversation_id is None:
             command = replace(command, conversation_id=conversation_id_for(key, self._new_id))

@@ -12,6 +12,7 @@ from typing import Final, assert_never
 import asyncpg
 import msgspec
 
+from events.attachment_events import AttachmentUploaded, ImageChecked
 from events.catalogue import (
     AgentAvailabilityChanged,
     AgentProfileChanged,
@@ -79,7 +80,7 @@ def summary(event: AnyEvent) -> str:
             if event.message_type is not MessageType.TEXT:
                 details += f" [{event.message_type}]"
             if event.attachment is not None:
-                details += f" + attachment {event.attachment.url}"
+                details += f" + attachment {event.attachment.url or event.attachment.attachment_id}"
         case MessagesRead():
             details = f"{event.reader} {event.reader_id} read up to #{event.up_to_seq}"
         case ConversationAssigned() | ConversationUnassigned():
@@ -127,6 +128,11 @@ def summary(event: AnyEvent) -> str:
             details = f"{event.response_id} {code} {_quote(event.content) if event.content else ''}"
         case CannedResponseDeleted():
             details = str(event.response_id)
+        case AttachmentUploaded():
+            details = f"{event.attachment_id} {event.mime_type} {event.size} B {_quote(event.name)}"
+            details += f" for {event.conversation_id} by {event.uploader_side} {event.uploader_id}"
+        case ImageChecked():
+            details = f"{event.attachment_id} " + (event.problem or f"{event.width}x{event.height}")
         case _:
             assert_never(event)
     return f"{event_type(event)} {details}".rstrip()

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import msgspec
 
+from events.attachment_events import AnyAttachmentEvent
 from events.directory_events import (
     AgentAvailabilityChanged as AgentAvailabilityChanged,
 )
@@ -264,8 +265,8 @@ AnyCatalogueEvent = (
     | CannedResponseChanged
     | CannedResponseDeleted
 )
-AnyEvent = AnyConversationEvent | AnyStaffEvent | AnyCatalogueEvent
-"""The tagged union of every event type."""
+AnyEvent = AnyConversationEvent | AnyStaffEvent | AnyCatalogueEvent | AnyAttachmentEvent
+"""The tagged union of every event type (attachments': :mod:`events.attachment_events`)."""
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
     cls.__struct_config__.tag: cls for cls in typing.get_args(AnyEvent)

@@ -60,6 +60,9 @@ Content = Annotated[
     str, msgspec.Meta(min_length=1, max_length=MAX_CONTENT_LENGTH, pattern=_NOT_BLANK)
 ]
 Summary = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
+Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=_NOT_BLANK)]
+Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
+"""A blob's name: the hex SHA-256 of its bytes (see blobs.port)."""
 Reason = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
 
 
@@ -69,7 +72,13 @@ class Client(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Attachment(msgspec.Struct, frozen=True, kw_only=True):
-    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=_NOT_BLANK)]
+    """A message's file: an uploaded attachment (``attachment_id``, see
+    docs/ATTACHMENTS.md; its name, type and size are the upload's) or, as
+    before uploads existed, a ``url`` elsewhere. Events stored with a url
+    alone read as they always did."""
+
+    url: Url | None = None
+    attachment_id: UUID | None = None
     name: Name | None = None
     mime_type: Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)] | None = None
     size: Annotated[int, msgspec.Meta(ge=0)] | None = None

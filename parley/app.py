@@ -26,9 +26,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
 
+from blobs.port import BlobStore
+from commands.attachment_service import AttachmentService
 from commands.catalogue_handler import CatalogueHandler
 from commands.handler import CommandHandler
 from commands.http import COMMAND_HANDLERS, BoundedJSONRequest, provide_context
+from commands.http_attachments import ATTACHMENT_HANDLERS, provide_attachments
 from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_catalogues import CATALOGUE_HANDLERS, provide_catalogue_context
 from commands.http_merge import MERGE_HANDLERS
@@ -36,9 +39,11 @@ from commands.http_notes import NOTE_HANDLERS
 from commands.http_snooze import SNOOZE_HANDLERS
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
 from commands.merge_service import MergeService
+from commands.signed_urls import signing_key
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
 from parley import services
+from parley.blobs import open_blob_store
 from parley.health import HealthController
 from parley.http_errors import EXCEPTION_HANDLERS
 from parley.metrics import Metrics, metrics_endpoint
@@ -81,11 +86,13 @@ def _route_handlers() -> list[ControllerRouterHandler]:
             *NOTE_QUERY_HANDLERS,
             *SNOOZE_HANDLERS,
             *MERGE_HANDLERS,
+            *ATTACHMENT_HANDLERS,
         ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),
             "staff": Provide(provide_staff_context, sync_to_thread=False),
             "catalogue": Provide(provide_catalogue_context, sync_to_thread=False),
+            "attachments": Provide(provide_attachments, sync_to_thread=False),
         },
     )
     return [HealthController, metrics_endpoint, api, *WEBSOCKET_HANDLERS]
@@ -109,8 +116,11 @@ def create_app(
     nats: NATS,
     route_handlers: Sequence[ControllerRouterHandler] = (),
     debug: bool = False,
+    blobs: BlobStore | None = None,
 ) -> Litestar:
-    """The Parley HTTP app over connected adapters (which the caller closes)."""
+    """The Parley HTTP app over connected adapters (which the caller closes).
+    Without ``blobs``, the app opens the blob store the settings name (and
+    closes it when it stops)."""
     metrics = Metrics()
     store = PostgresEventStore(pool, on_commit=metrics.on_commit)
     authenticate = jwt_authenticator(settings.jwt_secret)
@@ -139,6 +149,16 @@ def create_app(
     )
     staff_handler = StaffHandler(store)
     catalogue_handler = CatalogueHandler(store)
+    own_blobs = blobs is None
+    blobs = blobs or open_blob_store(settings)
+    attachment_service = AttachmentService(
+        store,
+        blobs,
+        handler,
+        max_bytes=settings.attachments.max_bytes,
+        url_key=signing_key(settings.jwt_secret),
+        url_seconds=settings.attachments.url_seconds,
+    )
     edge = Edge(
         hub,
         store,
@@ -164,6 +184,7 @@ def create_app(
                 "staff_handler": staff_handler,
                 "catalogue_handler": catalogue_handler,
                 "merge_service": MergeService(handler, store, pool),
+                "attachment_service": attachment_service,
             }
         ),
         dependencies={
@@ -186,6 +207,7 @@ def create_app(
             hub.stop,
             store.close,
             *([snapshots.drain] if snapshots else []),
+            *([blobs.close] if own_blobs else []),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(

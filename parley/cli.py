@@ -16,6 +16,7 @@ import click
 
 from commands.auth import issue_token
 from commands.model import Role
+from parley.cli_attachments import attachments
 from parley.cli_events import events
 from parley.cli_projections import projections
 from parley.cli_replay import replay
@@ -202,3 +203,4 @@ def token(role: str, sub: str, client_id: str | None, ttl: timedelta) -> None:
 main.add_command(events)
 main.add_command(projections)
 main.add_command(replay)
+main.add_command(attachments)

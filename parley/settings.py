@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from events.jetstream.topology import Topology
-from parley.errors import StartupError
+from parley.attachment_settings import AttachmentSettings
+from parley.errors import SettingsError as SettingsError
 
 DEV_JWT_SECRET = "parley-dev-only-jwt-secret-never-use-in-production"
 """The JWT secret used when ``PARLEY_JWT_SECRET`` is unset: fine on a laptop,
@@ -26,15 +27,6 @@ never anywhere a token matters (``parley serve`` warns when it is in use)."""
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 _NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 _NATS_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class SettingsError(StartupError, ValueError):
-    """A ``PARLEY_*`` variable holds a value Parley cannot use."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
-        self.name = name
-        self.problem = problem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +115,8 @@ class Settings:
     snapshot_every: int = 500
     """``PARLEY_SNAPSHOT_EVERY``: save a conversation's state every this many events
     (in the background), fold an uncached one from it on; ``0``: no snapshots."""
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
+    """Uploads and the blob store (``parley.attachment_settings``)."""
 
     @property
     def topology(self) -> Topology:
@@ -204,6 +198,7 @@ class Settings:
                 "PARLEY_SNAPSHOT_EVERY",
                 minimum=0,
             ),
+            attachments=AttachmentSettings.from_env(environ),
         )
 
 

@@ -1,5 +1,5 @@
-"""The workers: the relay, every projection, the router, the waker and the merge
-completer, run side by side until stopped."""
+"""The workers: the relay, every projection, the router, the waker, the merge
+completer and the image checker, run side by side until stopped."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
 from commands.handler import CommandHandler
+from commands.image_checker import ImageChecker
 from commands.merge_completer import MergeCompleter
 from commands.merge_service import MergeService
 from commands.router import Router
@@ -23,7 +24,9 @@ from events.postgres.group_commit import CONNECTION_ERRORS
 from events.postgres.store import PostgresEventStore
 from events.store import StoreUnavailable
 from parley import services
+from parley.blobs import open_blob_store
 from parley.settings import Settings
+from projections.attachments import AttachmentsProjection
 from projections.base import Projection
 from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
@@ -55,6 +58,7 @@ def projections() -> list[Projection]:
         NotificationsProjection(),
         TimelineEntriesProjection(),
         MergesProjection(),
+        AttachmentsProjection(),
     ]
 
 
@@ -90,6 +94,8 @@ async def run_workers(
     ]
     merging = CommandHandler(store, snapshots=services.snapshots(pool, settings.snapshot_every))
     workers.append(MergeCompleter(MergeService(merging, store, pool), pool))
+    blobs = open_blob_store(settings)
+    workers.append(ImageChecker(store, pool, blobs))
     if settings.router:
         grace = timedelta(seconds=settings.router_grace_seconds)
         workers.append(Router(store, pool, grace=grace))
@@ -99,6 +105,7 @@ async def run_workers(
         await asyncio.gather(*(_supervise(w, stop) for w in workers))
     finally:
         await store.close()
+        await blobs.close()
 
 
 async def _supervise(worker: Worker, stop: asyncio.Event) -> None:

@@ -43,6 +43,7 @@ from ws_edge.server_frames import StatusChanged as StatusChanged
 from ws_edge.server_frames import Subscriptions as Subscriptions
 from ws_edge.server_frames import Typing as Typing
 from ws_edge.server_frames import Unassigned as Unassigned
+from ws_edge.workflow_frames import AttachmentChanged as AttachmentChanged
 from ws_edge.workflow_frames import CatalogueChanged as CatalogueChanged
 from ws_edge.workflow_frames import Labelled as Labelled
 from ws_edge.workflow_frames import Merged as Merged
@@ -66,6 +67,7 @@ AnyServerFrame = (
     | Merged
     | MergedIn
     | CatalogueChanged
+    | AttachmentChanged
     | Notification
     | NotificationsRead
     | ConversationRow

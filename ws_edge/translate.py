@@ -10,6 +10,7 @@ from uuid import UUID
 
 import msgspec
 
+from events.attachment_events import AnyAttachmentEvent, AttachmentUploaded, ImageChecked
 from events.catalogue import (
     AgentAvailabilityChanged,
     AgentProfileChanged,
@@ -76,7 +77,11 @@ class _Where(TypedDict):
 
 
 EventFrames = (
-    frames.EventFrame | frames.StaffChanged | frames.CatalogueChanged | frames.NotificationsRead
+    frames.EventFrame
+    | frames.StaffChanged
+    | frames.CatalogueChanged
+    | frames.NotificationsRead
+    | frames.AttachmentChanged
 )
 """The frame of a stored event: a conversation's, or one for inbox sockets only."""
 
@@ -175,11 +180,22 @@ def event_frame(event: RecordedEvent, names: Names = NO_NAMES) -> EventFrames:
 
 
 def _outside_frame(
-    event: RecordedEvent, data: AnyStaffEvent | AnyCatalogueEvent, names: Names
-) -> frames.StaffChanged | frames.CatalogueChanged | frames.NotificationsRead:
+    event: RecordedEvent,
+    data: AnyStaffEvent | AnyCatalogueEvent | AnyAttachmentEvent,
+    names: Names,
+) -> EventFrames:
     """The frame of an event outside conversations (inbox sockets only)."""
     position, at, change = event.global_position, event.recorded_at, event.type
     match data:
+        case AttachmentUploaded() | ImageChecked() as e:
+            return frames.AttachmentChanged(
+                position=position,
+                at=at,
+                change=change,
+                attachment_id=e.attachment_id,
+                conversation_id=e.conversation_id,
+                **_attachment_fields(e),
+            )
         case NotificationsRead() as e:
             return frames.NotificationsRead(
                 position=position,
@@ -224,6 +240,12 @@ def _outside_frame(
             return staff_frame(event, names)
         case _:
             assert_never(data)
+
+
+def _attachment_fields(event: AnyAttachmentEvent) -> dict[str, Any]:
+    if isinstance(event, AttachmentUploaded):
+        return {"name": event.name, "mime_type": event.mime_type, "size": event.size}
+    return {"thumbnail": event.thumbnail_sha256 is not None, "problem": event.problem}
 
 
 def staff_frame(event: RecordedEvent, names: Names = NO_NAMES) -> frames.StaffChanged:

@@ -74,6 +74,25 @@ class CatalogueChanged(ServerFrame, tag="CATALOGUE_CHANGED", frozen=True, kw_onl
     owner_id: str | None = None
 
 
+class AttachmentChanged(ServerFrame, tag="ATTACHMENT_CHANGED", frozen=True, kw_only=True):
+    """Inbox sockets (staff) only: a file was uploaded for a conversation
+    (``change`` ``AttachmentUploaded``: its ``name``, ``mime_type``,
+    ``size``), or an uploaded image was checked (``ImageChecked``:
+    ``thumbnail`` true when it has one, ``problem`` when it is not a valid
+    image). Messages carry their attachment themselves (MESSAGE_CREATED)."""
+
+    position: int
+    at: datetime
+    change: str
+    attachment_id: UUID
+    conversation_id: UUID
+    name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    thumbnail: bool | None = None
+    problem: str | None = None
+
+
 class Notification(ServerFrame, tag="NOTIFICATION", frozen=True, kw_only=True):
     """To the mentioned agent's inbox sockets only, right after the
     NOTE_ADDED that mentions them (``position`` is the note's)."""

@@ -22,6 +22,7 @@ from commands.model import (
     SendMessage,
     StartConversation,
 )
+from events.attachment_events import AttachmentUploaded, ImageChecked
 from events.catalogue import (
     AgentAvailabilityChanged,
     AgentRegistered,
@@ -56,6 +57,7 @@ from events.jetstream.relay import Topology
 from events.postgres.store import PostgresEventStore, create_pool
 from parley.app import create_app
 from parley.settings import Settings
+from projections.attachments import AttachmentsProjection
 from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
 from projections.merges import MergesProjection
@@ -81,6 +83,7 @@ PROJECTIONS = (
     NotificationsProjection,
     TimelineEntriesProjection,
     MergesProjection,
+    AttachmentsProjection,
 )
 
 
@@ -179,9 +182,39 @@ def workflow(cid: uuid.UUID, n: int) -> list[NewEvent]:
     return new(*events)
 
 
+async def uploads(store: PostgresEventStore) -> None:
+    """Files uploaded for some conversations; two images checked (one refused)."""
+    for n in range(6):
+        aid, cid = uuid.uuid4(), uuid.uuid4()
+        uploaded = AttachmentUploaded(
+            attachment_id=aid,
+            conversation_id=cid,
+            uploader_id="c-1",
+            uploader_side=Side.CLIENT,
+            sha256=f"{n:064x}",
+            size=10 * n,
+            mime_type=("image/png", "application/pdf")[n % 2],
+            name=f"file {n}",
+        )
+        events: list[Event] = [uploaded]
+        if n in (0, 2):
+            thumbnail = f"{n + 100:064x}" if n == 0 else None
+            problem = "broken" if n == 2 else None
+            events.append(
+                ImageChecked(
+                    attachment_id=aid,
+                    conversation_id=cid,
+                    thumbnail_sha256=thumbnail,
+                    problem=problem,
+                )
+            )
+        await store.append(f"attachment-{aid}", new(*events), 0)
+
+
 async def fill(store: PostgresEventStore) -> None:
     await staff_directory(store)
     await catalogues(store)
+    await uploads(store)
     numbers = iter(range(CONVERSATIONS))
 
     async def conversation() -> None:
@@ -277,6 +310,11 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
     # Merges: sources closed into their targets, copies, one not imported yet.
     assert {r["imported"] for r in before["merges"]} == {True, False}
     assert sum(r["merged_from_message_id"] is not None for r in before["messages"]) > 10
+    assert {(r["is_image"], r["checked"]) for r in before["attachments"]} == {
+        (True, True),
+        (True, False),
+        (False, False),
+    }
 
     port = free_port()
     settings = Settings(

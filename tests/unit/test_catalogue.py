@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from events.attachment_events import AttachmentUploaded, ImageChecked
 from events.catalogue import (
     EVENT_TYPES,
     MAX_CONTENT_LENGTH,
@@ -107,6 +108,24 @@ ONE_OF_EACH = [
     CannedResponseCreated(response_id=NID, code="thanks", content="Thank you!", owner_id="ann"),
     CannedResponseChanged(response_id=NID, content="Thanks!"),
     CannedResponseDeleted(response_id=NID),
+    AttachmentUploaded(
+        attachment_id=NID,
+        conversation_id=CID,
+        uploader_id="c1",
+        uploader_side=Side.CLIENT,
+        sha256="ab" * 32,
+        size=1234,
+        mime_type="image/png",
+        name="parcel.png",
+    ),
+    ImageChecked(
+        attachment_id=NID,
+        conversation_id=CID,
+        width=640,
+        height=480,
+        thumbnail_sha256="cd" * 32,
+        thumbnail_size=999,
+    ),
 ]
 COPY = MessageSent(
     conversation_id=NID,
@@ -151,6 +170,8 @@ def test_the_catalogue_has_every_event_of_the_design_once() -> None:
         "CannedResponseCreated",
         "CannedResponseChanged",
         "CannedResponseDeleted",
+        "AttachmentUploaded",
+        "ImageChecked",
     }
     assert {event_type(e) for e in ONE_OF_EACH} == set(EVENT_TYPES)
 

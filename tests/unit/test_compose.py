@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -10,6 +11,8 @@ import yaml
 from parley.cli import main
 
 COMPOSE = Path(__file__).parents[2] / "compose.yaml"
+DOCKERFILE = COMPOSE.parent / "Dockerfile"
+PYPROJECT = COMPOSE.parent / "pyproject.toml"
 
 
 def parley_commands(service: dict[str, object]) -> list[str]:
@@ -42,3 +45,20 @@ def test_the_database_and_nats_have_health_checks_the_server_waits_for() -> None
     assert worker_check[1:4] == ["parley", "projections", "status"]
     assert "status" in main.commands["projections"].commands  # type: ignore[attr-defined]
     assert services["parley"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_the_server_and_the_worker_share_the_blob_folder() -> None:
+    """Uploads land in the server's blob folder; the worker's image checker
+    reads them there (docs/OPERATIONS.md, "Attachments and the blob store")."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    mounts = {name: set(services[name].get("volumes", [])) for name in ("parley", "worker")}
+    assert "blob-data:/data/blobs" in mounts["parley"] & mounts["worker"]
+    assert "PARLEY_DATA_DIR=/data" in DOCKERFILE.read_text()  # blobs: /data/blobs
+
+
+def test_the_image_copies_every_package_it_installs() -> None:
+    packages = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["packages"]["find"]
+    copied = {
+        line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.startswith("COPY ")
+    }
+    assert {p.rstrip("*") for p in packages["include"]} <= copied

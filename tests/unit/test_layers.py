@@ -7,13 +7,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("events", "commands", "projections", "read_api", "ws_edge", "parley")
+PACKAGES = ("blobs", "events", "commands", "projections", "read_api", "ws_edge", "parley")
 MAY_IMPORT = {
+    "blobs": {"blobs"},
     "events": {"events"},
-    "commands": {"events", "commands"},
+    "commands": {"blobs", "events", "commands"},
     "projections": {"events", "projections"},
-    "read_api": {"events", "commands", "projections", "read_api"},
-    "ws_edge": {"events", "commands", "projections", "read_api", "ws_edge"},
+    "read_api": {"blobs", "events", "commands", "projections", "read_api"},
+    "ws_edge": {"blobs", "events", "commands", "projections", "read_api", "ws_edge"},
     "parley": set(PACKAGES),
 }
 

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commands.model import Actor, Role
+from events.attachment_events import AttachmentUploaded, ImageChecked
 from events.catalogue import (
     EVENT_TYPES,
     STAFF_ONLY_EVENTS,
@@ -64,7 +65,7 @@ from ws_edge.translate import event_frame
 
 CID, SOURCE = uuid.uuid4(), uuid.uuid4()
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-NOTE_ID, RESPONSE_ID = uuid.uuid4(), uuid.uuid4()
+NOTE_ID, RESPONSE_ID, ATTACHMENT_ID = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
 ADMIN = Actor(id="alice", role=Role.ADMIN)
 BOB = Actor(id="bob", role=Role.AGENT)
@@ -185,10 +186,32 @@ SAMPLES: dict[str, tuple[AnyEvent, str]] = {
         "CATALOGUE_CHANGED",
     ),
     "CannedResponseDeleted": (CannedResponseDeleted(response_id=RESPONSE_ID), "CATALOGUE_CHANGED"),
+    "AttachmentUploaded": (
+        AttachmentUploaded(
+            attachment_id=ATTACHMENT_ID,
+            conversation_id=CID,
+            uploader_id="carol",
+            uploader_side=Side.CLIENT,
+            sha256="ab" * 32,
+            size=1234,
+            mime_type="image/png",
+            name="parcel.png",
+        ),
+        "ATTACHMENT_CHANGED",
+    ),
+    "ImageChecked": (
+        ImageChecked(attachment_id=ATTACHMENT_ID, conversation_id=CID, problem="truncated"),
+        "ATTACHMENT_CHANGED",
+    ),
 }
 
 STAFF_ONLY_FRAMES = {"NOTE_ADDED", "LABELLED", "UNLABELLED"}
-INBOX_ONLY_FRAMES = {"STAFF_CHANGED", "CATALOGUE_CHANGED", "NOTIFICATIONS_READ"}
+INBOX_ONLY_FRAMES = {
+    "STAFF_CHANGED",
+    "CATALOGUE_CHANGED",
+    "NOTIFICATIONS_READ",
+    "ATTACHMENT_CHANGED",
+}
 
 
 def recorded(data: AnyEvent, position: int = 7) -> RecordedEvent:
@@ -286,6 +309,29 @@ def test_a_merge_names_the_target_on_the_source_and_the_source_on_the_target() -
         content="hi",
     )
     assert as_json(event_frame(recorded(plain)))["merged_from"] is None
+
+
+def test_an_upload_and_an_image_check_are_attachment_changes() -> None:
+    uploaded = as_json(event_frame(recorded(SAMPLES["AttachmentUploaded"][0])))
+    assert uploaded == {
+        "type": "ATTACHMENT_CHANGED",
+        "position": 7,
+        "at": "2026-01-01T00:00:00Z",
+        "change": "AttachmentUploaded",
+        "attachment_id": str(ATTACHMENT_ID),
+        "conversation_id": str(CID),
+        "name": "parcel.png",
+        "mime_type": "image/png",
+        "size": 1234,
+        "thumbnail": None,
+        "problem": None,
+    }
+    checked = as_json(event_frame(recorded(SAMPLES["ImageChecked"][0])))
+    assert (checked["change"], checked["thumbnail"], checked["problem"]) == (
+        "ImageChecked",
+        False,
+        "truncated",
+    )
 
 
 def test_labels_and_catalogue_changes() -> None:
