@@ -45,6 +45,7 @@ from parley.settings import Settings
 from read_api.catalogues import CATALOGUE_QUERIES
 from read_api.http import QUERY_HANDLERS
 from read_api.notes_http import NOTE_QUERY_HANDLERS
+from read_api.search_http import SEARCH_HANDLERS
 from ws_edge.config import EdgeConfig
 from ws_edge.directory import Directory, agent_roster
 from ws_edge.http import PRESENCE_HANDLERS, WEBSOCKET_HANDLERS, Edge
@@ -80,6 +81,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
             *NOTE_QUERY_HANDLERS,
             *SNOOZE_HANDLERS,
             *MERGE_HANDLERS,
+            *SEARCH_HANDLERS,
         ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),

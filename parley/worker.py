@@ -29,6 +29,7 @@ from projections.inbox import InboxProjection
 from projections.merges import MergesProjection
 from projections.notifications import NotificationsProjection
 from projections.runner import ProjectionRunner
+from projections.search import SearchProjection
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
 from projections.timeline_entries import TimelineEntriesProjection
@@ -54,6 +55,7 @@ def projections() -> list[Projection]:
         NotificationsProjection(),
         TimelineEntriesProjection(),
         MergesProjection(),
+        SearchProjection(),
     ]
 
 
