@@ -42,7 +42,7 @@ from read_api.views import search_scope
 READS = ("inbox", "search")
 MAX_LABEL_FILTERS = 10
 
-Query = Annotated[str, QueryParameter(max_length=MAX_QUERY_LENGTH, pattern=NO_NUL)]
+Query = Annotated[str | None, QueryParameter(max_length=MAX_QUERY_LENGTH, pattern=NO_NUL)]
 StaffRef = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=NO_NUL)]
 After = Annotated[str | None, QueryParameter(max_length=500, pattern=NO_NUL)]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
@@ -55,7 +55,7 @@ Labels = Annotated[list[str] | None, QueryParameter(max_items=MAX_LABEL_FILTERS)
 async def search_endpoint(
     actor: NamedDependency[Actor],
     pool: NamedDependency[asyncpg.Pool],
-    q: Query,
+    q: Query = None,
     status: Annotated[Status | None, QueryParameter()] = None,
     assignee: StaffRef = None,
     team: StaffRef = None,
@@ -82,7 +82,7 @@ async def search_endpoint(
         label_ids=_label_ids(label),
     )
     try:
-        text = check_query(q)
+        text = check_query(q or "")  # missing: refused as empty
         name = digest(text, msgspec.to_builtins(filters), msgspec.to_builtins(scope))
         cursor = decode_cursor(after, name) if after is not None else None
     except BadSearch as error:

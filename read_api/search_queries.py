@@ -37,9 +37,12 @@ import msgspec
 
 from read_api.inbox_queries import InboxFilter, where_conditions
 from read_api.search_text import (
-    HEADLINE_OPTIONS,
+    FRAGMENT_OPTIONS,
+    LT,
     MARKERS,
     RANK_WINDOW,
+    WHOLE,
+    WHOLE_OPTIONS,
     Cursor,
     encode_cursor,
     mark,
@@ -114,11 +117,13 @@ class SearchRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Names this search in its cursors."""
 
 
-_HEADLINE = f"""ts_headline('english'::regconfig,
-    translate(CASE p.kind WHEN 'conversation'
-                   THEN concat_ws(' · ', p.doc_name, p.doc_client, nullif(p.body, ''))
-                   ELSE p.body END, '{MARKERS}', ''),
-    websearch_to_tsquery('english'::regconfig, $1), $2) AS headline"""
+_TEXT = f"""replace(translate(CASE kind
+    WHEN 'conversation' THEN concat_ws(' · ', doc_name, doc_client, nullif(body, ''))
+    ELSE body END, '{MARKERS}', ''), '<', '{LT}')"""
+"""The text a hit's snippet is cut from (read_api.search_text: why so)."""
+_HEADLINE = f"""ts_headline('english'::regconfig, text,
+    websearch_to_tsquery('english'::regconfig, $1),
+    CASE WHEN length(text) <= {WHOLE} THEN $2 ELSE $3 END)"""
 
 
 _STATEMENT = """
@@ -144,12 +149,14 @@ WITH hits AS MATERIALIZED (
     FROM hits h
 ), page AS (
     SELECT * FROM ranked r {cut} ORDER BY r.rank DESC, r.position DESC LIMIT {size}
+), shown AS (
+    SELECT t.*, {headline} AS headline FROM (SELECT page.*, {text} AS text FROM page) t
 )
 SELECT w.size AS window_size, w.bottom AS window_bottom, p.kind, p.doc_id, p.conversation_id,
        p.rank, p.position, p.created_at, p.seq, p.sender, p.author_id, p.client_id,
-       p.client_name, p.status, p.merged_into, {headline}
+       p.client_name, p.status, p.merged_into, p.headline
 FROM (SELECT count(*) AS size, min(position) AS bottom FROM hits) w
-LEFT JOIN page p ON true
+LEFT JOIN shown p ON true
 ORDER BY p.rank DESC, p.position DESC
 """
 
@@ -167,7 +174,7 @@ def search_statement(
     after the hit ranked ``after`` (rank, position) in it. One row more
     tells the window's size and lowest position (a hit's columns ``NULL``
     when there is none). Run it after ``SEARCH_SETTINGS``."""
-    args: list[Any] = [request.q, HEADLINE_OPTIONS]
+    args: list[Any] = [request.q, WHOLE_OPTIONS, FRAGMENT_OPTIONS]
     conversations = " AND ".join(where_conditions(request.filters, args)) or "true"
 
     def arg(value: Any) -> str:
@@ -189,7 +196,7 @@ def search_statement(
         cut = f"WHERE (r.rank, r.position) < ({arg(after[0])}::float8, {arg(after[1])}::bigint)"
     return _STATEMENT.format(
         conversations=conversations, names=names, own=own, top=below, window=count,
-        cut=cut, size=arg(size), headline=_HEADLINE,
+        cut=cut, size=arg(size), headline=_HEADLINE, text=_TEXT,
     ), args  # fmt: skip
 
 

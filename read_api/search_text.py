@@ -1,11 +1,11 @@
 """Search's pure parts: what ``q`` may be, how a snippet is marked, and the
 page cursor. No I/O.
 
-Snippets: PostgreSQL's ``ts_headline`` picks the fragments and wraps each
-match in two private-use characters (``START``, ``STOP``; they are removed
-from the text first, so only the marking carries them); :func:`mark` then
-HTML-escapes the whole snippet and turns the markers into ``<mark>`` and
-``</mark>``. A snippet is therefore safe HTML whose only tags are
+Snippets: PostgreSQL's ``ts_headline`` picks the fragments (a short text:
+all of it) and wraps each match in two private-use characters (``START``,
+``STOP``; they are removed from the text first, so only the marking carries
+them); :func:`mark` then HTML-escapes the whole snippet and turns the
+markers into ``<mark>`` and ``</mark>``. A snippet is therefore safe HTML whose only tags are
 ``<mark>…</mark>``, balanced and never nested."""
 
 from __future__ import annotations
@@ -31,12 +31,20 @@ START = "\ue000"
 """Opens a match in ``ts_headline``'s output (Unicode private use)."""
 STOP = "\ue001"
 """Closes a match."""
-MARKERS = START + STOP
-HEADLINE_OPTIONS = (
-    f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12, ShortWord=2,"
-    ' MaxFragments=2, FragmentDelimiter=" … "'
+LT = "\ue002"
+"""Stands for ``<`` in ``ts_headline``'s input (which would drop what looks
+like an HTML tag); :func:`mark` turns it back."""
+MARKERS = START + STOP + LT
+"""Removed from the text before ``ts_headline``: only the marking carries them."""
+_MARKING = f"StartSel={START}, StopSel={STOP}"
+WHOLE = 300
+"""A text of at most this many characters is its own snippet, whole."""
+WHOLE_OPTIONS = f"{_MARKING}, HighlightAll=true"
+"""``ts_headline``'s options for a short text: all of it, matches marked."""
+FRAGMENT_OPTIONS = (
+    f'{_MARKING}, MaxWords=20, MinWords=8, ShortWord=0, MaxFragments=2, FragmentDelimiter=" … "'
 )
-"""``ts_headline``'s options: up to two fragments of 12 to 30 words."""
+"""For a longer text: up to two fragments of 8 to 20 words around matches."""
 
 _SEARCHABLE = re.compile(r"\w")
 
@@ -90,13 +98,13 @@ def mark(headline: str) -> str:
                 out.append("</mark>")
                 open_ = False
         elif part:
-            out.append(html.escape(part, quote=True))
+            out.append(html.escape(part.replace(LT, "<"), quote=True))
     if open_:
         out.append("</mark>")
     return "".join(out)
 
 
-class Cursor(msgspec.Struct, frozen=True, array_like=True):
+class Cursor(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Where a page ends: the ranking window it is in (``top``: the window
     is the newest matches at or below this position), the last hit's
     ``rank`` and ``position`` in it (``None``: the window's start), and

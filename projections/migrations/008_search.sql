@@ -17,7 +17,9 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 -- client_id: the conversation's owner on every row (a client searches its own).
 -- tsv: message, note and summary text with the 'english' configuration
 -- (stemmed: "refund" finds "refunded"); names and ids with 'simple' (never
--- stemmed), weighted A above the summary's B.
+-- stemmed), weighted A above the summary's B. Every '<' is read as a space:
+-- the text is plain, and the default parser would otherwise take "a <b and
+-- c> d" for an HTML tag and leave its words out.
 CREATE TABLE search_documents (
     kind            text        NOT NULL,
     doc_id          uuid        NOT NULL,
@@ -33,10 +35,10 @@ CREATE TABLE search_documents (
     tsv             tsvector    GENERATED ALWAYS AS (
         CASE kind
             WHEN 'conversation' THEN
-                setweight(to_tsvector('simple'::regconfig,
-                                      coalesce(client_name, '') || ' ' || client_id), 'A')
-                || setweight(to_tsvector('english'::regconfig, body), 'B')
-            ELSE to_tsvector('english'::regconfig, body)
+                setweight(to_tsvector('simple'::regconfig, replace(
+                    coalesce(client_name, '') || ' ' || client_id, '<', ' ')), 'A')
+                || setweight(to_tsvector('english'::regconfig, replace(body, '<', ' ')), 'B')
+            ELSE to_tsvector('english'::regconfig, replace(body, '<', ' '))
         END
     ) STORED,
     PRIMARY KEY (kind, doc_id)
