@@ -152,10 +152,10 @@ WITH hits AS MATERIALIZED (
 ), shown AS (
     SELECT t.*, {headline} AS headline FROM (SELECT page.*, {text} AS text FROM page) t
 )
-SELECT w.size AS window_size, w.bottom AS window_bottom, p.kind, p.doc_id, p.conversation_id,
-       p.rank, p.position, p.created_at, p.seq, p.sender, p.author_id, p.client_id,
-       p.client_name, p.status, p.merged_into, p.headline
-FROM (SELECT count(*) AS size, min(position) AS bottom FROM hits) w
+SELECT w.size AS window_size, w.top AS window_top, w.bottom AS window_bottom, p.kind,
+       p.doc_id, p.conversation_id, p.rank, p.position, p.created_at, p.seq, p.sender,
+       p.author_id, p.client_id, p.client_name, p.status, p.merged_into, p.headline
+FROM (SELECT count(*) AS size, max(position) AS top, min(position) AS bottom FROM hits) w
 LEFT JOIN shown p ON true
 ORDER BY p.rank DESC, p.position DESC
 """
@@ -171,9 +171,9 @@ def search_statement(
 ) -> tuple[str, list[Any]]:
     """The statement (and its arguments) for a page of ``size`` hits of the
     window of the ``window`` newest matches at or below position ``top``,
-    after the hit ranked ``after`` (rank, position) in it. One row more
-    tells the window's size and lowest position (a hit's columns ``NULL``
-    when there is none). Run it after ``SEARCH_SETTINGS``."""
+    after the hit ranked ``after`` (rank, position) in it. Every row also
+    tells the window's size, highest and lowest position (one row with the
+    hit's columns ``NULL`` when there is no hit). Run it after ``SEARCH_SETTINGS``."""
     args: list[Any] = [request.q, WHOLE_OPTIONS, FRAGMENT_OPTIONS]
     conversations = " AND ".join(where_conditions(request.filters, args)) or "true"
 
@@ -220,6 +220,9 @@ async def search(
             size = limit + 1 - len(found)
             sql, args = search_statement(request, top=top, window=window, after=last, size=size)
             rows = await conn.fetch(sql, *args)
+            # The window's own top: the same window now, and later (what
+            # arrives meanwhile is above it).
+            top = rows[0]["window_top"] or top
             found += [(top, r) for r in rows if r["doc_id"] is not None]
             if len(found) > limit or rows[0]["window_size"] < window:
                 break

@@ -200,7 +200,8 @@ async def test_pages_neither_skip_nor_repeat_while_new_matches_arrive(
         seen += [h["id"] for h in page.json()["items"]]
         ranks = [h["rank"] for h in page.json()["items"]]
         assert ranks == sorted(ranks, reverse=True)
-        await send(api, tokens.client, cid, f"a new {topic}")  # arrives between pages
+        # A new match arrives between pages (ranked low: long, the word once).
+        await send(api, tokens.client, cid, f"{topic} " + "filler " * 40)
         if (after := page.json()["next_after"]) is None:
             break
         params["after"] = after
