@@ -59,6 +59,15 @@ def projections() -> list[Projection]:
     ]
 
 
+def pool_size() -> int:
+    """PostgreSQL connections the workers may hold at once: each projection
+    runner keeps one and reads the log on another; the relay and the router
+    each keep their leader's and work on one more; the store's listener, the
+    waker, the merge completer. (Fewer, and the runners catching up together
+    at start-up time out waiting for one, the relay among them.)"""
+    return 2 * len(projections()) + 8
+
+
 async def run_workers(
     settings: Settings, pool: asyncpg.Pool, nats: NATS, stop: asyncio.Event
 ) -> None:
