@@ -26,8 +26,9 @@ import pytest
 import uvicorn
 
 from parley.app import create_app
-from parley.services import QUERY_TIMEOUT, connect_postgres
+from parley.services import QUERY_TIMEOUT, SERVER_POOL_SIZE, connect_postgres
 from parley.settings import Settings
+from parley.worker import pool_size as workers_pool_size
 from parley.worker import run_workers
 from tests.conftest import MakeDatabase
 from tests.e2e.conftest import SECRET, Tokens, free_port
@@ -54,7 +55,9 @@ async def outage(
         pytest.skip("PostgreSQL is reached over a unix socket here: no TCP link to break")
     async with fault_proxy(parts.hostname, parts.port) as proxy:
         proxied = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
-        pool = await connect_postgres(proxied, command_timeout=QUERY_TIMEOUT)
+        # Server and workers in one pool, sized as `parley run` sizes it.
+        size = SERVER_POOL_SIZE + workers_pool_size()
+        pool = await connect_postgres(proxied, command_timeout=QUERY_TIMEOUT, max_size=size)
         nc = await nats.connect(nats_url)
         port = free_port()
         settings = Settings(jwt_secret=SECRET, http_port=port, nats_prefix=f"{nats_prefix}o")
