@@ -97,6 +97,18 @@ def require_send_as(actor: Actor, sender: Side) -> None:
         raise errors.Forbidden(f"a {actor.role} may not send as {sender}", field="sender")
 
 
+def only_client(actor: Actor) -> str | None:
+    """For a query over many conversations at once (search): ``None`` when
+    ``actor`` may see every conversation (staff), else the one client whose
+    conversations alone it may see (``can_see``'s rule)."""
+    return None if actor.is_staff else (actor.client_id or "")
+
+
+def can_see_notes(actor: Actor) -> bool:
+    """May ``actor`` see private notes (search, timelines)? Staff only."""
+    return actor.is_staff
+
+
 def can_see_event(actor: Actor, event: Event) -> bool:
     """May ``actor`` see this event of a conversation it may see? Private
     notes and labels (``STAFF_ONLY_EVENTS``) are for staff only."""

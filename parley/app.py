@@ -51,6 +51,7 @@ from parley.settings import Settings
 from read_api.catalogues import CATALOGUE_QUERIES
 from read_api.http import QUERY_HANDLERS
 from read_api.notes_http import NOTE_QUERY_HANDLERS
+from read_api.search_http import SEARCH_HANDLERS
 from ws_edge.config import EdgeConfig
 from ws_edge.directory import Directory, agent_roster
 from ws_edge.http import PRESENCE_HANDLERS, WEBSOCKET_HANDLERS, Edge
@@ -87,6 +88,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
             *SNOOZE_HANDLERS,
             *MERGE_HANDLERS,
             *ATTACHMENT_HANDLERS,
+            *SEARCH_HANDLERS,
         ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),

@@ -13,14 +13,11 @@ from rich.markup import escape
 
 from parley.app import create_app
 from parley.server import STOP_SIGNALS, Shutdown, http_address, serve
-from parley.services import migrate, open_services, redact
+from parley.services import SERVER_POOL_SIZE, migrate, open_services, redact
 from parley.settings import Settings
 from parley.web import WEB_DIST, web_routes
-from parley.worker import pool_size as worker_pool_size
+from parley.worker import pool_size as workers_pool_size
 from parley.worker import run_workers
-
-SERVING_POOL_SIZE = 10
-"""PostgreSQL connections the HTTP and WebSocket edges share (the workers' come on top)."""
 
 
 async def serve_app(
@@ -44,8 +41,8 @@ async def serve_app(
         try:
             if migrate_first:
                 await migrate(database_url)
-            size = SERVING_POOL_SIZE + (worker_pool_size() if with_workers else 0)
-            async with open_services(database_url, nats_url, pool_size=size) as services:
+            pool_size = SERVER_POOL_SIZE + (workers_pool_size() if with_workers else 0)
+            async with open_services(database_url, nats_url, pool_size=pool_size) as services:
                 web = web_routes(settings.jwt_secret, dev_sign_in=dev_sign_in)
                 app = create_app(
                     settings, pool=services.pool, nats=services.nats, route_handlers=web
@@ -82,7 +79,7 @@ async def work(settings: Settings, database_url: str, nats_url: str) -> None:
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with open_services(database_url, nats_url, pool_size=worker_pool_size()) as services:
+        async with open_services(database_url, nats_url, pool_size=workers_pool_size()) as services:
             await run_workers(settings, services.pool, services.nats, stop)
     finally:
         for sig in STOP_SIGNALS:

@@ -30,6 +30,9 @@ CONNECT_TIMEOUT = 5.0
 QUERY_TIMEOUT = 5.0
 """Seconds a statement of ``parley serve``/``worker`` may take before it is
 cancelled: a frozen PostgreSQL never holds a request or a worker for ever."""
+SERVER_POOL_SIZE = 10
+"""PostgreSQL connections of a process serving HTTP and WebSockets, at most
+(the workers need their own: parley.worker.pool_size)."""
 MIGRATION_FOLDERS = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
 """Every package's migrations, in the order they apply."""
 
@@ -92,7 +95,7 @@ async def connect_postgres(
     setting: str = "PARLEY_DATABASE_URL",
     timeout: float = CONNECT_TIMEOUT,
     command_timeout: float | None = None,
-    max_size: int = 10,
+    max_size: int = SERVER_POOL_SIZE,
 ) -> asyncpg.Pool:
     """An asyncpg pool (at most ``max_size`` connections) set up for the
     event store, or :class:`ServiceError`."""
@@ -165,10 +168,10 @@ def snapshots(pool: asyncpg.Pool, every: int) -> Snapshots | None:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    database_url: str, nats_url: str, *, pool_size: int = 10
+    database_url: str, nats_url: str, *, pool_size: int = SERVER_POOL_SIZE
 ) -> AsyncIterator[Services]:
-    """Connect to PostgreSQL (a pool of at most ``pool_size``) and NATS;
-    close both on exit."""
+    """Connect to PostgreSQL (a pool of at most ``pool_size`` connections)
+    and NATS; close both on exit."""
     pool = await connect_postgres(database_url, command_timeout=QUERY_TIMEOUT, max_size=pool_size)
     try:
         nats = await connect_nats(nats_url)

@@ -33,6 +33,7 @@ from projections.inbox import InboxProjection
 from projections.merges import MergesProjection
 from projections.notifications import NotificationsProjection
 from projections.runner import ProjectionRunner
+from projections.search import SearchProjection
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
 from projections.timeline_entries import TimelineEntriesProjection
@@ -59,23 +60,18 @@ def projections() -> list[Projection]:
         TimelineEntriesProjection(),
         MergesProjection(),
         AttachmentsProjection(),
+        SearchProjection(),
     ]
 
 
-HELD_BESIDE_PROJECTIONS = 3
-"""Connections the workers hold for as long as they run, besides one per
-projection runner: the relay's and the router's leadership locks, and the
-store's LISTEN."""
-WORKING_ROOM = 6
-"""Connections for what borrows one a moment: store reads (a runner's catch-up),
-the relay's batches and checkpoints, the waker's and the merge completer's
-queries, their commands' appends."""
-
-
 def pool_size() -> int:
-    """The PostgreSQL pool the workers need: with fewer connections than they
-    hold, their own reads would wait for ever (and time out)."""
-    return len(projections()) + HELD_BESIDE_PROJECTIONS + WORKING_ROOM
+    """PostgreSQL connections the workers may hold at once: each projection
+    runner keeps one and reads the log on another; the relay and the router
+    each keep their leader's and work on one more; the store's listener, the
+    waker, the merge completer, the image checker. (Fewer, and the runners
+    catching up together at start-up time out waiting for one, the relay
+    among them.)"""
+    return 2 * len(projections()) + 8
 
 
 async def run_workers(

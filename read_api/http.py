@@ -45,6 +45,7 @@ from read_api.views import for_viewer, viewer_id
 
 INBOX = ("inbox",)
 TIMELINE = ("timeline",)
+SEARCH = ("search",)
 
 # Every parameter is bounded: integers by their column's range (seqs and stream
 # positions are PostgreSQL integers, global positions bigints), text by a
@@ -102,7 +103,9 @@ async def inbox(
 ) -> ConversationPage:
     if not access.can_manage(actor):
         raise errors.Forbidden("the inbox is for staff")
-    await _await_position(pool, INBOX, min_position, wait)
+    # q is matched on the search projection's names (read_api.inbox_queries).
+    read = INBOX if q is None else (*INBOX, *SEARCH)
+    await _await_position(pool, read, min_position, wait)
     filters = InboxFilter(
         status=status,
         priority=priority,

@@ -109,7 +109,10 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _where(filters: InboxFilter, args: list[Any]) -> list[str]:
+def where_conditions(filters: InboxFilter, args: list[Any]) -> list[str]:
+    """The SQL conditions on ``conversations`` (unqualified columns) that
+    ``filters`` ask for; their arguments are appended to ``args``."""
+
     def arg(value: Any) -> str:
         args.append(value)
         return f"${len(args)}"
@@ -119,7 +122,7 @@ def _where(filters: InboxFilter, args: list[Any]) -> list[str]:
         if (value := getattr(filters, column)) is not None:
             conditions.append(f"{column} = {arg(value)}")
     if filters.q is not None:
-        conditions.append(f"client_name ILIKE '%' || {arg(_like_escape(filters.q))} || '%'")
+        conditions.append(_named(arg(_like_escape(filters.q))))
     if filters.assignee_id == UNASSIGNED:
         conditions.append("assignee_id IS NULL")
     elif filters.assignee_id is not None:
@@ -127,6 +130,15 @@ def _where(filters: InboxFilter, args: list[Any]) -> list[str]:
     if filters.label_ids:
         conditions.append(_with_labels(arg(list(filters.label_ids))))
     return conditions
+
+
+def _named(pattern: str) -> str:
+    """The rows whose client's name contains ``pattern`` (any case), found by
+    the trigram index on the search projection's names (migration 008)."""
+    return (
+        "conversation_id IN (SELECT s.conversation_id FROM search_documents s"
+        f" WHERE s.kind = 'conversation' AND s.client_name ILIKE '%' || {pattern} || '%')"
+    )
 
 
 def _with_labels(ids: str) -> str:
@@ -153,7 +165,7 @@ async def list_conversations(
     keys = [*order.keys, "conversation_id"]
     direction = "DESC" if order.descending else "ASC"
     args: list[Any] = []
-    conditions = _where(filters, args)
+    conditions = where_conditions(filters, args)
     total_sql = f"SELECT count(*) FROM conversations WHERE {' AND '.join(conditions) or 'true'}"
     total_args = list(args)
     if cursor is not None:

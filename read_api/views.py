@@ -15,6 +15,7 @@ import msgspec
 from commands import access
 from commands.model import Actor
 from read_api.queries import ConversationView
+from read_api.search_queries import Scope
 
 
 def for_viewer(view: ConversationView, actor: Actor) -> ConversationView:
@@ -38,3 +39,9 @@ def viewer_id(actor: Actor) -> str | None:
     """Whose read cursors a view's ``my_unread`` counts from: a staff
     member's own; ``None`` for a client (``for_viewer`` fills theirs in)."""
     return actor.id if actor.is_staff else None
+
+
+def search_scope(actor: Actor) -> Scope:
+    """What ``actor`` may search: staff, every conversation and its notes; a
+    client, its own conversations (messages, names, summaries), never notes."""
+    return Scope(client_id=access.only_client(actor), notes=access.can_see_notes(actor))

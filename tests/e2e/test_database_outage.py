@@ -26,10 +26,9 @@ import pytest
 import uvicorn
 
 from parley.app import create_app
-from parley.runner import SERVING_POOL_SIZE
-from parley.services import QUERY_TIMEOUT, connect_postgres
+from parley.services import QUERY_TIMEOUT, SERVER_POOL_SIZE, connect_postgres
 from parley.settings import Settings
-from parley.worker import pool_size as worker_pool_size
+from parley.worker import pool_size as workers_pool_size
 from parley.worker import run_workers
 from tests.conftest import MakeDatabase
 from tests.e2e.conftest import SECRET, Tokens, free_port
@@ -56,7 +55,8 @@ async def outage(
         pytest.skip("PostgreSQL is reached over a unix socket here: no TCP link to break")
     async with fault_proxy(parts.hostname, parts.port) as proxy:
         proxied = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
-        size = SERVING_POOL_SIZE + worker_pool_size()  # as `parley run` sizes it
+        # Server and workers in one pool, sized as `parley run` sizes it.
+        size = SERVER_POOL_SIZE + workers_pool_size()
         pool = await connect_postgres(proxied, command_timeout=QUERY_TIMEOUT, max_size=size)
         nc = await nats.connect(nats_url)
         port = free_port()

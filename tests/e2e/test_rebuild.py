@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 
 import asyncpg
@@ -64,6 +65,7 @@ from projections.merges import MergesProjection
 from projections.notifications import NotificationsProjection
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
+from projections.search import SearchProjection
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
 from projections.timeline_entries import TimelineEntriesProjection
@@ -84,6 +86,7 @@ PROJECTIONS = (
     TimelineEntriesProjection,
     MergesProjection,
     AttachmentsProjection,
+    SearchProjection,
 )
 
 
@@ -315,6 +318,13 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
         (True, False),
         (False, False),
     }
+    # Search: every conversation, message (a merged one once) and note.
+    kinds = Counter(r["kind"] for r in before["search_documents"])
+    assert kinds["note"] == CONVERSATIONS // 2
+    assert kinds["conversation"] == len(before["conversations"])
+    assert kinds["message"] == len(before["messages"]) - sum(
+        r["merged_from_message_id"] is not None for r in before["messages"]
+    )
 
     port = free_port()
     settings = Settings(
@@ -340,6 +350,7 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
                 for path, params in (
                     ("/api/conversations", {"limit": 20}),
                     ("/api/messages", {"conversation_id": str(cid), "limit": 20}),
+                    ("/api/search", {"q": "bulk", "limit": 20}),
                 ):
                     response = await api.get(path, params=params, headers=tokens.admin)
                     statuses.append(response.status_code)

@@ -34,6 +34,7 @@ from projections.inbox import InboxProjection
 from projections.merges import MergesProjection
 from projections.notifications import NotificationsProjection
 from projections.rebuild import rebuild
+from projections.search import SearchProjection
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
 from projections.timeline_entries import TimelineEntriesProjection
@@ -58,6 +59,7 @@ PROJECTIONS = (
     NotificationsProjection,
     TimelineEntriesProjection,
     MergesProjection,
+    SearchProjection,
 )
 
 
