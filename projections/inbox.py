@@ -197,6 +197,7 @@ class InboxProjection:
         "inbox_unread",
         "inbox_client_messages",
         "inbox_staff_cursors",
+        "inbox_counts",
     )
 
     def statements(self, event: RecordedEvent) -> list[Statement]:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import asyncpg
@@ -43,6 +44,7 @@ async def rebuild(
         await conn.execute(f"CREATE SCHEMA {schema}")
         for table in projection.tables:
             await conn.execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
+            await _copy_triggers(conn, table, schema)
         try:
             position = await _replay(conn, store, projection, 0, batch_size, progress)
             async with conn.transaction():
@@ -56,6 +58,19 @@ async def rebuild(
         finally:
             await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     return position
+
+
+async def _copy_triggers(conn: Connection, table: str, schema: str) -> None:
+    """Give the shadow copy of ``table`` the live table's triggers (``LIKE``
+    copies none), e.g. the inbox's counters (projections/migrations/011)."""
+    definitions = await conn.fetch(
+        "SELECT pg_get_triggerdef(oid) AS sql FROM pg_trigger"
+        " WHERE tgrelid = $1::regclass AND NOT tgisinternal",
+        f"public.{table}",
+    )
+    live = re.compile(rf" ON (public\.)?{re.escape(table)} ")
+    for definition in definitions:
+        await conn.execute(live.sub(f" ON {schema}.{table} ", definition["sql"], count=1))
 
 
 async def _replay(

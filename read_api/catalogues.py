@@ -57,7 +57,7 @@ SELECT response_id, code, content, owner_id IS NULL AS shared, owner_id, updated
 FROM canned_responses
 WHERE (owner_id IS NULL OR owner_id = $1)
   AND lower(code) COLLATE "C" LIKE $2
-  AND ($3::text IS NULL OR lower(code) COLLATE "C" > lower($3))
+  AND lower(code) COLLATE "C" > lower($3)
 ORDER BY lower(code) COLLATE "C", response_id
 LIMIT $4
 """
@@ -108,7 +108,8 @@ async def canned_responses(
 ) -> CannedList:
     await _ready(pool, min_position, wait)
     starts = prefix.lower().replace("_", "\\_") + "%"  # "_" is LIKE's one-character wildcard
-    rows = await pool.fetch(_CANNED, actor.id, starts, after, limit + 1)
+    # No ``after``: every code (never empty) comes after "".
+    rows = await pool.fetch(_CANNED, actor.id, starts, "" if after is None else after, limit + 1)
     items = [CannedView(**dict(r)) for r in rows[:limit]]
     return CannedList(items=items, next_after=items[-1].code if len(rows) > limit else None)
 

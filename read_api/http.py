@@ -26,6 +26,7 @@ from events.catalogue import LabelId, Priority, Status
 from events.envelope import RecordedEvent
 from events.store import EventStore
 from read_api import errors as read_errors
+from read_api import inbox_totals
 from read_api.inbox_queries import ME, BadCursor, InboxFilter, Sort, list_conversations
 from read_api.queries import (
     DEFAULT_LIMIT,
@@ -124,10 +125,12 @@ async def inbox(
             sort=sort,
             cursor=cursor,
             limit=limit,
-            with_total=include_total,
         )
     except BadCursor as error:
         raise read_errors.InvalidQuery(str(error), field="cursor") from error
+    if include_total:
+        total = await inbox_totals.count(pool, filters)
+        page = msgspec.structs.replace(page, total=total.rows, total_exact=total.exact)
     return msgspec.structs.replace(page, items=[for_viewer(v, actor) for v in page.items])
 
 

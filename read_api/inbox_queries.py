@@ -158,7 +158,6 @@ async def list_conversations(
     sort: Sort = Sort.LAST_MESSAGE,
     cursor: str | None = None,
     limit: int,
-    with_total: bool = False,
 ) -> ConversationPage:
     """A page of the inbox as ``viewer`` (a staff member's id) sees it."""
     order = _ORDERS[sort]
@@ -166,8 +165,6 @@ async def list_conversations(
     direction = "DESC" if order.descending else "ASC"
     args: list[Any] = []
     conditions = where_conditions(filters, args)
-    total_sql = f"SELECT count(*) FROM conversations WHERE {' AND '.join(conditions) or 'true'}"
-    total_args = list(args)
     if cursor is not None:
         after = decode_cursor(sort, cursor)
         marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(after)))
@@ -189,5 +186,4 @@ async def list_conversations(
         last = rows[limit - 1]
         keyed = [*(last[k] for k in order.keys), str(last["conversation_id"])]
         next_cursor = encode_cursor(sort, keyed)
-    total = await pool.fetchval(total_sql, *total_args) if with_total else None
-    return ConversationPage(items=items, next_cursor=next_cursor, total=total)
+    return ConversationPage(items=items, next_cursor=next_cursor)

@@ -116,10 +116,9 @@ SELECT n.note_id, n.conversation_id, n.author_id,
        n.position, n.read_at IS NOT NULL AS read
 FROM notifications n
 LEFT JOIN agents a ON a.agent_id = n.author_id
-WHERE n.agent_id = $1 AND ($2::bigint IS NULL OR n.position < $2)
-  AND (NOT $3::boolean OR n.read_at IS NULL)
+WHERE n.agent_id = $1 AND n.position < $2 {unread}
 ORDER BY n.position DESC
-LIMIT $4
+LIMIT $3
 """
 _UNREAD = "SELECT count(*) FROM notifications WHERE agent_id = $1 AND read_at IS NULL"
 
@@ -177,7 +176,10 @@ async def notifications(
     pool: asyncpg.Pool, agent_id: str, *, unread_only: bool, before: int | None, limit: int
 ) -> NotificationPage:
     """``agent_id``'s notifications before the position ``before``, newest first."""
-    rows = await pool.fetch(_NOTIFICATIONS, agent_id, before, unread_only, limit + 1)
+    # One statement per shape, each on its own index (no ``$n IS NULL OR``
+    # catch-all, which a generic plan cannot use an index for).
+    sql = _NOTIFICATIONS.format(unread="AND n.read_at IS NULL" if unread_only else "")
+    rows = await pool.fetch(sql, agent_id, 2**63 - 1 if before is None else before, limit + 1)
     items = [Notification(**dict(r)) for r in rows[:limit]]
     unread = int(await pool.fetchval(_UNREAD, agent_id))
     return NotificationPage(

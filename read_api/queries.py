@@ -75,6 +75,12 @@ class ConversationPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
     """Pass as ``cursor`` for the next page; ``None`` on the last page."""
     total: int | None = None
+    """With ``include_total``: how many conversations the filters match
+    (read_api/inbox_totals.py)."""
+    total_exact: bool | None = None
+    """With ``include_total``: false when ``total`` is a floor — a client,
+    name or label filter matching more than 10,000 conversations is counted
+    that far and no further."""
 
 
 class MessageView(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,7 +171,7 @@ SELECT m.conversation_id, m.seq, m.message_id, m.sender, m.sender_id, m.message_
 FROM messages m
 LEFT JOIN conversations c ON c.conversation_id = m.conversation_id
 LEFT JOIN agents a ON a.agent_id = m.sender_id AND m.sender = 'admin'
-WHERE m.conversation_id = $1 AND ($2::integer IS NULL OR m.seq < $2)
+WHERE m.conversation_id = $1 AND m.seq < $2
 ORDER BY m.seq DESC
 LIMIT $3
 """
@@ -190,7 +196,9 @@ async def conversations_by_id(
 async def list_messages(
     pool: asyncpg.Pool, conversation_id: UUID, *, before: int | None, limit: int
 ) -> MessagePage:
-    rows = await pool.fetch(_MESSAGES, conversation_id, before, limit + 1)
+    # No ``before``: every seq is below the largest integer (one statement, one index range).
+    below = 2**31 - 1 if before is None else before
+    rows = await pool.fetch(_MESSAGES, conversation_id, below, limit + 1)
     page = [_message(r) for r in rows[:limit]]
     page.reverse()
     return MessagePage(items=page, next_before=page[0].seq if len(rows) > limit else None)

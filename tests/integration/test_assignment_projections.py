@@ -228,7 +228,7 @@ async def test_the_migration_fills_in_rows_projected_before_it(world: World) -> 
     async with world.pool.acquire() as conn:
         await conn.execute(UNDO_003)
         await conn.execute("DELETE FROM schema_migrations WHERE name = $1", MIGRATION_003)
-        assert await apply_migrations(conn, MIGRATION_FOLDERS) == [MIGRATION_003]
+        assert await apply_migrations(conn, MIGRATION_FOLDERS) == [MIGRATION_003, MIGRATION_011]
     assert await world.pool.fetch(f"SELECT {columns} FROM conversations ORDER BY 1") == projected
     assert any(r["waiting_since"] for r in projected)
     assert any(r["last_message_sender"] for r in projected)
@@ -244,7 +244,12 @@ async def test_the_migration_fills_in_rows_projected_before_it(world: World) -> 
 
 
 MIGRATION_003 = "projections/003_staff_and_assignment"
+MIGRATION_011 = "projections/011_inbox_counts"  # depends on 003's columns: undone and redone too
 UNDO_003 = """
+DROP TABLE inbox_counts;
+DROP FUNCTION parley_inbox_counts CASCADE;
+DROP INDEX conversations_by_status;
+DELETE FROM schema_migrations WHERE name = 'projections/011_inbox_counts';
 DROP TABLE agents, teams, team_members, inbox_client_messages, inbox_staff_cursors;
 DROP INDEX conversations_by_created;
 ALTER TABLE conversations

@@ -88,6 +88,13 @@ async def assert_read_models_equal_the_fold(world: World) -> None:
     assert {
         r["conversation_id"]: {k: r[k] for k in next(iter(conversations.values()))} for r in rows
     } == conversations
+    # The inbox's totals (read_api/inbox_totals.py) count exactly these rows.
+    grouped = await world.pool.fetch(
+        "SELECT status, coalesce(assignee_id, ''), coalesce(team_id, ''), priority, deleted,"
+        " count(*) FROM conversations GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+    )
+    counters = await world.pool.fetch("SELECT * FROM inbox_counts ORDER BY 1, 2, 3, 4, 5")
+    assert [tuple(r) for r in counters] == [tuple(r) for r in grouped]
     message_rows = await world.pool.fetch("SELECT * FROM messages")
     assert {
         (r["conversation_id"], r["seq"]): {
