@@ -10,6 +10,8 @@ domain: callers pass ``now`` (``decode_token`` defaults to the real clock).
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -159,3 +161,31 @@ def decode_token(
         name=claims.name,
         expires_at=claims.exp,
     )
+
+
+class VerifiedTokens:
+    """:func:`decode_token`, remembered: a token verified once is kept (a
+    bounded LRU); its signature and claims cannot change, so later uses only
+    check that it has not expired since. HTTP requests and WebSocket
+    handshakes (a reconnect storm) skip the HMAC and the claims' checks."""
+
+    def __init__(self, secret: str, size: int = 10_000) -> None:
+        self._secret = secret
+        self._size = size
+        self._verified: OrderedDict[str, Principal] = OrderedDict()
+
+    def principal(self, token: str, now: float | None = None) -> Principal:
+        """The principal ``token`` names; raises :class:`AuthError` as
+        :func:`decode_token` does."""
+        found = self._verified.get(token)
+        if found is None:
+            found = decode_token(self._secret, token)
+            self._verified[token] = found
+            if len(self._verified) > self._size:
+                self._verified.popitem(last=False)
+        elif found.expires_at is not None and found.expires_at <= (now or time.time()):
+            del self._verified[token]
+            raise AuthError(AuthErrorReason.EXPIRED, "the token has expired")
+        else:
+            self._verified.move_to_end(token)
+        return found

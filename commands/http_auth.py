@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +9,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 
-from commands.auth import AuthError, Principal, decode_token
+from commands.auth import AuthError, VerifiedTokens
 from commands.model import Actor
 
 Authenticate = Callable[[str], Actor]
@@ -19,27 +17,15 @@ Authenticate = Callable[[str], Actor]
 
 
 def jwt_authenticator(secret: str, *, cache_size: int = 10_000) -> Authenticate:
-    """Checks HS256 tokens signed with ``secret`` (see ``commands.auth``).
-
-    A token verified once is remembered (a bounded cache): its signature cannot
-    change, so later requests only check that it has not expired since.
-    """
-    verified: OrderedDict[str, Principal] = OrderedDict()
+    """Checks HS256 tokens signed with ``secret`` (see ``commands.auth``),
+    each verified once (``VerifiedTokens``)."""
+    tokens = VerifiedTokens(secret, cache_size)
 
     def authenticate(token: str) -> Actor:
-        principal = verified.get(token)
-        if principal is None:
-            try:
-                principal = decode_token(secret, token)
-            except AuthError as error:
-                raise NotAuthorizedException(f"invalid token: {error.message}") from error
-            verified[token] = principal
-            if len(verified) > cache_size:
-                verified.popitem(last=False)
-        elif principal.expires_at is not None and principal.expires_at <= time.time():
-            del verified[token]
-            raise NotAuthorizedException("invalid token: the token has expired")
-        return principal.actor()
+        try:
+            return tokens.principal(token).actor()
+        except AuthError as error:
+            raise NotAuthorizedException(f"invalid token: {error.message}") from error
 
     return authenticate
 

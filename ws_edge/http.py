@@ -21,10 +21,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from commands import access, errors
-from commands.auth import AuthError, Principal, decode_token
+from commands.auth import AuthError, Principal, VerifiedTokens
 from commands.handler import CommandHandler
 from commands.model import Actor, stream_id_for
-from events.catalogue import ConversationStarted
 from events.store import EventStore
 from read_api.queries import (
     DEFAULT_WAIT_SECONDS,
@@ -37,6 +36,7 @@ from ws_edge import codes
 from ws_edge.config import EdgeConfig
 from ws_edge.hub import Hub
 from ws_edge.outages import OUTAGES, UNAVAILABLE
+from ws_edge.owners import Owners
 from ws_edge.presence import OnlineUser, Presence
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.resume import BadStart, start_at
@@ -65,8 +65,10 @@ class Edge:
     ) -> None:
         self.hub = hub
         self.store = store
+        self.owners = Owners(store)
         self.handler = handler
         self.jwt_secret = jwt_secret
+        self.tokens = VerifiedTokens(jwt_secret)
         self.config = config
         self.limiter = RateLimiter(
             {"message": config.messages_per_minute, "typing": config.typing_per_minute}
@@ -142,19 +144,10 @@ async def _authenticate(
         await _refuse(socket, subprotocol, codes.UNAUTHENTICATED, "a token is required")
         return None, subprotocol
     try:
-        return decode_token(edge.jwt_secret, token), subprotocol
+        return edge.tokens.principal(token), subprotocol
     except AuthError as error:
         await _refuse(socket, subprotocol, codes.UNAUTHENTICATED, f"invalid token: {error.reason}")
         return None, subprotocol
-
-
-async def _client_of(store: EventStore, conversation_id: UUID) -> str | None:
-    """The client a conversation belongs to (its first event says); None: no
-    such conversation."""
-    first = await store.read_stream(stream_id_for(conversation_id), limit=1)
-    if not first or not isinstance(first[0].data, ConversationStarted):
-        return None
-    return first[0].data.client.id
 
 
 async def _serve(
@@ -230,7 +223,7 @@ async def conversation_socket(
         await _refuse(socket, subprotocol, codes.NOT_FOUND, "no such conversation")
         return
     try:
-        client_id = await _client_of(edge.store, cid)
+        client_id = await edge.owners.client_of(cid)
     except OUTAGES:
         await _refuse(socket, subprotocol, codes.TRY_AGAIN_LATER, UNAVAILABLE)
         return
@@ -286,7 +279,7 @@ class ConversationPresence(msgspec.Struct, frozen=True, kw_only=True):
 async def conversation_presence(
     conversation_id: FromPath[UUID], actor: NamedDependency[Actor], edge: NamedDependency[Edge]
 ) -> ConversationPresence:
-    client_id = await _client_of(edge.store, conversation_id)
+    client_id = await edge.owners.client_of(conversation_id)
     if client_id is None:
         raise errors.ConversationNotFound("no such conversation")
     access.require_see(actor, client_id)

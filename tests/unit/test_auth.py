@@ -10,7 +10,14 @@ from typing import Any
 import jwt
 import pytest
 
-from commands.auth import AuthError, AuthErrorReason, Principal, decode_token, issue_token
+from commands.auth import (
+    AuthError,
+    AuthErrorReason,
+    Principal,
+    VerifiedTokens,
+    decode_token,
+    issue_token,
+)
 from commands.model import Actor, Role
 
 SECRET = "unit-test-secret-that-is-32-bytes-or-more"
@@ -166,3 +173,30 @@ def test_issue_token_refuses_what_decode_would_refuse(kwargs: dict[str, Any]) ->
     arguments: dict[str, Any] = {"sub": "alice", "ttl": HOUR, "now": NOW, **kwargs}
     with pytest.raises(ValueError):
         issue_token(SECRET, **arguments)
+
+
+# -- remembered ----------------------------------------------------------------------
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    tokens = VerifiedTokens(SECRET)
+    token = issue_token(SECRET, sub="alice", role="admin", ttl=HOUR, now=datetime.now(UTC))
+    principal = tokens.principal(token)
+    assert tokens.principal(token) is principal  # verified once
+    assert principal.expires_at is not None
+    with pytest.raises(AuthError) as caught:
+        tokens.principal(token, now=principal.expires_at)
+    assert caught.value.reason is AuthErrorReason.EXPIRED
+
+
+def test_a_refused_token_is_not_remembered() -> None:
+    tokens = VerifiedTokens(SECRET, size=2)
+    forged = signed(claims(exp=int((datetime.now(UTC) + HOUR).timestamp())), secret="x" * 32)
+    for _ in range(2):
+        with pytest.raises(AuthError):
+            tokens.principal(forged)
+    # The cache is bounded: the oldest of three goes, and is verified again.
+    now = datetime.now(UTC)
+    valid = [issue_token(SECRET, sub=f"u{n}", role="admin", ttl=HOUR, now=now) for n in range(3)]
+    assert [tokens.principal(t).sub for t in valid] == ["u0", "u1", "u2"]
+    assert tokens.principal(valid[0]).sub == "u0"
