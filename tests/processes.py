@@ -17,7 +17,9 @@ from pathlib import Path
 from parley.embedded import free_port, nats_server_executable
 
 STOP_TIMEOUT = 5.0
-START_TIMEOUT = 10.0
+START_TIMEOUT = 30.0
+"""Seconds a child process may take to listen: a Python one (moto) imports for
+seconds on a machine whose cores are busy."""
 JWT_SECRET = "fault-test-secret-that-is-at-least-32-bytes-long"
 
 

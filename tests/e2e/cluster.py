@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,24 @@ def _spawn(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[byt
         return subprocess.Popen(
             [PARLEY, command], env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT
         )
+
+
+START_WITHIN = 60.0
+"""Seconds a process may take to answer /health/live: importing the app alone
+takes seconds on a machine whose cores are busy."""
+
+
+async def _live(client: httpx.AsyncClient, node: Node) -> None:
+    """Wait until ``node`` answers /health/live; fail at once if it exited."""
+    deadline = time.monotonic() + START_WITHIN
+    while time.monotonic() < deadline and node.process.poll() is None:
+        try:
+            if (await client.get(f"{node.url}/health/live")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{node.url} did not start: {node.log.read_text()[-2000:]}")
 
 
 @asynccontextmanager
@@ -73,15 +92,7 @@ async def running_cluster(
     try:
         async with httpx.AsyncClient() as client:
             for node in cluster:
-                for _ in range(200):
-                    try:
-                        if (await client.get(f"{node.url}/health/live")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.05)
-                else:
-                    pytest.fail(f"{node.url} did not start: {node.log.read_text()[-2000:]}")
+                await _live(client, node)
         yield cluster
     finally:
         for process in processes:

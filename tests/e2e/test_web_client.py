@@ -41,7 +41,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PARLEY = str(Path(sys.executable).with_name("parley"))
 SECRET = "web-e2e-secret-that-is-at-least-32-bytes-long"
 E2E_TIMEOUT = 150.0
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0
 
 
 # -- serving the page (no browser) ---------------------------------------------------------
