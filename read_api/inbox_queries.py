@@ -150,6 +150,30 @@ def _with_labels(ids: str) -> str:
     )
 
 
+NAMED_FEW = 3000
+"""A name matching at most this many conversations is paged from its matches
+(found by the trigram index); one matching more is common enough that walking
+the sort's index and keeping the matching rows finds a page sooner."""
+_PROBE = """
+SELECT conversation_id FROM search_documents
+WHERE kind = 'conversation' AND client_name ILIKE '%' || $1 || '%' LIMIT $2
+"""
+
+
+async def _name_condition(pool: asyncpg.Pool, q: str, args: list[Any]) -> str:
+    """The condition for ``q`` (the client's name contains it), chosen by how
+    many conversations it matches: their ids when few, else the name itself."""
+    pattern = _like_escape(q)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # rare or common
+        few = [r[0] for r in await conn.fetch(_PROBE, pattern, NAMED_FEW + 1)]
+    if len(few) <= NAMED_FEW:
+        args.append(few)
+        return f"conversation_id = ANY(${len(args)}::uuid[])"
+    args.append(pattern)
+    return f"client_name ILIKE '%' || ${len(args)} || '%'"
+
+
 async def list_conversations(
     pool: asyncpg.Pool,
     filters: InboxFilter,
@@ -164,7 +188,9 @@ async def list_conversations(
     keys = [*order.keys, "conversation_id"]
     direction = "DESC" if order.descending else "ASC"
     args: list[Any] = []
-    conditions = where_conditions(filters, args)
+    conditions = where_conditions(msgspec.structs.replace(filters, q=None), args)
+    if filters.q is not None:
+        conditions.append(await _name_condition(pool, filters.q, args))
     if cursor is not None:
         after = decode_cursor(sort, cursor)
         marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(after)))

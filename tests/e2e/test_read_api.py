@@ -7,7 +7,9 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
+from read_api import inbox_queries
 from tests.e2e.conftest import Tokens
 
 Json = dict[str, Any]
@@ -96,8 +98,17 @@ async def test_the_inbox_shows_unread_counts_and_marking_read_drops_them(
     assert read_flags == [True, True, False]
 
 
+@pytest.fixture(params=["few", "common"])
+def name_match(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inbox finds a name (``q``) one of two ways: the few conversations it
+    matches, by their ids; or, for a common one, walking the sort's index (here
+    every name counts as common)."""
+    if request.param == "common":
+        monkeypatch.setattr(inbox_queries, "NAMED_FEW", 0)
+
+
 async def test_the_inbox_filters_and_sorts_by_last_message(
-    api: httpx.AsyncClient, tokens: Tokens
+    api: httpx.AsyncClient, tokens: Tokens, name_match: None
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     first = await start(api, tokens, name=f"Zed {tag}")
@@ -126,7 +137,7 @@ async def test_the_inbox_filters_and_sorts_by_last_message(
 
 
 async def test_deleted_conversations_are_hidden_unless_asked_for(
-    api: httpx.AsyncClient, tokens: Tokens
+    api: httpx.AsyncClient, tokens: Tokens, name_match: None
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     cid = (await start(api, tokens, name=f"Gone {tag}"))["conversation_id"]
@@ -167,7 +178,7 @@ async def test_walking_pages_while_messages_arrive_never_skips_or_repeats(
 
 
 async def test_inbox_pages_cover_every_conversation_once(
-    api: httpx.AsyncClient, tokens: Tokens
+    api: httpx.AsyncClient, tokens: Tokens, name_match: None
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     made = [await start(api, tokens, name=f"Page {tag} {i}") for i in range(7)]
