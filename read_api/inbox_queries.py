@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -150,25 +151,35 @@ def _with_labels(ids: str) -> str:
     )
 
 
-NAMED_FEW = 3000
-"""A name matching at most this many conversations is paged from its matches
-(found by the trigram index); one matching more is common enough that walking
-the sort's index and keeping the matching rows finds a page sooner."""
+NAMED_FEW = 100
+"""A name matching at most this many conversations is always paged from its
+matches' ids (see :func:`_name_condition`)."""
 _PROBE = """
 SELECT conversation_id FROM search_documents
 WHERE kind = 'conversation' AND client_name ILIKE '%' || $1 || '%' LIMIT $2
 """
+_ROWS = "SELECT coalesce(sum(n), 0) FROM inbox_counts"
 
 
-async def _name_condition(pool: asyncpg.Pool, q: str, args: list[Any]) -> str:
-    """The condition for ``q`` (the client's name contains it), chosen by how
-    many conversations it matches: their ids when few, else the name itself."""
+def named_few(page: int, rows: int) -> int:
+    """How many matches of a name (out of ``rows`` conversations) are still
+    few. Paging from the m matches' ids reads m rows; walking the sort's
+    index with the name as a filter reads about page * rows / m. So the ids
+    while m <= sqrt(page * rows), else the walk."""
+    return max(NAMED_FEW, math.isqrt(page * rows))
+
+
+async def _name_condition(pool: asyncpg.Pool, q: str, page: int, args: list[Any]) -> str:
+    """The condition for ``q`` (the client's name contains it): its matches'
+    ids when they are few (:func:`named_few`; the trigram index finds at most
+    that many to tell), else the name itself."""
     pattern = _like_escape(q)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # rare or common
-        few = [r[0] for r in await conn.fetch(_PROBE, pattern, NAMED_FEW + 1)]
-    if len(few) <= NAMED_FEW:
-        args.append(few)
+        few = named_few(page, int(await conn.fetchval(_ROWS)))
+        ids = [r[0] for r in await conn.fetch(_PROBE, pattern, few + 1)]
+    if len(ids) <= few:
+        args.append(ids)
         return f"conversation_id = ANY(${len(args)}::uuid[])"
     args.append(pattern)
     return f"client_name ILIKE '%' || ${len(args)} || '%'"
@@ -190,7 +201,7 @@ async def list_conversations(
     args: list[Any] = []
     conditions = where_conditions(msgspec.structs.replace(filters, q=None), args)
     if filters.q is not None:
-        conditions.append(await _name_condition(pool, filters.q, args))
+        conditions.append(await _name_condition(pool, filters.q, limit, args))
     if cursor is not None:
         after = decode_cursor(sort, cursor)
         marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(after)))

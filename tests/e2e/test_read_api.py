@@ -104,7 +104,7 @@ def name_match(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     matches, by their ids; or, for a common one, walking the sort's index (here
     every name counts as common)."""
     if request.param == "common":
-        monkeypatch.setattr(inbox_queries, "NAMED_FEW", 0)
+        monkeypatch.setattr(inbox_queries, "named_few", lambda page, rows: 0)
 
 
 async def test_the_inbox_filters_and_sorts_by_last_message(
