@@ -65,7 +65,6 @@ class Edge:
     ) -> None:
         self.hub = hub
         self.store = store
-        self.owners = Owners(store)
         self.handler = handler
         self.jwt_secret = jwt_secret
         self.tokens = VerifiedTokens(jwt_secret)
@@ -78,6 +77,7 @@ class Edge:
         self.sockets_per_user: Counter[str] = Counter()
         self.presence = presence
         self.pool = pool
+        self.owners = Owners(store, pool)
         self.allowed_origins = frozenset(allowed_origins)
         self.tally: Counter[str] = Counter() if tally is None else tally
         """frames_in, frames_out, rate_limited_<kind>, refused_<reason>: read by the metrics."""

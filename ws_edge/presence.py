@@ -38,8 +38,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
@@ -50,40 +48,13 @@ from nats.js.api import StorageType
 from nats.js.kv import KeyValue
 
 from events.tasks import cancel_and_wait
+from ws_edge.presence_model import Change as Change
+from ws_edge.presence_model import Connection, Listener
+from ws_edge.presence_model import OnlineUser as OnlineUser
 from ws_edge.presence_nodes import NODE, Nodes, Upkeep, heard_at
 
 log = logging.getLogger("parley.ws")
 
-
-class Connection(msgspec.Struct, frozen=True, kw_only=True):
-    """The value of one presence key: one socket on one conversation."""
-
-    conversation_id: UUID
-    user_id: str
-    role: str
-    since: datetime
-    node: str
-
-
-class OnlineUser(msgspec.Struct, frozen=True, kw_only=True):
-    """Someone online in a conversation (GET .../presence)."""
-
-    user_id: str
-    role: str
-    since: datetime
-    """When their earliest open socket on it connected."""
-    connections: int
-
-
-@dataclass(frozen=True)
-class Change:
-    conversation_id: UUID
-    user_id: str
-    role: str
-    state: Literal["joined", "left"]
-
-
-Listener = Callable[[Change], None]
 
 _decode, _encode = msgspec.json.Decoder(Connection).decode, msgspec.json.Encoder().encode
 
@@ -107,6 +78,7 @@ class Presence(Upkeep):
         self._relearning: set[asyncio.Task[None]] = set()
         self._deleted_while_relearning: set[str] = set()  # a relearn must not bring back
         self._background: set[asyncio.Task[None]] = set()  # purges, putting back
+        self._putting: dict[str, asyncio.Task[None]] = {}  # keys of joins being put
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -135,7 +107,9 @@ class Presence(Upkeep):
 
     async def stop(self) -> None:
         """Say goodbye: the others forget this node's connections at once."""
-        await cancel_and_wait(*self._tasks, *self._relearning, *self._background)
+        await cancel_and_wait(
+            *self._tasks, *self._relearning, *self._background, *self._putting.values()
+        )
         assert self._kv is not None
         with contextlib.suppress(Exception):
             await self._kv.delete(NODE + self.node)
@@ -144,7 +118,9 @@ class Presence(Upkeep):
     # -- this node's sockets -------------------------------------------------------------
 
     async def join(self, conversation_id: UUID, user_id: str, role: str) -> str:
-        """A socket opened on ``conversation_id``: its presence key."""
+        """A socket opened on ``conversation_id``: its presence key. Seen here
+        at once; the other nodes see it once the key is put, which the socket
+        does not wait for (a NATS round trip per handshake)."""
         key = f"{conversation_id}.{self.node}.{uuid.uuid4().hex}"
         connection = Connection(
             conversation_id=conversation_id,
@@ -154,19 +130,26 @@ class Presence(Upkeep):
             node=self.node,
         )
         self._mine[key] = connection
-        self._learn(key, connection)  # seen here at once
+        self._learn(key, connection)
+        put = asyncio.create_task(self._put(key, connection))
+        self._putting[key] = put
+        put.add_done_callback(lambda _: self._putting.pop(key, None))
+        return key
+
+    async def _put(self, key: str, connection: Connection) -> None:
         assert self._kv is not None
         try:
             await self._kv.put(key, _encode(connection))
         except Exception as error:  # NATS down: put back when it returns (see _watch)
             log.warning("presence: could not put %s: %s", key, error)
-        return key
 
     async def leave(self, key: str) -> None:
         if self._mine.pop(key, None) is not None:
             self._forget(key)
             assert self._kv is not None
             with contextlib.suppress(Exception):
+                if (put := self._putting.get(key)) is not None:
+                    await asyncio.wait([put])  # the delete must not overtake the put
                 await self._kv.delete(key)
 
     # -- queries -----------------------------------------------------------------------
