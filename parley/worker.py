@@ -41,8 +41,12 @@ from projections.timeline_entries import TimelineEntriesProjection
 log = logging.getLogger("parley.worker")
 
 _OUTAGES = (*CONNECTION_ERRORS, StoreUnavailable, NatsError)
+_LOST_CONNECTION = (*CONNECTION_ERRORS, StoreUnavailable, asyncpg.InternalClientError)
 MAX_BACKOFF = 2.0
 """Seconds, at most, between two starts of a failing worker."""
+HEALTHY_RUN = 5.0
+"""Seconds a worker ran before it failed for the failure to count as a new
+fault (its back-off starts again from the shortest)."""
 
 
 class Worker(Protocol):
@@ -98,24 +102,31 @@ async def run_workers(
     if settings.waker:
         workers.append(Waker(store, pool))
     try:
-        await asyncio.gather(*(_supervise(w, stop) for w in workers))
+        await asyncio.gather(*(_supervise(w, stop, pool) for w in workers))
     finally:
         await store.close()
         await blobs.close()
 
 
-async def _supervise(worker: Worker, stop: asyncio.Event) -> None:
+async def _supervise(worker: Worker, stop: asyncio.Event, pool: asyncpg.Pool) -> None:
     """Run ``worker`` until ``stop``, starting it again when it fails (a lost
     connection, PostgreSQL or NATS away) after a back-off of at most
-    ``MAX_BACKOFF``, so it is back within seconds of its dependency."""
+    ``MAX_BACKOFF``, so it is back within seconds of its dependency.
+
+    A lost PostgreSQL connection rarely goes alone (a restart, a fail-over,
+    every backend terminated): the pool's idle connections are as dead, and a
+    restart taking one would fail again, and again, a back-off each time. So
+    the pool is told to replace every connection it hands out from then on."""
     delay = 0.25
     while not stop.is_set():
         started = time.monotonic()
         try:
             await worker.run(stop)
         except Exception as error:
-            if time.monotonic() - started > 10 * MAX_BACKOFF:
+            if time.monotonic() - started > HEALTHY_RUN:
                 delay = 0.25  # it ran well for a while: this is a new fault
+            if isinstance(error, _LOST_CONNECTION):
+                await pool.expire_connections()
             log.warning(
                 "%s failed (%r); restarting in %.2f s",
                 type(worker).__name__,
