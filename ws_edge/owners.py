@@ -19,16 +19,20 @@ import asyncpg
 
 from commands.model import stream_id_for
 from events.catalogue import ConversationStarted
+from events.postgres.pool import bounded_connection
 from events.store import EventStore
 
 _CLIENTS = "SELECT conversation_id, client_id FROM conversations WHERE conversation_id = ANY($1)"
 
 
 class Owners:
-    def __init__(self, store: EventStore, pool: asyncpg.Pool, size: int = 100_000) -> None:
+    def __init__(
+        self, store: EventStore, pool: asyncpg.Pool, size: int = 100_000, timeout: float = 5.0
+    ) -> None:
         self._store = store
         self._pool = pool
         self._size = size
+        self._timeout = timeout  # as the store's reads: a frozen server answers StoreUnavailable
         self._known: OrderedDict[UUID, str] = OrderedDict()
         self._asked: dict[UUID, asyncio.Future[str | None]] = {}
         self._reading: asyncio.Task[None] | None = None
@@ -67,7 +71,8 @@ class Owners:
             self._reading = None
 
     async def _look_up(self, conversation_ids: list[UUID]) -> dict[UUID, str]:
-        rows = await self._pool.fetch(_CLIENTS, conversation_ids)
+        async with bounded_connection(self._pool, self._timeout) as (conn, left):
+            rows = await conn.fetch(_CLIENTS, conversation_ids, timeout=left())
         found: dict[UUID, str] = {row[0]: row[1] for row in rows}
         for conversation_id in set(conversation_ids) - found.keys():
             first = await self._store.read_stream(stream_id_for(conversation_id), limit=1)
