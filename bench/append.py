@@ -1,7 +1,5 @@
 """Event store appends: Parley's store against eventsourcing's (docs/BENCHMARKS.md)."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 
@@ -10,7 +8,6 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
 
 import asyncio
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 
@@ -52,18 +49,17 @@ async def run(args: Any) -> common.Report:
         throwaway_database(args.database_url, "bench_eventsourcing") as (es_url, _),
     ):
         for number, (n, c) in enumerate(args.workloads, start=1):
-            schema, database = f"w{number}_{n}x{c}", urlsplit(es_url).path.lstrip("/")
+            schema = f"w{number}_{n}x{c}"
             for engine in args.engines:
                 common.log(f"{workload(n)} appends, concurrency {c}: {engine} ...")
-                engine_run = Run(n, c, args)
+                trial = Run(n, c, args)
                 try:  # on Ctrl-C, ``stop`` lets the caller threads finish
                     if engine == "parley":
-                        result = await run_parley(parley_url, schema, engine_run)
+                        result = await run_parley(parley_url, schema, trial)
                     else:
-                        es_args = (args.database_url, database, schema, engine_run)
-                        result = await asyncio.to_thread(run_eventsourcing, *es_args)
+                        result = await asyncio.to_thread(run_eventsourcing, es_url, schema, trial)
                 finally:
-                    engine_run.stop.set()
+                    trial.stop.set()
                 results.append(result)
                 common.log(f"  {result['events_per_s']:,.0f} events/s ({result['verified']})")
     report = {**common.facts(), "postgresql": facts.pop("server_version"), "event_loop": args.loop}

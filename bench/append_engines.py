@@ -1,7 +1,5 @@
 """The append workloads, and the two engines run through each of them and checked."""
 
-from __future__ import annotations
-
 import asyncio
 import threading
 import time
@@ -13,7 +11,6 @@ from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import asyncpg
-import msgspec
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.conninfo import conninfo_to_dict
@@ -27,7 +24,6 @@ from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 
 TOPIC = "events.catalogue:MessageSent"
-encode = msgspec.json.Encoder().encode
 # Everything acknowledged is stored, gapless, with contiguous streams.
 PARLEY_CHECK = """SELECT count(*) AS events, coalesce(max(global_position), 0) AS head,
     (SELECT count(*) FROM (SELECT FROM events GROUP BY stream_id
@@ -62,11 +58,10 @@ class Run:
 
     def __init__(self, n: int, concurrency: int, settings: Any) -> None:
         self.n, self.concurrency, self.settings = n, concurrency, settings
-        self.stop = threading.Event()
+        self.stop, self.window = threading.Event(), (0.0, 0.0)
         streams = [Stream(uuid4()) for _ in range(settings.streams)]
         self.logs: list[list[tuple[float, float]]] = [[] for _ in range(concurrency)]
         self.callers = [(streams[i::concurrency], log) for i, log in enumerate(self.logs)]
-        self.window = (0.0, 0.0)
 
     def turns(self, streams: list[Stream]) -> Iterator[tuple[Stream, list[NewEvent]]]:
         """A caller's streams round robin with their next batch, until ``stop``."""
@@ -137,9 +132,8 @@ async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
             run.stop.set()
             outcomes = await asyncio.gather(*callers, return_exceptions=True)
             await store.close()
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        if failed := [outcome for outcome in outcomes if isinstance(outcome, BaseException)]:
+            raise failed[0]
         row, total = await pool.fetchrow(PARLEY_CHECK), run.events()
         assert row is not None
         if not (row["events"] == row["head"] == total and row["broken_streams"] == 0):
@@ -150,20 +144,18 @@ async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
         await pool.close()
 
 
-def run_eventsourcing(url: str, database: str, schema: str, run: Run) -> dict[str, Any]:
+def run_eventsourcing(url: str, schema: str, run: Run) -> dict[str, Any]:
     server: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "password": ""}
     server |= conninfo_to_dict(url)
-    where = [server[k] for k in ("host", "port", "user", "password")]
+    where = [server[k] for k in ("dbname", "host", "port", "user", "password")]
     # one connection per caller thread
-    datastore = PostgresDatastore(database, *where, pool_size=run.concurrency, schema=schema)
+    datastore = PostgresDatastore(*where, pool_size=run.concurrency, schema=schema)
 
     def caller(streams: list[Stream], log: list[tuple[float, float]]) -> None:
         try:
             for stream, batch in run.turns(streams):
-                stored = [
-                    StoredEvent(stream.conversation_id, stream.version + k, TOPIC, encode(event))
-                    for k, event in enumerate(batch, start=1)
-                ]
+                cid, v, encoded = stream.conversation_id, stream.version, map(db.encode, batch)
+                stored = [StoredEvent(cid, v + k, TOPIC, e) for k, e in enumerate(encoded, 1)]
                 started = time.perf_counter()
                 recorder.insert_events(stored)
                 log.append(((done := time.perf_counter()), done - started))

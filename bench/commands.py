@@ -1,7 +1,5 @@
 """Commands over HTTP: SendMessage against a bare endpoint under wrk; cost vs length."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 
@@ -19,11 +17,8 @@ from uuid import uuid4
 
 from bench import commands_load as load
 from bench import common
-from bench.commands_load import CONTENT, commits
-from bench.databases import throwaway_database
+from bench.databases import STAFF_ID, throwaway_database
 from bench.servers import UVICORN_SETTINGS
-from events.postgres.migrate import EVENT_STORE_MIGRATIONS
-from projections import READ_MODEL_MIGRATIONS
 
 LOAD_HEADER = ["endpoint", "req/s per round", "median req/s", "p50 ms", "p99 ms", "non-2xx"]
 LOAD_HEADER += ["socket errors", "server CPU", "server CPU µs/req", "machine CPU"]
@@ -65,9 +60,9 @@ async def run(args: Any) -> dict[str, Any]:
     report |= {"load_average": common.load_average(), "uvicorn": dict(UVICORN_SETTINGS)}
     report |= {"settings": {k: getattr(args, k) for k in SETTINGS}, "seeded_seconds": 0.0}
     report |= {"throughput": [], "stored": {}, "length": [], "uncached": []}
-    secret, migrations = secrets.token_urlsafe(32), [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]
-    async with throwaway_database(args.database_url, "bench_commands", migrations) as (url, facts):
-        report["postgresql"], started = facts, time.perf_counter()
+    secret = secrets.token_urlsafe(32)
+    async with throwaway_database(args.database_url, "bench_commands", migrated=True) as (url, pg):
+        report["postgresql"], started = pg, time.perf_counter()
         seeded = await load.seed_all(url, args)
         report["seeded_seconds"] = round(time.perf_counter() - started, 1)
         env = {**os.environ, "PARLEY_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"}
@@ -81,11 +76,10 @@ async def run(args: Any) -> dict[str, Any]:
             servers.append(common.start_module("bare", "bench.servers", ["commands"], workdir, env))
             parley, bare = servers
             probe = {"conversation_id": str(uuid4()), "content": load.CONTENT}
-            # live, not ready: /health/ready also wants the workers, not run here
-            await common.wait_ready(parley)
+            await common.wait_ready(parley)  # live, not ready: that wants workers too
             await common.wait_ready(bare, "/api/messages", probe)
             common.log(f"servers up: parley pid {parley.pid}, bare pid {bare.pid}")
-            admin = common.token(secret, load.STAFF_ID)
+            admin = common.token(secret, STAFF_ID)
             if args.seconds > 0:
                 await load.measure_load(args, url, admin, servers, workdir, report)
             if args.requests > 0:
@@ -126,7 +120,7 @@ def render_load(report: common.Report) -> list[str]:
         rows.append(row + [f.format(median(report, endpoint, key)) for key, f in CPU])
     lines = [
         f"load:       wrk -t{s['threads']} -c{s['connections']} -d{s['seconds']:g}s, "
-        f"SendMessage bodies ({len(CONTENT)}-char content, admin bearer token) for one of "
+        f"SendMessage bodies ({len(load.CONTENT)}-char content, admin bearer token) for one of "
         f"{s['conversations']} conversations at random; each server alone, "
         f"{s['rounds']} round(s) of bare then parley after a {s['warmup']:g} s warm-up each; "
         "medians",
@@ -138,7 +132,7 @@ def render_load(report: common.Report) -> list[str]:
         broken = f"{st['broken']} with BROKEN seqs" if st["broken"] else "seqs 1..n in every one"
         stored = f"{st['messages']:,} messages in {st['conversations']} conversations"
         lines.append(f"stored: {stored}, {broken}")
-    if per_round := [commits(r) for r in runs(report, "parley") if r["transactions"]]:
+    if per_round := [load.commits(r) for r in runs(report, "parley") if r["transactions"]]:
         lines.append("Parley's group commits per round: " + " / ".join(per_round))
     lines.append("(server CPU: the server process, 100% = one core, and its CPU time per answered "
                  f"request; machine CPU: all {report['cpus']} cores, wrk, PostgreSQL and anything "

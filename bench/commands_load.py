@@ -1,7 +1,5 @@
 """bench.commands' measurements: wrk against each server, seeds, the length comparison."""
 
-from __future__ import annotations
-
 import asyncio
 import string
 import time
@@ -52,15 +50,14 @@ async def run_wrk(server: common.Proc, lua: Path, seconds: float, round_: int, a
     if "requests" not in f or "requests_per_s" not in f:
         raise RuntimeError(f"cannot read wrk's output:\n{text}")
     duration, requests = f["duration_us"] / 1e6, int(f["requests"])
-    run = {"endpoint": server.name, "round": round_, "requests_per_s": f["requests_per_s"]}
-    run |= {"requests": requests, "seconds": round(duration, 2)}
-    run |= {f"{k}_ms": f[f"{k}_us"] / 1000 for k in ("p50", "p90", "p99", "max")}
+    r = {"endpoint": server.name, "round": round_, "requests_per_s": f["requests_per_s"]}
+    r |= {"requests": requests, "seconds": round(duration, 2)}
+    r |= {f"{k}_ms": f[f"{k}_us"] / 1000 for k in ("p50", "p90", "p99", "max")}
     errors = int(f["connect"] + f["read"] + f["write"] + f["timeout"])
-    run |= {"non_2xx": int(f["status"]), "socket_errors": errors}
-    run |= {"server_cpu_percent": 100 * cpu / duration}
-    run |= {"server_cpu_us_per_request": 1e6 * cpu / max(requests, 1)}
-    run |= {"machine_cpu_percent": machine["cpu"], "stored_events": None, "transactions": None}
-    return run
+    r |= {"non_2xx": int(f["status"]), "socket_errors": errors}
+    r |= {"server_cpu_percent": 100 * cpu / duration}
+    r |= {"server_cpu_us_per_request": 1e6 * cpu / max(requests, 1)}
+    return r | {"machine_cpu_percent": machine["cpu"], "stored_events": None, "transactions": None}
 
 
 def commits(r: dict[str, Any]) -> str:
@@ -152,17 +149,6 @@ async def measure_load(
     report["stored"] = await fetchrow(url, STORED, [m.stream_id_for(c) for c in conversation_ids])
 
 
-async def send(client: httpx.AsyncClient, failures: list[str], conversation_id: UUID) -> float:
-    """The milliseconds of one SendMessage; a failure's status and text into ``failures``."""
-    body = {"conversation_id": str(conversation_id), "content": CONTENT}
-    started = time.perf_counter()
-    response = await client.post("/api/messages", json=body)
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 201:
-        failures.append(f"{response.status_code} {response.text[:200]}")
-    return elapsed
-
-
 async def measure_length(args: Any, secret: str, base_url: str, seeded: Any, report: Any) -> None:
     """Sequential sends, alternating between a long and a short conversation."""
     admin = common.token(secret, STAFF_ID)
@@ -173,16 +159,19 @@ async def measure_length(args: Any, secret: str, base_url: str, seeded: Any, rep
         plans.append(("worst case", "admin", admin, "worst", "worst-short", False))
     for name, sender, jwt, long_label, short_label, cold in plans:
         pair = {"long": seeded[long_label], "short": seeded[short_label]}
-        failures, first = list[str](), dict[str, float]()
-        timings: dict[str, list[float]] = {"long": [], "short": []}
+        failures, timings = list[str](), {"long": list[float](), "short": list[float]()}
         headers = {"Authorization": f"Bearer {jwt}"}
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=600) as client:
             await client.get("/health/live")  # open the connection first
-            for side, (conversation_id, _, _) in pair.items():
-                first[side] = await send(client, failures, conversation_id)
-            for _ in range(args.requests):
-                for side, (conversation_id, _, _) in pair.items():
-                    timings[side].append(await send(client, failures, conversation_id))
+            for _ in range(args.requests + 1):  # the first request to each, then the warm ones
+                for side, (conversation_id, _, _) in pair.items():  # a SendMessage, timed
+                    body = {"conversation_id": str(conversation_id), "content": CONTENT}
+                    started = time.perf_counter()
+                    response = await client.post("/api/messages", json=body)
+                    timings[side].append((time.perf_counter() - started) * 1000)
+                    if response.status_code != 201:
+                        failures.append(f"{response.status_code} {response.text[:200]}")
+        first = {side: times.pop(0) for side, times in timings.items()}
         if failures:
             common.log(f"  {len(failures)} requests failed, e.g. {failures[0]}")
         r = {"name": name, "sender": sender, "first_is_cold": cold, "requests_each": args.requests}

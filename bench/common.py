@@ -1,7 +1,5 @@
 """What every benchmark shares: options, runs, figures, tables, machine facts, processes."""
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import contextlib
@@ -44,12 +42,10 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def parser(
-    prog: str, what: str, options: Sequence[Option], nats: bool = True, loop: bool = False
-) -> Any:
-    """An argument parser with ``options`` and those every script has."""
+def parser(prog: str, what: str, table: list[Option], nats: bool = True, loop: bool = False) -> Any:
+    """An argument parser with the options in ``table`` and those every script has."""
     p = argparse.ArgumentParser(prog=f"python -m {prog}", description=what)
-    for name, kind, default, about in options:
+    for name, kind, default, about in table:
         p.add_argument(f"--{name}", type=kind, default=default, help=about or None)
     for name, default in list(URLS.items())[: 2 if nats else 1]:
         variable = f"PARLEY_{name.upper()}_URL"
@@ -70,10 +66,9 @@ def run_main(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T | None:
     import uvloop
 
     async def main() -> T:
-        task = asyncio.current_task()
-        assert task is not None
+        task = asyncio.ensure_future(coro)
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        return await coro
+        return await task
 
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None) as r:
@@ -122,11 +117,9 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
 def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Columns two spaces apart; the header left-aligned, the rows right."""
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    return lines + [
-        "  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows
-    ]
+    lines = [[h.ljust(w) for h, w in zip(header, widths, strict=True)], ["-" * w for w in widths]]
+    lines += [[str(c).rjust(w) for c, w in zip(r, widths, strict=True)] for r in rows]
+    return ["  ".join(cells) for cells in lines]
 
 
 def targets_lines(title: str, checks: Checks) -> list[str]:

@@ -1,17 +1,15 @@
 """Throwaway databases and streams, events written straight to a store, API conversations."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+import msgspec
 import nats
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
@@ -20,11 +18,13 @@ from bench.common import log
 from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
 from events.jetstream.relay import Topology
-from events.postgres.migrate import apply_migrations
+from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.store import PostgresEventStore as Store
 from events.postgres.store import create_pool
+from projections import READ_MODEL_MIGRATIONS
 
 STAFF_ID = "alice"
+encode = msgspec.json.Encoder().encode  # as events.postgres.store and the relay encode
 
 
 def started(cid: UUID, client_id: str, name: str, **facts: Any) -> ev.ConversationStarted:
@@ -73,9 +73,9 @@ def quote(identifier: str) -> str:
 
 @contextlib.asynccontextmanager
 async def throwaway_database(
-    admin_url: str, prefix: str, migrations: Sequence[Path] = ()
+    admin_url: str, prefix: str, migrated: bool = False
 ) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """A new database ``<prefix>_<hex>``, migrated: its URL and server facts; dropped at the end."""
+    """A new database ``<prefix>_<hex>``, migrated if asked: its URL and server facts; dropped."""
     name = f"{prefix}_{uuid4().hex[:8]}"
     try:
         conn = await asyncpg.connect(admin_url, timeout=10)
@@ -87,11 +87,11 @@ async def throwaway_database(
     await conn.close()
     url = with_database(admin_url, name)
     try:
-        if migrations:
+        if migrated:
             conn = await asyncpg.connect(url)
-            await apply_migrations(conn, migrations)
+            await apply_migrations(conn, [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS])
             await conn.close()
-        log(f"database {name} created" + (" and migrated" if migrations else ""))
+        log(f"database {name} created" + (" and migrated" if migrated else ""))
         yield url, facts
     finally:
         conn = await asyncpg.connect(admin_url, timeout=10)
@@ -120,12 +120,10 @@ async def create_conversations(base_url: str, jwt: str, count: int) -> list[str]
         async def one(i: int) -> str:
             async with gate:
                 body = {"client": {"id": f"c-{i}", "name": f"Client {i}"}, "channel": "web"}
-                response = await client.post("/api/conversations", json=body)
-            if response.status_code != 201:
-                raise RuntimeError(
-                    f"POST /api/conversations: {response.status_code} {response.text}"
-                )
-            return str(response.json()["conversation_id"])
+                answer = await client.post("/api/conversations", json=body)
+            if answer.status_code != 201:
+                raise RuntimeError(f"POST /api/conversations: {answer.status_code} {answer.text}")
+            return str(answer.json()["conversation_id"])
 
         return list(await asyncio.gather(*(one(i) for i in range(count))))
 
@@ -146,16 +144,6 @@ class Streams:
         if stored != expected:
             raise RuntimeError(f"{what}: {stored} messages in the stream, {expected} expected")
         await self.js.delete_stream(topology.stream)
-
-    async def delete_all(self) -> None:
-        for name in self.names:
-            try:
-                with contextlib.suppress(NotFoundError):
-                    await self.js.delete_stream(name)
-            except Exception as error:  # keep deleting the others
-                log(f"could not delete stream {name}: {error}")
-        if self.names:
-            log(f"deleted streams {', '.join(self.names)}")
 
 
 @contextlib.asynccontextmanager
@@ -178,4 +166,11 @@ async def throwaway_streams(url: str, prefix: str) -> AsyncIterator[Streams]:
         try:
             yield streams
         finally:
-            await streams.delete_all()
+            for name in streams.names:
+                try:
+                    with contextlib.suppress(NotFoundError):
+                        await streams.js.delete_stream(name)
+                except Exception as error:  # keep deleting the others
+                    log(f"could not delete stream {name}: {error}")
+            if streams.names:
+                log(f"deleted streams {', '.join(streams.names)}")

@@ -1,7 +1,5 @@
 """The read side: relay vs raw JetStream publishing, rebuild, live lag (docs/BENCHMARKS.md)."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 
@@ -13,16 +11,12 @@ import statistics
 from bench import common
 from bench.projections_run import RAW_VARIANTS, REFERENCE_VARIANT, run
 
-LIVE_ROWS = {
-    "lag_both": "commit -> inbox AND timeline",
-    "lag_inbox": "commit -> inbox",
-    "lag_timeline": "commit -> timeline",
-    "lag_relay": "commit -> relay acked+checkpointed",
-    "command_latency": "handle() latency (issue -> commit)",
-    "schedule_slip": "issue slip (vs schedule)",
-    "loop_delay": "this loop's delay (10 ms ticker)",
-}
-QUANTILES = ("p50", "p90", "p99", "max")
+LIVE_ROWS = {"lag_both": "commit -> inbox AND timeline", "lag_inbox": "commit -> inbox"}
+LIVE_ROWS |= {"lag_timeline": "commit -> timeline"}
+LIVE_ROWS |= {"lag_relay": "commit -> relay acked+checkpointed"}
+LIVE_ROWS |= {"command_latency": "handle() latency (issue -> commit)"}
+LIVE_ROWS |= {"schedule_slip": "issue slip (vs schedule)"}
+LIVE_ROWS |= {"loop_delay": "this loop's delay (10 ms ticker)"}
 LIVE_HEADING = (  # two lines
     "(c) live lag: SendMessage via CommandHandler at {rate_target:g}/s (achieved "
     "{rate_achieved:,.1f}/s) over {conversations} conversations for {seconds:g} s; workers: "
@@ -95,7 +89,7 @@ def render(report: common.Report) -> str:
     if (live := report["live"]) is not None:
         lines += ["", LIVE_HEADING.format(**live), ""]
         q = live["latency"]
-        rows = [[label, f"{q[k]['n']:,}", *(f"{q[k][x]:.1f}" for x in QUANTILES)]
+        rows = [[label, f"{q[k]['n']:,}", *(f"{q[k][x]:.1f}" for x in ("p50", "p90", "p99", "max"))]
                 for k, label in LIVE_ROWS.items()]  # fmt: skip
         lines += common.markdown_table(["what", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
         commits = ", ".join(f"{n} {c:,}" for n, c in live["checkpoint_commits"].items())
@@ -122,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     if args.rebuild_events < 200_000:
         common.log("note: the acceptance asks for a rebuild over at least 200,000 events")
-    report = common.run_main(run(args), args.loop)
-    return common.emit(report, render, targets, args)
+    return common.emit(common.run_main(run(args), args.loop), render, targets, args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,5 @@
 """(c) live lag: steady commands, a `parley worker`, when each checkpoint reached them."""
 
-from __future__ import annotations
-
 import asyncio
 import bisect
 import contextlib
@@ -62,8 +60,7 @@ class Sent:
     slot: float
     issued: float
     committed: float = 0.0
-    position: int = 0
-    failed: bool = False
+    position: int = 0  # stays 0 if the command failed
 
 
 Conversations = list[tuple[UUID, str]]  # id, client id
@@ -82,7 +79,6 @@ async def steady_load(
             command = SendMessage(conversation_id=cid, content=f"{k} {common.CONTENT[:120]}")
             result = await handler.handle(command, actor)
         except Exception as error:
-            record.failed = True
             common.log(f"command failed: {error!r}")
             return
         record.committed, record.position = time.perf_counter(), result.position
@@ -97,14 +93,6 @@ async def steady_load(
     elapsed = time.perf_counter() - start
     await asyncio.gather(*tasks)
     return sent, elapsed
-
-
-async def until(condition: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.perf_counter() + timeout
-    while not await condition():
-        if time.perf_counter() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def part_live(
@@ -124,12 +112,16 @@ async def part_live(
     command = [sys.executable, "-m", "parley", "worker"]  # relay and projections, as deployed
     worker = common.Proc("worker", command, env, Path(workdir.name))
 
-    def alive() -> None:
-        if worker.poll() is not None:
-            raise RuntimeError(f"parley worker exited with {worker.returncode}:\n{worker.tail()}")
+    async def until(done: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+        deadline = time.perf_counter() + timeout
+        while not await done():  # while the worker runs, ``timeout`` seconds at most
+            if (code := worker.poll()) is not None:
+                raise RuntimeError(f"parley worker exited with {code}:\n{worker.tail()}")
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.05)
 
     async def ready() -> bool:
-        alive()
         with contextlib.suppress(NotFoundError):
             for name in ("inbox", "timeline"):
                 await streams.js.consumer_info(topology.stream, f"{topology.prefix}-{name}")
@@ -161,10 +153,9 @@ async def part_live(
         sent, elapsed = await steady_load(handler, conversations, args.rate, args.seconds, k0)
         window_end = time.perf_counter()
         probing.cancel()
-        last = max((s.position for s in sent if not s.failed), default=0)
+        last = max((s.position for s in sent), default=0)
 
         async def caught_up() -> bool:
-            alive()
             return min(reached.position(n) for n in NAMES) >= last
 
         with contextlib.suppress(RuntimeError):
@@ -173,8 +164,7 @@ async def part_live(
         await listener.close()
         await asyncio.to_thread(worker.stop)
         workdir.cleanup()
-
-    ok = [s for s in sent if not s.failed]
+    ok = [s for s in sent if s.position]
     lags: dict[str, list[float]] = {n: [] for n in (*NAMES, "both")}
     for s in ok:
         times = {n: reached.first_time(n, s.position) for n in NAMES}
@@ -185,16 +175,14 @@ async def part_live(
                 lags[n].append(max(0.0, t - s.committed))
     samples = {f"lag_{n}": lags[n] for n in ("both", "inbox", "timeline", "relay")}
     samples["command_latency"] = [s.committed - s.issued for s in ok]
-    samples["schedule_slip"] = [s.issued - s.slot for s in sent]
-    samples["loop_delay"] = delays
+    samples |= {"schedule_slip": [s.issued - s.slot for s in sent], "loop_delay": delays}
     live = {"workers": "subprocess: python -m parley worker", "rate_target": args.rate}
     live |= {"rate_achieved": round(len(sent) / elapsed, 1), "seconds": round(elapsed, 2)}
     live |= {"conversations": len(conversations), "commands": len(sent)}
     live |= {"failed_commands": len(sent) - len(ok), "not_reached": len(ok) - len(lags["both"])}
     live["latency"] = {k: common.summary([x * 1000 for x in v]) for k, v in samples.items()}
-    live["checkpoint_commits"] = {  # checkpoint updates in the measured window
-        n: sum(1 for t in reached.times[n] if window_start <= t <= window_end) for n in NAMES
-    }
+    commits = {n: sum(window_start <= t <= window_end for t in reached.times[n]) for n in NAMES}
+    live["checkpoint_commits"] = commits  # checkpoint updates in the measured window
     both = live["latency"]["lag_both"]
     common.log(f"  lag commit -> both read models: p50 {both['p50']:.1f} ms, "
                f"p99 {both['p99']:.1f} ms ({live['rate_achieved']:g} cmd/s achieved)")  # fmt: skip

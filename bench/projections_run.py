@@ -1,18 +1,15 @@
 """One run of bench.projections: fill the log, (a) relay vs raw publishing, (b) rebuild."""
 
-from __future__ import annotations
-
 import asyncio
 import itertools
 import secrets
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
-import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
@@ -22,19 +19,14 @@ from bench.projections_live import part_live
 from commands.model import stream_id_for
 from events.envelope import RecordedEvent
 from events.jetstream.relay import JetStreamRelay, Topology, ensure_stream
-from events.postgres.migrate import EVENT_STORE_MIGRATIONS
 from events.postgres.store import PostgresEventStore
-from projections import READ_MODEL_MIGRATIONS
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from projections.timeline import TimelineProjection
 
 NOT_SETTINGS = ("json", "loop", "database_url", "nats_url")
-MIGRATIONS = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS]  # as `parley migrate` applies them
-RAW_VARIANTS = ("gather500", "publish_async", "window500")
-REFERENCE_VARIANT = "gather500"
+RAW_VARIANTS, REFERENCE_VARIANT = ("gather500", "publish_async", "window500"), "gather500"
 Envelope = tuple[str, bytes, str]  # subject, payload, Nats-Msg-Id
-_encode = msgspec.json.Encoder().encode  # what events.jetstream.relay encodes envelopes with
 
 
 async def fill(store: PostgresEventStore, events: int) -> float:
@@ -108,19 +100,15 @@ async def raw_variant(variant: str, url: str, topology: Topology, msgs: list[Env
         js, stream = nc.jetstream(), topology.stream
         await ensure_stream(js, topology)
 
-        def publish(subject: str, payload: bytes, msg_id: str) -> Awaitable[Any]:
-            return js.publish(subject, payload, stream=stream, headers={"Nats-Msg-Id": msg_id})
+        def publish(method: Any, subject: str, payload: bytes, msg_id: str) -> Any:
+            return method(subject, payload, stream=stream, headers={"Nats-Msg-Id": msg_id})
 
         started = time.perf_counter()
         if variant == "gather500":
             for i in range(0, len(msgs), 500):
-                await asyncio.gather(*(publish(*msg) for msg in msgs[i : i + 500]))
-        elif variant == "publish_async":
-            futures = [
-                await js.publish_async(s, p, stream=stream, headers={"Nats-Msg-Id": m})
-                for s, p, m in msgs
-            ]
-            await asyncio.gather(*futures)
+                await asyncio.gather(*(publish(js.publish, *msg) for msg in msgs[i : i + 500]))
+        elif variant == "publish_async":  # each call queues the message, its ack a future
+            await asyncio.gather(*[await publish(js.publish_async, *msg) for msg in msgs])
         else:
             await raw_window(nc, stream, msgs)
         return len(msgs) / (time.perf_counter() - started)
@@ -145,7 +133,7 @@ async def part_relay(
         raw: dict[str, float] = {}
         for k, variant in enumerate(args.raw_variants):
             topology = streams.topology(f"r{r}raw{k}")
-            msgs = [(topology.subject(e), _encode(e), str(e.event_id)) for e in events]
+            msgs = [(topology.subject(e), db.encode(e), str(e.event_id)) for e in events]
             raw[variant] = await raw_variant(variant, args.nats_url, topology, msgs)
             await streams.check_and_delete(topology, len(msgs), variant)
             common.log(f"  round {r}: raw {variant} {raw[variant]:,.0f} events/s")
@@ -181,14 +169,14 @@ async def part_rebuild(pool: asyncpg.Pool, store: PostgresEventStore) -> list[di
 async def run(args: Any) -> dict[str, Any]:
     began, parts, prefix = time.perf_counter(), set(args.parts), f"benchproj{secrets.token_hex(3)}"
     async with (
-        db.throwaway_database(args.database_url, "bench_projections", MIGRATIONS) as (url, facts),
+        db.throwaway_database(args.database_url, "bench_projections", migrated=True) as (url, pg),
         db.throwaway_streams(args.nats_url, prefix) as streams,
         db.event_store(url, 4, 12) as (pool, store),
     ):
         report: dict[str, Any] = {**common.facts(), "load_average": common.load_average()}
         report["loop"] = args.loop
         report["versions"] = {p: version(p) for p in ("nats-py", "asyncpg", "msgspec", "uvloop")}
-        report |= {"postgresql": facts, "nats_server": str(streams.nc.connected_server_version)}
+        report |= {"postgresql": pg, "nats_server": str(streams.nc.connected_server_version)}
         report["settings"] = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
         report["settings"] |= {"parts": sorted(parts), "nats_prefix": prefix}
         report |= {"fill": {}, "relay": [], "rebuild": [], "live": None, "machine_cpu_percent": {}}
@@ -216,5 +204,4 @@ async def run(args: Any) -> dict[str, Any]:
             with common.machine_busy(cpu, "live"):
                 report["live"] = await part_live(args, url, pool, store, streams)
     report["load_average_end"] = common.load_average()
-    report["total_seconds"] = round(time.perf_counter() - began, 1)
-    return report
+    return report | {"total_seconds": round(time.perf_counter() - began, 1)}

@@ -2,8 +2,6 @@
 writes it (bench/read_seed.py), the read models rebuilt from it, then inbox pages, totals and
 search timed under default and generic plans against a primary-key lookup."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 
@@ -24,10 +22,8 @@ import asyncpg
 from bench import common
 from bench import databases as db
 from bench import read_seed as seed
-from events.postgres.migrate import EVENT_STORE_MIGRATIONS
 from events.postgres.pool import init_connection
 from events.postgres.store import PostgresEventStore
-from projections import READ_MODEL_MIGRATIONS
 from projections.catalogues import CataloguesProjection
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
@@ -91,10 +87,6 @@ def lister(name: str, cursor: str | None = None) -> Call:
     return functools.partial(page, viewer=ME, limit=50)
 
 
-def counter(name: str) -> Call:  # what include_total adds to the first page
-    return functools.partial(inbox_totals.count, filters=LISTS[name][0])
-
-
 def finder(q: str) -> Call:
     request = SearchRequest(q=q, scope=SCOPE, filters=InboxFilter(), digest="bench")
     return functools.partial(search, request=request, after=None, limit=20)
@@ -112,7 +104,8 @@ async def measure(pools: tuple[asyncpg.Pool, asyncpg.Pool], args: Any, report: A
             found = await lister(name, cursor)(default)
         calls[f"{name}/first"] = lister(name)
         calls |= {f"{name}/page {pages + 1}": lister(name, cursor)} if pages else {}
-    calls |= {f"{name}/total": counter(name) for name in TOTALS}
+    count = inbox_totals.count  # what include_total adds to the first page
+    calls |= {f"{name}/total": functools.partial(count, filters=LISTS[name][0]) for name in TOTALS}
     calls |= {f"search/{what}": finder(q) for what, q in SEARCHES.items()}
     hits = (await finder(SEARCHES["misspelt name"])(default)).items
     report["seed"]["misspelt name found"] = WHO.id in {hit.client_id for hit in hits}
@@ -135,16 +128,13 @@ async def measure(pools: tuple[asyncpg.Pool, asyncpg.Pool], args: Any, report: A
 
 async def run(args: Any) -> common.Report:
     settings = {k: v for k, v in vars(args).items() if k not in ("json", "database_url")}
-    facts = common.facts()
-    report = {"date": facts["date"], "command": facts["command"], "settings": settings}
-    report |= {"seed": {}, "requests": {}, "p50_ms": {}, "p99_ms": {}}
-    migrations, connect = [EVENT_STORE_MIGRATIONS, READ_MODEL_MIGRATIONS], asyncpg.create_pool
+    report = {k: v for k, v in common.facts().items() if k in ("date", "command")}
+    report |= {"settings": settings, "seed": {}, "requests": {}, "p50_ms": {}, "p99_ms": {}}
+    connect = functools.partial(asyncpg.create_pool, init=init_connection, server_settings=GENERIC)
     async with (
-        db.throwaway_database(args.database_url, "bench_read", migrations) as (url, _),
+        db.throwaway_database(args.database_url, "bench_read", migrated=True) as (url, _),
         db.event_store(url, 1, 4) as (pool, store),  # 4 + 2 connections at most
-        connect(
-            url, min_size=1, max_size=2, init=init_connection, server_settings=GENERIC
-        ) as generic,  # fmt: skip
+        connect(url, min_size=1, max_size=2) as generic,
     ):
         await build(pool, store, args, report["seed"])
         await measure((pool, generic), args, report)

@@ -1,15 +1,12 @@
 """bench.read's log: generated conversations, their events encoded as the store encodes them
 and COPYed into ``events`` with positions 1..N and one stream per conversation."""
 
-from __future__ import annotations
-
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
-import msgspec
 
 from bench import common
 from bench import databases as db
@@ -33,7 +30,6 @@ KEYS = {"events_event_id_key": "(event_id)"}  # built after the COPYs: one sort,
 KEYS["events_stream_id_stream_position_key"] = "(stream_id, stream_position)"
 COLUMNS = ["global_position", "stream_id", "stream_position", "event_id", "type"]
 COLUMNS += ["schema_version", "data", "metadata", "recorded_at"]
-_encode = msgspec.json.Encoder().encode  # as events.postgres.store encodes data and metadata
 Streams = list[tuple[str, list[tuple[Any, Metadata] | None]]]  # events by slot; None: none
 
 
@@ -102,7 +98,7 @@ async def copy(pool: asyncpg.Pool, streams: Streams, after: int, since: datetime
         for i, (stream, steps) in enumerate(streams):
             if slot < len(steps) and (step := steps[slot]) is not None:
                 versions[i], at = versions[i] + 1, after + len(rows) + 1
-                kind, data, meta = ev.event_type(step[0]), _encode(step[0]), _encode(step[1])
+                kind, data, meta = ev.event_type(step[0]), db.encode(step[0]), db.encode(step[1])
                 rows.append((at, stream, versions[i], uuid4(), kind, current_version(kind), data,
                              meta, since + timedelta(seconds=at)))  # fmt: skip
     await pool.copy_records_to_table("events", records=rows, columns=COLUMNS)

@@ -1,8 +1,6 @@
 """The servers the benchmarks load, one process each (the app, bare commands, bare broadcast):
 ``python -m bench.servers --port P [parley --database-url URL --nats-url URL|commands|ws]``."""
 
-from __future__ import annotations
-
 import argparse
 import asyncio
 import contextlib
@@ -13,7 +11,6 @@ import signal
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +39,7 @@ class Server(uvicorn.Server):
         yield
 
 
-def run(app: AbstractAsyncContextManager[Litestar], port: int, **more: Any) -> None:
+def run(app: contextlib.AbstractAsyncContextManager[Litestar], port: int, **more: Any) -> None:
     async def main() -> None:
         async with app as litestar:
             settings: Any = {**UVICORN_SETTINGS, **more}
@@ -125,12 +122,6 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def freeze() -> None:
-    # As `parley serve` does once started: what lives for ever leaves the GC's sight.
-    gc.collect()
-    gc.freeze()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.servers")
     parser.add_argument("--port", type=int, required=True)
@@ -141,7 +132,8 @@ def main() -> None:
     if args.server == "commands":
         run(contextlib.nullcontext(Litestar([send_message])), args.port)
     elif args.server == "ws":
-        app = Litestar([conversation_socket, broadcast, live], on_startup=[freeze])
+        frozen = [lambda: gc.collect(), gc.freeze]  # as `parley serve` does once started
+        app = Litestar([conversation_socket, broadcast, live], on_startup=frozen)
         run(contextlib.nullcontext(app), args.port, **WS_SETTINGS, timeout_graceful_shutdown=10)
     elif args.database_url and args.nats_url:
         run(parley_app(args.database_url, args.nats_url), args.port)

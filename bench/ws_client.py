@@ -2,8 +2,6 @@
 sockets and their deliveries (Client), or with ``--tap NATS_URL PREFIX`` the tap. Messages
 read ``<tag>|<n>|<send time, monotonic ns>``: one clock for every process of the machine."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import json
@@ -40,9 +38,9 @@ decode_frame = msgspec.json.Decoder(Frame).decode
 decode_event = msgspec.json.Decoder(Event).decode
 
 
-async def ready_socket(url: str, compression: str | None) -> ClientConnection:
-    """A socket to ``url``, once it got its READY (after the replay)."""
-    ws = await connect(url, compression=compression, **OPTIONS)
+async def ready_socket(url: str, compression: str) -> ClientConnection:
+    """A socket to ``url`` offering ``compression`` ("none": none), once it got its READY."""
+    ws = await connect(url, compression=None if compression == "none" else compression, **OPTIONS)
     while decode_frame(await asyncio.wait_for(ws.recv(), 60)).type != "READY":
         pass
     return ws
@@ -56,7 +54,7 @@ class Client:
         self.kept: dict[int, list[int]] = defaultdict(list)  # message number -> latencies, µs
         self.current, self.close_codes = "", Counter[str]()
 
-    async def connect(self, name: str, urls: list[str], compression: str | None) -> dict[str, Any]:
+    async def connect(self, name: str, urls: list[str], compression: str) -> dict[str, Any]:
         started, gate, failures = time.monotonic(), asyncio.Semaphore(50), Counter[str]()
 
         async def one(url: str) -> None:
@@ -75,14 +73,13 @@ class Client:
 
     async def read(self, ws: ClientConnection) -> None:
         try:
-            async for raw in ws:
-                now, frame = time.monotonic_ns(), decode_frame(raw)
-                tag, _, rest = (frame.content or "").partition("|")
-                if frame.type == "MESSAGE_CREATED" and frame.content and tag == self.current:
-                    number, _, sent = rest.partition("|")
-                    self.kept[int(number)].append((now - int(sent)) // 1000)
-        except ConnectionClosed:
-            pass
+            with contextlib.suppress(ConnectionClosed):
+                async for raw in ws:
+                    now, frame = time.monotonic_ns(), decode_frame(raw)
+                    tag, _, rest = (frame.content or "").partition("|")
+                    if frame.type == "MESSAGE_CREATED" and frame.content and tag == self.current:
+                        number, _, sent = rest.partition("|")
+                        self.kept[int(number)].append((now - int(sent)) // 1000)
         finally:
             self.close_codes[str(ws.close_code)] += 1
 
@@ -102,9 +99,8 @@ class Client:
             self.close_codes.pop(code, None)
         return {"closed": len(sockets)}
 
-    def tag(self, tag: str) -> dict[str, Any]:
+    def tag(self, tag: str) -> None:
         self.current, self.kept = tag, defaultdict(list)
-        return {}
 
     def count(self) -> dict[str, Any]:
         return {"deliveries": sum(len(v) for v in self.kept.values())}
@@ -112,10 +108,9 @@ class Client:
     def collect(self) -> dict[str, Any]:
         return {**self.count(), "close_codes": dict(self.close_codes), "latencies": self.kept}
 
-    async def exit(self) -> dict[str, Any]:
+    async def exit(self) -> None:
         for name in list(self.sets):
             await self.close(name)
-        return {}
 
 
 class Tap:
@@ -144,9 +139,8 @@ class Tap:
         answer, self.seen = {"seen": self.seen}, {}
         return answer
 
-    async def exit(self) -> dict[str, Any]:
+    async def exit(self) -> None:
         await self.nc.close()
-        return {}
 
 
 async def serve(agent: Client | Tap) -> None:
@@ -159,7 +153,7 @@ async def serve(agent: Client | Tap) -> None:
         op = request.pop("op")
         try:
             answer = getattr(agent, op)(**request)
-            answer = await answer if asyncio.iscoroutine(answer) else answer
+            answer = (await answer if asyncio.iscoroutine(answer) else answer) or {}
         except Exception as error:
             answer = {"ok": False, "error": f"{type(error).__name__}: {error}"}
         print(json.dumps({"ok": True, **answer}), flush=True)

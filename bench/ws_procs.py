@@ -1,7 +1,5 @@
 """What bench.ws runs beside the servers: helper processes, meters, a lean HTTP client."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import functools
@@ -9,10 +7,11 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import psutil
 
@@ -25,10 +24,6 @@ token = functools.partial(common.token, JWT_SECRET)  # an admin's, for a subject
 def ws_url(port: int, conversation_id: str, jwt: str | None) -> str:
     url = f"ws://127.0.0.1:{port}/ws/{conversation_id}"
     return f"{url}?token={jwt}" if jwt else url
-
-
-def compression_of(name: str) -> str | None:
-    return None if name == "none" else name
 
 
 async def settled_rss(pid: int, seconds: float = 1.5) -> int:
@@ -48,27 +43,21 @@ class CpuMeter:
         self.pids, self.database = pids, database
         self.start()
 
-    def _backends(self) -> dict[int, float]:
-        cmds = {p.pid: (p.info["cmdline"] or [""])[0] for p in psutil.process_iter(["cmdline"])}
-        mine = [pid for pid, c in cmds.items() if c.startswith("postgres:") and self.database in c]
-        return {pid: common.process_cpu_seconds(pid) for pid in mine}
-
     def start(self) -> None:
         self._t0 = time.monotonic()
         self._cpu0 = {name: common.process_cpu_seconds(pid) for name, pid in self.pids.items()}
-        self._pg0 = self._backends()
+        cmds = {p.pid: (p.info["cmdline"] or [""])[0] for p in psutil.process_iter(["cmdline"])}
+        mine = [pid for pid, c in cmds.items() if c.startswith("postgres:") and self.database in c]
+        self._pg0 = {pid: common.process_cpu_seconds(pid) for pid in mine}  # this run's backends
         self._busy0 = common.cpu_ticks()[0]
 
     def stop(self) -> dict[str, float]:
         wall = time.monotonic() - self._t0
-        used = {
-            name: round(100 * (common.process_cpu_seconds(pid) - self._cpu0[name]) / wall, 1)
-            for name, pid in self.pids.items()
-        }
+        spent = {n: common.process_cpu_seconds(pid) - self._cpu0[n] for n, pid in self.pids.items()}
         pg = [common.process_cpu_seconds(pid) - before for pid, before in self._pg0.items()]
-        used["pg"] = round(100 * sum(x for x in pg if x == x) / wall, 1)  # NaN: gone
-        busy = (common.cpu_ticks()[0] - self._busy0) / os.sysconf("SC_CLK_TCK")
-        used["machine"] = round(100 * busy / wall, 1)
+        spent["pg"] = sum(x for x in pg if x == x)  # NaN: gone
+        spent["machine"] = (common.cpu_ticks()[0] - self._busy0) / os.sysconf("SC_CLK_TCK")
+        used = {name: round(100 * seconds / wall, 1) for name, seconds in spent.items()}
         used["rest"] = round(used["machine"] - sum(used[n] for n in (*self.pids, "pg")), 1)
         return used
 
@@ -77,11 +66,10 @@ class Agent:
     """A ``bench.ws_client`` process (a client, or with ``--tap`` the tap)."""
 
     def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
-        self.name, self.process, self.pid = name, process, process.pid
-        self.seen: dict[str, list[int]] = {}
+        self.name, self.process, self.seen = name, process, dict[str, list[int]]()
 
     @classmethod
-    async def start(cls, name: str, workdir: Path, *args: str) -> Agent:
+    async def start(cls, name: str, workdir: Path, *args: str) -> Self:
         options: Any = {"cwd": common.ROOT, "limit": 2**26, "start_new_session": True}
         options |= {"stdin": asyncio.subprocess.PIPE, "stdout": asyncio.subprocess.PIPE}
         command = [sys.executable, "-m", "bench.ws_client", *args]
@@ -148,7 +136,7 @@ class HttpPool:
     """Keep-alive HTTP/1.1 over asyncio streams: tens of µs a request, where httpx costs ms."""
 
     def __init__(self, port: int, size: int, headers: Mapping[str, str]) -> None:
-        self.port, self.size = port, size
+        self.port, self.size, self.failures = port, size, Counter[str]()
         self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.idle = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]()
         self.all, self.pending = list[asyncio.StreamWriter](), set[asyncio.Task[None]]()
@@ -158,7 +146,7 @@ class HttpPool:
         self.all.append(writer)
         self.idle.put_nowait((reader, writer))
 
-    async def __aenter__(self) -> HttpPool:
+    async def __aenter__(self) -> Self:
         for _ in range(self.size):
             await self.open()
         return self
@@ -189,19 +177,17 @@ class HttpPool:
         self.idle.put_nowait((reader, writer))
         return status
 
-    def send(
-        self, path: str, body: bytes, sent: int, into: list[float] | None, failures: dict[str, int]
-    ) -> None:
-        """POST in the background: ms from ``sent`` to its answer into ``into``, failures count."""
+    def send(self, path: str, body: bytes, sent: int, into: list[float] | None) -> None:
+        """POST in the background: ms from ``sent`` to its answer into ``into``, or a failure."""
 
         async def timed() -> None:
             try:
                 if (status := await self.post(path, body)) not in (201, 202):
-                    failures[f"http {status}"] += 1
+                    self.failures[f"http {status}"] += 1
                 elif into is not None:
                     into.append((time.monotonic_ns() - sent) / 1e6)
             except (OSError, LookupError, ValueError, asyncio.IncompleteReadError) as error:
-                failures[type(error).__name__] += 1
+                self.failures[type(error).__name__] += 1
 
         self.pending.add(task := asyncio.create_task(timed()))
         task.add_done_callback(self.pending.discard)
