@@ -253,7 +253,7 @@ def _print_report(report: Report) -> None:
         out.print(f"[green]✓[/] the event log is intact: {scope}")
         if report.expected_head is not None:
             out.print(f"  it still holds the kept head {report.expected_head}", highlight=False)
-        out.print(f"  head {report.head}:{report.head_hash}", highlight=False)
+        out.print(f"  head to keep: {report.head}:{report.head_hash}", highlight=False)
         return
     table = Table("check", "where", "problem", title=f"{len(report.problems)} problem(s)")
     for problem in report.problems:
