@@ -41,6 +41,7 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _LINK: Final = struct.Struct(">qiq")  # global_position, stream_position, recorded_at
 _SCHEMA_VERSION: Final = struct.Struct(">h")
+_ZERO: Final = b"\0"  # ends each text
 _HEAD_FORMAT: Final = re.compile(r"(\d+):([0-9a-fA-F]{64})")
 
 
@@ -50,13 +51,6 @@ def micros_since_epoch(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("recorded_at must be timezone-aware")
     return (moment - _EPOCH) // _MICROSECOND
-
-
-def _text(value: str | bytes) -> bytes:
-    raw = value.encode() if isinstance(value, str) else value
-    if b"\0" in raw:
-        raise ValueError("a PostgreSQL text never holds a zero byte")
-    return raw + b"\0"
 
 
 def content_digest(
@@ -69,15 +63,24 @@ def content_digest(
     metadata: str | bytes,
 ) -> bytes:
     """The digest of what the appender wrote (``parley_event_content``)."""
+    stream, kind = stream_id.encode(), type.encode()
+    data_ = data.encode() if isinstance(data, str) else data
+    metadata_ = metadata.encode() if isinstance(metadata, str) else metadata
+    if b"\0" in b"".join((stream, kind, data_, metadata_)):  # the four texts, in one scan
+        raise ValueError("a PostgreSQL text never holds a zero byte")
     return hashlib.sha256(
         b"".join(
             (
-                _text(stream_id),
+                stream,
+                _ZERO,
                 event_id.bytes,
-                _text(type),
+                kind,
+                _ZERO,
                 _SCHEMA_VERSION.pack(schema_version),
-                _text(data),
-                _text(metadata),
+                data_,
+                _ZERO,
+                metadata_,
+                _ZERO,
             )
         )
     ).digest()
