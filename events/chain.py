@@ -12,12 +12,13 @@ digest of what its appender wrote (the database digests that part before it
 takes the append lock)::
 
     int8 global_position | int4 stream_position |
-    int8 recorded_at (microseconds since 1970-01-01 00:00:00 UTC) |
+    int8 recorded_at (microseconds since 2000-01-01 00:00:00 UTC) |
     content: sha256(stream_id, 0 | 16 bytes event_id | type, 0 |
                     int2 schema_version | data, 0 | metadata, 0)
 
 Integers are big-endian; a text is its UTF-8 bytes then a zero byte (no
-PostgreSQL text contains one), so no field runs into the next. ``data`` and
+PostgreSQL text contains one), so no field runs into the next. recorded_at
+is counted from PostgreSQL's epoch, as it stores and sends a timestamptz. ``data`` and
 ``metadata`` are jsonb's canonical text, exactly as PostgreSQL sends those
 columns (as text, or as the raw bytes the store's connections read them in).
 
@@ -37,7 +38,7 @@ HASH_SIZE: Final = 32
 GENESIS: Final = bytes(HASH_SIZE)
 """The previous hash of the log's first event (and the head of an empty log)."""
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)  # PostgreSQL's
 _MICROSECOND: Final = timedelta(microseconds=1)
 _LINK: Final = struct.Struct(">qiq")  # global_position, stream_position, recorded_at
 _SCHEMA_VERSION: Final = struct.Struct(">h")
@@ -45,9 +46,10 @@ _ZERO: Final = b"\0"  # ends each text
 _HEAD_FORMAT: Final = re.compile(r"(\d+):([0-9a-fA-F]{64})")
 
 
-def micros_since_epoch(moment: datetime) -> int:
+def timestamptz_micros(moment: datetime) -> int:
     """``moment`` (timezone-aware, as asyncpg reads a timestamptz) in whole
-    microseconds since 1970-01-01 00:00:00 UTC."""
+    microseconds since 2000-01-01 00:00:00 UTC: the integer PostgreSQL
+    stores for a timestamptz and sends in binary (``timestamptz_send``)."""
     if moment.tzinfo is None:
         raise ValueError("recorded_at must be timezone-aware")
     return (moment - _EPOCH) // _MICROSECOND
@@ -96,7 +98,7 @@ def event_hash(
 ) -> bytes:
     """The chain's next link (``parley_event_hash``): sha256 of the previous
     hash, the event's place and time in the log, and its content digest."""
-    link = _LINK.pack(global_position, stream_position, micros_since_epoch(recorded_at))
+    link = _LINK.pack(global_position, stream_position, timestamptz_micros(recorded_at))
     return hashlib.sha256(previous + link + content).digest()
 
 

@@ -15,8 +15,8 @@ from events.chain import (
     Head,
     content_digest,
     event_hash,
-    micros_since_epoch,
     parse_head,
+    timestamptz_micros,
 )
 
 EVENT_ID = UUID("12345678-1234-5678-1234-567812345678")
@@ -33,7 +33,7 @@ CONTENT: dict[str, Any] = {
 # parley_event_content and parley_event_hash on these inputs. A change here
 # is a change of the chain's format: every stored log would fail verify.
 GOLDEN_CONTENT = "3eb5a931468d230a1d56186df9fffb4515e0e91a23c9fedd61b7bc270b7cdbae"
-GOLDEN_HASH = "80f59eaabb078358f02c2bc698c7be505779beb4ac3a5f2ca43c3e0055f486bc"
+GOLDEN_HASH = "cfafa3d120a848ee0baa46c0b94ed74a9df578098f5a771c79695c2a5f195ea8"
 
 
 def link(previous: bytes = GENESIS, **changes: Any) -> bytes:
@@ -101,16 +101,18 @@ def test_a_zero_byte_cannot_be_hashed() -> None:
         content_digest(**CONTENT | {"type": "Message\0Sent"})
 
 
-def test_recorded_at_is_microseconds_since_the_unix_epoch_in_any_time_zone() -> None:
-    assert micros_since_epoch(datetime(1970, 1, 1, tzinfo=UTC)) == 0
-    assert micros_since_epoch(AT) == 1_796_317_200_123_456
+def test_recorded_at_is_postgresql_s_microseconds_in_any_time_zone() -> None:
+    # PostgreSQL's epoch, 2000-01-01 UTC: timestamptz_send('2026-12-03
+    # 17:00:00.123456Z') is 000304bc75662640.
+    assert timestamptz_micros(datetime(2000, 1, 1, tzinfo=UTC)) == 0
+    assert timestamptz_micros(AT) == 0x000304BC75662640 == 849_632_400_123_456
     paris = AT.astimezone(timezone(timedelta(hours=1)))
-    assert micros_since_epoch(paris) == micros_since_epoch(AT)
+    assert timestamptz_micros(paris) == timestamptz_micros(AT)
     assert link(recorded_at=paris) == link()
-    before = datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
-    assert micros_since_epoch(before) == -1
+    before = datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    assert timestamptz_micros(before) == -1
     with pytest.raises(ValueError, match="timezone-aware"):
-        micros_since_epoch(AT.replace(tzinfo=None))
+        timestamptz_micros(AT.replace(tzinfo=None))
 
 
 def test_a_head_prints_and_parses_as_pos_colon_hex() -> None:

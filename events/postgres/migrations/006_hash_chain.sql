@@ -13,7 +13,7 @@
 -- before the append lock is taken, and only the link is made under it:
 --
 --     int8 global_position | int4 stream_position |
---     int8 recorded_at, in microseconds since 1970-01-01 00:00:00 UTC |
+--     int8 recorded_at, in microseconds since 2000-01-01 00:00:00 UTC |
 --     content: sha256(stream_id, 0 | 16 bytes event_id | type, 0 |
 --                     int2 schema_version | data::text, 0 | metadata::text, 0)
 --
@@ -22,11 +22,15 @@
 -- can run into the next. data::text and metadata::text are jsonb's own
 -- canonical text (keys sorted, duplicates dropped, fixed spacing): what any
 -- client reads for the column, so a verifier hashes what it reads.
--- recorded_at is an integer, never a time-zone-dependent text.
+-- recorded_at is an integer, never a time-zone-dependent text: the one
+-- PostgreSQL itself stores and sends for a timestamptz (timestamptz_send),
+-- counted from its epoch, 2000-01-01 UTC. (Counting from 1970 would take
+-- numeric arithmetic, extract(epoch ...): measured, that was half the cost
+-- of a link, under the append lock.)
 --
--- Each function is one plain SELECT using each argument once, and STABLE
--- (as convert_to and extract are), so PostgreSQL inlines it into the
--- caller's statement: no function call per event.
+-- Each function is one plain SELECT using each argument once (and no more
+-- volatile than what it calls: convert_to is STABLE), so PostgreSQL inlines
+-- it into the caller's statement: no function call per event.
 CREATE FUNCTION parley_event_content(
     stream_id      text,
     event_id       uuid,
@@ -53,14 +57,13 @@ CREATE FUNCTION parley_event_hash(
     recorded_at     timestamptz,
     content         bytea  -- parley_event_content(...)
 ) RETURNS bytea
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
 SELECT sha256(
     prev
     || int8send(global_position)
     || int4send(stream_position)
-    -- extract(epoch ...) is numeric (exact) from PostgreSQL 14 on.
-    || int8send((extract(epoch FROM recorded_at) * 1000000)::bigint)
+    || timestamptz_send(recorded_at)
     || content)
 $$;
 
@@ -158,7 +161,6 @@ DECLARE
     chain         bytea;      -- the hash of the log's last event, as the batch grows
     contents      bytea[];    -- per event: parley_event_content(...)
     hashes        bytea[];    -- per event: its hash (NULL: not appended)
-    owner         integer;    -- the append an event belongs to
     versions      integer[];  -- per stream (at its slot): version, as the batch grows
     known         integer[];  -- appends with an id found in the log
     given_global  bigint[];   -- per append: first global position given, 0 if none
@@ -288,13 +290,13 @@ BEGIN
         -- The chain, link by link: the events of appended appends, in the
         -- batch's order, which is the order of their global positions.
         hashes := array_fill(NULL::bytea, ARRAY[cardinality(event_ids)]);
-        FOR n IN 1 .. cardinality(event_ids) LOOP
-            owner := event_appends[n];
-            CONTINUE WHEN given_global[owner] = 0;
-            chain := parley_event_hash(chain, given_global[owner] + (n - starts[owner]),
-                                       given_stream[owner] + (n - starts[owner]), recorded,
-                                       contents[n]);
-            hashes[n] := chain;
+        FOR i IN 1 .. appends LOOP
+            CONTINUE WHEN given_global[i] = 0;
+            FOR k IN 0 .. event_counts[i] - 1 LOOP
+                chain := parley_event_hash(chain, given_global[i] + k, given_stream[i] + k,
+                                           recorded, contents[starts[i] + k]);
+                hashes[starts[i] + k] := chain;
+            END LOOP;
         END LOOP;
 
         -- One statement for the whole batch, so one NOTIFY (see 001_event_store.sql).
