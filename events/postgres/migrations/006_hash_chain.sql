@@ -80,7 +80,9 @@ ALTER TABLE events ADD COLUMN hash bytea;
 -- The whole migration is one transaction (events/postgres/migrate.py) and
 -- ALTER TABLE holds an ACCESS EXCLUSIVE lock on events until it commits: no
 -- other session ever sees the trigger disabled, or can write meanwhile, and
--- a failure rolls the trigger's state back with everything else.
+-- a failure rolls the trigger's state back with everything else. Appends
+-- wait for the lock meanwhile: about 70 s per million rows, measured
+-- (docs/BENCHMARKS.md, "Hash chain"; docs/OPERATIONS.md, "Deploying").
 ALTER TABLE events DISABLE TRIGGER events_append_only;
 
 WITH RECURSIVE chain (global_position, hash) AS (
