@@ -1,7 +1,6 @@
-"""Audit helpers over the event log: one-line summaries, JSON Lines, integrity checks.
+"""Audit helpers over the event log: one-line summaries, JSON Lines, paging.
 
-``verify`` reads raw rows a page at a time and keeps only one counter per
-stream, so its memory grows with the number of streams, never with the log.
+The integrity checks (``parley events verify``) are in :mod:`events.integrity`.
 """
 
 from __future__ import annotations
@@ -9,7 +8,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Final, assert_never
 
-import asyncpg
 import msgspec
 
 from events.attachment_events import AttachmentUploaded, ImageChecked
@@ -48,7 +46,6 @@ from events.catalogue import (
 )
 from events.envelope import Metadata, RecordedEvent
 from events.store import EventStore
-from events.upcasting import decode_event
 
 QUOTE_LENGTH: Final = 40
 """Quoted text (message content, summaries) is cut to this many characters."""
@@ -163,134 +160,3 @@ async def pages(
             return
         yield page
         after = page[-1].global_position
-
-
-# -- verify -------------------------------------------------------------------
-
-_ROWS = """
-SELECT global_position, stream_id, stream_position, type, schema_version, data, metadata
-FROM events
-WHERE global_position > $1 AND global_position <= $2
-ORDER BY global_position
-LIMIT $3
-"""
-
-_TRIGGERS = """
-SELECT t.tgname AS name, t.tgenabled::text AS enabled, t.tgtype AS kind, p.proname AS function
-FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
-WHERE t.tgrelid = 'events'::regclass AND NOT t.tgisinternal
-"""
-
-# The guard of migrations/001_event_store.sql: each trigger, what it must stop
-# (pg_trigger.tgtype bits: 8 DELETE, 16 UPDATE, 32 TRUNCATE), and the function
-# that refuses. tgenabled: O (fires normally) and A (always) are on; R fires
-# only on replicas and D never.
-GUARD: Final = {
-    "events_append_only": ("UPDATE and DELETE", 8 | 16),
-    "events_no_truncate": ("TRUNCATE", 32),
-}
-GUARD_FUNCTION: Final = "parley_events_are_append_only"
-_ON: Final = ("O", "A")
-
-_decode_metadata = msgspec.json.Decoder(Metadata).decode
-
-
-class Problem(msgspec.Struct, frozen=True, kw_only=True):
-    """One thing wrong with the log: which check found it, where, and what."""
-
-    check: str
-    where: str
-    detail: str
-
-
-class Report(msgspec.Struct, kw_only=True):
-    """What ``verify`` found. Only the first ``max_problems`` problems are kept;
-    ``omitted`` counts the rest."""
-
-    head: int = 0
-    events: int = 0
-    streams: int = 0
-    problems: list[Problem] = msgspec.field(default_factory=list)
-    omitted: int = 0
-    max_problems: int = 100
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and not self.omitted
-
-    def add(self, check: str, where: str, detail: str) -> None:
-        if len(self.problems) < self.max_problems:
-            self.problems.append(Problem(check=check, where=where, detail=detail))
-        else:
-            self.omitted += 1
-
-
-async def verify(pool: asyncpg.Pool, *, page_size: int = 5000, max_problems: int = 100) -> Report:
-    """Check the log up to its current head: global positions 1..head without
-    holes, each stream's positions 1..n, every payload decodes against the
-    catalogue (upcast from its schema version) under its stored type, and the
-    append-only guard is in place and enabled."""
-    report = Report(max_problems=max_problems)
-    await _check_guard(pool, report)
-    report.head = await pool.fetchval("SELECT coalesce(max(global_position), 0) FROM events")
-    versions: dict[str, int] = {}  # the one counter per stream
-    after = 0
-    while rows := await pool.fetch(_ROWS, after, report.head, page_size):
-        for row in rows:
-            position, stream, n = row["global_position"], row["stream_id"], row["stream_position"]
-            if position != after + 1:
-                report.add("global positions", _span(after + 1, position - 1), "no event there")
-            last = versions.get(stream, 0)
-            if n != last + 1:
-                gap = (
-                    f"{_span(last + 1, n - 1)} missing"
-                    if n > last
-                    else f"position {n} after {last}"
-                )
-                report.add("stream positions", stream, f"stream {gap}, before {position}")
-            versions[stream] = max(last, n)
-            _check_payload(row, report)
-            after = position
-        report.events += len(rows)
-    report.streams = len(versions)
-    return report
-
-
-def _span(first: int, last: int) -> str:
-    return f"position {first}" if first == last else f"positions {first}..{last}"
-
-
-def _check_payload(row: asyncpg.Record, report: Report) -> None:
-    where, stored_type = f"position {row['global_position']}", row["type"]
-    try:
-        event = decode_event(stored_type, row["schema_version"], row["data"])
-    except Exception as error:  # any failure to decode is a finding, not a crash
-        version = row["schema_version"]
-        report.add("payloads", where, f"not a valid {stored_type} v{version}: {error}")
-        return
-    if event_type(event) != stored_type:
-        report.add("payloads", where, f"type column {stored_type}, payload {event_type(event)}")
-    try:
-        _decode_metadata(row["metadata"])
-    except msgspec.DecodeError as error:
-        report.add("payloads", where, f"metadata: {error}")
-
-
-async def _check_guard(pool: asyncpg.Pool, report: Report) -> None:
-    found = {row["name"]: row for row in await pool.fetch(_TRIGGERS)}
-    for name, (operations, bits) in GUARD.items():
-        where = f"trigger {name}"
-        trigger = found.get(name)
-        if trigger is None:
-            report.add("append-only guard", where, f"missing: nothing stops {operations}")
-            continue
-        if trigger["enabled"] not in _ON:
-            state = "disabled" if trigger["enabled"] == "D" else "fires only on replicas"
-            report.add("append-only guard", where, f"{state}: nothing stops {operations}")
-        if trigger["kind"] & bits != bits:
-            report.add("append-only guard", where, f"does not fire on all of {operations}")
-        if trigger["function"] != GUARD_FUNCTION:
-            report.add("append-only guard", where, f"calls {trigger['function']}()")
-    # Triggers enabled as O do not fire for a session in the replica role.
-    if (role := await pool.fetchval("SHOW session_replication_role")) != "origin":
-        report.add("append-only guard", "session_replication_role", f"{role}: triggers skipped")

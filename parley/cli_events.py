@@ -1,4 +1,4 @@
-"""``parley events show | tail | export | verify``: the log, for auditors and operators.
+"""``parley events show | tail | export | verify | head``: the log, for auditors and operators.
 
 Every command pages through the log (constant memory for any log size);
 ``--json`` and ``export`` print one envelope per line, as ``events.audit.json_lines``.
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     import asyncpg
     from rich.text import Text
 
-    from events.audit import Report
+    from events.chain import Head
     from events.envelope import RecordedEvent
+    from events.integrity import Report
     from events.postgres.store import PostgresEventStore
 
 T = TypeVar("T")
@@ -53,6 +54,10 @@ def _with_store(work: Callable[[PostgresEventStore, asyncpg.Pool], Awaitable[T]]
             return await work(store, pool)
         except asyncpg.UndefinedTableError:
             fail("the database has no event log yet: run `parley migrate` first")
+        except asyncpg.UndefinedColumnError as error:  # e.g. no hash chain yet
+            fail(
+                f"the event log's schema is older than this Parley ({error}): run `parley migrate`"
+            )
         finally:
             await store.close()
             await pool.close()
@@ -169,20 +174,45 @@ def export(from_position: int, to_position: int | None) -> None:
     err.print(f"exported {count} event(s)", style="dim")
 
 
+class HeadParameter(click.ParamType["Head"]):
+    """``POS:HEX``, as ``parley events head`` prints it."""
+
+    name = "POS:HASH"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Head:
+        from events.chain import Head, parse_head
+
+        if isinstance(value, Head):
+            return value
+        try:
+            return parse_head(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 @events.command()
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
-def verify(as_json: bool) -> None:
+@click.option(
+    "--expect-head",
+    type=HeadParameter(),
+    help="A head kept from `parley events head`: the log must still hold that event, "
+    "with that hash (so a cut tail or a rewritten history is found).",
+)
+def verify(as_json: bool, expect_head: Head | None) -> None:
     """Check the log's integrity; exit code 1, with a report, when anything is wrong.
 
     Global positions 1..head without holes, every stream's positions 1..n,
     every payload decodes against the event catalogue under its stored type,
-    and the append-only triggers are in place and enabled.
+    every event's hash follows from the hash before it and the event (the
+    hash chain), and the append-only triggers are in place and enabled.
     """
-    from events.audit import verify as check
+    from events.integrity import verify as check
 
     async def work(_store: PostgresEventStore, pool: asyncpg.Pool) -> Report:
         with err.status("verifying the event log"):
-            return await check(pool)
+            return await check(pool, expect_head=expect_head)
 
     report = _with_store(work)
     if as_json:
@@ -194,6 +224,26 @@ def verify(as_json: bool) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+@events.command()
+def head() -> None:
+    """The log's head as POS:HASH: the last event's position and hash.
+
+    Keep it elsewhere (a log, a signed note, a publication): `parley events
+    verify --expect-head POS:HASH` later proves the log still holds it, so
+    nothing up to it was rewritten and nothing after it was cut unseen.
+    """
+    from events.chain import HASH_SIZE
+    from events.integrity import chain_head
+
+    async def work(_store: PostgresEventStore, pool: asyncpg.Pool) -> Head:
+        return await chain_head(pool)
+
+    found = _with_store(work)
+    if len(found.hash) != HASH_SIZE:
+        fail(f"the event at position {found.position} has no hash: run `parley events verify`")
+    click.echo(str(found))
+
+
 def _print_report(report: Report) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -201,6 +251,9 @@ def _print_report(report: Report) -> None:
     scope = f"{report.events} event(s) in {report.streams} stream(s), head {report.head}"
     if report.ok:
         out.print(f"[green]✓[/] the event log is intact: {scope}")
+        if report.expected_head is not None:
+            out.print(f"  it still holds the kept head {report.expected_head}", highlight=False)
+        out.print(f"  head to keep: {report.head}:{report.head_hash}", highlight=False)
         return
     table = Table("check", "where", "problem", title=f"{len(report.problems)} problem(s)")
     for problem in report.problems:

@@ -50,3 +50,20 @@ async def append_patiently(
         except StoreUnavailable:
             await asyncio.sleep(0.1)
     return await store.append(stream_id, events, expected_version)
+
+
+INSERT_OLD_ROW = """
+INSERT INTO events (global_position, stream_id, stream_position, event_id, type,
+                    schema_version, data, recorded_at, hash)
+SELECT $1::bigint, $2::text, $3::integer, $4::uuid, $5::text, $6::smallint, $7::text::jsonb, at,
+       parley_event_hash(coalesce(previous.hash, decode(repeat('00', 32), 'hex')),
+                         $1::bigint, $3::integer, at,
+                         parley_event_content($2::text, $4::uuid, $5::text, $6::smallint,
+                                              $7::text::jsonb, '{}'))
+FROM clock_timestamp() AS at
+LEFT JOIN events AS previous ON previous.global_position = $1::bigint - 1
+"""
+"""A row as an older Parley wrote it, by hand, with its hash in the chain (as
+the migration that added the chain would have given it): arguments
+global_position, stream_id, stream_position, event_id, type, schema_version,
+and the data as JSON text; no metadata."""

@@ -15,13 +15,7 @@ from projections.runner import ProjectionRunner
 from projections.timeline import TimelineProjection
 from read_api.time_travel import replay
 from tests.conftest import MakeDatabase
-from tests.factories import message
-
-INSERT = """
-INSERT INTO events (global_position, stream_id, stream_position, event_id, type,
-                    schema_version, data)
-VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)
-"""
+from tests.factories import INSERT_OLD_ROW, message
 
 
 async def test_message_sent_v1_rows_are_read_as_v2_everywhere(make_database: MakeDatabase) -> None:
@@ -51,10 +45,17 @@ async def test_message_sent_v1_rows_are_read_as_v2_everywhere(make_database: Mak
     }
     async with pool.acquire() as conn:
         await conn.execute(
-            INSERT, 1, stream, 1, uuid.uuid4(), "ConversationStarted", 1, json.dumps(started)
+            INSERT_OLD_ROW,
+            1,
+            stream,
+            1,
+            uuid.uuid4(),
+            "ConversationStarted",
+            1,
+            json.dumps(started),
         )
         await conn.execute(
-            INSERT, 2, stream, 2, uuid.uuid4(), "MessageSent", 1, json.dumps(v1_message)
+            INSERT_OLD_ROW, 2, stream, 2, uuid.uuid4(), "MessageSent", 1, json.dumps(v1_message)
         )
     try:
         # The store:
