@@ -5,13 +5,11 @@ a rebuild; a filter they do not cover is counted on its index, up to a limit."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from commands.handler import CommandHandler
 from commands.model import (
     Actor,
     AssignConversation,
@@ -23,24 +21,18 @@ from commands.model import (
     UpdateConversation,
 )
 from events.catalogue import Channel, Client, Priority, Status
-from events.postgres.store import PostgresEventStore, create_pool
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from read_api.inbox_queries import UNASSIGNED, InboxFilter, where_conditions
 from read_api.inbox_totals import count
-from tests.conftest import MakeDatabase
 from tests.integration.test_projections import World, store_runner
 
 ADMIN = Actor(id="alice", role=Role.ADMIN, name="Alice")
 
 
 @pytest.fixture
-async def world(make_database: MakeDatabase) -> AsyncIterator[World]:
-    pool = await create_pool(await make_database(), min_size=1, max_size=5)
-    store = PostgresEventStore(pool)
-    yield World(pool, store, CommandHandler(store))
-    await store.close()
-    await pool.close()
+def world(small_world: World) -> World:
+    return small_world
 
 
 async def a_busy_inbox(world: World) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
-from commands.handler import CommandHandler
 from commands.model import Actor, Role, StartConversation
 from events.catalogue import Channel, Client
 from events.postgres.store import PostgresEventStore, create_pool
@@ -25,12 +23,8 @@ ADMIN = Actor(id="alice", role=Role.ADMIN, name="Alice")
 
 
 @pytest.fixture
-async def world(make_database: MakeDatabase) -> AsyncIterator[World]:
-    pool = await create_pool(await make_database(), min_size=1, max_size=5)
-    store = PostgresEventStore(pool)
-    yield World(pool, store, CommandHandler(store))
-    await store.close()
-    await pool.close()
+def world(small_world: World) -> World:
+    return small_world
 
 
 async def start(world: World, client_id: str) -> uuid.UUID:
