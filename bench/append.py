@@ -1,4 +1,5 @@
-"""Event store appends: Parley's store against eventsourcing's (docs/BENCHMARKS.md)."""
+"""Event store appends: Parley's store against eventsourcing's, or against itself without
+hash chain and sealing (``parley-bare``; docs/BENCHMARKS.md)."""
 
 import sys
 from pathlib import Path
@@ -21,12 +22,11 @@ OPTIONS += [("max-events", int, 1_000_000, "end a run after this many")]
 OPTIONS += [("streams", int, 1000, "conversation streams")]
 OPTIONS += [("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated")]
 OPTIONS += [("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated")]
-OPTIONS += [("engines", common.csv(str), ["parley", "eventsourcing"], "from parley,eventsourcing")]
+ENGINES = ("parley", "eventsourcing", "parley-bare")
+OPTIONS += [("engines", common.csv(str), list(ENGINES[:2]), "two of " + ",".join(ENGINES))]
 OPTIONS += [("writers", int, 2, "PostgresEventStore writers")]
 OPTIONS += [("max-batch-events", int, 2000, "group-commit bound")]
 SETTINGS = ("seconds", "warmup", "max_events", "streams", "track_versions", "writers")
-HEADER = ["workload", "concurrency", "Parley events/s", "eventsourcing events/s", "ratio"]
-HEADER += ["Parley p50 / p99 ms", "eventsourcing p50 / p99 ms"]
 
 
 def find(report: common.Report, engine: str, n: int, c: int) -> dict[str, Any] | None:
@@ -34,8 +34,8 @@ def find(report: common.Report, engine: str, n: int, c: int) -> dict[str, Any] |
     return next((r for r in report["results"] if tuple(r[k] for k in keys) == (engine, n, c)), None)
 
 
-def ratio(report: common.Report, n: int, c: int) -> float | None:
-    parley, es = find(report, "parley", n, c), find(report, "eventsourcing", n, c)
+def ratio(report: common.Report, n: int, c: int, vs: str = "eventsourcing") -> float | None:
+    parley, es = find(report, "parley", n, c), find(report, vs, n, c)
     if parley and es and es["events_per_s"]:
         return float(parley["events_per_s"] / es["events_per_s"])
     return None
@@ -54,8 +54,10 @@ async def run(args: Any) -> common.Report:
                 common.log(f"{workload(n)} appends, concurrency {c}: {engine} ...")
                 trial = Run(n, c, args)
                 try:  # on Ctrl-C, ``stop`` lets the caller threads finish
-                    if engine == "parley":
-                        result = await run_parley(parley_url, schema, trial)
+                    if engine.startswith("parley"):
+                        bare = engine == "parley-bare"
+                        where = f"{schema}_bare" if bare else schema
+                        result = await run_parley(parley_url, where, trial, bare=bare)
                     else:
                         result = await asyncio.to_thread(run_eventsourcing, es_url, schema, trial)
                 finally:
@@ -66,7 +68,7 @@ async def run(args: Any) -> common.Report:
     report["psycopg"] = f"{psycopg.__version__} ({psycopg.pq.__impl__})"
     report |= {"load_average": (load_before, common.load_average()[0]), "server_settings": facts}
     settings = {k: getattr(args, k) for k in (*SETTINGS, "max_batch_events")}
-    return report | {"settings": settings, "results": results}
+    return report | {"settings": settings, "results": results, "engines": args.engines}
 
 
 def targets(report: common.Report) -> common.Checks:
@@ -84,12 +86,14 @@ def targets(report: common.Report) -> common.Checks:
 
 
 def render(report: common.Report) -> str:
-    s, rows = report["settings"], []
+    s, rows, (one, other) = report["settings"], [], [*report["engines"], "eventsourcing"][:2]
+    header = ["workload", "concurrency", f"{one} events/s", f"{other} events/s", "ratio"]
+    header += [f"{one} p50 / p99 ms", f"{other} p50 / p99 ms"]
     server = ", ".join(f"{k}={v}" for k, v in report["server_settings"].items())
     versions = "tracked per stream" if s["track_versions"] else "None (any version)"
     runs = dict.fromkeys((r["events_per_append"], r["concurrency"]) for r in report["results"])
     for n, c in runs:
-        both, x = [find(report, e, n, c) for e in ("parley", "eventsourcing")], ratio(report, n, c)
+        both, x = [find(report, e, n, c) for e in (one, other)], ratio(report, n, c, other)
         rows.append([f"{workload(n)} appends", str(c)])
         rows[-1] += ["-" if r is None else f"{r['events_per_s']:,.0f}" for r in both]
         rows[-1] += ["-" if x is None else f"{x:.1f}x"]
@@ -97,8 +101,8 @@ def render(report: common.Report) -> str:
         rows[-1] += ["-" if r is None else latency.format(**r) for r in both]
     load = report["load_average"]
     lines = [
-        "Event store appends: Parley PostgresEventStore vs eventsourcing "
-        "PostgresApplicationRecorder",
+        f"Event store appends: {one} vs {other} (eventsourcing: its PostgresApplicationRecorder; "
+        "parley-bare: no hash chain, nothing sealed)",
         f"date:       {report['date']}",
         f"command:    {report['command']}",
         f"python:     {report['python']} ({report['event_loop']} event loop), "
@@ -110,7 +114,7 @@ def render(report: common.Report) -> str:
         f"then {s['seconds']:g} s or {s['max_events']:,} events; Parley writers={s['writers']}, "
         f"max_batch_events={s['max_batch_events']}",
         "",
-        *common.markdown_table(HEADER, rows),
+        *common.markdown_table(header, rows),
     ]
     if checks := targets(report):
         lines += ["", *common.targets_lines("Targets (issue 2):", checks)]
@@ -123,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     any_version = "append with expected_version=None instead of the tracked version"
     p.add_argument("--any-version", action="store_true", help=any_version)
     args = p.parse_args(argv)
-    if unknown := set(args.engines) - {"parley", "eventsourcing"}:
-        p.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
+    if set(args.engines) - set(ENGINES) or len(args.engines) > 2 or args.engines[0] != "parley":
+        p.error(f"--engines: parley, then one of {', '.join(ENGINES[1:])} (or none)")
     args.track_versions = not args.any_version
     args.workloads = [(n, c) for n in args.batch_sizes for c in args.concurrency]
     report = common.run_main(run(args), args.loop)

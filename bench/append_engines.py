@@ -20,6 +20,7 @@ from bench import common
 from bench import databases as db
 from events.catalogue import Side
 from events.envelope import Metadata, NewEvent
+from events.postgres.keys import ClientKeys, MasterKey
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 
@@ -46,11 +47,11 @@ class Stream:
 
 
 def new_batch(stream: Stream, n: int) -> list[NewEvent]:
-    """The next ``n`` messages of a conversation, as one command would produce them."""
-    cid = uuid4()  # the command's correlation id
+    """The next ``n`` messages of a conversation (one client each), as one command makes them."""
+    cid, client = uuid4(), f"client-{stream.conversation_id}"  # the command's correlation id
     meta = Metadata(actor_id="client-1", actor_role="client", correlation_id=cid, causation_id=cid)
     sent = [(stream.version + k, Side.CLIENT, "client-1", common.CONTENT) for k in range(1, n + 1)]
-    return [db.new(db.sent(stream.conversation_id, *message), meta) for message in sent]
+    return [db.new(db.sent(stream.conversation_id, *m), meta, client) for m in sent]
 
 
 class Run:
@@ -97,17 +98,22 @@ class Run:
         return result | {"verified": verified}
 
 
-async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
+async def run_parley(url: str, schema: str, run: Run, *, bare: bool = False) -> dict[str, Any]:
+    """``bare``: no hash chain, personal data not sealed (else both, one key per client)."""
     settings = run.settings
     dsn = db.with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f"CREATE SCHEMA {db.quote(schema)}")
-        await apply_migrations(conn, [EVENT_STORE_MIGRATIONS])
+        if bare:  # migrations 001-005 only: no hash chain, no data keys
+            for migration in sorted(EVENT_STORE_MIGRATIONS.glob("00[1-5]_*.sql")):
+                await conn.execute(migration.read_text())
+        else:
+            await apply_migrations(conn, [EVENT_STORE_MIGRATIONS])
     finally:
         await conn.close()
     # Callers hold no connection: only the store's writers (and the checks below) do.
-    pool = await create_pool(dsn, min_size=settings.writers + 1, max_size=settings.writers + 1)
+    pool = await create_pool(dsn, min_size=settings.writers + 2, max_size=settings.writers + 2)
 
     async def caller(streams: list[Stream], log: list[tuple[float, float]]) -> None:
         try:
@@ -124,7 +130,8 @@ async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
 
     try:
         batch, writers = settings.max_batch_events, settings.writers
-        store = PostgresEventStore(pool, max_batch_events=batch, writers=writers)
+        keys = None if bare else ClientKeys(pool, MasterKey(bytes(32)))
+        store = PostgresEventStore(pool, max_batch_events=batch, writers=writers, keys=keys)
         callers = [asyncio.create_task(caller(*c)) for c in run.callers]
         try:
             await asyncio.to_thread(run.measure)
@@ -139,7 +146,7 @@ async def run_parley(url: str, schema: str, run: Run) -> dict[str, Any]:
         if not (row["events"] == row["head"] == total and row["broken_streams"] == 0):
             raise RuntimeError(f"Parley check failed: {dict(row)}, expected {total} events")
         stored = f"{total} events stored, positions 1..{total}, streams contiguous"
-        return run.result("parley", stored)
+        return run.result("parley-bare" if bare else "parley", stored)
     finally:
         await pool.close()
 

@@ -38,8 +38,8 @@ def sent(conversation_id: UUID, seq: int, side: ev.Side, sender_id: str, content
     return ev.MessageSent(**ids, seq=seq, sender=side, sender_id=sender_id, content=content)
 
 
-def new(data: Any, metadata: Metadata) -> NewEvent:
-    return NewEvent(event_id=uuid4(), data=data, metadata=metadata)
+def new(data: Any, metadata: Metadata, subject: str | None = None) -> NewEvent:
+    return NewEvent(event_id=uuid4(), data=data, metadata=metadata, subject=subject)
 
 
 def conversation(

@@ -116,7 +116,9 @@ class AttachmentService:
             name=attachments.clean_name(received.file_name, received.mime_type),
         )
         metadata = Metadata(actor_id=actor.id, actor_role=actor.role, correlation_id=correlation_id)
-        new = NewEvent(event_id=self._new_id(), data=event, metadata=metadata)
+        new = NewEvent(
+            event_id=self._new_id(), data=event, metadata=metadata, subject=conversation.client_id
+        )
         try:
             appended = await self._store.append(
                 attachments.stream_id(event.attachment_id), [new], expected_version=0

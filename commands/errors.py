@@ -26,6 +26,10 @@ class ConversationNotFound(DomainError):
     code = "conversation_not_found"
 
 
+class ClientNotFound(DomainError):
+    code = "client_not_found"
+
+
 class AgentNotFound(DomainError):
     code = "agent_not_found"
 

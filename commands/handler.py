@@ -186,7 +186,8 @@ class CommandHandler:
                 if base and (first := await self._store.find_event(event_id(base, 0))):
                     return answer_retry(first, metadata)
                 return _result(command, folded, [])
-            new_events = envelopes(decided, base, metadata, self._new_id)
+            subject = folded.state.client_id or None  # a start names its own client
+            new_events = envelopes(decided, base, metadata, self._new_id, subject=subject)
             try:
                 appended = await self._store.append(stream_id, new_events, folded.version)
             except ConcurrencyError:

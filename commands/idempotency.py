@@ -63,12 +63,19 @@ def event_id(base: str, index: int) -> UUID:
 
 
 def envelopes(
-    events: Sequence[AnyEvent], base: str | None, metadata: Metadata, new_id: Callable[[], UUID]
+    events: Sequence[AnyEvent],
+    base: str | None,
+    metadata: Metadata,
+    new_id: Callable[[], UUID],
+    *,
+    subject: str | None = None,
 ) -> list[NewEvent]:
-    """The events to append, with derived ids when the command has a key."""
+    """The events to append, with derived ids when the command has a key;
+    ``subject`` is the client whose personal data they carry."""
     ids = [event_id(base, i) if base else new_id() for i in range(len(events))]
     return [
-        NewEvent(event_id=i, data=e, metadata=metadata) for i, e in zip(ids, events, strict=True)
+        NewEvent(event_id=i, data=e, metadata=metadata, subject=subject)
+        for i, e in zip(ids, events, strict=True)
     ]
 
 

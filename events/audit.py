@@ -19,6 +19,7 @@ from events.catalogue import (
     CannedResponseChanged,
     CannedResponseCreated,
     CannedResponseDeleted,
+    ClientErased,
     ConversationAssigned,
     ConversationDeleted,
     ConversationLabelled,
@@ -128,6 +129,8 @@ def summary(event: AnyEvent) -> str:
         case AttachmentUploaded():
             details = f"{event.attachment_id} {event.mime_type} {event.size} B {_quote(event.name)}"
             details += f" for {event.conversation_id} by {event.uploader_side} {event.uploader_id}"
+        case ClientErased():
+            details = f"{event.client_id} keys {' '.join(map(str, event.key_ids))} by {event.by}"
         case ImageChecked():
             details = f"{event.attachment_id} " + (event.problem or f"{event.width}x{event.height}")
         case _:

@@ -133,6 +133,8 @@ from events.fields import (
 from events.fields import (
     WakeReason as WakeReason,
 )
+from events.privacy_events import AnyPrivacyEvent
+from events.privacy_events import ClientErased as ClientErased
 from events.support_events import (
     ConversationLabelled as ConversationLabelled,
 )
@@ -265,8 +267,11 @@ AnyCatalogueEvent = (
     | CannedResponseChanged
     | CannedResponseDeleted
 )
-AnyEvent = AnyConversationEvent | AnyStaffEvent | AnyCatalogueEvent | AnyAttachmentEvent
-"""The tagged union of every event type (attachments': :mod:`events.attachment_events`)."""
+AnyEvent = (
+    AnyConversationEvent | AnyStaffEvent | AnyCatalogueEvent | AnyAttachmentEvent | AnyPrivacyEvent
+)
+"""The tagged union of every event type (attachments': :mod:`events.attachment_events`;
+privacy's: :mod:`events.privacy_events`)."""
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
     cls.__struct_config__.tag: cls for cls in typing.get_args(AnyEvent)

@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 
 from events.catalogue import AnyEvent, event_type
+from events.sealing import Sealed
 
 
 class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -35,6 +36,9 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     event_id: UUID
     data: AnyEvent
     metadata: Metadata = Metadata()
+    subject: str | None = None
+    """The client whose personal data ``data`` carries (its key seals them:
+    :mod:`events.sealing`); a conversation's start names its own."""
 
     @property
     def type(self) -> str:
@@ -56,6 +60,10 @@ class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
     data: AnyEvent
     metadata: Metadata
     recorded_at: datetime
+    sealed: Sealed | None = None
+    """The sealed copy of an event with personal data. ``data`` is then the
+    event opened (or redacted, when its key is gone or not at hand, as on
+    the wire to JetStream: :func:`events.sealing.redact`)."""
 
 
 class AppendResult(msgspec.Struct, frozen=True, kw_only=True):

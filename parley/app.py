@@ -36,9 +36,11 @@ from commands.http_auth import jwt_authenticator, provide_actor
 from commands.http_catalogues import CATALOGUE_HANDLERS, provide_catalogue_context
 from commands.http_merge import MERGE_HANDLERS
 from commands.http_notes import NOTE_HANDLERS
+from commands.http_privacy import PRIVACY_HANDLERS
 from commands.http_snooze import SNOOZE_HANDLERS
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
 from commands.merge_service import MergeService
+from commands.privacy import PrivacyService
 from commands.signed_urls import signing_key
 from commands.staff_handler import StaffHandler
 from events.postgres.store import PostgresEventStore
@@ -46,8 +48,10 @@ from parley import services
 from parley.blobs import open_blob_store
 from parley.health import HealthController
 from parley.http_errors import EXCEPTION_HANDLERS
+from parley.master_key import client_keys
 from parley.metrics import Metrics, metrics_endpoint
 from parley.settings import Settings
+from parley.worker import projections
 from read_api.catalogues import CATALOGUE_QUERIES
 from read_api.http import QUERY_HANDLERS
 from read_api.notes_http import NOTE_QUERY_HANDLERS
@@ -87,6 +91,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
             *NOTE_QUERY_HANDLERS,
             *SNOOZE_HANDLERS,
             *MERGE_HANDLERS,
+            *PRIVACY_HANDLERS,
             *ATTACHMENT_HANDLERS,
             *SEARCH_HANDLERS,
         ],
@@ -124,7 +129,8 @@ def create_app(
     Without ``blobs``, the app opens the blob store the settings name (and
     closes it when it stops)."""
     metrics = Metrics()
-    store = PostgresEventStore(pool, on_commit=metrics.on_commit)
+    keys = client_keys(pool, settings)
+    store = PostgresEventStore(pool, on_commit=metrics.on_commit, keys=keys)
     authenticate = jwt_authenticator(settings.jwt_secret)
     edge_config = EdgeConfig.scaled(
         typing_timeout=settings.ws_typing_timeout_seconds,
@@ -140,6 +146,7 @@ def create_app(
         typing_expiry=edge_config.typing_expiry,
         presence=presence,
         directory=Directory(store, roster=agent_roster(pool)),
+        keys=keys,
     )
     local_feed = LocalFeed(hub)
     snapshots = services.snapshots(pool, settings.snapshot_every)
@@ -187,6 +194,9 @@ def create_app(
                 "catalogue_handler": catalogue_handler,
                 "merge_service": MergeService(handler, store, pool),
                 "attachment_service": attachment_service,
+                "privacy_service": PrivacyService(
+                    store, pool, keys, blobs, [p.name for p in projections()]
+                ),
             }
         ),
         dependencies={

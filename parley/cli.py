@@ -18,6 +18,7 @@ from commands.auth import issue_token
 from commands.model import Role
 from parley.cli_attachments import attachments
 from parley.cli_events import events
+from parley.cli_privacy import privacy
 from parley.cli_projections import projections
 from parley.cli_replay import replay
 from parley.logs import configure as configure_logging
@@ -101,6 +102,11 @@ def serve(log_level: str) -> None:
         out.print(f"Parley serving on {http_address(settings.http_host, settings.http_port)}")
         if settings.uses_dev_jwt_secret:
             err.print("[yellow]warning:[/] PARLEY_JWT_SECRET is not set; tokens use the dev secret")
+        if settings.master_key is None:
+            err.print(
+                "[yellow]warning:[/] PARLEY_MASTER_KEY is not set; personal data is sealed with "
+                f"a key generated into {settings.data_dir.resolve() / 'master.key'}"
+            )
 
     with one_line_errors(), stoppable(), listen(settings.http_host, settings.http_port) as sock:
         run_async(
@@ -204,3 +210,4 @@ main.add_command(events)
 main.add_command(projections)
 main.add_command(replay)
 main.add_command(attachments)
+main.add_command(privacy)

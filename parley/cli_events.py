@@ -44,12 +44,13 @@ def _with_store(work: Callable[[PostgresEventStore, asyncpg.Pool], Awaitable[T]]
     import asyncpg
 
     from events.postgres.store import PostgresEventStore
+    from parley.master_key import client_keys
     from parley.server import run_async
     from parley.services import connect_postgres
 
     async def run(url: str) -> T:
         pool = await connect_postgres(url)
-        store = PostgresEventStore(pool)
+        store = PostgresEventStore(pool, keys=client_keys(pool, settings))
         try:
             return await work(store, pool)
         except asyncpg.UndefinedTableError:

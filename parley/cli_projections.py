@@ -61,6 +61,7 @@ def rebuild(name: str | None) -> None:
     from rich.progress import Progress, TaskID
 
     from events.postgres.store import PostgresEventStore
+    from parley.master_key import client_keys
     from parley.server import run_async
     from parley.services import connect_postgres
     from parley.worker import projections as all_projections
@@ -74,7 +75,7 @@ def rebuild(name: str | None) -> None:
 
     async def run(url: str) -> None:
         pool = await connect_postgres(url)
-        store = PostgresEventStore(pool)
+        store = PostgresEventStore(pool, keys=client_keys(pool, settings))
         try:
             with Progress(console=out) as bar:
                 for projection in chosen:

@@ -19,6 +19,7 @@ def replay(conversation_id: UUID, as_of: str, as_json: bool) -> None:
     import msgspec
 
     from events.postgres.store import PostgresEventStore
+    from parley.master_key import client_keys
     from parley.server import run_async
     from parley.services import connect_postgres
     from read_api.time_travel import ConversationAsOf
@@ -38,7 +39,8 @@ def replay(conversation_id: UUID, as_of: str, as_json: bool) -> None:
     async def run(url: str) -> ConversationAsOf:
         pool = await connect_postgres(url)
         try:
-            return await fold(PostgresEventStore(pool), conversation_id, as_of=moment)
+            store = PostgresEventStore(pool, keys=client_keys(pool, settings))
+            return await fold(store, conversation_id, as_of=moment)
         finally:
             await pool.close()
 

@@ -44,6 +44,7 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.ConversationNotFound: HTTP_404_NOT_FOUND,
+    errors.ClientNotFound: HTTP_404_NOT_FOUND,
     errors.AgentNotFound: HTTP_404_NOT_FOUND,
     errors.TeamNotFound: HTTP_404_NOT_FOUND,
     errors.TeamExists: HTTP_409_CONFLICT,

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from parley.app import create_app
+from parley.master_key import KEY_FILE, check_master_key, master_key
 from parley.server import STOP_SIGNALS, Shutdown, http_address, serve
 from parley.services import SERVER_POOL_SIZE, migrate, open_services, redact
 from parley.settings import Settings
@@ -43,6 +44,7 @@ async def serve_app(
                 await migrate(database_url)
             pool_size = SERVER_POOL_SIZE + (workers_pool_size() if with_workers else 0)
             async with open_services(database_url, nats_url, pool_size=pool_size) as services:
+                await check_master_key(services.pool, master_key(settings))
                 web = web_routes(settings.jwt_secret, dev_sign_in=dev_sign_in)
                 app = create_app(
                     settings, pool=services.pool, nats=services.nats, route_handlers=web
@@ -80,6 +82,7 @@ async def work(settings: Settings, database_url: str, nats_url: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with open_services(database_url, nats_url, pool_size=workers_pool_size()) as services:
+            await check_master_key(services.pool, master_key(settings))
             await run_workers(settings, services.pool, services.nats, stop)
     finally:
         for sig in STOP_SIGNALS:
@@ -115,6 +118,10 @@ def print_banner(
         "NATS": nats,
         "admin token": f"{token}  (valid {token_ttl.total_seconds() / 3600:g} h)",
     }
+    if settings.master_key is None:
+        rows["master key"] = (
+            f"{data_dir / KEY_FILE}  (generated: set PARLEY_MASTER_KEY in production)"
+        )
     console.print("[bold green]Parley is running[/]")
     for label, value in rows.items():
         console.print(f"  [bold]{label:<12}[/] {escape(value)}")

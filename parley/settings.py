@@ -8,6 +8,8 @@ A bad value raises :class:`SettingsError`, whose message names the variable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Mapping
@@ -45,6 +47,11 @@ class Settings:
     jwt_secret: str = DEV_JWT_SECRET
     """``PARLEY_JWT_SECRET``: the HS256 key that signs and checks access tokens
     (at least 32 bytes)."""
+
+    master_key: bytes | None = field(default=None, repr=False)
+    """``PARLEY_MASTER_KEY``: 32 random bytes in base64 (``openssl rand -base64
+    32``) that wrap every client's data key (docs/PRIVACY.md). Unset: a key
+    generated into ``data_dir/master.key`` on first use (with a warning)."""
 
     http_host: str = "127.0.0.1"
     """``PARLEY_HTTP_HOST``: the interface the HTTP server listens on."""
@@ -142,6 +149,7 @@ class Settings:
             database_url=_url(get("PARLEY_DATABASE_URL"), "PARLEY_DATABASE_URL", _POSTGRES_SCHEMES),
             nats_url=_url(get("PARLEY_NATS_URL"), "PARLEY_NATS_URL", _NATS_SCHEMES),
             jwt_secret=_secret(get("PARLEY_JWT_SECRET") or defaults.jwt_secret),
+            master_key=_master_key(get("PARLEY_MASTER_KEY")),
             http_host=get("PARLEY_HTTP_HOST") or defaults.http_host,
             http_port=_port(get("PARLEY_HTTP_PORT"), defaults.http_port),
             data_dir=Path(get("PARLEY_DATA_DIR") or defaults.data_dir),
@@ -283,6 +291,20 @@ def _secret(value: str) -> str:
     if len(value.encode()) < 32:
         raise SettingsError("PARLEY_JWT_SECRET", "must be at least 32 bytes long for HS256")
     return value
+
+
+def _master_key(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        key = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != 32:
+        raise SettingsError(
+            "PARLEY_MASTER_KEY", "must be 32 bytes in base64 (openssl rand -base64 32)"
+        )
+    return key
 
 
 def _nats_prefix(value: str) -> str:

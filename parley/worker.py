@@ -25,6 +25,7 @@ from events.postgres.store import PostgresEventStore
 from events.store import StoreUnavailable
 from parley import services
 from parley.blobs import open_blob_store
+from parley.master_key import client_keys
 from parley.settings import Settings
 from projections.attachments import AttachmentsProjection
 from projections.base import Projection
@@ -85,12 +86,13 @@ async def run_workers(
     ``settings.router``) route team conversations and (with ``settings.waker``)
     wake snoozed ones, until ``stop`` is set. A worker that fails is logged and
     started again."""
-    store = PostgresEventStore(pool)
+    keys = client_keys(pool, settings)
+    store = PostgresEventStore(pool, keys=keys)
     js = nats.jetstream()
     topology = settings.topology
     workers: list[Worker] = [
         JetStreamRelay(store, pool, nats, topology),
-        *(ProjectionRunner(p, pool, store, js, topology) for p in projections()),
+        *(ProjectionRunner(p, pool, store, js, topology, keys=keys) for p in projections()),
     ]
     merging = CommandHandler(store, snapshots=services.snapshots(pool, settings.snapshot_every))
     workers.append(MergeCompleter(MergeService(merging, store, pool), pool))

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from events.attachment_events import IMAGE_TYPES, AttachmentUploaded, ImageChecked
+from events.catalogue import ClientErased
 from events.envelope import RecordedEvent
+from projections import erasure
 from projections.base import Statement
 
 _UPLOADED = """
@@ -28,6 +30,8 @@ class AttachmentsProjection:
     tables: tuple[str, ...] = ("attachments",)
 
     def statements(self, event: RecordedEvent) -> list[Statement]:
+        if isinstance(event.data, ClientErased):
+            return erasure.erase(self.tables, event.data)
         match event.data:
             case AttachmentUploaded() as e:
                 args = (

@@ -37,6 +37,7 @@ from typing import Any
 from uuid import UUID
 
 from events.catalogue import (
+    ClientErased,
     ConversationAssigned,
     ConversationDeleted,
     ConversationLabelled,
@@ -54,6 +55,7 @@ from events.catalogue import (
     Side,
 )
 from events.envelope import RecordedEvent
+from projections import erasure
 from projections.base import Statement
 
 PREVIEW_LENGTH = 140
@@ -201,6 +203,8 @@ class InboxProjection:
     )
 
     def statements(self, event: RecordedEvent) -> list[Statement]:
+        if isinstance(event.data, ClientErased):
+            return erasure.erase(self.tables, event.data)
         at, pos, version = event.recorded_at, event.global_position, event.stream_position
         match event.data:
             case ConversationStarted() as e:

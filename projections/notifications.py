@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from events.catalogue import NoteAdded, NotificationsRead
+from events.catalogue import ClientErased, NoteAdded, NotificationsRead
 from events.envelope import RecordedEvent
+from projections import erasure
 from projections.base import Statement
 
 EXCERPT_LENGTH: Final = 140
@@ -40,6 +41,8 @@ class NotificationsProjection:
     tables: tuple[str, ...] = ("notifications",)
 
     def statements(self, event: RecordedEvent) -> list[Statement]:
+        if isinstance(event.data, ClientErased):
+            return erasure.erase(self.tables, event.data)
         at, pos = event.recorded_at, event.global_position
         match event.data:
             case NoteAdded(mentions=mentions) as e if mentions:

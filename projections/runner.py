@@ -33,6 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from events.envelope import RecordedEvent
 from events.jetstream.topology import Topology, ensure_stream
 from events.postgres import checkpoints
+from events.postgres.keys import Keys, NoKeys
 from events.store import EventStore
 from events.tasks import until_stopped
 from projections.base import Projection, apply_events
@@ -40,6 +41,10 @@ from projections.base import Projection, apply_events
 log = logging.getLogger("parley.projections")
 
 _decode = msgspec.json.Decoder(RecordedEvent).decode
+
+
+def _position(event: RecordedEvent) -> int:
+    return event.global_position
 
 
 class ProjectionRunner:
@@ -53,8 +58,11 @@ class ProjectionRunner:
         *,
         batch_size: int = 500,
         idle_timeout: float = 1.0,
+        keys: Keys | None = None,
     ) -> None:
         self.projection = projection
+        self._keys: Keys = keys or NoKeys()
+        """Opens the sealed events JetStream brings (the store's reads come opened)."""
         self._pool = pool
         self._store = store
         self._js = js
@@ -102,7 +110,8 @@ class ProjectionRunner:
                     async with asyncio.timeout(self._idle_timeout):
                         await stop.wait()
                 continue
-            await self.apply([_decode(m.data) for m in messages])
+            events = sorted((_decode(m.data) for m in messages), key=_position)
+            await self.apply(await self._keys.open(events))
             for message in messages:
                 with contextlib.suppress(NatsError):
                     await message.ack()

@@ -24,8 +24,15 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from events.catalogue import ConversationStarted, ConversationUpdated, MessageSent, NoteAdded
+from events.catalogue import (
+    ClientErased,
+    ConversationStarted,
+    ConversationUpdated,
+    MessageSent,
+    NoteAdded,
+)
 from events.envelope import RecordedEvent
+from projections import erasure
 from projections.base import Statement
 
 _CONVERSATION = """
@@ -62,6 +69,8 @@ class SearchProjection:
     tables: tuple[str, ...] = ("search_documents",)
 
     def statements(self, event: RecordedEvent) -> list[Statement]:
+        if isinstance(event.data, ClientErased):
+            return erasure.erase(self.tables, event.data)
         at, pos = event.recorded_at, event.global_position
         match event.data:
             case ConversationStarted() as e:

@@ -11,8 +11,9 @@ from typing import Any
 
 import msgspec
 
-from events.catalogue import MessageSent, MessagesRead, Side
+from events.catalogue import ClientErased, MessageSent, MessagesRead, Side
 from events.envelope import RecordedEvent
+from projections import erasure
 from projections.base import Statement
 
 _MESSAGE = """
@@ -47,6 +48,8 @@ class TimelineProjection:
     tables: tuple[str, ...] = ("messages", "read_cursors")
 
     def statements(self, event: RecordedEvent) -> list[Statement]:
+        if isinstance(event.data, ClientErased):
+            return erasure.erase(self.tables, event.data)
         at = event.recorded_at
         match event.data:
             case MessageSent() as e:

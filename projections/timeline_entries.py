@@ -18,6 +18,7 @@ from typing import Any, Final
 import msgspec
 
 from events.catalogue import (
+    ClientErased,
     ConversationAssigned,
     ConversationLabelled,
     ConversationMerged,
@@ -30,6 +31,7 @@ from events.catalogue import (
     NoteAdded,
 )
 from events.envelope import RecordedEvent
+from projections import erasure
 from projections.base import Statement
 
 SYSTEM_EVENTS: Final = (
@@ -67,6 +69,8 @@ class TimelineEntriesProjection:
     tables: tuple[str, ...] = ("timeline_entries",)
 
     def statements(self, event: RecordedEvent) -> list[Statement]:
+        if isinstance(event.data, ClientErased):
+            return erasure.erase(self.tables, event.data)
         at, pos, e = event.recorded_at, event.global_position, event.data
         if isinstance(e, NoteAdded):
             details = msgspec.json.encode({"mentions": list(e.mentions)})

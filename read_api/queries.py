@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,6 +9,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from events.postgres.checkpoints import wait_for_position as wait_for_position
 from read_api.row_labels import LABELS_COLUMN, LabelView, labels_of
 
 MAX_LIMIT = 100
@@ -212,25 +211,3 @@ def _message(row: asyncpg.Record) -> MessageView:
     if origin["message_id"] is not None:
         values["merged_from"] = MergedFromView(**origin)
     return MessageView(**values)
-
-
-async def wait_for_position(
-    pool: asyncpg.Pool, projections: tuple[str, ...], position: int, timeout: float
-) -> int | None:
-    """Wait until every named projection has reached ``position``. Returns
-    ``None`` when they have, else the lowest position reached by the timeout."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        reached = await pool.fetchval(
-            "SELECT coalesce(min(position), 0) FROM checkpoints WHERE name = ANY($1::text[])"
-            " HAVING count(*) = cardinality($1::text[])",
-            list(projections),
-        )
-        reached = int(reached or 0)
-        if reached >= position:
-            return None
-        if time.monotonic() >= deadline:
-            return reached
-        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 0.05)

@@ -45,6 +45,7 @@ from ws_edge.server_frames import Typing as Typing
 from ws_edge.server_frames import Unassigned as Unassigned
 from ws_edge.workflow_frames import AttachmentChanged as AttachmentChanged
 from ws_edge.workflow_frames import CatalogueChanged as CatalogueChanged
+from ws_edge.workflow_frames import ClientErased as ClientErased
 from ws_edge.workflow_frames import Labelled as Labelled
 from ws_edge.workflow_frames import Merged as Merged
 from ws_edge.workflow_frames import MergedIn as MergedIn
@@ -68,6 +69,7 @@ AnyServerFrame = (
     | MergedIn
     | CatalogueChanged
     | AttachmentChanged
+    | ClientErased
     | Notification
     | NotificationsRead
     | ConversationRow

@@ -33,9 +33,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from events.catalogue import ConversationEvent
+from events.catalogue import ClientErased, ConversationEvent
 from events.envelope import RecordedEvent
 from events.jetstream.relay import Topology
+from events.postgres.keys import Keys, NoKeys
+from events.store import StoreUnavailable
 from ws_edge import frames
 from ws_edge.directory import Directory
 from ws_edge.mailbox import Delivery, Subscriber, discard, send_held
@@ -57,8 +59,11 @@ class Hub:
         typing_expiry: float,
         presence: Presence | None = None,
         directory: Directory | None = None,
+        keys: Keys | None = None,
     ) -> None:
         self._nats = nats
+        self._keys: Keys = keys or NoKeys()
+        """Opens the sealed events NATS brings (docs/PRIVACY.md)."""
         self.directory = Directory() if directory is None else directory
         """Display names for the frames (without a store: only the names heard)."""
         self._presence = presence
@@ -146,6 +151,14 @@ class Hub:
         except msgspec.DecodeError:
             log.warning("undecodable event on %s", message.subject)
             return
+        if event.sealed is not None or isinstance(event.data, ClientErased):
+            try:
+                [event] = await self._keys.open([event])  # NATS waits: events stay in order
+            except StoreUnavailable as error:  # never shown redacted as if erased
+                log.warning(
+                    "cannot open event %d (%s): not fanned out", event.global_position, error
+                )
+                return
         if not self.directory.knows([event.data]):  # NATS waits: events stay in order
             await self.directory.resolve([event.data])
         self.deliver(event)

@@ -20,6 +20,7 @@ from events.catalogue import (
     CannedResponseChanged,
     CannedResponseCreated,
     CannedResponseDeleted,
+    ClientErased,
     ConversationAssigned,
     ConversationDeleted,
     ConversationEvent,
@@ -82,6 +83,7 @@ EventFrames = (
     | frames.CatalogueChanged
     | frames.NotificationsRead
     | frames.AttachmentChanged
+    | frames.ClientErased
 )
 """The frame of a stored event: a conversation's, or one for inbox sockets only."""
 
@@ -181,7 +183,7 @@ def event_frame(event: RecordedEvent, names: Names = NO_NAMES) -> EventFrames:
 
 def _outside_frame(
     event: RecordedEvent,
-    data: AnyStaffEvent | AnyCatalogueEvent | AnyAttachmentEvent,
+    data: AnyStaffEvent | AnyCatalogueEvent | AnyAttachmentEvent | ClientErased,
     names: Names,
 ) -> EventFrames:
     """The frame of an event outside conversations (inbox sockets only)."""
@@ -195,6 +197,13 @@ def _outside_frame(
                 attachment_id=e.attachment_id,
                 conversation_id=e.conversation_id,
                 **_attachment_fields(e),
+            )
+        case ClientErased() as e:
+            return frames.ClientErased(
+                position=position,
+                at=at,
+                client_id=e.client_id,
+                conversation_ids=list(e.conversation_ids),
             )
         case NotificationsRead() as e:
             return frames.NotificationsRead(

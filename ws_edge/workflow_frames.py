@@ -93,6 +93,17 @@ class AttachmentChanged(ServerFrame, tag="ATTACHMENT_CHANGED", frozen=True, kw_o
     problem: str | None = None
 
 
+class ClientErased(ServerFrame, tag="CLIENT_ERASED", frozen=True, kw_only=True):
+    """Inbox sockets (staff) only: a client was erased (docs/PRIVACY.md).
+    Their conversations' personal data (names, messages, notes, files) now
+    read as ``[erased]``: refetch what you show of ``conversation_ids``."""
+
+    position: int
+    at: datetime
+    client_id: str
+    conversation_ids: list[UUID]
+
+
 class Notification(ServerFrame, tag="NOTIFICATION", frozen=True, kw_only=True):
     """To the mentioned agent's inbox sockets only, right after the
     NOTE_ADDED that mentions them (``position`` is the note's)."""

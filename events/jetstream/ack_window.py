@@ -33,6 +33,7 @@ from nats.errors import Error as NatsError
 
 from events.envelope import RecordedEvent
 from events.jetstream.topology import Topology
+from events.sealing import redact
 
 _encode = msgspec.json.Encoder().encode
 
@@ -46,6 +47,14 @@ class _PubAck(msgspec.Struct):
 
 
 _decode_ack = msgspec.json.Decoder(_PubAck).decode
+
+
+def sealed_only(event: RecordedEvent) -> RecordedEvent:
+    """``event`` as JetStream gets it: personal data only in its sealed copy
+    (so erasing the client, destroying its key, leaves nothing readable there)."""
+    if event.sealed is None:
+        return event
+    return msgspec.structs.replace(event, data=redact(event.data))
 
 
 def _refusal(reply: Msg) -> str | None:
@@ -166,7 +175,7 @@ class AckWindow:
         try:
             await self._nc.publish(
                 self._topology.subject(event),
-                _encode(event),
+                _encode(sealed_only(event)),
                 reply=f"{self._inbox}.{number}",
                 headers={
                     "Nats-Msg-Id": str(event.event_id),

@@ -7,6 +7,10 @@ refuses to move a checkpoint back.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
+
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
@@ -32,3 +36,26 @@ async def load(conn: Connection, name: str, *, lock: bool = False) -> int:
 async def save(conn: Connection, name: str, position: int) -> None:
     """Move the checkpoint to ``position``; raises if that is backwards."""
     await conn.execute(_SAVE, name, position)
+
+
+async def wait_for_position(
+    pool: asyncpg.Pool, names: Sequence[str], position: int, timeout: float
+) -> int | None:
+    """Wait until every named consumer's checkpoint is at ``position`` or past
+    it. Returns ``None`` when they are, else the lowest position reached by
+    the timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        reached = await pool.fetchval(
+            "SELECT coalesce(min(position), 0) FROM checkpoints WHERE name = ANY($1::text[])"
+            " HAVING count(*) = cardinality($1::text[])",
+            list(names),
+        )
+        reached = int(reached or 0)
+        if reached >= position:
+            return None
+        if time.monotonic() >= deadline:
+            return reached
+        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 0.05)

@@ -39,6 +39,7 @@ from asyncpg.pool import PoolConnectionProxy
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
 from events.postgres.append_batch import PendingAppend
 from events.postgres.group_commit import GroupCommitter, usable
+from events.postgres.keys import Keys, NoKeys
 from events.postgres.pool import (
     CONNECT_TIMEOUT,
     bounded_connection,
@@ -46,8 +47,9 @@ from events.postgres.pool import (
     init_connection,
     release,
 )
+from events.sealing import sealed_part
 from events.store import DuplicateEventError
-from events.upcasting import current_version, decode_event
+from events.upcasting import current_version
 
 __all__ = [
     "APPEND_LOCK_KEY",
@@ -66,10 +68,11 @@ NOTIFY_CHANNEL = "parley_events"
 _encode = msgspec.json.Encoder().encode
 _decode_metadata = msgspec.json.Decoder(Metadata).decode
 
+# Each event with its data key's row (a sealed event's; the key may be destroyed).
 _SELECT_COLUMNS = """
 SELECT global_position, stream_id, stream_position, event_id, type, schema_version, data,
-       metadata, recorded_at
-FROM events
+       metadata, recorded_at, k.wrapped
+FROM events LEFT JOIN data_keys k ON k.key_id = (data #>> '{sealed,key}')::uuid
 """
 _HEAD = "SELECT coalesce(max(global_position), 0) FROM events"
 _READ_STREAM = (
@@ -86,16 +89,18 @@ WHERE global_position > $1 ORDER BY global_position LIMIT $2
 )
 
 
-def _to_recorded(row: asyncpg.Record) -> RecordedEvent:
+def _to_recorded(row: asyncpg.Record, keys: Keys) -> RecordedEvent:
+    data = row["data"]
     return RecordedEvent(
         global_position=row["global_position"],
         stream_id=row["stream_id"],
         stream_position=row["stream_position"],
         event_id=row["event_id"],
         type=row["type"],
-        data=decode_event(row["type"], row["schema_version"], row["data"]),
+        data=keys.decode(row["event_id"], row["type"], row["schema_version"], data, row["wrapped"]),
         metadata=_decode_metadata(row["metadata"]),
         recorded_at=row["recorded_at"],
+        sealed=sealed_part(data),
     )
 
 
@@ -105,7 +110,8 @@ class PostgresEventStore:
     ``max_batch_events`` bounds one group commit; ``writers`` is how many
     group commits this process keeps in flight; ``answer_within`` bounds how
     long an append waits for its answer when PostgreSQL is away; ``timeout``
-    bounds every read.
+    bounds every read; ``keys`` seals personal data on append and opens it on
+    read (:mod:`events.postgres.keys`; by default nothing is sealed).
     """
 
     def __init__(
@@ -117,8 +123,10 @@ class PostgresEventStore:
         on_commit: Callable[[float, int], None] | None = None,
         answer_within: float = 4.0,
         timeout: float = 5.0,
+        keys: Keys | None = None,
     ):
         self._pool = pool
+        self._keys: Keys = keys or NoKeys()
         self._timeout = timeout
         self._committer = GroupCommitter(
             pool,
@@ -148,6 +156,8 @@ class PostgresEventStore:
         if len(id_set) != len(event_ids):
             raise DuplicateEventError("the same event id appears twice in one append")
         types = [e.type for e in events]
+        versions = [current_version(t) for t in types]
+        data = await self._keys.stored(events, versions)
         loop = asyncio.get_running_loop()
         return await self._committer.submit(
             PendingAppend(
@@ -155,8 +165,8 @@ class PostgresEventStore:
                 event_ids=event_ids,
                 id_set=id_set,
                 types=types,
-                schema_versions=[current_version(t) for t in types],
-                data=[_encode(e.data) for e in events],
+                schema_versions=versions,
+                data=data,
                 metadata=_encode_metadata(events),
                 expected_version=expected_version,
                 deadline=loop.time() + self._committer.answer_within,
@@ -171,19 +181,19 @@ class PostgresEventStore:
     ) -> list[RecordedEvent]:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
             rows = await conn.fetch(_READ_STREAM, stream_id, after, limit, timeout=left())
-        return [_to_recorded(r) for r in rows]
+        return [_to_recorded(r, self._keys) for r in rows]
 
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
             rows = await conn.fetch(_READ_ALL, after, limit, timeout=left())
-        return [_to_recorded(r) for r in rows]
+        return [_to_recorded(r, self._keys) for r in rows]
 
     async def find_event(self, event_id: UUID) -> RecordedEvent | None:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
             row = await conn.fetchrow(
                 _SELECT_COLUMNS + "WHERE event_id = $1", event_id, timeout=left()
             )
-        return None if row is None else _to_recorded(row)
+        return None if row is None else _to_recorded(row, self._keys)
 
     async def stream_version(self, stream_id: str) -> int:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):

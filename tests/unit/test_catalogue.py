@@ -23,6 +23,7 @@ from events.catalogue import (
     CannedResponseDeleted,
     Channel,
     Client,
+    ClientErased,
     ConversationAssigned,
     ConversationDeleted,
     ConversationLabelled,
@@ -126,6 +127,7 @@ ONE_OF_EACH = [
         thumbnail_sha256="cd" * 32,
         thumbnail_size=999,
     ),
+    ClientErased(client_id="c1", key_ids=(NID,), conversation_ids=(CID,), by="admin-1"),
 ]
 COPY = MessageSent(
     conversation_id=NID,
@@ -172,6 +174,7 @@ def test_the_catalogue_has_every_event_of_the_design_once() -> None:
         "CannedResponseDeleted",
         "AttachmentUploaded",
         "ImageChecked",
+        "ClientErased",
     }
     assert {event_type(e) for e in ONE_OF_EACH} == set(EVENT_TYPES)
 

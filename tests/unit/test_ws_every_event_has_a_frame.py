@@ -29,6 +29,7 @@ from events.catalogue import (
     CannedResponseDeleted,
     Channel,
     Client,
+    ClientErased,
     ConversationAssigned,
     ConversationDeleted,
     ConversationLabelled,
@@ -203,6 +204,10 @@ SAMPLES: dict[str, tuple[AnyEvent, str]] = {
         ImageChecked(attachment_id=ATTACHMENT_ID, conversation_id=CID, problem="truncated"),
         "ATTACHMENT_CHANGED",
     ),
+    "ClientErased": (
+        ClientErased(client_id="c1", key_ids=(NOTE_ID,), conversation_ids=(CID,), by="alice"),
+        "CLIENT_ERASED",
+    ),
 }
 
 STAFF_ONLY_FRAMES = {"NOTE_ADDED", "LABELLED", "UNLABELLED"}
@@ -211,6 +216,7 @@ INBOX_ONLY_FRAMES = {
     "CATALOGUE_CHANGED",
     "NOTIFICATIONS_READ",
     "ATTACHMENT_CHANGED",
+    "CLIENT_ERASED",
 }
 
 

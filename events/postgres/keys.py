@@ -1,0 +1,249 @@
+"""Client data keys on PostgreSQL (table ``data_keys``, migration 007): made
+on a client's first personal event, wrapped with the master key, destroyed
+when the client is erased. See :mod:`events.sealing` and docs/PRIVACY.md.
+
+Two kinds of key ring serve the event store:
+
+- :class:`ClientKeys` seals personal events with their client's key and opens
+  them again; it caches unwrapped keys, so reading pays no key look-up per
+  event. Store reads join each row with its key's row, so a destroyed key is
+  seen at once; a process that opens events from JetStream instead learns it
+  from the ``ClientErased`` event, which comes after the client's events in
+  the log (:meth:`ClientKeys.forget`).
+- :class:`NoKeys` stores events as they are and opens nothing (tools and
+  engine tests that have no master key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, Protocol
+from uuid import UUID, uuid4
+
+import asyncpg
+import msgspec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from events import sealing
+from events.catalogue import AnyEvent, ClientErased
+from events.envelope import NewEvent, RecordedEvent
+from events.postgres.checkpoints import Connection
+from events.postgres.pool import bounded_connection
+from events.upcasting import decode_event
+
+KEY_SIZE: Final = 32
+CACHE_SIZE: Final = 100_000
+"""Unwrapped keys a process keeps (then it starts over: a key is re-read when
+next needed, so forgetting one is always safe)."""
+SEALING_KEY_TTL: Final = 10.0
+"""Seconds an appender reuses a client's key before checking it is still live
+(so a client erased elsewhere gets a fresh key for what it writes next)."""
+
+_encode = msgspec.json.Encoder().encode
+
+_GET_OR_MAKE = """
+WITH made AS (
+    INSERT INTO data_keys (key_id, client_id, wrapped) VALUES ($1, $2, $3)
+    ON CONFLICT (client_id) WHERE erased_at IS NULL DO NOTHING
+    RETURNING key_id, wrapped
+)
+SELECT key_id, wrapped FROM made
+UNION ALL
+SELECT key_id, wrapped FROM data_keys WHERE client_id = $2 AND erased_at IS NULL
+LIMIT 1
+"""
+_BY_ID = "SELECT key_id, wrapped FROM data_keys WHERE key_id = ANY($1::uuid[])"
+_ERASE = """
+UPDATE data_keys SET wrapped = NULL, erased_at = clock_timestamp()
+WHERE client_id = $1 AND erased_at IS NULL
+RETURNING key_id
+"""
+
+
+class Keys(Protocol):
+    """What the event store needs of a key ring."""
+
+    async def stored(self, events: Sequence[NewEvent], versions: Sequence[int]) -> list[bytes]:
+        """Each event's JSON as stored (sealed when it carries personal data)."""
+        ...
+
+    def decode(
+        self, event_id: UUID, event_type: str, version: int, stored: bytes, wrapped: bytes | None
+    ) -> AnyEvent:
+        """A stored event read with its key's row (``wrapped``: ``None`` when
+        destroyed or unknown)."""
+        ...
+
+    async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+        """Events in log order as JetStream has them (redacted, with their
+        sealed copies), opened where their key is live."""
+        ...
+
+
+class NoKeys:
+    """Store events as they are; read sealed ones redacted."""
+
+    async def stored(self, events: Sequence[NewEvent], versions: Sequence[int]) -> list[bytes]:
+        return [_encode(e.data) for e in events]
+
+    def decode(
+        self, event_id: UUID, event_type: str, version: int, stored: bytes, wrapped: bytes | None
+    ) -> AnyEvent:
+        return decode_event(event_type, version, stored)
+
+    async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+        return list(events)
+
+
+class MasterKey:
+    """Wraps and unwraps data keys (AES-256-GCM; the key id is the associated data)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_SIZE:
+            raise ValueError(f"the master key must be {KEY_SIZE} bytes")
+        self._aead = AESGCM(key)
+        self.fingerprint = hmac.new(key, b"parley master key", hashlib.sha256).hexdigest()[:32]
+        """Names the key without revealing it (kept in table ``master_key``)."""
+
+    def wrap(self, key_id: UUID, key: bytes, nonce: bytes) -> bytes:
+        return nonce + self._aead.encrypt(nonce, key, key_id.bytes)
+
+    def unwrap(self, key_id: UUID, wrapped: bytes) -> bytes:
+        nonce, body = wrapped[: sealing.NONCE_SIZE], wrapped[sealing.NONCE_SIZE :]
+        return self._aead.decrypt(nonce, body, key_id.bytes)
+
+
+class ClientKeys:
+    """Per-client data keys: seals on append, opens on read (see module doc)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        master: MasterKey,
+        *,
+        timeout: float = 5.0,
+        new_id: Callable[[], UUID] = uuid4,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pool = pool
+        self._master = master
+        self._timeout = timeout
+        self._new_id = new_id
+        self._random = random_bytes
+        self._clock = clock
+        self._ciphers: dict[UUID, AESGCM | None] = {}
+        """Unwrapped keys by id; ``None``: destroyed (for good)."""
+        self._sealing: dict[str, tuple[UUID, float]] = {}
+        """Each client's live key id and when it was last checked."""
+
+    # -- sealing ---------------------------------------------------------------
+
+    async def stored(self, events: Sequence[NewEvent], versions: Sequence[int]) -> list[bytes]:
+        out: list[bytes] = []
+        for new, version in zip(events, versions, strict=True):
+            if not sealing.personal(new.data):
+                out.append(_encode(new.data))
+                continue
+            subject = new.subject or sealing.subject_in(new.data)
+            if subject is None:
+                raise ValueError(f"{new.type} carries personal data but names no client")
+            key_id, cipher = await self._sealing_key(subject)
+            nonce = self._random(sealing.NONCE_SIZE)
+            out.append(
+                sealing.seal(
+                    new.data,
+                    event_id=new.event_id,
+                    version=version,
+                    key_id=key_id,
+                    cipher=cipher,
+                    nonce=nonce,
+                )
+            )
+        return out
+
+    async def _sealing_key(self, client_id: str) -> tuple[UUID, AESGCM]:
+        cached = self._sealing.get(client_id)
+        if cached is not None and self._clock() - cached[1] < SEALING_KEY_TTL:
+            cipher = self._ciphers.get(cached[0])
+            if cipher is not None:
+                return cached[0], cipher
+        key_id = self._new_id()
+        wrapped = self._master.wrap(
+            key_id, self._random(KEY_SIZE), self._random(sealing.NONCE_SIZE)
+        )
+        async with bounded_connection(self._pool, self._timeout) as (conn, left):
+            row = await conn.fetchrow(_GET_OR_MAKE, key_id, client_id, wrapped, timeout=left())
+        assert row is not None, "a live key exists or was just made"
+        cipher = self._cipher(row["key_id"], row["wrapped"])
+        assert cipher is not None
+        self._sealing[client_id] = (row["key_id"], self._clock())
+        return row["key_id"], cipher
+
+    # -- opening ---------------------------------------------------------------
+
+    def decode(
+        self, event_id: UUID, event_type: str, version: int, stored: bytes, wrapped: bytes | None
+    ) -> AnyEvent:
+        sealed = sealing.sealed_part(stored)
+        if sealed is not None:
+            cipher = self._cipher(sealed.key, wrapped)
+            if cipher is not None:
+                plain = sealing.open_box(sealed, event_id=event_id, cipher=cipher)
+                return decode_event(event_type, sealed.version, plain)
+        return decode_event(event_type, version, stored)
+
+    async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+        missing = {e.sealed.key for e in events if e.sealed and e.sealed.key not in self._ciphers}
+        if missing:
+            async with bounded_connection(self._pool, self._timeout) as (conn, left):
+                rows = await conn.fetch(_BY_ID, list(missing), timeout=left())
+            for row in rows:
+                self._cipher(row["key_id"], row["wrapped"])
+        opened: list[RecordedEvent] = []
+        for event in events:
+            if isinstance(event.data, ClientErased):  # in log order: later ones stay shut
+                self.forget(event.data.key_ids)
+            opened.append(self._opened(event))
+        return opened
+
+    def _opened(self, event: RecordedEvent) -> RecordedEvent:
+        sealed = event.sealed
+        cipher = None if sealed is None else self._ciphers.get(sealed.key)
+        if sealed is None or cipher is None:
+            return event
+        plain = sealing.open_box(sealed, event_id=event.event_id, cipher=cipher)
+        data = decode_event(event.type, sealed.version, plain)
+        return msgspec.structs.replace(event, data=data)
+
+    def forget(self, key_ids: Iterable[UUID]) -> None:
+        """These keys are destroyed: never open anything with them again."""
+        for key_id in key_ids:
+            self._ciphers[key_id] = None
+        self._sealing = {c: k for c, k in self._sealing.items() if self._ciphers.get(k[0])}
+
+    def _cipher(self, key_id: UUID, wrapped: bytes | None) -> AESGCM | None:
+        if wrapped is None:
+            self._ciphers[key_id] = None
+            return None
+        cipher = self._ciphers.get(key_id)
+        if cipher is None and key_id not in self._ciphers:
+            if len(self._ciphers) >= CACHE_SIZE:
+                self._ciphers.clear()
+            cipher = AESGCM(self._master.unwrap(key_id, wrapped))
+            self._ciphers[key_id] = cipher
+        return cipher
+
+    # -- erasing ---------------------------------------------------------------
+
+    async def erase(self, conn: Connection, client_id: str) -> list[UUID]:
+        """Destroy the client's live key (in the caller's transaction); the
+        ids of the keys destroyed (none: it had none)."""
+        rows = await conn.fetch(_ERASE, client_id)
+        key_ids = [row["key_id"] for row in rows]
+        self.forget(key_ids)
+        return key_ids

@@ -1,0 +1,117 @@
+"""``parley privacy``: erase a client, export what is stored about one,
+rotate the master key (docs/PRIVACY.md)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from parley.process import database_url, fail, load_settings, one_line_errors, out, stoppable
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from events.postgres.keys import ClientKeys
+    from events.postgres.store import PostgresEventStore
+
+T = TypeVar("T")
+
+CLI_ACTOR = "cli"
+"""The actor id the CLI's events name (an operator at the console, as admin)."""
+
+
+@click.group()
+def privacy() -> None:
+    """Clients' personal data.
+
+    Uses PARLEY_DATABASE_URL (unset: the embedded database `parley run` uses),
+    PARLEY_MASTER_KEY (unset: the data folder's) and the blob store
+    PARLEY_BLOB_STORE names.
+    """
+
+
+@privacy.command()
+@click.option("--client-id", required=True, help="The client to erase.")
+def erase(client_id: str) -> None:
+    """Erase a client: destroy its data key, record ClientErased, purge the
+    read models, snapshots and files. Needs a worker running (the read
+    models are waited for)."""
+    from commands import errors
+    from commands.model import Actor, Role
+    from commands.privacy import Erasure, PrivacyService
+    from parley.blobs import open_blob_store
+    from parley.worker import projections
+
+    settings = load_settings()
+    blobs = open_blob_store(settings)
+
+    async def work(store: PostgresEventStore, pool: asyncpg.Pool, keys: ClientKeys) -> Erasure:
+        names = [p.name for p in projections()]
+        service = PrivacyService(store, pool, keys, blobs, names)
+        try:
+            return await service.erase(client_id, Actor(id=CLI_ACTOR, role=Role.ADMIN))
+        except errors.DomainError as error:
+            fail(error.message)
+        finally:
+            await blobs.close()
+
+    done = _with_keys(work)
+    out.print(
+        f"client {client_id} erased at position {done.position}: {len(done.key_ids)} key(s) "
+        f"destroyed, {len(done.conversation_ids)} conversation(s), "
+        f"{done.snapshots_deleted} snapshot(s) and {len(done.blobs_deleted)} file(s) deleted"
+    )
+    if not done.purged:
+        out.print("[yellow]the read models have not all caught up yet: a worker finishes it[/]")
+
+
+@privacy.command()
+@click.option("--client-id", required=True, help="The client whose data to export.")
+def export(client_id: str) -> None:
+    """Print everything stored about a client, as JSON."""
+    import msgspec
+
+    from commands import errors
+    from commands.model import Actor, Role
+    from commands.privacy_export import ClientExport, export_client
+
+    async def work(store: PostgresEventStore, pool: asyncpg.Pool, _: ClientKeys) -> ClientExport:
+        try:
+            return await export_client(store, pool, client_id, Actor(id=CLI_ACTOR, role=Role.ADMIN))
+        except errors.DomainError as error:
+            fail(error.message)
+
+    sys.stdout.buffer.write(msgspec.json.encode(_with_keys(work)) + b"\n")
+
+
+def _with_keys(
+    work: Callable[[PostgresEventStore, asyncpg.Pool, ClientKeys], Awaitable[T]],
+) -> T:
+    from events.postgres.keys import ClientKeys
+    from events.postgres.store import PostgresEventStore
+    from parley.master_key import check_master_key, master_key
+    from parley.server import run_async
+    from parley.services import connect_postgres
+
+    settings = load_settings()
+
+    async def run(url: str) -> T:
+        pool = await connect_postgres(url)
+        try:
+            master = master_key(settings)
+            await check_master_key(pool, master)
+            keys = ClientKeys(pool, master)
+            store = PostgresEventStore(pool, keys=keys)
+            try:
+                return await work(store, pool, keys)
+            finally:
+                await store.close()
+        finally:
+            await pool.close()
+
+    with one_line_errors(), stoppable() as stack:
+        url = database_url(settings, stack)
+        return run_async(lambda: run(url))
