@@ -33,11 +33,14 @@ from commands.model import Actor, stream_id_for
 from events.catalogue import ClientErased
 from events.envelope import Metadata, NewEvent
 from events.postgres import checkpoints
+from events.postgres.group_commit import CONNECTION_ERRORS
 from events.postgres.keys import ClientKeys
 from events.postgres.pool import bounded_connection
 from events.privacy_events import client_stream
 from events.store import EventStore, StoreUnavailable
 
+UNAVAILABLE: Final[tuple[type[Exception], ...]] = (StoreUnavailable, *CONNECTION_ERRORS)
+"""What a privacy operation answers 503 to: the database is away (never a bug)."""
 KNOWS_CONVERSATIONS: Final = ("inbox", "attachments")
 """The read models that say which conversations and uploads a client has."""
 
@@ -95,7 +98,7 @@ class PrivacyService:
         access.require_admin(actor, "erase a client")
         try:
             return await self._erase(client_id, actor)
-        except (StoreUnavailable, OSError, asyncpg.PostgresError) as error:
+        except UNAVAILABLE as error:
             raise errors.Unavailable(f"the database is unavailable; retry ({error})") from None
 
     async def _erase(self, client_id: str, actor: Actor) -> Erasure:

@@ -18,9 +18,10 @@ import msgspec
 
 from commands import access, errors
 from commands.model import Actor
+from commands.privacy import UNAVAILABLE
 from events.envelope import RecordedEvent
 from events.privacy_events import client_stream
-from events.store import EventStore, StoreUnavailable
+from events.store import EventStore
 
 _KEYS = """
 SELECT key_id, created_at, erased_at FROM data_keys WHERE client_id = $1 ORDER BY created_at
@@ -62,6 +63,8 @@ async def export_client(
     """The client's data (admins only); :class:`~commands.errors.ClientNotFound`
     when Parley holds nothing about them."""
     access.require_admin(actor, "export a client's data")
+    if "\x00" in client_id:  # no stored text holds one
+        raise errors.ClientNotFound(f"Parley holds no data about client {client_id!r}")
     try:
         async with pool.acquire() as conn:
             keys = [DataKey(**dict(r)) for r in await conn.fetch(_KEYS, client_id)]
@@ -71,7 +74,7 @@ async def export_client(
         conversations = [await _stream(store, s) for s in streams]
         files = [await _stream(store, s) for s in uploads]
         privacy = await store.read_stream(client_stream(client_id))
-    except (StoreUnavailable, OSError, asyncpg.PostgresError) as error:
+    except UNAVAILABLE as error:
         raise errors.Unavailable(f"the database is unavailable; retry ({error})") from None
     if not keys and not conversations and not privacy:
         raise errors.ClientNotFound(f"Parley holds no data about client {client_id!r}")

@@ -35,7 +35,15 @@ def privacy() -> None:
 
 @privacy.command()
 @click.option("--client-id", required=True, help="The client to erase.")
-def erase(client_id: str) -> None:
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the read models (first to know the client's "
+    "conversations, then to purge them).",
+)
+def erase(client_id: str, wait: float) -> None:
     """Erase a client: destroy its data key, record ClientErased, purge the
     read models, snapshots and files. Needs a worker running (the read
     models are waited for)."""
@@ -50,7 +58,7 @@ def erase(client_id: str) -> None:
 
     async def work(store: PostgresEventStore, pool: asyncpg.Pool, keys: ClientKeys) -> Erasure:
         names = [p.name for p in projections()]
-        service = PrivacyService(store, pool, keys, blobs, names)
+        service = PrivacyService(store, pool, keys, blobs, names, wait=wait)
         try:
             return await service.erase(client_id, Actor(id=CLI_ACTOR, role=Role.ADMIN))
         except errors.DomainError as error:

@@ -10,6 +10,7 @@ deleted at the end.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import tempfile
@@ -23,11 +24,23 @@ import asyncpg
 import nats
 import pytest
 
+from events.postgres.keys import ClientKeys, MasterKey
 from events.postgres.migrate import apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
 
 RUN_ID = uuid.uuid4().hex[:10]
+
+TEST_MASTER_KEY = bytes(range(32))
+"""The master key of every Parley the tests run, in this process (``Settings``)
+and in the processes they start (``PARLEY_MASTER_KEY``, inherited or passed)."""
+MASTER_KEY_ENV = {"PARLEY_MASTER_KEY": base64.b64encode(TEST_MASTER_KEY).decode()}
+os.environ.update(MASTER_KEY_ENV)
+
+
+def keyed_store(pool: asyncpg.Pool) -> PostgresEventStore:
+    """A store reading (and sealing) as the Parley under test does: with its master key."""
+    return PostgresEventStore(pool, keys=ClientKeys(pool, MasterKey(TEST_MASTER_KEY)))
 
 
 def _answers(host: str, port: int) -> bool:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from parley.embedded import free_port, nats_server_executable
+from tests.conftest import MASTER_KEY_ENV
 
 STOP_TIMEOUT = 5.0
 START_TIMEOUT = 30.0
@@ -129,6 +130,7 @@ class Worker(Process):
             "PARLEY_NATS_URL": nats_url,
             "PARLEY_NATS_PREFIX": prefix,
             "PARLEY_JWT_SECRET": JWT_SECRET,
+            **MASTER_KEY_ENV,
         }
         executable = Path(sys.executable).parent / "parley"
         super().__init__([str(executable), "worker"], log_path, env)

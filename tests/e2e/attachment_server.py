@@ -23,6 +23,7 @@ from parley.attachment_settings import AttachmentSettings
 from parley.settings import Settings
 from parley.worker import run_workers
 from tests.attachment_samples import multipart
+from tests.conftest import TEST_MASTER_KEY
 from tests.e2e.conftest import SECRET, free_port
 
 MAX_BYTES = 256 * 1024
@@ -56,6 +57,7 @@ async def attachment_server(
         http_port=port,
         nats_prefix=prefix,
         data_dir=data_dir,
+        master_key=TEST_MASTER_KEY,
         attachments=config,
     )
     pool = await create_pool(database_url, min_size=2, max_size=25)

@@ -21,6 +21,7 @@ from commands.auth import issue_token
 from parley.app import create_app
 from parley.settings import Settings
 from parley.worker import run_workers
+from tests.conftest import TEST_MASTER_KEY
 
 SECRET = "test-secret-that-is-at-least-32-bytes-long"
 
@@ -87,6 +88,7 @@ async def server_url(
         database_url=database_url,
         nats_url=nats_url,
         jwt_secret=SECRET,
+        master_key=TEST_MASTER_KEY,
         http_port=port,
         nats_prefix=nats_prefix,
     )

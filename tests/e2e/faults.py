@@ -30,7 +30,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from commands.auth import issue_token
 from events.jetstream.relay import Topology
-from events.postgres.store import PostgresEventStore, create_pool
+from events.postgres.store import create_pool
+from tests.conftest import keyed_store
 from tests.read_model_fold import fold
 
 ANSWER_WITHIN = 5.0
@@ -302,7 +303,7 @@ async def check_the_log(database_url: str, writers: Writers, nats_url: str, pref
     message twice; each command_id wrote once; JetStream holds every event
     once, in commit order. Returns the number of events."""
     pool = await create_pool(database_url, min_size=1, max_size=4)
-    store = PostgresEventStore(pool)
+    store = keyed_store(pool)
     try:
         head = await store.head_position()
 

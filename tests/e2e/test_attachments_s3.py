@@ -20,7 +20,7 @@ import pytest
 
 from parley.attachment_settings import AttachmentSettings
 from tests.attachment_samples import BIG_PNG, PDF, TEXT, image
-from tests.conftest import MakeDatabase
+from tests.conftest import MASTER_KEY_ENV, MakeDatabase
 from tests.e2e.attachment_server import MAX_BYTES, Served, attachment_server, eventually, upload
 from tests.e2e.conftest import Tokens
 from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, MotoServer, moto_server
@@ -142,6 +142,7 @@ def purge(
         "PARLEY_DATABASE_URL": served.database_url,
         "PARLEY_DATA_DIR": str(served.data_dir),
         "PARLEY_BLOB_STORE": "s3",
+        **MASTER_KEY_ENV,
         "PARLEY_S3_BUCKET": settings.s3_bucket or "",
         "PARLEY_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
         "PARLEY_S3_ACCESS_KEY_ID": ACCESS_KEY,

@@ -30,7 +30,7 @@ from parley.services import QUERY_TIMEOUT, SERVER_POOL_SIZE, connect_postgres
 from parley.settings import Settings
 from parley.worker import pool_size as workers_pool_size
 from parley.worker import run_workers
-from tests.conftest import MakeDatabase
+from tests.conftest import TEST_MASTER_KEY, MakeDatabase
 from tests.e2e.conftest import SECRET, Tokens, free_port
 from tests.e2e.test_websocket import close_code, next_frame, socket, token_for
 from tests.faultproxy import FaultProxy, fault_proxy
@@ -60,7 +60,12 @@ async def outage(
         pool = await connect_postgres(proxied, command_timeout=QUERY_TIMEOUT, max_size=size)
         nc = await nats.connect(nats_url)
         port = free_port()
-        settings = Settings(jwt_secret=SECRET, http_port=port, nats_prefix=f"{nats_prefix}o")
+        settings = Settings(
+            jwt_secret=SECRET,
+            http_port=port,
+            nats_prefix=f"{nats_prefix}o",
+            master_key=TEST_MASTER_KEY,
+        )
         app = create_app(settings, pool=pool, nats=nc)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
         serving = asyncio.create_task(server.serve())

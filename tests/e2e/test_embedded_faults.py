@@ -41,6 +41,7 @@ import psutil
 import pytest
 
 from events.jetstream.relay import Topology
+from tests.conftest import MASTER_KEY_ENV
 from tests.e2e.faults import (
     RECOVER_WITHIN,
     Readiness,
@@ -145,6 +146,7 @@ async def test_embedded_postgres_and_nats_fail_and_heal_under_writes(
         "PARLEY_DATA_DIR": str(data_dir),
         "PARLEY_HTTP_PORT": str(port),
         "PARLEY_JWT_SECRET": SECRET,
+        **MASTER_KEY_ENV,
         "PARLEY_JETSTREAM_DUPLICATE_WINDOW_SECONDS": str(DUPLICATE_WINDOW),
         "PARLEY_STALL_SECONDS": "3",
         "PYTHONUNBUFFERED": "1",

@@ -21,15 +21,13 @@ from nats.js.errors import NotFoundError
 from websockets.asyncio.client import connect
 
 from events.integrity import verify
-from events.postgres.keys import ClientKeys
-from events.postgres.store import PostgresEventStore, create_pool
+from events.postgres.store import create_pool
 from events.sealing import ERASED
 from parley.app import create_app
-from parley.master_key import master_key
 from parley.settings import Settings
 from parley.worker import projections, run_workers
 from projections.rebuild import rebuild
-from tests.conftest import MakeDatabase
+from tests.conftest import TEST_MASTER_KEY, MakeDatabase, keyed_store
 from tests.e2e.conftest import SECRET, Tokens, free_port
 from tests.e2e.test_rebuild import snapshot
 from tests.e2e.test_websocket import token_for, ws_url
@@ -44,7 +42,12 @@ async def serving(url: str, nats_url: str, prefix: str) -> AsyncIterator[httpx.A
     """The app and every worker in this process, on database ``url``."""
     port = free_port()
     settings = Settings(
-        database_url=url, nats_url=nats_url, jwt_secret=SECRET, http_port=port, nats_prefix=prefix
+        database_url=url,
+        nats_url=nats_url,
+        jwt_secret=SECRET,
+        http_port=port,
+        nats_prefix=prefix,
+        master_key=TEST_MASTER_KEY,
     )
     pool = await create_pool(url, max_size=30)
     nc = await nats.connect(nats_url)
@@ -214,7 +217,7 @@ async def test_an_erased_client_is_nowhere_while_others_keep_their_data(
         try:
             assert (await verify(pool)).ok
             # A rebuild (which reads the log, key destroyed) gives the same read models.
-            store = PostgresEventStore(pool, keys=ClientKeys(pool, master_key(Settings())))
+            store = keyed_store(pool)
             tables = [t for p in projections() for t in p.tables]
             before = {t: await snapshot(pool, t) for t in tables}
             head = await store.head_position()

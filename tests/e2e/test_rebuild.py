@@ -69,7 +69,7 @@ from projections.search import SearchProjection
 from projections.staff import StaffProjection
 from projections.timeline import TimelineProjection
 from projections.timeline_entries import TimelineEntriesProjection
-from tests.conftest import MakeDatabase
+from tests.conftest import TEST_MASTER_KEY, MakeDatabase
 from tests.e2e.conftest import SECRET, Tokens, free_port
 from tests.factories import append_patiently, message
 
@@ -332,6 +332,7 @@ async def test_a_rebuild_equals_the_incremental_tables_and_reads_keep_working(
         nats_url=nats_url,
         nats_prefix=f"{nats_prefix}rb",  # this run's own streams and buckets
         jwt_secret=SECRET,
+        master_key=TEST_MASTER_KEY,
         http_port=port,
     )
     server = uvicorn.Server(

@@ -20,6 +20,7 @@ import pytest
 
 from commands.auth import decode_token
 from commands.model import Role
+from tests.conftest import MASTER_KEY_ENV
 
 SECRET = "e2e-secret-for-parley-run-at-least-32-bytes"
 READY_WITHIN = 60.0
@@ -81,6 +82,7 @@ def test_run_starts_everything_and_a_signal_stops_everything(
         "PARLEY_DATA_DIR": str(data_dir),
         "PARLEY_HTTP_PORT": str(port),
         "PARLEY_JWT_SECRET": SECRET,
+        **MASTER_KEY_ENV,
         "PYTHONUNBUFFERED": "1",
     }
     stdout_path, stderr_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from commands.auth import issue_token
 from parley.app import create_app
 from parley.settings import Settings
+from tests.conftest import TEST_MASTER_KEY
 from tests.e2e.conftest import SECRET, Tokens, free_port
 from tests.e2e.rawsocket import CLOSE, TEXT, RawSocket, close_status
 
@@ -390,6 +391,7 @@ async def pinging_node(
         database_url=database_url,
         nats_url=nats_url,
         jwt_secret=SECRET,
+        master_key=TEST_MASTER_KEY,
         http_port=port,
         nats_prefix=nats_prefix,
     )

@@ -39,6 +39,7 @@ from events.catalogue import (
 )
 from events.envelope import Metadata, NewEvent
 from events.postgres.store import PostgresEventStore
+from tests.conftest import keyed_store
 from tests.e2e.conftest import Tokens
 from tests.e2e.test_websocket import next_frame, socket, start, token_for
 from tests.e2e.wsframes import STAFF_ONLY, answered, barrier, collect, first, of, register, send
@@ -48,7 +49,7 @@ ADMIN = Actor(id="ws-workflow-admin", role=Role.ADMIN)
 
 @pytest.fixture
 async def store(pool: asyncpg.Pool) -> AsyncIterator[PostgresEventStore]:
-    store = PostgresEventStore(pool)
+    store = keyed_store(pool)
     yield store
     await store.close()
 
