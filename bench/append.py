@@ -17,14 +17,14 @@ from bench.append_engines import Run, run_eventsourcing, run_parley, workload
 from bench.databases import throwaway_database
 
 OPTIONS: list[common.Option] = [("seconds", float, 8.0, "measured seconds per run")]
-OPTIONS += [("warmup", float, 1.0, "unmeasured seconds first")]
+OPTIONS += [("warmup", float, 1.0, "unmeasured seconds first"), ("streams", int, 1000, "")]
 OPTIONS += [("max-events", int, 1_000_000, "end a run after this many")]
-OPTIONS += [("streams", int, 1000, "conversation streams")]
 OPTIONS += [("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated")]
 OPTIONS += [("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated")]
 ENGINES = ("parley", "eventsourcing", "parley-bare")
 OPTIONS += [("engines", common.csv(str), list(ENGINES[:2]), "two of " + ",".join(ENGINES))]
 OPTIONS += [("writers", int, 2, "PostgresEventStore writers")]
+OPTIONS += [("any-version", bool, False, "expected_version=None instead of the tracked version")]
 OPTIONS += [("max-batch-events", int, 2000, "group-commit bound")]
 SETTINGS = ("seconds", "warmup", "max_events", "streams", "track_versions", "writers")
 
@@ -124,8 +124,6 @@ def render(report: common.Report) -> str:
 def main(argv: list[str] | None = None) -> int:
     what = "Appended events/s: Parley's event store vs eventsourcing's recorder."
     p = common.parser("bench.append", what, OPTIONS, nats=False, loop=True)
-    any_version = "append with expected_version=None instead of the tracked version"
-    p.add_argument("--any-version", action="store_true", help=any_version)
     args = p.parse_args(argv)
     if set(args.engines) - set(ENGINES) or len(args.engines) > 2 or args.engines[0] != "parley":
         p.error(f"--engines: parley, then one of {', '.join(ENGINES[1:])} (or none)")

@@ -45,8 +45,9 @@ def log(message: str) -> None:
 def parser(prog: str, what: str, table: list[Option], nats: bool = True, loop: bool = False) -> Any:
     """An argument parser with the options in ``table`` and those every script has."""
     p = argparse.ArgumentParser(prog=f"python -m {prog}", description=what)
-    for name, kind, default, about in table:
-        p.add_argument(f"--{name}", type=kind, default=default, help=about or None)
+    for name, kind, default, about in table:  # a bool option is a flag, off by default
+        more = {"action": "store_true"} if kind is bool else {"type": kind, "default": default}
+        p.add_argument(f"--{name}", help=about or None, **more)
     for name, default in list(URLS.items())[: 2 if nats else 1]:
         variable = f"PARLEY_{name.upper()}_URL"
         about = f"(default: ${variable}, else {default})"

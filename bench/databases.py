@@ -18,6 +18,7 @@ from bench.common import log
 from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
 from events.jetstream.relay import Topology
+from events.postgres.keys import ClientKeys, MasterKey
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.store import PostgresEventStore as Store
 from events.postgres.store import create_pool
@@ -53,7 +54,7 @@ def conversation(
     yield new(started(cid, client_id, name), staff[2])
     for seq in range(1, messages + 1):
         side, sender_id, meta = client if reads_every is None or seq % 2 else staff
-        yield new(sent(cid, seq, side, sender_id, content), meta)
+        yield new(sent(cid, seq, side, sender_id, content), meta, client_id)
         if reads_every and seq % reads_every == 0:
             for reader, reader_id, m in (staff, client):
                 read: dict[str, Any] = {"reader": reader, "reader_id": reader_id, "up_to_seq": seq}
@@ -101,10 +102,10 @@ async def throwaway_database(
 
 
 @contextlib.asynccontextmanager
-async def event_store(url: str, min_size: int, max_size: int) -> AsyncIterator[tuple[Any, Store]]:
-    """A pool on ``url`` and Parley's event store on it, both closed on the way out."""
-    pool = await create_pool(url, min_size=min_size, max_size=max_size)
-    store = Store(pool)
+async def event_store(url: str, low: int, high: int, sealed: bool = False) -> AsyncIterator[Any]:
+    """A pool and Parley's event store on ``url`` (``sealed``: a key per client), closed after."""
+    pool = await create_pool(url, min_size=low, max_size=high)
+    store = Store(pool, keys=ClientKeys(pool, MasterKey(bytes(32))) if sealed else None)
     try:
         yield pool, store
     finally:

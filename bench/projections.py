@@ -25,14 +25,15 @@ LIVE_HEADING = (  # two lines
 )
 OPTIONS: list[common.Option] = [("events", int, 50_000, "(a) events to relay")]
 OPTIONS += [("rebuild-events", int, 200_000, "(b) events in the log to rebuild")]
-OPTIONS += [("rounds", int, 3, "(a) relay + raw rounds (median)")]
+OPTIONS += [("rounds", int, 3, "(a) relay and raw rounds"), ("conversations", int, 100, "(c)")]
 RAW = ",".join(RAW_VARIANTS)
 OPTIONS += [("raw-variants", common.csv(str), list(RAW_VARIANTS), f"(a) from {RAW}")]
 OPTIONS += [("rate", float, 500.0, "(c) commands per second")]
 OPTIONS += [("seconds", float, 20.0, "(c) measured seconds")]
 OPTIONS += [("warmup", float, 3.0, "(c) unmeasured seconds")]
-OPTIONS += [("conversations", int, 100, "(c) conversations")]
-OPTIONS += [("parts", common.csv(str), ["relay", "rebuild", "live"], "from relay,rebuild,live")]
+OPTIONS += [("sealed", bool, False, "personal data sealed, a key per client (as shipped)")]
+PARTS = ("relay", "rebuild", "live")
+OPTIONS += [("parts", common.csv(str), list(PARTS), "from relay,rebuild,live")]
 
 
 def targets(report: common.Report) -> common.Checks:
@@ -110,10 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     what = "Relay vs raw JetStream publishing, rebuild throughput, live lag."
     p = common.parser("bench.projections", what, OPTIONS, loop=True)
     args = p.parse_args(argv)
-    if unknown := set(args.raw_variants) - set(RAW_VARIANTS):
-        p.error(f"unknown raw variant(s): {', '.join(sorted(unknown))}")
-    if unknown := set(args.parts) - {"relay", "rebuild", "live"}:
-        p.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    for given, known in ((args.raw_variants, RAW_VARIANTS), (args.parts, PARTS)):
+        if unknown := set(given) - set(known):
+            p.error(f"unknown: {', '.join(sorted(unknown))} (known: {', '.join(known)})")
     if args.rebuild_events < 200_000:
         common.log("note: the acceptance asks for a rebuild over at least 200,000 events")
     return common.emit(common.run_main(run(args), args.loop), render, targets, args)

@@ -171,7 +171,7 @@ async def run(args: Any) -> dict[str, Any]:
     async with (
         db.throwaway_database(args.database_url, "bench_projections", migrated=True) as (url, pg),
         db.throwaway_streams(args.nats_url, prefix) as streams,
-        db.event_store(url, 4, 12) as (pool, store),
+        db.event_store(url, 4, 12, args.sealed) as (pool, store),
     ):
         report: dict[str, Any] = {**common.facts(), "load_average": common.load_average()}
         report["loop"] = args.loop

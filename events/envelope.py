@@ -61,7 +61,7 @@ class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
     metadata: Metadata
     recorded_at: datetime
     sealed: Sealed | None = None
-    """The sealed copy of an event with personal data. ``data`` is then the
+    """The sealed part of an event with personal data. ``data`` is then the
     event opened (or redacted, when its key is gone or not at hand, as on
     the wire to JetStream: :func:`events.sealing.redact`)."""
 

@@ -2,26 +2,33 @@
 
 An event that carries personal data (:func:`personal`) is stored *sealed*:
 its JSON is the event with every personal field redacted (:func:`redact`),
-plus a ``sealed`` member holding the whole event, encrypted with the data
-key of the client it is about (AES-256-GCM; the event id is the associated
-data, so a box cannot be moved to another event)::
+plus a ``sealed`` member holding those fields' values, encrypted with the
+data key of the client they are about (AES-256-GCM; the event id is the
+associated data, so a box cannot be moved to another event)::
 
     {"type": "MessageSent", "content": "[erased]", …,
-     "sealed": {"key": "<key id>", "version": 2, "box": "<base64 nonce|ciphertext>"}}
+     "sealed": {"key": "<key id>", "version": 2, "fields": true,
+                "box": "<base64 nonce|ciphertext of {"content": …, "attachment": …}>"}}
 
-A reader holding the key opens the box and gets the event as appended; a
-reader without it (the key was destroyed: the client was erased) decodes the
-redacted event beside it. The hash chain covers these stored bytes, so
-erasing a client (destroying its key) leaves the log verifiable.
+A reader holding the key opens the box and puts the fields back
+(:func:`open_sealed`); a reader without it (the key was destroyed: the
+client was erased) reads the redacted event. The hash chain covers these
+stored bytes, so erasing a client (destroying its key) leaves the log
+verifiable. Only the personal fields are sealed, not the whole event: a
+third fewer bytes to store, digest and log (docs/BENCHMARKS.md, issue 19);
+an empty optional field is left out of the box.
 
-Which fields are personal is decided here, once: what a client wrote or
-uploaded, their name, and what staff wrote about them (notes, summaries).
-Pure: keys, nonces and ids are arguments.
+Which fields are personal is decided here, once (:data:`PERSONAL_FIELDS`):
+what a client wrote or uploaded, their name, and what staff wrote about them
+(notes, summaries). A box holds its fields in the schema of its event type's
+``version``; every sealed event so far is at its type's current version, so
+a schema change to a personal field must bring an upcaster for boxes too.
+Boxes of the first format (``fields`` absent: the whole event sealed) still
+open. Pure: keys, nonces and ids are arguments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final, Protocol
 from uuid import UUID
 
@@ -37,6 +44,7 @@ from events.catalogue import (
     NoteAdded,
 )
 from events.fields import Client
+from events.upcasting import decode_event
 
 ERASED: Final = "[erased]"
 """What a personal text reads as once its client is erased."""
@@ -52,38 +60,51 @@ class Cipher(Protocol):
     def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
 
 
-class Sealed(msgspec.Struct, frozen=True, kw_only=True):
-    """The sealed copy of an event: ``box`` is the nonce then the ciphertext of
-    the event's JSON (schema ``version``) under data key ``key``."""
+class Sealed(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The sealed part of an event: ``box`` is the nonce then the ciphertext
+    of the JSON of its personal fields (``fields``; the whole event in the
+    first format) under data key ``key``, in schema ``version``."""
 
     key: UUID
     version: int
     box: bytes
+    fields: bool = False
 
 
 class _Stored(msgspec.Struct):
     sealed: Sealed | None = None
 
 
-_REDACTORS: Final[dict[type[Any], Callable[[Any], Any]]] = {
-    ConversationStarted: lambda e: msgspec.structs.replace(
-        e, client=Client(id=e.client.id, name=ERASED), summary=None
-    ),
-    ConversationUpdated: lambda e: msgspec.structs.replace(e, summary=None),
-    ConversationStatusChanged: lambda e: msgspec.structs.replace(e, reason=None),
-    MessageSent: lambda e: msgspec.structs.replace(e, content=ERASED, attachment=None),
-    NoteAdded: lambda e: msgspec.structs.replace(e, content=ERASED),
-    AttachmentUploaded: lambda e: msgspec.structs.replace(e, name=ERASED),
+PERSONAL_FIELDS: Final[dict[type[Any], dict[str, Any]]] = {
+    ConversationStarted: {"client": None, "summary": None},
+    ConversationUpdated: {"summary": None},
+    ConversationStatusChanged: {"reason": None},
+    MessageSent: {"content": ERASED, "attachment": None},
+    NoteAdded: {"content": ERASED},
+    AttachmentUploaded: {"name": ERASED},
 }
-"""Per event type that carries personal data: the event without it."""
+"""Per event type that carries personal data: its personal fields and what
+each reads as without them (a start keeps its client's id: see :func:`redact`)."""
 
+
+def _fields_struct(event_type: type[Any], names: dict[str, Any]) -> type[msgspec.Struct]:
+    """A Struct of ``event_type``'s personal fields, typed as in the event."""
+    info = {f.name: f for f in msgspec.structs.fields(event_type)}
+    fields = [
+        (n, info[n].type) if info[n].required else (n, info[n].type, info[n].default) for n in names
+    ]
+    return msgspec.defstruct(f"{event_type.__name__}Personal", fields, omit_defaults=True)
+
+
+_BOXES: Final = {t: _fields_struct(t, names) for t, names in PERSONAL_FIELDS.items()}
+_BOX_DECODERS: Final = {t: msgspec.json.Decoder(box) for t, box in _BOXES.items()}
 _encode = msgspec.json.Encoder().encode
 _decode_stored = msgspec.json.Decoder(_Stored).decode
 
 
 def personal(event: AnyEvent) -> bool:
     """Does ``event`` carry personal data (so it is stored sealed)?"""
-    return type(event) in _REDACTORS
+    return type(event) in PERSONAL_FIELDS
 
 
 def subject_in(event: AnyEvent) -> str | None:
@@ -92,31 +113,47 @@ def subject_in(event: AnyEvent) -> str | None:
 
 
 def redact(event: AnyEvent) -> AnyEvent:
-    """``event`` with its personal fields replaced by :data:`ERASED` (or
-    left out); an event without personal data as it is."""
-    redactor = _REDACTORS.get(type(event))
-    return event if redactor is None else redactor(event)
+    """``event`` with its personal texts replaced by :data:`ERASED` (optional
+    ones left out); an event without personal data as it is."""
+    erased = PERSONAL_FIELDS.get(type(event))
+    if erased is None:
+        return event
+    if isinstance(event, ConversationStarted):
+        erased = erased | {"client": Client(id=event.client.id, name=ERASED)}
+    return msgspec.structs.replace(event, **erased)
 
 
 def seal(
     event: AnyEvent, *, event_id: UUID, version: int, key_id: UUID, cipher: Cipher, nonce: bytes
 ) -> bytes:
-    """The stored JSON of ``event``: redacted, with its sealed copy."""
-    box = nonce + cipher.encrypt(nonce, _encode(event), event_id.bytes)
-    sealed = _encode(Sealed(key=key_id, version=version, box=box))
+    """The stored JSON of ``event``: redacted, with its personal fields sealed."""
+    box_type = _BOXES[type(event)]
+    fields = box_type(**{name: getattr(event, name) for name in PERSONAL_FIELDS[type(event)]})
+    box = nonce + cipher.encrypt(nonce, _encode(fields), event_id.bytes)
+    sealed = _encode(Sealed(key=key_id, version=version, box=box, fields=True))
     redacted = _encode(redact(event))
     return redacted[:-1] + b',"sealed":' + sealed + b"}"
 
 
 def sealed_part(stored: bytes) -> Sealed | None:
-    """The sealed copy in a stored event's JSON, if it has one."""
+    """The sealed part of a stored event's JSON, if it has one."""
     if b'"sealed"' not in stored:  # fast path: most events carry no personal data
         return None
     return _decode_stored(stored).sealed
 
 
 def open_box(sealed: Sealed, *, event_id: UUID, cipher: Cipher) -> bytes:
-    """The event JSON sealed in ``sealed`` (raises ``cryptography``'s
-    ``InvalidTag`` when the box was not sealed for ``event_id`` with this key)."""
+    """The JSON sealed in ``sealed`` (raises ``cryptography``'s ``InvalidTag``
+    when the box was not sealed for ``event_id`` with this key)."""
     nonce, ciphertext = sealed.box[:NONCE_SIZE], sealed.box[NONCE_SIZE:]
     return cipher.decrypt(nonce, ciphertext, event_id.bytes)
+
+
+def open_sealed(redacted: AnyEvent, sealed: Sealed, *, event_id: UUID, cipher: Cipher) -> AnyEvent:
+    """The event as appended: ``redacted`` (as stored, or as JetStream
+    carries it) with the personal fields in ``sealed`` put back."""
+    plain = open_box(sealed, event_id=event_id, cipher=cipher)
+    if not sealed.fields:  # the first format: the whole event
+        return decode_event(type(redacted).__struct_config__.tag, sealed.version, plain)  # type: ignore[arg-type]
+    fields = _BOX_DECODERS[type(redacted)].decode(plain)
+    return msgspec.structs.replace(redacted, **msgspec.structs.asdict(fields))

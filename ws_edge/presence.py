@@ -71,6 +71,7 @@ class Presence(Upkeep):
         self._mine: dict[str, Connection] = {}  # key -> value, to put back after an outage
         self._known: dict[str, Connection] = {}  # every node's connections
         self._by_node: dict[str, set[str]] = {}  # node -> its connections' keys
+        self._by_conversation: dict[UUID, set[str]] = {}  # conversation -> its connections' keys
         self._nodes = Nodes(ttl)  # who is alive
         self._keys: dict[tuple[UUID, str], set[str]] = {}  # (conversation, user) -> keys
         self._listeners: list[Listener] = []
@@ -157,9 +158,8 @@ class Presence(Upkeep):
     def online(self, conversation_id: UUID) -> list[OnlineUser]:
         """Who is connected to ``conversation_id`` now, earliest first."""
         users: dict[str, OnlineUser] = {}
-        for c in self._known.values():
-            if c.conversation_id != conversation_id:
-                continue
+        for key in self._by_conversation.get(conversation_id, ()):
+            c = self._known[key]
             seen = users.get(c.user_id)
             users[c.user_id] = OnlineUser(
                 user_id=c.user_id,
@@ -180,6 +180,7 @@ class Presence(Upkeep):
             return
         self._known[key] = connection
         self._by_node.setdefault(connection.node, set()).add(key)
+        self._by_conversation.setdefault(connection.conversation_id, set()).add(key)
         # A node heard of only through a connection gets a TTL to send a heartbeat.
         self._nodes.heard.setdefault(connection.node, time.monotonic())
         keys = self._keys.setdefault((connection.conversation_id, connection.user_id), set())
@@ -196,6 +197,10 @@ class Presence(Upkeep):
             node_keys.discard(key)
             if not node_keys:
                 del self._by_node[c.node]
+        in_conversation = self._by_conversation[c.conversation_id]
+        in_conversation.discard(key)
+        if not in_conversation:
+            del self._by_conversation[c.conversation_id]
         keys = self._keys[(c.conversation_id, c.user_id)]
         keys.discard(key)
         if not keys:

@@ -50,7 +50,7 @@ _decode_ack = msgspec.json.Decoder(_PubAck).decode
 
 
 def sealed_only(event: RecordedEvent) -> RecordedEvent:
-    """``event`` as JetStream gets it: personal data only in its sealed copy
+    """``event`` as JetStream gets it: personal data only in its sealed part
     (so erasing the client, destroying its key, leaves nothing readable there)."""
     if event.sealed is None:
         return event

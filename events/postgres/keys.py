@@ -45,9 +45,14 @@ SEALING_KEY_TTL: Final = 10.0
 
 _encode = msgspec.json.Encoder().encode
 
+# A new key's commit need not wait for its WAL flush (synchronous_commit off,
+# for this statement's transaction only): an event sealed with it is appended
+# after it, and that append's commit flushes the WAL up to itself, the key's
+# commit record included. A key lost in a crash before that sealed nothing.
 _GET_OR_MAKE = """
-WITH made AS (
-    INSERT INTO data_keys (key_id, client_id, wrapped) VALUES ($1, $2, $3)
+WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+made AS (
+    INSERT INTO data_keys (key_id, client_id, wrapped) SELECT $1, $2, $3 FROM relaxed
     ON CONFLICT (client_id) WHERE erased_at IS NULL DO NOTHING
     RETURNING key_id, wrapped
 )
@@ -72,10 +77,16 @@ class Keys(Protocol):
         ...
 
     def decode(
-        self, event_id: UUID, event_type: str, version: int, stored: bytes, wrapped: bytes | None
+        self,
+        event_id: UUID,
+        event_type: str,
+        version: int,
+        stored: bytes,
+        sealed: sealing.Sealed | None,
+        wrapped: bytes | None,
     ) -> AnyEvent:
-        """A stored event read with its key's row (``wrapped``: ``None`` when
-        destroyed or unknown)."""
+        """A stored event (``sealed``: its sealed part) read with its key's row
+        (``wrapped``: ``None`` when destroyed or unknown)."""
         ...
 
     async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
@@ -91,7 +102,13 @@ class NoKeys:
         return [_encode(e.data) for e in events]
 
     def decode(
-        self, event_id: UUID, event_type: str, version: int, stored: bytes, wrapped: bytes | None
+        self,
+        event_id: UUID,
+        event_type: str,
+        version: int,
+        stored: bytes,
+        sealed: sealing.Sealed | None,
+        wrapped: bytes | None,
     ) -> AnyEvent:
         return decode_event(event_type, version, stored)
 
@@ -187,15 +204,19 @@ class ClientKeys:
     # -- opening ---------------------------------------------------------------
 
     def decode(
-        self, event_id: UUID, event_type: str, version: int, stored: bytes, wrapped: bytes | None
+        self,
+        event_id: UUID,
+        event_type: str,
+        version: int,
+        stored: bytes,
+        sealed: sealing.Sealed | None,
+        wrapped: bytes | None,
     ) -> AnyEvent:
-        sealed = sealing.sealed_part(stored)
-        if sealed is not None:
-            cipher = self._cipher(sealed.key, wrapped)
-            if cipher is not None:
-                plain = sealing.open_box(sealed, event_id=event_id, cipher=cipher)
-                return decode_event(event_type, sealed.version, plain)
-        return decode_event(event_type, version, stored)
+        event = decode_event(event_type, version, stored)
+        cipher = None if sealed is None else self._cipher(sealed.key, wrapped)
+        if sealed is None or cipher is None:
+            return event
+        return sealing.open_sealed(event, sealed, event_id=event_id, cipher=cipher)
 
     async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
         missing = {e.sealed.key for e in events if e.sealed and e.sealed.key not in self._ciphers}
@@ -216,8 +237,7 @@ class ClientKeys:
         cipher = None if sealed is None else self._ciphers.get(sealed.key)
         if sealed is None or cipher is None:
             return event
-        plain = sealing.open_box(sealed, event_id=event.event_id, cipher=cipher)
-        data = decode_event(event.type, sealed.version, plain)
+        data = sealing.open_sealed(event.data, sealed, event_id=event.event_id, cipher=cipher)
         return msgspec.structs.replace(event, data=data)
 
     def forget(self, key_ids: Iterable[UUID]) -> None:

@@ -90,17 +90,18 @@ WHERE global_position > $1 ORDER BY global_position LIMIT $2
 
 
 def _to_recorded(row: asyncpg.Record, keys: Keys) -> RecordedEvent:
-    data = row["data"]
+    data, event_id, event_type = row["data"], row["event_id"], row["type"]
+    sealed = sealed_part(data)
     return RecordedEvent(
         global_position=row["global_position"],
         stream_id=row["stream_id"],
         stream_position=row["stream_position"],
-        event_id=row["event_id"],
-        type=row["type"],
-        data=keys.decode(row["event_id"], row["type"], row["schema_version"], data, row["wrapped"]),
+        event_id=event_id,
+        type=event_type,
+        data=keys.decode(event_id, event_type, row["schema_version"], data, sealed, row["wrapped"]),
         metadata=_decode_metadata(row["metadata"]),
         recorded_at=row["recorded_at"],
-        sealed=sealed_part(data),
+        sealed=sealed,
     )
 
 

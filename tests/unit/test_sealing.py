@@ -83,10 +83,45 @@ def test_a_personal_event_is_stored_without_its_personal_data(event: AnyEvent) -
 @pytest.mark.parametrize("event", PERSONAL, ids=lambda e: type(e).__name__)
 def test_the_key_opens_the_event_as_it_was_appended(event: AnyEvent) -> None:
     event_id = uuid.uuid4()
-    sealed = sealing.sealed_part(stored(event, event_id))
+    data = stored(event, event_id)
+    sealed = sealing.sealed_part(data)
     assert sealed is not None and sealed.key == KEY_ID and sealed.version == 2
-    plain = sealing.open_box(sealed, event_id=event_id, cipher=CIPHER)
-    assert decode_event(type(event).__struct_config__.tag, 2, plain) == event  # type: ignore[arg-type]
+    redacted = decode_event(type(event).__struct_config__.tag, 2, data)  # type: ignore[arg-type]
+    assert sealing.open_sealed(redacted, sealed, event_id=event_id, cipher=CIPHER) == event
+
+
+@pytest.mark.parametrize("event", PERSONAL, ids=lambda e: type(e).__name__)
+def test_only_the_personal_fields_are_sealed(event: AnyEvent) -> None:
+    event_id = uuid.uuid4()
+    sealed = sealing.sealed_part(stored(event, event_id))
+    assert sealed is not None and sealed.fields
+    boxed = msgspec.json.decode(sealing.open_box(sealed, event_id=event_id, cipher=CIPHER))
+    assert boxed and set(boxed) <= set(sealing.PERSONAL_FIELDS[type(event)])
+    assert SECRET in msgspec.json.encode(boxed).decode()
+
+
+def test_a_personal_field_left_empty_is_left_out_of_the_box_and_reads_empty() -> None:
+    message, event_id = msgspec.structs.replace(PERSONAL[3], attachment=None), uuid.uuid4()
+    data = stored(message, event_id)
+    sealed = sealing.sealed_part(data)
+    assert sealed is not None
+    boxed = msgspec.json.decode(sealing.open_box(sealed, event_id=event_id, cipher=CIPHER))
+    assert boxed == {"content": SECRET}
+    redacted = decode_event("MessageSent", 2, data)
+    assert sealing.open_sealed(redacted, sealed, event_id=event_id, cipher=CIPHER) == message
+
+
+def test_a_box_of_the_first_format_the_whole_event_still_opens() -> None:
+    event, event_id = PERSONAL[3], uuid.uuid4()
+    box = NONCE + CIPHER.encrypt(NONCE, msgspec.json.encode(event), event_id.bytes)
+    sealed = sealing.Sealed(key=KEY_ID, version=2, box=box)
+    data = msgspec.json.encode(sealing.redact(event))[:-1] + b',"sealed":'
+    data += msgspec.json.encode(sealed) + b"}"
+    assert b'"fields"' not in data
+    part = sealing.sealed_part(data)
+    assert part == sealed and not part.fields
+    redacted = decode_event("MessageSent", 2, data)
+    assert sealing.open_sealed(redacted, part, event_id=event_id, cipher=CIPHER) == event
 
 
 @pytest.mark.parametrize("event", PERSONAL, ids=lambda e: type(e).__name__)
@@ -140,4 +175,4 @@ def test_a_start_names_its_own_client() -> None:
 def test_the_stored_json_is_jsonb_safe_and_keeps_the_type_tag() -> None:
     data = msgspec.json.decode(stored(PERSONAL[3], uuid.uuid4()))
     assert data["type"] == "MessageSent" and data["content"] == sealing.ERASED
-    assert set(data["sealed"]) == {"key", "version", "box"}
+    assert set(data["sealed"]) == {"key", "version", "box", "fields"}
