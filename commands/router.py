@@ -45,6 +45,7 @@ from commands.routing import Board, Decision, evolve_board, overdue, route
 from events.catalogue import AssignReason
 from events.envelope import Metadata, NewEvent, RecordedEvent
 from events.postgres.append_on import append_on
+from events.postgres.pool import holds_session_state
 from events.store import ConcurrencyError, EventStore
 from events.tasks import cancel_and_wait, pause, until_stopped
 
@@ -204,6 +205,7 @@ class Router:
         came first). Yields the connection and an event set at ``stop`` or
         when that connection breaks (the lock went with it)."""
         async with self._pool.acquire() as conn:
+            holds_session_state(conn)  # the lock, if it gets it
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", ROUTER_LOCK_KEY):
                 if not await pause(stop, self._tick):
                     yield None

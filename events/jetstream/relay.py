@@ -41,6 +41,7 @@ from events.envelope import RecordedEvent
 from events.jetstream.ack_window import AckWindow, Failed, Stopped
 from events.jetstream.topology import Topology, ensure_stream
 from events.postgres import checkpoints
+from events.postgres.pool import holds_session_state
 from events.store import EventStore
 from events.tasks import cancel_and_wait, pause, until_stopped
 
@@ -259,6 +260,7 @@ class JetStreamRelay:
         first). Yields an event set at ``stop`` or when that connection breaks
         (the lock went with it)."""
         async with self._pool.acquire() as conn:
+            holds_session_state(conn)  # the lock, if it gets it
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
                 if not await pause(stop, self._poll_interval):
                     yield None

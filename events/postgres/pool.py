@@ -1,6 +1,8 @@
 """PostgreSQL connections as the event store expects them: a pool whose
-connections carry jsonb as raw bytes and give up connecting in time, and
-``bounded_connection`` for statements that must answer within a bound."""
+connections carry jsonb as raw bytes, give up connecting in time and go back
+to the pool without a reset round trip (unless marked with
+``holds_session_state``), and ``bounded_connection`` for statements that must
+answer within a bound."""
 
 from __future__ import annotations
 
@@ -43,9 +45,35 @@ async def create_pool(
         init=init_connection,
         timeout=CONNECT_TIMEOUT,
         command_timeout=command_timeout,
+        reset=_reset,
     )
     assert pool is not None
     return pool
+
+
+_HOLDING_STATE: set[int] = set()  # server process ids of connections marked below
+
+
+def holds_session_state(conn: PoolConnectionProxy | asyncpg.Connection) -> None:
+    """Mark a pooled connection that keeps state in its session (a session
+    advisory lock, a LISTEN): asyncpg's full reset runs when it goes back."""
+    _HOLDING_STATE.add(conn.get_server_pid())
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What a connection given back to the pool gets, after asyncpg rolled
+    back any open transaction. asyncpg's own reset (unlock every advisory
+    lock, UNLISTEN *, RESET ALL, CLOSE ALL) is a round trip per release:
+    ~50 µs of CPU and ~100 µs of waiting per statement, measured. Parley's
+    statements keep no state in the session (``SET LOCAL``,
+    ``pg_advisory_xact_lock``), so only the connections marked by
+    :func:`holds_session_state` pay it. (A process id is unique per server
+    only: a connection to another server with the same id gets one reset too
+    many, which is harmless.)"""
+    pid = conn.get_server_pid()
+    if pid in _HOLDING_STATE:
+        _HOLDING_STATE.discard(pid)
+        await conn.execute(conn.get_reset_query())
 
 
 async def release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:

@@ -44,10 +44,11 @@ from events.postgres.pool import (
     CONNECT_TIMEOUT,
     bounded_connection,
     create_pool,
+    holds_session_state,
     init_connection,
     release,
 )
-from events.sealing import sealed_part
+from events.sealing import decode_sealed
 from events.store import DuplicateEventError
 from events.upcasting import current_version
 
@@ -71,7 +72,7 @@ _decode_metadata = msgspec.json.Decoder(Metadata).decode
 # Each event with its data key's row (a sealed event's; the key may be destroyed).
 _SELECT_COLUMNS = """
 SELECT global_position, stream_id, stream_position, event_id, type, schema_version, data,
-       metadata, recorded_at, k.wrapped
+       metadata, recorded_at, data -> 'sealed' AS sealed, k.wrapped
 FROM events LEFT JOIN data_keys k ON k.key_id = (data #>> '{sealed,key}')::uuid
 """
 _HEAD = "SELECT coalesce(max(global_position), 0) FROM events"
@@ -91,7 +92,7 @@ WHERE global_position > $1 ORDER BY global_position LIMIT $2
 
 def _to_recorded(row: asyncpg.Record, keys: Keys) -> RecordedEvent:
     data, event_id, event_type = row["data"], row["event_id"], row["type"]
-    sealed = sealed_part(data)
+    sealed = None if row["sealed"] is None else decode_sealed(row["sealed"])
     return RecordedEvent(
         global_position=row["global_position"],
         stream_id=row["stream_id"],
@@ -242,6 +243,7 @@ class PostgresEventStore:
         async with bounded_connection(self._pool, self._timeout, keep=True) as (listener, left):
             self._wakeup = asyncio.get_running_loop().create_future()
             async with asyncio.timeout(left()):  # on a timeout the connection is closed
+                holds_session_state(listener)
                 await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
             listener.add_termination_listener(self._on_listener_lost)
             # Every commit from now on sends a notice; the head covers the
