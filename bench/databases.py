@@ -74,9 +74,10 @@ def quote(identifier: str) -> str:
 
 @contextlib.asynccontextmanager
 async def throwaway_database(
-    admin_url: str, prefix: str, migrated: bool = False
+    admin_url: str, prefix: str, migrated: bool = False, keep: bool = False
 ) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """A new database ``<prefix>_<hex>``, migrated if asked: its URL and server facts; dropped."""
+    """A new database ``<prefix>_<hex>``, migrated if asked: its URL and server facts; dropped
+    (unless ``keep``)."""
     name = f"{prefix}_{uuid4().hex[:8]}"
     try:
         conn = await asyncpg.connect(admin_url, timeout=10)
@@ -95,10 +96,13 @@ async def throwaway_database(
         log(f"database {name} created" + (" and migrated" if migrated else ""))
         yield url, facts
     finally:
-        conn = await asyncpg.connect(admin_url, timeout=10)
-        await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
-        await conn.close()
-        log(f"database {name} dropped")
+        if keep:
+            log(f"database kept: {url}")
+        else:
+            conn = await asyncpg.connect(admin_url, timeout=10)
+            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+            await conn.close()
+            log(f"database {name} dropped")
 
 
 @contextlib.asynccontextmanager

@@ -37,6 +37,8 @@ OPTIONS: list[common.Option] = [*seed.OPTIONS, ("depth", int, 20, "deep pages: t
 OPTIONS += [("requests", int, 200, "requests per variant, pool and round")]
 OPTIONS += [("rounds", int, 3, "rounds (the median of the rounds' p50 and p99)")]
 OPTIONS += [("budget", float, 10.0, "seconds per variant, pool and round (fewer requests then)")]
+OPTIONS += [("keep", bool, False, "keep the seeded database (its URL is logged) for --reuse")]
+OPTIONS += [("reuse", str, None, "measure this database, seeded by an earlier --keep run")]
 ME, WHO = "agent-0", seed.client(7)
 FILTERS: dict[str, dict[str, Any]] = {"plain": {}, "status=active": {"status": "active"}}
 FILTERS |= {"priority=High": {"priority": "High"}, "team": {"team_id": "team-1"}}
@@ -64,12 +66,12 @@ async def build(pool: asyncpg.Pool, store: PostgresEventStore, args: Any, facts:
     arrive (their rebuilds read a short log); rebuild the others, vacuum and analyze them."""
     since, projections = seed.start(args), (InboxProjection(), SearchProjection())
     with clock(facts, "fill_seconds"):
-        position = await seed.copy(pool, seed.directory(args), 0, since)
+        head = await seed.copy(pool, seed.directory(args), seed.START, since)
     with clock(facts, "rebuild_seconds"):
         for directory in (StaffProjection(), CataloguesProjection()):
             await rebuild(pool, store, directory)
     with clock(facts, "fill_seconds"):
-        facts["events"] = await seed.fill(pool, args, position, since)
+        facts["events"] = (await seed.fill(pool, args, head, since)).position
     common.log(f"{facts['events']:,} events in the log after {facts['fill_seconds']} s")
     with clock(facts, "rebuild_seconds"):
         await asyncio.gather(*(rebuild(pool, store, p) for p in projections))
@@ -127,16 +129,21 @@ async def measure(pools: tuple[asyncpg.Pool, asyncpg.Pool], args: Any, report: A
 
 
 async def run(args: Any) -> common.Report:
-    settings = {k: v for k, v in vars(args).items() if k not in ("json", "database_url")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("json", "database_url", "reuse")}
     report = {k: v for k, v in common.facts().items() if k in ("date", "command")}
     report |= {"settings": settings, "seed": {}, "requests": {}, "p50_ms": {}, "p99_ms": {}}
     connect = functools.partial(asyncpg.create_pool, init=init_connection, server_settings=GENERIC)
+    seeded = db.throwaway_database(args.database_url, "bench_read", migrated=True, keep=args.keep)
     async with (
-        db.throwaway_database(args.database_url, "bench_read", migrated=True) as (url, _),
+        contextlib.nullcontext((args.reuse, None)) if args.reuse else seeded as (url, _),
         db.event_store(url, 1, 4) as (pool, store),  # 4 + 2 connections at most
         connect(url, min_size=1, max_size=2) as generic,
     ):
-        await build(pool, store, args, report["seed"])
+        if args.reuse:  # what the --keep run seeded (its report gave the times)
+            report["seed"] |= dict.fromkeys(("fill_seconds", "rebuild_seconds", "vacuum_seconds"))
+            report["seed"]["events"] = await store.head_position()
+        else:
+            await build(pool, store, args, report["seed"])
         await measure((pool, generic), args, report)
     return report
 

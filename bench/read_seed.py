@@ -7,6 +7,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import msgspec
 
 from bench import common
 from bench import databases as db
@@ -14,6 +15,7 @@ from commands.labels import LABELS_STREAM
 from commands.model import stream_id_for
 from commands.staff import agent_stream, team_stream
 from events import catalogue as ev
+from events.chain import GENESIS, Head, jsonb_text, row_hash
 from events.envelope import Metadata
 from events.upcasting import current_version
 
@@ -29,7 +31,8 @@ STAFF = Metadata(actor_id=db.STAFF_ID, actor_role="admin")
 KEYS = {"events_event_id_key": "(event_id)"}  # built after the COPYs: one sort, not 10M inserts
 KEYS["events_stream_id_stream_position_key"] = "(stream_id, stream_position)"
 COLUMNS = ["global_position", "stream_id", "stream_position", "event_id", "type"]
-COLUMNS += ["schema_version", "data", "metadata", "recorded_at"]
+COLUMNS += ["schema_version", "data", "metadata", "recorded_at", "hash"]
+START = Head(0, GENESIS)  # the empty log
 Streams = list[tuple[str, list[tuple[Any, Metadata] | None]]]  # events by slot; None: none
 
 
@@ -89,25 +92,30 @@ def start(args: Any) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=args.conversations * (args.messages + 4) + 99)
 
 
-async def copy(pool: asyncpg.Pool, streams: Streams, after: int, since: datetime) -> int:
-    """COPY the streams' events after position ``after``, slot by slot: every start, then each
-    one's first message, … (conversations under way together; long runs of one type for the
-    rebuild). Returns the last position."""
-    versions, rows = [0] * len(streams), list[tuple[Any, ...]]()
+async def copy(pool: asyncpg.Pool, streams: Streams, head: Head, since: datetime) -> Head:
+    """COPY the streams' events after ``head``, chained on it, slot by slot: every start, then
+    each one's first message, … (conversations under way together; long runs of one type for
+    the rebuild). Returns the new head."""
+    versions, rows, (after, link) = [0] * len(streams), list[tuple[Any, ...]](), head
     for slot in range(max(len(steps) for _, steps in streams)):
         for i, (stream, steps) in enumerate(streams):
             if slot < len(steps) and (step := steps[slot]) is not None:
                 versions[i], at = versions[i] + 1, after + len(rows) + 1
-                kind, data, meta = ev.event_type(step[0]), db.encode(step[0]), db.encode(step[1])
-                rows.append((at, stream, versions[i], uuid4(), kind, current_version(kind), data,
-                             meta, since + timedelta(seconds=at)))  # fmt: skip
+                kind = ev.event_type(step[0])
+                data, meta = (jsonb_text(msgspec.to_builtins(part)).encode() for part in step)
+                row = dict(global_position=at, stream_id=stream, stream_position=versions[i],
+                           event_id=uuid4(), type=kind, schema_version=current_version(kind),
+                           data=data, metadata=meta,
+                           recorded_at=since + timedelta(seconds=at))  # fmt: skip
+                link = row["hash"] = row_hash(link, row)
+                rows.append(tuple(row[column] for column in COLUMNS))
     await pool.copy_records_to_table("events", records=rows, columns=COLUMNS)
-    return after + len(rows)
+    return Head(after + len(rows), link)
 
 
-async def fill(pool: asyncpg.Pool, args: Any, after: int, since: datetime) -> int:
+async def fill(pool: asyncpg.Pool, args: Any, after: Head, since: datetime) -> Head:
     """COPY every conversation, ``BLOCK`` at a time, the unique keys of ``events`` built after
-    the COPYs (as a restore does). Returns the last position."""
+    the COPYs (as a restore does). Returns the new head."""
     await pool.execute("ALTER TABLE events " + ", ".join(f"DROP CONSTRAINT {k}" for k in KEYS))
     for first in range(0, args.conversations, BLOCK):
         last = min(first + BLOCK, args.conversations)

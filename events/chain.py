@@ -28,10 +28,11 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import struct
 from datetime import UTC, datetime, timedelta
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 
 HASH_SIZE: Final = 32
@@ -100,6 +101,43 @@ def event_hash(
     hash, the event's place and time in the log, and its content digest."""
     link = _LINK.pack(global_position, stream_position, timestamptz_micros(recorded_at))
     return hashlib.sha256(previous + link + content).digest()
+
+
+def row_hash(previous: bytes, row: Any) -> bytes:
+    """The hash of an ``events`` row (its columns by name, as a client
+    reads them: an asyncpg record, a dict) whose previous hash is ``previous``."""
+    content = content_digest(
+        stream_id=row["stream_id"],
+        event_id=row["event_id"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=row["metadata"],
+    )
+    return event_hash(
+        previous,
+        global_position=row["global_position"],
+        stream_position=row["stream_position"],
+        recorded_at=row["recorded_at"],
+        content=content,
+    )
+
+
+def jsonb_text(value: Any) -> str:
+    """``value`` (JSON as Python builtins: dicts, lists, str, int, bool,
+    None) in jsonb's canonical text, as PostgreSQL prints a jsonb column:
+    object keys shortest first, then by their bytes; ``", "`` and ``": "``
+    between items. Lets a writer that bypasses ``parley_append`` (a bulk
+    COPY) chain what it writes. Floats are refused: jsonb prints numeric's
+    text, which Python's does not always match."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        return "{" + ", ".join(f"{jsonb_text(k)}: {jsonb_text(value[k])}" for k in keys) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(jsonb_text, value)) + "]"
+    if isinstance(value, float):
+        raise ValueError("a float's jsonb text is numeric's: not supported")
+    return json.dumps(value, ensure_ascii=False)  # a scalar: PostgreSQL's escapes
 
 
 class Head(NamedTuple):

@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 
 from events.catalogue import event_type
-from events.chain import GENESIS, Head, content_digest, event_hash
+from events.chain import GENESIS, Head, row_hash
 from events.envelope import Metadata
 from events.upcasting import decode_event
 
@@ -148,21 +148,7 @@ def _check_link(row: asyncpg.Record, previous: bytes, report: Report) -> bytes:
     that each link is checked on its own and every broken one is named."""
     where = f"position {row['global_position']}"
     try:
-        content = content_digest(
-            stream_id=row["stream_id"],
-            event_id=row["event_id"],
-            type=row["type"],
-            schema_version=row["schema_version"],
-            data=row["data"],
-            metadata=row["metadata"],
-        )
-        computed = event_hash(
-            previous,
-            global_position=row["global_position"],
-            stream_position=row["stream_position"],
-            recorded_at=row["recorded_at"],
-            content=content,
-        )
+        computed = row_hash(previous, row)
     except Exception as error:  # any failure to hash is a finding, not a crash
         report.add("hash chain", where, f"cannot hash the row: {error}")
         return previous

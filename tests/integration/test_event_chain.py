@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from events.catalogue import Attachment, Channel, Client, ConversationStarted, Priority, Status
-from events.chain import GENESIS, Head, content_digest, event_hash
+from events.chain import GENESIS, Head, content_digest, event_hash, jsonb_text
 from events.envelope import Metadata, NewEvent
 from events.integrity import chain_head, verify
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
@@ -77,6 +79,28 @@ async def pool(make_database: MakeDatabase) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(await make_database(), min_size=1, max_size=4)
     yield pool
     await pool.close()
+
+
+_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]))
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=_JSON)
+async def test_jsonb_text_prints_a_value_as_postgresql_prints_it_as_jsonb(
+    pool: asyncpg.Pool, value: object
+) -> None:
+    async with pool.acquire() as conn:
+        printed = await conn.fetchval(
+            "SELECT $1::text::jsonb::text", msgspec.json.encode(value).decode()
+        )
+    assert jsonb_text(value) == printed
 
 
 async def test_the_database_and_python_hash_alike(pool: asyncpg.Pool) -> None:
