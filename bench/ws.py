@@ -142,10 +142,14 @@ def targets(report: common.Report) -> common.Checks:
         measured = f"{factor:.2f}x ({p99['parley']:.1f} vs {p99['bare']:.1f} ms, all rounds "
         measured += f"pooled); round by round {pairs}"
         out.append(("(b) p99 < 2x bare p99", measured, factor < 2))
-    for m in report["memory"]:
-        if m["server"] == "parley":
-            what, kib = f"(c) < 50 KiB per idle socket ({m['compression']})", m["kib_per_socket"]
+    memory = {(m["server"], m["compression"]): m for m in report["memory"]}
+    for (server, offer), m in memory.items():
+        if server == "parley":
+            what, kib = f"(c) < 50 KiB per idle socket ({offer})", m["kib_per_socket"]
             out.append((what, f"{kib:.1f} KiB", kib < 50))
+            took, bare = m["connect_seconds"], memory["bare", offer]["connect_seconds"]
+            what, times = f"(c) connecting them <= 2x bare ({offer})", f"{took:.1f} vs {bare:.1f} s"
+            out.append((what, f"{took / bare:.2f}x ({times})", took <= 2 * bare))
     return out
 
 

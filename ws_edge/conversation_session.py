@@ -23,6 +23,7 @@ from ws_edge.notes import add_note
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.reader import Commands
 from ws_edge.session import PAGE, Session
+from ws_edge.shared_reads import SharedReads
 from ws_edge.typing_indicator import TypingIndicator
 
 
@@ -40,9 +41,12 @@ class ConversationSession(Session):
         handler: CommandHandler,
         limiter: RateLimiter,
         config: EdgeConfig,
+        replays: SharedReads | None = None,
         tally: Counter[str] | None = None,
     ) -> None:
         self.conversation_id = conversation_id
+        self.replays = replays or SharedReads(store)
+        self._opening = True  # the replay's first page: shared with sockets opening with it
         super().__init__(
             socket,
             actor=actor,
@@ -67,14 +71,27 @@ class ConversationSession(Session):
 
     async def _page(self) -> list[RecordedEvent]:
         stream = stream_id_for(self.conversation_id)
-        return await self.store.read_stream(stream, after=self.last, limit=PAGE)
+        if not self._opening:
+            return await self.store.read_stream(stream, after=self.last, limit=PAGE)
+        self._opening = False
+        page = await self.replays.read_stream(stream, after=self.last, limit=PAGE)
+        end = page[-1].stream_position if page else self.last
+        if len(page) < PAGE and self.hub.delivered(self.conversation_id) > end:
+            # The shared read began before this socket joined the hub, which
+            # fanned out more before it joined: read the rest here.
+            page = [*page, *await self.store.read_stream(stream, after=end, limit=PAGE - len(page))]
+        return page
 
     def _where(self, event: RecordedEvent) -> int:
         return event.stream_position
 
     def _ready(self) -> frames.Ready:
+        online = self.hub.online(self.conversation_id) if self.subscriber.staff else None
         return frames.Ready(
-            conversation_id=self.conversation_id, stream_position=self.last, position=0
+            conversation_id=self.conversation_id,
+            stream_position=self.last,
+            position=0,
+            online=online,
         )
 
     async def _before_waiting(self) -> None:

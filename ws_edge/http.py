@@ -42,6 +42,7 @@ from ws_edge.ratelimit import RateLimiter
 from ws_edge.resume import BadStart, start_at
 from ws_edge.session import Session
 from ws_edge.sessions import open_session
+from ws_edge.shared_reads import SharedReads
 
 log = logging.getLogger("parley.ws")
 
@@ -65,6 +66,7 @@ class Edge:
     ) -> None:
         self.hub = hub
         self.store = store
+        self.replays = SharedReads(store)
         self.handler = handler
         self.jwt_secret = jwt_secret
         self.tokens = VerifiedTokens(jwt_secret)

@@ -41,7 +41,7 @@ from events.store import StoreUnavailable
 from ws_edge import frames
 from ws_edge.directory import Directory
 from ws_edge.mailbox import Delivery, Subscriber, discard, send_held
-from ws_edge.presence import Change, Presence
+from ws_edge.presence import Change, OnlineUser, Presence
 from ws_edge.translate import event_frame, for_client, redacts
 from ws_edge.typists import TypingSignal, Typists, decode_signal, encode_signal, typing_frame
 
@@ -95,20 +95,21 @@ class Hub:
 
     def add(self, subscriber: Subscriber) -> None:
         """Start delivering; a conversation's subscriber first gets who is
-        typing and (staff) who is online there now."""
+        typing there now (who is online comes with its READY: ``online``)."""
         cid = subscriber.conversation_id
         if cid is None:
             self._inbox.add(subscriber)
             return
         self._by_conversation[cid].add(subscriber)
         self._typists.offer_to(subscriber, cid)
-        if subscriber.staff and self._presence is not None:
-            for user in self._presence.online(cid):
-                subscriber.offer(
-                    frames.Presence(
-                        conversation_id=cid, user_id=user.user_id, role=user.role, state="joined"
-                    )
-                )
+
+    def delivered(self, conversation_id: UUID) -> int:
+        """The last stream position fanned out to ``conversation_id``'s sockets here (0: none)."""
+        return self._delivered.get(conversation_id, 0)
+
+    def online(self, conversation_id: UUID) -> list[OnlineUser] | None:
+        """Who is connected to ``conversation_id`` now (None: no presence here)."""
+        return None if self._presence is None else self._presence.online(conversation_id)
 
     def remove(self, subscriber: Subscriber) -> None:
         for cid in list(subscriber.typing_of):

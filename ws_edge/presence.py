@@ -79,7 +79,6 @@ class Presence(Upkeep):
         self._relearning: set[asyncio.Task[None]] = set()
         self._deleted_while_relearning: set[str] = set()  # a relearn must not bring back
         self._background: set[asyncio.Task[None]] = set()  # purges, putting back
-        self._putting: dict[str, asyncio.Task[None]] = {}  # keys of joins being put
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -108,9 +107,7 @@ class Presence(Upkeep):
 
     async def stop(self) -> None:
         """Say goodbye: the others forget this node's connections at once."""
-        await cancel_and_wait(
-            *self._tasks, *self._relearning, *self._background, *self._putting.values()
-        )
+        await cancel_and_wait(*self._tasks, *self._relearning, *self._background)
         assert self._kv is not None
         with contextlib.suppress(Exception):
             await self._kv.delete(NODE + self.node)
@@ -120,8 +117,9 @@ class Presence(Upkeep):
 
     async def join(self, conversation_id: UUID, user_id: str, role: str) -> str:
         """A socket opened on ``conversation_id``: its presence key. Seen here
-        at once; the other nodes see it once the key is put, which the socket
-        does not wait for (a NATS round trip per handshake)."""
+        at once; the key is published without waiting for JetStream's ack (a
+        round trip and a reply to parse per handshake): a key the bucket did
+        not get is put back within a TTL (``_put_back_missing``)."""
         key = f"{conversation_id}.{self.node}.{uuid.uuid4().hex}"
         connection = Connection(
             conversation_id=conversation_id,
@@ -132,26 +130,18 @@ class Presence(Upkeep):
         )
         self._mine[key] = connection
         self._learn(key, connection)
-        put = asyncio.create_task(self._put(key, connection))
-        self._putting[key] = put
-        put.add_done_callback(lambda _: self._putting.pop(key, None))
-        return key
-
-    async def _put(self, key: str, connection: Connection) -> None:
-        assert self._kv is not None
         try:
-            await self._kv.put(key, _encode(connection))
-        except Exception as error:  # NATS down: put back when it returns (see _watch)
+            await self._nats.publish(f"$KV.{self.bucket}.{key}", _encode(connection))
+        except Exception as error:  # NATS closed: the beat puts it back (_put_back_missing)
             log.warning("presence: could not put %s: %s", key, error)
+        return key
 
     async def leave(self, key: str) -> None:
         if self._mine.pop(key, None) is not None:
             self._forget(key)
             assert self._kv is not None
             with contextlib.suppress(Exception):
-                if (put := self._putting.get(key)) is not None:
-                    await asyncio.wait([put])  # the delete must not overtake the put
-                await self._kv.delete(key)
+                await self._kv.delete(key)  # after the put: one connection keeps their order
 
     # -- queries -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import msgspec
 
 from events.catalogue import Attachment, MergedFrom
 from read_api.queries import ConversationView
+from ws_edge.presence_model import OnlineUser
 
 
 class ServerFrame(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
@@ -189,3 +190,7 @@ class Ready(ServerFrame, tag="READY", frozen=True, kw_only=True):
     conversation_id: UUID | None = None
     stream_position: int | None = None
     position: int
+    online: list[OnlineUser] | None = None
+    """Staff on a conversation: who is connected to it now (as GET
+    .../presence answers); PRESENCE frames tell what changes after. Null on
+    a client's socket and on the inbox."""

@@ -18,6 +18,7 @@ from ws_edge.hub import Hub
 from ws_edge.inbox_session import InboxSession
 from ws_edge.ratelimit import RateLimiter
 from ws_edge.session import Session
+from ws_edge.shared_reads import SharedReads
 
 
 class SessionParts(Protocol):
@@ -25,6 +26,7 @@ class SessionParts(Protocol):
 
     hub: Hub
     store: EventStore
+    replays: SharedReads
     handler: CommandHandler
     limiter: RateLimiter
     config: EdgeConfig
@@ -67,6 +69,7 @@ def open_session(
         after=after,
         hub=parts.hub,
         store=parts.store,
+        replays=parts.replays,
         handler=parts.handler,
         limiter=parts.limiter,
         config=parts.config,

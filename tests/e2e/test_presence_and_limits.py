@@ -109,6 +109,26 @@ async def test_presence_follows_a_client_across_nodes_and_a_dead_node_drops_out_
         assert await presence_of(b, cid, tokens) == {"staff-b": "admin"}
 
 
+async def test_a_staff_socket_learns_who_is_there_from_its_ready_and_a_client_does_not(
+    cluster: list[Node], tokens: Tokens
+) -> None:
+    a, b = cluster
+    cid = await start_on(a, tokens, client_id="c-ready")
+    client_token = token_for("gina", role="client", client_id="c-ready")
+    async with connect(ws(a, f"/ws/{cid}", client_token)) as client:
+        client_ready = await next_frame(client, "READY")
+        assert client_ready["online"] is None  # a client is told nothing of presence
+        await eventually(lambda: _has_connections(b, cid, tokens, "gina", 1))
+        async with connect(ws(b, f"/ws/{cid}", token_for("staff-r"))) as staff:
+            ready = await next_frame(staff, "READY")
+            online = {user["user_id"]: user for user in ready["online"]}
+            assert set(online) == {"gina", "staff-r"}  # someone on another node, and itself
+            assert (online["gina"]["role"], online["gina"]["connections"]) == ("client", 1)
+            inbox = await connect(ws(b, "/ws/inbox", token_for("staff-i")))
+            assert (await next_frame(inbox, "READY"))["online"] is None
+            await inbox.close()
+
+
 async def test_a_client_that_closes_its_socket_leaves_at_once_and_clients_get_no_presence(
     cluster: list[Node], tokens: Tokens
 ) -> None:

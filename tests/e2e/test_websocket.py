@@ -161,6 +161,40 @@ async def test_resume_gets_exactly_what_was_missed_then_live_events(
         assert "MESSAGE_CREATED" not in await kinds_until_pong(ws)  # and nothing twice
 
 
+async def test_sockets_opening_together_while_messages_arrive_each_get_every_event_once(
+    api: httpx.AsyncClient, tokens: Tokens, server_url: str
+) -> None:
+    """Sockets opening at once on a conversation share their replay's read
+    (ws_edge/shared_reads.py): whatever the timing, each gets the stream
+    1..n in order, nothing twice, nothing missing."""
+    cid = await start(api, tokens)
+
+    async def send(i: int) -> None:
+        response = await api.post(
+            "/api/messages",
+            json={"conversation_id": cid, "content": f"s{i}"},
+            headers=tokens.client,
+        )
+        assert response.status_code == 201
+
+    async def watch(k: int, total: int) -> list[int]:
+        async with socket(server_url, f"/ws/{cid}", token_for(f"ws-storm-{k}")) as ws:
+            positions = []
+            while len(positions) < total:
+                frame = await next_frame(ws, timeout=30)
+                if "stream_position" in frame and frame["type"] != "READY":
+                    positions.append(frame["stream_position"])
+            assert "MESSAGE_CREATED" not in await kinds_until_pong(ws)  # and nothing twice
+            return positions
+
+    total = 1 + 60  # the start and the messages
+    sending = asyncio.gather(*(send(i) for i in range(60)))
+    watched = await asyncio.gather(*(watch(k, total) for k in range(40)))
+    await sending
+    for positions in watched:
+        assert positions == list(range(1, total + 1))
+
+
 @pytest.mark.parametrize(
     ("who", "code"),
     [
