@@ -45,6 +45,7 @@ async def rebuild(
         for table in projection.tables:
             await conn.execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
             await _copy_triggers(conn, table, schema)
+            await _copy_statistics_targets(conn, table, schema)
         try:
             position = await _replay(conn, store, projection, 0, batch_size, progress)
             async with conn.transaction():
@@ -71,6 +72,20 @@ async def _copy_triggers(conn: Connection, table: str, schema: str) -> None:
     live = re.compile(rf" ON (public\.)?{re.escape(table)} ")
     for definition in definitions:
         await conn.execute(live.sub(f" ON {schema}.{table} ", definition["sql"], count=1))
+
+
+async def _copy_statistics_targets(conn: Connection, table: str, schema: str) -> None:
+    """Give the shadow copy of ``table`` the live table's column statistics
+    targets (``LIKE`` copies none), e.g. the search's (projections/migrations/012)."""
+    targets = await conn.fetch(
+        "SELECT attname, attstattarget FROM pg_attribute"
+        " WHERE attrelid = $1::regclass AND attnum > 0 AND attstattarget > 0",
+        f"public.{table}",
+    )
+    for column, target in targets:
+        await conn.execute(
+            f'ALTER TABLE {schema}.{table} ALTER COLUMN "{column}" SET STATISTICS {int(target)}'
+        )
 
 
 async def _replay(

@@ -207,16 +207,24 @@ async def list_conversations(
         marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(after)))
         args.extend(after)
         conditions.append(f"({', '.join(keys)}) {'<' if order.descending else '>'} ({marks})")
-    args += [limit + 1, viewer]
+    args.append(viewer)
+    # The limit is written into the statement, not passed: a generic plan
+    # (after five runs of a prepared statement, or plan_cache_mode) must know
+    # it to walk the sort's index for a page rather than sort the whole table.
     page = (
         f"SELECT * FROM conversations WHERE {' AND '.join(conditions) or 'true'}"
-        f" ORDER BY {', '.join(f'{k} {direction}' for k in keys)} LIMIT ${len(args) - 1}"
+        f" ORDER BY {', '.join(f'{k} {direction}' for k in keys)} LIMIT {int(limit) + 1}"
     )
     sql = (
         f"SELECT {view_columns(f'${len(args)}')}, {', '.join(f'c.{k}' for k in order.keys)}"
         f" FROM ({page}) c {JOINS} ORDER BY {', '.join(f'c.{k} {direction}' for k in keys)}"
     )
-    rows = await pool.fetch(sql, *args)
+    if filters.label_ids:  # how many carry them decides the plan: planned for these labels
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            rows = await conn.fetch(sql, *args)
+    else:
+        rows = await pool.fetch(sql, *args)
     items = [view_of(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:

@@ -16,7 +16,7 @@ import asyncpg
 
 from read_api.inbox_queries import UNASSIGNED, InboxFilter, where_conditions
 
-COUNT_LIMIT = 10_000
+COUNT_LIMIT = 1_000
 """Rows a filter the counters do not cover is counted up to."""
 
 

@@ -217,6 +217,9 @@ async def test_a_rebuild_equals_the_incremental_table(world: World) -> None:
         await world.store.head_position()
     )
     assert await world.pool.fetch(snapshot) == before
+    # The rebuilt table keeps the text's statistics target (a rare word's plan needs it).
+    target = "SELECT attstattarget FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2"
+    assert await world.pool.fetchval(target, "search_documents", "tsv") == 10_000
 
 
 SEED = """
