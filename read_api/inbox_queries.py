@@ -159,6 +159,14 @@ SELECT conversation_id FROM search_documents
 WHERE kind = 'conversation' AND client_name ILIKE '%' || $1 || '%' LIMIT $2
 """
 _ROWS = "SELECT coalesce(sum(n), 0) FROM inbox_counts"
+SAMPLE = 1_000
+"""The most recently active conversations a name is first looked for in:
+how many of them match tells a common name from a rare one."""
+_SAMPLE = f"""
+SELECT count(*) FROM (SELECT client_name FROM conversations ORDER BY activity_at DESC
+                      LIMIT {SAMPLE}) s
+WHERE client_name ILIKE '%' || $1 || '%'
+"""
 
 
 def named_few(page: int, rows: int) -> int:
@@ -171,14 +179,19 @@ def named_few(page: int, rows: int) -> int:
 
 async def _name_condition(pool: asyncpg.Pool, q: str, page: int, args: list[Any]) -> str:
     """The condition for ``q`` (the client's name contains it): its matches'
-    ids when they are few (:func:`named_few`; the trigram index finds at most
-    that many to tell), else the name itself."""
+    ids when they are few (:func:`named_few`), else the name itself. A name
+    common among the ``SAMPLE`` latest conversations is taken as common
+    at once; otherwise the trigram index finds up to that many to tell
+    (which, for a common name, would cost a bitmap of all its matches)."""
     pattern = _like_escape(q)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # rare or common
-        few = named_few(page, int(await conn.fetchval(_ROWS)))
-        ids = [r[0] for r in await conn.fetch(_PROBE, pattern, few + 1)]
-    if len(ids) <= few:
+        rows = int(await conn.fetchval(_ROWS))
+        few = named_few(page, rows)
+        ids = None
+        if int(await conn.fetchval(_SAMPLE, pattern)) * rows <= few * SAMPLE:
+            ids = [r[0] for r in await conn.fetch(_PROBE, pattern, few + 1)]
+    if ids is not None and len(ids) <= few:
         args.append(ids)
         return f"conversation_id = ANY(${len(args)}::uuid[])"
     args.append(pattern)
