@@ -11,7 +11,7 @@ from events.catalogue import AnyEvent, event_type
 from events.sealing import Sealed
 
 
-class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Who caused an event and in answer to what.
 
     ``correlation_id`` ties together everything one user action caused;
@@ -29,7 +29,7 @@ class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     command_digest: str | None = None
 
 
-class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An event about to be appended: its id is minted by the caller, so a retry
     with the same id is recognised and never stored twice."""
 
@@ -45,7 +45,7 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
         return event_type(self.data)
 
 
-class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An event as stored: the envelope plus its payload.
 
     ``global_position`` is its place in the whole log (1, 2, 3, … in commit

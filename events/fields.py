@@ -66,12 +66,12 @@ Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
 Reason = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
 
 
-class Client(msgspec.Struct, frozen=True, kw_only=True):
+class Client(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     id: NonEmptyId
     name: Name
 
 
-class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+class Attachment(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A message's file: an uploaded attachment (``attachment_id``, see
     docs/ATTACHMENTS.md; its name, type and size are the upload's) or, as
     before uploads existed, a ``url`` elsewhere. Events stored with a url
@@ -121,8 +121,12 @@ StaffId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[
 Capacity = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 
 
-class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
-    """Base of every stored event; ``type`` is the stored tag."""
+class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, gc=False):
+    """Base of every stored event; ``type`` is the stored tag. Not tracked by
+    the garbage collector (``gc=False``, as the envelopes and the fields'
+    Structs): frozen, holding only values, an event can be in no reference
+    cycle, and a rebuild or a replay makes millions whose tracking made the
+    collector run ever more often."""
 
 
 class ConversationEvent(Event, frozen=True, kw_only=True):
@@ -131,7 +135,7 @@ class ConversationEvent(Event, frozen=True, kw_only=True):
     conversation_id: UUID
 
 
-class MergedFrom(msgspec.Struct, frozen=True, kw_only=True):
+class MergedFrom(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Where a merged-in message came from: its conversation, seq and id
     there, when it was sent, and whether it had been read there (a message
     read before the merge stays read)."""

@@ -60,7 +60,7 @@ class Cipher(Protocol):
     def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
 
 
-class Sealed(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Sealed(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """The sealed part of an event: ``box`` is the nonce then the ciphertext
     of the JSON of its personal fields (``fields``; the whole event in the
     first format) under data key ``key``, in schema ``version``."""
@@ -93,7 +93,7 @@ def _fields_struct(event_type: type[Any], names: dict[str, Any]) -> type[msgspec
     fields = [
         (n, info[n].type) if info[n].required else (n, info[n].type, info[n].default) for n in names
     ]
-    return msgspec.defstruct(f"{event_type.__name__}Personal", fields, omit_defaults=True)
+    return msgspec.defstruct(f"{event_type.__name__}Personal", fields, omit_defaults=True, gc=False)
 
 
 _BOXES: Final = {t: _fields_struct(t, names) for t, names in PERSONAL_FIELDS.items()}
