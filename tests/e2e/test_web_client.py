@@ -4,7 +4,8 @@ Chromium) against a real `parley serve` and `parley worker` on this run's
 PostgreSQL and NATS. The script asks this test to kill and restart the server
 (a line ``CONTROL kill-server`` / ``CONTROL start-server`` on its stdout,
 answered ``ok`` on its stdin), so every process stays owned here and is
-stopped at the end whatever happens.
+stopped at the end whatever happens. It also checks the phone layout, axe-core's
+accessibility audit and the console (see the script's header).
 
 Node.js, Chromium and the built client (``make web``) are required: their
 absence fails the test with what to do (``make test`` installs and builds them).
@@ -40,7 +41,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PARLEY = str(Path(sys.executable).with_name("parley"))
 SECRET = "web-e2e-secret-that-is-at-least-32-bytes-long"
-E2E_TIMEOUT = 150.0
+E2E_TIMEOUT = 240.0
 START_TIMEOUT = 60.0
 
 
@@ -245,5 +246,13 @@ async def test_the_web_client_in_a_real_browser(system: tuple[Server, Process]) 
     assert code == 0, f"the browser run failed:\n{report}{logs}"
     assert "e2e: all steps passed" in report
     print(report)  # the steps and their times (pytest -s)
-    for name in ("inbox", "chat-window", "chat-snoozed", "chat-snoozed-phone", "inbox-phone"):
+    for name in (
+        "inbox",
+        "chat-window",
+        "close-dialog",
+        "chat-snoozed",
+        "chat-snoozed-phone",
+        "inbox-phone",
+        "chat-phone",
+    ):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000

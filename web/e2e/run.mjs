@@ -1,7 +1,10 @@
 // End-to-end: the built web client in headless Chromium against a real
 // `parley serve` (started, killed and restarted by tests/e2e/test_web_client.py,
 // which runs this script). Each step waits for a UI state, bounded by timeouts;
-// a failed step prints why and exits 1.
+// a failed step prints why and exits 1. Besides the workflows it checks the
+// phone layout (no sideways scroll at 390 and 360 px), axe-core in the page
+// (no serious or critical violation on the inbox, the chat, the close dialog)
+// and that normal use logs no console error; the figures are printed.
 //
 // Environment: PARLEY_E2E_URL, PARLEY_E2E_ADMIN_TOKEN, PARLEY_E2E_AGENT_TOKEN,
 // PARLEY_E2E_CLIENT_TOKEN (client PARLEY_E2E_CLIENT_ID), PARLEY_E2E_SCREENSHOTS
@@ -10,6 +13,7 @@
 // a line "ok" on stdin.
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const env = process.env;
@@ -20,6 +24,10 @@ const CLIENT = need("PARLEY_E2E_CLIENT_TOKEN");
 const CLIENT_ID = need("PARLEY_E2E_CLIENT_ID");
 const SHOTS = env.PARLEY_E2E_SCREENSHOTS ?? "";
 const STEP_TIMEOUT = 20_000;
+const AXE = fileURLToPath(new URL("../node_modules/axe-core/axe.min.js", import.meta.url));
+const PHONE = { width: 390, height: 844 };
+const NARROWEST = { width: 360, height: 740 };
+const DESKTOP = { width: 1280, height: 800 };
 
 function need(name) {
   const value = env[name];
@@ -87,9 +95,11 @@ async function step(name, body) {
 }
 
 const dialogs = [];
+/** Console errors and uncaught page errors, each with its page's name. */
+const consoleErrors = [];
 
-async function staffPage(browser, token, { viaForm }) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+async function staffPage(browser, token, { viaForm, name }) {
+  const context = await browser.newContext({ viewport: DESKTOP });
   context.setDefaultTimeout(STEP_TIMEOUT);
   if (!viaForm) {
     await context.addInitScript((t) => localStorage.setItem("parley.token", t), token);
@@ -99,7 +109,13 @@ async function staffPage(browser, token, { viaForm }) {
     dialogs.push(dialog.message());
     void dialog.dismiss();
   });
-  page.on("pageerror", (error) => console.error(`page error: ${error.message}`));
+  page.on("pageerror", (error) => {
+    console.error(`page error: ${error.message}`);
+    consoleErrors.push(`${name}: page error: ${error.message}`);
+  });
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(`${name}: ${message.text()}`);
+  });
   await page.goto(BASE);
   if (viaForm) {
     await page.getByLabel("Access token").fill(token);
@@ -128,6 +144,37 @@ async function seesOnce(page, text) {
 
 async function firstRowName(page) {
   return (await page.getByTestId("inbox-row").first().innerText()).split("\n")[0];
+}
+
+/** axe-core run in the page (on `selector`, or all of it): every serious or
+ * critical violation fails the step; prints how many rules passed. */
+async function accessible(page, what, selector) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(async (scope) => {
+    const { violations, passes, incomplete } = await window.axe.run(scope ? document.querySelector(scope) : document);
+    const bad = violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 4).map((n) => `${n.target.join(" ")}: ${n.failureSummary}`).join("\n    ")}`);
+    const minor = violations.filter((v) => v.impact !== "serious" && v.impact !== "critical").map((v) => `${v.id} (${v.impact})`);
+    const unsure = incomplete.map((i) => `${i.id}: ${i.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+    return { bad, minor, passed: passes.map((p) => p.id), incomplete: unsure };
+  }, selector ?? null);
+  check(result.bad.length === 0, `axe on ${what}: ${result.bad.length} serious or critical violations:\n  ${result.bad.join("\n  ")}`);
+  check(result.passed.includes("color-contrast"), `axe on ${what}: the text contrast was not measured`);
+  const minor = result.minor.length ? `; minor: ${result.minor.join(", ")}` : "";
+  const review = result.incomplete.length ? ` (${result.incomplete.join("; ")})` : "";
+  console.log(
+    `  axe on ${what}: 0 serious or critical violations, ${result.passed.length} rules passed (color-contrast among them), ` +
+      `${result.incomplete.length} to review by hand${review}${minor}`,
+  );
+}
+
+/** Nothing may scroll sideways at the page's width. */
+async function noSidewaysScroll(page, what) {
+  const { width, height } = page.viewportSize();
+  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(scrollWidth <= width, `${what}: scrollWidth ${scrollWidth} > ${width}`);
+  console.log(`  ${what} at ${width}×${height}: scrollWidth ${scrollWidth}`);
 }
 
 async function shot(page, name) {
@@ -164,9 +211,14 @@ async function main() {
     const carol = "Carol Jensen";
     const dave = "Dave Okafor";
 
-    await step("alice signs in by pasting a token; bob is signed in too", async () => {
-      alice = await staffPage(browser, ADMIN, { viaForm: true });
-      bob = await staffPage(browser, AGENT, { viaForm: false });
+    await step("alice signs in by pasting a token; bob is signed in too; both are shown by name", async () => {
+      // Both have a display name in the staff directory: the client shows it, not their ids.
+      await api("PUT", "/api/agents/me", ADMIN, { display_name: "Alice Martin" });
+      const named = await api("PUT", "/api/agents/me", AGENT, { display_name: "Bob Stone" });
+      await api("GET", `/api/agents?min_position=${named.position}&wait=10`, ADMIN);
+      alice = await staffPage(browser, ADMIN, { viaForm: true, name: "alice" });
+      bob = await staffPage(browser, AGENT, { viaForm: false, name: "bob" });
+      await alice.getByText("Alice Martin (admin)").waitFor();
     });
 
     await step("the new-conversation modal validates, then creates a conversation", async () => {
@@ -193,13 +245,16 @@ async function main() {
       await connected(bob);
     });
 
-    await step("two staff see each other's messages live", async () => {
+    await step("two staff see each other's messages live, named", async () => {
       await say(alice, "Hello from Alice");
       await seesOnce(bob, "Hello from Alice");
       await say(bob, "Bob here.\nSecond line");
       await seesOnce(alice, "Bob here.");
       await seesOnce(alice, "Hello from Alice");
       check((await input(alice).inputValue()) === "", "the input is not cleared after sending");
+      // Senders by display name, never by id.
+      await alice.getByTestId("message").filter({ hasText: "Bob here." }).getByTestId("sender").filter({ hasText: "Bob Stone" }).waitFor();
+      await bob.getByTestId("message").filter({ hasText: "Hello from Alice" }).getByTestId("sender").filter({ hasText: "Alice Martin" }).waitFor();
     });
 
     await step("Shift+Enter makes a new line; the character count follows", async () => {
@@ -213,12 +268,12 @@ async function main() {
 
     await step("the typing indicator appears and clears", async () => {
       await input(bob).pressSequentially("typing something", { delay: 20 });
-      await alice.getByTestId("typing-indicator").filter({ hasText: "bob" }).waitFor();
+      await alice.getByTestId("typing-indicator").filter({ hasText: "Bob Stone is typing" }).waitFor();
       await input(bob).fill("");
       await alice.getByTestId("typing-indicator").waitFor({ state: "detached", timeout: 10_000 });
     });
 
-    await step("a client's message (HTTP API, client token) appears live and bumps the inbox", async () => {
+    await step("a client's message (HTTP API, client token) appears live, is announced, and bumps the inbox", async () => {
       const second = await api("POST", "/api/conversations", CLIENT, {
         client: { id: CLIENT_ID, name: dave },
         channel: "whatsapp",
@@ -233,6 +288,9 @@ async function main() {
       });
       await seesOnce(alice, "Where is my parcel?");
       await seesOnce(bob, "Where is my parcel?");
+      // Said to screen readers, politely; the inbox says who wrote last.
+      await alice.getByTestId("announcer").filter({ hasText: `New message from ${carol}: Where is my parcel?` }).waitFor({ state: "attached" });
+      await row(alice, carol).getByTestId("preview").filter({ hasText: `${carol}: Where is my parcel?` }).waitFor();
       await alice.waitForFunction((name) => {
         const first = document.querySelector('[data-testid="inbox-row"]');
         return first?.textContent?.includes(name);
@@ -275,17 +333,24 @@ async function main() {
       await seesOnce(alice, "Your parcel left the depot");
       await alice.locator('[data-testid="message"][data-seq]').filter({ hasText: "left the depot" }).waitFor();
       await api("PATCH", "/api/messages/mark-read", CLIENT, { conversation_id: conversationId });
-      await alice
-        .locator('[data-testid="message"]')
-        .filter({ hasText: "left the depot" })
-        .getByLabel("Read")
-        .waitFor();
+      const ticks = alice.locator('[data-testid="message"]').filter({ hasText: "left the depot" }).getByTestId("ticks");
+      await ticks.and(alice.locator('[data-read="true"]')).waitFor();
+      check((await ticks.innerText()).includes("✓✓"), "a read message does not show ✓✓");
+      await row(bob, carol).getByTestId("preview").filter({ hasText: "Alice Martin: Your parcel left the depot" }).waitFor();
     });
 
-    await step("screenshots of the inbox and the chat window", async () => {
+    await step("screenshots of the inbox and the chat window; axe finds nothing serious on either", async () => {
       await bob.goto(BASE);
       await bob.getByRole("navigation", { name: "Inbox" }).waitFor();
       await connected(bob);
+      // The first Tab stop is the skip link; it moves focus past the top bar.
+      await bob.keyboard.press("Tab");
+      check(
+        (await bob.evaluate(() => document.activeElement?.textContent)) === "Skip to main content",
+        "the first Tab stop is not the skip link",
+      );
+      await bob.keyboard.press("Enter");
+      check((await bob.evaluate(() => document.activeElement?.id)) === "content", "the skip link did not move focus");
       await api("POST", "/api/messages", CLIENT, {
         conversation_id: secondId,
         content: "Could you also check my refund?",
@@ -295,6 +360,8 @@ async function main() {
       await row(bob, carol).filter({ hasText: "left the depot" }).waitFor();
       await shot(bob, "inbox");
       await shot(alice, "chat-window");
+      await accessible(bob, "the inbox");
+      await accessible(alice, "the chat window");
       await row(bob, carol).getByRole("button").click();
       await seesOnce(bob, "Your parcel left the depot");
       await connected(bob);
@@ -314,7 +381,7 @@ async function main() {
     });
 
     await step("a priority change in the header reaches the other staff's header and inbox live", async () => {
-      const header = (page) => page.getByRole("region", { name: `Conversation with ${carol}` }).getByLabel("Priority", { exact: true });
+      const header = (page) => page.getByRole("region", { name: `Conversation with ${carol}` }).getByLabel("Conversation priority", { exact: true });
       await header(alice).selectOption("Low");
       await bob.waitForFunction(() => {
         const select = [...document.querySelectorAll("header select")].find((s) => s.closest("section"));
@@ -325,15 +392,51 @@ async function main() {
       await row(bob, carol).filter({ hasText: "High" }).waitFor();
     });
 
-    await step("closing disables the input, reopening enables it", async () => {
+    await step("closing asks first, takes a reason, leaves an entry in the timeline; reopening enables the input", async () => {
       await alice.getByRole("button", { name: "Close", exact: true }).click();
-      await alice.getByTestId("chat-status").filter({ hasText: "closed" }).waitFor();
+      const dialog = alice.getByRole("dialog", { name: "Close this conversation?" });
+      await dialog.waitFor();
+      await accessible(alice, "the close-confirmation dialog", '[role="dialog"]');
+      await shot(alice, "close-dialog");
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await dialog.waitFor({ state: "detached" });
+      check((await alice.getByTestId("chat-status").innerText()) === "Active", "Cancel closed the conversation");
+      await alice.getByRole("button", { name: "Close", exact: true }).click();
+      await dialog.getByLabel("Reason (optional)").fill("Resolved by phone");
+      await dialog.getByRole("button", { name: "Close conversation" }).click();
+      await alice.getByTestId("chat-status").filter({ hasText: "Closed" }).waitFor();
       await alice.waitForFunction(() => document.querySelector("textarea")?.disabled === true);
       await bob.waitForFunction(() => document.querySelector("textarea")?.disabled === true);
+      for (const page of [alice, bob]) {
+        await page
+          .getByTestId("status-entry")
+          .filter({ hasText: "Alice Martin closed the conversation · Reason: Resolved by phone" })
+          .waitFor();
+      }
       await alice.getByRole("button", { name: "Reopen" }).click();
-      await alice.getByTestId("chat-status").filter({ hasText: "active" }).waitFor();
+      await alice.getByTestId("chat-status").filter({ hasText: "Active" }).waitFor();
       await alice.waitForFunction(() => document.querySelector("textarea")?.disabled === false);
       await bob.waitForFunction(() => document.querySelector("textarea")?.disabled === false);
+      await bob.getByTestId("status-entry").filter({ hasText: "Alice Martin reopened the conversation" }).waitFor();
+    });
+
+    await step("a closed conversation's unread badge clears when it is opened", async () => {
+      await api("POST", "/api/messages", CLIENT, {
+        conversation_id: secondId,
+        content: "One more thing before you close",
+        client_message_id: `e2e-${unique}-3`,
+      });
+      await row(alice, dave).getByTestId("unread-badge").waitFor();
+      await api("PATCH", `/api/conversations/${secondId}/status`, ADMIN, { status: "closed", reason: "Answered" });
+      await row(alice, dave).filter({ hasText: "closed" }).getByTestId("unread-badge").waitFor();
+      await row(alice, dave).getByRole("button").click();
+      await seesOnce(alice, "One more thing before you close");
+      await row(alice, dave).getByTestId("unread-badge").waitFor({ state: "detached" });
+      await alice.getByTestId("status-entry").filter({ hasText: "Alice Martin closed the conversation · Reason: Answered" }).waitFor();
+      await api("PATCH", `/api/conversations/${secondId}/status`, ADMIN, { status: "active" });
+      await row(alice, carol).getByRole("button").click();
+      await seesOnce(alice, "Where is my parcel?");
+      await connected(alice);
     });
 
     await step("pending and snooze from the header, live to the other staff; the inbox filters by status", async () => {
@@ -357,17 +460,10 @@ async function main() {
       await row(bob, dave).waitFor({ state: "detached" });
       await row(alice, carol).getByTestId("status-badge").filter({ hasText: "Snoozed until" }).waitFor();
       await shot(alice, "chat-snoozed");
-      // A phone shows the conversation alone, and the inbox alone after "← Inbox".
-      await alice.setViewportSize({ width: 390, height: 844 });
+      await alice.setViewportSize(PHONE);
       await alice.getByRole("navigation", { name: "Inbox" }).waitFor({ state: "hidden" });
       await shot(alice, "chat-snoozed-phone");
-      await alice.getByRole("link", { name: "Inbox" }).click();
-      await row(alice, carol).waitFor();
-      await shot(alice, "inbox-phone");
-      await row(alice, carol).getByRole("button").click();
-      await badge(alice).filter({ hasText: "Snoozed until" }).waitFor();
-      await alice.setViewportSize({ width: 1280, height: 800 });
-      await connected(alice);
+      await alice.setViewportSize(DESKTOP);
 
       await alice.getByRole("button", { name: "Unsnooze" }).click();
       await badge(alice).filter({ hasText: "Active" }).waitFor();
@@ -376,6 +472,44 @@ async function main() {
       await status(bob, "");
       await row(bob, carol).waitFor();
       check((await row(bob, carol).getByTestId("status-badge").count()) === 0, "an active row still shows a badge");
+    });
+
+    await step("at a phone's 390 × 844: inbox and chat are two screens, Back and the browser's back work; nothing scrolls sideways (360 px and desktop too)", async () => {
+      // A long URL must wrap inside its bubble, not widen the page.
+      await say(alice, `Track it here: https://parcels.example.com/track/${"0123456789abcdef".repeat(12)}?lang=en`);
+      await seesOnce(alice, "Track it here");
+      await alice.setViewportSize(PHONE);
+      await alice.getByRole("navigation", { name: "Inbox" }).waitFor({ state: "hidden" });
+      await bubbles(alice, "Track it here").scrollIntoViewIfNeeded();
+      const url = await bubbles(alice, "Track it here").evaluate((p) => ({ right: p.getBoundingClientRect().right, inner: p.scrollWidth <= p.clientWidth }));
+      check(url.right <= PHONE.width && url.inner, `the long URL does not wrap inside its bubble: ${JSON.stringify(url)}`);
+      await noSidewaysScroll(alice, "the chat screen");
+      await shot(alice, "chat-phone");
+      await alice.getByRole("button", { name: "Back" }).click();
+      await row(alice, carol).waitFor();
+      await alice.getByRole("region", { name: `Conversation with ${carol}` }).waitFor({ state: "detached" });
+      await noSidewaysScroll(alice, "the inbox screen");
+      await shot(alice, "inbox-phone");
+      // The browser's back (a phone's back gesture) leaves a conversation for the inbox, forward returns.
+      await row(alice, carol).getByRole("button").click();
+      await alice.getByTestId("chat-client").filter({ hasText: carol }).waitFor();
+      await connected(alice);
+      await alice.goBack();
+      await row(alice, carol).waitFor();
+      await alice.getByTestId("chat-client").waitFor({ state: "detached" });
+      await alice.goForward();
+      await alice.getByTestId("chat-client").filter({ hasText: carol }).waitFor();
+      await noSidewaysScroll(alice, "the chat screen after going forward");
+      await alice.setViewportSize(NARROWEST);
+      await noSidewaysScroll(alice, "the chat screen");
+      await alice.setViewportSize(DESKTOP);
+      await alice.getByRole("navigation", { name: "Inbox" }).waitFor();
+      await noSidewaysScroll(alice, "the inbox beside the chat");
+      await connected(alice);
+    });
+
+    await step("no console errors in normal use", async () => {
+      check(consoleErrors.length === 0, `console errors:\n  ${consoleErrors.join("\n  ")}`);
     });
 
     await step("a long conversation opens at the first unread message and loads older ones on scrolling up", async () => {
@@ -411,14 +545,19 @@ async function main() {
       await connected(alice);
     });
 
-    await step("the server is killed; a message queued offline arrives once after the restart", async () => {
+    await step("the server is killed; a failed action's banner goes on reconnecting; a message queued offline arrives once", async () => {
       await control("kill-server");
       await alice.locator('[data-testid="connection-status"][data-state="reconnecting"]').waitFor();
+      // An action fails while the server is away; its banner goes once the connection is back.
+      await alice.getByRole("button", { name: "Mark pending" }).click();
+      const banner = alice.getByRole("alert").filter({ hasText: "network_error" });
+      await banner.waitFor();
       const text = "Sent while the server was down";
       await say(alice, text);
       await alice.getByTestId("pending").filter({ hasText: "Queued" }).waitFor();
       await control("start-server");
       await connected(alice);
+      await banner.waitFor({ state: "detached" });
       await alice.getByTestId("pending").waitFor({ state: "detached", timeout: 30_000 });
       await seesOnce(alice, text);
       await connected(bob);

@@ -1,13 +1,17 @@
-/** Sign-in gate, then the inbox beside the open conversation. */
+/** Sign-in gate, then the inbox beside the open conversation (on a narrow
+ * screen: the inbox, or the open conversation with a way back). */
 import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ChatWindow } from "./components/ChatWindow";
 import { ConnectionStatus, worstState } from "./components/ConnectionStatus";
 import { ConversationCreationModal } from "./components/ConversationCreationModal";
 import { ConversationsPage } from "./components/ConversationsPage";
 import { SignIn } from "./components/SignIn";
+import { SkipLink } from "./components/SkipLink";
 import { SessionProvider, useApi, useSession, type Session } from "./hooks/useApi";
 import { useConversations, useInboxLive, useRowWriter } from "./hooks/useConversations";
+import { useRoute } from "./hooks/useRoute";
+import { useStaffNames } from "./hooks/useStaffNames";
 import { useSoundPreference } from "./hooks/useSoundPreference";
 import { useWebSocket } from "./hooks/useWebSocket";
 import { ApiClient } from "./services/api";
@@ -16,21 +20,6 @@ import type { ConnectionState } from "./services/socket";
 import { socketUrl } from "./services/socket";
 import { playChime } from "./services/sound";
 import type { ConversationFilters, EventFrame, StartConversationInput } from "./types";
-
-function selectedFromHash(): string | null {
-  const match = /^#\/c\/([0-9a-f-]{36})$/i.exec(window.location.hash);
-  return match?.[1] ?? null;
-}
-
-function useSelected(): [string | null, (id: string) => void] {
-  const [selected, setSelected] = useState(selectedFromHash);
-  useEffect(() => {
-    const onHash = () => setSelected(selectedFromHash());
-    window.addEventListener("hashchange", onHash);
-    return () => window.removeEventListener("hashchange", onHash);
-  }, []);
-  return [selected, (id) => (window.location.hash = `#/c/${id}`)];
-}
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -46,7 +35,9 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
   const { identity } = useSession();
   const queryClient = useQueryClient();
   const writeRow = useRowWriter();
-  const [selected, select] = useSelected();
+  const { selected, open: select, back } = useRoute();
+  const content = useRef<HTMLDivElement>(null);
+  const staffName = useStaffNames();
   const [filterInput, setFilterInput] = useState<ConversationFilters>({});
   const filters = useDebounced(filterInput, 250);
   const inbox = useConversations(filters);
@@ -93,8 +84,9 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
   const onChatState = useCallback((state: ConnectionState) => setChatState(state), []);
 
   return (
-    <div className="flex h-screen flex-col">
-      <header className="flex flex-wrap items-center gap-3 bg-slate-900 px-4 py-2 text-white">
+    <div className="flex h-dvh flex-col">
+      <SkipLink target={content} />
+      <header className="flex flex-wrap items-center gap-x-3 gap-y-1 bg-slate-900 px-3 py-2 text-white sm:px-4">
         <h1 className="text-lg font-semibold">Parley</h1>
         <button
           type="button"
@@ -103,7 +95,7 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
         >
           New conversation
         </button>
-        <div className="ml-auto flex items-center gap-4">
+        <div className="ml-auto flex min-w-0 flex-wrap items-center justify-end gap-x-4 gap-y-1">
           <ConnectionStatus
             state={worstState(states)}
             onReconnect={() => {
@@ -115,8 +107,8 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
             <input type="checkbox" checked={sound} onChange={(e) => setSound(e.target.checked)} />
             Sound
           </label>
-          <span className="text-sm text-slate-300">
-            {identity.sub} ({identity.role})
+          <span className="hidden max-w-40 truncate text-sm text-slate-300 sm:block">
+            {staffName(identity.sub)} ({identity.role})
           </span>
           <button
             type="button"
@@ -124,15 +116,15 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
               queryClient.clear();
               onSignOut();
             }}
-            className="rounded border border-slate-600 px-2 py-0.5 text-sm hover:bg-slate-800"
+            className="rounded border border-slate-600 px-2 py-1 text-sm hover:bg-slate-800"
           >
             Sign out
           </button>
         </div>
       </header>
-      <div className="flex min-h-0 flex-1">
+      <div ref={content} id="content" tabIndex={-1} className="flex min-h-0 flex-1 focus:outline-none">
         {/* A phone shows the inbox or the open conversation; wider screens both. */}
-        <aside className={`${selected ? "hidden md:block" : "w-full"} shrink-0 border-r border-slate-200 bg-white md:w-80`}>
+        <div className={`${selected ? "hidden md:block" : "w-full"} shrink-0 border-slate-200 bg-white md:w-80 md:border-r`}>
           <ConversationsPage
             filters={filterInput}
             onFilters={setFilterInput}
@@ -140,7 +132,7 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
             selected={selected}
             onSelect={select}
           />
-        </aside>
+        </div>
         <main className={`${selected ? "flex" : "hidden md:flex"} min-w-0 flex-1 flex-col bg-slate-50`}>
           {selected ? (
             <ChatWindow
@@ -148,9 +140,10 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
               conversationId={selected}
               onSocketState={onChatState}
               reconnectSignal={reconnects}
+              onBack={back}
             />
           ) : (
-            <p className="m-auto text-slate-500">Choose a conversation in the inbox, or start a new one.</p>
+            <p className="m-auto p-4 text-slate-600">Choose a conversation in the inbox, or start a new one.</p>
           )}
         </main>
       </div>

@@ -35,6 +35,9 @@ export interface Conversation {
   message_count: number;
   unread_for_staff: number;
   unread_for_client: number;
+  /** The side of the last message, and who wrote it (a staff member's display name, the client's name). */
+  last_message_sender?: Sender | null;
+  last_message_sender_name?: string | null;
   deleted: boolean;
   /** The global position of the last event folded into this row. */
   position: number;
@@ -63,6 +66,8 @@ export interface Message {
   read_by_staff_at: string | null;
   read_by_client_at: string | null;
   position: number;
+  /** A staff sender's display name (else their id), the client's name; null for the system. */
+  sender_name?: string | null;
 }
 
 export interface MessagePage {
@@ -84,6 +89,33 @@ export interface ConversationFilters {
   status?: Status | undefined;
   priority?: Priority | undefined;
   q?: string | undefined;
+}
+
+/** One agent in the staff directory (`GET /api/agents`). */
+export interface Agent {
+  agent_id: string;
+  display_name: string;
+  availability: string;
+  online: boolean;
+}
+
+/** A system entry of the staff timeline (`GET /api/conversations/{id}/timeline`). */
+export interface SystemEntry {
+  kind: "system";
+  conversation_id: string;
+  position: number;
+  created_at: string;
+  event_type: string;
+  by: string | null;
+  by_name: string | null;
+  details: Record<string, unknown>;
+}
+
+/** The timeline's page: messages, notes and system entries in log order (only system entries typed here). */
+export interface TimelinePage {
+  items: ({ kind: "message" | "note"; position: number } | SystemEntry)[];
+  next_after: number | null;
+  reached: number;
 }
 
 export interface StartConversationInput {
@@ -123,6 +155,8 @@ export interface MessageCreatedFrame extends EventBase {
   content: string;
   attachment?: Attachment | null;
   client_message_id?: string | null;
+  /** A staff sender's display name; null for a client or an unnamed sender. */
+  sender_name?: string | null;
 }
 
 export interface MessagesReadFrame extends EventBase {
@@ -167,6 +201,15 @@ export interface ReadyFrame {
   stream_position: number | null;
   /** the log's head on the inbox socket; 0 on a conversation socket */
   position: number;
+  /** staff on a conversation socket: who is connected to it now; null otherwise */
+  online?: OnlineUser[] | null;
+}
+export interface OnlineUser {
+  user_id: string;
+  role: string;
+  /** when their earliest open socket on the conversation connected */
+  since: string;
+  connections: number;
 }
 export interface AckFrame {
   type: "ACK";

@@ -35,7 +35,7 @@ describe("MessageBubble", () => {
   it("renders content as text, never as HTML", () => {
     const { container } = render(
       <ul>
-        <MessageBubble message={bubble()} selfId="alice" online firstUnread={false} />
+        <MessageBubble senderName="Carol Jensen" message={bubble()} selfId="alice" online firstUnread={false} />
       </ul>,
     );
     expect(screen.getByTestId("message-content").textContent).toBe(XSS);
@@ -46,6 +46,7 @@ describe("MessageBubble", () => {
     const { container, rerender } = render(
       <ul>
         <MessageBubble
+          senderName="Carol Jensen"
           message={bubble({ message_type: "file", attachment: { url: "javascript:alert(1)", name: "x" } })}
           selfId="alice"
           online
@@ -57,6 +58,7 @@ describe("MessageBubble", () => {
     rerender(
       <ul>
         <MessageBubble
+          senderName="Carol Jensen"
           message={bubble({ message_type: "image", attachment: { url: "https://cdn.example/p.png", name: "photo" } })}
           selfId="alice"
           online
@@ -67,16 +69,23 @@ describe("MessageBubble", () => {
     expect(screen.getByRole("img", { name: "photo" }).getAttribute("src")).toBe("https://cdn.example/p.png");
   });
 
-  it("shows read ticks on staff messages, and queued ones as such", () => {
+  it("shows read ticks on staff messages — ✓ sent, ✓✓ read, said in words too — and queued ones as such", () => {
     const { rerender } = render(
       <ul>
-        <MessageBubble message={bubble({ sender: "admin", sender_id: "alice", read_by_client_at: "2026-11-24T10:01:00Z" })} selfId="alice" online firstUnread={false} />
+        <MessageBubble senderName="Alice" message={bubble({ sender: "admin", sender_id: "alice" })} selfId="alice" online firstUnread={false} />
       </ul>,
     );
-    expect(screen.getByLabelText("Read")).toBeTruthy();
+    expect(screen.getByTestId("ticks").textContent).toBe("✓Sent");
     rerender(
       <ul>
-        <MessageBubble message={bubble({ sender: "admin", sender_id: "alice", local: "pending" })} selfId="alice" online={false} firstUnread={false} />
+        <MessageBubble senderName="Alice" message={bubble({ sender: "admin", sender_id: "alice", read_by_client_at: "2026-11-24T10:01:00Z" })} selfId="alice" online firstUnread={false} />
+      </ul>,
+    );
+    expect(screen.getByTestId("ticks").textContent).toBe("✓✓Read");
+    expect(screen.getByText("Read").className).toContain("sr-only");
+    rerender(
+      <ul>
+        <MessageBubble senderName="Carol Jensen" message={bubble({ sender: "admin", sender_id: "alice", local: "pending" })} selfId="alice" online={false} firstUnread={false} />
       </ul>,
     );
     expect(screen.getByTestId("pending").textContent).toBe("Queued");
@@ -138,7 +147,15 @@ describe("MessageList", () => {
       bubble({ seq: 2, message_id: "m2", content: "first unread" }),
       bubble({ seq: 3, message_id: "m3", content: "second unread" }),
     ];
-    const props = { selfId: "alice", online: true, hasOlder: false, loadingOlder: false, onLoadOlder: vi.fn() };
+    const props = {
+      entries: [],
+      nameOf: () => "Carol Jensen",
+      selfId: "alice",
+      online: true,
+      hasOlder: false,
+      loadingOlder: false,
+      onLoadOlder: vi.fn(),
+    };
     const { rerender } = render(<MessageList messages={messages} {...props} />);
     expect(scrolled).toHaveLength(1);
     expect(scrolled[0]).toContain("first unread");
@@ -153,7 +170,7 @@ describe("StatusActions", () => {
     const { StatusActions } = await import("../src/components/StatusActions");
     const onStatus = vi.fn();
     const onSnooze = vi.fn();
-    render(<StatusActions status={status} busy={false} onStatus={onStatus} onSnooze={onSnooze} />);
+    render(<StatusActions status={status} clientName="Carol Jensen" busy={false} onStatus={onStatus} onSnooze={onSnooze} />);
     const names = screen.getAllByRole("button").map((b) => b.textContent?.replace("▾", "").trim());
     return { onStatus, onSnooze, names };
   }

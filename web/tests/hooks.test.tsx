@@ -162,8 +162,10 @@ describe("ChatWindow", () => {
       return server.factory(url, protocols);
     });
     const socketState = vi.fn();
-    render(<ChatWindow conversationId="c1" onSocketState={socketState} reconnectSignal={0} />, { wrapper });
-    const paths = () => fetch.mock.calls.map(([url]) => String(url));
+    render(<ChatWindow conversationId="c1" onSocketState={socketState} reconnectSignal={0} onBack={vi.fn()} />, { wrapper });
+    // (The staff directory and the status entries are read beside these.)
+    const paths = () =>
+      fetch.mock.calls.map(([url]) => String(url)).filter((url) => !url.startsWith("/api/agents") && !url.includes("/timeline"));
 
     // Until the row is in: no socket, no message fetch.
     await waitFor(() => expect(paths()).toEqual(["/api/conversations/c1"]));
@@ -220,7 +222,7 @@ describe("ChatWindow status actions", () => {
     vi.stubGlobal("WebSocket", function WebSocket(url: string, protocols: string[]) {
       return server.factory(url, protocols);
     });
-    render(<ChatWindow conversationId="c1" onSocketState={vi.fn()} reconnectSignal={0} />, { wrapper });
+    render(<ChatWindow conversationId="c1" onSocketState={vi.fn()} reconnectSignal={0} onBack={vi.fn()} />, { wrapper });
     await waitFor(() => expect(server.sockets).toHaveLength(1));
     act(() => {
       server.last.open();

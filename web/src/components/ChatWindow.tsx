@@ -1,30 +1,35 @@
-/** One conversation: header (client, status, actions), messages, typing, input. */
+/** One conversation: its header (ChatHeader), the timeline
+ * (messages and status changes), typing, input; new messages from others are
+ * announced to screen readers. */
 import { useMutation } from "@tanstack/react-query";
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef } from "react";
+import { useActionError } from "../hooks/useActionError";
+import { useAnnouncement } from "../hooks/useAnnouncement";
 import { useApi, useSession } from "../hooks/useApi";
 import { useChatStart, useConversation, useConversationLive } from "../hooks/useConversations";
-import { useMessages } from "../hooks/useMessages";
+import { useMessages, type ShownMessage } from "../hooks/useMessages";
+import { useStaffNames } from "../hooks/useStaffNames";
+import { useStatusEntries } from "../hooks/useStatusEntries";
 import { useTypingIndicator, useTypingSender } from "../hooks/useTyping";
 import { useWebSocket } from "../hooks/useWebSocket";
 import type { ApiError } from "../services/api";
 import type { ConnectionState } from "../services/socket";
 import { rfc3339Local } from "../lib/snooze";
-import { PRIORITIES, type Priority, type SettableStatus } from "../types";
+import type { MessageCreatedFrame } from "../types";
+import { ChatHeader, type ChatAction } from "./ChatHeader";
 import { MessageInput } from "./MessageInput";
 import { MessageList } from "./MessageList";
-import { StatusActions } from "./StatusActions";
-import { StatusBadge } from "./StatusBadge";
 import { TypingIndicator } from "./TypingIndicator";
-
-type Action = { status: SettableStatus } | { priority: Priority } | { snoozeUntil: Date };
 
 interface Props {
   conversationId: string;
   onSocketState: (state: ConnectionState) => void;
   reconnectSignal: number;
+  /** Back to the inbox (the button shows on narrow screens, where the chat has the screen alone). */
+  onBack: () => void;
 }
 
-export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: Props) {
+export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onBack }: Props) {
   const api = useApi();
   const { identity } = useSession();
   const conversation = useConversation(conversationId);
@@ -35,9 +40,21 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
   });
   useConversationLive(socket, conversationId);
   const messages = useMessages(conversationId, socket, start);
-  const typists = useTypingIndicator(socket, identity.sub);
+  const staffName = useStaffNames();
+  const typists = useTypingIndicator(socket, identity.sub).map(staffName);
   const typing = useTypingSender(socket);
-  const [error, setError] = useState<string | null>(null);
+  const { error, fail, clear } = useActionError(state);
+  // Status changes from the oldest message on screen on (all of them once the start is loaded).
+  const oldest = messages.messages[0];
+  const entriesFrom = messages.isPending ? null : messages.hasNextPage && oldest ? oldest.position : 0;
+  const entries = useStatusEntries(conversationId, socket, entriesFrom);
+  const clientName = conversation.data?.client_name ?? "the client";
+  const nameOf = useCallback(
+    (message: ShownMessage | MessageCreatedFrame) =>
+      message.sender === "client" ? clientName : (message.sender_name ?? staffName(message.sender_id)),
+    [clientName, staffName],
+  );
+  const announcement = useAnnouncement(socket, identity.sub, nameOf);
 
   useEffect(() => onSocketState(state), [state, onSocketState]);
   useEffect(() => {
@@ -45,31 +62,32 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
   }, [reconnectSignal, socket]);
 
   const act = useMutation({
-    mutationFn: (action: Action) =>
+    mutationFn: (action: ChatAction) =>
       "status" in action
-        ? api.changeStatus(conversationId, action.status)
+        ? api.changeStatus(conversationId, action.status, action.reason)
         : "snoozeUntil" in action
           ? api.snooze(conversationId, rfc3339Local(action.snoozeUntil))
           : api.updateConversation(conversationId, { priority: action.priority }),
-    onSuccess: () => setError(null),
-    onError: (e: ApiError) => setError(`${e.message} (${e.code})`),
+    onSuccess: clear,
+    onError: (e: ApiError) => fail(e),
   });
 
-  // Mark the client's messages read while this conversation is on screen.
+  // Mark the client's messages read while this conversation is on screen (a
+  // closed one too: reading moves the reader's cursor, not the conversation).
   const current = conversation.data;
   const lastUnread = [...messages.messages]
     .reverse()
     .find((m) => m.sender === "client" && m.read_by_staff_at === null && !m.local);
   const marked = useRef(0);
   useEffect(() => {
-    if (!lastUnread || !current || current.status === "closed" || state !== "connected") return;
+    if (!lastUnread || !current || state !== "connected") return;
     if (lastUnread.seq <= marked.current || document.visibilityState === "hidden") return;
     marked.current = lastUnread.seq;
     socket?.send({ type: "MARK_READ", up_to_seq: lastUnread.seq });
   }, [lastUnread, current, state, socket]);
 
   if (conversation.isPending) {
-    return <p className="m-auto text-slate-500">Loading the conversation…</p>;
+    return <p className="m-auto text-slate-600">Loading the conversation…</p>;
   }
   if (conversation.isError || !current) {
     return (
@@ -82,41 +100,7 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
 
   return (
     <section aria-label={`Conversation with ${current.client_name}`} className="flex h-full min-h-0 flex-col">
-      <header className="flex flex-wrap items-center gap-3 border-b border-slate-200 bg-white px-4 py-3">
-        <a href="#/" className="text-sm font-medium text-blue-700 underline md:hidden">
-          <span aria-hidden="true">← </span>Inbox
-        </a>
-        <div className="min-w-0 flex-1">
-          <h2 className="truncate text-lg font-semibold" data-testid="chat-client">
-            {current.client_name}
-          </h2>
-          <p className="truncate text-xs text-slate-500">
-            {current.channel} · {current.client_id}
-            {current.summary ? ` · ${current.summary}` : ""}
-          </p>
-        </div>
-        <StatusBadge status={current.status} snoozedUntil={current.snoozed_until} testId="chat-status" />
-        <label className="flex items-center gap-1 text-sm">
-          Priority
-          <select
-            aria-label="Priority"
-            value={current.priority}
-            disabled={closed || act.isPending}
-            onChange={(e) => act.mutate({ priority: e.target.value as Priority })}
-            className="rounded border border-slate-300 bg-white px-1 py-0.5"
-          >
-            {PRIORITIES.map((p) => (
-              <option key={p}>{p}</option>
-            ))}
-          </select>
-        </label>
-        <StatusActions
-          status={current.status}
-          busy={act.isPending}
-          onStatus={(status) => act.mutate({ status })}
-          onSnooze={(until) => act.mutate({ snoozeUntil: until })}
-        />
-      </header>
+      <ChatHeader conversation={current} busy={act.isPending} onAction={(action) => act.mutate(action)} onBack={onBack} />
       {error && (
         <p role="alert" className="bg-red-50 px-4 py-1 text-sm text-red-700">
           {error}
@@ -127,10 +111,12 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
           Cannot load messages: {messages.error.message}
         </p>
       ) : messages.isPending ? (
-        <p className="m-auto text-slate-500">Loading messages…</p>
+        <p className="m-auto text-slate-600">Loading messages…</p>
       ) : (
         <MessageList
           messages={messages.messages}
+          entries={entries}
+          nameOf={nameOf}
           selfId={identity.sub}
           online={state === "connected"}
           hasOlder={messages.hasNextPage}
@@ -138,6 +124,9 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal }: P
           onLoadOlder={() => void messages.fetchNextPage()}
         />
       )}
+      <p role="status" className="sr-only" data-testid="announcer">
+        {announcement}
+      </p>
       <TypingIndicator typists={typists} />
       <MessageInput
         disabled={closed}

@@ -19,7 +19,7 @@ export function ConnectionStatus({ state, onReconnect }: { state: ConnectionStat
         <button
           type="button"
           onClick={onReconnect}
-          className="rounded border border-slate-300 bg-white px-2 py-0.5 text-xs hover:bg-slate-50"
+          className="rounded border border-slate-300 bg-white px-2 py-1 text-xs font-medium text-slate-900 hover:bg-slate-100"
         >
           Reconnect
         </button>

@@ -1,7 +1,8 @@
 /** Start a conversation: client id and name, channel, priority, summary. */
-import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useId, useRef, useState, type FormEvent } from "react";
 import { ApiError } from "../services/api";
 import { CHANNELS, PRIORITIES, type Channel, type Priority, type StartConversationInput } from "../types";
+import { Dialog } from "./Dialog";
 
 export interface NewConversation {
   clientId: string;
@@ -21,23 +22,6 @@ export function validate(form: NewConversation): Partial<Record<keyof NewConvers
   return errors;
 }
 
-/** Tab and Shift+Tab cycle through the dialog's controls only. */
-function keepFocusInside(event: KeyboardEvent<HTMLElement>) {
-  const controls = [...event.currentTarget.querySelectorAll<HTMLElement>("input, select, textarea, button")].filter(
-    (element) => !element.hasAttribute("disabled"),
-  );
-  const first = controls[0];
-  const last = controls[controls.length - 1];
-  if (!first || !last) return;
-  if (event.shiftKey && document.activeElement === first) {
-    event.preventDefault();
-    last.focus();
-  } else if (!event.shiftKey && document.activeElement === last) {
-    event.preventDefault();
-    first.focus();
-  }
-}
-
 interface Props {
   onClose: () => void;
   onCreate: (input: StartConversationInput) => Promise<void>;
@@ -55,13 +39,7 @@ export function ConversationCreationModal({ onClose, onCreate }: Props) {
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const first = useRef<HTMLInputElement>(null);
-  const titleId = useId();
-
-  useEffect(() => {
-    first.current?.focus();
-    const opener = document.activeElement;
-    return () => (opener instanceof HTMLElement ? opener.focus() : undefined);
-  }, []);
+  const errorId = useId();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -86,81 +64,66 @@ export function ConversationCreationModal({ onClose, onCreate }: Props) {
   const field = (name: keyof NewConversation) => ({
     value: form[name],
     "aria-invalid": errors[name] ? true : undefined,
-    "aria-describedby": errors[name] ? `${titleId}-${name}-error` : undefined,
+    "aria-describedby": errors[name] ? `${errorId}-${name}-error` : undefined,
   });
   const errorOf = (name: keyof NewConversation) =>
     errors[name] && (
-      <span id={`${titleId}-${name}-error`} className="mt-0.5 block text-xs text-red-600">
+      <span id={`${errorId}-${name}-error`} className="mt-0.5 block text-xs text-red-600">
         {errors[name]}
       </span>
     );
   const input = "mt-0.5 w-full rounded border border-slate-300 px-2 py-1";
 
   return (
-    <div className="fixed inset-0 z-10 flex items-center justify-center bg-slate-900/40 p-4" onMouseDown={onClose}>
-      <div
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby={titleId}
-        className="w-full max-w-md rounded-lg bg-white p-5 shadow-xl"
-        onMouseDown={(e) => e.stopPropagation()}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") onClose();
-          if (e.key === "Tab") keepFocusInside(e);
-        }}
-      >
-        <h2 id={titleId} className="mb-3 text-lg font-semibold">
-          New conversation
-        </h2>
-        <form onSubmit={(e) => void submit(e)} noValidate className="space-y-3">
-          <label className="block text-sm font-medium">
-            Client id
-            <input ref={first} className={input} {...field("clientId")} onChange={(e) => setForm({ ...form, clientId: e.target.value })} />
-            {errorOf("clientId")}
+    <Dialog title="New conversation" onCancel={onClose} initialFocus={first}>
+      <form onSubmit={(e) => void submit(e)} noValidate className="space-y-3">
+        <label className="block text-sm font-medium">
+          Client id
+          <input ref={first} className={input} {...field("clientId")} onChange={(e) => setForm({ ...form, clientId: e.target.value })} />
+          {errorOf("clientId")}
+        </label>
+        <label className="block text-sm font-medium">
+          Client name
+          <input className={input} {...field("clientName")} onChange={(e) => setForm({ ...form, clientName: e.target.value })} />
+          {errorOf("clientName")}
+        </label>
+        <div className="flex gap-3">
+          <label className="flex-1 text-sm font-medium">
+            Channel
+            <select className={`${input} bg-white`} value={form.channel} onChange={(e) => setForm({ ...form, channel: e.target.value as Channel })}>
+              {CHANNELS.map((c) => (
+                <option key={c}>{c}</option>
+              ))}
+            </select>
           </label>
-          <label className="block text-sm font-medium">
-            Client name
-            <input className={input} {...field("clientName")} onChange={(e) => setForm({ ...form, clientName: e.target.value })} />
-            {errorOf("clientName")}
+          <label className="flex-1 text-sm font-medium">
+            Priority
+            <select className={`${input} bg-white`} value={form.priority} onChange={(e) => setForm({ ...form, priority: e.target.value as Priority })}>
+              {PRIORITIES.map((p) => (
+                <option key={p}>{p}</option>
+              ))}
+            </select>
           </label>
-          <div className="flex gap-3">
-            <label className="flex-1 text-sm font-medium">
-              Channel
-              <select className={`${input} bg-white`} value={form.channel} onChange={(e) => setForm({ ...form, channel: e.target.value as Channel })}>
-                {CHANNELS.map((c) => (
-                  <option key={c}>{c}</option>
-                ))}
-              </select>
-            </label>
-            <label className="flex-1 text-sm font-medium">
-              Priority
-              <select className={`${input} bg-white`} value={form.priority} onChange={(e) => setForm({ ...form, priority: e.target.value as Priority })}>
-                {PRIORITIES.map((p) => (
-                  <option key={p}>{p}</option>
-                ))}
-              </select>
-            </label>
-          </div>
-          <label className="block text-sm font-medium">
-            Summary (optional)
-            <textarea rows={2} className={input} {...field("summary")} onChange={(e) => setForm({ ...form, summary: e.target.value })} />
-            {errorOf("summary")}
-          </label>
-          {failure && (
-            <p role="alert" className="text-sm text-red-700">
-              {failure}
-            </p>
-          )}
-          <div className="flex justify-end gap-2 pt-1">
-            <button type="button" onClick={onClose} className="rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-50">
-              Cancel
-            </button>
-            <button type="submit" disabled={busy} className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700 disabled:opacity-50">
-              {busy ? "Creating…" : "Create conversation"}
-            </button>
-          </div>
-        </form>
-      </div>
-    </div>
+        </div>
+        <label className="block text-sm font-medium">
+          Summary (optional)
+          <textarea rows={2} className={input} {...field("summary")} onChange={(e) => setForm({ ...form, summary: e.target.value })} />
+          {errorOf("summary")}
+        </label>
+        {failure && (
+          <p role="alert" className="text-sm text-red-700">
+            {failure}
+          </p>
+        )}
+        <div className="flex justify-end gap-2 pt-1">
+          <button type="button" onClick={onClose} className="rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-50">
+            Cancel
+          </button>
+          <button type="submit" disabled={busy} className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700 disabled:opacity-50">
+            {busy ? "Creating…" : "Create conversation"}
+          </button>
+        </div>
+      </form>
+    </Dialog>
   );
 }

@@ -3,17 +3,20 @@
 import { safeUrl, timeOf } from "../lib/format";
 import type { ShownMessage } from "../hooks/useMessages";
 
+/** ✓ sent, ✓✓ read by the client: two marks against one (and bolder), and said in words to screen readers. */
 function Ticks({ message, online }: { message: ShownMessage; online: boolean }) {
   if (message.local === "failed") {
-    return <span className="text-red-200">Not sent: {message.error}</span>;
+    return <span className="font-semibold text-white">Not sent: {message.error}</span>;
   }
   if (message.local === "pending") {
     return <span data-testid="pending">{online ? "Sending…" : "Queued"}</span>;
   }
   const read = message.read_by_client_at !== null;
+  const words = read ? "Read" : "Sent";
   return (
-    <span aria-label={read ? "Read" : "Sent"} title={read ? "Read" : "Sent"} className={read ? "text-sky-200" : ""}>
-      {read ? "✓✓" : "✓"}
+    <span data-testid="ticks" data-read={read} title={words} className={read ? "font-bold text-white" : ""}>
+      <span aria-hidden="true">{read ? "✓✓" : "✓"}</span>
+      <span className="sr-only">{words}</span>
     </span>
   );
 }
@@ -23,7 +26,7 @@ function Attachment({ message }: { message: ShownMessage }) {
   if (!url) return null;
   const name = message.attachment?.name ?? url.split("/").pop() ?? "file";
   if (message.message_type === "image") {
-    return <img src={url} alt={name} className="mb-1 max-h-60 rounded" loading="lazy" />;
+    return <img src={url} alt={name} className="mb-1 max-h-60 max-w-full rounded" loading="lazy" />;
   }
   return (
     <a href={url} target="_blank" rel="noopener noreferrer" className="mb-1 block underline" download={name}>
@@ -34,16 +37,18 @@ function Attachment({ message }: { message: ShownMessage }) {
 
 interface Props {
   message: ShownMessage;
+  /** Who wrote it, by name (shown on messages not one's own). */
+  senderName: string;
   selfId: string;
   online: boolean;
   firstUnread: boolean;
 }
 
-export function MessageBubble({ message, selfId, online, firstUnread }: Props) {
+export function MessageBubble({ message, senderName, selfId, online, firstUnread }: Props) {
   if (message.sender === "system") {
     return (
-      <li className="my-2 text-center text-xs italic text-slate-500" data-testid="message" data-seq={message.seq}>
-        <span className="whitespace-pre-wrap">{message.content}</span> · {timeOf(message.created_at)}
+      <li className="my-2 text-center text-xs italic text-slate-600" data-testid="message" data-seq={message.seq}>
+        <span className="whitespace-pre-wrap [overflow-wrap:anywhere]">{message.content}</span> · {timeOf(message.created_at)}
       </li>
     );
   }
@@ -57,18 +62,20 @@ export function MessageBubble({ message, selfId, online, firstUnread }: Props) {
       data-first-unread={firstUnread || undefined}
     >
       <div
-        className={`max-w-[75%] rounded-2xl px-3 py-2 shadow-sm ${
-          mine ? "rounded-br-sm bg-blue-600 text-white" : "rounded-bl-sm bg-white text-slate-900"
+        className={`min-w-0 max-w-[85%] rounded-2xl sm:max-w-[75%] px-3 py-2 shadow-sm ${
+          mine ? "rounded-br-sm bg-blue-700 text-white" : "rounded-bl-sm bg-white text-slate-900"
         } ${message.local === "failed" ? "opacity-70" : ""}`}
       >
         {message.sender_id !== selfId && (
-          <div className={`text-xs font-semibold ${mine ? "text-blue-100" : "text-slate-500"}`}>{message.sender_id}</div>
+          <div data-testid="sender" className={`text-xs font-semibold ${mine ? "text-blue-100" : "text-slate-600"}`}>
+            {senderName}
+          </div>
         )}
         <Attachment message={message} />
-        <p className="whitespace-pre-wrap break-words" data-testid="message-content">
+        <p className="whitespace-pre-wrap [overflow-wrap:anywhere]" data-testid="message-content">
           {message.content}
         </p>
-        <div className={`mt-0.5 flex justify-end gap-1.5 text-[11px] ${mine ? "text-blue-100" : "text-slate-400"}`}>
+        <div className={`mt-0.5 flex justify-end gap-1.5 text-[11px] ${mine ? "text-blue-100" : "text-slate-600"}`}>
           <time dateTime={message.created_at}>{timeOf(message.created_at)}</time>
           {mine && <Ticks message={message} online={online} />}
         </div>

@@ -57,7 +57,7 @@ export function MessageInput({ disabled, disabledReason, onSend, onTyping, onSto
           onBlur={onStopTyping}
           onKeyDown={onKeyDown}
           aria-describedby={`${id}-count`}
-          className="flex-1 resize-none rounded-lg border border-slate-300 px-3 py-2 disabled:bg-slate-100 disabled:text-slate-400"
+          className="min-w-0 flex-1 resize-none rounded-lg border border-slate-300 px-3 py-2 disabled:bg-slate-100 disabled:text-slate-400"
         />
         <button
           type="submit"

@@ -1,12 +1,18 @@
-/** The messages grouped by day; older pages load on scrolling to the top (or
- * the button); opens at the first unread message; follows new ones. */
-import { Fragment, useEffect, useLayoutEffect, useRef } from "react";
+/** The messages, with the status changes between them, grouped by day; older
+ * pages load on scrolling to the top (or the button); opens at the first
+ * unread message; follows new ones. */
+import { Fragment, useEffect, useLayoutEffect, useMemo, useRef } from "react";
 import { dayKey, dayLabel } from "../lib/format";
+import { interleave, type TimelineItem } from "../lib/timeline";
 import type { ShownMessage } from "../hooks/useMessages";
+import type { SystemEntry } from "../types";
 import { MessageBubble } from "./MessageBubble";
+import { StatusEntry } from "./StatusEntry";
 
 interface Props {
   messages: ShownMessage[];
+  entries: SystemEntry[];
+  nameOf: (message: ShownMessage) => string;
   selfId: string;
   online: boolean;
   hasOlder: boolean;
@@ -16,7 +22,11 @@ interface Props {
 
 const NEAR_BOTTOM = 120;
 
-export function MessageList({ messages, selfId, online, hasOlder, loadingOlder, onLoadOlder }: Props) {
+const createdAt = (item: TimelineItem) => (item.kind === "message" ? item.message.created_at : item.entry.created_at);
+const keyOf = (item: TimelineItem) =>
+  item.kind === "message" ? (item.message.client_message_id ?? item.message.message_id) : `entry-${item.entry.position}`;
+
+export function MessageList({ messages, entries, nameOf, selfId, online, hasOlder, loadingOlder, onLoadOlder }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const opened = useRef(false);
@@ -30,13 +40,17 @@ export function MessageList({ messages, selfId, online, hasOlder, loadingOlder, 
   }
   const firstUnread = unreadFrom.current == null ? undefined : messages.find((m) => m.seq === unreadFrom.current && !m.local);
 
-  // Keep the place when older messages are added above; follow new ones at the bottom.
+  const items = useMemo(() => interleave(messages, entries), [messages, entries]);
+
+  // Keep the place when older messages are added above; follow new ones (and
+  // status changes) at the bottom.
   useLayoutEffect(() => {
     const box = scroller.current;
     if (!box || messages.length === 0) return;
     const first = messages[0]?.seq ?? 0;
     const lastMessage = messages[messages.length - 1];
-    const last = lastMessage ? `${lastMessage.client_message_id ?? lastMessage.seq}` : "";
+    const lastItem = items[items.length - 1];
+    const last = lastItem ? keyOf(lastItem) : "";
     if (!opened.current) {
       opened.current = true;
       const target = box.querySelector<HTMLElement>("[data-first-unread]");
@@ -48,7 +62,7 @@ export function MessageList({ messages, selfId, online, hasOlder, loadingOlder, 
       box.scrollTop = box.scrollHeight;
     }
     previous.current = { first, last, height: box.scrollHeight };
-  }, [messages]);
+  }, [messages, items]);
 
   useEffect(() => {
     const target = sentinel.current;
@@ -69,7 +83,7 @@ export function MessageList({ messages, selfId, online, hasOlder, loadingOlder, 
     <div
       ref={scroller}
       onScroll={onScroll}
-      className="flex-1 overflow-y-auto px-4 py-2"
+      className="min-h-0 flex-1 overflow-y-auto overflow-x-hidden px-2 py-2 sm:px-4"
       tabIndex={0}
       aria-label="Messages"
       role="region"
@@ -87,23 +101,33 @@ export function MessageList({ messages, selfId, online, hasOlder, loadingOlder, 
           </button>
         </div>
       )}
-      {messages.length === 0 && <p className="mt-10 text-center text-slate-500">No messages yet. Say hello.</p>}
+      {messages.length === 0 && <p className="mt-10 text-center text-slate-600">No messages yet. Say hello.</p>}
       <ol aria-label="Message history">
-        {messages.map((message, index) => {
-          const day = dayKey(message.created_at);
-          const previousMessage = messages[index - 1];
-          const newDay = !previousMessage || dayKey(previousMessage.created_at) !== day;
+        {items.map((item, index) => {
+          const day = dayKey(createdAt(item));
+          const previous = items[index - 1];
+          const newDay = !previous || dayKey(createdAt(previous)) !== day;
           return (
-            <Fragment key={message.client_message_id ?? message.message_id}>
+            <Fragment key={keyOf(item)}>
               {newDay && (
-                <li className="my-3 text-center text-xs font-medium text-slate-500" role="separator">
-                  {dayLabel(message.created_at)}
+                <li className="my-3 text-center text-xs font-medium text-slate-600">
+                  {dayLabel(createdAt(item))}
                 </li>
               )}
-              {message === firstUnread && (
-                <li className="my-2 border-t border-red-300 text-center text-xs text-red-500">Unread messages</li>
+              {item.kind === "message" && item.message === firstUnread && (
+                <li className="my-2 border-t border-red-300 text-center text-xs text-red-700">Unread messages</li>
               )}
-              <MessageBubble message={message} selfId={selfId} online={online} firstUnread={message === firstUnread} />
+              {item.kind === "status" ? (
+                <StatusEntry entry={item.entry} />
+              ) : (
+                <MessageBubble
+                  message={item.message}
+                  senderName={nameOf(item.message)}
+                  selfId={selfId}
+                  online={online}
+                  firstUnread={item.message === firstUnread}
+                />
+              )}
             </Fragment>
           );
         })}

@@ -1,14 +1,17 @@
 /** The conversation header's status actions, as the transition table allows
  * them (docs/COMMANDS.md, P8): Mark pending / Mark active, Unsnooze, Snooze
- * (a menu of presets), Close; a closed conversation only reopens. */
+ * (a menu of presets), Close (after a confirmation, with an optional
+ * reason); a closed conversation only reopens. */
 import { useEffect, useId, useRef, useState } from "react";
 import { SNOOZE_PRESETS } from "../lib/snooze";
 import type { SettableStatus, Status } from "../types";
+import { CloseDialog } from "./CloseDialog";
 
 interface Props {
   status: Status;
+  clientName: string;
   busy: boolean;
-  onStatus: (status: SettableStatus) => void;
+  onStatus: (status: SettableStatus, reason?: string) => void;
   onSnooze: (until: Date) => void;
 }
 
@@ -16,7 +19,8 @@ const PLAIN =
   "rounded border border-slate-300 bg-white px-3 py-1 text-sm font-medium text-slate-800 hover:bg-slate-50 disabled:opacity-50";
 const DARK = "rounded px-3 py-1 text-sm font-medium text-white disabled:opacity-50";
 
-export function StatusActions({ status, busy, onStatus, onSnooze }: Props) {
+export function StatusActions({ status, clientName, busy, onStatus, onSnooze }: Props) {
+  const [confirming, setConfirming] = useState(false);
   if (status === "closed") {
     return (
       <button type="button" disabled={busy} onClick={() => onStatus("active")} className={`${DARK} bg-emerald-700 hover:bg-emerald-800`}>
@@ -42,9 +46,25 @@ export function StatusActions({ status, busy, onStatus, onSnooze }: Props) {
         </button>
       )}
       <SnoozeMenu busy={busy} onSnooze={onSnooze} />
-      <button type="button" disabled={busy} onClick={() => onStatus("closed")} className={`${DARK} bg-slate-700 hover:bg-slate-800`}>
+      <button
+        type="button"
+        disabled={busy}
+        aria-haspopup="dialog"
+        onClick={() => setConfirming(true)}
+        className={`${DARK} bg-slate-700 hover:bg-slate-800`}
+      >
         Close
       </button>
+      {confirming && (
+        <CloseDialog
+          clientName={clientName}
+          onCancel={() => setConfirming(false)}
+          onConfirm={(reason) => {
+            setConfirming(false);
+            onStatus("closed", reason);
+          }}
+        />
+      )}
     </div>
   );
 }
@@ -92,7 +112,7 @@ function SnoozeMenu({ busy, onSnooze }: { busy: boolean; onSnooze: (until: Date)
           id={menuId}
           role="group"
           aria-label="Snooze until"
-          className="absolute right-0 z-10 mt-1 w-56 rounded border border-slate-200 bg-white py-1 shadow-lg"
+          className="absolute right-0 z-10 mt-1 w-56 rounded border border-slate-200 bg-white py-1 shadow-lg max-sm:fixed max-sm:inset-x-4 max-sm:w-auto"
         >
           {SNOOZE_PRESETS.map((preset) => (
             <button

@@ -134,6 +134,7 @@ export function messageFromFrame(frame: EventFrame & { type: "MESSAGE_CREATED" }
     read_by_staff_at: null,
     read_by_client_at: null,
     position: frame.position,
+    sender_name: frame.sender_name ?? null,
   };
 }
 

@@ -5,6 +5,7 @@
 import { backoffDelay, sleep } from "./backoff";
 import { newId } from "./ids";
 import type {
+  Agent,
   CommandResult,
   Conversation,
   ConversationFilters,
@@ -14,6 +15,7 @@ import type {
   SendMessageInput,
   StartConversationInput,
   SettableStatus,
+  TimelinePage,
 } from "../types";
 
 export class ApiError extends Error {
@@ -93,6 +95,23 @@ export class ApiClient {
     return this.get("/api/messages", {
       conversation_id: conversationId,
       before: page.before,
+      limit: page.limit,
+      min_position: page.minPosition,
+    });
+  }
+
+  /** The staff directory: every agent's display name and availability. */
+  listAgents(): Promise<{ items: Agent[] }> {
+    return this.get("/api/agents", {});
+  }
+
+  /** The staff timeline after the global position `after`: messages, notes and system entries in log order. */
+  timeline(
+    conversationId: string,
+    page: { after?: number; limit?: number; minPosition?: number } = {},
+  ): Promise<TimelinePage> {
+    return this.get(`/api/conversations/${encodeURIComponent(conversationId)}/timeline`, {
+      after: page.after,
       limit: page.limit,
       min_position: page.minPosition,
     });

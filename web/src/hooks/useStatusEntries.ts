@@ -1,0 +1,60 @@
+/** A conversation's status changes (closed with a reason, reopened, pending,
+ * snoozed, woken) as system entries for its timeline: read from the staff
+ * timeline from `from` on (the position of the oldest message on screen, or
+ * 0), and read again when a STATUS_CHANGED frame comes, waiting for the read
+ * models to hold it (so the entry says who did it). */
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef } from "react";
+import type { ParleySocket } from "../services/socket";
+import type { SystemEntry } from "../types";
+import { useApi } from "./useApi";
+
+const STATUS_EVENTS: readonly string[] = [
+  "ConversationStatusChanged",
+  "ConversationSnoozed",
+  "ConversationWoke",
+];
+const PAGE = 100;
+const NONE: SystemEntry[] = [];
+/** At most this many timeline pages per read: a window of 50 messages takes one. */
+const MAX_PAGES = 20;
+
+const key = (conversationId: string) => ["status-entries", conversationId] as const;
+
+export function useStatusEntries(conversationId: string, socket: ParleySocket | null, from: number | null) {
+  const api = useApi();
+  const client = useQueryClient();
+  const newest = useRef(0);
+
+  useEffect(() => {
+    if (!socket) return undefined;
+    return socket.onEvent((frame) => {
+      if (frame.type !== "STATUS_CHANGED" || frame.conversation_id !== conversationId) return;
+      newest.current = Math.max(newest.current, frame.position);
+      void client.invalidateQueries({ queryKey: key(conversationId) });
+    });
+  }, [socket, conversationId, client]);
+
+  const query = useQuery({
+    queryKey: [...key(conversationId), from],
+    queryFn: async () => {
+      const entries: SystemEntry[] = [];
+      let after: number | null = from ?? 0;
+      for (let page = 0; after !== null && page < MAX_PAGES; page++) {
+        const minPosition = newest.current || undefined;
+        const result = await api.timeline(conversationId, { after, limit: PAGE, ...(minPosition ? { minPosition } : {}) });
+        for (const item of result.items) {
+          if (item.kind === "system" && STATUS_EVENTS.includes(item.event_type)) entries.push(item);
+        }
+        after = result.next_after ?? null;
+      }
+      return entries;
+    },
+    enabled: from !== null,
+    placeholderData: keepPreviousData,
+    staleTime: Number.POSITIVE_INFINITY,
+    gcTime: 0,
+    retry: 1,
+  });
+  return query.data ?? NONE;
+}
