@@ -13,7 +13,7 @@ import { announcementOf } from "../src/hooks/useAnnouncement";
 import { describeEntry, interleave } from "../src/lib/timeline";
 import { ApiClient } from "../src/services/api";
 import type { Conversation, Message, MessageCreatedFrame, SystemEntry } from "../src/types";
-import { created, FakeServer } from "./fakes";
+import { conversationRow, created, FakeServer } from "./fakes";
 
 function message(seq: number, extra: Partial<ShownMessage> = {}): ShownMessage {
   return {
@@ -160,26 +160,8 @@ describe("status changes in the timeline", () => {
 // -- the chat window against a fake server --------------------------------------------------
 
 function row(extra: Partial<Conversation> = {}): Conversation {
-  return {
-    conversation_id: "c1",
-    client_id: "c-1",
-    client_name: "Carol Jensen",
-    channel: "web",
-    priority: "Medium",
-    status: "active",
-    summary: null,
-    created_at: "2026-11-24T09:00:00Z",
-    last_update: "2026-11-24T09:00:00Z",
-    last_message_preview: null,
-    last_message_at: null,
-    message_count: 1,
-    unread_for_staff: 0,
-    unread_for_client: 0,
-    deleted: false,
-    position: 40,
-    version: 7,
-    ...extra,
-  };
+  const carol = { client_id: "c-1", client_name: "Carol Jensen", message_count: 1 };
+  return conversationRow("c1", { ...carol, position: 40, version: 7, ...extra });
 }
 
 interface Fake {

@@ -1,4 +1,5 @@
 import type { SocketLike } from "../src/services/socket";
+import type { Conversation } from "../src/types";
 
 /** A WebSocket stand-in the test drives: open it, feed it frames, close it. */
 export class FakeSocket implements SocketLike {
@@ -73,6 +74,30 @@ export function created(seq: number, streamPosition: number, extra: Record<strin
     message_type: "text",
     content: `message ${seq}`,
     client_message_id: null,
+    ...extra,
+  };
+}
+
+/** An inbox row as the read API gives it: conversation `id`, active, no messages yet. */
+export function conversationRow(id: string, extra: Partial<Conversation> = {}): Conversation {
+  return {
+    conversation_id: id,
+    client_id: `c-${id}`,
+    client_name: `Client ${id}`,
+    channel: "web",
+    priority: "Medium",
+    status: "active",
+    summary: null,
+    created_at: "2026-11-24T09:00:00Z",
+    last_update: "2026-11-24T09:00:00Z",
+    last_message_preview: null,
+    last_message_at: null,
+    message_count: 0,
+    unread_for_staff: 0,
+    unread_for_client: 0,
+    deleted: false,
+    position: 1,
+    version: 1,
     ...extra,
   };
 }

@@ -11,7 +11,7 @@ import { useWebSocket } from "../src/hooks/useWebSocket";
 import { ApiClient } from "../src/services/api";
 import { ParleySocket } from "../src/services/socket";
 import type { Conversation, Message, MessagePage } from "../src/types";
-import { created, FakeServer } from "./fakes";
+import { conversationRow, created, FakeServer } from "./fakes";
 
 function message(seq: number, extra: Partial<Message> = {}): Message {
   return {
@@ -33,26 +33,7 @@ function message(seq: number, extra: Partial<Message> = {}): Message {
 }
 
 function row(id: string, extra: Partial<Conversation> = {}): Conversation {
-  return {
-    conversation_id: id,
-    client_id: "c-1",
-    client_name: `Client ${id}`,
-    channel: "web",
-    priority: "Medium",
-    status: "active",
-    summary: null,
-    created_at: "2026-11-24T09:00:00Z",
-    last_update: "2026-11-24T09:00:00Z",
-    last_message_preview: null,
-    last_message_at: null,
-    message_count: 0,
-    unread_for_staff: 0,
-    unread_for_client: 0,
-    deleted: false,
-    position: 1,
-    version: 1,
-    ...extra,
-  };
+  return conversationRow(id, { client_id: "c-1", ...extra });
 }
 
 function setup(

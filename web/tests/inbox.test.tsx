@@ -4,29 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { ConversationsPage } from "../src/components/ConversationsPage";
 import { previewOf } from "../src/components/InboxRow";
 import type { Conversation, ConversationFilters, ConversationPage } from "../src/types";
-
-function conversation(id: string, extra: Partial<Conversation> = {}): Conversation {
-  return {
-    conversation_id: id,
-    client_id: `c-${id}`,
-    client_name: `Client ${id}`,
-    channel: "web",
-    priority: "Medium",
-    status: "active",
-    summary: null,
-    created_at: "2026-11-24T09:00:00Z",
-    last_update: "2026-11-24T09:00:00Z",
-    last_message_preview: null,
-    last_message_at: null,
-    message_count: 0,
-    unread_for_staff: 0,
-    unread_for_client: 0,
-    deleted: false,
-    position: 1,
-    version: 1,
-    ...extra,
-  };
-}
+import { conversationRow as conversation } from "./fakes";
 
 function inbox(items: Conversation[], { filters = {}, selected = null }: { filters?: ConversationFilters; selected?: string | null } = {}) {
   const onSelect = vi.fn();
