@@ -149,6 +149,8 @@ def targets(report: common.Report) -> common.Checks:
             out.append((what, f"{kib:.1f} KiB", kib < 50))
             took, bare = m["connect_seconds"], memory["bare", offer]["connect_seconds"]
             what, times = f"(c) connecting them <= 2x bare ({offer})", f"{took:.1f} vs {bare:.1f} s"
+            cpu, bare_cpu = m["cpu_ms_per_socket"], memory["bare", offer]["cpu_ms_per_socket"]
+            times += f"; server CPU {cpu:.2f} vs {bare_cpu:.2f} ms a socket"
             out.append((what, f"{took / bare:.2f}x ({times})", took <= 2 * bare))
     return out
 

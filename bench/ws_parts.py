@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+import psutil
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -216,16 +217,19 @@ async def part_memory(rig: Rig, ids: list[str]) -> list[dict[str, Any]]:
                 # warm up first (imports, caches, pools): only what a socket holds counts
                 await client.request(op="connect", name="warm", urls=urls[:50], compression=offer)
                 await client.request(op="close", name="warm")
-                before = await settled_rss(proc.pid)
+                before, server = await settled_rss(proc.pid), psutil.Process(proc.pid)
+                cpu = sum(server.cpu_times()[:2])
                 idle = await client.request(op="connect", name="idle", urls=urls, compression=offer)
-                after = await settled_rss(proc.pid)
+                cpu, after = sum(server.cpu_times()[:2]) - cpu, await settled_rss(proc.pid)
                 await client.request(op="close", name="idle")
                 after_close = await settled_rss(proc.pid, 0.5)
                 m = {"server": name, "compression": offer, "sockets": sockets}
                 m |= {"connected": idle["connected"], "connect_seconds": idle["seconds"]}
                 m |= {"rss_before": before, "rss_after": after, "rss_after_close": after_close}
                 m["kib_per_socket"] = (after - before) / 1024 / max(1, idle["connected"])
+                m["cpu_ms_per_socket"] = cpu * 1000 / max(1, idle["connected"])
                 done = f"{m['connected']} sockets in {m['connect_seconds']:.1f} s"
+                done += f" ({m['cpu_ms_per_socket']:.2f} ms server CPU each)"
                 common.log(f"(c) {name}, {offer}: {done}, {m['kib_per_socket']:.1f} KiB each")
                 results.append(m)
     return results

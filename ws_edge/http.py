@@ -9,7 +9,6 @@ code saying why, before any frame (see ``ws_edge.codes``).
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections import Counter
 from typing import Any
 from uuid import UUID
@@ -43,8 +42,6 @@ from ws_edge.resume import BadStart, start_at
 from ws_edge.session import Session
 from ws_edge.sessions import open_session
 from ws_edge.shared_reads import SharedReads
-
-log = logging.getLogger("parley.ws")
 
 SUBPROTOCOL = "parley.v1"
 
@@ -196,18 +193,15 @@ async def _run_session(
     )
     edge.sessions.add(session)
     presence_key = None
+    if edge.presence is not None and conversation_id is not None:
+        actor = session.actor
+        presence_key = edge.presence.join(conversation_id, actor.id, str(actor.role))
     try:
-        if edge.presence is not None and conversation_id is not None:
-            actor = session.actor
-            try:
-                presence_key = await edge.presence.join(conversation_id, actor.id, str(actor.role))
-            except OUTAGES as error:  # NATS away: the socket works, unseen by presence
-                log.warning("presence: cannot record a join (%r)", error)
         await session.run()
     finally:
         edge.sessions.discard(session)
         if presence_key is not None and edge.presence is not None:
-            await edge.presence.leave(presence_key)
+            edge.presence.leave(presence_key)
 
 
 @websocket("/ws/{conversation_id:str}")

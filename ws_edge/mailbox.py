@@ -16,6 +16,7 @@ order.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -40,6 +41,16 @@ class Delivery:
         if staff or self.client_text is None:
             return self.text
         return self.client_text
+
+
+_PROCESS = uuid.uuid4().hex[:16]
+_numbers = itertools.count(1)
+
+
+def _new_id() -> str:
+    """A subscriber's id: unique across nodes (typing signals carry it), a
+    counter rather than a random UUID per socket."""
+    return f"{_PROCESS}-{next(_numbers)}"
 
 
 Item = Delivery | frames.ServerFrame  # an event, or any other frame for the socket
@@ -90,7 +101,7 @@ class Subscriber:
     send_now: Callable[[Delivery], bool] | None = None
     """The fast path (conversation sockets): send a live event at once,
     without waking the socket's writer task; False if the writer must have it."""
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=_new_id)
     mailbox: Mailbox = field(init=False)
     overflowed: bool = False
     _held: Delivery | None = field(default=None, init=False)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -52,6 +53,7 @@ from ws_edge.presence_model import Change as Change
 from ws_edge.presence_model import Connection, Listener
 from ws_edge.presence_model import OnlineUser as OnlineUser
 from ws_edge.presence_nodes import NODE, Nodes, Upkeep, heard_at
+from ws_edge.presence_outbox import Outbox
 
 log = logging.getLogger("parley.ws")
 
@@ -67,11 +69,13 @@ class Presence(Upkeep):
         self.bucket = f"{prefix.upper()}_PRESENCE"
         self.ttl = ttl
         self.node = uuid.uuid4().hex
+        self._connections = itertools.count(1)  # a socket's key: unique with the node's
+        self._outbox = Outbox(nats, self.bucket)
         self._kv: KeyValue | None = None
         self._mine: dict[str, Connection] = {}  # key -> value, to put back after an outage
         self._known: dict[str, Connection] = {}  # every node's connections
         self._by_node: dict[str, set[str]] = {}  # node -> its connections' keys
-        self._by_conversation: dict[UUID, set[str]] = {}  # conversation -> its connections' keys
+        self._online: dict[UUID, dict[str, OnlineUser]] = {}  # conversation -> user -> theirs
         self._nodes = Nodes(ttl)  # who is alive
         self._keys: dict[tuple[UUID, str], set[str]] = {}  # (conversation, user) -> keys
         self._listeners: list[Listener] = []
@@ -108,6 +112,7 @@ class Presence(Upkeep):
     async def stop(self) -> None:
         """Say goodbye: the others forget this node's connections at once."""
         await cancel_and_wait(*self._tasks, *self._relearning, *self._background)
+        await self._outbox.close()
         assert self._kv is not None
         with contextlib.suppress(Exception):
             await self._kv.delete(NODE + self.node)
@@ -115,12 +120,11 @@ class Presence(Upkeep):
 
     # -- this node's sockets -------------------------------------------------------------
 
-    async def join(self, conversation_id: UUID, user_id: str, role: str) -> str:
+    def join(self, conversation_id: UUID, user_id: str, role: str) -> str:
         """A socket opened on ``conversation_id``: its presence key. Seen here
-        at once; the key is published without waiting for JetStream's ack (a
-        round trip and a reply to parse per handshake): a key the bucket did
-        not get is put back within a TTL (``_put_back_missing``)."""
-        key = f"{conversation_id}.{self.node}.{uuid.uuid4().hex}"
+        at once, and by the other nodes once the outbox published it (within
+        10 ms; see ``ws_edge.presence_outbox``)."""
+        key = f"{conversation_id}.{self.node}.{next(self._connections)}"
         connection = Connection(
             conversation_id=conversation_id,
             user_id=user_id,
@@ -130,34 +134,20 @@ class Presence(Upkeep):
         )
         self._mine[key] = connection
         self._learn(key, connection)
-        try:
-            await self._nats.publish(f"$KV.{self.bucket}.{key}", _encode(connection))
-        except Exception as error:  # NATS closed: the beat puts it back (_put_back_missing)
-            log.warning("presence: could not put %s: %s", key, error)
+        self._outbox.put(key, _encode(connection))
         return key
 
-    async def leave(self, key: str) -> None:
+    def leave(self, key: str) -> None:
         if self._mine.pop(key, None) is not None:
             self._forget(key)
-            assert self._kv is not None
-            with contextlib.suppress(Exception):
-                await self._kv.delete(key)  # after the put: one connection keeps their order
+            self._outbox.delete(key)
 
     # -- queries -----------------------------------------------------------------------
 
     def online(self, conversation_id: UUID) -> list[OnlineUser]:
         """Who is connected to ``conversation_id`` now, earliest first."""
-        users: dict[str, OnlineUser] = {}
-        for key in self._by_conversation.get(conversation_id, ()):
-            c = self._known[key]
-            seen = users.get(c.user_id)
-            users[c.user_id] = OnlineUser(
-                user_id=c.user_id,
-                role=c.role,
-                since=c.since if seen is None else min(seen.since, c.since),
-                connections=1 if seen is None else seen.connections + 1,
-            )
-        return sorted(users.values(), key=lambda u: (u.since, u.user_id))
+        users = self._online.get(conversation_id, {}).values()
+        return sorted(users, key=lambda u: (u.since, u.user_id))
 
     def online_users(self) -> int:
         """Distinct users connected to at least one conversation, on any node."""
@@ -170,13 +160,21 @@ class Presence(Upkeep):
             return
         self._known[key] = connection
         self._by_node.setdefault(connection.node, set()).add(key)
-        self._by_conversation.setdefault(connection.conversation_id, set()).add(key)
         # A node heard of only through a connection gets a TTL to send a heartbeat.
         self._nodes.heard.setdefault(connection.node, time.monotonic())
-        keys = self._keys.setdefault((connection.conversation_id, connection.user_id), set())
+        cid, user = connection.conversation_id, connection.user_id
+        keys = self._keys.setdefault((cid, user), set())
         keys.add(key)
-        if len(keys) == 1:
+        users = self._online.setdefault(cid, {})
+        was = users.get(user)
+        if was is None:
+            users[user] = OnlineUser(
+                user_id=user, role=connection.role, since=connection.since, connections=1
+            )
             self._tell(connection, "joined")
+        else:
+            since = min(was.since, connection.since)
+            users[user] = msgspec.structs.replace(was, since=since, connections=len(keys))
 
     def _forget(self, key: str) -> None:
         c = self._known.pop(key, None)
@@ -187,15 +185,21 @@ class Presence(Upkeep):
             node_keys.discard(key)
             if not node_keys:
                 del self._by_node[c.node]
-        in_conversation = self._by_conversation[c.conversation_id]
-        in_conversation.discard(key)
-        if not in_conversation:
-            del self._by_conversation[c.conversation_id]
-        keys = self._keys[(c.conversation_id, c.user_id)]
+        cid, user = c.conversation_id, c.user_id
+        keys = self._keys[(cid, user)]
         keys.discard(key)
-        if not keys:
-            del self._keys[(c.conversation_id, c.user_id)]
-            self._tell(c, "left")
+        users = self._online[cid]
+        if keys:
+            was = users[user]
+            # Only the earliest socket's close moves the user's ``since``.
+            since = was.since if c.since > was.since else min(self._known[k].since for k in keys)
+            users[user] = msgspec.structs.replace(was, since=since, connections=len(keys))
+            return
+        del self._keys[(cid, user)]
+        del users[user]
+        if not users:
+            del self._online[cid]
+        self._tell(c, "left")
 
     def _forget_node(self, node: str) -> None:
         """``node`` is gone: forget every connection it held."""

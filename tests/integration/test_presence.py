@@ -123,18 +123,45 @@ async def test_every_node_sees_who_joined_and_left_on_another(
     prefix = f"{nats_prefix}p{next(_prefixes)}"
     cid = uuid.uuid4()
     async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
-        first = await a.join(cid, "carol", "client")
-        second = await a.join(cid, "carol", "client")  # a second tab
+        first = a.join(cid, "carol", "client")
+        second = a.join(cid, "carol", "client")  # a second tab
         await eventually(lambda: [u.connections for u in b.online(cid)] == [2])
         assert states(seen_by_b, "carol") == ["joined"]
         assert b.online_users() == 1
 
-        await a.leave(first)
+        a.leave(first)
         await asyncio.sleep(0.3)
         assert states(seen_by_b, "carol") == ["joined"]  # still one tab open
-        await a.leave(second)
+        a.leave(second)
         await eventually(lambda: b.online(cid) == [])
         assert states(seen_by_b, "carol") == ["joined", "left"]
+
+
+async def test_a_socket_closed_as_it_opened_never_reaches_the_bucket(
+    nats_url: str, nats_prefix: str
+) -> None:
+    """Keys wait a moment in the node's outbox: a put cancelled by its delete
+    within that moment is never published, and order holds for the rest."""
+    prefix = f"{nats_prefix}p{next(_prefixes)}"
+    cid = uuid.uuid4()
+    async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
+        published: list[str] = []
+        spy = await nats.connect(nats_url)
+
+        async def on_message(message: Msg) -> None:
+            published.append(message.subject)
+
+        await spy.subscribe(f"$KV.{a.bucket}.{cid}.>", cb=on_message)
+        await spy.flush()
+        a.leave(a.join(cid, "brief", "client"))  # opened and closed at once
+        stays = a.join(cid, "steady", "agent")
+        await eventually(lambda: [u.user_id for u in b.online(cid)] == ["steady"])
+        assert states(seen_by_b, "brief") == []
+        a.leave(stays)
+        await eventually(lambda: b.online(cid) == [])
+        await eventually(lambda: len(published) == 2)
+        assert published == [f"$KV.{a.bucket}.{stays}"] * 2  # its put, then its delete
+        await spy.close()
 
 
 async def test_a_node_that_dies_drops_out_within_the_ttl_everywhere(
@@ -147,7 +174,7 @@ async def test_a_node_that_dies_drops_out_within_the_ttl_everywhere(
         doomed = Presence(doomed_nc, prefix, ttl=TTL)
         await doomed.start()
         try:
-            await doomed.join(cid, "dave", "client")
+            doomed.join(cid, "dave", "client")
             await eventually(lambda: states(seen, "dave") == ["joined"])
 
             # Dies without a goodbye: no delete, no more refreshes.
@@ -176,7 +203,7 @@ async def test_keys_are_refreshed_so_a_live_socket_outlasts_the_ttl(
     prefix = f"{nats_prefix}p{next(_prefixes)}"
     cid = uuid.uuid4()
     async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, seen_by_b):
-        await a.join(cid, "erin", "admin")
+        a.join(cid, "erin", "admin")
         await asyncio.sleep(TTL * 3)
         assert [u.user_id for u in b.online(cid)] == ["erin"]
         assert states(seen_by_b, "erin") == ["joined"]
@@ -191,7 +218,7 @@ async def test_keeping_presence_alive_costs_one_heartbeat_per_node_not_one_per_s
     conversations = [uuid.uuid4() for _ in range(10)]
     async with node(nats_url, prefix) as (a, _), node(nats_url, prefix) as (b, _):
         for i in range(50):
-            await a.join(conversations[i % 10], f"user{i}", "client")
+            a.join(conversations[i % 10], f"user{i}", "client")
         await eventually(lambda: b.online_users() == 50)
         messages: list[str] = []
 
@@ -220,7 +247,7 @@ async def test_a_node_cut_off_for_longer_than_the_ttl_puts_its_connections_back(
         node(nats_url, prefix, link) as (a, _),
         node(nats_url, prefix) as (b, seen_by_b),
     ):
-        await a.join(cid, "fay", "client")
+        a.join(cid, "fay", "client")
         await eventually(lambda: states(seen_by_b, "fay") == ["joined"])
 
         # A cannot reach NATS, so its heartbeats stop: B takes it for dead.
@@ -258,7 +285,7 @@ async def test_a_node_that_could_not_hear_another_relearns_its_connections_when_
         node(nats_url, prefix) as (a, _),
         node(nats_url, prefix, link) as (b, seen_by_b),
     ):
-        await a.join(cid, "gus", "agent")
+        a.join(cid, "gus", "agent")
         await eventually(lambda: states(seen_by_b, "gus") == ["joined"])
 
         # B is cut off from NATS: it misses A's heartbeats for a TTL and takes
@@ -282,7 +309,7 @@ async def test_a_new_connection_of_a_node_taken_for_dead_brings_back_its_others(
         node(nats_url, prefix) as (a, _),
         node(nats_url, prefix, link) as (b, seen_by_b),
     ):
-        await a.join(cid, "ida", "agent")
+        a.join(cid, "ida", "agent")
         await eventually(lambda: states(seen_by_b, "ida") == ["joined"])
 
         # A's heartbeats are held up, and B, cut off from NATS, takes A for
@@ -295,7 +322,7 @@ async def test_a_new_connection_of_a_node_taken_for_dead_brings_back_its_others(
         link.heal()
         await eventually(lambda: link.served > served, 10)  # B is connected again
 
-        await a.join(cid, "jan", "client")
+        a.join(cid, "jan", "client")
         # With no heartbeat from A (and no put-back): only the new socket
         # can make B learn both.
         await eventually(lambda: sorted(u.user_id for u in b.online(cid)) == ["ida", "jan"])

@@ -90,8 +90,8 @@ async def test_a_thawed_node_keeps_the_live_users_and_reaps_a_node_that_died_mea
         doomed = Presence(doomed_nc, prefix, ttl=TTL)
         await doomed.start()
         try:
-            await a.join(cid, "ann", "client")
-            await doomed.join(cid, "dan", "agent")
+            a.join(cid, "ann", "client")
+            doomed.join(cid, "dan", "agent")
             both_joined = ["joined"], ["joined"]
             await eventually(
                 lambda: (states(b.changes, "ann"), states(b.changes, "dan")) == both_joined
