@@ -37,6 +37,7 @@ from commands.http_catalogues import CATALOGUE_HANDLERS, provide_catalogue_conte
 from commands.http_merge import MERGE_HANDLERS
 from commands.http_notes import NOTE_HANDLERS
 from commands.http_privacy import PRIVACY_HANDLERS
+from commands.http_session import session_routes
 from commands.http_snooze import SNOOZE_HANDLERS
 from commands.http_staff import STAFF_HANDLERS, provide_staff_context
 from commands.merge_service import MergeService
@@ -180,7 +181,7 @@ def create_app(
         presence=presence,
     )
     return Litestar(
-        route_handlers=[*_route_handlers(), *route_handlers],
+        route_handlers=[*_route_handlers(), *session_routes(settings.jwt_secret), *route_handlers],
         # "drain": what the server awaits on shutdown before closing connections.
         state=State(
             {

@@ -13,15 +13,7 @@ absence fails the test with what to do (``make test`` installs and builds them).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import shutil
-import sys
-import time
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,21 +21,21 @@ import pytest
 from litestar import Litestar, Router, get
 from litestar.testing import TestClient
 
-from commands.auth import decode_token, issue_token
+from commands.auth import decode_token
 from parley.web import NOT_BUILT, web_routes
 from tests.conftest import MakeDatabase
-from tests.e2e.conftest import free_port
-from tests.processes import Process
+from tests.e2e.web_harness import (
+    ROOT,
+    SECRET,
+    System,
+    require_tools,
+    run_script,
+    running_system,
+    token,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-PARLEY = str(Path(sys.executable).with_name("parley"))
-SECRET = "web-e2e-secret-that-is-at-least-32-bytes-long"
 E2E_TIMEOUT = 240.0
-START_TIMEOUT = 60.0
-
 
 # -- serving the page (no browser) ---------------------------------------------------------
 
@@ -110,77 +102,17 @@ def test_dev_sign_in_is_off_unless_asked_for(tmp_path: Path) -> None:
 # -- the browser end-to-end run ------------------------------------------------------------
 
 
-def _require_tools() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("Node.js is not installed: the web e2e test needs node 20+ (make test)")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
-            "`make test` does it"
-        )
-    if not (WEB / "dist" / "index.html").is_file():
-        pytest.fail("the web client is not built: run `make web` (make test builds it)")
-    if not (WEB / "node_modules" / "playwright-core").is_dir():
-        pytest.fail("web/node_modules is missing: run `make web` (npm ci)")
-    return node
-
-
-def _token(sub: str, role: str, client_id: str | None = None) -> str:
-    now = datetime.now(UTC)
-    return issue_token(
-        SECRET, sub=sub, role=role, client_id=client_id, ttl=timedelta(hours=1), now=now
-    )
-
-
-class Server:
-    """`parley serve` on a fixed port, which the test can kill and start again."""
-
-    def __init__(self, env: dict[str, str], port: int, log: Path):
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = Process([PARLEY, "serve", "--log-level", "warning"], log, env)
-
-    async def start(self) -> None:
-        self.process.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if not self.process.running:
-                    break
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(f"{self.url}/health/live")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        self.process.stop()
-        pytest.fail(f"parley serve did not start:\n{self.process.log_tail()}")
-
-
 @pytest.fixture
 async def system(
     make_database: MakeDatabase, nats_url: str, nats_prefix: str, tmp_path: Path
-) -> AsyncIterator[tuple[Server, Process]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env |= {
-        "PARLEY_DATABASE_URL": await make_database(),
-        "PARLEY_NATS_URL": nats_url,
-        "PARLEY_NATS_PREFIX": f"{nats_prefix}w{uuid.uuid4().hex[:6]}",
-        "PARLEY_JWT_SECRET": SECRET,
-        "PARLEY_HTTP_PORT": str(free_port()),
-    }
-    server = Server(env, int(env["PARLEY_HTTP_PORT"]), tmp_path / "serve.log")
-    worker = Process([PARLEY, "worker"], tmp_path / "worker.log", env)
-    worker.start()
-    try:
-        await server.start()
-        yield server, worker
-    finally:
-        server.process.stop()
-        worker.stop()
+) -> AsyncIterator[System]:
+    async with running_system(await make_database(), nats_url, nats_prefix, tmp_path) as running:
+        yield running
 
 
-async def test_the_web_client_in_a_real_browser(system: tuple[Server, Process]) -> None:
-    node = _require_tools()
-    server, worker = system
+async def test_the_web_client_in_a_real_browser(system: System) -> None:
+    node = require_tools()
+    server = system.server
     async with httpx.AsyncClient(base_url=server.url) as http:
         # `parley serve` never hands out tokens: the dev sign-in is `parley run`'s alone.
         assert (await http.get("/web/config")).json() == {"dev_sign_in": False}
@@ -189,61 +121,18 @@ async def test_the_web_client_in_a_real_browser(system: tuple[Server, Process]) 
         assert page.status_code == 200
         assert '<div id="root">' in page.text
     env = {
-        **os.environ,
         "PARLEY_E2E_URL": server.url,
-        "PARLEY_E2E_ADMIN_TOKEN": _token("alice", "admin"),
-        "PARLEY_E2E_AGENT_TOKEN": _token("bob", "agent"),
+        "PARLEY_E2E_ADMIN_TOKEN": token("alice", "admin"),
+        "PARLEY_E2E_AGENT_TOKEN": token("bob", "agent"),
         "PARLEY_E2E_CLIENT_ID": "c-web",
-        "PARLEY_E2E_CLIENT_TOKEN": _token("carol", "client", "c-web"),
+        "PARLEY_E2E_CLIENT_TOKEN": token("carol", "client", "c-web"),
         "PARLEY_E2E_SCREENSHOTS": str(SCREENSHOTS),
-        "CHROMIUM": CHROMIUM,
     }
-    script = await asyncio.create_subprocess_exec(
-        node,
-        str(WEB / "e2e" / "run.mjs"),
-        cwd=WEB,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
+    code, report = await run_script(node, "run.mjs", env, server, E2E_TIMEOUT)
+    assert code is not None, (
+        f"the browser run took over {E2E_TIMEOUT:g} s:\n{report}{system.logs()}"
     )
-    assert script.stdin is not None and script.stdout is not None
-    output: list[str] = []
-
-    async def converse() -> None:
-        assert script.stdin is not None and script.stdout is not None
-        while line := (await script.stdout.readline()).decode(errors="replace"):
-            output.append(line.rstrip())
-            if not line.startswith("CONTROL "):
-                continue
-            command = line.split(" ", 1)[1].strip()
-            if command == "kill-server":
-                server.process.kill()
-            elif command == "start-server":
-                await server.start()
-            else:
-                raise AssertionError(f"unknown control command {command!r}")
-            script.stdin.write(b"ok\n")
-            await script.stdin.drain()
-
-    try:
-        async with asyncio.timeout(E2E_TIMEOUT):
-            await converse()
-            code = await script.wait()
-    except TimeoutError:
-        code = None
-    finally:
-        if script.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(script.pid, 9)  # node and the Chromium it started
-            await script.wait()
-    report = "\n".join(output)
-    logs = (
-        f"\n--- serve log ---\n{server.process.log_tail()}\n--- worker log ---\n{worker.log_tail()}"
-    )
-    assert code is not None, f"the browser run took over {E2E_TIMEOUT:g} s:\n{report}{logs}"
-    assert code == 0, f"the browser run failed:\n{report}{logs}"
+    assert code == 0, f"the browser run failed:\n{report}{system.logs()}"
     assert "e2e: all steps passed" in report
     print(report)  # the steps and their times (pytest -s)
     for name in (

@@ -1,21 +1,26 @@
 /** Sign-in gate, then the inbox beside the open conversation (on a narrow
  * screen: the inbox, or the open conversation with a way back). */
 import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { ChatWindow } from "./components/ChatWindow";
 import { ConnectionStatus, worstState } from "./components/ConnectionStatus";
 import { ConversationCreationModal } from "./components/ConversationCreationModal";
 import { ConversationsPage } from "./components/ConversationsPage";
+import { SearchBox } from "./components/SearchBox";
 import { SignIn } from "./components/SignIn";
 import { SkipLink } from "./components/SkipLink";
 import { SessionProvider, useApi, useSession, type Session } from "./hooks/useApi";
 import { useConversations, useInboxLive, useRowWriter } from "./hooks/useConversations";
+import { clearDrafts } from "./hooks/useDraft";
+import { useInboxCounts } from "./hooks/useInboxCounts";
 import { useRoute } from "./hooks/useRoute";
+import { useSessionRefresh } from "./hooks/useSessionRefresh";
 import { useStaffNames } from "./hooks/useStaffNames";
 import { useSoundPreference } from "./hooks/useSoundPreference";
+import { useUnreadTitle } from "./hooks/useUnreadTitle";
 import { useWebSocket } from "./hooks/useWebSocket";
 import { ApiClient } from "./services/api";
-import { decodeToken, loadToken, saveToken } from "./services/session";
+import { decodeToken, loadToken, saveToken, TokenHolder } from "./services/session";
 import type { ConnectionState } from "./services/socket";
 import { socketUrl } from "./services/socket";
 import { playChime } from "./services/sound";
@@ -30,7 +35,7 @@ function useDebounced<T>(value: T, ms: number): T {
   return debounced;
 }
 
-function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
+function Shell({ onSignOut }: { onSignOut: (reason?: string | null) => void }) {
   const api = useApi();
   const { identity } = useSession();
   const queryClient = useQueryClient();
@@ -41,10 +46,12 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
   const [filterInput, setFilterInput] = useState<ConversationFilters>({});
   const filters = useDebounced(filterInput, 250);
   const inbox = useConversations(filters);
+  const counts = useInboxCounts(filters);
   const [creating, setCreating] = useState(false);
   const [sound, setSound] = useSoundPreference();
   const [chatState, setChatState] = useState<ConnectionState | null>(null);
   const [reconnects, setReconnects] = useState(0);
+  useUnreadTitle();
 
   // The inbox socket starts after the first page, from the newest position in it.
   const [startAt, setStartAt] = useState<number | null>(null);
@@ -69,7 +76,7 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
   // The server refused the token (expired while connected): sign in again.
   useEffect(() => {
     if (live.state === "disconnected" && live.socket?.fatalCode === 4401) {
-      onSignOut("Your session has expired: sign in again.");
+      onSignOut(EXPIRED);
     }
   }, [live.state, live.socket, onSignOut]);
 
@@ -95,6 +102,7 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
         >
           New conversation
         </button>
+        <SearchBox onOpen={select} staffName={staffName} />
         <div className="ml-auto flex min-w-0 flex-wrap items-center justify-end gap-x-4 gap-y-1">
           <ConnectionStatus
             state={worstState(states)}
@@ -114,6 +122,7 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
             type="button"
             onClick={() => {
               queryClient.clear();
+              clearDrafts(identity.sub); // signing out on purpose: leave nothing behind
               onSignOut();
             }}
             className="rounded border border-slate-600 px-2 py-1 text-sm hover:bg-slate-800"
@@ -131,6 +140,7 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
             query={inbox}
             selected={selected}
             onSelect={select}
+            counts={counts}
           />
         </div>
         <main className={`${selected ? "flex" : "hidden md:flex"} min-w-0 flex-1 flex-col bg-slate-50`}>
@@ -152,57 +162,60 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string) => void }) {
   );
 }
 
-export function App() {
-  const [token, setToken] = useState<string | null>(() => {
-    const saved = loadToken();
-    const identity = saved ? decodeToken(saved) : null;
-    return identity && identity.exp * 1000 > Date.now() ? saved : null;
-  });
-  const [problem, setProblem] = useState<string | null>(null);
-
-  const signOut = useCallback((reason: string | null = null) => {
-    saveToken(null);
-    setToken(null);
-    setProblem(reason);
-  }, []);
-
-  const session = useMemo<Session | null>(() => {
-    const identity = token ? decodeToken(token) : null;
-    if (!token || !identity) return null;
-    return {
-      token,
-      identity,
-      api: new ApiClient({
-        getToken: () => token,
-        onUnauthenticated: () => signOut("Your session has expired: sign in again."),
-      }),
-      wsUrl: (path, query) => socketUrl(path, query),
-    };
-  }, [token, signOut]);
-
+/** A signed-in session: one token holder (refreshed in place), one API client
+ * and one query cache for as long as the sign-in lasts. */
+function SignedIn({ holder, onSignOut }: { holder: TokenHolder; onSignOut: (reason?: string | null) => void }) {
+  const token = useSyncExternalStore(useCallback((changed: () => void) => holder.subscribe(changed), [holder]), holder.get);
+  const expired = useCallback(() => onSignOut(EXPIRED), [onSignOut]);
+  const api = useMemo(() => new ApiClient({ getToken: holder.get, onUnauthenticated: expired }), [holder, expired]);
+  // A new cache per sign-in: nothing cached leaks from one person to the next.
   const queryClient = useMemo(
     () => new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } }),
-    // A new client per session: nothing cached leaks from one token to the next.
-    [token],
+    [holder],
   );
-
-  if (!session) {
-    return (
-      <SignIn
-        problem={problem}
-        onToken={(value) => {
-          saveToken(value);
-          setToken(value);
-        }}
-      />
-    );
-  }
+  useSessionRefresh(holder, api, expired);
+  const session = useMemo<Session | null>(() => {
+    const identity = decodeToken(token);
+    return identity && { token, getToken: holder.get, identity, api, wsUrl };
+  }, [token, holder, api]);
+  if (!session) return null;
   return (
     <QueryClientProvider client={queryClient}>
       <SessionProvider value={session}>
-        <Shell onSignOut={signOut} />
+        <Shell onSignOut={onSignOut} />
       </SessionProvider>
     </QueryClientProvider>
   );
 }
 
+const EXPIRED = "Your session has expired: sign in again.";
+/** One function for every session: a new one would make the sockets anew. */
+const wsUrl = (path: string, query: Record<string, number>) => socketUrl(path, query);
+
+export function App() {
+  const [holder, setHolder] = useState<TokenHolder | null>(() => {
+    const saved = loadToken();
+    const identity = saved ? decodeToken(saved) : null;
+    return saved && identity && identity.exp * 1000 > Date.now() ? new TokenHolder(saved) : null;
+  });
+  const [problem, setProblem] = useState<string | null>(null);
+
+  const signOut = useCallback((reason: string | null = null) => {
+    saveToken(null);
+    setHolder(null);
+    setProblem(reason);
+  }, []);
+
+  if (!holder) {
+    return (
+      <SignIn
+        problem={problem}
+        onToken={(value) => {
+          saveToken(value);
+          setHolder(new TokenHolder(value));
+        }}
+      />
+    );
+  }
+  return <SignedIn holder={holder} onSignOut={signOut} />;
+}

@@ -35,6 +35,9 @@ export interface Conversation {
   message_count: number;
   unread_for_staff: number;
   unread_for_client: number;
+  /** The viewer's own unread (staff: the client messages after their own read
+   * cursor): what a badge shows. Missing from a server before per-agent reads. */
+  my_unread?: number;
   /** The side of the last message, and who wrote it (a staff member's display name, the client's name). */
   last_message_sender?: Sender | null;
   last_message_sender_name?: string | null;
@@ -44,12 +47,38 @@ export interface Conversation {
   /** That event's stream_position: how far the conversation's stream has got.
    * The conversation socket opened with `after=version` sends only what is newer. */
   version: number;
+  assignee_id?: string | null;
+  /** The assignee's display name (their id when they have none). */
+  assignee_name?: string | null;
+  team_id?: string | null;
+  team_name?: string | null;
+  /** Since when it has been open without an agent; null when it has one or is closed. */
+  waiting_since?: string | null;
+  labels?: Label[];
 }
+
+/** A label of the catalogue (`GET /api/labels`), as rows carry it. */
+export interface Label {
+  label_id: string;
+  name: string;
+  colour: string;
+}
+
+/** A team (`GET /api/teams`). */
+export interface Team {
+  team_id: string;
+  name: string;
+}
+
+/** The inbox's orders (docs/QUERIES.md): `last_message` is the default. */
+export type Sort = "last_message" | "created" | "priority" | "waiting";
 
 export interface ConversationPage {
   items: Conversation[];
   next_cursor: string | null;
   total?: number | null;
+  /** False when `total` is a floor ("1,000+"). */
+  total_exact?: boolean | null;
 }
 
 export interface Message {
@@ -89,6 +118,11 @@ export interface ConversationFilters {
   status?: Status | undefined;
   priority?: Priority | undefined;
   q?: string | undefined;
+  /** `me`, `unassigned` or an agent's id; unset: anyone's. */
+  assignee?: string | undefined;
+  team?: string | undefined;
+  label?: string | undefined;
+  sort?: Sort | undefined;
 }
 
 /** One agent in the staff directory (`GET /api/agents`). */
@@ -235,6 +269,14 @@ export interface TypingFrame {
   role: string;
   state: "started" | "stopped";
 }
+/** Someone's first socket on a conversation opened (`joined`), or their last closed (`left`). */
+export interface PresenceFrame {
+  type: "PRESENCE";
+  conversation_id: string;
+  user_id: string;
+  role: string;
+  state: "joined" | "left";
+}
 export interface ConversationRowFrame {
   type: "CONVERSATION_ROW";
   conversation: Conversation;
@@ -247,6 +289,7 @@ export type ServerFrame =
   | ErrorFrame
   | TypingFrame
   | ConversationRowFrame
+  | PresenceFrame
   | { type: "PONG"; ref?: string | null }
   | { type: "HEARTBEAT" };
 

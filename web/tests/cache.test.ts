@@ -1,6 +1,7 @@
 import type { InfiniteData } from "@tanstack/react-query";
 import { describe, expect, it } from "vitest";
-import { applyToConversation, flattenMessages, markRead, matches, upsertMessage } from "../src/lib/cache";
+import { applyToConversation, flattenMessages, markRead, upsertMessage } from "../src/lib/cache";
+import { matchesInbox as matches } from "../src/lib/inboxOrder";
 import type { Conversation, Message, MessagePage } from "../src/types";
 
 const base: Message = {

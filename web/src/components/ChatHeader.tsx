@@ -1,6 +1,7 @@
 /** A conversation's header: Back (narrow screens), the client, then its
  * status, priority and status actions — which wrap below the client's name
  * together when the screen is narrow. */
+import type { ReactNode } from "react";
 import { PRIORITIES, type Conversation, type Priority, type SettableStatus } from "../types";
 import { StatusActions } from "./StatusActions";
 import { StatusBadge } from "./StatusBadge";
@@ -12,9 +13,11 @@ interface Props {
   busy: boolean;
   onAction: (action: ChatAction) => void;
   onBack: () => void;
+  /** Under the client's name: who is here (PresenceDots). */
+  presence?: ReactNode;
 }
 
-export function ChatHeader({ conversation, busy, onAction, onBack }: Props) {
+export function ChatHeader({ conversation, busy, onAction, onBack, presence }: Props) {
   return (
     <header className="flex flex-wrap items-center gap-x-3 gap-y-2 border-b border-slate-200 bg-white px-3 py-3 sm:px-4">
       <button
@@ -32,6 +35,7 @@ export function ChatHeader({ conversation, busy, onAction, onBack }: Props) {
           {conversation.channel} · {conversation.client_id}
           {conversation.summary ? ` · ${conversation.summary}` : ""}
         </p>
+        {presence}
       </div>
       <div className="flex flex-wrap items-center gap-x-3 gap-y-2">
         <StatusBadge status={conversation.status} snoozedUntil={conversation.snoozed_until} testId="chat-status" />

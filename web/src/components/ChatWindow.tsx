@@ -1,12 +1,14 @@
-/** One conversation: its header (ChatHeader), the timeline
- * (messages and status changes), typing, input; new messages from others are
- * announced to screen readers. */
+/** One conversation: its header (ChatHeader, with who is here), the timeline
+ * (messages and status changes), typing, input (its draft kept per person and
+ * conversation); new messages from others are announced to screen readers. */
 import { useMutation } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef } from "react";
 import { useActionError } from "../hooks/useActionError";
 import { useAnnouncement } from "../hooks/useAnnouncement";
 import { useApi, useSession } from "../hooks/useApi";
 import { useChatStart, useConversation, useConversationLive } from "../hooks/useConversations";
+import { draftKey } from "../hooks/useDraft";
+import { usePresence } from "../hooks/usePresence";
 import { useMessages, type ShownMessage } from "../hooks/useMessages";
 import { useStaffNames } from "../hooks/useStaffNames";
 import { useStatusEntries } from "../hooks/useStatusEntries";
@@ -19,6 +21,7 @@ import type { MessageCreatedFrame } from "../types";
 import { ChatHeader, type ChatAction } from "./ChatHeader";
 import { MessageInput } from "./MessageInput";
 import { MessageList } from "./MessageList";
+import { PresenceDots } from "./PresenceDots";
 import { TypingIndicator } from "./TypingIndicator";
 
 interface Props {
@@ -55,6 +58,7 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
     [clientName, staffName],
   );
   const announcement = useAnnouncement(socket, identity.sub, nameOf);
+  const presence = usePresence(socket, conversationId);
 
   useEffect(() => onSocketState(state), [state, onSocketState]);
   useEffect(() => {
@@ -74,10 +78,12 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
 
   // Mark the client's messages read while this conversation is on screen (a
   // closed one too: reading moves the reader's cursor, not the conversation).
+  // Read state is per agent: a message a colleague read (read_by_staff_at set)
+  // is still unread for me while my own unread (my_unread) says so.
   const current = conversation.data;
-  const lastUnread = [...messages.messages]
-    .reverse()
-    .find((m) => m.sender === "client" && m.read_by_staff_at === null && !m.local);
+  const lastClient = [...messages.messages].reverse().find((m) => m.sender === "client" && !m.local);
+  const mine = current?.my_unread ?? 0;
+  const lastUnread = lastClient && (lastClient.read_by_staff_at === null || mine > 0) ? lastClient : undefined;
   const marked = useRef(0);
   useEffect(() => {
     if (!lastUnread || !current || state !== "connected") return;
@@ -100,7 +106,21 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
 
   return (
     <section aria-label={`Conversation with ${current.client_name}`} className="flex h-full min-h-0 flex-col">
-      <ChatHeader conversation={current} busy={act.isPending} onAction={(action) => act.mutate(action)} onBack={onBack} />
+      <ChatHeader
+        conversation={current}
+        busy={act.isPending}
+        onAction={(action) => act.mutate(action)}
+        onBack={onBack}
+        presence={
+          <PresenceDots
+            online={presence.online}
+            known={presence.known}
+            selfId={identity.sub}
+            clientName={current.client_name}
+            nameOf={staffName}
+          />
+        }
+      />
       {error && (
         <p role="alert" className="bg-red-50 px-4 py-1 text-sm text-red-700">
           {error}
@@ -118,6 +138,7 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
           entries={entries}
           nameOf={nameOf}
           selfId={identity.sub}
+          myUnread={current.my_unread}
           online={state === "connected"}
           hasOlder={messages.hasNextPage}
           loadingOlder={messages.isFetchingNextPage}
@@ -129,6 +150,7 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
       </p>
       <TypingIndicator typists={typists} />
       <MessageInput
+        draftKey={draftKey(identity.sub, conversationId)}
         disabled={closed}
         disabledReason="This conversation is closed. Reopen it to reply."
         onSend={(content) => {

@@ -1,5 +1,8 @@
-/** Enter sends, Shift+Enter starts a new line; a character count; disabled when closed. */
-import { useId, useState, type KeyboardEvent } from "react";
+/** Enter sends, Shift+Enter starts a new line; a character count; disabled
+ * when closed. With a `draftKey` (see useDraft) the text is kept as a draft
+ * until it is sent. */
+import { useId, type KeyboardEvent } from "react";
+import { useDraft } from "../hooks/useDraft";
 
 export const MAX_LENGTH = 4000;
 
@@ -9,10 +12,11 @@ interface Props {
   onSend: (content: string) => void;
   onTyping: () => void;
   onStopTyping: () => void;
+  draftKey?: string | null;
 }
 
-export function MessageInput({ disabled, disabledReason, onSend, onTyping, onStopTyping }: Props) {
-  const [text, setText] = useState("");
+export function MessageInput({ disabled, disabledReason, onSend, onTyping, onStopTyping, draftKey = null }: Props) {
+  const [text, setText, clearDraft] = useDraft(draftKey);
   const id = useId();
   const blank = text.trim() === "";
   const tooLong = text.length > MAX_LENGTH;
@@ -21,7 +25,7 @@ export function MessageInput({ disabled, disabledReason, onSend, onTyping, onSto
     if (disabled || blank || tooLong) return;
     onSend(text);
     onStopTyping();
-    setText("");
+    clearDraft();
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {

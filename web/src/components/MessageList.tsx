@@ -18,6 +18,19 @@ interface Props {
   hasOlder: boolean;
   loadingOlder: boolean;
   onLoadOlder: () => void;
+  /** The viewer's own unread count (per-agent read state); without it, the
+   * first client message no staff member has read. */
+  myUnread?: number | undefined;
+}
+
+/** The seq of the first message unread by the viewer: with `myUnread`, the
+ * `myUnread`-th client message from the end (the oldest loaded one when fewer
+ * are loaded); else the first client message nobody on the staff has read. */
+export function firstUnreadSeq(messages: ShownMessage[], myUnread?: number): number | null {
+  const fromClient = messages.filter((m) => m.sender === "client" && !m.local);
+  if (myUnread === undefined) return fromClient.find((m) => m.read_by_staff_at === null)?.seq ?? null;
+  if (myUnread <= 0) return null;
+  return fromClient[Math.max(0, fromClient.length - myUnread)]?.seq ?? null;
 }
 
 const NEAR_BOTTOM = 120;
@@ -26,7 +39,7 @@ const createdAt = (item: TimelineItem) => (item.kind === "message" ? item.messag
 const keyOf = (item: TimelineItem) =>
   item.kind === "message" ? (item.message.client_message_id ?? item.message.message_id) : `entry-${item.entry.position}`;
 
-export function MessageList({ messages, entries, nameOf, selfId, online, hasOlder, loadingOlder, onLoadOlder }: Props) {
+export function MessageList({ messages, entries, nameOf, selfId, online, hasOlder, loadingOlder, onLoadOlder, myUnread }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const opened = useRef(false);
@@ -36,7 +49,7 @@ export function MessageList({ messages, entries, nameOf, selfId, online, hasOlde
   // stays there while it is open, even once they are marked read.
   const unreadFrom = useRef<number | null | undefined>(undefined);
   if (unreadFrom.current === undefined && messages.length > 0) {
-    unreadFrom.current = messages.find((m) => m.sender === "client" && m.read_by_staff_at === null && !m.local)?.seq ?? null;
+    unreadFrom.current = firstUnreadSeq(messages, myUnread);
   }
   const firstUnread = unreadFrom.current == null ? undefined : messages.find((m) => m.seq === unreadFrom.current && !m.local);
 

@@ -4,7 +4,10 @@ import type { Identity } from "../services/session";
 
 export interface Session {
   api: ApiClient;
+  /** The token when this session object was made (see `getToken`). */
   token: string;
+  /** The current token: refreshed in place, so read it at each use. */
+  getToken?: () => string;
   identity: Identity;
   /** Builds the ws:// URL of a path on the server. */
   wsUrl: (path: string, query: Record<string, number>) => string;

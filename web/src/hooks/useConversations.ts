@@ -1,13 +1,16 @@
 /** The inbox (filtered, paged) and one conversation, kept fresh by the inbox
  * socket's CONVERSATION_ROW frames and the chat socket's events — no refetch. */
 import { useInfiniteQuery, useQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
-import { useCallback, useEffect, useState } from "react";
-import { applyToConversation, keys, upsertRow } from "../lib/cache";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { applyToConversation, keys } from "../lib/cache";
+import { upsertInboxRow } from "../lib/inboxOrder";
 import type { ParleySocket } from "../services/socket";
 import type { Conversation, ConversationFilters, ConversationPage, EventFrame } from "../types";
-import { useApi } from "./useApi";
+import { useApi, useSession } from "./useApi";
+import { COUNTS_KEY } from "./useInboxCounts";
 
-export const PAGE_SIZE = 25;
+/** The API's largest page: infinite scroll asks for the next one well before the end. */
+export const PAGE_SIZE = 100;
 
 export function useConversations(filters: ConversationFilters) {
   const api = useApi();
@@ -19,6 +22,9 @@ export function useConversations(filters: ConversationFilters) {
     staleTime: Number.POSITIVE_INFINITY, // live events keep it fresh
   });
 }
+
+/** How often, at most, live rows make the tab counts be asked again. */
+export const COUNTS_REFRESH_MS = 2000;
 
 export function useConversation(id: string | null) {
   const api = useApi();
@@ -56,18 +62,29 @@ export function useChatStart(id: string, row: Conversation | undefined): ChatSta
   return current;
 }
 
-/** Write a fresh inbox row into every cached inbox list and the conversation's own cache. */
+/** Write a fresh inbox row into every cached inbox list and the conversation's own
+ * cache; the tab counts are asked again soon after (at most every COUNTS_REFRESH_MS). */
 export function useRowWriter() {
   const client = useQueryClient();
-  return useCallback((row: Conversation) => {
-    for (const [key] of client.getQueriesData<InfiniteData<ConversationPage>>({ queryKey: keys.allConversations })) {
-      const filters = (key[1] ?? {}) as ConversationFilters;
-      client.setQueryData<InfiniteData<ConversationPage>>(key, (data) => upsertRow(data, row, filters));
-    }
-    client.setQueryData<Conversation>(keys.conversation(row.conversation_id), (old) =>
-      old && old.position > row.position ? old : row,
-    );
-  }, [client]);
+  const me = useSession().identity.sub;
+  const countsDue = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => clearTimeout(countsDue.current ?? undefined), []);
+  return useCallback(
+    (row: Conversation) => {
+      for (const [key] of client.getQueriesData<InfiniteData<ConversationPage>>({ queryKey: keys.allConversations })) {
+        const filters = (key[1] ?? {}) as ConversationFilters;
+        client.setQueryData<InfiniteData<ConversationPage>>(key, (data) => upsertInboxRow(data, row, filters, me));
+      }
+      client.setQueryData<Conversation>(keys.conversation(row.conversation_id), (old) =>
+        old && old.position > row.position ? old : row,
+      );
+      countsDue.current ??= setTimeout(() => {
+        countsDue.current = null;
+        void client.invalidateQueries({ queryKey: COUNTS_KEY });
+      }, COUNTS_REFRESH_MS);
+    },
+    [client, me],
+  );
 }
 
 /** Apply the inbox socket's rows to the caches; call `onEvent` for each event (sounds). */

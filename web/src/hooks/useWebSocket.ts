@@ -1,6 +1,9 @@
 /** One ParleySocket for the component's lifetime: the conversation's socket,
- * or the inbox socket; its connection state as React state. */
-import { useEffect, useState } from "react";
+ * or the inbox socket; its connection state as React state. A refreshed token
+ * does not make a new socket: the socket reads the current one when it
+ * (re)connects, and resumes with it when the server closes it at the old
+ * token's expiry (4401). */
+import { useEffect, useRef, useState } from "react";
 import { ParleySocket, type ConnectionState, type SocketFactory } from "../services/socket";
 import { useSession } from "./useApi";
 
@@ -15,7 +18,9 @@ export function useWebSocket(
   target: SocketTarget | null,
   options: { createSocket?: SocketFactory; after?: number } = {},
 ): UseWebSocket {
-  const { token, wsUrl } = useSession();
+  const { token, getToken, wsUrl } = useSession();
+  const current = useRef(() => token);
+  current.current = getToken ?? (() => token);
   const [socket, setSocket] = useState<ParleySocket | null>(null);
   const [state, setState] = useState<ConnectionState>("disconnected");
   const key = target === null ? null : target.kind === "inbox" ? "inbox" : target.id;
@@ -28,7 +33,7 @@ export function useWebSocket(
       kind: inbox ? "inbox" : "conversation",
       url: (after) =>
         inbox ? wsUrl("/ws/inbox", { after_position: after }) : wsUrl(`/ws/${key}`, { after }),
-      token: () => token,
+      token: () => current.current(),
       after: after ?? 0,
       ...(createSocket ? { createSocket } : {}),
     });
@@ -42,7 +47,7 @@ export function useWebSocket(
       setSocket(null);
     };
     // `after` matters only when the socket is made: later changes must not reconnect.
-  }, [key, token, wsUrl, createSocket]);
+  }, [key, wsUrl, createSocket]);
 
   return { socket, state };
 }

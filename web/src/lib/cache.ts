@@ -3,7 +3,6 @@ import type { InfiniteData } from "@tanstack/react-query";
 import type {
   Conversation,
   ConversationFilters,
-  ConversationPage,
   EventFrame,
   Message,
   MessagePage,
@@ -15,53 +14,6 @@ export const keys = {
   conversation: (id: string) => ["conversation", id] as const,
   messages: (id: string) => ["messages", id] as const,
 };
-
-export function matches(row: Conversation, filters: ConversationFilters): boolean {
-  if (row.deleted) return false;
-  if (filters.status && row.status !== filters.status) return false;
-  if (filters.priority && row.priority !== filters.priority) return false;
-  const q = filters.q?.trim().toLowerCase();
-  if (q && !row.client_name.toLowerCase().includes(q)) return false;
-  return true;
-}
-
-function newer(a: Conversation, b: Conversation): number {
-  return b.last_update.localeCompare(a.last_update) || b.conversation_id.localeCompare(a.conversation_id);
-}
-
-/** Put a fresh inbox row where it belongs: replaced in place, moved to the top
- * when it was bumped, added when new, dropped when it no longer matches. */
-export function upsertRow(
-  data: InfiniteData<ConversationPage> | undefined,
-  row: Conversation,
-  filters: ConversationFilters,
-): InfiniteData<ConversationPage> | undefined {
-  if (!data) return data;
-  const old = data.pages.flatMap((page) => page.items).find((c) => c.conversation_id === row.conversation_id);
-  if (old && old.position > row.position) return data; // an older row than we have
-  const keep = matches(row, filters);
-  const pages = data.pages.map((page) => ({
-    ...page,
-    items: page.items.filter((c) => c.conversation_id !== row.conversation_id),
-  }));
-  if (keep) {
-    const first = pages[0];
-    if (first) {
-      // Rows are sorted by last_update: a bumped or new row goes to the first page.
-      const target = old && old.last_update === row.last_update ? pageOf(data, row.conversation_id) : 0;
-      const page = pages[target] ?? first;
-      page.items = [...page.items, row].sort(newer);
-    }
-  }
-  return { ...data, pages };
-}
-
-function pageOf(data: InfiniteData<ConversationPage>, id: string): number {
-  return Math.max(
-    0,
-    data.pages.findIndex((page) => page.items.some((c) => c.conversation_id === id)),
-  );
-}
 
 /** A conversation's header data after one of its events. */
 export function applyToConversation(conversation: Conversation | undefined, frame: EventFrame): Conversation | undefined {

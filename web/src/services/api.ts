@@ -4,17 +4,20 @@
  * with back-off when the network fails or the server answers 5xx. */
 import { backoffDelay, sleep } from "./backoff";
 import { newId } from "./ids";
+import type { SearchPage } from "./search";
 import type {
   Agent,
   CommandResult,
   Conversation,
   ConversationFilters,
   ConversationPage,
+  Label,
   MessagePage,
   Priority,
   SendMessageInput,
   StartConversationInput,
   SettableStatus,
+  Team,
   TimelinePage,
 } from "../types";
 
@@ -33,6 +36,13 @@ export class ApiError extends Error {
   get retryable(): boolean {
     return this.status === 0 || this.status >= 500;
   }
+}
+
+/** `POST /api/session/refresh`'s answer (docs/COMMANDS.md, "Sessions"). */
+export interface RefreshedSession {
+  token: string;
+  expires_at: string;
+  session_ends_at: string;
 }
 
 export interface ApiOptions {
@@ -72,15 +82,20 @@ export class ApiClient {
 
   listConversations(
     filters: ConversationFilters = {},
-    page: { cursor?: string | null; limit?: number; minPosition?: number } = {},
+    page: { cursor?: string | null; limit?: number; minPosition?: number; includeTotal?: boolean } = {},
   ): Promise<ConversationPage> {
     return this.get("/api/conversations", {
       status: filters.status,
       priority: filters.priority,
       q: filters.q?.trim(),
+      assignee: filters.assignee,
+      team: filters.team,
+      label: filters.label,
+      sort: filters.sort,
       cursor: page.cursor,
       limit: page.limit,
       min_position: page.minPosition,
+      include_total: page.includeTotal,
     });
   }
 
@@ -103,6 +118,16 @@ export class ApiClient {
   /** The staff directory: every agent's display name and availability. */
   listAgents(): Promise<{ items: Agent[] }> {
     return this.get("/api/agents", {});
+  }
+
+  /** The teams (for the inbox's team filter). */
+  listTeams(): Promise<{ items: Team[] }> {
+    return this.get("/api/teams", {});
+  }
+
+  /** The label catalogue (for the inbox's label filter). */
+  listLabels(): Promise<{ items: Label[] }> {
+    return this.get("/api/labels", {});
   }
 
   /** The staff timeline after the global position `after`: messages, notes and system entries in log order. */
@@ -179,6 +204,20 @@ export class ApiClient {
     });
   }
 
+  /** Messages, notes, client names and ids, summaries matching `q`, best first. */
+  search(q: string, page: { after?: string | null; limit?: number } = {}): Promise<SearchPage> {
+    return this.get("/api/search", { q: q.trim(), after: page.after, limit: page.limit });
+  }
+
+  // -- the session -----------------------------------------------------------------------
+
+  /** A new token for the current one, same caller, later expiry. A refusal
+   * (401: expired, or the session is over) does not sign out by itself: the
+   * current token is good until it expires. */
+  refreshSession(): Promise<RefreshedSession> {
+    return this.request("POST", "/api/session/refresh", undefined, true);
+  }
+
   // -- transport -----------------------------------------------------------------------
 
   private get<T>(path: string, query: Query): Promise<T> {
@@ -191,10 +230,10 @@ export class ApiClient {
 
   /** Every call here is idempotent (queries, or commands with an idempotency key),
    * so network failures and 5xx answers are retried. */
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: string, path: string, body?: unknown, quiet = false): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.once<T>(method, path, body);
+        return await this.once<T>(method, path, body, quiet);
       } catch (error) {
         if (!(error instanceof ApiError) || !error.retryable || attempt >= this.retries) throw error;
         await sleep(backoffDelay(attempt, this.backoff));
@@ -202,7 +241,7 @@ export class ApiClient {
     }
   }
 
-  private async once<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async once<T>(method: string, path: string, body: unknown, quiet: boolean): Promise<T> {
     const headers: Record<string, string> = { Accept: "application/json" };
     const token = this.options.getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -232,7 +271,7 @@ export class ApiClient {
         problem.message ?? problem.detail ?? (response.statusText || `HTTP ${response.status}`),
         problem.field,
       );
-      if (error.code === "unauthenticated") this.options.onUnauthenticated?.();
+      if (error.code === "unauthenticated" && !quiet) this.options.onUnauthenticated?.();
       throw error;
     }
     return data as T;

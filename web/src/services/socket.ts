@@ -7,63 +7,40 @@
  * - SEND_MESSAGE frames are queued while offline and sent, in order, after each
  *   READY until their ACK arrives; they carry their client_message_id, so a
  *   resend is answered with the first ACK and never stores a second message.
+ * - A 4401 (the token expired) after the token was refreshed (`options.token()`
+ *   gives another) resumes with the new token at once; otherwise it is final.
  * - Heartbeat: answers the server's HEARTBEAT, pings when idle, and drops a
  *   socket that has been silent for too long.
  */
 import { backoffDelay } from "./backoff";
+import { Heartbeat } from "./heartbeat";
+import { Outbox } from "./outbox";
+import { isFatalClose } from "./socketTypes";
+import type { ConnectionState, ParleySocketOptions, SendFailure, SocketFactory, SocketLike } from "./socketTypes";
 import {
   isEventFrame,
   type AckFrame,
   type ClientFrame,
   type ErrorFrame,
   type EventFrame,
+  type ReadyFrame,
   type SendMessageFrame,
   type ServerFrame,
 } from "../types";
 
-export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
-
-export interface SocketLike {
-  readonly readyState: number;
-  onopen: ((event: Event) => void) | null;
-  onmessage: ((event: MessageEvent) => void) | null;
-  onclose: ((event: CloseEvent) => void) | null;
-  onerror: ((event: Event) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-
-export type SocketFactory = (url: string, protocols: string[]) => SocketLike;
-
-export interface ParleySocketOptions {
-  /** The endpoint's URL for a resume after `after` (a position). */
-  url: (after: number) => string;
-  token: () => string | null;
-  /** Which position orders this endpoint's events (conversation: stream_position; inbox: position). */
-  kind: "conversation" | "inbox";
-  /** Start after this position (events up to it are known already). */
-  after?: number;
-  createSocket?: SocketFactory;
-  backoff?: { base: number; max: number; random?: () => number };
-  /** Ping when nothing was sent for this long. */
-  pingEveryMs?: number;
-  /** Reconnect when nothing was heard for this long. */
-  silenceLimitMs?: number;
-}
-
-export interface SendFailure {
-  clientMessageId: string;
-  error: ErrorFrame;
-}
+export { isFatalClose, socketUrl } from "./socketTypes";
+export type { ConnectionState, ParleySocketOptions, SendFailure, SocketFactory, SocketLike } from "./socketTypes";
 
 type Listener<T> = (value: T) => void;
 
+function listen<T>(set: Set<Listener<T>>, listener: Listener<T>): () => void {
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
 const OPEN = 1;
 const NORMAL = 1000;
-
-export function isFatalClose(code: number): boolean {
-  return code >= 4400 && code <= 4499;
-}
+const UNAUTHENTICATED = 4401;
 
 export class ParleySocket {
   state: ConnectionState = "disconnected";
@@ -71,18 +48,18 @@ export class ParleySocket {
   fatalCode: number | null = null;
   lastPosition = 0;
   attempts = 0;
+  /** The last READY (on a staff conversation socket: who was online then). */
+  lastReady: ReadyFrame | null = null;
 
   private socket: SocketLike | null = null;
   private ready = false;
   private stopped = true;
   private closing = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private pingTimer: ReturnType<typeof setInterval> | null = null;
-  private lastSent = 0;
-  private lastHeard = 0;
-  /** Un-ACKed SEND_MESSAGE frames, in the order they were sent. */
-  private readonly pending = new Map<string, SendMessageFrame>();
-  private readonly retryAt = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The token the current socket was opened with (a refreshed one reconnects on 4401). */
+  private openedWith: string | null = null;
+  private readonly heartbeat: Heartbeat;
+  private readonly outbox = new Outbox();
 
   private readonly stateListeners = new Set<Listener<ConnectionState>>();
   private readonly eventListeners = new Set<Listener<EventFrame>>();
@@ -92,32 +69,23 @@ export class ParleySocket {
 
   constructor(private readonly options: ParleySocketOptions) {
     this.lastPosition = options.after ?? 0;
+    const silent = () => {
+      this.dropSocket(4000);
+      if (!this.stopped) this.scheduleRetry();
+    };
+    const ping = () => this.transmit({ type: "PING" });
+    this.heartbeat = new Heartbeat(ping, silent, options.pingEveryMs, options.silenceLimitMs);
   }
 
   // -- subscriptions -------------------------------------------------------------------
 
-  onState(listener: Listener<ConnectionState>): () => void {
-    return this.listen(this.stateListeners, listener);
-  }
+  onState = (listener: Listener<ConnectionState>) => listen(this.stateListeners, listener);
   /** Event frames, each exactly once, in order. */
-  onEvent(listener: Listener<EventFrame>): () => void {
-    return this.listen(this.eventListeners, listener);
-  }
-  /** Every other frame (READY, TYPING, CONVERSATION_ROW, ERROR, …). */
-  onFrame(listener: Listener<ServerFrame>): () => void {
-    return this.listen(this.frameListeners, listener);
-  }
-  onAck(listener: Listener<AckFrame>): () => void {
-    return this.listen(this.ackListeners, listener);
-  }
-  onSendFailed(listener: Listener<SendFailure>): () => void {
-    return this.listen(this.failureListeners, listener);
-  }
-
-  private listen<T>(set: Set<Listener<T>>, listener: Listener<T>): () => void {
-    set.add(listener);
-    return () => set.delete(listener);
-  }
+  onEvent = (listener: Listener<EventFrame>) => listen(this.eventListeners, listener);
+  /** Every other frame (READY, TYPING, PRESENCE, CONVERSATION_ROW, ERROR, …). */
+  onFrame = (listener: Listener<ServerFrame>) => listen(this.frameListeners, listener);
+  onAck = (listener: Listener<AckFrame>) => listen(this.ackListeners, listener);
+  onSendFailed = (listener: Listener<SendFailure>) => listen(this.failureListeners, listener);
 
   // -- life ----------------------------------------------------------------------------
 
@@ -143,8 +111,7 @@ export class ParleySocket {
     this.closing = false;
     this.clearRetry();
     this.dropSocket(NORMAL);
-    for (const timer of this.retryAt.values()) clearTimeout(timer);
-    this.retryAt.clear();
+    this.outbox.stopTimers();
     this.setState("disconnected");
   }
 
@@ -152,19 +119,18 @@ export class ParleySocket {
    * with a message still queued offline must not lose it). */
   closeWhenSent(): void {
     this.closing = true;
-    if (this.pending.size === 0) this.close();
+    if (this.outbox.size === 0) this.close();
   }
 
   get queued(): SendMessageFrame[] {
-    return [...this.pending.values()];
+    return this.outbox.frames();
   }
 
   // -- sending -------------------------------------------------------------------------
 
   /** Queue a message: sent now when connected, else after the next READY, until ACKed. */
   sendMessage(frame: SendMessageFrame): void {
-    const queued = { ...frame, ref: frame.client_message_id };
-    this.pending.set(frame.client_message_id, queued);
+    const queued = this.outbox.add(frame);
     if (this.ready) this.transmit(queued);
   }
 
@@ -178,7 +144,7 @@ export class ParleySocket {
   private transmit(frame: ClientFrame): void {
     if (this.socket?.readyState !== OPEN) return;
     this.socket.send(JSON.stringify(frame));
-    this.lastSent = Date.now();
+    this.heartbeat.sent();
   }
 
   // -- internals -----------------------------------------------------------------------
@@ -186,6 +152,7 @@ export class ParleySocket {
   private open(state: ConnectionState): void {
     this.setState(state);
     const token = this.options.token();
+    this.openedWith = token;
     const protocols = ["parley.v1", ...(token ? [`bearer.${token}`] : [])];
     const create: SocketFactory =
       this.options.createSocket ?? ((url, list) => new WebSocket(url, list) as SocketLike);
@@ -199,8 +166,7 @@ export class ParleySocket {
     this.socket = socket;
     this.ready = false;
     socket.onopen = () => {
-      this.lastHeard = Date.now();
-      this.startHeartbeat();
+      this.heartbeat.start();
     };
     socket.onmessage = (event) => {
       if (socket === this.socket) this.receive(String(event.data));
@@ -214,8 +180,15 @@ export class ParleySocket {
   private closed(code: number): void {
     this.socket = null;
     this.ready = false;
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     if (this.stopped) return;
+    const token = this.options.token();
+    if (code === UNAUTHENTICATED && token !== null && token !== this.openedWith) {
+      // Closed at the old token's expiry, and a refreshed one is here: resume with it now.
+      this.attempts = 0;
+      this.open("reconnecting");
+      return;
+    }
     if (isFatalClose(code)) {
       this.stopped = true;
       this.fatalCode = code;
@@ -245,7 +218,7 @@ export class ParleySocket {
     const socket = this.socket;
     this.socket = null;
     this.ready = false;
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     if (socket) {
       socket.onclose = null;
       socket.onmessage = null;
@@ -258,7 +231,7 @@ export class ParleySocket {
   }
 
   private receive(text: string): void {
-    this.lastHeard = Date.now();
+    this.heartbeat.heard();
     let frame: ServerFrame;
     try {
       frame = JSON.parse(text) as ServerFrame;
@@ -280,9 +253,10 @@ export class ParleySocket {
         const position = this.options.kind === "inbox" ? frame.position : (frame.stream_position ?? 0);
         this.lastPosition = Math.max(this.lastPosition, position);
         this.ready = true;
+        this.lastReady = frame;
         this.attempts = 0;
         this.setState("connected");
-        for (const queued of this.pending.values()) this.transmit(queued);
+        for (const queued of this.outbox.frames()) this.transmit(queued);
         break;
       }
       case "ACK":
@@ -302,52 +276,18 @@ export class ParleySocket {
   }
 
   private settle(clientMessageId: string): void {
-    this.pending.delete(clientMessageId);
-    const timer = this.retryAt.get(clientMessageId);
-    if (timer !== undefined) clearTimeout(timer);
-    this.retryAt.delete(clientMessageId);
-    if (this.closing && this.pending.size === 0) this.close();
+    this.outbox.settle(clientMessageId);
+    if (this.closing && this.outbox.size === 0) this.close();
   }
 
   private refused(error: ErrorFrame): void {
-    const queued = error.ref ? this.pending.get(error.ref) : undefined;
-    if (!queued) return;
-    if (error.code === "rate_limited" || error.code === "busy") {
-      const wait = Math.max(0.5, error.retry_after ?? 1) * 1000;
-      this.retryAt.set(
-        queued.client_message_id,
-        setTimeout(() => {
-          this.retryAt.delete(queued.client_message_id);
-          if (this.ready && this.pending.has(queued.client_message_id)) this.transmit(queued);
-        }, wait),
-      );
-      return;
-    }
-    this.settle(queued.client_message_id);
-    for (const listener of this.failureListeners) {
-      listener({ clientMessageId: queued.client_message_id, error });
-    }
-  }
-
-  private startHeartbeat(): void {
-    this.stopHeartbeat();
-    const pingEvery = this.options.pingEveryMs ?? 20_000;
-    const silenceLimit = this.options.silenceLimitMs ?? 75_000;
-    this.pingTimer = setInterval(() => {
-      const now = Date.now();
-      if (now - this.lastHeard > silenceLimit) {
-        // Nothing heard for too long: the connection is dead without a close.
-        this.dropSocket(4000);
-        if (!this.stopped) this.scheduleRetry();
-        return;
-      }
-      if (now - this.lastSent >= pingEvery) this.transmit({ type: "PING" });
-    }, Math.min(pingEvery, 5_000));
-  }
-
-  private stopHeartbeat(): void {
-    if (this.pingTimer !== null) clearInterval(this.pingTimer);
-    this.pingTimer = null;
+    const found = this.outbox.refused(error, (frame) => {
+      if (this.ready) this.transmit(frame);
+    });
+    if (!found || found.later) return;
+    const clientMessageId = found.frame.client_message_id;
+    this.settle(clientMessageId);
+    for (const listener of this.failureListeners) listener({ clientMessageId, error });
   }
 
   private setState(state: ConnectionState): void {
@@ -355,11 +295,4 @@ export class ParleySocket {
     this.state = state;
     for (const listener of this.stateListeners) listener(state);
   }
-}
-
-/** The ws:// URL of a path on the page's own server. */
-export function socketUrl(path: string, query: Record<string, number>, base: Location = window.location): string {
-  const scheme = base.protocol === "https:" ? "wss:" : "ws:";
-  const params = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
-  return `${scheme}//${base.host}${path}?${params.toString()}`;
 }

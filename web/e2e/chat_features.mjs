@@ -1,0 +1,278 @@
+// End-to-end, the chat's own features (issue 20): search from the top bar,
+// presence dots, drafts across conversations and reloads, a token refreshed
+// in place (sockets resume with it at the old token's expiry), per-agent
+// unread in the tab title. Headless Chromium against a real `parley serve`
+// and `parley worker` (tests/e2e/test_web_chat_features.py starts them).
+// Each step waits for a UI state, bounded by timeouts; a failed step prints
+// why and exits 1. Screenshots of search results and presence go to
+// PARLEY_E2E_SHOTS (desktop 1280×800 and phone 390×844).
+//
+// Environment: PARLEY_E2E_URL, PARLEY_E2E_ADMIN_TOKEN (alice, long-lived),
+// PARLEY_E2E_SHORT_TOKEN (alice, a token about to expire: the page starts with
+// it and must refresh it), PARLEY_E2E_AGENT_TOKEN (bob), PARLEY_E2E_CLIENT_TOKEN
+// (client PARLEY_E2E_CLIENT_ID), PARLEY_E2E_SHOTS, CHROMIUM.
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const env = process.env;
+const BASE = need("PARLEY_E2E_URL");
+const ADMIN = need("PARLEY_E2E_ADMIN_TOKEN");
+const SHORT = need("PARLEY_E2E_SHORT_TOKEN");
+const AGENT = need("PARLEY_E2E_AGENT_TOKEN");
+const CLIENT = need("PARLEY_E2E_CLIENT_TOKEN");
+const CLIENT_ID = need("PARLEY_E2E_CLIENT_ID");
+const SHOTS = env.PARLEY_E2E_SHOTS ?? "";
+const STEP_TIMEOUT = 20_000;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+function need(name) {
+  const value = env[name];
+  if (!value) {
+    console.error(`e2e: ${name} is not set`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function api(method, path, token, body) {
+  const response = await fetch(BASE + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json();
+  check(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+let stepNumber = 0;
+async function step(name, body) {
+  stepNumber += 1;
+  const started = Date.now();
+  try {
+    await body();
+  } catch (error) {
+    console.error(`✗ ${stepNumber}. ${name}\n${error?.stack ?? error}`);
+    throw error;
+  }
+  console.log(`✓ ${stepNumber}. ${name} (${Date.now() - started} ms)`);
+}
+
+/** Poll `probe` (in node) until it is truthy. */
+async function until(what, probe, timeout = STEP_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const consoleErrors = [];
+const claims = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+
+async function staffPage(browser, token, name) {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  const page = await context.newPage();
+  page.on("pageerror", (error) => consoleErrors.push(`${name}: page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(`${name}: ${message.text()}`);
+  });
+  // Saved once (not on every load): a reload must find the token the page refreshed.
+  await page.goto(BASE);
+  await page.evaluate((t) => localStorage.setItem("parley.token", t), token);
+  await page.reload();
+  await connected(page);
+  return page;
+}
+
+const connected = (page) => page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor();
+const input = (page) => page.getByLabel("Message", { exact: true });
+/** Open a conversation by its URL; wait for its header (by its summary: both have one client). */
+const openChat = async (page, id, summary) => {
+  await page.evaluate((cid) => (window.location.hash = `#/c/${cid}`), id);
+  await page.locator("main section > header").filter({ hasText: summary }).waitFor();
+};
+const savedToken = (page) => page.evaluate(() => localStorage.getItem("parley.token"));
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: `${SHOTS}/${name}.png` });
+}
+
+async function noSidewaysScroll(page, what) {
+  const { width } = page.viewportSize();
+  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(scrollWidth <= width, `${what}: scrollWidth ${scrollWidth} > ${width}`);
+  console.log(`  ${what} at ${width} px: scrollWidth ${scrollWidth}`);
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    timeout: 30_000,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    let alice;
+    let bob;
+    let first;
+    let second;
+    const sockets = []; // alice's WebSocket URLs and when each opened
+
+    await step("two conversations of one client, with messages; staff have names", async () => {
+      await api("PUT", "/api/agents/me", ADMIN, { display_name: "Alice Martin" });
+      const named = await api("PUT", "/api/agents/me", AGENT, { display_name: "Bob Stone" });
+      await api("GET", `/api/agents?min_position=${named.position}&wait=10`, ADMIN);
+      const client = { id: CLIENT_ID, name: "Carol Jensen" };
+      first = (await api("POST", "/api/conversations", ADMIN, { client, channel: "web", summary: "Parcel" })).conversation_id;
+      second = (await api("POST", "/api/conversations", ADMIN, { client, channel: "email", summary: "Invoice" })).conversation_id;
+      await api("POST", "/api/messages", CLIENT, { conversation_id: first, content: "Where is my parcel with the blue ribbon?" });
+      await api("POST", "/api/messages", CLIENT, { conversation_id: first, content: "It was sent <b>twice</b> & never came" });
+    });
+
+    await step("alice's page starts with a token about to expire and refreshes it in place", async () => {
+      alice = await staffPage(browser, SHORT, "alice");
+      alice.on("websocket", (ws) => sockets.push({ url: ws.url(), at: Date.now() }));
+      await openChat(alice, first, "Parcel");
+      await input(alice).fill("Half-written reply");
+      await alice.evaluate(() => (window.__noReload = true));
+      check((await savedToken(alice)) === SHORT, "refreshed before the sockets were open: start later");
+      const refreshed = await until("a refreshed token", async () => {
+        const token = await savedToken(alice);
+        return token !== SHORT && token;
+      });
+      const [old, now] = [claims(SHORT), claims(refreshed)];
+      check(now.sub === "alice" && now.role === "admin" && now.exp > old.exp, `refreshed claims ${JSON.stringify(now)}`);
+      check(await alice.evaluate(() => window.__noReload === true), "the page reloaded");
+      check((await input(alice).inputValue()) === "Half-written reply", "the draft was lost");
+      console.log(`  token refreshed: exp ${old.exp} -> ${now.exp} (session began ${now.auth_time})`);
+    });
+
+    await step("at the old token's expiry the sockets resume with the new one; nothing is lost", async () => {
+      const expiry = claims(SHORT).exp * 1000;
+      await until("the old token's expiry", async () => Date.now() > expiry + 500, 60_000);
+      // Both sockets were opened with the old token (before the refresh): the
+      // server closed them at its expiry (4401) and they came back with the new one.
+      for (const path of [`/ws/${first}`, "/ws/inbox"]) {
+        await until(`${path} reopened`, async () => sockets.some((s) => s.url.includes(path) && s.at >= expiry - 1000));
+      }
+      await connected(alice);
+      check(await alice.getByLabel("Access token").count() === 0, "alice was signed out");
+      await api("POST", "/api/messages", CLIENT, { conversation_id: first, content: "Any news after the refresh?" });
+      await alice.getByTestId("message-content").filter({ hasText: "Any news after the refresh?" }).waitFor();
+      check((await input(alice).inputValue()) === "Half-written reply", "the draft was lost");
+      check(await alice.evaluate(() => window.__noReload === true), "the page reloaded");
+    });
+
+    await step("a draft stays with its conversation across a switch and a reload, and goes once sent", async () => {
+      await openChat(alice, second, "Invoice");
+      check((await input(alice).inputValue()) === "", "the other conversation shows the draft");
+      await input(alice).fill("Invoice draft");
+      await openChat(alice, first, "Parcel");
+      await until("the first draft back", async () => (await input(alice).inputValue()) === "Half-written reply");
+      await alice.reload();
+      await connected(alice);
+      await until("the draft after a reload", async () => (await input(alice).inputValue()) === "Half-written reply");
+      await input(alice).press("Enter");
+      await alice.getByTestId("message-content").filter({ hasText: "Half-written reply" }).waitFor();
+      await alice.reload();
+      await connected(alice);
+      await input(alice).waitFor();
+      check((await input(alice).inputValue()) === "", "the sent draft came back");
+      await openChat(alice, second, "Invoice");
+      await until("the second draft", async () => (await input(alice).inputValue()) === "Invoice draft");
+    });
+
+    await step("presence: the client and a colleague show as here, in words; the client leaving too", async () => {
+      await openChat(alice, first, "Parcel");
+      const client = await alice.context().newPage();
+      await client.goto(`${BASE}/web/config`);
+      const url = `${BASE.replace(/^http/, "ws")}/ws/${first}?after=0`;
+      await client.evaluate(
+        ([u, t]) =>
+          new Promise((resolve, reject) => {
+            window.clientSocket = new WebSocket(u, ["parley.v1", `bearer.${t}`]);
+            window.clientSocket.onmessage = (e) => JSON.parse(e.data).type === "READY" && resolve();
+            window.clientSocket.onclose = (e) => reject(new Error(`client socket closed ${e.code}`));
+          }),
+        [url, CLIENT],
+      );
+      const carol = alice.getByTestId("presence-client");
+      await carol.filter({ hasText: "Carol Jensen · online" }).waitFor();
+      bob = await staffPage(browser, AGENT, "bob");
+      await openChat(bob, first, "Parcel");
+      await alice.getByTestId("presence-staff").filter({ hasText: "Bob Stone · here too" }).waitFor();
+      await bob.getByTestId("presence-staff").filter({ hasText: "Alice Martin · here too" }).waitFor();
+      await shot(alice, "chat-presence-desktop");
+      await alice.setViewportSize(PHONE);
+      await noSidewaysScroll(alice, "chat with presence");
+      await shot(alice, "chat-presence-phone");
+      await alice.setViewportSize(DESKTOP);
+      await client.evaluate(() => window.clientSocket.close(1000));
+      await carol.filter({ hasText: "Carol Jensen · offline" }).waitFor();
+      await client.close();
+    });
+
+    await step("search from the top bar: / focuses it, hits are highlighted as text, one opens its conversation", async () => {
+      await openChat(alice, second, "Invoice");
+      await alice.evaluate(() => document.activeElement?.blur());
+      await alice.keyboard.press("/");
+      const box = alice.getByRole("searchbox", { name: "Search messages, notes and clients" });
+      check(await box.evaluate((el) => el === document.activeElement), "/ did not focus the search box");
+      await box.fill("twice");
+      const hit = alice.getByTestId("search-hit").filter({ hasText: "never came" });
+      await hit.waitFor();
+      check((await hit.locator("mark").first().innerText()) === "twice", "the match is not highlighted");
+      check((await hit.locator("b").count()) === 0, "the message's markup was rendered as HTML");
+      check((await hit.innerText()).includes("<b>twice</b>"), `the snippet does not show the text as written: ${await hit.innerText()}`);
+      await box.fill("ribbon");
+      await alice.getByTestId("search-hit").filter({ hasText: "blue" }).waitFor();
+      await shot(alice, "chat-search-desktop");
+      await alice.setViewportSize(PHONE);
+      await noSidewaysScroll(alice, "search results");
+      await shot(alice, "chat-search-phone");
+      await alice.setViewportSize(DESKTOP);
+      await alice.getByTestId("search-hit").filter({ hasText: "blue" }).click();
+      await until("the hit's conversation open", async () => (await alice.evaluate(() => location.hash)) === `#/c/${first}`);
+      await alice.getByTestId("search-results").waitFor({ state: "hidden" });
+    });
+
+    await step("the tab title counts my unread, not what a colleague read", async () => {
+      await openChat(alice, first, "Parcel");
+      await until("no unread in the title", async () => (await alice.title()) === "Parley");
+      await api("POST", "/api/messages", CLIENT, { conversation_id: second, content: "About the invoice" });
+      await until("(1) in alice's title", async () => (await alice.title()) === "(1) Parley");
+      await openChat(bob, second, "Invoice");
+      await until("bob has read it", async () => (await bob.title()) === "Parley");
+      // One more: alice has two unread (her own cursor), whatever bob read.
+      await api("POST", "/api/messages", CLIENT, { conversation_id: second, content: "And the receipt" });
+      await until("(2) in alice's title", async () => (await alice.title()) === "(2) Parley");
+      await openChat(alice, second, "Invoice");
+      await until("alice's title clear", async () => (await alice.title()) === "Parley");
+    });
+
+    await step("no console errors in normal use", async () => {
+      check(consoleErrors.length === 0, `console errors:\n  ${consoleErrors.join("\n  ")}`);
+    });
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(
+  () => {
+    console.log("e2e: all steps passed");
+    process.exit(0);
+  },
+  () => process.exit(1),
+);
