@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ import asyncpg
 from events.postgres import checkpoints
 from events.postgres.checkpoints import Connection
 from events.store import EventStore
+from events.tasks import cancel_and_wait
 from projections.base import Projection, apply_events
 
 Progress = Callable[[int, int], None]
@@ -96,13 +98,20 @@ async def _replay(
     batch_size: int,
     progress: Progress | None,
 ) -> int:
-    """Apply the log after ``after`` to the shadow tables, batch by batch."""
+    """Apply the log after ``after`` to the shadow tables, batch by batch.
+    The next batch is read (and its sealed events opened) while this one is
+    applied: decoding in this process overlaps PostgreSQL's writing."""
     head = await store.head_position()
-    while page := await store.read_all(after=after, limit=batch_size):
-        async with conn.transaction():
-            await conn.execute(f"SET LOCAL search_path = {_shadow(projection)}, public")
-            await apply_events(conn, projection, page)
-        after = page[-1].global_position
-        if progress is not None:
-            progress(after, max(head, after))
+    reading = asyncio.ensure_future(store.read_all(after=after, limit=batch_size))
+    try:
+        while page := await reading:
+            after = page[-1].global_position
+            reading = asyncio.ensure_future(store.read_all(after=after, limit=batch_size))
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL search_path = {_shadow(projection)}, public")
+                await apply_events(conn, projection, page)
+            if progress is not None:
+                progress(after, max(head, after))
+    finally:
+        await cancel_and_wait(reading)
     return after

@@ -6,10 +6,11 @@ Two kinds of key ring serve the event store:
 
 - :class:`ClientKeys` seals personal events with their client's key and opens
   them again; it caches unwrapped keys, so reading pays no key look-up per
-  event. Store reads join each row with its key's row, so a destroyed key is
-  seen at once; a process that opens events from JetStream instead learns it
-  from the ``ClientErased`` event, which comes after the client's events in
-  the log (:meth:`ClientKeys.forget`).
+  event. Store reads bring each row's key row along (joined to a
+  conversation's rows; read once for a page of the whole log), so a
+  destroyed key is seen at once; a process that opens events from JetStream
+  instead learns it from the ``ClientErased`` event, which comes after the
+  client's events in the log (:meth:`ClientKeys.forget`).
 - :class:`NoKeys` stores events as they are and opens nothing (tools and
   engine tests that have no master key).
 """
@@ -20,7 +21,7 @@ import hashlib
 import hmac
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Final, Protocol
 from uuid import UUID, uuid4
 
@@ -89,6 +90,12 @@ class Keys(Protocol):
         (``wrapped``: ``None`` when destroyed or unknown)."""
         ...
 
+    async def key_rows(
+        self, conn: Connection, key_ids: Collection[UUID], timeout: float
+    ) -> dict[UUID, bytes | None]:
+        """The rows of these keys (wrapped; ``None`` when destroyed; absent when unknown)."""
+        ...
+
     async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
         """Events in log order as JetStream has them (redacted, with their
         sealed copies), opened where their key is live."""
@@ -111,6 +118,11 @@ class NoKeys:
         wrapped: bytes | None,
     ) -> AnyEvent:
         return decode_event(event_type, version, stored)
+
+    async def key_rows(
+        self, conn: Connection, key_ids: Collection[UUID], timeout: float
+    ) -> dict[UUID, bytes | None]:
+        return {}  # nothing is opened: no key is needed
 
     async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
         return list(events)
@@ -212,11 +224,18 @@ class ClientKeys:
         sealed: sealing.Sealed | None,
         wrapped: bytes | None,
     ) -> AnyEvent:
-        event = decode_event(event_type, version, stored)
         cipher = None if sealed is None else self._cipher(sealed.key, wrapped)
         if sealed is None or cipher is None:
-            return event
-        return sealing.open_sealed(event, sealed, event_id=event_id, cipher=cipher)
+            return decode_event(event_type, version, stored)
+        return sealing.open_stored(
+            event_type, version, stored, sealed, event_id=event_id, cipher=cipher
+        )
+
+    async def key_rows(
+        self, conn: Connection, key_ids: Collection[UUID], timeout: float
+    ) -> dict[UUID, bytes | None]:
+        rows = await conn.fetch(_BY_ID, list(key_ids), timeout=timeout)
+        return {row["key_id"]: row["wrapped"] for row in rows}
 
     async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
         missing = {e.sealed.key for e in events if e.sealed and e.sealed.key not in self._ciphers}

@@ -48,7 +48,7 @@ from events.postgres.pool import (
     init_connection,
     release,
 )
-from events.sealing import decode_sealed
+from events.sealing import Sealed, sealed_part
 from events.store import DuplicateEventError
 from events.upcasting import current_version
 
@@ -69,41 +69,50 @@ NOTIFY_CHANNEL = "parley_events"
 _encode = msgspec.json.Encoder().encode
 _decode_metadata = msgspec.json.Decoder(Metadata).decode
 
-# Each event with its data key's row (a sealed event's; the key may be destroyed).
-_SELECT_COLUMNS = """
-SELECT global_position, stream_id, stream_position, event_id, type, schema_version, data,
-       metadata, recorded_at, data -> 'sealed' AS sealed, k.wrapped
-FROM events LEFT JOIN data_keys k ON k.key_id = (data #>> '{sealed,key}')::uuid
+_COLUMNS = """
+global_position, stream_id, stream_position, event_id, type, schema_version, data, metadata,
+recorded_at"""
+# A conversation's events each with its data key's row (a sealed event's; the
+# key may be destroyed): one key, probed per row, in the same round trip.
+_WITH_KEYS = f"""
+SELECT {_COLUMNS}, k.wrapped
+FROM events LEFT JOIN data_keys k ON k.key_id = (data #>> '{{sealed,key}}')::uuid
 """
 _HEAD = "SELECT coalesce(max(global_position), 0) FROM events"
 _READ_STREAM = (
-    _SELECT_COLUMNS
+    _WITH_KEYS
     + """
 WHERE stream_id = $1 AND stream_position > $2 ORDER BY stream_position LIMIT $3
 """
 )
-_READ_ALL = (
-    _SELECT_COLUMNS
-    + """
-WHERE global_position > $1 ORDER BY global_position LIMIT $2
+# A page of the whole log spans many keys: their rows are read once for the
+# page (``Keys.key_rows``), not joined to each event.
+_READ_ALL = f"""
+SELECT {_COLUMNS} FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2
 """
-)
 
 
-def _to_recorded(row: asyncpg.Record, keys: Keys) -> RecordedEvent:
+def _to_recorded(
+    row: asyncpg.Record, sealed: Sealed | None, wrapped: bytes | None, keys: Keys
+) -> RecordedEvent:
+    """A row as read (``sealed``: its sealed part; ``wrapped``: its key's row)."""
     data, event_id, event_type = row["data"], row["event_id"], row["type"]
-    sealed = None if row["sealed"] is None else decode_sealed(row["sealed"])
     return RecordedEvent(
         global_position=row["global_position"],
         stream_id=row["stream_id"],
         stream_position=row["stream_position"],
         event_id=event_id,
         type=event_type,
-        data=keys.decode(event_id, event_type, row["schema_version"], data, sealed, row["wrapped"]),
+        data=keys.decode(event_id, event_type, row["schema_version"], data, sealed, wrapped),
         metadata=_decode_metadata(row["metadata"]),
         recorded_at=row["recorded_at"],
         sealed=sealed,
     )
+
+
+def _joined(row: asyncpg.Record, keys: Keys) -> RecordedEvent:
+    """A row read with its key's row joined."""
+    return _to_recorded(row, sealed_part(row["data"]), row["wrapped"], keys)
 
 
 class PostgresEventStore:
@@ -183,19 +192,23 @@ class PostgresEventStore:
     ) -> list[RecordedEvent]:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
             rows = await conn.fetch(_READ_STREAM, stream_id, after, limit, timeout=left())
-        return [_to_recorded(r, self._keys) for r in rows]
+        return [_joined(r, self._keys) for r in rows]
 
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
             rows = await conn.fetch(_READ_ALL, after, limit, timeout=left())
-        return [_to_recorded(r, self._keys) for r in rows]
+            parts = [sealed_part(r["data"]) for r in rows]
+            keys = {p.key for p in parts if p is not None}
+            wrapped = await self._keys.key_rows(conn, keys, left()) if keys else {}
+        return [
+            _to_recorded(r, p, None if p is None else wrapped.get(p.key), self._keys)
+            for r, p in zip(rows, parts, strict=True)
+        ]
 
     async def find_event(self, event_id: UUID) -> RecordedEvent | None:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
-            row = await conn.fetchrow(
-                _SELECT_COLUMNS + "WHERE event_id = $1", event_id, timeout=left()
-            )
-        return None if row is None else _to_recorded(row, self._keys)
+            row = await conn.fetchrow(_WITH_KEYS + "WHERE event_id = $1", event_id, timeout=left())
+        return None if row is None else _joined(row, self._keys)
 
     async def stream_version(self, stream_id: str) -> int:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):

@@ -97,12 +97,15 @@ async def test_once_the_key_is_destroyed_every_reader_reads_erased(pool: asyncpg
     other_reader = keyed_store(pool)
     mine, theirs = await chat(writer, "c-1", SECRET), await chat(writer, "c-2", "Other-9")
     assert SECRET in texts(await other_reader.read_stream(mine))  # its cache holds the key now
+    assert SECRET in texts(await other_reader.read_all())  # a page of the whole log too
     keys = ClientKeys(pool, MASTER)
     assert len(await erase(pool, keys, "c-1")) == 1
     for reader in (writer, other_reader, keyed_store(pool)):
         erased = texts(await reader.read_stream(mine))
         assert SECRET not in erased and erased.count(ERASED) == 2
         assert texts(await reader.read_stream(theirs)).count("Other-9") == 2
+        whole_log = texts(await reader.read_all())
+        assert SECRET not in whole_log and whole_log.count("Other-9") == 2
     assert await erase(pool, keys, "c-1") == []  # nothing left to destroy
     assert (await verify(pool)).ok
 

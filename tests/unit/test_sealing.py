@@ -91,6 +91,17 @@ def test_the_key_opens_the_event_as_it_was_appended(event: AnyEvent) -> None:
 
 
 @pytest.mark.parametrize("event", PERSONAL, ids=lambda e: type(e).__name__)
+def test_the_stored_json_and_its_box_open_in_one_decode(event: AnyEvent) -> None:
+    """The box's fields follow the stored ones they repeat: the last value is kept."""
+    event_id = uuid.uuid4()
+    data = stored(event, event_id)
+    sealed = sealing.sealed_part(data)
+    assert sealed is not None
+    tag = type(event).__struct_config__.tag
+    assert sealing.open_stored(tag, 2, data, sealed, event_id=event_id, cipher=CIPHER) == event  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("event", PERSONAL, ids=lambda e: type(e).__name__)
 def test_only_the_personal_fields_are_sealed(event: AnyEvent) -> None:
     event_id = uuid.uuid4()
     sealed = sealing.sealed_part(stored(event, event_id))
