@@ -76,6 +76,12 @@ class EventStore(Protocol):
         calls this repeatedly with its last seen position never skips an event."""
         ...
 
+    async def read_all_sealed(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """As :meth:`read_all`, with nothing opened: each event's personal
+        fields only in its sealed part, as the relay publishes it (no key is
+        read, nothing decrypted)."""
+        ...
+
     async def find_event(self, event_id: UUID) -> RecordedEvent | None:
         """The stored event with this id, if any (for answering retries)."""
         ...

@@ -163,7 +163,7 @@ class JetStreamRelay:
                 ahead.cancel()
 
     async def _read(self, after: int) -> list[RecordedEvent]:
-        return await self._store.read_all(after=after, limit=self._batch_size)
+        return await self._store.read_all_sealed(after=after, limit=self._batch_size)
 
     def _window(self, stop: asyncio.Event, *, acked: int) -> AckWindow:
         return AckWindow(

@@ -37,6 +37,7 @@ import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
+from events.postgres import reads
 from events.postgres.append_batch import PendingAppend
 from events.postgres.group_commit import GroupCommitter, usable
 from events.postgres.keys import Keys, NoKeys
@@ -48,7 +49,6 @@ from events.postgres.pool import (
     init_connection,
     release,
 )
-from events.sealing import Sealed, sealed_part
 from events.store import DuplicateEventError
 from events.upcasting import current_version
 
@@ -65,54 +65,9 @@ __all__ = [
 APPEND_LOCK_KEY = 0x5041524C_4C4F4721  # "PARLLOG!": the one lock every appender takes
 """Also written into ``parley_append`` (migrations/003_append_function.sql)."""
 NOTIFY_CHANNEL = "parley_events"
+_HEAD = "SELECT coalesce(max(global_position), 0) FROM events"
 
 _encode = msgspec.json.Encoder().encode
-_decode_metadata = msgspec.json.Decoder(Metadata).decode
-
-_COLUMNS = """
-global_position, stream_id, stream_position, event_id, type, schema_version, data, metadata,
-recorded_at"""
-# A conversation's events each with its data key's row (a sealed event's; the
-# key may be destroyed): one key, probed per row, in the same round trip.
-_WITH_KEYS = f"""
-SELECT {_COLUMNS}, k.wrapped
-FROM events LEFT JOIN data_keys k ON k.key_id = (data #>> '{{sealed,key}}')::uuid
-"""
-_HEAD = "SELECT coalesce(max(global_position), 0) FROM events"
-_READ_STREAM = (
-    _WITH_KEYS
-    + """
-WHERE stream_id = $1 AND stream_position > $2 ORDER BY stream_position LIMIT $3
-"""
-)
-# A page of the whole log spans many keys: their rows are read once for the
-# page (``Keys.key_rows``), not joined to each event.
-_READ_ALL = f"""
-SELECT {_COLUMNS} FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2
-"""
-
-
-def _to_recorded(
-    row: asyncpg.Record, sealed: Sealed | None, wrapped: bytes | None, keys: Keys
-) -> RecordedEvent:
-    """A row as read (``sealed``: its sealed part; ``wrapped``: its key's row)."""
-    data, event_id, event_type = row["data"], row["event_id"], row["type"]
-    return RecordedEvent(
-        global_position=row["global_position"],
-        stream_id=row["stream_id"],
-        stream_position=row["stream_position"],
-        event_id=event_id,
-        type=event_type,
-        data=keys.decode(event_id, event_type, row["schema_version"], data, sealed, wrapped),
-        metadata=_decode_metadata(row["metadata"]),
-        recorded_at=row["recorded_at"],
-        sealed=sealed,
-    )
-
-
-def _joined(row: asyncpg.Record, keys: Keys) -> RecordedEvent:
-    """A row read with its key's row joined."""
-    return _to_recorded(row, sealed_part(row["data"]), row["wrapped"], keys)
 
 
 class PostgresEventStore:
@@ -191,24 +146,23 @@ class PostgresEventStore:
         self, stream_id: str, *, after: int = 0, limit: int | None = None
     ) -> list[RecordedEvent]:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
-            rows = await conn.fetch(_READ_STREAM, stream_id, after, limit, timeout=left())
-        return [_joined(r, self._keys) for r in rows]
+            rows = await conn.fetch(reads.STREAM, stream_id, after, limit, timeout=left())
+        return [reads.joined(r, self._keys) for r in rows]
 
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
-            rows = await conn.fetch(_READ_ALL, after, limit, timeout=left())
-            parts = [sealed_part(r["data"]) for r in rows]
-            keys = {p.key for p in parts if p is not None}
-            wrapped = await self._keys.key_rows(conn, keys, left()) if keys else {}
-        return [
-            _to_recorded(r, p, None if p is None else wrapped.get(p.key), self._keys)
-            for r, p in zip(rows, parts, strict=True)
-        ]
+            rows = await conn.fetch(reads.LOG, after, limit, timeout=left())
+            return await reads.opened_page(conn, rows, self._keys, left())
+
+    async def read_all_sealed(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        async with bounded_connection(self._pool, self._timeout) as (conn, left):
+            rows = await conn.fetch(reads.LOG, after, limit, timeout=left())
+        return [reads.as_stored(r) for r in rows]
 
     async def find_event(self, event_id: UUID) -> RecordedEvent | None:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
-            row = await conn.fetchrow(_WITH_KEYS + "WHERE event_id = $1", event_id, timeout=left())
-        return None if row is None else _joined(row, self._keys)
+            row = await conn.fetchrow(reads.BY_ID, event_id, timeout=left())
+        return None if row is None else reads.joined(row, self._keys)
 
     async def stream_version(self, stream_id: str) -> int:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):

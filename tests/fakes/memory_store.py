@@ -99,6 +99,9 @@ class MemoryEventStore:
     async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         return self._log[after : after + limit]
 
+    async def read_all_sealed(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        return self._log[after : after + limit]  # nothing is sealed here
+
     async def find_event(self, event_id: UUID) -> RecordedEvent | None:
         return self._by_id.get(event_id)
 

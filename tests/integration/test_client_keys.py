@@ -110,6 +110,16 @@ async def test_once_the_key_is_destroyed_every_reader_reads_erased(pool: asyncpg
     assert (await verify(pool)).ok
 
 
+async def test_the_log_read_as_stored_opens_nothing(pool: asyncpg.Pool) -> None:
+    """What the relay reads and publishes: the personal fields only in the
+    sealed parts, read without a key, as ``sealed_only`` makes of opened ones."""
+    store = keyed_store(pool)
+    await chat(store, "c-1", SECRET)
+    shut = await keyed_store(pool).read_all_sealed()
+    assert shut and SECRET not in texts(shut)
+    assert shut == [sealed_only(e) for e in await store.read_all()]
+
+
 async def test_a_client_who_comes_back_after_an_erasure_gets_a_new_key(
     pool: asyncpg.Pool,
 ) -> None:
