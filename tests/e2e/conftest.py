@@ -117,8 +117,24 @@ async def server_url(
     await nc.close()
 
 
+READ_YOUR_WRITES_WAIT = "10"
+"""How long a read with ``min_position`` may wait for the read models here
+(the API's default is 2 s, its most 10): one module's burst of writes can
+keep the shared worker's projections behind for longer on a loaded machine."""
+
+
+async def _patient(request: httpx.Request) -> None:
+    """A read-your-writes read waits up to the API's most unless it says otherwise."""
+    params = request.url.params
+    if "min_position" in params and "wait" not in params:
+        request.url = request.url.copy_merge_params({"wait": READ_YOUR_WRITES_WAIT})
+
+
 @pytest.fixture
 async def api(server_url: str) -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(base_url=server_url, limits=limits, timeout=30) as client:
+    hooks = {"request": [_patient]}
+    async with httpx.AsyncClient(
+        base_url=server_url, limits=limits, timeout=30, event_hooks=hooks
+    ) as client:
         yield client
