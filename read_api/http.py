@@ -22,7 +22,7 @@ from litestar.params import FromPath, QueryParameter
 from commands import access, errors
 from commands.http import MAX_SEQ, NO_NUL
 from commands.model import Actor, stream_id_for
-from events.catalogue import LabelId, Priority, Status
+from events.catalogue import Channel, LabelId, Priority, Status
 from events.envelope import RecordedEvent
 from events.store import EventStore
 from read_api import errors as read_errors
@@ -89,6 +89,7 @@ async def inbox(
     pool: NamedDependency[asyncpg.Pool],
     status: Annotated[Status | None, QueryParameter()] = None,
     priority: Annotated[Priority | None, QueryParameter()] = None,
+    channel: Annotated[Channel | None, QueryParameter()] = None,
     client_id: ClientId = None,
     q: Search = None,
     include_deleted: Annotated[bool, QueryParameter()] = False,
@@ -110,6 +111,7 @@ async def inbox(
     filters = InboxFilter(
         status=status,
         priority=priority,
+        channel=channel,
         client_id=client_id,
         q=q,
         include_deleted=include_deleted,

@@ -55,6 +55,7 @@ ME = "me"
 class InboxFilter(msgspec.Struct, frozen=True, kw_only=True):
     status: str | None = None
     priority: str | None = None
+    channel: str | None = None
     client_id: str | None = None
     q: str | None = None
     include_deleted: bool = False
@@ -119,7 +120,7 @@ def where_conditions(filters: InboxFilter, args: list[Any]) -> list[str]:
         return f"${len(args)}"
 
     conditions = [] if filters.include_deleted else ["NOT deleted"]
-    for column in ("status", "priority", "client_id", "team_id"):
+    for column in ("status", "priority", "channel", "client_id", "team_id"):
         if (value := getattr(filters, column)) is not None:
             conditions.append(f"{column} = {arg(value)}")
     if filters.q is not None:

@@ -4,9 +4,10 @@ The filters the inbox shows as tabs (status, priority, assignee — ``me``, an
 agent, ``unassigned`` — team, deleted or not) are answered exactly from the
 counters a trigger keeps (``inbox_counts``, projections/migrations/011): a
 sum over a table of a few rows per agent, however many conversations there
-are. A filter the counters do not cover (a client, a name, labels) is counted
-on its index, up to :data:`COUNT_LIMIT` rows: past that, the total says "at
-least" (``exact`` false) rather than walk the whole table."""
+are. A filter the counters do not cover (a client, a name, labels, a
+channel) is counted on the rows, up to :data:`COUNT_LIMIT` of them: past
+that, the total says "at least" (``exact`` false) rather than walk the whole
+table."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ class Total(NamedTuple):
 
 
 def _counted(filters: InboxFilter) -> bool:
-    return filters.client_id is None and filters.q is None and not filters.label_ids
+    return (
+        filters.client_id is None
+        and filters.q is None
+        and filters.channel is None
+        and not filters.label_ids
+    )
 
 
 def counters_statement(filters: InboxFilter) -> tuple[str, list[Any]]:

@@ -1,4 +1,4 @@
-"""The support inbox over real HTTP: assignee and team filters, the four
+"""The support inbox over real HTTP: assignee, team and channel filters, the four
 sorts with keyset pages, each staff member's own unread, the staff
 directory, and what a client may (not) see. Assignments and the directory
 are written with the command layer's handlers on the server's database
@@ -46,10 +46,15 @@ class Desk:
         )
         return bearer(token)
 
-    async def start(self, name: str = "Carol", priority: Priority = Priority.MEDIUM) -> str:
+    async def start(
+        self,
+        name: str = "Carol",
+        priority: Priority = Priority.MEDIUM,
+        channel: Channel = Channel.WEB,
+    ) -> str:
         command = StartConversation(
             client=Client(id="c-1", name=name),
-            channel=Channel.WEB,
+            channel=channel,
             priority=priority,
             team_id=self.team,
         )
@@ -131,6 +136,23 @@ async def test_every_sort_orders_as_documented(desk: Desk, tokens: Tokens) -> No
     assert await desk.ids(tokens.admin, sort="priority") == [quiet, high, taken, low]
     # Longest waiting first; then the rows not waiting (taken).
     assert await desk.ids(tokens.admin, sort="waiting") == [low, high, quiet, taken]
+
+
+async def test_the_channel_filter_and_its_total(desk: Desk, tokens: Tokens) -> None:
+    web = await desk.start("On the web")
+    mails = [await desk.start(f"By mail {n}", channel=Channel.EMAIL) for n in range(2)]
+
+    assert await desk.ids(tokens.admin, channel="web") == [web]
+    assert await desk.ids(tokens.admin, channel="whatsapp") == []
+    # No counter has the channel: counted on the rows, exactly while few.
+    page = await desk.inbox(tokens.admin, channel="email", include_total="true")
+    assert [c["conversation_id"] for c in page["items"]] == mails[::-1]
+    assert (page["total"], page["total_exact"]) == (2, True)
+
+    wrong = await desk.api.get(
+        "/api/conversations", params={"channel": "pigeon"}, headers=tokens.admin
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (400, "invalid_request"), wrong.text
 
 
 @pytest.mark.parametrize("sort", ["last_message", "created", "priority", "waiting"])

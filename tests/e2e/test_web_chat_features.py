@@ -8,21 +8,17 @@ dots (1280x800 and 390x844) go to /tmp/chat-*.png."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from commands.auth import issue_token
-from tests.conftest import MakeDatabase
 from tests.e2e.web_harness import (
     SECRET,
     System,
-    require_tools,
-    run_script,
-    running_system,
-    token,
+    run_browser,
+    shots_saved,
+    staff_env,
+    system_fixture,
 )
 
 SHOTS = Path("/tmp")
@@ -43,29 +39,14 @@ def about_to_expire() -> str:
     )
 
 
-@pytest.fixture
-async def system(
-    make_database: MakeDatabase, nats_url: str, nats_prefix: str, tmp_path: Path
-) -> AsyncIterator[System]:
-    async with running_system(await make_database(), nats_url, nats_prefix, tmp_path) as running:
-        yield running
+system = system_fixture()
 
 
 async def test_chat_features_in_a_real_browser(system: System) -> None:
-    node = require_tools()
-    env = {
-        "PARLEY_E2E_URL": system.server.url,
-        "PARLEY_E2E_ADMIN_TOKEN": token("alice", "admin"),
+    env = staff_env(system.server.url) | {
         "PARLEY_E2E_SHORT_TOKEN": about_to_expire(),
-        "PARLEY_E2E_AGENT_TOKEN": token("bob", "agent"),
-        "PARLEY_E2E_CLIENT_ID": "c-web",
-        "PARLEY_E2E_CLIENT_TOKEN": token("carol", "client", "c-web"),
         "PARLEY_E2E_SHOTS": str(SHOTS),
     }
-    code, report = await run_script(node, "chat_features.mjs", env, system.server, TIMEOUT)
-    assert code is not None, f"the browser run took over {TIMEOUT:g} s:\n{report}{system.logs()}"
-    assert code == 0, f"the browser run failed:\n{report}{system.logs()}"
-    assert "e2e: all steps passed" in report
-    print(report)  # the steps and their times (pytest -s)
-    for name in ("search-desktop", "search-phone", "presence-desktop", "presence-phone"):
-        assert (SHOTS / f"chat-{name}.png").stat().st_size > 10_000
+    await run_browser("chat_features.mjs", env, system, TIMEOUT)
+    names = ("search-desktop", "search-phone", "presence-desktop", "presence-phone")
+    shots_saved(SHOTS, (f"chat-{name}" for name in names))

@@ -13,25 +13,23 @@ absence fails the test with what to do (``make test`` installs and builds them).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 from litestar import Litestar, Router, get
 from litestar.testing import TestClient
 
 from commands.auth import decode_token
 from parley.web import NOT_BUILT, web_routes
-from tests.conftest import MakeDatabase
 from tests.e2e.web_harness import (
     ROOT,
     SECRET,
     System,
     require_tools,
-    run_script,
-    running_system,
-    token,
+    run_browser,
+    shots_saved,
+    staff_env,
+    system_fixture,
 )
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -102,16 +100,11 @@ def test_dev_sign_in_is_off_unless_asked_for(tmp_path: Path) -> None:
 # -- the browser end-to-end run ------------------------------------------------------------
 
 
-@pytest.fixture
-async def system(
-    make_database: MakeDatabase, nats_url: str, nats_prefix: str, tmp_path: Path
-) -> AsyncIterator[System]:
-    async with running_system(await make_database(), nats_url, nats_prefix, tmp_path) as running:
-        yield running
+system = system_fixture()
 
 
 async def test_the_web_client_in_a_real_browser(system: System) -> None:
-    node = require_tools()
+    require_tools()  # first: an unbuilt client would fail the checks below less clearly
     server = system.server
     async with httpx.AsyncClient(base_url=server.url) as http:
         # `parley serve` never hands out tokens: the dev sign-in is `parley run`'s alone.
@@ -120,28 +113,17 @@ async def test_the_web_client_in_a_real_browser(system: System) -> None:
         page = await http.get("/c/some-client-route")
         assert page.status_code == 200
         assert '<div id="root">' in page.text
-    env = {
-        "PARLEY_E2E_URL": server.url,
-        "PARLEY_E2E_ADMIN_TOKEN": token("alice", "admin"),
-        "PARLEY_E2E_AGENT_TOKEN": token("bob", "agent"),
-        "PARLEY_E2E_CLIENT_ID": "c-web",
-        "PARLEY_E2E_CLIENT_TOKEN": token("carol", "client", "c-web"),
-        "PARLEY_E2E_SCREENSHOTS": str(SCREENSHOTS),
-    }
-    code, report = await run_script(node, "run.mjs", env, server, E2E_TIMEOUT)
-    assert code is not None, (
-        f"the browser run took over {E2E_TIMEOUT:g} s:\n{report}{system.logs()}"
+    env = staff_env(server.url) | {"PARLEY_E2E_SCREENSHOTS": str(SCREENSHOTS)}
+    await run_browser("run.mjs", env, system, E2E_TIMEOUT)
+    shots_saved(
+        SCREENSHOTS,
+        (
+            "inbox",
+            "chat-window",
+            "close-dialog",
+            "chat-snoozed",
+            "chat-snoozed-phone",
+            "inbox-phone",
+            "chat-phone",
+        ),
     )
-    assert code == 0, f"the browser run failed:\n{report}{system.logs()}"
-    assert "e2e: all steps passed" in report
-    print(report)  # the steps and their times (pytest -s)
-    for name in (
-        "inbox",
-        "chat-window",
-        "close-dialog",
-        "chat-snoozed",
-        "chat-snoozed-phone",
-        "inbox-phone",
-        "chat-phone",
-    ):
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000

@@ -3,7 +3,10 @@
 `parley serve` the script may kill and start again, `parley worker`, and
 running a playwright-core script (web/e2e/*.mjs) that talks to the test
 through ``CONTROL <command>`` lines on its stdout, answered ``ok`` on its
-stdin, so every process stays owned by the test and is stopped at the end."""
+stdin, so every process stays owned by the test and is stopped at the end
+(``run_browser``: the run, its checks and its output; ``staff_env``: the
+usual tokens; ``shots_saved``: its screenshots). The scripts' own shared
+helpers are web/e2e/harness.mjs."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +26,7 @@ import httpx
 import pytest
 
 from commands.auth import issue_token
+from tests.conftest import MakeDatabase
 from tests.e2e.conftest import free_port
 from tests.processes import Process
 
@@ -52,10 +56,29 @@ def require_tools() -> str:
 
 
 def token(sub: str, role: str, client_id: str | None = None) -> str:
+    """An hour's token for ``sub``, signed with the servers' SECRET."""
     now = datetime.now(UTC)
     return issue_token(
         SECRET, sub=sub, role=role, client_id=client_id, ttl=timedelta(hours=1), now=now
     )
+
+
+def staff_env(url: str, client_id: str = "c-web") -> dict[str, str]:
+    """A script's usual environment: the server's URL, alice (admin) and bob
+    (agent) tokens, and client ``client_id`` (carol) with a token of theirs."""
+    return {
+        "PARLEY_E2E_URL": url,
+        "PARLEY_E2E_ADMIN_TOKEN": token("alice", "admin"),
+        "PARLEY_E2E_AGENT_TOKEN": token("bob", "agent"),
+        "PARLEY_E2E_CLIENT_ID": client_id,
+        "PARLEY_E2E_CLIENT_TOKEN": token("carol", "client", client_id),
+    }
+
+
+def shots_saved(folder: Path, names: Iterable[str]) -> None:
+    """Every ``<folder>/<name>.png`` was written, and holds a real picture (over 10 kB)."""
+    for name in names:
+        assert (folder / f"{name}.png").stat().st_size > 10_000, name
 
 
 class Server:
@@ -128,6 +151,22 @@ async def running_system(
         worker.stop()
 
 
+def system_fixture() -> object:
+    """A test module's ``system`` fixture (``system = system_fixture()``):
+    `running_system` on a database of the test's own, in its ``tmp_path``."""
+
+    @pytest.fixture(name="system")
+    async def _system(
+        make_database: MakeDatabase, nats_url: str, nats_prefix: str, tmp_path: Path
+    ) -> AsyncIterator[System]:
+        async with running_system(
+            await make_database(), nats_url, nats_prefix, tmp_path
+        ) as running:
+            yield running
+
+    return _system
+
+
 async def run_script(
     node: str, script: str, env: dict[str, str], server: Server, timeout: float
 ) -> tuple[int | None, str]:
@@ -176,3 +215,26 @@ async def run_script(
                 os.killpg(process.pid, 9)  # node and the Chromium it started
             await process.wait()
     return code, "\n".join(output)
+
+
+async def run_browser(
+    script: str,
+    env: dict[str, str],
+    system: System,
+    timeout: float,
+    *,
+    what: str = "the browser run",
+    passed: str | None = "e2e: all steps passed",
+) -> str:
+    """Run ``web/e2e/<script>`` against ``system`` (after ``require_tools``)
+    and fail the test, with its output and the servers' logs, unless it ends
+    within ``timeout`` with exit code 0 (and, unless None, prints ``passed``);
+    its output, also printed (the steps and their times: pytest -s)."""
+    node = require_tools()
+    code, report = await run_script(node, script, env, system.server, timeout)
+    assert code is not None, f"{what} took over {timeout:g} s:\n{report}{system.logs()}"
+    assert code == 0, f"{what} failed:\n{report}{system.logs()}"
+    if passed is not None:
+        assert passed in report
+    print(report)
+    return report

@@ -11,117 +11,25 @@
 // PARLEY_E2E_SHORT_TOKEN (alice, a token about to expire: the page starts with
 // it and must refresh it), PARLEY_E2E_AGENT_TOKEN (bob), PARLEY_E2E_CLIENT_TOKEN
 // (client PARLEY_E2E_CLIENT_ID), PARLEY_E2E_SHOTS, CHROMIUM.
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { DESKTOP, PHONE, apiAt, check, connected, consoleErrors, finish, input, launch, need } from "./harness.mjs";
+import { noSidewaysScroll, openChat, shooter, staffPage as signedIn, step, until } from "./harness.mjs";
 
-const env = process.env;
 const BASE = need("PARLEY_E2E_URL");
 const ADMIN = need("PARLEY_E2E_ADMIN_TOKEN");
 const SHORT = need("PARLEY_E2E_SHORT_TOKEN");
 const AGENT = need("PARLEY_E2E_AGENT_TOKEN");
 const CLIENT = need("PARLEY_E2E_CLIENT_TOKEN");
 const CLIENT_ID = need("PARLEY_E2E_CLIENT_ID");
-const SHOTS = env.PARLEY_E2E_SHOTS ?? "";
-const STEP_TIMEOUT = 20_000;
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
+const api = apiAt(BASE);
+const shot = shooter(process.env.PARLEY_E2E_SHOTS ?? "");
 
-function need(name) {
-  const value = env[name];
-  if (!value) {
-    console.error(`e2e: ${name} is not set`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function api(method, path, token, body) {
-  const response = await fetch(BASE + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json();
-  check(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(data)}`);
-  return data;
-}
-
-let stepNumber = 0;
-async function step(name, body) {
-  stepNumber += 1;
-  const started = Date.now();
-  try {
-    await body();
-  } catch (error) {
-    console.error(`✗ ${stepNumber}. ${name}\n${error?.stack ?? error}`);
-    throw error;
-  }
-  console.log(`✓ ${stepNumber}. ${name} (${Date.now() - started} ms)`);
-}
-
-/** Poll `probe` (in node) until it is truthy. */
-async function until(what, probe, timeout = STEP_TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const consoleErrors = [];
 const claims = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
-
-async function staffPage(browser, token, name) {
-  const context = await browser.newContext({ viewport: DESKTOP });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  const page = await context.newPage();
-  page.on("pageerror", (error) => consoleErrors.push(`${name}: page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(`${name}: ${message.text()}`);
-  });
-  // Saved once (not on every load): a reload must find the token the page refreshed.
-  await page.goto(BASE);
-  await page.evaluate((t) => localStorage.setItem("parley.token", t), token);
-  await page.reload();
-  await connected(page);
-  return page;
-}
-
-const connected = (page) => page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor();
-const input = (page) => page.getByLabel("Message", { exact: true });
-/** Open a conversation by its URL; wait for its header (by its summary: both have one client). */
-const openChat = async (page, id, summary) => {
-  await page.evaluate((cid) => (window.location.hash = `#/c/${cid}`), id);
-  await page.locator("main section > header").filter({ hasText: summary }).waitFor();
-};
+// The token is saved once (not on every load): a reload must find the token the page refreshed.
+const staffPage = (browser, token, name) => signedIn(browser, BASE, token, name);
 const savedToken = (page) => page.evaluate(() => localStorage.getItem("parley.token"));
 
-async function shot(page, name) {
-  if (!SHOTS) return;
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: `${SHOTS}/${name}.png` });
-}
-
-async function noSidewaysScroll(page, what) {
-  const { width } = page.viewportSize();
-  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-  check(scrollWidth <= width, `${what}: scrollWidth ${scrollWidth} > ${width}`);
-  console.log(`  ${what} at ${width} px: scrollWidth ${scrollWidth}`);
-}
-
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    timeout: 30_000,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launch();
   try {
     let alice;
     let bob;
@@ -269,10 +177,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => {
-    console.log("e2e: all steps passed");
-    process.exit(0);
-  },
-  () => process.exit(1),
-);
+finish(main());

@@ -10,111 +10,26 @@
 // PARLEY_E2E_CLIENT_TOKEN (client PARLEY_E2E_CLIENT_ID), PARLEY_E2E_SCREENSHOTS
 // (a folder), CHROMIUM (default /usr/bin/chromium).
 // Control: the script prints "CONTROL <kill-server|start-server>" and waits for
-// a line "ok" on stdin.
-import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+// a line "ok" on stdin (harness.mjs's `control`).
+import { DESKTOP, NARROWEST, PHONE, accessible, apiAt, bubbles, check, connected, consoleErrors, control, finish } from "./harness.mjs";
+import { firstRowName, input, launch, need, noSidewaysScroll, openPage, row, say, seesOnce, shooter, step } from "./harness.mjs";
 
-const env = process.env;
 const BASE = need("PARLEY_E2E_URL");
 const ADMIN = need("PARLEY_E2E_ADMIN_TOKEN");
 const AGENT = need("PARLEY_E2E_AGENT_TOKEN");
 const CLIENT = need("PARLEY_E2E_CLIENT_TOKEN");
 const CLIENT_ID = need("PARLEY_E2E_CLIENT_ID");
-const SHOTS = env.PARLEY_E2E_SCREENSHOTS ?? "";
-const STEP_TIMEOUT = 20_000;
-const AXE = fileURLToPath(new URL("../node_modules/axe-core/axe.min.js", import.meta.url));
-const PHONE = { width: 390, height: 844 };
-const NARROWEST = { width: 360, height: 740 };
-const DESKTOP = { width: 1280, height: 800 };
-
-function need(name) {
-  const value = env[name];
-  if (!value) {
-    console.error(`e2e: ${name} is not set`);
-    process.exit(2);
-  }
-  return value;
-}
-
-// -- control channel to the test that owns the server ------------------------------------
-
-const stdin = createInterface({ input: process.stdin });
-const replies = [];
-const waiting = [];
-stdin.on("line", (line) => {
-  const next = waiting.shift();
-  if (next) next(line);
-  else replies.push(line);
-});
-
-function control(command) {
-  console.log(`CONTROL ${command}`);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer to ${command}`)), 30_000);
-    const done = (line) => {
-      clearTimeout(timer);
-      if (line.trim() === "ok") resolve();
-      else reject(new Error(`${command}: ${line}`));
-    };
-    const ready = replies.shift();
-    if (ready !== undefined) done(ready);
-    else waiting.push(done);
-  });
-}
-
-// -- helpers ---------------------------------------------------------------------------
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function api(method, path, token, body) {
-  const response = await fetch(BASE + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json();
-  check(response.ok, `${method} ${path}: ${response.status} ${JSON.stringify(data)}`);
-  return data;
-}
-
-let stepNumber = 0;
-async function step(name, body) {
-  stepNumber += 1;
-  const started = Date.now();
-  try {
-    await body();
-  } catch (error) {
-    console.error(`✗ ${stepNumber}. ${name}\n${error?.stack ?? error}`);
-    throw error;
-  }
-  console.log(`✓ ${stepNumber}. ${name} (${Date.now() - started} ms)`);
-}
+const api = apiAt(BASE);
+const shot = shooter(process.env.PARLEY_E2E_SCREENSHOTS ?? "");
 
 const dialogs = [];
-/** Console errors and uncaught page errors, each with its page's name. */
-const consoleErrors = [];
 
+/** A staff page signed in by the form (`viaForm`) or by a token saved before every load; dialogs are dismissed and noted. */
 async function staffPage(browser, token, { viaForm, name }) {
-  const context = await browser.newContext({ viewport: DESKTOP });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  if (!viaForm) {
-    await context.addInitScript((t) => localStorage.setItem("parley.token", t), token);
-  }
-  const page = await context.newPage();
+  const page = await openPage(browser, { token: viaForm ? undefined : token, name, echo: true });
   page.on("dialog", (dialog) => {
     dialogs.push(dialog.message());
     void dialog.dismiss();
-  });
-  page.on("pageerror", (error) => {
-    console.error(`page error: ${error.message}`);
-    consoleErrors.push(`${name}: page error: ${error.message}`);
-  });
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(`${name}: ${message.text()}`);
   });
   await page.goto(BASE);
   if (viaForm) {
@@ -126,81 +41,10 @@ async function staffPage(browser, token, { viaForm, name }) {
   return page;
 }
 
-const connected = (page) => page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor();
-const row = (page, name) => page.getByTestId("inbox-row").filter({ hasText: name });
-const input = (page) => page.getByLabel("Message", { exact: true });
-const bubbles = (page, text) => page.getByTestId("message-content").filter({ hasText: text });
-
-async function say(page, text) {
-  await input(page).fill(text);
-  await input(page).press("Enter");
-}
-
-async function seesOnce(page, text) {
-  await bubbles(page, text).first().waitFor();
-  const count = await bubbles(page, text).count();
-  check(count === 1, `"${text}" is shown ${count} times`);
-}
-
-async function firstRowName(page) {
-  return (await page.getByTestId("inbox-row").first().innerText()).split("\n")[0];
-}
-
-/** axe-core run in the page (on `selector`, or all of it): every serious or
- * critical violation fails the step; prints how many rules passed. */
-async function accessible(page, what, selector) {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(async (scope) => {
-    const { violations, passes, incomplete } = await window.axe.run(scope ? document.querySelector(scope) : document);
-    const bad = violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 4).map((n) => `${n.target.join(" ")}: ${n.failureSummary}`).join("\n    ")}`);
-    const minor = violations.filter((v) => v.impact !== "serious" && v.impact !== "critical").map((v) => `${v.id} (${v.impact})`);
-    const unsure = incomplete.map((i) => `${i.id}: ${i.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
-    return { bad, minor, passed: passes.map((p) => p.id), incomplete: unsure };
-  }, selector ?? null);
-  check(result.bad.length === 0, `axe on ${what}: ${result.bad.length} serious or critical violations:\n  ${result.bad.join("\n  ")}`);
-  check(result.passed.includes("color-contrast"), `axe on ${what}: the text contrast was not measured`);
-  const minor = result.minor.length ? `; minor: ${result.minor.join(", ")}` : "";
-  const review = result.incomplete.length ? ` (${result.incomplete.join("; ")})` : "";
-  console.log(
-    `  axe on ${what}: 0 serious or critical violations, ${result.passed.length} rules passed (color-contrast among them), ` +
-      `${result.incomplete.length} to review by hand${review}${minor}`,
-  );
-}
-
-/** Nothing may scroll sideways at the page's width. */
-async function noSidewaysScroll(page, what) {
-  const { width, height } = page.viewportSize();
-  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-  check(scrollWidth <= width, `${what}: scrollWidth ${scrollWidth} > ${width}`);
-  console.log(`  ${what} at ${width}×${height}: scrollWidth ${scrollWidth}`);
-}
-
-async function shot(page, name) {
-  if (!SHOTS) return;
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: `${SHOTS}/${name}.png` });
-}
-
 // -- the scenario ----------------------------------------------------------------------
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    timeout: 30_000,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launch();
   try {
     let alice;
     let bob;
@@ -585,10 +429,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => {
-    console.log("e2e: all steps passed");
-    process.exit(0);
-  },
-  () => process.exit(1),
-);
+finish(main());

@@ -1,30 +1,42 @@
-/** Sign-in gate, then the inbox beside the open conversation (on a narrow
- * screen: the inbox, or the open conversation with a way back). */
+/** Sign-in gate, then the inbox beside the open conversation and its panel
+ * (on a narrow screen: the inbox, or the open conversation with a way back
+ * and its panel in a sheet). The top bar: availability, mentions, search,
+ * connection; the keyboard shortcuts (`?` lists them). */
 import { QueryClient, QueryClientProvider, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { AvailabilitySwitch } from "./components/AvailabilitySwitch";
 import { ChatWindow } from "./components/ChatWindow";
 import { ConnectionStatus, worstState } from "./components/ConnectionStatus";
 import { ConversationCreationModal } from "./components/ConversationCreationModal";
+import { ConversationPanel, ConversationSheet } from "./components/ConversationPanel";
 import { ConversationsPage } from "./components/ConversationsPage";
+import { NotificationBell } from "./components/NotificationBell";
 import { SearchBox } from "./components/SearchBox";
+import { ShortcutHelp } from "./components/ShortcutHelp";
 import { SignIn } from "./components/SignIn";
 import { SkipLink } from "./components/SkipLink";
 import { SessionProvider, useApi, useSession, type Session } from "./hooks/useApi";
 import { useConversations, useInboxLive, useRowWriter } from "./hooks/useConversations";
+import { useDeskShortcuts } from "./hooks/useDeskShortcuts";
+import { useDesktopNotifications } from "./hooks/useDesktopNotifications";
+import { useDirectoryLive } from "./hooks/useDirectory";
 import { clearDrafts } from "./hooks/useDraft";
 import { useInboxCounts } from "./hooks/useInboxCounts";
+import { useNotifications } from "./hooks/useNotifications";
+import { PanelOpener, useMediaQuery, WIDE } from "./hooks/usePanel";
 import { useRoute } from "./hooks/useRoute";
 import { useSessionRefresh } from "./hooks/useSessionRefresh";
 import { useStaffNames } from "./hooks/useStaffNames";
 import { useSoundPreference } from "./hooks/useSoundPreference";
 import { useUnreadTitle } from "./hooks/useUnreadTitle";
 import { useWebSocket } from "./hooks/useWebSocket";
+import { keys } from "./lib/cache";
 import { ApiClient } from "./services/api";
 import { decodeToken, loadToken, saveToken, TokenHolder } from "./services/session";
 import type { ConnectionState } from "./services/socket";
 import { socketUrl } from "./services/socket";
 import { playChime } from "./services/sound";
-import type { ConversationFilters, EventFrame, StartConversationInput } from "./types";
+import type { Conversation, ConversationFilters, EventFrame, StartConversationInput } from "./types";
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -61,17 +73,41 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string | null) => void }) {
     }
   }, [inbox.data, startAt]);
   const live = useWebSocket(startAt === null ? null : { kind: "inbox" }, { after: startAt ?? 0 });
+  useDirectoryLive(live.socket);
+  const desktop = useDesktopNotifications();
+  const { notify } = desktop;
+  const notifications = useNotifications(live.socket, (n) => {
+    notify(`${n.author_name ?? n.author_id} mentioned you`, n.excerpt, `note-${n.note_id}`, () => select(n.conversation_id));
+  });
 
+  const loaded = useRef(inbox.data);
+  loaded.current = inbox.data;
   const onEvent = useCallback(
     (frame: EventFrame) => {
       const elsewhere = frame.conversation_id !== selected || document.visibilityState === "hidden";
-      if (frame.type === "MESSAGE_CREATED" && frame.sender === "client" && elsewhere && sound) {
-        if (live.socket?.state === "connected") playChime(); // not for replayed history
+      if (frame.type !== "MESSAGE_CREATED" || frame.sender !== "client" || live.socket?.state !== "connected") return;
+      if (elsewhere && sound) playChime(); // not for replayed history (connected)
+      // A client's message in a conversation of mine, while the tab is hidden: on the desktop too.
+      const row =
+        queryClient.getQueryData<Conversation>(keys.conversation(frame.conversation_id)) ??
+        loaded.current?.pages.flatMap((p) => p.items).find((c) => c.conversation_id === frame.conversation_id);
+      if (row?.assignee_id === identity.sub) {
+        notify(row.client_name, frame.content, `message-${frame.message_id}`, () => select(frame.conversation_id));
       }
     },
-    [selected, sound, live.socket],
+    [selected, sound, live.socket, queryClient, identity.sub, notify, select],
   );
   useInboxLive(live.socket, onEvent);
+
+  // The panel: beside the chat when wide, else a sheet the chat header opens.
+  const wide = useMediaQuery(WIDE);
+  const [sheet, setSheet] = useState(false);
+  const openSheet = useCallback(() => setSheet(true), []);
+  useEffect(() => setSheet(false), [selected, wide]);
+  const [help, setHelp] = useState(false);
+  // The inbox's ids only when j or k asks: not on every page of a 10,000-row scroll.
+  const ids = useCallback(() => loaded.current?.pages.flatMap((p) => p.items.map((c) => c.conversation_id)) ?? [], []);
+  useDeskShortcuts({ ids, selected, open: select, onHelp: () => setHelp(true) });
 
   // The server refused the token (expired while connected): sign in again.
   useEffect(() => {
@@ -104,6 +140,16 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string | null) => void }) {
         </button>
         <SearchBox onOpen={select} staffName={staffName} />
         <div className="ml-auto flex min-w-0 flex-wrap items-center justify-end gap-x-4 gap-y-1">
+          <AvailabilitySwitch />
+          <NotificationBell notifications={notifications} desktop={desktop} onOpen={select} />
+          <button
+            type="button"
+            aria-keyshortcuts="?"
+            onClick={() => setHelp(true)}
+            className="hidden rounded border border-slate-600 px-2 py-1 text-sm hover:bg-slate-800 sm:block"
+          >
+            Shortcuts <kbd aria-hidden="true">?</kbd>
+          </button>
           <ConnectionStatus
             state={worstState(states)}
             onReconnect={() => {
@@ -143,21 +189,30 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string | null) => void }) {
             counts={counts}
           />
         </div>
-        <main className={`${selected ? "flex" : "hidden md:flex"} min-w-0 flex-1 flex-col bg-slate-50`}>
+        <main className={`${selected ? "flex" : "hidden md:flex"} min-w-0 flex-1 bg-slate-50`}>
           {selected ? (
-            <ChatWindow
-              key={selected}
-              conversationId={selected}
-              onSocketState={onChatState}
-              reconnectSignal={reconnects}
-              onBack={back}
-            />
+            <>
+              <div className="flex min-h-0 min-w-0 flex-1 flex-col">
+                <PanelOpener.Provider value={wide ? null : openSheet}>
+                  <ChatWindow
+                    key={selected}
+                    conversationId={selected}
+                    onSocketState={onChatState}
+                    reconnectSignal={reconnects}
+                    onBack={back}
+                  />
+                </PanelOpener.Provider>
+              </div>
+              {wide && <ConversationPanel key={selected} conversationId={selected} onOpen={select} />}
+              {sheet && !wide && <ConversationSheet conversationId={selected} onOpen={select} onClose={() => setSheet(false)} />}
+            </>
           ) : (
             <p className="m-auto p-4 text-slate-600">Choose a conversation in the inbox, or start a new one.</p>
           )}
         </main>
       </div>
       {creating && <ConversationCreationModal onClose={() => setCreating(false)} onCreate={create} />}
+      {help && <ShortcutHelp onClose={() => setHelp(false)} />}
     </div>
   );
 }

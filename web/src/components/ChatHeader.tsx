@@ -1,7 +1,9 @@
 /** A conversation's header: Back (narrow screens), the client, then its
  * status, priority and status actions — which wrap below the client's name
- * together when the screen is narrow. */
+ * together when the screen is narrow — and, where the conversation panel is
+ * not beside the chat, "Details", which opens it. */
 import type { ReactNode } from "react";
+import { usePanelOpener } from "../hooks/usePanel";
 import { PRIORITIES, type Conversation, type Priority, type SettableStatus } from "../types";
 import { StatusActions } from "./StatusActions";
 import { StatusBadge } from "./StatusBadge";
@@ -17,7 +19,11 @@ interface Props {
   presence?: ReactNode;
 }
 
+/** What the `e` shortcut presses: the status actions' Close (it asks first). */
+export const CLOSE_ACTION = "[data-status-actions] button[aria-haspopup=dialog]";
+
 export function ChatHeader({ conversation, busy, onAction, onBack, presence }: Props) {
+  const openPanel = usePanelOpener();
   return (
     <header className="flex flex-wrap items-center gap-x-3 gap-y-2 border-b border-slate-200 bg-white px-3 py-3 sm:px-4">
       <button
@@ -53,13 +59,25 @@ export function ChatHeader({ conversation, busy, onAction, onBack, presence }: P
             ))}
           </select>
         </label>
-        <StatusActions
-          status={conversation.status}
-          clientName={conversation.client_name}
-          busy={busy}
-          onStatus={(status, reason) => onAction({ status, reason })}
-          onSnooze={(until) => onAction({ snoozeUntil: until })}
-        />
+        <div data-status-actions className="contents">
+          <StatusActions
+            status={conversation.status}
+            clientName={conversation.client_name}
+            busy={busy}
+            onStatus={(status, reason) => onAction({ status, reason })}
+            onSnooze={(until) => onAction({ snoozeUntil: until })}
+          />
+        </div>
+        {openPanel && (
+          <button
+            type="button"
+            aria-haspopup="dialog"
+            onClick={openPanel}
+            className="rounded border border-slate-300 bg-white px-3 py-1 text-sm font-medium text-slate-800 hover:bg-slate-50"
+          >
+            Details
+          </button>
+        )}
       </div>
     </header>
   );

@@ -1,18 +1,25 @@
 /** One conversation: its header (ChatHeader, with who is here), the timeline
- * (messages and status changes), typing, input (its draft kept per person and
- * conversation); new messages from others are announced to screen readers. */
+ * (messages, private notes and status changes), typing, the composer (its
+ * draft kept per person and conversation; replies or notes, files by picker,
+ * paste or a drop anywhere on the conversation, the stale-action guard); new
+ * messages from others are announced to screen readers. */
 import { useMutation } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef } from "react";
 import { useActionError } from "../hooks/useActionError";
 import { useAnnouncement } from "../hooks/useAnnouncement";
 import { useApi, useSession } from "../hooks/useApi";
+import { useComposerSend } from "../hooks/useComposerSend";
 import { useChatStart, useConversation, useConversationLive } from "../hooks/useConversations";
 import { draftKey } from "../hooks/useDraft";
+import { useFileDrop } from "../hooks/useFileDrop";
 import { usePresence } from "../hooks/usePresence";
 import { useMessages, type ShownMessage } from "../hooks/useMessages";
+import { useNotes } from "../hooks/useNotes";
 import { useStaffNames } from "../hooks/useStaffNames";
 import { useStatusEntries } from "../hooks/useStatusEntries";
+import { useSuggestionSources } from "../hooks/useSuggestions";
 import { useTypingIndicator, useTypingSender } from "../hooks/useTyping";
+import { useUploads } from "../hooks/useUploads";
 import { useWebSocket } from "../hooks/useWebSocket";
 import type { ApiError } from "../services/api";
 import type { ConnectionState } from "../services/socket";
@@ -51,6 +58,11 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
   const oldest = messages.messages[0];
   const entriesFrom = messages.isPending ? null : messages.hasNextPage && oldest ? oldest.position : 0;
   const entries = useStatusEntries(conversationId, socket, entriesFrom);
+  const notes = useNotes(conversationId, socket, entriesFrom);
+  const uploads = useUploads(conversationId);
+  const sources = useSuggestionSources();
+  const composer = useComposerSend(socket, messages.send);
+  const drop = useFileDrop(uploads.add, conversation.data?.status !== "closed");
   const clientName = conversation.data?.client_name ?? "the client";
   const nameOf = useCallback(
     (message: ShownMessage | MessageCreatedFrame) =>
@@ -105,7 +117,16 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
   const closed = current.status === "closed";
 
   return (
-    <section aria-label={`Conversation with ${current.client_name}`} className="flex h-full min-h-0 flex-col">
+    <section
+      aria-label={`Conversation with ${current.client_name}`}
+      className={`relative flex h-full min-h-0 flex-col ${drop.dragging ? "outline-2 -outline-offset-4 outline-dashed outline-blue-600" : ""}`}
+      {...drop.handlers}
+    >
+      {drop.dragging && (
+        <p className="pointer-events-none absolute inset-x-0 top-1/3 z-10 mx-auto w-fit rounded-lg bg-blue-700 px-4 py-2 font-medium text-white shadow">
+          Drop files to attach them
+        </p>
+      )}
       <ChatHeader
         conversation={current}
         busy={act.isPending}
@@ -143,6 +164,8 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
           hasOlder={messages.hasNextPage}
           loadingOlder={messages.isFetchingNextPage}
           onLoadOlder={() => void messages.fetchNextPage()}
+          notes={notes.notes}
+          noteAuthor={(note) => note.author_name ?? staffName(note.author_id)}
         />
       )}
       <p role="status" className="sr-only" data-testid="announcer">
@@ -153,11 +176,20 @@ export function ChatWindow({ conversationId, onSocketState, reconnectSignal, onB
         draftKey={draftKey(identity.sub, conversationId)}
         disabled={closed}
         disabledReason="This conversation is closed. Reopen it to reply."
-        onSend={(content) => {
+        onSend={(content, files = []) => {
           typing?.stop(true); // a sent message ends the indicator by itself
-          messages.send(content);
+          composer.reply(content, files);
         }}
-        onTyping={() => typing?.keystroke()}
+        onNote={(content, mentions) => notes.add.mutateAsync({ content, mentions })}
+        uploads={uploads}
+        sources={sources}
+        conversationId={conversationId}
+        stale={{ refusal: composer.refusal, onSendAnyway: composer.sendAnyway, onReview: composer.review }}
+        onCleared={composer.cleared}
+        onTyping={() => {
+          composer.began();
+          typing?.keystroke();
+        }}
         onStopTyping={() => typing?.stop()}
       />
     </section>

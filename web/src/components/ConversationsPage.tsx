@@ -28,7 +28,7 @@ interface Props {
 }
 
 function filtered(filters: ConversationFilters): boolean {
-  return Boolean(filters.status || filters.priority || filters.team || filters.label || filters.q?.trim() || filters.assignee);
+  return Boolean(filters.status || filters.priority || filters.channel || filters.team || filters.label || filters.q?.trim() || filters.assignee);
 }
 
 /** The time rows measure waiting to, moved on every minute. */

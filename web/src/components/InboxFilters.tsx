@@ -1,12 +1,12 @@
 /** The inbox's filters: the client's name, status and priority always in
- * view; assignee (under All), team, label and the order behind "More
+ * view; assignee (under All), team, label, channel and the order behind "More
  * filters", which says how many of them are set. The options come from the
  * staff directory and the catalogues, asked for when the panel first opens. */
 import { useQuery } from "@tanstack/react-query";
 import { useId, useState, type ReactNode } from "react";
 import { useApi } from "../hooks/useApi";
 import type { InboxTab } from "../hooks/useInboxCounts";
-import { PRIORITIES, STATUSES, type ConversationFilters, type Priority, type Sort, type Status } from "../types";
+import { CHANNELS, PRIORITIES, STATUSES, type Channel, type ConversationFilters, type Priority, type Sort, type Status } from "../types";
 import { statusText } from "./StatusBadge";
 
 export const SORTS: readonly [Sort, string][] = [
@@ -16,12 +16,14 @@ export const SORTS: readonly [Sort, string][] = [
   ["waiting", "Longest waiting"],
 ];
 
+const CHANNEL_NAMES: Record<Channel, string> = { web: "Web", whatsapp: "WhatsApp", email: "Email" };
+
 const SELECT = "mt-0.5 w-full rounded border border-slate-300 bg-white px-1 py-1 text-sm";
 
 /** How many of the filters behind "More filters" are set. */
 export function moreSet(filters: ConversationFilters, tab: InboxTab): number {
   const agent = tab === "all" && filters.assignee !== undefined;
-  return [agent, filters.team, filters.label, filters.sort && filters.sort !== "last_message"].filter(Boolean).length;
+  return [agent, filters.team, filters.label, filters.channel, filters.sort && filters.sort !== "last_message"].filter(Boolean).length;
 }
 
 function Select({ label, name, value, onChange, children }: { label: string; name: string; value: string; onChange: (value: string | undefined) => void; children: ReactNode }) {
@@ -66,6 +68,14 @@ function MoreFilters({ filters, onFilters, tab }: { filters: ConversationFilters
         {labels.data?.items.map((l) => (
           <option key={l.label_id} value={l.label_id}>
             {l.name}
+          </option>
+        ))}
+      </Select>
+      <Select label="Channel" name="Channel filter" value={filters.channel ?? ""} onChange={(c) => onFilters({ ...filters, channel: c as Channel | undefined })}>
+        <option value="">Any channel</option>
+        {CHANNELS.map((c) => (
+          <option key={c} value={c}>
+            {CHANNEL_NAMES[c]}
           </option>
         ))}
       </Select>

@@ -1,7 +1,8 @@
-/** One message. Content is always rendered as text (React escapes it): no HTML
+/** One message (with its attachment: AttachmentView). Content is always rendered as text (React escapes it): no HTML
  * from a message ever reaches the DOM as markup. */
-import { safeUrl, timeOf } from "../lib/format";
+import { timeOf } from "../lib/format";
 import type { ShownMessage } from "../hooks/useMessages";
+import { AttachmentView } from "./AttachmentView";
 
 /** ✓ sent, ✓✓ read by the client: two marks against one (and bolder), and said in words to screen readers. */
 function Ticks({ message, online }: { message: ShownMessage; online: boolean }) {
@@ -18,20 +19,6 @@ function Ticks({ message, online }: { message: ShownMessage; online: boolean }) 
       <span aria-hidden="true">{read ? "✓✓" : "✓"}</span>
       <span className="sr-only">{words}</span>
     </span>
-  );
-}
-
-function Attachment({ message }: { message: ShownMessage }) {
-  const url = safeUrl(message.attachment?.url);
-  if (!url) return null;
-  const name = message.attachment?.name ?? url.split("/").pop() ?? "file";
-  if (message.message_type === "image") {
-    return <img src={url} alt={name} className="mb-1 max-h-60 max-w-full rounded" loading="lazy" />;
-  }
-  return (
-    <a href={url} target="_blank" rel="noopener noreferrer" className="mb-1 block underline" download={name}>
-      📎 {name}
-    </a>
   );
 }
 
@@ -71,10 +58,13 @@ export function MessageBubble({ message, senderName, selfId, online, firstUnread
             {senderName}
           </div>
         )}
-        <Attachment message={message} />
-        <p className="whitespace-pre-wrap [overflow-wrap:anywhere]" data-testid="message-content">
-          {message.content}
-        </p>
+        <AttachmentView attachment={message.attachment} type={message.message_type} />
+        {/* A file sent without words carries its name as content: not said twice. */}
+        {(message.attachment?.attachment_id == null || message.content !== message.attachment.name) && (
+          <p className="whitespace-pre-wrap [overflow-wrap:anywhere]" data-testid="message-content">
+            {message.content}
+          </p>
+        )}
         <div className={`mt-0.5 flex justify-end gap-1.5 text-[11px] ${mine ? "text-blue-100" : "text-slate-600"}`}>
           <time dateTime={message.created_at}>{timeOf(message.created_at)}</time>
           {mine && <Ticks message={message} online={online} />}

@@ -1,12 +1,15 @@
 /** The messages, with the status changes between them, grouped by day; older
  * pages load on scrolling to the top (or the button); opens at the first
- * unread message; follows new ones. */
+ * unread message; follows new ones (and images as they load). */
 import { Fragment, useEffect, useLayoutEffect, useMemo, useRef } from "react";
 import { dayKey, dayLabel } from "../lib/format";
-import { interleave, type TimelineItem } from "../lib/timeline";
+import { withNotes, type ChatItem } from "../lib/chatItems";
+import { interleave } from "../lib/timeline";
 import type { ShownMessage } from "../hooks/useMessages";
+import type { Note } from "../services/composer";
 import type { SystemEntry } from "../types";
 import { MessageBubble } from "./MessageBubble";
+import { NoteItem } from "./NoteItem";
 import { StatusEntry } from "./StatusEntry";
 
 interface Props {
@@ -21,6 +24,9 @@ interface Props {
   /** The viewer's own unread count (per-agent read state); without it, the
    * first client message no staff member has read. */
   myUnread?: number | undefined;
+  /** Private notes (staff only), between the messages by position, and their authors' names. */
+  notes?: Note[];
+  noteAuthor?: (note: Note) => string;
 }
 
 /** The seq of the first message unread by the viewer: with `myUnread`, the
@@ -35,11 +41,19 @@ export function firstUnreadSeq(messages: ShownMessage[], myUnread?: number): num
 
 const NEAR_BOTTOM = 120;
 
-const createdAt = (item: TimelineItem) => (item.kind === "message" ? item.message.created_at : item.entry.created_at);
-const keyOf = (item: TimelineItem) =>
-  item.kind === "message" ? (item.message.client_message_id ?? item.message.message_id) : `entry-${item.entry.position}`;
+const NO_NOTES: Note[] = [];
+const createdAt = (item: ChatItem) =>
+  item.kind === "message" ? item.message.created_at : item.kind === "note" ? item.note.created_at : item.entry.created_at;
+const keyOf = (item: ChatItem) =>
+  item.kind === "message"
+    ? (item.message.client_message_id ?? item.message.message_id)
+    : item.kind === "note"
+      ? `note-${item.note.note_id}`
+      : `entry-${item.entry.position}`;
 
-export function MessageList({ messages, entries, nameOf, selfId, online, hasOlder, loadingOlder, onLoadOlder, myUnread }: Props) {
+export function MessageList(props: Props) {
+  const { messages, entries, nameOf, selfId, online, hasOlder, loadingOlder, onLoadOlder, myUnread } = props;
+  const notes = props.notes ?? NO_NOTES;
   const scroller = useRef<HTMLDivElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const opened = useRef(false);
@@ -53,7 +67,7 @@ export function MessageList({ messages, entries, nameOf, selfId, online, hasOlde
   }
   const firstUnread = unreadFrom.current == null ? undefined : messages.find((m) => m.seq === unreadFrom.current && !m.local);
 
-  const items = useMemo(() => interleave(messages, entries), [messages, entries]);
+  const items = useMemo(() => withNotes(interleave(messages, entries), notes), [messages, entries, notes]);
 
   // Keep the place when older messages are added above; follow new ones (and
   // status changes) at the bottom.
@@ -87,16 +101,29 @@ export function MessageList({ messages, entries, nameOf, selfId, online, hasOlde
     return () => observer.disconnect();
   }, [hasOlder, loadingOlder, onLoadOlder]);
 
+  // An image that loads grows its message: stay at the bottom if we were there.
+  useEffect(() => {
+    const box = scroller.current;
+    if (!box) return undefined;
+    const onLoad = (event: Event) => {
+      if (event.target instanceof HTMLImageElement && atBottom.current) box.scrollTop = box.scrollHeight;
+    };
+    box.addEventListener("load", onLoad, true);
+    return () => box.removeEventListener("load", onLoad, true);
+  }, []);
+
   const onScroll = () => {
     const box = scroller.current;
     if (box) atBottom.current = box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_BOTTOM;
   };
 
   return (
+    // `relative`: the timeline holds (and clips) its positioned parts, such as
+    // the screen-reader-only words, so they never lengthen the page.
     <div
       ref={scroller}
       onScroll={onScroll}
-      className="min-h-0 flex-1 overflow-y-auto overflow-x-hidden px-2 py-2 sm:px-4"
+      className="relative min-h-0 flex-1 overflow-y-auto overflow-x-hidden px-2 py-2 sm:px-4"
       tabIndex={0}
       aria-label="Messages"
       role="region"
@@ -114,7 +141,7 @@ export function MessageList({ messages, entries, nameOf, selfId, online, hasOlde
           </button>
         </div>
       )}
-      {messages.length === 0 && <p className="mt-10 text-center text-slate-600">No messages yet. Say hello.</p>}
+      {messages.length === 0 && notes.length === 0 && <p className="mt-10 text-center text-slate-600">No messages yet. Say hello.</p>}
       <ol aria-label="Message history">
         {items.map((item, index) => {
           const day = dayKey(createdAt(item));
@@ -130,7 +157,9 @@ export function MessageList({ messages, entries, nameOf, selfId, online, hasOlde
               {item.kind === "message" && item.message === firstUnread && (
                 <li className="my-2 border-t border-red-300 text-center text-xs text-red-700">Unread messages</li>
               )}
-              {item.kind === "status" ? (
+              {item.kind === "note" ? (
+                <NoteItem note={item.note} authorName={props.noteAuthor?.(item.note) ?? item.note.author_name ?? item.note.author_id} selfId={selfId} />
+              ) : item.kind === "status" ? (
                 <StatusEntry entry={item.entry} />
               ) : (
                 <MessageBubble

@@ -25,6 +25,13 @@ export interface ShownMessage extends Message {
   error?: string;
 }
 
+/** A reply's options: its id (chosen by the caller), an upload it carries, the stale-action guard's version. */
+export interface SendExtra {
+  clientMessageId?: string;
+  attachment?: { attachment_id: string; name: string; mime_type: string; size: number; isImage: boolean } | undefined;
+  seenVersion?: number;
+}
+
 export function useMessages(
   conversationId: string,
   socket: ParleySocket | null,
@@ -105,6 +112,8 @@ export function useMessages(
     const offFailed = socket.onSendFailed(({ clientMessageId, error }) => {
       const pending = optimistic.current.get(clientMessageId);
       if (!pending) return;
+      // Refused by the stale-action guard: not a failure to show, the composer offers to send it again.
+      if (error.code === "conversation_moved") return forget(clientMessageId);
       optimistic.current.set(clientMessageId, { ...pending, local: "failed", error: error.message });
       changed();
     });
@@ -117,18 +126,19 @@ export function useMessages(
 
   const { sub } = useSession().identity;
   const send = useCallback(
-    (content: string) => {
-      if (!socket) return;
-      const clientMessageId = newId("m-");
+    (content: string, extra: SendExtra = {}): string | null => {
+      if (!socket) return null;
+      const clientMessageId = extra.clientMessageId ?? newId("m-");
+      const attachment = extra.attachment ?? null;
       const message: ShownMessage = {
         conversation_id: conversationId,
         seq: Number.MAX_SAFE_INTEGER,
         message_id: clientMessageId,
         sender: "admin",
         sender_id: sub,
-        message_type: "text",
+        message_type: attachment ? (attachment.isImage ? "image" : "file") : "text",
         content,
-        attachment: null,
+        attachment: attachment && { url: null, attachment_id: attachment.attachment_id, name: attachment.name, mime_type: attachment.mime_type, size: attachment.size },
         client_message_id: clientMessageId,
         created_at: new Date().toISOString(),
         read_by_staff_at: null,
@@ -138,7 +148,14 @@ export function useMessages(
       };
       optimistic.current.set(clientMessageId, message);
       changed();
-      socket.sendMessage({ type: "SEND_MESSAGE", content, client_message_id: clientMessageId });
+      socket.sendMessage({
+        type: "SEND_MESSAGE",
+        content,
+        client_message_id: clientMessageId,
+        ...(attachment ? { message_type: message.message_type, attachment: { attachment_id: attachment.attachment_id } } : {}),
+        ...(extra.seenVersion !== undefined ? { seen_version: extra.seenVersion } : {}),
+      });
+      return clientMessageId;
     },
     [socket, conversationId, sub],
   );

@@ -38,6 +38,7 @@ export function matchesInbox(row: Conversation, filters: ConversationFilters, me
   if (row.deleted) return false;
   if (filters.status && row.status !== filters.status) return false;
   if (filters.priority && row.priority !== filters.priority) return false;
+  if (filters.channel && row.channel !== filters.channel) return false;
   if (filters.team && row.team_id !== filters.team) return false;
   if (filters.label && !(row.labels ?? []).some((label) => label.label_id === filters.label)) return false;
   const assignee = row.assignee_id ?? null;

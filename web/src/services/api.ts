@@ -2,8 +2,11 @@
  * docs/QUERIES.md). Errors carry the server's stable `code`; idempotent calls
  * (queries, and commands carrying a command_id / client_message_id) are retried
  * with back-off when the network fails or the server answers 5xx. */
+import { ApiError, queryString, type ApiOptions, type Query, type RefreshedSession } from "./apiError";
 import { backoffDelay, sleep } from "./backoff";
+import type { AttachmentInfo, CannedResponse, NoteResult } from "./composer";
 import { newId } from "./ids";
+import type { Availability, DirectoryResult, NotificationPage } from "./desk";
 import type { SearchPage } from "./search";
 import type {
   Agent,
@@ -21,49 +24,7 @@ import type {
   TimelinePage,
 } from "../types";
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-
-  /** Worth retrying: the network failed (status 0) or the server is busy / behind. */
-  get retryable(): boolean {
-    return this.status === 0 || this.status >= 500;
-  }
-}
-
-/** `POST /api/session/refresh`'s answer (docs/COMMANDS.md, "Sessions"). */
-export interface RefreshedSession {
-  token: string;
-  expires_at: string;
-  session_ends_at: string;
-}
-
-export interface ApiOptions {
-  baseUrl?: string;
-  getToken: () => string | null;
-  fetch?: typeof fetch;
-  retries?: number;
-  backoff?: { base: number; max: number; random?: () => number };
-  onUnauthenticated?: () => void;
-}
-
-type Query = Record<string, string | number | boolean | null | undefined>;
-
-function queryString(query: Query): string {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
-  }
-  const text = params.toString();
-  return text ? `?${text}` : "";
-}
+export { ApiError, type ApiOptions, type RefreshedSession } from "./apiError";
 
 export class ApiClient {
   private readonly baseUrl: string;
@@ -91,6 +52,7 @@ export class ApiClient {
       assignee: filters.assignee,
       team: filters.team,
       label: filters.label,
+      channel: filters.channel,
       sort: filters.sort,
       cursor: page.cursor,
       limit: page.limit,
@@ -207,6 +169,65 @@ export class ApiClient {
   /** Messages, notes, client names and ids, summaries matching `q`, best first. */
   search(q: string, page: { after?: string | null; limit?: number } = {}): Promise<SearchPage> {
     return this.get("/api/search", { q: q.trim(), after: page.after, limit: page.limit });
+  }
+
+  // -- the conversation panel and the top bar (assignment, labels, merge, availability, mentions) --
+
+  /** `{agent_id}`: that agent (the team kept); `{team_id}`: the team's queue; `{}`: nobody. */
+  assign(id: string, to: { agent_id?: string; team_id?: string }): Promise<CommandResult> {
+    return this.command("POST", `/api/conversations/${encodeURIComponent(id)}/assignment`, { ...to, command_id: newId() });
+  }
+
+  addLabel(id: string, labelId: string): Promise<CommandResult> {
+    return this.command("POST", `/api/conversations/${encodeURIComponent(id)}/labels`, { label_id: labelId, command_id: newId() });
+  }
+
+  removeLabel(id: string, labelId: string): Promise<CommandResult> {
+    return this.command("DELETE", `/api/conversations/${encodeURIComponent(id)}/labels/${encodeURIComponent(labelId)}${queryString({ command_id: newId() })}`);
+  }
+
+  /** Merge `id` (closed for good) into `into`, a conversation of the same client. */
+  merge(id: string, into: string): Promise<CommandResult> {
+    return this.command("POST", `/api/conversations/${encodeURIComponent(id)}/merge`, { into, command_id: newId() });
+  }
+
+  /** A client's conversations (the contact panel), newest last message first. */
+  clientConversations(clientId: string, limit = 50): Promise<ConversationPage> {
+    return this.get("/api/conversations", { client_id: clientId, limit });
+  }
+
+  /** The caller's own availability (registers them in the directory on first use). */
+  setAvailability(availability: Availability): Promise<DirectoryResult> {
+    return this.command("PUT", "/api/agents/me/availability", { availability });
+  }
+
+  /** The caller's mention notifications, newest first, with the unread count. */
+  listNotifications(page: { limit?: number; before?: number | null; minPosition?: number } = {}): Promise<NotificationPage> {
+    return this.get("/api/notifications", { limit: page.limit, before: page.before, min_position: page.minPosition });
+  }
+
+  /** Mark read the caller's notifications up to a note's position, or those of `noteIds`. */
+  readNotifications(which: { upToPosition: number } | { noteIds: string[] }): Promise<DirectoryResult> {
+    const body = "upToPosition" in which ? { up_to_position: which.upToPosition } : { note_ids: which.noteIds };
+    return this.command("POST", "/api/notifications/read", body);
+  }
+
+  // -- the composer: notes, canned responses, attachments (docs/COMMANDS.md, docs/ATTACHMENTS.md) --
+  /** A private note (never shown to the client); `mentions`: agent ids to notify besides its `@name`s. */
+  addNote(id: string, content: string, mentions: string[] = []): Promise<NoteResult> {
+    return this.command("POST", `/api/conversations/${encodeURIComponent(id)}/notes`, { content, mentions, command_id: newId() });
+  }
+  /** The canned responses the caller may use whose code starts with `prefix`. */
+  cannedResponses(prefix: string, limit = 20): Promise<{ items: CannedResponse[]; next_after: string | null }> {
+    return this.get("/api/canned-responses", { prefix, limit });
+  }
+  /** An upload: its name, type, size, `status` (checking, ready, rejected) and whether it has a `thumbnail`. */
+  attachment(id: string): Promise<AttachmentInfo> {
+    return this.get(`/api/attachments/${encodeURIComponent(id)}`, {});
+  }
+  /** A short-lived signed URL of an upload (or of its thumbnail). */
+  attachmentUrl(id: string, variant: "content" | "thumbnail" = "content"): Promise<{ url: string; expires_at: string }> {
+    return this.get(`/api/attachments/${encodeURIComponent(id)}/url`, { variant });
   }
 
   // -- the session -----------------------------------------------------------------------
