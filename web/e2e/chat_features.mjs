@@ -1,8 +1,9 @@
 // End-to-end, the chat's own features (issue 20): search from the top bar,
 // presence dots, drafts across conversations and reloads, a token refreshed
 // in place (sockets resume with it at the old token's expiry), per-agent
-// unread in the tab title. Headless Chromium against a real `parley serve`
-// and `parley worker` (tests/e2e/test_web_chat_features.py starts them).
+// unread in the tab title, a priority change that lifts no row. Headless
+// Chromium against a real `parley serve` and `parley worker`
+// (tests/e2e/test_web_chat_features.py starts them).
 // Each step waits for a UI state, bounded by timeouts; a failed step prints
 // why and exits 1. Screenshots of search results and presence go to
 // PARLEY_E2E_SHOTS (desktop 1280×800 and phone 390×844).
@@ -167,6 +168,16 @@ async function main() {
       await until("(2) in alice's title", async () => (await alice.title()) === "(2) Parley");
       await openChat(alice, second, "Invoice");
       await until("alice's title clear", async () => (await alice.title()) === "Parley");
+    });
+
+    await step("a priority change updates its row in place: rows keep the order of their last message", async () => {
+      const ids = () => alice.getByTestId("inbox-row").evaluateAll((rows) => rows.map((r) => r.dataset.conversationId));
+      await until("the newest message's conversation on top", async () => (await ids())[0] === second);
+      await api("PUT", `/api/conversations/${first}`, ADMIN, { priority: "High" });
+      const older = alice.locator(`[data-testid="inbox-row"][data-conversation-id="${first}"]`);
+      await older.filter({ hasText: "High" }).waitFor();
+      const order = await ids();
+      check(order.indexOf(second) < order.indexOf(first), `the older conversation was lifted: ${order.join(", ")}`);
     });
 
     await step("no console errors in normal use", async () => {

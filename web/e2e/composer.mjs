@@ -3,7 +3,7 @@
 // serve` and `parley worker` (tests/e2e/test_web_composer.py starts them). A
 // private note with an @mention chosen from the listbox (bob sees it and is
 // notified; the client's API view and socket never get it), a canned
-// response inserted via `/`, an image uploaded by the picker and one pasted,
+// response inserted via `/`, images uploaded by the picker, pasted and dropped,
 // shown as thumbnails and opened in the lightbox, a file type refused (415)
 // said plainly, the stale-action guard (Review, then Send anyway); axe-core
 // on the composer with its listbox open and on the lightbox; no sideways
@@ -248,6 +248,28 @@ async function main() {
       await thumb.waitFor();
       await until("the pasted image loaded", () => loaded(thumb));
       await until("the client's copy", async () => (await client.evaluate(() => window.frames_)).some((f) => f.includes('"image.png"')));
+    });
+
+    await step("an image dropped on the conversation shows where it goes, then is uploaded and sent", async () => {
+      await alice.evaluate((base64) => {
+        const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+        const target = document.querySelector('section[aria-label^="Conversation with"]');
+        target.dispatchEvent(new DragEvent("dragenter", { dataTransfer: data, bubbles: true, cancelable: true }));
+        window.dropData_ = data;
+      }, pastedPng.toString("base64"));
+      await alice.getByText("Drop files to attach them").waitFor();
+      await alice.evaluate(() => {
+        const target = document.querySelector('section[aria-label^="Conversation with"]');
+        target.dispatchEvent(new DragEvent("drop", { dataTransfer: window.dropData_, bubbles: true, cancelable: true }));
+      });
+      await alice.getByText("Drop files to attach them").waitFor({ state: "detached" });
+      await alice.getByTestId("pending-attachment").filter({ hasText: "dropped.png" }).and(alice.locator('[data-status="done"]')).waitFor();
+      await alice.getByRole("button", { name: "Send", exact: true }).click();
+      const thumb = alice.getByRole("button", { name: "Open image dropped.png" }).locator("img");
+      await thumb.waitFor();
+      await until("the dropped image loaded", () => loaded(thumb));
     });
 
     await step("the lightbox: opens at full size, axe-clean, Escape closes it and gives focus back", async () => {
