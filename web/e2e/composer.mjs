@@ -14,10 +14,9 @@
 // Environment: PARLEY_E2E_URL, PARLEY_E2E_ADMIN_TOKEN (alice),
 // PARLEY_E2E_AGENT_TOKEN (bob), PARLEY_E2E_CLIENT_TOKEN (client
 // PARLEY_E2E_CLIENT_ID), PARLEY_E2E_SHOTS, CHROMIUM.
-import { mkdirSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { chromium } from "playwright-core";
-import { AXE, DESKTOP, PHONE, STEP_TIMEOUT, apiAt, check, need, step, until } from "./harness.mjs";
+import { DESKTOP, PHONE, STEP_TIMEOUT, accessible, apiAt, check, connected, need, noSidewaysScroll, openChat, shooter, step, until } from "./harness.mjs";
 
 const env = process.env;
 const BASE = need("PARLEY_E2E_URL");
@@ -26,7 +25,7 @@ const ADMIN = need("PARLEY_E2E_ADMIN_TOKEN");
 const AGENT = need("PARLEY_E2E_AGENT_TOKEN");
 const CLIENT = need("PARLEY_E2E_CLIENT_TOKEN");
 const CLIENT_ID = need("PARLEY_E2E_CLIENT_ID");
-const SHOTS = env.PARLEY_E2E_SHOTS ?? "";
+const shot = shooter(env.PARLEY_E2E_SHOTS ?? "");
 
 
 // -- a real PNG (the server checks the bytes, the worker decodes it in full) --------------
@@ -84,41 +83,12 @@ async function staffPage(browser, token, name) {
   return page;
 }
 
-const openChat = async (page, id, summary) => {
-  await page.evaluate((cid) => (window.location.hash = `#/c/${cid}`), id);
-  await page.locator("main section > header").filter({ hasText: summary }).waitFor();
-};
 const box = (page) => page.locator('[data-testid="composer"] textarea');
 const mode = (page, name) => page.getByRole("group", { name: "Write a reply or a private note" }).getByRole("button", { name, exact: true });
 const bubble = (page, text) => page.getByTestId("message").filter({ hasText: text });
 
-async function shot(page, name) {
-  if (!SHOTS) return;
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: `${SHOTS}/${name}.png` });
-}
 
-async function noSidewaysScroll(page, what) {
-  const { width } = page.viewportSize();
-  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-  check(scrollWidth <= width, `${what}: scrollWidth ${scrollWidth} > ${width}`);
-  console.log(`  ${what} at ${width} px: scrollWidth ${scrollWidth}`);
-}
 
-/** axe-core in the page on `selector`: every serious or critical violation fails the step. */
-async function accessible(page, what, selector) {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(async (scope) => {
-    const { violations, passes } = await window.axe.run(document.querySelector(scope));
-    const bad = violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 4).map((n) => `${n.target.join(" ")}: ${n.failureSummary}`).join("\n    ")}`);
-    return { bad, passed: passes.map((p) => p.id) };
-  }, selector);
-  check(result.bad.length === 0, `axe on ${what}: ${result.bad.length} serious or critical violations:\n  ${result.bad.join("\n  ")}`);
-  check(result.passed.includes("color-contrast"), `axe on ${what}: the text contrast was not measured`);
-  console.log(`  axe on ${what}: 0 serious or critical violations, ${result.passed.length} rules passed (color-contrast among them)`);
-}
 
 /** The page itself should not scroll (the timeline does): say where it is. */
 async function pageScroll(page, where) {
