@@ -36,7 +36,9 @@ run: $(STAMP)  ## run everything (embedded PostgreSQL and NATS unless PARLEY_*_U
 	fi
 	$(BIN)/parley run
 
-test: lint typecheck web-test chromium  ## lint, type-check and run the whole test suite (web client and browser tests included)
+test: $(STAMP)  ## lint, type-check and run the whole test suite (web client and browser tests included)
+	@# The checks and the web build are independent: run them side by side.
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck web-test chromium
 	$(BIN)/pytest
 
 web:  ## build the web client into web/dist (needs Node.js 20+ and npm)

@@ -2,8 +2,8 @@
 serve` (and worker), once as an admin and once as a client: no answer may be a
 5xx (see ``tests/e2e/fuzz.py`` for what is generated and what counts).
 
-``PARLEY_FUZZ_SECONDS`` sets the budget per caller (20 s by default, so the
-normal suite spends about 40 s fuzzing); the longer run recorded in
+``PARLEY_FUZZ_SECONDS`` sets the budget per caller (12 s by default, so the
+normal suite spends about 24 s fuzzing); the longer run recorded in
 docs/RELIABILITY.md ("HTTP fuzzing") is this test with a larger budget.
 """
 
@@ -21,7 +21,7 @@ from tests.e2e.cluster import Node, running_cluster
 from tests.e2e.conftest import Tokens
 from tests.e2e.fuzz import Tally, fuzz
 
-SECONDS_PER_CALLER = float(os.environ.get("PARLEY_FUZZ_SECONDS", "20"))
+SECONDS_PER_CALLER = float(os.environ.get("PARLEY_FUZZ_SECONDS", "12"))
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from tests.e2e.conftest import Tokens
 
 Json = dict[str, Any]
 ADMIN = Actor(id="alice", role=Role.ADMIN)
-FUZZ_SECONDS = 20.0
+FUZZ_SECONDS = 10.0
 
 
 def word() -> str:

@@ -9,7 +9,7 @@ ERROR must carry the frame's ref when it had a valid one, and no socket may
 close 1011. Invalid UTF-8 in a text frame is the one frame that closes a
 socket (1007, as RFC 6455 requires); the fuzzer then opens another.
 
-Runs for PARLEY_WS_FUZZ_SECONDS (20 by default); PARLEY_WS_FUZZ_REPORT names a
+Runs for PARLEY_WS_FUZZ_SECONDS (12 by default); PARLEY_WS_FUZZ_REPORT names a
 JSON file for the figures (docs/RELIABILITY.md, "WebSocket fuzzing").
 """
 
@@ -36,7 +36,7 @@ from websockets.sync.client import ClientConnection, connect
 from tests.e2e.conftest import Tokens
 from tests.e2e.test_websocket import start, token_for, ws_url
 
-SECONDS = float(os.environ.get("PARLEY_WS_FUZZ_SECONDS", "20"))
+SECONDS = float(os.environ.get("PARLEY_WS_FUZZ_SECONDS", "12"))
 REPORT = os.environ.get("PARLEY_WS_FUZZ_REPORT")
 LIMIT = 64 * 1024
 RAW = "\x00raw\x00"  # a placeholder json.dumps keeps, replaced by raw JSON text

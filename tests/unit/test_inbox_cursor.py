@@ -14,7 +14,7 @@ import pytest
 from read_api.inbox_queries import BadCursor, Sort, decode_cursor, encode_cursor
 
 WHEN = datetime(2026, 12, 3, 10, 0, 0, 123456, tzinfo=UTC)
-CID = uuid.uuid4()
+CID = uuid.UUID("fe6ea44d-432f-4386-aef6-88e3fac3fe8e")  # fixed: test ids hold it
 KEYS: dict[Sort, list[Any]] = {
     Sort.LAST_MESSAGE: [WHEN],
     Sort.CREATED: [WHEN],

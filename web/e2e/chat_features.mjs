@@ -9,25 +9,35 @@
 // PARLEY_E2E_SHOTS (desktop 1280×800 and phone 390×844).
 //
 // Environment: PARLEY_E2E_URL, PARLEY_E2E_ADMIN_TOKEN (alice, long-lived),
-// PARLEY_E2E_SHORT_TOKEN (alice, a token about to expire: the page starts with
-// it and must refresh it), PARLEY_E2E_AGENT_TOKEN (bob), PARLEY_E2E_CLIENT_TOKEN
-// (client PARLEY_E2E_CLIENT_ID), PARLEY_E2E_SHOTS, CHROMIUM.
+// PARLEY_E2E_JWT_SECRET (the server's: to sign alice a short-lived token the
+// page starts with and must refresh), PARLEY_E2E_AGENT_TOKEN (bob),
+// PARLEY_E2E_CLIENT_TOKEN (client PARLEY_E2E_CLIENT_ID), PARLEY_E2E_SHOTS, CHROMIUM.
+import { createHmac } from "node:crypto";
 import { DESKTOP, PHONE, apiAt, check, connected, consoleErrors, finish, input, launch, need } from "./harness.mjs";
 import { noSidewaysScroll, openChat, shooter, staffPage as signedIn, step, until } from "./harness.mjs";
 
 const BASE = need("PARLEY_E2E_URL");
 const ADMIN = need("PARLEY_E2E_ADMIN_TOKEN");
-const SHORT = need("PARLEY_E2E_SHORT_TOKEN");
+const SECRET = need("PARLEY_E2E_JWT_SECRET");
 const AGENT = need("PARLEY_E2E_AGENT_TOKEN");
 const CLIENT = need("PARLEY_E2E_CLIENT_TOKEN");
 const CLIENT_ID = need("PARLEY_E2E_CLIENT_ID");
 const api = apiAt(BASE);
 const shot = shooter(process.env.PARLEY_E2E_SHOTS ?? "");
 
+const SHORT_LIFE = 24; // seconds: the page refreshes a token this short at half its life
 const claims = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
 // The token is saved once (not on every load): a reload must find the token the page refreshed.
 const staffPage = (browser, token, name) => signedIn(browser, BASE, token, name);
 const savedToken = (page) => page.evaluate(() => localStorage.getItem("parley.token"));
+
+/** An HS256 token of alice's (admin), issued now, living ``seconds``. */
+function shortToken(seconds) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${part({ alg: "HS256", typ: "JWT" })}.${part({ sub: "alice", role: "admin", iat: now, exp: now + seconds })}`;
+  return `${unsigned}.${createHmac("sha256", SECRET).update(unsigned).digest("base64url")}`;
+}
 
 async function main() {
   const browser = await launch();
@@ -49,18 +59,20 @@ async function main() {
       await api("POST", "/api/messages", CLIENT, { conversation_id: first, content: "It was sent <b>twice</b> & never came" });
     });
 
+    let short;
     await step("alice's page starts with a token about to expire and refreshes it in place", async () => {
-      alice = await staffPage(browser, SHORT, "alice");
+      short = shortToken(SHORT_LIFE);
+      alice = await staffPage(browser, short, "alice");
       alice.on("websocket", (ws) => sockets.push({ url: ws.url(), at: Date.now() }));
       await openChat(alice, first, "Parcel");
       await input(alice).fill("Half-written reply");
       await alice.evaluate(() => (window.__noReload = true));
-      check((await savedToken(alice)) === SHORT, "refreshed before the sockets were open: start later");
+      check((await savedToken(alice)) === short, "refreshed before the sockets were open: start later");
       const refreshed = await until("a refreshed token", async () => {
         const token = await savedToken(alice);
-        return token !== SHORT && token;
+        return token !== short && token;
       });
-      const [old, now] = [claims(SHORT), claims(refreshed)];
+      const [old, now] = [claims(short), claims(refreshed)];
       check(now.sub === "alice" && now.role === "admin" && now.exp > old.exp, `refreshed claims ${JSON.stringify(now)}`);
       check(await alice.evaluate(() => window.__noReload === true), "the page reloaded");
       check((await input(alice).inputValue()) === "Half-written reply", "the draft was lost");
@@ -68,7 +80,7 @@ async function main() {
     });
 
     await step("at the old token's expiry the sockets resume with the new one; nothing is lost", async () => {
-      const expiry = claims(SHORT).exp * 1000;
+      const expiry = claims(short).exp * 1000;
       await until("the old token's expiry", async () => Date.now() > expiry + 500, 60_000);
       // Both sockets were opened with the old token (before the refresh): the
       // server closed them at its expiry (4401) and they came back with the new one.
