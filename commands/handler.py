@@ -7,7 +7,8 @@
   events after the cached version.
 - **Concurrent senders all succeed.** Commands on one conversation take turns
   in this process; a conflict with another process is retried from fresh
-  state, a bounded number of times.
+  state, and (with ``turns``) the loser takes the conversation's turn across
+  processes while the contention lasts (:mod:`commands.turns`).
 - **Idempotency** (:mod:`commands.idempotency`): a retry is recognised by the
   store and answered with the first result.
 - **Snapshots** (:mod:`commands.snapshots`, optional): a conversation not in
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
@@ -50,6 +52,7 @@ from commands.model import (
 from commands.result import CommandResult
 from commands.snapshots import Snapshots
 from commands.state_cache import Folded, StateCache, StreamLocks
+from commands.turns import Contention, StreamTurns
 from events.catalogue import AnyEvent, MessageSent, event_type
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
 from events.store import ConcurrencyError, DuplicateEventError, EventStore, StoreUnavailable
@@ -82,6 +85,7 @@ class CommandHandler:
         answer_within: float = 4.5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         snapshots: Snapshots | None = None,
+        turns: StreamTurns | None = None,
     ) -> None:
         """``on_appended(events, result)`` hears of every append this handler
         makes, in each conversation's order (the WebSocket edge uses it to reach
@@ -95,6 +99,8 @@ class CommandHandler:
         self._on_handled = on_handled
         self._cache = StateCache(cache_size)
         self._locks = StreamLocks()
+        self._turns = turns
+        self._contention = Contention()
         self._max_attempts = max_attempts
         self._new_id = new_id
         self._clock = clock
@@ -166,10 +172,32 @@ class CommandHandler:
         base: str | None,
         metadata: Metadata,
     ) -> CommandResult:
+        async with contextlib.AsyncExitStack() as turn:
+            turn_taken = False
+            if self._turns is not None and self._contention.contended(stream_id):
+                await turn.enter_async_context(self._turns.take(stream_id))
+                self._contention.seen(stream_id)
+                turn_taken = True
+            return await self._attempts(stream_id, command, actor, base, metadata, turn, turn_taken)
+
+    async def _attempts(
+        self,
+        stream_id: str,
+        command: AnyCommand,
+        actor: Actor,
+        base: str | None,
+        metadata: Metadata,
+        turn: contextlib.AsyncExitStack,
+        turn_taken: bool,
+    ) -> CommandResult:
+        """Decide and append until it lands; holding the stream's turn, until
+        the command's deadline (every lost race is another process's progress)."""
         folded, fresh = self._cache.get(stream_id), False
         if folded is None:
             folded, fresh = await self._catch_up(stream_id, Folded()), True
-        for attempt in range(self._max_attempts):
+        attempt = 0
+        while attempt < self._max_attempts or turn_taken:
+            attempt += 1
             try:
                 if command.seen_version is not None and folded.state.started:
                     await self._guard(stream_id, command.seen_version, folded, actor)
@@ -191,9 +219,15 @@ class CommandHandler:
             try:
                 appended = await self._store.append(stream_id, new_events, folded.version)
             except ConcurrencyError:
-                # Another process wrote first: back off a random while (so two
-                # busy processes do not keep colliding), then look again.
-                await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
+                # Another process wrote first: take the stream's turn (or, with
+                # no turns, back off a random while so two busy processes do
+                # not keep colliding), then look again.
+                if self._turns is not None and not turn_taken:
+                    self._contention.seen(stream_id)
+                    await turn.enter_async_context(self._turns.take(stream_id))
+                    turn_taken = True
+                elif self._turns is None:
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
                 folded, fresh = await self._catch_up(stream_id, folded), True
                 continue
             except DuplicateEventError:

@@ -44,7 +44,9 @@ from commands.merge_service import MergeService
 from commands.privacy import PrivacyService
 from commands.signed_urls import signing_key
 from commands.staff_handler import StaffHandler
+from events.postgres.replica import ReadPools
 from events.postgres.store import PostgresEventStore
+from events.postgres.turns import AdvisoryTurns
 from parley import services
 from parley.blobs import open_blob_store
 from parley.health import HealthController
@@ -73,6 +75,11 @@ def provide_pool(state: State) -> asyncpg.Pool:
     return cast(asyncpg.Pool, state.pool)
 
 
+def provide_read_pool(state: State) -> asyncpg.Pool:
+    """The read API's pool: the replica's when there is one and it answers."""
+    return cast(ReadPools, state.reads).pool()
+
+
 def provide_nats(state: State) -> NATS:
     return cast(NATS, state.nats)
 
@@ -84,17 +91,24 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         route_handlers=[
             *COMMAND_HANDLERS,
             *STAFF_HANDLERS,
-            *QUERY_HANDLERS,
             *PRESENCE_HANDLERS,
             *CATALOGUE_HANDLERS,
-            *CATALOGUE_QUERIES,
             *NOTE_HANDLERS,
-            *NOTE_QUERY_HANDLERS,
             *SNOOZE_HANDLERS,
             *MERGE_HANDLERS,
             *PRIVACY_HANDLERS,
             *ATTACHMENT_HANDLERS,
-            *SEARCH_HANDLERS,
+            # The queries of the read models: on the read replica, if any.
+            Router(
+                path="/",
+                route_handlers=[
+                    *QUERY_HANDLERS,
+                    *CATALOGUE_QUERIES,
+                    *NOTE_QUERY_HANDLERS,
+                    *SEARCH_HANDLERS,
+                ],
+                dependencies={"pool": Provide(provide_read_pool, sync_to_thread=False)},
+            ),
         ],
         dependencies={
             "ctx": Provide(provide_context, sync_to_thread=False),
@@ -131,6 +145,12 @@ def create_app(
     closes it when it stops)."""
     metrics = Metrics()
     keys = client_keys(pool, settings)
+    reads = ReadPools(
+        pool,
+        settings.read_database_url,
+        fallback=settings.read_fallback,
+        command_timeout=services.QUERY_TIMEOUT,
+    )
     store = PostgresEventStore(pool, on_commit=metrics.on_commit, keys=keys)
     authenticate = jwt_authenticator(settings.jwt_secret)
     edge_config = EdgeConfig.scaled(
@@ -140,7 +160,12 @@ def create_app(
         max_subscriptions=settings.ws_max_subscriptions,
         connects_per_minute=settings.ws_connects_per_minute,
     )
-    presence = Presence(nats, settings.nats_prefix, ttl=settings.presence_ttl_seconds)
+    presence = Presence(
+        nats,
+        settings.nats_prefix,
+        ttl=settings.presence_ttl_seconds,
+        replicas=settings.nats_replicas,
+    )
     hub = Hub(
         nats,
         settings.topology,
@@ -156,6 +181,7 @@ def create_app(
         on_appended=local_feed.appended,
         on_handled=metrics.on_handled,
         snapshots=snapshots,
+        turns=AdvisoryTurns(pool),  # several edges may write one conversation
     )
     staff_handler = StaffHandler(store)
     catalogue_handler = CatalogueHandler(store)
@@ -187,6 +213,7 @@ def create_app(
             {
                 "settings": settings,
                 "pool": pool,
+                "reads": reads,
                 "nats": nats,
                 "drain": edge.close_all,
                 "authenticate": authenticate,
@@ -210,8 +237,9 @@ def create_app(
             "edge": Provide(lambda: edge, sync_to_thread=False),
             "store": Provide(lambda: store, sync_to_thread=False),
             "metrics": Provide(lambda: metrics, sync_to_thread=False),
+            "reads": Provide(lambda: reads, sync_to_thread=False),
         },
-        on_startup=[hub.start, presence.start],
+        on_startup=[reads.start, hub.start, presence.start],
         # Sockets close (and leave), presence says goodbye, the event store's
         # group-commit writers finish what is queued, snapshots being saved are.
         on_shutdown=[
@@ -219,6 +247,7 @@ def create_app(
             presence.stop,
             hub.stop,
             store.close,
+            reads.stop,
             *([snapshots.drain] if snapshots else []),
             *([blobs.close] if own_blobs else []),
         ],

@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -199,7 +199,7 @@ def embedded_nats(data_dir: Path, *, supervise: bool = True) -> Iterator[str]:
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     stop_processes(data_dir, names={"nats-server"}, sig=signal.SIGTERM)
-    server = _NatsServer(data_dir, free_port())
+    server = NatsServer(data_dir, free_port())
     supervisor = None
     try:
         server.start()
@@ -212,14 +212,18 @@ def embedded_nats(data_dir: Path, *, supervise: bool = True) -> Iterator[str]:
         server.stop()
 
 
-class _NatsServer:
-    """nats-server with JetStream on one port and one store folder."""
+class NatsServer:
+    """nats-server with JetStream on one port and one store folder (and, with
+    ``options``, more of its command-line options: a cluster's routes)."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *, name: str = "", options: Sequence[str] = ()
+    ) -> None:
         self.port = port
         self.log_path = data_dir / "nats-server.log"
         self.command = [str(nats_server_executable()), "-js", "-sd", str(data_dir)]
-        self.command += ["-a", "127.0.0.1", "-p", str(port), "-n", f"parley-dev-{port}"]
+        self.command += ["-a", "127.0.0.1", "-p", str(port), "-n", name or f"parley-dev-{port}"]
+        self.command += options
         self.process: subprocess.Popen[bytes] | None = None
 
     def alive(self) -> bool:

@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from nats.aio.client import Client as NATS
 
 from events.postgres.pool import bounded_connection
+from events.postgres.replica import ReadPools
 from parley.services import describe
 from parley.settings import Settings
 from parley.status import CONSUMERS, read_status, stalled
@@ -89,6 +90,7 @@ class HealthController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         nats: NamedDependency[NATS],
         settings: NamedDependency[Settings],
+        reads: NamedDependency[ReadPools],
     ) -> Response[Readiness]:
         postgres, nats_status = await asyncio.gather(check_postgres(pool), check_nats(nats))
         checks = {"postgres": postgres, "nats": nats_status}
@@ -98,6 +100,10 @@ class HealthController(Controller):
             except Exception as error:  # PostgreSQL went away meanwhile
                 checks["postgres"] = describe(error, CHECK_TIMEOUT)
         healthy = all(status == "ok" for status in checks.values())
+        if reads.replica_url is not None:  # the read replica: needed only without a fallback
+            status = reads.status
+            checks["replica"] = "ok" if status.up else f"not answering: {status.problem}"
+            healthy = healthy and (status.up or reads.fallback)
         return Response(
             Readiness(status="ok" if healthy else "unavailable", checks=checks),
             status_code=HTTP_200_OK if healthy else HTTP_503_SERVICE_UNAVAILABLE,

@@ -27,6 +27,7 @@ from litestar.types import ExceptionHandlersMap
 
 from commands import errors
 from events.postgres.group_commit import CONNECTION_ERRORS
+from events.postgres.replica import ReplicaUnavailable
 from events.store import StoreUnavailable
 from read_api import errors as read_errors
 
@@ -155,6 +156,16 @@ def unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody
     )
 
 
+def replica_unavailable(_: Request[Any, Any, Any], exc: ReplicaUnavailable) -> Response[ErrorBody]:
+    """The read replica does not answer and reads may not go to the primary."""
+    body = ErrorBody(code=exc.code, message=str(exc), details={"retry_after": RETRY_AFTER_SECONDS})
+    return Response(
+        body,
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _json(
@@ -169,6 +180,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: http_error,
     **dict.fromkeys(CONNECTION_ERRORS, unavailable),
     StoreUnavailable: unavailable,
+    ReplicaUnavailable: replica_unavailable,
     Exception: internal_error,
 }
 """For ``Litestar(exception_handlers=...)``."""

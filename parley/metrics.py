@@ -27,6 +27,7 @@ from prometheus_client import (
 from commands import errors
 from commands.model import AnyCommand
 from commands.result import CommandResult
+from events.postgres.replica import ReadPools
 from parley.logs import correlation_id
 from parley.status import read_status
 from ws_edge.http import Edge
@@ -100,6 +101,18 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.replica_up = Gauge(
+            "parley_read_replica_up",
+            "1 while the read replica answers (no sample without one)",
+            ["replica"],
+            registry=r,
+        )
+        self.replica_behind = Gauge(
+            "parley_read_replica_behind_bytes",
+            "WAL written on the primary and not yet replayed on the read replica",
+            ["replica"],
+            registry=r,
+        )
         self.ws_tally: Tally[str] = Tally()
         """Counted by the edge: frames_in, frames_out, rate_limited_<kind>."""
 
@@ -167,7 +180,12 @@ async def metrics_endpoint(
     metrics: NamedDependency[Metrics],
     pool: NamedDependency[asyncpg.Pool],
     edge: NamedDependency[Edge],
+    reads: NamedDependency[ReadPools],
 ) -> Response[bytes]:
     online = 0 if edge.presence is None else edge.presence.online_users()
     await metrics.refresh(pool, len(edge.sessions), online)
+    if reads.replica_url is not None:
+        metrics.replica_up.labels("read").set(int(reads.status.up))
+        if reads.status.behind_bytes is not None:
+            metrics.replica_behind.labels("read").set(reads.status.behind_bytes)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

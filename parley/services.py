@@ -130,7 +130,7 @@ async def connect_nats(
 
     connecting = asyncio.ensure_future(
         client.connect(
-            url,
+            servers=url.split(","),  # one server, or a cluster's: any of them will do
             name="parley",
             error_cb=on_error,
             disconnected_cb=on_disconnected,

@@ -8,27 +8,20 @@ A bad value raises :class:`SettingsError`, whose message names the variable.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from events.jetstream.topology import Topology
+from parley import setting_values as values
 from parley.attachment_settings import AttachmentSettings
 from parley.errors import SettingsError as SettingsError
 
 DEV_JWT_SECRET = "parley-dev-only-jwt-secret-never-use-in-production"
 """The JWT secret used when ``PARLEY_JWT_SECRET`` is unset: fine on a laptop,
 never anywhere a token matters (``parley serve`` warns when it is in use)."""
-
-_POSTGRES_SCHEMES = ("postgresql", "postgres")
-_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
-_NATS_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,8 +34,21 @@ class Settings:
     ``data_dir``; ``parley serve`` refuses to start."""
 
     nats_url: str | None = None
-    """``PARLEY_NATS_URL``: NATS with JetStream, e.g. ``nats://host:4222``.
+    """``PARLEY_NATS_URL``: NATS with JetStream, e.g. ``nats://host:4222``, or the
+    servers of a cluster separated by commas (``nats://a:4222,nats://b:4222``).
     Unset: ``parley run`` starts an embedded nats-server under ``data_dir``."""
+
+    nats_replicas: int = 1
+    """``PARLEY_NATS_REPLICAS``: how many JetStream servers keep each of Parley's
+    streams and buckets when Parley creates them (1 to 5; 3 in a cluster)."""
+
+    read_database_url: str | None = None
+    """``PARLEY_READ_DATABASE_URL``: a streaming replica of ``database_url`` for
+    the read API's queries (unset: they read the primary). docs/SCALING.md."""
+
+    read_fallback: bool = True
+    """``PARLEY_READ_FALLBACK``: ``primary`` (reads go to the primary while the
+    replica does not answer) or ``refuse`` (they answer 503 ``replica_unavailable``)."""
 
     jwt_secret: str = DEV_JWT_SECRET
     """``PARLEY_JWT_SECRET``: the HS256 key that signs and checks access tokens
@@ -129,7 +135,9 @@ class Settings:
     def topology(self) -> Topology:
         """Where this deployment's events live in NATS."""
         return Topology(
-            prefix=self.nats_prefix, duplicate_window=self.jetstream_duplicate_window_seconds
+            prefix=self.nats_prefix,
+            duplicate_window=self.jetstream_duplicate_window_seconds,
+            replicas=self.nats_replicas,
         )
 
     @property
@@ -146,61 +154,70 @@ class Settings:
 
         defaults = cls()
         return cls(
-            database_url=_url(get("PARLEY_DATABASE_URL"), "PARLEY_DATABASE_URL", _POSTGRES_SCHEMES),
-            nats_url=_url(get("PARLEY_NATS_URL"), "PARLEY_NATS_URL", _NATS_SCHEMES),
-            jwt_secret=_secret(get("PARLEY_JWT_SECRET") or defaults.jwt_secret),
-            master_key=_master_key(get("PARLEY_MASTER_KEY")),
+            database_url=values.url(
+                get("PARLEY_DATABASE_URL"), "PARLEY_DATABASE_URL", values.POSTGRES_SCHEMES
+            ),
+            read_database_url=values.url(
+                get("PARLEY_READ_DATABASE_URL"),
+                "PARLEY_READ_DATABASE_URL",
+                values.POSTGRES_SCHEMES,
+            ),
+            read_fallback=values.read_fallback(get("PARLEY_READ_FALLBACK")),
+            nats_url=values.nats_urls(get("PARLEY_NATS_URL")),
+            nats_replicas=values.replicas(get("PARLEY_NATS_REPLICAS")),
+            jwt_secret=values.secret(get("PARLEY_JWT_SECRET") or defaults.jwt_secret),
+            master_key=values.master_key(get("PARLEY_MASTER_KEY")),
             http_host=get("PARLEY_HTTP_HOST") or defaults.http_host,
-            http_port=_port(get("PARLEY_HTTP_PORT"), defaults.http_port),
+            http_port=values.port(get("PARLEY_HTTP_PORT"), defaults.http_port),
             data_dir=Path(get("PARLEY_DATA_DIR") or defaults.data_dir),
-            nats_prefix=_nats_prefix(get("PARLEY_NATS_PREFIX") or defaults.nats_prefix),
-            stall_seconds=_seconds(
+            nats_prefix=values.nats_prefix(get("PARLEY_NATS_PREFIX") or defaults.nats_prefix),
+            stall_seconds=values.seconds(
                 get("PARLEY_STALL_SECONDS"), defaults.stall_seconds, "PARLEY_STALL_SECONDS"
             ),
-            ws_typing_timeout_seconds=_seconds(
+            ws_typing_timeout_seconds=values.seconds(
                 get("PARLEY_WS_TYPING_TIMEOUT_SECONDS"),
                 defaults.ws_typing_timeout_seconds,
                 "PARLEY_WS_TYPING_TIMEOUT_SECONDS",
             ),
-            allowed_origins=_origins(get("PARLEY_ALLOWED_ORIGINS")),
-            presence_ttl_seconds=_seconds(
+            allowed_origins=values.origins(get("PARLEY_ALLOWED_ORIGINS")),
+            presence_ttl_seconds=values.seconds(
                 get("PARLEY_PRESENCE_TTL_SECONDS"),
                 defaults.presence_ttl_seconds,
                 "PARLEY_PRESENCE_TTL_SECONDS",
             ),
-            ws_max_sockets_per_user=_count(
+            ws_max_sockets_per_user=values.count(
                 get("PARLEY_WS_MAX_SOCKETS_PER_USER"),
                 defaults.ws_max_sockets_per_user,
                 "PARLEY_WS_MAX_SOCKETS_PER_USER",
             ),
-            ws_max_subscriptions=_count(
+            ws_max_subscriptions=values.count(
                 get("PARLEY_WS_MAX_SUBSCRIPTIONS"),
                 defaults.ws_max_subscriptions,
                 "PARLEY_WS_MAX_SUBSCRIPTIONS",
             ),
-            ws_connects_per_minute=_count(
+            ws_connects_per_minute=values.count(
                 get("PARLEY_WS_CONNECTS_PER_MINUTE"),
                 defaults.ws_connects_per_minute,
                 "PARLEY_WS_CONNECTS_PER_MINUTE",
             ),
-            jetstream_duplicate_window_seconds=_seconds(
+            jetstream_duplicate_window_seconds=values.seconds(
                 get("PARLEY_JETSTREAM_DUPLICATE_WINDOW_SECONDS"),
                 defaults.jetstream_duplicate_window_seconds,
                 "PARLEY_JETSTREAM_DUPLICATE_WINDOW_SECONDS",
             ),
-            ws_heartbeat_seconds=_seconds(
+            ws_heartbeat_seconds=values.seconds(
                 get("PARLEY_WS_HEARTBEAT_SECONDS"),
                 defaults.ws_heartbeat_seconds,
                 "PARLEY_WS_HEARTBEAT_SECONDS",
             ),
-            router=_switch(get("PARLEY_ROUTER"), defaults.router, "PARLEY_ROUTER"),
-            router_grace_seconds=_seconds(
+            router=values.switch(get("PARLEY_ROUTER"), defaults.router, "PARLEY_ROUTER"),
+            router_grace_seconds=values.seconds(
                 get("PARLEY_ROUTER_GRACE_SECONDS"),
                 defaults.router_grace_seconds,
                 "PARLEY_ROUTER_GRACE_SECONDS",
             ),
-            waker=_switch(get("PARLEY_WAKER"), defaults.waker, "PARLEY_WAKER"),
-            snapshot_every=_count(
+            waker=values.switch(get("PARLEY_WAKER"), defaults.waker, "PARLEY_WAKER"),
+            snapshot_every=values.count(
                 get("PARLEY_SNAPSHOT_EVERY"),
                 defaults.snapshot_every,
                 "PARLEY_SNAPSHOT_EVERY",
@@ -214,103 +231,3 @@ class Settings:
 def get_settings() -> Settings:
     """The settings of this process, read from ``os.environ`` on first use."""
     return Settings.from_env(os.environ)
-
-
-def _url(value: str | None, name: str, schemes: tuple[str, ...]) -> str | None:
-    if value is None:
-        return None
-    scheme = urlsplit(value).scheme
-    if scheme not in schemes:
-        expected = " or ".join(f"{s}://" for s in schemes)
-        raise SettingsError(name, f"expected a URL starting with {expected}, got {value!r}")
-    return value
-
-
-def _port(value: str | None, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        port = int(value)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise SettingsError(
-            "PARLEY_HTTP_PORT", f"expected a port number from 1 to 65535, got {value!r}"
-        )
-    return port
-
-
-def _seconds(value: str | None, default: float, name: str) -> float:
-    if value is None:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < 86_400:
-        raise SettingsError(name, f"expected a number of seconds above 0, got {value!r}")
-    return seconds
-
-
-def _count(value: str | None, default: int, name: str, *, minimum: int = 1) -> int:
-    if value is None:
-        return default
-    if not value.isdigit() or not minimum <= int(value) <= 1_000_000:
-        problem = f"expected a whole number from {minimum} to 1000000, got {value!r}"
-        raise SettingsError(name, problem)
-    return int(value)
-
-
-_ON, _OFF = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
-
-
-def _switch(value: str | None, default: bool, name: str) -> bool:
-    if value is None:
-        return default
-    if value.lower() not in _ON + _OFF:
-        raise SettingsError(name, f"expected on or off (or true/false, 1/0), got {value!r}")
-    return value.lower() in _ON
-
-
-def _origins(value: str | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
-    for origin in origins:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
-            raise SettingsError(
-                "PARLEY_ALLOWED_ORIGINS",
-                f"expected origins like https://host[:port], got {origin!r}",
-            )
-    return origins
-
-
-def _secret(value: str) -> str:
-    # RFC 7518 §3.2: an HS256 key must be at least as long as the hash (32 bytes).
-    if len(value.encode()) < 32:
-        raise SettingsError("PARLEY_JWT_SECRET", "must be at least 32 bytes long for HS256")
-    return value
-
-
-def _master_key(value: str | None) -> bytes | None:
-    if value is None:
-        return None
-    try:
-        key = base64.b64decode(value, validate=True)
-    except binascii.Error:
-        key = b""
-    if len(key) != 32:
-        raise SettingsError(
-            "PARLEY_MASTER_KEY", "must be 32 bytes in base64 (openssl rand -base64 32)"
-        )
-    return key
-
-
-def _nats_prefix(value: str) -> str:
-    if not _NATS_TOKEN.match(value):
-        raise SettingsError(
-            "PARLEY_NATS_PREFIX",
-            f"expected 1 to 64 letters, digits, '-' or '_' (a NATS name token), got {value!r}",
-        )
-    return value

@@ -22,6 +22,7 @@ from commands.waker import Waker
 from events.jetstream.relay import JetStreamRelay
 from events.postgres.group_commit import CONNECTION_ERRORS
 from events.postgres.store import PostgresEventStore
+from events.postgres.turns import AdvisoryTurns
 from events.store import StoreUnavailable
 from parley import services
 from parley.blobs import open_blob_store
@@ -94,7 +95,11 @@ async def run_workers(
         JetStreamRelay(store, pool, nats, topology),
         *(ProjectionRunner(p, pool, store, js, topology, keys=keys) for p in projections()),
     ]
-    merging = CommandHandler(store, snapshots=services.snapshots(pool, settings.snapshot_every))
+    merging = CommandHandler(
+        store,
+        snapshots=services.snapshots(pool, settings.snapshot_every),
+        turns=AdvisoryTurns(pool),
+    )
     workers.append(MergeCompleter(MergeService(merging, store, pool), pool))
     blobs = open_blob_store(settings)
     workers.append(ImageChecker(store, pool, blobs))

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from parley.embedded import free_port, nats_server_executable
@@ -123,7 +124,15 @@ def _answers(port: int) -> bool:
 class Worker(Process):
     """``parley worker`` (the relay and the projections)."""
 
-    def __init__(self, log_path: Path, *, database_url: str, nats_url: str, prefix: str):
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        database_url: str,
+        nats_url: str,
+        prefix: str,
+        settings: Mapping[str, str] | None = None,
+    ):
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
         env |= {
             "PARLEY_DATABASE_URL": database_url,
@@ -131,6 +140,7 @@ class Worker(Process):
             "PARLEY_NATS_PREFIX": prefix,
             "PARLEY_JWT_SECRET": JWT_SECRET,
             **MASTER_KEY_ENV,
+            **(settings or {}),
         }
         executable = Path(sys.executable).parent / "parley"
         super().__init__([str(executable), "worker"], log_path, env)

@@ -64,8 +64,9 @@ _decode, _encode = msgspec.json.Decoder(Connection).decode, msgspec.json.Encoder
 class Presence(Upkeep):
     """This node's view of every connection, and its own connections' keys."""
 
-    def __init__(self, nats: NATS, prefix: str, *, ttl: float) -> None:
+    def __init__(self, nats: NATS, prefix: str, *, ttl: float, replicas: int = 1) -> None:
         self._nats = nats
+        self.replicas = replicas  # of the bucket, when this node creates it
         self.bucket = f"{prefix.upper()}_PRESENCE"
         self.ttl = ttl
         self.node = uuid.uuid4().hex
@@ -95,7 +96,7 @@ class Presence(Upkeep):
             self._kv = await js.key_value(self.bucket)
         except Exception:  # no such bucket yet (nats-py raises BucketNotFoundError)
             self._kv = await js.create_key_value(
-                bucket=self.bucket, history=1, storage=StorageType.MEMORY
+                bucket=self.bucket, history=1, storage=StorageType.MEMORY, replicas=self.replicas
             )
         else:  # a bucket made by an older Parley aged keys out: that would drop live ones
             info = await js.stream_info(f"KV_{self.bucket}")

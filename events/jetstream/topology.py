@@ -26,6 +26,8 @@ class Topology:
     prefix: str = "parley"
     duplicate_window: float = DUPLICATE_WINDOW
     """The stream's de-duplication window (``PARLEY_JETSTREAM_DUPLICATE_WINDOW_SECONDS``)."""
+    replicas: int = 1
+    """Servers keeping each stream and bucket Parley creates (``PARLEY_NATS_REPLICAS``)."""
 
     @property
     def stream(self) -> str:
@@ -43,8 +45,8 @@ class Topology:
 
 
 async def ensure_stream(js: JetStreamContext, topology: Topology) -> None:
-    """Create the events stream (file storage) if it is missing, with the
-    topology's de-duplication window (set anew if it changed)."""
+    """Create the events stream (file storage, the topology's replicas) if it is
+    missing; its de-duplication window and replicas are set anew if they changed."""
     try:
         info = await js.stream_info(topology.stream)
     except NotFoundError:
@@ -54,10 +56,15 @@ async def ensure_stream(js: JetStreamContext, topology: Topology) -> None:
                 subjects=[topology.all_subjects],
                 storage=StorageType.FILE,
                 duplicate_window=topology.duplicate_window,
+                num_replicas=topology.replicas,
             )
         )
         return
-    if info.config.duplicate_window != topology.duplicate_window:
-        config = info.config
+    config = info.config
+    if (config.duplicate_window, config.num_replicas) != (
+        topology.duplicate_window,
+        topology.replicas,
+    ):
         config.duplicate_window = topology.duplicate_window
+        config.num_replicas = topology.replicas  # a cluster moves the copies itself
         await js.update_stream(config)

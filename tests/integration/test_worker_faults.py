@@ -205,8 +205,9 @@ async def relay_leaders(w: World, workers: list[Worker]) -> list[Worker]:
 
 
 async def stream_message_ids(url: str, topology: Topology) -> list[str]:
-    """The ``Nats-Msg-Id`` of every message in the events stream, in stream order."""
-    nc = await nats.connect(url)
+    """The ``Nats-Msg-Id`` of every message in the events stream, in stream order
+    (``url``: a server's, or a cluster's separated by commas)."""
+    nc = await nats.connect(servers=url.split(","))
     try:
         js = nc.jetstream()
         total = (await js.stream_info(topology.stream)).state.messages

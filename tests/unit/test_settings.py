@@ -82,6 +82,10 @@ def test_a_bad_port_names_the_variable_and_the_value(port: str) -> None:
         ("PARLEY_DATABASE_URL", "mysql://db/parley"),
         ("PARLEY_DATABASE_URL", "db:5432"),
         ("PARLEY_NATS_URL", "http://nats:4222"),
+        ("PARLEY_NATS_URL", "nats://a:4222,http://b:4222"),
+        ("PARLEY_NATS_REPLICAS", "0"),
+        ("PARLEY_NATS_REPLICAS", "6"),
+        ("PARLEY_NATS_REPLICAS", "three"),
         ("PARLEY_JWT_SECRET", "too-short"),
         ("PARLEY_NATS_PREFIX", "has.dots"),
         ("PARLEY_NATS_PREFIX", "has spaces"),
@@ -96,6 +100,18 @@ def test_other_bad_values_name_their_variable(name: str, value: str) -> None:
         Settings.from_env({name: value})
     assert caught.value.name == name
     assert str(caught.value).startswith(f"{name}: ")
+
+
+def test_a_cluster_is_several_nats_urls_and_its_streams_get_replicas() -> None:
+    settings = Settings.from_env(
+        {
+            "PARLEY_NATS_URL": " nats://a:4222, nats://b:4222 ,nats://c:4222",
+            "PARLEY_NATS_REPLICAS": "3",
+        }
+    )
+    assert settings.nats_url == "nats://a:4222,nats://b:4222,nats://c:4222"
+    assert settings.topology.replicas == 3
+    assert Settings.from_env({}).topology.replicas == 1
 
 
 def test_get_settings_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
