@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck format unit migrate clean web web-test chromium
+.PHONY: help run test lint typecheck format unit migrate clean web web-test chromium haproxy
 
 # The web client (web/): TypeScript + React, built by Vite into web/dist, which
 # `parley serve` serves at /. Rebuilt when a source file is newer than the build.
@@ -38,7 +38,7 @@ run: $(STAMP)  ## run everything (embedded PostgreSQL and NATS unless PARLEY_*_U
 
 test: $(STAMP)  ## lint, type-check and run the whole test suite (web client and browser tests included)
 	@# The checks and the web build are independent: run them side by side.
-	@$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck web-test chromium
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck web-test chromium haproxy
 	$(BIN)/pytest
 
 web:  ## build the web client into web/dist (needs Node.js 20+ and npm)
@@ -60,6 +60,13 @@ chromium:  ## Debian's Chromium for the browser tests (installed with apt-get wh
 		echo "installing Debian's chromium for the browser tests"; \
 		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	}
+
+haproxy:  ## Debian's HAProxy, the load balancer of `parley cluster up` and its test (apt-get when missing)
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+		echo "installing Debian's haproxy for the cluster rehearsal"; \
+		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; \
 	}
 
 lint: $(STAMP)  ## ruff check and ruff format --check

@@ -17,6 +17,7 @@ import click
 from commands.auth import issue_token
 from commands.model import Role
 from parley.cli_attachments import attachments
+from parley.cli_cluster import cluster
 from parley.cli_events import events
 from parley.cli_privacy import privacy
 from parley.cli_projections import projections
@@ -211,3 +212,4 @@ main.add_command(projections)
 main.add_command(replay)
 main.add_command(attachments)
 main.add_command(privacy)
+main.add_command(cluster)

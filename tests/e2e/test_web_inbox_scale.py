@@ -10,7 +10,8 @@ cores a p95 of 33 ms was seen where a quiet run gives 16.8 (one frame at
 60 Hz). So the suite checks what makes the list smooth — the virtual list
 keeps under 100 rows in the page — and prints the p95 against its target;
 ``PARLEY_E2E_ENFORCE_FRAMES=1`` makes a missed target fail the run (for a
-measurement on a quiet machine; docs/BENCHMARKS.md has the figures).
+measurement on a quiet machine, scrolling 5 rows a frame as docs/BENCHMARKS.md
+recorded; the suite scrolls 10, in half the time).
 
 The conversations are seeded the way bench/read.py seeds a million: their
 events COPYed into the log as the store writes them (bench/read_seed.py),
@@ -107,6 +108,7 @@ async def test_a_10000_conversation_inbox_scrolls_smoothly_to_its_end(
 ) -> None:
     expected = await _expected(seeded.database_url)
     assert expected["total"] == CONVERSATIONS
+    enforce = os.environ.get("PARLEY_E2E_ENFORCE_FRAMES") == "1"
     env = {
         "PARLEY_E2E_URL": seeded.server.url,
         "PARLEY_E2E_AGENT_TOKEN": token(AGENT, "agent"),
@@ -114,6 +116,9 @@ async def test_a_10000_conversation_inbox_scrolls_smoothly_to_its_end(
         "PARLEY_E2E_FRAME_P95_MS": str(FRAME_P95_MS),
         "PARLEY_E2E_ENFORCE_FRAMES": os.environ.get("PARLEY_E2E_ENFORCE_FRAMES", ""),
         "PARLEY_E2E_MOST_ROWS": str(MOST_ROWS),
+        # A measurement scrolls as docs/BENCHMARKS.md recorded (5 rows a
+        # frame); the suite twice as fast, in half the time.
+        "PARLEY_E2E_ROWS_PER_FRAME": "5" if enforce else "10",
         "PARLEY_E2E_SCREENSHOTS": os.environ.get("PARLEY_E2E_SCALE_SHOTS", str(tmp_path)),
     }
     report = await run_browser(
@@ -123,5 +128,5 @@ async def test_a_10000_conversation_inbox_scrolls_smoothly_to_its_end(
     figures = re.search(r"frame-time p95 ([\d.]+) ms .* most rows in the page (\d+)", report)
     assert figures is not None, report
     assert int(figures[2]) < MOST_ROWS
-    if os.environ.get("PARLEY_E2E_ENFORCE_FRAMES") == "1":
+    if enforce:
         assert float(figures[1]) < FRAME_P95_MS

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import asyncpg
 import nats
@@ -185,7 +186,17 @@ async def assert_read_models_equal_the_fold(world: World) -> None:
     assert {(r["conversation_id"], r["reader"]): r["up_to_seq"] for r in cursor_rows} == cursors
 
 
-async def relay_leaders(w: World, workers: list[Worker]) -> list[Worker]:
+class WorkerProcess(Protocol):
+    @property
+    def running(self) -> bool: ...
+    @property
+    def pid(self) -> int: ...
+
+
+W = TypeVar("W", bound=WorkerProcess)
+
+
+async def relay_leaders(w: World, workers: Sequence[W]) -> list[W]:
     """The workers whose PostgreSQL session holds the relay's advisory lock."""
     ports = await w.pool.fetch(
         "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a USING (pid)"

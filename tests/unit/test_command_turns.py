@@ -2,7 +2,7 @@
 a conversation takes the conversation's turn, keeps retrying while it holds
 it, and takes it first for that conversation's commands while the contention
 lasts. Here the turns are an asyncio lock (the PostgreSQL advisory lock is
-exercised by tests/e2e/test_writers_across_edges.py)."""
+exercised by tests/e2e/test_cluster.py)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@
 // total, mine, unassigned, first, last — the client names of the first and last
 // rows), PARLEY_E2E_FRAME_P95_MS (20: the target, printed met or missed;
 // enforced only with PARLEY_E2E_ENFORCE_FRAMES=1), PARLEY_E2E_MOST_ROWS (100),
-// PARLEY_E2E_SCREENSHOTS (a folder: inbox-desktop.png, inbox-phone.png), CHROMIUM.
+// PARLEY_E2E_ROWS_PER_FRAME (5, as measured), PARLEY_E2E_SCREENSHOTS (a folder:
+// inbox-desktop.png, inbox-phone.png), CHROMIUM.
 import { mkdirSync } from "node:fs";
 import { DESKTOP, NARROWEST, PHONE, audit, check, finish, firstRowName, launch, need as needEnv } from "./harness.mjs";
 import { noConsoleErrors, noSidewaysScroll, openPage, shooter, step } from "./harness.mjs";
@@ -25,7 +26,7 @@ const FRAME_P95_MS = Number(env.PARLEY_E2E_FRAME_P95_MS ?? 20);
 const ENFORCE_FRAMES = env.PARLEY_E2E_ENFORCE_FRAMES === "1";
 const MOST_ROWS = Number(env.PARLEY_E2E_MOST_ROWS ?? 100);
 const SCROLL_TIMEOUT = 180_000;
-const ROWS_PER_FRAME = 5;
+const ROWS_PER_FRAME = Number(env.PARLEY_E2E_ROWS_PER_FRAME ?? 5); // rows scrolled per animation frame
 const shot = shooter(env.PARLEY_E2E_SCREENSHOTS ?? "");
 
 /** The inbox in a page of `viewport`, signed in as the agent (token saved before every load). */
