@@ -44,7 +44,7 @@ from commands.merge_service import MergeService
 from commands.privacy import PrivacyService
 from commands.signed_urls import signing_key
 from commands.staff_handler import StaffHandler
-from events.postgres.replica import ReadPools
+from events.postgres.replica import ReadPools, ReplicaLog
 from events.postgres.store import PostgresEventStore
 from events.postgres.turns import AdvisoryTurns
 from parley import services
@@ -205,6 +205,7 @@ def create_app(
         metrics.ws_tally,
         allowed_origins=settings.allowed_origins,
         presence=presence,
+        replays_from=ReplicaLog(reads, keys) if settings.read_database_url else None,
     )
     return Litestar(
         route_handlers=[*_route_handlers(), *session_routes(settings.jwt_secret), *route_handlers],

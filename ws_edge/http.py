@@ -41,7 +41,7 @@ from ws_edge.ratelimit import RateLimiter
 from ws_edge.resume import BadStart, start_at
 from ws_edge.session import Session
 from ws_edge.sessions import open_session
-from ws_edge.shared_reads import SharedReads
+from ws_edge.shared_reads import SharedReads, StreamReader
 
 SUBPROTOCOL = "parley.v1"
 
@@ -60,10 +60,12 @@ class Edge:
         tally: Counter[str] | None = None,
         allowed_origins: tuple[str, ...] = (),
         presence: Presence | None = None,
+        replays_from: StreamReader | None = None,
     ) -> None:
+        """``replays_from``: where replays' first pages are read (default: ``store``)."""
         self.hub = hub
         self.store = store
-        self.replays = SharedReads(store)
+        self.replays = SharedReads(replays_from or store)
         self.handler = handler
         self.jwt_secret = jwt_secret
         self.tokens = VerifiedTokens(jwt_secret)

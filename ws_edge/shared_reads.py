@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Protocol
 
 from events.envelope import RecordedEvent
-from events.store import EventStore
 
 Key = tuple[str, int, int]  # stream, after, limit
 
 
+class StreamReader(Protocol):
+    async def read_stream(
+        self, stream_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]: ...
+
+
 class SharedReads:
-    def __init__(self, store: EventStore) -> None:
+    """``store``: where replays' first pages are read (the read replica's
+    log when there is one: ``events/postgres/replica.py``)."""
+
+    def __init__(self, store: StreamReader) -> None:
         self._store = store
         self._reads: dict[Key, asyncio.Task[list[RecordedEvent]]] = {}
 

@@ -8,6 +8,13 @@ primary (``PARLEY_READ_FALLBACK=primary``, the default) or are refused with
 :class:`ReplicaUnavailable` (``refuse``: 503 ``replica_unavailable``), until
 it answers again.
 
+WebSocket replays read their first page where the log is replicated
+(:class:`ReplicaLog`): a reconnect storm's shared reads land on the replica.
+What a lagging replica has not replayed yet, the session reads from the
+primary (a page that stops short of what the hub delivered, or a gap before
+the first live event: ``ws_edge/session.py``), so a socket still gets every
+event once, in order.
+
 Read-your-writes needs nothing more: a read with ``min_position`` waits
 (bounded) for the read models' checkpoints *on the pool it reads*, and the
 replica's checkpoints are the primary's as far as it has replayed.
@@ -22,7 +29,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from events.envelope import RecordedEvent
+from events.postgres.keys import Keys
 from events.postgres.pool import create_pool
+from events.postgres.store import PostgresEventStore
 
 log = logging.getLogger("parley.replica")
 
@@ -137,3 +147,23 @@ class ReadPools:
                     where = "the primary" if self.fallback else "nowhere (refused)"
                     log.warning("read replica: %s; reads go to %s", status.problem, where)
             self.status = status
+
+
+class ReplicaLog:
+    """The log's ``read_stream`` on the replica while it answers, else on the
+    primary (a replay never needs the replica, whatever the fallback)."""
+
+    def __init__(self, reads: ReadPools, keys: Keys) -> None:
+        self._reads = reads
+        self._keys = keys
+        self._stores: dict[int, PostgresEventStore] = {}
+
+    async def read_stream(
+        self, stream_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        reads = self._reads
+        pool = reads.replica if reads.replica is not None and reads.status.up else reads.primary
+        store = self._stores.get(id(pool))
+        if store is None:
+            store = self._stores[id(pool)] = PostgresEventStore(pool, keys=self._keys)
+        return await store.read_stream(stream_id, after=after, limit=limit)

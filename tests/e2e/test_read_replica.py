@@ -1,7 +1,9 @@
 """Reads from a streaming replica (issue 21): a real PostgreSQL primary and a
 hot standby streaming from it (parley/pg_replication.py), `parley serve` and
 `parley worker` on the primary with ``PARLEY_READ_DATABASE_URL`` naming the
-replica. The read API's queries go to the replica; a read with the
+replica. The read API's queries and the first page of a WebSocket replay
+go to the replica (what it has not replayed yet, a socket gets from the
+primary); a read with the
 ``min_position`` token waits for the replica's read models, so a write is
 never missing from the read after it. When the replica stops, reads go to the
 primary (the default) or are refused 503 ``replica_unavailable``
@@ -10,6 +12,7 @@ primary (the default) or are refused 503 ``replica_unavailable``
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from websockets.asyncio.client import connect
 
 from events.postgres.migrate import apply_migrations
 from parley.pg_replication import PostgresNode, primary_and_replica
@@ -24,6 +28,7 @@ from parley.services import MIGRATION_FOLDERS
 from tests.conftest import MakeDatabase
 from tests.e2e.cluster import running_cluster
 from tests.e2e.conftest import Tokens
+from tests.e2e.test_websocket import token_for, ws_url
 
 PAIRS = 500
 FLIP_WITHIN = 10.0
@@ -176,3 +181,48 @@ async def test_with_no_fallback_reads_are_refused_while_the_replica_is_away(
 
         await until("reading from the replica again", back)
         assert await write_then_read(api, tokens, cid, "back")
+
+
+async def replayed_seqs(url: str, cid: str, count: int) -> list[int]:
+    """Open a socket on the conversation from its start; the seqs of the first
+    ``count`` messages it gets."""
+    seqs: list[int] = []
+    async with connect(ws_url(url, f"/ws/{cid}", token_for("replayer"))) as ws:
+        async with asyncio.timeout(30):
+            while len(seqs) < count:
+                frame = json.loads(await ws.recv())
+                if frame["type"] == "MESSAGE_CREATED":
+                    seqs.append(frame["seq"])
+    return seqs
+
+
+async def test_a_socket_replays_from_the_replica_and_what_it_lags_from_the_primary(
+    tmp_path: Path, make_database: MakeDatabase, nats_url: str, nats_prefix: str, tokens: Tokens
+) -> None:
+    async with parley_on_a_replica(tmp_path, make_database, nats_url, nats_prefix) as (
+        api,
+        replica,
+    ):
+        cid = await start_conversation(api, tokens)
+        for i in range(30):
+            assert await write_then_read(api, tokens, cid, f"m{i}")
+        before = await replica_transactions(replica)
+        assert await replayed_seqs(str(api.base_url), cid, 30) == list(range(1, 31))
+        assert await replica_transactions(replica) > before  # the replay read the replica
+
+        # The replica stops replaying: it lags the primary by 20 messages,
+        # which a new socket gets from the primary, after the replica's 30.
+        conn = await asyncpg.connect(replica.url("parley"))
+        try:
+            await conn.execute("SELECT pg_wal_replay_pause()")
+            for i in range(30, 50):
+                sent = await api.post(
+                    "/api/messages",
+                    json={"conversation_id": cid, "content": f"m{i}"},
+                    headers=tokens.client,
+                )
+                assert sent.status_code == 201
+            assert await replayed_seqs(str(api.base_url), cid, 50) == list(range(1, 51))
+        finally:
+            await conn.execute("SELECT pg_wal_replay_resume()")
+            await conn.close()
