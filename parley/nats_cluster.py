@@ -85,6 +85,30 @@ async def wait_until_ready(urls: str, timeout: float = READY_TIMEOUT) -> None:
     raise StartupError(f"the NATS cluster was not ready within {timeout:g} s: {problem}")
 
 
+async def wait_until_current(urls: str, stream: str, timeout: float = READY_TIMEOUT) -> None:
+    """Return once ``stream`` has a leader and every replica is current (after
+    a server came back, it catches up first), or raise :class:`StartupError`."""
+    deadline = time.monotonic() + timeout
+    problem = "no answer"
+    client = await nats.connect(servers=urls.split(","), connect_timeout=2)
+    try:
+        while time.monotonic() < deadline:
+            try:
+                info = await client.jetstream(timeout=2).stream_info(stream)
+            except NatsError as error:
+                problem = str(error) or type(error).__name__
+            else:
+                cluster = info.cluster
+                replicas = (cluster.replicas or []) if cluster else []
+                if cluster and cluster.leader and all(r.current for r in replicas):
+                    return
+                problem = f"replicas {[(r.name, r.current) for r in replicas]}"
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+    raise StartupError(f"stream {stream} was not current within {timeout:g} s: {problem}")
+
+
 @contextmanager
 def nats_cluster(data_dir: Path, size: int = 3) -> Iterator[NatsCluster]:
     """Start a cluster of ``size`` servers storing under ``data_dir``; stop

@@ -94,7 +94,11 @@ class ProjectionRunner:
         while not stop.is_set():
             try:
                 if subscription is None:
-                    subscription = await self._subscribe()
+                    # Bounded: while a cluster elects the consumer's leader the
+                    # JetStream API may not answer for seconds; meanwhile the
+                    # store keeps the read models going (the timeout below).
+                    async with asyncio.timeout(self._idle_timeout):
+                        subscription = await self._subscribe()
                 fetching = subscription.fetch(self._batch_size, timeout=self._idle_timeout)
                 messages = await until_stopped(fetching, stop)
                 if messages is None:

@@ -51,6 +51,9 @@ log = logging.getLogger("parley.relay")
 
 RELAY_LOCK_KEY = 0x5041524C_52454C41  # "PARLRELA"
 CHECKPOINT = "relay"
+LEADERSHIP_POLL = 0.2
+"""Seconds between a standby relay's tries for the lock: its takeover delay
+after the leader dies (a try is one cheap statement)."""
 _NO_FSYNC_WAIT = "synchronous_commit = off"
 """How checkpoints are saved: a checkpoint lost in a crash only makes the
 relay republish what JetStream drops as duplicates."""
@@ -262,7 +265,7 @@ class JetStreamRelay:
         async with self._pool.acquire() as conn:
             holds_session_state(conn)  # the lock, if it gets it
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
-                if not await pause(stop, self._poll_interval):
+                if not await pause(stop, LEADERSHIP_POLL):
                     yield None
                     return
             halt = asyncio.Event()

@@ -27,7 +27,7 @@ from commands.handler import CommandHandler
 from events.jetstream.relay import Topology
 from events.postgres.store import create_pool
 from parley.local_cluster import LocalCluster
-from parley.nats_cluster import wait_until_ready
+from parley.nats_cluster import wait_until_current
 from tests.conftest import keyed_store
 from tests.e2e.conftest import SECRET, Tokens
 from tests.e2e.test_websocket import token_for, ws_url
@@ -138,7 +138,7 @@ async def test_chat_through_the_balancer_survives_every_kill_one_at_a_time(
             cluster.nats.kill(1)
             await traffic_goes_on(chats, "with a NATS node down")
             cluster.nats.restart(1)
-            await wait_until_ready(cluster.nats.urls)
+            await wait_until_current(cluster.nats.urls, Topology().stream)  # one at a time
             await traffic_goes_on(chats, "after the NATS node came back")
 
             cluster.edges[0].kill()

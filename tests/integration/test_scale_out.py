@@ -19,7 +19,7 @@ from commands.handler import CommandHandler
 from commands.model import MarkRead, SendMessage, StartConversation
 from events.catalogue import Channel, Client
 from events.jetstream.relay import Topology
-from parley.nats_cluster import nats_cluster, wait_until_ready
+from parley.nats_cluster import nats_cluster, wait_until_current, wait_until_ready
 from tests.conftest import MakeDatabase
 from tests.integration.test_worker_faults import (
     ALICE,
@@ -92,7 +92,7 @@ async def test_a_killed_nats_node_and_a_killed_worker_lose_and_double_nothing(
                 before = await w.positions()
                 await w.wait_for(lambda: advanced(w, before, 300), "going on without node 0")
                 cluster.restart(0)
-                await wait_until_ready(cluster.urls)
+                await wait_until_current(cluster.urls, Topology(prefix).stream)  # one at a time
 
                 # The active worker dies: the standby carries on within TAKEOVER.
                 [leader] = await relay_leaders(w, workers)
@@ -122,12 +122,11 @@ async def relay_past(w: World, position: int) -> bool:
 
 async def assert_kept_on_three(urls: str, topology: Topology) -> None:
     """The events stream has three replicas, all current."""
+    await wait_until_current(urls, topology.stream)
     nc = await nats.connect(servers=urls.split(","))
     try:
-        info = await nc.jetstream().stream_info(topology.stream)
+        info = await nc.jetstream(timeout=30).stream_info(topology.stream)
     finally:
         await nc.close()
     assert info.config.num_replicas == 3
-    assert info.cluster is not None and info.cluster.leader
-    replicas = info.cluster.replicas or []
-    assert len(replicas) == 2 and all(r.current for r in replicas), replicas
+    assert info.cluster is not None and len(info.cluster.replicas or []) == 2

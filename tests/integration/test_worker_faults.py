@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 import asyncpg
 import nats
 import psutil
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from commands.handler import CommandHandler
@@ -220,16 +221,20 @@ async def stream_message_ids(url: str, topology: Topology) -> list[str]:
     (``url``: a server's, or a cluster's separated by commas)."""
     nc = await nats.connect(servers=url.split(","))
     try:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=30)  # a cluster on a loaded machine answers slowly
         total = (await js.stream_info(topology.stream)).state.messages
         config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
         reader = await js.pull_subscribe(
             topology.all_subjects, stream=topology.stream, config=config
         )
         ids: list[str] = []
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             while len(ids) < total:
-                for message in await reader.fetch(500, timeout=5):
+                try:
+                    messages = await reader.fetch(500, timeout=5)
+                except NatsTimeoutError:
+                    continue  # none within 5 s: ask again (the deadline bounds it)
+                for message in messages:
                     assert message.metadata.sequence.stream == len(ids) + 1
                     assert message.headers is not None
                     ids.append(message.headers["Nats-Msg-Id"])
