@@ -37,8 +37,9 @@ OPTIONS: list[common.Option] = [
     ("rounds", int, 3, "rounds of one edge then two"),
     ("threads", int, 2, "wrk threads"),
     ("connections", int, 64, "wrk connections"),
-    ("conversations", int, 20, "conversations"),
-    ("sockets", int, 200, "WebSocket clients, spread over the conversations"),
+    ("conversations", int, 200, "conversations wrk writes to (random)"),
+    ("watched", int, 20, "conversations the sockets watch (the first ones)"),
+    ("sockets", int, 200, "WebSocket clients, spread over the watched conversations"),
     ("rate", float, 100.0, "messages per second posted during the delivery part"),
 ]
 
@@ -120,7 +121,7 @@ async def run(args: Any) -> dict[str, Any]:
                 target = SimpleNamespace(name=name, base_url=url, pid=cluster.edges[0].pid)
                 load = await run_wrk(target, lua, args.seconds, n, args)  # type: ignore[arg-type]
                 urls = [edge] if name == "1 edge" else [cluster.url]
-                live = await deliveries(urls, cids, args)
+                live = await deliveries(urls, cids[: args.watched], args)
                 report["rounds"].append({"edges": name, "round": n + 1, "load": load, "live": live})
     finally:
         await asyncio.to_thread(cluster.down)

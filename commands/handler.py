@@ -7,8 +7,8 @@
   events after the cached version.
 - **Concurrent senders all succeed.** Commands on one conversation take turns
   in this process; a conflict with another process is retried from fresh
-  state, and (with ``turns``) the loser takes the conversation's turn across
-  processes while the contention lasts (:mod:`commands.turns`).
+  state, and (with ``turns``) a command that keeps losing takes the
+  conversation's turn across processes (:mod:`commands.turns`).
 - **Idempotency** (:mod:`commands.idempotency`): a retry is recognised by the
   store and answered with the first result.
 - **Snapshots** (:mod:`commands.snapshots`, optional): a conversation not in
@@ -52,7 +52,7 @@ from commands.model import (
 from commands.result import CommandResult
 from commands.snapshots import Snapshots
 from commands.state_cache import Folded, StateCache, StreamLocks
-from commands.turns import Contention, StreamTurns
+from commands.turns import RACES_BEFORE_TURN, StreamTurns
 from events.catalogue import AnyEvent, MessageSent, event_type
 from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
 from events.store import ConcurrencyError, DuplicateEventError, EventStore, StoreUnavailable
@@ -100,7 +100,6 @@ class CommandHandler:
         self._cache = StateCache(cache_size)
         self._locks = StreamLocks()
         self._turns = turns
-        self._contention = Contention()
         self._max_attempts = max_attempts
         self._new_id = new_id
         self._clock = clock
@@ -173,12 +172,7 @@ class CommandHandler:
         metadata: Metadata,
     ) -> CommandResult:
         async with contextlib.AsyncExitStack() as turn:
-            turn_taken = False
-            if self._turns is not None and self._contention.contended(stream_id):
-                await turn.enter_async_context(self._turns.take(stream_id))
-                self._contention.seen(stream_id)
-                turn_taken = True
-            return await self._attempts(stream_id, command, actor, base, metadata, turn, turn_taken)
+            return await self._attempts(stream_id, command, actor, base, metadata, turn)
 
     async def _attempts(
         self,
@@ -188,10 +182,12 @@ class CommandHandler:
         base: str | None,
         metadata: Metadata,
         turn: contextlib.AsyncExitStack,
-        turn_taken: bool,
     ) -> CommandResult:
-        """Decide and append until it lands; holding the stream's turn, until
-        the command's deadline (every lost race is another process's progress)."""
+        """Decide and append until it lands. After ``RACES_BEFORE_TURN`` lost
+        races, take the stream's turn (:mod:`commands.turns`) and keep trying
+        until the command's deadline: every race lost then is another
+        process's progress."""
+        turn_taken = False
         folded, fresh = self._cache.get(stream_id), False
         if folded is None:
             folded, fresh = await self._catch_up(stream_id, Folded()), True
@@ -219,14 +215,13 @@ class CommandHandler:
             try:
                 appended = await self._store.append(stream_id, new_events, folded.version)
             except ConcurrencyError:
-                # Another process wrote first: take the stream's turn (or, with
-                # no turns, back off a random while so two busy processes do
-                # not keep colliding), then look again.
-                if self._turns is not None and not turn_taken:
-                    self._contention.seen(stream_id)
+                # Another process wrote first: back off a random while (so two
+                # busy processes do not keep colliding), or after a few lost
+                # races take the stream's turn; then look again.
+                if self._turns is not None and attempt >= RACES_BEFORE_TURN and not turn_taken:
                     await turn.enter_async_context(self._turns.take(stream_id))
                     turn_taken = True
-                elif self._turns is None:
+                elif not turn_taken:
                     await asyncio.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
                 folded, fresh = await self._catch_up(stream_id, folded), True
                 continue

@@ -2,10 +2,16 @@
 session advisory lock keyed by the stream id's hash, held on a pool
 connection while the turn lasts. A process that dies drops its connection
 and the lock with it; a turn given up mid-wait (the command's deadline)
-closes its connection, which drops the lock too."""
+closes its connection, which drops the lock too.
+
+At most ``most`` turns are held or awaited at once per process (the others
+wait for a slot, holding no connection): turns waiting on another process's
+locks never take all of the pool from the reads and appends that would let
+those locks go."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,12 +27,13 @@ WAIT_AT_MOST = 10.0
 
 
 class AdvisoryTurns:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, most: int = 3) -> None:
         self._pool = pool
+        self._slots = asyncio.Semaphore(most)
 
     @asynccontextmanager
     async def take(self, stream_id: str) -> AsyncIterator[None]:
-        async with bounded_connection(self._pool, WAIT_AT_MOST) as (conn, left):
+        async with self._slots, bounded_connection(self._pool, WAIT_AT_MOST) as (conn, left):
             await conn.execute(_LOCK, TURNS, stream_id, timeout=left())
             try:
                 yield

@@ -1,8 +1,7 @@
-"""Turns across processes (commands/turns.py): a process that loses a race on
-a conversation takes the conversation's turn, keeps retrying while it holds
-it, and takes it first for that conversation's commands while the contention
-lasts. Here the turns are an asyncio lock (the PostgreSQL advisory lock is
-exercised by tests/e2e/test_cluster.py)."""
+"""Turns across processes (commands/turns.py): a command that keeps losing
+races on a conversation takes the conversation's turn and, holding it, keeps
+retrying; a command that wins never touches it. Here the turns are an asyncio
+lock (the PostgreSQL advisory lock is exercised by tests/e2e/test_cluster.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import pytest
 
 from commands.handler import Busy, CommandHandler
 from commands.model import Actor, Role, SendMessage, StartConversation, stream_id_for
-from commands.turns import Contention
+from commands.turns import RACES_BEFORE_TURN
 from events.catalogue import Channel, Client
 from events.envelope import AppendResult, NewEvent
 from events.store import ConcurrencyError
@@ -80,27 +79,15 @@ async def test_without_turns_the_same_races_run_out_of_attempts() -> None:
         await handler.handle(SendMessage(conversation_id=cid, content="no"), ALICE)
 
 
-async def test_after_a_lost_race_the_conversations_next_commands_take_the_turn_first() -> None:
+async def test_the_turn_is_taken_only_by_a_command_that_lost_a_few_races() -> None:
     store, turns = LosesRaces(), LockTurns()
     handler = CommandHandler(store, turns=turns)
     cid, stream = await started(handler)
-    assert turns.taken[stream] == 0  # no race, no turn
-    store.losses = 1
-    await handler.handle(SendMessage(conversation_id=cid, content="lost once"), ALICE)
-    await handler.handle(SendMessage(conversation_id=cid, content="next"), ALICE)
-
-    assert turns.taken[stream] == 2
-
-
-def test_contention_ends_a_while_after_the_last_lost_race_or_turn() -> None:
-    now = [100.0]
-    contention = Contention(seconds=2.0, clock=lambda: now[0])
-    assert not contention.contended("s")
-    contention.seen("s")
-    now[0] += 1.5
-    assert contention.contended("s")
-    contention.seen("s")  # a turn taken: still contended 2 s from now
-    now[0] += 1.9
-    assert contention.contended("s") and not contention.contended("other")
-    now[0] += 0.2
-    assert not contention.contended("s")
+    await handler.handle(SendMessage(conversation_id=cid, content="won at once"), ALICE)
+    store.losses = RACES_BEFORE_TURN - 1
+    await handler.handle(SendMessage(conversation_id=cid, content="lost twice"), ALICE)
+    assert turns.taken[stream] == 0
+    store.losses = RACES_BEFORE_TURN
+    await handler.handle(SendMessage(conversation_id=cid, content="lost three times"), ALICE)
+    assert turns.taken[stream] == 1
+    assert await store.stream_version(stream) == 4
