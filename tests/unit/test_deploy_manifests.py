@@ -215,9 +215,20 @@ def test_secrets_come_from_secrets_and_nats_from_the_cluster(name: str) -> None:
     # CloudNativePG writes the connection URI, password included, into <cluster>-app.
     database = variables["PARLEY_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
     assert database == {"name": "parley-db-app", "key": "uri"}
-    # No variable that holds a secret carries a literal value.
+    # Reads go to the replicas (CloudNativePG's -ro service), with the same
+    # credentials, which Kubernetes puts in from the secret ($(VAR)).
+    for key, field in (("DB_USER", "username"), ("DB_PASSWORD", "password")):
+        assert variables[key]["valueFrom"]["secretKeyRef"] == {
+            "name": "parley-db-app",
+            "key": field,
+        }
+    read = variables["PARLEY_READ_DATABASE_URL"]["value"]
+    assert read == "postgresql://$(DB_USER):$(DB_PASSWORD)@parley-db-ro:5432/app"
+    names = list(variables)
+    assert names.index("DB_PASSWORD") < names.index("PARLEY_READ_DATABASE_URL")  # $() order
+    # No other variable that holds a secret carries a literal value.
     for key, var in variables.items():
-        if re.search("SECRET|KEY|DATABASE_URL", key):
+        if re.search("SECRET|KEY|DATABASE_URL|PASSWORD", key) and key != "PARLEY_READ_DATABASE_URL":
             assert "value" not in var, key
     assert variables["PARLEY_NATS_REPLICAS"]["value"] == "3"
     assert variables["PARLEY_NATS_URL"]["value"].split(",") == [
