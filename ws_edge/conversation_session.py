@@ -76,9 +76,11 @@ class ConversationSession(Session):
         self._opening = False
         page = await self.replays.read_stream(stream, after=self.last, limit=PAGE)
         end = page[-1].stream_position if page else self.last
-        if len(page) < PAGE and self.hub.delivered(self.conversation_id) > end:
+        lagging = self.replays.may_lag or self.hub.delivered(self.conversation_id) > end
+        if len(page) < PAGE and lagging:
             # The shared read began before this socket joined the hub, which
-            # fanned out more before it joined: read the rest here.
+            # fanned out more before it joined, or it read a replica that may
+            # not hold the newest events yet: read the rest here.
             page = [*page, *await self.store.read_stream(stream, after=end, limit=PAGE - len(page))]
         return page
 

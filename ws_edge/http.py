@@ -65,7 +65,7 @@ class Edge:
         """``replays_from``: where replays' first pages are read (default: ``store``)."""
         self.hub = hub
         self.store = store
-        self.replays = SharedReads(replays_from or store)
+        self.replays = SharedReads(replays_from or store, may_lag=replays_from is not None)
         self.handler = handler
         self.jwt_secret = jwt_secret
         self.tokens = VerifiedTokens(jwt_secret)

@@ -28,8 +28,11 @@ class SharedReads:
     """``store``: where replays' first pages are read (the read replica's
     log when there is one: ``events/postgres/replica.py``)."""
 
-    def __init__(self, store: StreamReader) -> None:
+    def __init__(self, store: StreamReader, *, may_lag: bool = False) -> None:
+        """``may_lag``: ``store`` is a replica's, which may not hold the newest
+        events yet (the session then reads past its page on the primary)."""
         self._store = store
+        self.may_lag = may_lag
         self._reads: dict[Key, asyncio.Task[list[RecordedEvent]]] = {}
 
     async def read_stream(self, stream_id: str, *, after: int, limit: int) -> list[RecordedEvent]:

@@ -11,9 +11,8 @@ it answers again.
 WebSocket replays read their first page where the log is replicated
 (:class:`ReplicaLog`): a reconnect storm's shared reads land on the replica.
 What a lagging replica has not replayed yet, the session reads from the
-primary (a page that stops short of what the hub delivered, or a gap before
-the first live event: ``ws_edge/session.py``), so a socket still gets every
-event once, in order.
+primary right after that page (``ws_edge/conversation_session.py``), so a
+socket still gets every event once, in order.
 
 Read-your-writes needs nothing more: a read with ``min_position`` waits
 (bounded) for the read models' checkpoints *on the pool it reads*, and the
