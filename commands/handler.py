@@ -151,8 +151,8 @@ class CommandHandler:
         )
         deadline = asyncio.timeout(self._answer_within)
         try:
-            async with deadline, self._locks.turn(stream_id):
-                return await self._run(stream_id, command, actor, base, metadata)
+            async with deadline, self._locks.turn(stream_id), contextlib.AsyncExitStack() as turn:
+                return await self._run(stream_id, command, actor, base, metadata, turn)
         except (StoreUnavailable, TimeoutError) as error:
             if isinstance(error, TimeoutError) and not deadline.expired():
                 raise
@@ -170,23 +170,12 @@ class CommandHandler:
         actor: Actor,
         base: str | None,
         metadata: Metadata,
-    ) -> CommandResult:
-        async with contextlib.AsyncExitStack() as turn:
-            return await self._attempts(stream_id, command, actor, base, metadata, turn)
-
-    async def _attempts(
-        self,
-        stream_id: str,
-        command: AnyCommand,
-        actor: Actor,
-        base: str | None,
-        metadata: Metadata,
         turn: contextlib.AsyncExitStack,
     ) -> CommandResult:
         """Decide and append until it lands. After ``RACES_BEFORE_TURN`` lost
-        races, take the stream's turn (:mod:`commands.turns`) and keep trying
-        until the command's deadline: every race lost then is another
-        process's progress."""
+        races, take the stream's turn (:mod:`commands.turns`, held in ``turn``)
+        and keep trying until the command's deadline: every race lost then is
+        another process's progress."""
         turn_taken = False
         folded, fresh = self._cache.get(stream_id), False
         if folded is None:
