@@ -77,7 +77,8 @@ def test_a_personal_event_is_stored_without_its_personal_data(event: AnyEvent) -
     assert sealing.personal(event)
     data = stored(event, uuid.uuid4())
     assert SECRET.encode() not in data
-    assert b"Marker" not in data and b"4111" not in data
+    # Spaced digits: a random uuid or the base64 box may hold "4111" by chance.
+    assert b"Marker-7f3a" not in data and b"4111 1111" not in data
 
 
 @pytest.mark.parametrize("event", PERSONAL, ids=lambda e: type(e).__name__)
