@@ -35,8 +35,9 @@ export function SignIn({ onToken, problem }: Props) {
   };
 
   const dev = async () => {
-    const response = await fetch("/web/dev-sign-in", { method: "POST" });
-    if (!response.ok) return setError("Dev sign-in failed.");
+    // A network failure is a failure too (not an unhandled rejection that leaves the form silent).
+    const response = await fetch("/web/dev-sign-in", { method: "POST" }).catch(() => null);
+    if (!response?.ok) return setError("Dev sign-in failed.");
     onToken(((await response.json()) as { token: string }).token);
   };
 
