@@ -11,7 +11,11 @@ export function soundEnabled(): boolean {
 }
 
 export function setSoundEnabled(on: boolean): void {
-  localStorage.setItem(KEY, on ? "on" : "off");
+  try {
+    localStorage.setItem(KEY, on ? "on" : "off");
+  } catch {
+    // storage full or off: the switch holds for this page only
+  }
 }
 
 let context: AudioContext | null = null;
