@@ -5,7 +5,7 @@
 // clicking — while the page records every frame's time (requestAnimationFrame
 // deltas) and how many rows and elements it holds; then checks the last
 // conversation opens, the tab counts, keyboard moves across the virtual list,
-// the phone width and the console. Prints the figures; exits 1 on a failure.
+// the Mine and Unassigned tabs' rows, the phone width and the console. Prints the figures; exits 1 on a failure.
 //
 // Environment: PARLEY_E2E_URL, PARLEY_E2E_AGENT_TOKEN, PARLEY_E2E_EXPECT (JSON:
 // total, mine, unassigned, first, last — the client names of the first and last
@@ -140,7 +140,7 @@ async function main() {
       check(rows < MOST_ROWS, `${rows} rows in the page after the jumps`);
     });
 
-    await step("the Mine tab lists only my conversations, as many as it says; axe passes the inbox", async () => {
+    await step("the Mine and Unassigned tabs list only theirs, as many as they say; axe passes the inbox", async () => {
       await page.getByRole("tab", { name: /^Mine/ }).click();
       await page.waitForFunction((n) => document.querySelector('[data-testid="inbox-row"]')?.getAttribute("aria-setsize") === String(n), EXPECT.mine);
       const assignees = await page.getByTestId("assignee").evaluateAll((els) => els.map((e) => e.getAttribute("title")));
@@ -149,6 +149,11 @@ async function main() {
       await page.getByRole("combobox", { name: "Label filter" }).locator("option").nth(1).waitFor({ state: "attached" });
       await shot(page, "inbox-mine-filters");
       await accessible(page);
+      await page.getByRole("tab", { name: /^Unassigned/ }).click();
+      await page.waitForFunction((n) => document.querySelector('[data-testid="inbox-row"]')?.getAttribute("aria-setsize") === String(n), EXPECT.unassigned);
+      const shown = await page.getByTestId("inbox-row").count();
+      const assigned = await page.getByTestId("inbox-row").getByTestId("assignee").evaluateAll((els) => els.map((e) => e.closest("li").innerText.replace(/\n/g, " | ")));
+      check(shown > 0 && assigned.length === 0, `${shown} rows; unassigned rows showing an assignee:\n  ${assigned.join("\n  ")}`);
     });
 
     await step("on a phone (and at 360 px) the inbox fits the width", async () => {

@@ -56,7 +56,10 @@ function Shell({ onSignOut }: { onSignOut: (reason?: string | null) => void }) {
   const content = useRef<HTMLDivElement>(null);
   const staffName = useStaffNames();
   const [filterInput, setFilterInput] = useState<ConversationFilters>({});
-  const filters = useDebounced(filterInput, 250);
+  // Only the typed name waits for a pause: a tab or a select applies at once, so the
+  // list never shows the last tab's rows under the new one.
+  const q = useDebounced(filterInput.q, 250);
+  const filters = useMemo(() => ({ ...filterInput, q }), [filterInput, q]);
   const inbox = useConversations(filters);
   const counts = useInboxCounts(filters);
   const [creating, setCreating] = useState(false);
