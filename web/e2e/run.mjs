@@ -3,8 +3,11 @@
 // which runs this script). Each step waits for a UI state, bounded by timeouts;
 // a failed step prints why and exits 1. Besides the workflows it checks the
 // phone layout (no sideways scroll at 390 and 360 px), axe-core in the page
-// (no serious or critical violation on the inbox, the chat, the close dialog)
-// and that normal use logs no console error; the figures are printed.
+// (no serious or critical violation on the inbox, the chat, the new-conversation
+// and close dialogs, the snooze menu, the top bar showing Reconnect), the empty
+// inbox's words (none yet / none match), and that normal use logs no console
+// error — to the end, but for refused connections while the server is down;
+// the figures are printed.
 //
 // Environment: PARLEY_E2E_URL, PARLEY_E2E_ADMIN_TOKEN, PARLEY_E2E_AGENT_TOKEN,
 // PARLEY_E2E_CLIENT_TOKEN (client PARLEY_E2E_CLIENT_ID), PARLEY_E2E_SCREENSHOTS
@@ -50,6 +53,7 @@ async function main() {
     let bob;
     let conversationId;
     let secondId;
+    let serverKilledAt = Infinity; // how many console errors there were when the server was first killed
     const unique = Date.now().toString(36);
     // Each run has a database of its own: plain names make good screenshots.
     const carol = "Carol Jensen";
@@ -63,6 +67,8 @@ async function main() {
       alice = await staffPage(browser, ADMIN, { viaForm: true, name: "alice" });
       bob = await staffPage(browser, AGENT, { viaForm: false, name: "bob" });
       await alice.getByText("Alice Martin (admin)").waitFor();
+      // A world with no conversation yet says so (not that filters match nothing).
+      for (const page of [alice, bob]) await page.getByTestId("inbox-scroll").getByText("No conversations yet.").waitFor();
     });
 
     await step("the new-conversation modal validates, then creates a conversation", async () => {
@@ -71,6 +77,7 @@ async function main() {
       await dialog.getByRole("button", { name: "Create conversation" }).click();
       await dialog.getByText("Enter the client's id.").waitFor();
       await dialog.getByText("Enter the client's name.").waitFor();
+      await accessible(alice, "the new-conversation dialog with its errors", '[role="dialog"]');
       await dialog.getByLabel("Client id").fill(CLIENT_ID);
       await dialog.getByLabel("Client name").fill(carol);
       await dialog.getByLabel("Priority").selectOption("High");
@@ -169,6 +176,11 @@ async function main() {
       await bob.getByLabel("Client name").fill("okafor");
       await row(bob, carol).waitFor({ state: "detached" });
       await row(bob, dave).waitFor();
+      // A filter matching nothing says so, not that there are no conversations at all.
+      const empty = bob.getByTestId("inbox-scroll").getByText("No conversations match these filters.");
+      await bob.getByLabel("Client name").fill("nobody by this name");
+      await empty.waitFor();
+      check((await bob.getByText("No conversations yet.").count()) === 0, "a filter with no match says there are no conversations yet");
       await bob.getByLabel("Client name").fill("");
       await row(bob, carol).waitFor();
     });
@@ -296,7 +308,10 @@ async function main() {
       await row(bob, carol).waitFor();
 
       await alice.getByRole("button", { name: "Snooze" }).click();
-      await alice.getByRole("group", { name: "Snooze until" }).getByRole("button", { name: "For 1 hour" }).click();
+      const presets = alice.getByRole("group", { name: "Snooze until" });
+      await presets.waitFor();
+      await accessible(alice, "the open snooze menu", '[role="group"][aria-label="Snooze until"]');
+      await presets.getByRole("button", { name: "For 1 hour" }).click();
       await badge(alice).filter({ hasText: "Snoozed until" }).waitFor();
       await badge(bob).filter({ hasText: "Snoozed until" }).waitFor();
       await row(bob, carol).waitFor({ state: "detached" }); // no longer pending
@@ -391,6 +406,7 @@ async function main() {
     });
 
     await step("the server is killed; a failed action's banner goes on reconnecting; a message queued offline arrives once", async () => {
+      serverKilledAt = consoleErrors.length;
       await control("kill-server");
       await alice.locator('[data-testid="connection-status"][data-state="reconnecting"]').waitFor();
       // An action fails while the server is away; its banner goes once the connection is back.
@@ -416,13 +432,26 @@ async function main() {
       await control("kill-server");
       // While the server is down the button stays (nothing can connect); a
       // click makes a new attempt at once, which fails; then the server returns.
+      const reconnect = alice.getByRole("button", { name: "Reconnect" });
+      await reconnect.waitFor();
+      await accessible(alice, "the top bar with the Reconnect button", 'header:has([data-testid="connection-status"])');
       const attempt = alice.waitForEvent("websocket");
-      await alice.getByRole("button", { name: "Reconnect" }).click();
+      await reconnect.click();
       await attempt;
       await control("start-server");
       await connected(alice);
       await alice.getByRole("button", { name: "Sign out" }).click();
       await alice.getByLabel("Access token").waitFor();
+    });
+
+    await step("no console errors to the end but the refused connections while the server was down", async () => {
+      // With the server killed, Chromium logs every fetch and socket attempt that
+      // finds nothing listening (ERR_CONNECTION_REFUSED): those are expected from
+      // the first kill on, and nothing else, ever.
+      const refused = /^(alice|bob): (Failed to load resource|WebSocket connection to 'ws:[^']*' failed: Error in connection establishment): net::ERR_CONNECTION_REFUSED$/;
+      const unexpected = consoleErrors.filter((error, i) => i < serverKilledAt || !refused.test(error));
+      check(unexpected.length === 0, `console errors:\n  ${unexpected.join("\n  ")}`);
+      console.log(`  ${consoleErrors.length} console errors, each a connection refused while the server was down`);
     });
   } finally {
     await browser.close();
