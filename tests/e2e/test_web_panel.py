@@ -1,9 +1,12 @@
 """The web client's conversation panel, top bar and shortcuts in a real
 browser (web/e2e/panel.mjs, playwright-core driving Debian's headless
 Chromium) against a real `parley serve` and `parley worker` on a database of
-its own, with two staff browsers: assigning (seen live by the other), a
-label, the contact panel, a merge after its confirmation, availability,
-a mention in the bell, the keyboard shortcuts and the channel filter.
+its own, with two staff browsers: assigning to oneself, the other agent and
+a team (seen live by the other), a label (on the inbox row too, with the
+waiting time), the inbox's Unassigned tab, filters, order and arrow-key
+focus, the contact panel, a merge after its confirmation, availability,
+a mention in the bell (desktop notifications asked for only on a click),
+the keyboard shortcuts and the channel filter.
 Screenshots of the panel (1280x800, and its sheet at 390x844) go to the
 test's own folder (panel-desktop.png, panel-phone.png)."""
 

@@ -1,9 +1,12 @@
 // End-to-end, the conversation panel, the top bar and the shortcuts (issue
 // 20): two staff browsers (alice, bob) against a real `parley serve` and
-// `parley worker` (tests/e2e/test_web_panel.py starts them). Assigning to the
-// other agent (seen live), a label, the contact panel's other conversation,
-// a merge after its confirmation, availability away/online seen by the
-// other, a mention in the bell, the j/k/r/n/e/? shortcuts, the channel filter;
+// `parley worker` (tests/e2e/test_web_panel.py starts them). Assigning to
+// oneself, to the other agent and to a team (each seen live), a label (on the
+// row too, beside the waiting time), the inbox's Unassigned tab, assignee,
+// team and label filters, its order and its arrow-key focus, the contact
+// panel's other conversation, a merge after its confirmation, availability
+// away/online seen by the other, a mention in the bell (desktop notifications
+// asked for only on the click), the j/k/r/n/e/? shortcuts, the channel filter;
 // axe-core on the panel, the merge dialog and the help; no sideways scroll
 // at 390×844 with the panel's sheet open; no console errors. Each step waits
 // for a UI state, bounded by timeouts; a failed step prints why and exits 1.
@@ -30,6 +33,16 @@ const consoleErrors = [];
 async function staffPage(browser, token, name) {
   const context = await browser.newContext({ viewport: DESKTOP });
   context.setDefaultTimeout(STEP_TIMEOUT);
+  // Counts the page's calls of the real Notification.requestPermission (asked only after a click).
+  await context.addInitScript(() => {
+    window.__permissionAsks = 0;
+    if (typeof Notification === "undefined") return;
+    const real = Notification.requestPermission.bind(Notification);
+    Notification.requestPermission = (...args) => {
+      window.__permissionAsks += 1;
+      return real(...args);
+    };
+  });
   const page = await context.newPage();
   page.on("pageerror", (error) => consoleErrors.push(`${name}: page error: ${error.message}`));
   page.on("console", (message) => {
@@ -45,6 +58,17 @@ async function staffPage(browser, token, name) {
 const hash = (page) => page.evaluate(() => location.hash);
 const panel = (page) => page.getByTestId("conversation-panel");
 const blur = (page) => page.evaluate(() => document.activeElement?.blur());
+const rowOf = (page, id) => page.locator(`[data-testid="inbox-row"][data-conversation-id="${id}"]`);
+const rowIds = (page) => page.getByTestId("inbox-row").evaluateAll((rows) => rows.map((r) => r.dataset.conversationId));
+/** Waits till the inbox shows exactly the rows `ids`, in that order (or in any, `anyOrder`). */
+const showing = (page, ids, anyOrder = false) =>
+  page.waitForFunction(
+    ([want, sort]) => {
+      const got = [...document.querySelectorAll('[data-testid="inbox-row"]')].map((r) => r.dataset.conversationId);
+      return JSON.stringify(sort ? got.sort() : got) === JSON.stringify(sort ? [...want].sort() : want);
+    },
+    [ids, anyOrder],
+  );
 const option = (page, select, text) => page.locator(`select[aria-label="${select}"] option`, { hasText: text }).waitFor({ state: "attached" });
 
 
@@ -63,6 +87,7 @@ async function main() {
     let parcel;
     let invoice;
     let duplicate;
+    let dan;
 
     await step("two named agents online, a label, three conversations of one client and one on WhatsApp", async () => {
       await api("PUT", "/api/agents/me", ADMIN, { display_name: "Alice Martin" });
@@ -71,27 +96,34 @@ async function main() {
       const done = await api("PUT", "/api/agents/me/availability", AGENT, { availability: "online" });
       await api("GET", `/api/agents?min_position=${done.position}&wait=10`, ADMIN);
       await api("POST", "/api/labels", ADMIN, { name: "VIP", colour: "#d93f0b", label_id: "vip" });
+      await api("POST", "/api/teams", ADMIN, { name: "Billing", team_id: "billing", routing: false });
       const client = { id: CLIENT_ID, name: "Carol Jensen" };
       const start = async (summary, channel, who = client) =>
         (await api("POST", "/api/conversations", ADMIN, { client: who, channel, summary })).conversation_id;
       parcel = await start("Parcel", "web");
       invoice = await start("Invoice", "email");
       duplicate = await start("Duplicate", "web");
-      await start("Dan on WhatsApp", "whatsapp", { id: "c-dan", name: "Dan Whatsapp" });
+      dan = await start("Dan on WhatsApp", "whatsapp", { id: "c-dan", name: "Dan Whatsapp" });
       await api("POST", "/api/messages", CLIENT, { conversation_id: parcel, content: "Where is my parcel?" });
       await api("POST", "/api/messages", CLIENT, { conversation_id: duplicate, content: "Me again about the parcel" });
     });
 
-    await step("alice assigns the conversation to bob; bob, on it, sees it live", async () => {
+    await step("alice assigns the conversation to herself, then to bob; bob, on it, sees both live, in the panel and the row", async () => {
       alice = await staffPage(browser, ADMIN, "alice");
       bob = await staffPage(browser, AGENT, "bob");
       await openChat(alice, parcel, "Parcel");
       await openChat(bob, parcel, "Parcel");
       await panel(bob).getByTestId("panel-assignee").filter({ hasText: "Nobody" }).waitFor();
+      const toMe = panel(alice).getByRole("button", { name: "Assign to me" });
+      await toMe.click();
+      for (const page of [alice, bob]) await panel(page).getByTestId("panel-assignee").filter({ hasText: "Alice Martin" }).waitFor();
+      await rowOf(bob, parcel).locator('[data-testid="assignee"][title="Assigned to Alice Martin"]').waitFor();
+      check(await toMe.isDisabled(), "Assign to me is still offered to its assignee");
       await option(alice, "Assign to an agent", "Bob Stone (online)");
       await alice.getByLabel("Assign to an agent").selectOption("bob");
       await panel(alice).getByTestId("panel-assignee").filter({ hasText: "Bob Stone" }).waitFor();
       await panel(bob).getByTestId("panel-assignee").filter({ hasText: "Bob Stone" }).waitFor();
+      await rowOf(bob, parcel).locator('[data-testid="assignee"][title="Assigned to Bob Stone"]').waitFor();
     });
 
     await step("alice puts a label on; bob sees it live; axe on the panel", async () => {
@@ -99,6 +131,11 @@ async function main() {
       await alice.getByLabel("Add a label").selectOption("vip");
       await panel(alice).getByTestId("panel-labels").filter({ hasText: "VIP" }).waitFor();
       await panel(bob).getByTestId("panel-labels").filter({ hasText: "VIP" }).waitFor();
+      // Rows show their labels, and how long an unassigned one has waited for an agent.
+      await rowOf(bob, parcel).getByTestId("row-labels").filter({ hasText: "VIP" }).waitFor();
+      const waited = await rowOf(bob, duplicate).getByTestId("waiting").textContent();
+      check(/^waiting (<1m|\d+m)$/.test(waited), `the unassigned row's waiting time reads "${waited}"`);
+      check((await rowOf(bob, parcel).getByTestId("waiting").count()) === 0, "an assigned conversation shows a waiting time");
       await panel(alice).getByTestId("client-conversations").filter({ hasText: "Invoice" }).waitFor();
       await accessible(alice, "the conversation panel", '[data-testid="conversation-panel"]');
       await shot(alice, "panel-desktop");
@@ -110,6 +147,54 @@ async function main() {
       await links.filter({ hasText: "Invoice" }).click();
       await until("the invoice open", async () => (await hash(alice)) === `#/c/${invoice}`);
       await alice.locator("main section > header").filter({ hasText: "Invoice" }).waitFor();
+    });
+
+    await step("alice gives the invoice to the Billing team's queue; bob's inbox, filtered by that team, shows it live", async () => {
+      await bob.getByRole("button", { name: /^More filters/ }).click();
+      await option(bob, "Team filter", "Billing");
+      await bob.getByLabel("Team filter").selectOption("billing");
+      await bob.getByTestId("inbox-scroll").getByText("No conversations match these filters.").waitFor();
+      await option(alice, "Assign to a team", "Billing");
+      await alice.getByLabel("Assign to a team").selectOption("billing");
+      await panel(alice).getByTestId("panel-assignee").filter({ hasText: "Nobody · Billing" }).waitFor();
+      await showing(bob, [invoice]);
+      await bob.getByLabel("Team filter").selectOption("");
+      await showing(bob, [parcel, invoice, duplicate, dan], true);
+    });
+
+    await step("bob's inbox: the Unassigned tab, the assignee and label filters, the order; the arrow keys move between rows", async () => {
+      const all = await rowIds(bob);
+      await bob.getByRole("tab", { name: /^Unassigned/ }).click();
+      await showing(bob, [dan, duplicate, invoice], true);
+      await bob.getByTestId("tab-count-unassigned").filter({ hasText: /^3$/ }).waitFor();
+      check((await bob.getByTestId("inbox-row").getByTestId("assignee").count()) === 0, "an unassigned row shows an assignee");
+      await bob.getByRole("tab", { name: /^All/ }).click();
+      await showing(bob, all);
+      await option(bob, "Assignee filter", "Bob Stone");
+      await bob.getByLabel("Assignee filter").selectOption("bob");
+      await showing(bob, [parcel]);
+      await bob.getByLabel("Assignee filter").selectOption("");
+      await option(bob, "Label filter", "VIP");
+      await bob.getByLabel("Label filter").selectOption("vip");
+      await showing(bob, [parcel]);
+      await bob.getByLabel("Label filter").selectOption("");
+      const newestStarted = [dan, duplicate, invoice, parcel];
+      check(JSON.stringify(all) !== JSON.stringify(newestStarted), "the last-message order is already the newest-started one");
+      await bob.getByLabel("Sort order").selectOption("created");
+      await showing(bob, newestStarted);
+      await bob.getByLabel("Sort order").selectOption("last_message");
+      await showing(bob, all);
+      await bob.getByRole("button", { name: /^More filters/ }).click();
+      // One Tab stop; the arrow keys move the focus between the rows.
+      const focuses = (id) => bob.waitForFunction((want) => document.activeElement?.closest('[data-testid="inbox-row"]')?.dataset.conversationId === want, id);
+      await rowOf(bob, all[0]).getByRole("button").focus();
+      await bob.keyboard.press("ArrowDown");
+      await focuses(all[1]);
+      await bob.keyboard.press("ArrowDown");
+      await focuses(all[2]);
+      await bob.keyboard.press("ArrowUp");
+      await focuses(all[1]);
+      check((await hash(bob)) === `#/c/${parcel}`, "moving the focus opened a conversation");
     });
 
     await step("merge: a dialog asks, names what happens, and the merge lands in the chosen one", async () => {
@@ -151,6 +236,12 @@ async function main() {
       await alice.getByTestId("notifications").getByText(offer).waitFor();
       console.log(`  desktop notifications: ${permission} (shown: "${offer}")`);
       await accessible(alice, "the mentions", '[data-testid="notifications"]');
+      // The permission is asked for only when alice asks: not on load, nor on a mention.
+      const asks = () => alice.evaluate(() => window.__permissionAsks);
+      check((await asks()) === 0, `Notification.requestPermission was called ${await asks()} times before the click`);
+      check(permission === "default", `the permission is already ${permission}: nothing to ask`);
+      await alice.getByTestId("notifications").getByRole("button", { name: "Enable desktop notifications" }).click();
+      await until("the permission asked for once", async () => (await asks()) === 1);
       await item.click();
       await until("the mention's conversation open", async () => (await hash(alice)) === `#/c/${parcel}`);
       await alice.locator('[data-testid="notification-bell"][data-unread="0"]').waitFor();
