@@ -3,10 +3,11 @@ playwright-core driving Debian's headless Chromium) against a real `parley
 serve` and `parley worker` on a database of its own: two staff browsers and a
 client. A private note with an @mention (the mentioned agent sees it and is
 notified; the client's API view and socket never get it), a canned response
-inserted via `/`, an image uploaded by the picker and one pasted (thumbnails,
-the lightbox), a refused file type, the stale-action guard (Review, Send
-anyway), axe-core on the composer's listbox and the lightbox, no sideways
-scroll at 390x844, no console errors. Screenshots go to docs/screenshots:
+inserted via `/`, an image uploaded by the picker (its progress bar) and one
+pasted (thumbnails, the lightbox), a broken image said in words, a refused
+file type, the stale-action guard (Review, Send anyway), axe-core on the
+composer's listbox and the lightbox, no sideways scroll at 390x844, no
+console errors. Screenshots go to docs/screenshots:
 chat-note-attachment.png (1280x800) and mobile-chat.png (390x844)."""
 
 from __future__ import annotations
