@@ -28,6 +28,7 @@ from events.postgres.keys import ClientKeys, MasterKey
 from events.postgres.migrate import apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
+from tests.hang_guard import hang_guard  # noqa: F401  (autouse: every test)
 
 RUN_ID = uuid.uuid4().hex[:10]
 

@@ -90,7 +90,7 @@ class World:
 async def world(make_database: MakeDatabase) -> AsyncIterator[World]:
     """A fresh database; every process the test adds is stopped at the end."""
     url = await make_database()
-    pool = await create_pool(url, max_size=20)
+    pool = await create_pool(url, max_size=20, command_timeout=60)  # no statement hangs
     store = PostgresEventStore(pool)
     processes: list[Process] = []
     try:
