@@ -51,6 +51,10 @@ def misspelt(n: int) -> str:
     return f"{first} {last[:3]}{last[4:]}"
 
 
+W, E, WEB = ev.Channel.WHATSAPP, ev.Channel.EMAIL, ev.Channel.WEB
+CHANNELS = [W, E, W, W, W, W, WEB, WEB, WEB, WEB]
+
+
 def directory(args: Any) -> Streams:
     """The agents, the 4 teams and the 5 labels the conversations name."""
     agents = [ev.AgentRegistered(agent_id=f"agent-{a}", display_name=f"A{a}", capacity=9)
@@ -68,7 +72,8 @@ def conversation(n: int, args: Any) -> tuple[str, list[tuple[Any, Metadata] | No
     (7 in 10 closed, 1 pending, 2 left active)."""
     rng, cid, who, team = random.Random(n), uuid4(), client(n), f"team-{n % 4}"
     agent = f"agent-{n % args.agents}" if rng.random() < args.assigned else None
-    facts = {"priority": list(ev.Priority)[n % 3], "team_id": team}
+    channel = CHANNELS[n % 10]  # e-mail the rarest: 1 in 10
+    facts = {"priority": list(ev.Priority)[n % 3], "team_id": team, "channel": channel}
     steps = [(db.started(cid, who.id, who.name, **facts), STAFF)]
     mine = (ev.Side.CLIENT, who.id, Metadata(actor_id=who.id, actor_role="client"))
     for seq in range(1, args.messages + 1):
