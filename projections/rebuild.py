@@ -3,7 +3,11 @@
 1. Create shadow copies of the projection's tables in a schema of their own
    (``rebuild_<name>``) and replay the log into them (the projection's SQL
    names tables unqualified; the shadow schema goes first on the search path).
-2. Lock the projection's checkpoint row — the live runner waits at its next
+2. Rewrite the shadow tables that hold few rows but much dead space (a
+   counter row updated once per conversation replayed, e.g. the inbox's
+   ``inbox_counts``: 216 rows in 108 MB after a rebuild of 1M conversations,
+   which every scan of it then read; ``VACUUM`` alone cannot shrink it).
+3. Lock the projection's checkpoint row — the live runner waits at its next
    batch — replay what arrived meanwhile, swap the shadow tables in and set the
    checkpoint, all in one transaction. Readers see the old tables until the
    commit and the new ones after it; nothing is ever half-built.
@@ -38,8 +42,11 @@ async def rebuild(
     *,
     batch_size: int = 5000,
     progress: Progress | None = None,
+    compact_from: int = 1 << 20,
 ) -> int:
-    """Rebuild ``projection``; returns the position its tables are at."""
+    """Rebuild ``projection``; returns the position its tables are at.
+    ``compact_from``: the size in bytes from which a shadow table of at most
+    ``FEW_ROWS`` rows is rewritten before the swap."""
     schema = _shadow(projection)
     async with pool.acquire() as conn:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -50,6 +57,8 @@ async def rebuild(
             await _copy_statistics_targets(conn, table, schema)
         try:
             position = await _replay(conn, store, projection, 0, batch_size, progress)
+            for table in projection.tables:
+                await _compact(conn, f"{schema}.{table}", compact_from)
             async with conn.transaction():
                 live = await checkpoints.load(conn, projection.name, lock=True)
                 position = await _replay(conn, store, projection, position, batch_size, progress)
@@ -61,6 +70,20 @@ async def rebuild(
         finally:
             await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     return position
+
+
+FEW_ROWS = 10_000
+"""A table of at most this many rows is rewritten in milliseconds."""
+
+
+async def _compact(conn: Connection, table: str, compact_from: int) -> None:
+    """Rewrite ``table`` if it holds few rows in many bytes (outside a transaction)."""
+    size = await conn.fetchval("SELECT pg_relation_size($1::regclass)", table)
+    if size < compact_from:
+        return
+    rows = await conn.fetchval(f"SELECT count(*) FROM (SELECT FROM {table} LIMIT {FEW_ROWS + 1}) t")
+    if rows <= FEW_ROWS:
+        await conn.execute(f"VACUUM FULL {table}")
 
 
 async def _copy_triggers(conn: Connection, table: str, schema: str) -> None:
