@@ -176,12 +176,18 @@ def render(report: common.Report) -> str:
              f"{worst[key] / worst['pk lookup']:.1f}x"] for key, n in report["requests"].items()
     ]  # fmt: skip
     words = ", ".join(f"{k} {v:,}" for k, v in f.items() if k.startswith("messages with"))
+    built = (
+        "seeded by an earlier run (--reuse)"
+        if f.get("fill_seconds") is None
+        else (
+            f"COPYed in {f['fill_seconds']} s; read models rebuilt in {f['rebuild_seconds']} s,"
+            f" vacuumed and analyzed in {f['vacuum_seconds']} s; {words}"
+        )
+    )
     lines = [
         f"# Read path at scale, {report['date']}", f"`{report['command']}`", "",
         f"{s['conversations']:,} conversations of {s['messages']} messages: {f['events']:,}"
-        f" events COPYed in {f['fill_seconds']} s; read models rebuilt in"
-        f" {f['rebuild_seconds']} s, vacuumed and analyzed in {f['vacuum_seconds']} s;"
-        f" {words}; misspelt name found its client: {f['misspelt name found']}", "",
+        f" events {built}; misspelt name found its client: {f['misspelt name found']}", "",
         f"Median over {s['rounds']} rounds of {s['requests']} requests per variant and pool"
         f" ({s['budget']:g} s at most: n, the fewest in a round); (generic): a pool with"
         " plan_cache_mode = force_generic_plan", "",
