@@ -1,4 +1,4 @@
-import type { SocketLike } from "../src/services/socket";
+import { ParleySocket, type SocketLike } from "../src/services/socket";
 import type { Conversation } from "../src/types";
 
 /** A WebSocket stand-in the test drives: open it, feed it frames, close it. */
@@ -100,4 +100,22 @@ export function conversationRow(id: string, extra: Partial<Conversation> = {}): 
     version: 1,
     ...extra,
   };
+}
+
+const opened: ParleySocket[] = [];
+
+/** A conversation socket of c1 on a fake server, READY at version 7 (close it with `closeOpened`). */
+export function connectedConversation() {
+  const server = new FakeServer();
+  const socket = new ParleySocket({ kind: "conversation", url: () => "ws://test/ws/c1", token: () => "tok", createSocket: server.factory });
+  opened.push(socket);
+  socket.connect();
+  server.last.open();
+  server.last.receive({ type: "READY", conversation_id: "c1", stream_position: 7, position: 40 });
+  return { server, socket };
+}
+
+/** Close every socket `connectedConversation` opened (for an `afterEach`). */
+export function closeOpened(): void {
+  for (const socket of opened.splice(0)) socket.close();
 }

@@ -12,27 +12,16 @@ import { useStaffNames } from "../src/hooks/useStaffNames";
 import { useStatusEntries } from "../src/hooks/useStatusEntries";
 import { keys } from "../src/lib/cache";
 import { ApiError } from "../src/services/api";
-import { ParleySocket } from "../src/services/socket";
 import type { Conversation, ConversationPage } from "../src/types";
 import { deskApi, result } from "./desk_harness";
-import { conversationRow, FakeServer } from "./fakes";
+import { closeOpened, connectedConversation, conversationRow } from "./fakes";
 
-let open: ParleySocket[] = [];
 afterEach(() => {
-  for (const socket of open) socket.close();
-  open = [];
+  closeOpened();
   vi.useRealTimers();
 });
 
-function connected() {
-  const server = new FakeServer();
-  const socket = new ParleySocket({ kind: "conversation", url: () => "ws://test/ws/c1", token: () => "tok", createSocket: server.factory });
-  open.push(socket);
-  socket.connect();
-  server.last.open();
-  server.last.receive({ type: "READY", conversation_id: "c1", stream_position: 7, position: 40 });
-  return { server, socket };
-}
+const connected = connectedConversation;
 
 const refused = (status: number, code: string) => new Response(JSON.stringify({ code, message: `refused: ${code}` }), { status });
 const system = (position: number, event_type: string) => ({ kind: "system", conversation_id: "c1", position, created_at: "2026-11-24T10:00:00Z", event_type, by: "bob", by_name: "Bob Stone", details: {} });

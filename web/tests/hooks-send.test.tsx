@@ -6,25 +6,13 @@ import { outgoingOf, useComposerSend } from "../src/hooks/useComposerSend";
 import type { SendExtra } from "../src/hooks/useMessages";
 import { refusalOf, useStaleGuard, type Outgoing } from "../src/hooks/useStaleGuard";
 import type { PendingUpload } from "../src/hooks/useUploads";
-import { ParleySocket } from "../src/services/socket";
-import { created, FakeServer } from "./fakes";
+import type { ParleySocket } from "../src/services/socket";
+import { closeOpened, connectedConversation, created } from "./fakes";
 
-let open: ParleySocket[] = [];
-afterEach(() => {
-  for (const socket of open) socket.close();
-  open = [];
-});
+afterEach(closeOpened);
 
 /** A conversation socket, READY at version 7. */
-function connected() {
-  const server = new FakeServer();
-  const socket = new ParleySocket({ kind: "conversation", url: () => "ws://test/ws/c1", token: () => "tok", createSocket: server.factory });
-  open.push(socket);
-  socket.connect();
-  server.last.open();
-  server.last.receive({ type: "READY", conversation_id: "c1", stream_position: 7, position: 40 });
-  return { server, socket };
-}
+const connected = connectedConversation;
 
 /** What `useMessages().send` does with a reply: a SEND_MESSAGE frame on the socket. */
 function sender(socket: ParleySocket) {
