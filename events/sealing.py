@@ -29,7 +29,7 @@ open. Pure: keys, nonces and ids are arguments.
 
 from __future__ import annotations
 
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypedDict
 from uuid import UUID
 
 import msgspec
@@ -92,8 +92,18 @@ def _fields_struct(event_type: type[Any], names: dict[str, Any]) -> type[msgspec
     return msgspec.defstruct(f"{event_type.__name__}Personal", fields, omit_defaults=True, gc=False)
 
 
+def _fields_dict(event_type: type[Any], names: dict[str, Any]) -> Any:
+    """A TypedDict of ``event_type``'s personal fields: a box decodes straight
+    into the keyword arguments that put them back (no Struct in between)."""
+    info = {f.name: f for f in msgspec.structs.fields(event_type)}
+    fields = {n: info[n].type for n in names}
+    return TypedDict(f"{event_type.__name__}Box", fields, total=False)  # type: ignore[operator]
+
+
 _BOXES: Final = {t: _fields_struct(t, names) for t, names in PERSONAL_FIELDS.items()}
-_BOX_DECODERS: Final = {t: msgspec.json.Decoder(box) for t, box in _BOXES.items()}
+_BOX_DECODERS: Final = {
+    t: msgspec.json.Decoder(_fields_dict(t, names)) for t, names in PERSONAL_FIELDS.items()
+}
 _encode = msgspec.json.Encoder().encode
 
 
@@ -130,27 +140,20 @@ def seal(
     return redacted[:-1] + b',"sealed":' + sealed + b"}"
 
 
-_SEALED_NAME: Final = b'"sealed":'
+class _Stored(msgspec.Struct, gc=False):
+    """A stored event's JSON as far as its sealed part goes (the rest is skipped)."""
+
+    sealed: Sealed | None = None
+
+
+_decode_stored: Final = msgspec.json.Decoder(_Stored).decode
 
 
 def sealed_part(stored: bytes) -> Sealed | None:
-    """The sealed part of a stored event's JSON, if it has one: the ``sealed``
-    member, as :func:`seal` writes it or as jsonb gives it back (``"sealed":
-    {…}``; the part holds no braces). Inside a string every quote is escaped,
-    so text never reads as the member's name (byte searches, no regex: this
-    runs on every event read)."""
-    at = stored.find(_SEALED_NAME)
-    while at >= 0:
-        before, start = at - 1, at + len(_SEALED_NAME)
-        if before > 0 and stored[before] == 0x20:  # jsonb's ", "
-            before -= 1
-        if start < len(stored) and stored[start] == 0x20:  # jsonb's ": "
-            start += 1
-        # A member's name (after "{" or ","), not the tail of a key or string.
-        if before >= 0 and stored[before] in b"{," and stored[start : start + 1] == b"{":
-            return decode_sealed(stored[start : stored.index(b"}", start) + 1])
-        at = stored.find(_SEALED_NAME, at + 1)
-    return None
+    """The sealed part of a stored event's JSON (its top-level ``sealed``
+    member, as :func:`seal` writes it or as jsonb gives it back), if it has
+    one. A member of that name in a text or deeper down is not it."""
+    return _decode_stored(stored).sealed
 
 
 decode_sealed: Final = msgspec.json.Decoder(Sealed).decode
@@ -186,5 +189,4 @@ def open_sealed(redacted: AnyEvent, sealed: Sealed, *, event_id: UUID, cipher: C
     plain = open_box(sealed, event_id=event_id, cipher=cipher)
     if not sealed.fields:  # the first format: the whole event
         return decode_event(type(redacted).__struct_config__.tag, sealed.version, plain)  # type: ignore[arg-type]
-    fields = _BOX_DECODERS[type(redacted)].decode(plain)
-    return msgspec.structs.replace(redacted, **msgspec.structs.asdict(fields))
+    return msgspec.structs.replace(redacted, **_BOX_DECODERS[type(redacted)].decode(plain))

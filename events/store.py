@@ -7,11 +7,15 @@ Level 2 — a total order over all events: ``read_all`` in commit order, and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, TypeAlias, runtime_checkable
 from uuid import UUID
 
 from events.envelope import AppendResult, NewEvent, RecordedEvent
+
+Needed: TypeAlias = Callable[[Sequence[RecordedEvent]], Iterable[RecordedEvent]]
+"""Of a page of the log read shut (personal fields redacted), the events
+whose personal fields the reader needs opened (see ``read_all``)."""
 
 
 class EventStoreError(Exception):
@@ -71,9 +75,15 @@ class EventStore(Protocol):
         """Events of one stream with ``stream_position > after``, in order."""
         ...
 
-    async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+    async def read_all(
+        self, *, after: int = 0, limit: int = 1000, needed: Needed | None = None
+    ) -> list[RecordedEvent]:
         """Events with ``global_position > after`` in commit order. A tailer that
-        calls this repeatedly with its last seen position never skips an event."""
+        calls this repeatedly with its last seen position never skips an event.
+        Every event is opened, or with ``needed`` only those it names, the
+        others read as :meth:`read_all_sealed` reads them (a rebuild opens
+        only what its projection reads: decrypting is most of a sealed
+        event's cost)."""
         ...
 
     async def read_all_sealed(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:

@@ -6,13 +6,13 @@ uploads use, and whether any other conversation's use them too."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from events.attachment_events import IMAGE_TYPES, AttachmentUploaded, ImageChecked
 from events.catalogue import ClientErased
 from events.envelope import RecordedEvent
 from projections import erasure
-from projections.base import Statement
+from projections.base import Statement, personal_of
 
 _UPLOADED = """
 INSERT INTO attachments (attachment_id, conversation_id, sha256, size, mime_type, name,
@@ -53,3 +53,6 @@ class AttachmentsProjection:
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
         return [s for event in events for s in self.statements(event)]
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        return personal_of(run, AttachmentUploaded)

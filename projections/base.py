@@ -13,16 +13,23 @@ sends each distinct statement text as one ``executemany`` (asyncpg pipelines
 those). This is safe because, within one event type, a projection's different
 statements commute (they touch different rows or tables); statements of the
 same text keep their order.
+
+Personal data (a client's texts and names, :mod:`events.sealing`) is stored
+sealed, and opening it is most of what a sealed event costs to read. So a
+projection names, per run, the events whose personal fields its statements
+read (``reads_personal``), and a rebuild or catch-up opens only those
+(:func:`needed_by`); the others come redacted.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from events.envelope import RecordedEvent
 from events.postgres.checkpoints import Connection
+from events.store import Needed
 
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -42,14 +49,40 @@ class Projection(Protocol):
         them into fewer statements than one by one would give."""
         ...
 
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        """The events of a run (as ``run_statements`` gets it) whose personal
+        fields its statements read; the others may come redacted."""
+        ...
+
+
+def personal_of(run: Sequence[RecordedEvent], *types: type[Any]) -> Sequence[RecordedEvent]:
+    """``run`` if its events are of one of ``types``, else none of it."""
+    return run if isinstance(run[0].data, types) else ()
+
+
+def runs(events: Sequence[RecordedEvent]) -> Iterator[list[RecordedEvent]]:
+    """``events`` as runs of consecutive events of one type."""
+    for _, run in itertools.groupby(events, key=lambda e: e.type):
+        yield list(run)
+
+
+def needed_by(projection: Projection) -> Needed:
+    """What to open of a page for ``projection`` (``EventStore.read_all``)."""
+
+    def needed(page: Sequence[RecordedEvent]) -> Iterator[RecordedEvent]:
+        for run in runs(page):
+            yield from projection.reads_personal(run)
+
+    return needed
+
 
 async def apply_events(
     conn: Connection, projection: Projection, events: Sequence[RecordedEvent]
 ) -> None:
     """Apply ``events`` in order, inside the caller's transaction."""
-    for _, run in itertools.groupby(events, key=lambda e: e.type):
+    for run in runs(events):
         by_sql: dict[str, list[tuple[Any, ...]]] = {}
-        for sql, args in projection.run_statements(list(run)):
+        for sql, args in projection.run_statements(run):
             by_sql.setdefault(sql, []).append(args)
         for sql, many in by_sql.items():
             if len(many) == 1:

@@ -5,7 +5,7 @@ for shared ones)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from events.catalogue import (
     CannedResponseChanged,
@@ -67,3 +67,6 @@ class CataloguesProjection:
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
         return [s for event in events for s in self.statements(event)]
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        return ()  # no personal field

@@ -32,7 +32,7 @@ status changes), if it has no agent then — like a reopen."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -56,7 +56,7 @@ from events.catalogue import (
 )
 from events.envelope import RecordedEvent
 from projections import erasure
-from projections.base import Statement
+from projections.base import Statement, personal_of
 
 PREVIEW_LENGTH = 140
 
@@ -278,6 +278,14 @@ class InboxProjection:
         if to_client[0]:
             statements.append((_UNREAD_BY_CLIENT, to_client))
         return statements
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        """A start's client and summary, an update's summary, and of a run
+        of messages only each conversation's last (its preview)."""
+        if isinstance(run[0].data, MessageSent):
+            last = {e.data.conversation_id: e for e in run if isinstance(e.data, MessageSent)}
+            return last.values()
+        return personal_of(run, ConversationStarted, ConversationUpdated)
 
 
 def unread_by_staff(message: MessageSent) -> bool:

@@ -6,7 +6,7 @@ landed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from events.catalogue import ConversationMerged, ConversationMergedIn
 from events.envelope import RecordedEvent
@@ -36,3 +36,6 @@ class MergesProjection:
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
         return [s for event in events for s in self.statements(event)]
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        return ()  # no personal field

@@ -7,13 +7,13 @@ that global position, as the log stands when the event is projected) or by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from events.catalogue import ClientErased, NoteAdded, NotificationsRead
 from events.envelope import RecordedEvent
 from projections import erasure
-from projections.base import Statement
+from projections.base import Statement, personal_of
 
 EXCERPT_LENGTH: Final = 140
 """A notification shows the note's first characters."""
@@ -56,3 +56,6 @@ class NotificationsProjection:
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
         return [s for event in events for s in self.statements(event)]
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        return personal_of(run, NoteAdded)

@@ -36,7 +36,7 @@ from events.postgres import checkpoints
 from events.postgres.keys import Keys, NoKeys
 from events.store import EventStore
 from events.tasks import until_stopped
-from projections.base import Projection, apply_events
+from projections.base import Projection, apply_events, needed_by
 
 log = logging.getLogger("parley.projections")
 
@@ -115,7 +115,7 @@ class ProjectionRunner:
                         await stop.wait()
                 continue
             events = sorted((_decode(m.data) for m in messages), key=_position)
-            await self.apply(await self._keys.open(events))
+            await self.apply(await self._keys.open(events, needed_by(self.projection)))
             for message in messages:
                 with contextlib.suppress(NatsError):
                     await message.ack()
@@ -178,7 +178,9 @@ class ProjectionRunner:
         """Apply the events in (after, up_to] from the event store."""
         log.info("%s: back-filling positions %d..%d", self.consumer, after + 1, up_to)
         while after < up_to:
-            page = await self._store.read_all(after=after, limit=min(1000, up_to - after))
+            page = await self._store.read_all(
+                after=after, limit=min(1000, up_to - after), needed=needed_by(self.projection)
+            )
             if not page:
                 break
             await apply_events(conn, self.projection, page)
@@ -190,7 +192,9 @@ class ProjectionRunner:
         while True:
             async with self._connection() as conn:
                 self.position = await checkpoints.load(conn, self.projection.name)
-            page = await self._store.read_all(after=self.position, limit=self._batch_size)
+            page = await self._store.read_all(
+                after=self.position, limit=self._batch_size, needed=needed_by(self.projection)
+            )
             if not page:
                 return
             await self.apply(page)

@@ -20,7 +20,7 @@ inbox's ``deleted``, as it does everything else about it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -107,3 +107,6 @@ class SearchProjection:
         if copied:
             statements.append((_COPIED, (copied,)))
         return statements
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        return run

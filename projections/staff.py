@@ -5,7 +5,7 @@ conversations, so the read API counts it from the inbox's rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from events.catalogue import (
     AgentAvailabilityChanged,
@@ -66,3 +66,6 @@ class StaffProjection:
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
         return [s for event in events for s in self.statements(event)]
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        return ()  # no personal field

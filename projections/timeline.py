@@ -5,7 +5,7 @@ each side's read cursor. A merged-in copy says where it came from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ import msgspec
 from events.catalogue import ClientErased, MessageSent, MessagesRead, Side
 from events.envelope import RecordedEvent
 from projections import erasure
-from projections.base import Statement
+from projections.base import Statement, personal_of
 
 _MESSAGE = """
 INSERT INTO messages (conversation_id, seq, message_id, sender, sender_id, message_type,
@@ -68,6 +68,9 @@ class TimelineProjection:
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
         return [s for event in events for s in self.statements(event)]
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        return personal_of(run, MessageSent)
 
 
 def _merged_from(message: MessageSent, at: datetime) -> tuple[Any, ...]:

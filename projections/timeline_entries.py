@@ -12,7 +12,7 @@ sits at its event's global position: the read API merges the rows with the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -88,3 +88,6 @@ class TimelineEntriesProjection:
 
     def run_statements(self, events: Sequence[RecordedEvent]) -> list[Statement]:
         return [s for event in events for s in self.statements(event)]
+
+    def reads_personal(self, run: Sequence[RecordedEvent]) -> Iterable[RecordedEvent]:
+        return run

@@ -34,6 +34,7 @@ from events.catalogue import AnyEvent, ClientErased
 from events.envelope import NewEvent, RecordedEvent
 from events.postgres.checkpoints import Connection
 from events.postgres.pool import bounded_connection
+from events.store import Needed
 from events.upcasting import decode_event
 
 KEY_SIZE: Final = 32
@@ -90,15 +91,23 @@ class Keys(Protocol):
         (``wrapped``: ``None`` when destroyed or unknown)."""
         ...
 
+    def ciphers(self, rows: dict[UUID, bytes | None]) -> dict[UUID, sealing.Cipher]:
+        """The live keys among these rows (as :meth:`key_rows` reads them), to
+        open events read shut (:func:`events.sealing.open_sealed`)."""
+        ...
+
     async def key_rows(
         self, conn: Connection, key_ids: Collection[UUID], timeout: float
     ) -> dict[UUID, bytes | None]:
         """The rows of these keys (wrapped; ``None`` when destroyed; absent when unknown)."""
         ...
 
-    async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+    async def open(
+        self, events: Sequence[RecordedEvent], needed: Needed | None = None
+    ) -> list[RecordedEvent]:
         """Events in log order as JetStream has them (redacted, with their
-        sealed copies), opened where their key is live."""
+        sealed copies), opened where their key is live: all of them, or only
+        those ``needed`` names."""
         ...
 
 
@@ -119,12 +128,17 @@ class NoKeys:
     ) -> AnyEvent:
         return decode_event(event_type, version, stored)
 
+    def ciphers(self, rows: dict[UUID, bytes | None]) -> dict[UUID, sealing.Cipher]:
+        return {}
+
     async def key_rows(
         self, conn: Connection, key_ids: Collection[UUID], timeout: float
     ) -> dict[UUID, bytes | None]:
         return {}  # nothing is opened: no key is needed
 
-    async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+    async def open(
+        self, events: Sequence[RecordedEvent], needed: Needed | None = None
+    ) -> list[RecordedEvent]:
         return list(events)
 
 
@@ -231,14 +245,22 @@ class ClientKeys:
             event_type, version, stored, sealed, event_id=event_id, cipher=cipher
         )
 
+    def ciphers(self, rows: dict[UUID, bytes | None]) -> dict[UUID, sealing.Cipher]:
+        live = {key_id: self._cipher(key_id, wrapped) for key_id, wrapped in rows.items()}
+        return {key_id: cipher for key_id, cipher in live.items() if cipher is not None}
+
     async def key_rows(
         self, conn: Connection, key_ids: Collection[UUID], timeout: float
     ) -> dict[UUID, bytes | None]:
         rows = await conn.fetch(_BY_ID, list(key_ids), timeout=timeout)
         return {row["key_id"]: row["wrapped"] for row in rows}
 
-    async def open(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
-        missing = {e.sealed.key for e in events if e.sealed and e.sealed.key not in self._ciphers}
+    async def open(
+        self, events: Sequence[RecordedEvent], needed: Needed | None = None
+    ) -> list[RecordedEvent]:
+        wanted = None if needed is None else {e.global_position for e in needed(events)}
+        to_open = [e for e in events if wanted is None or e.global_position in wanted]
+        missing = {e.sealed.key for e in to_open if e.sealed and e.sealed.key not in self._ciphers}
         if missing:
             async with bounded_connection(self._pool, self._timeout) as (conn, left):
                 rows = await conn.fetch(_BY_ID, list(missing), timeout=left())
@@ -248,7 +270,8 @@ class ClientKeys:
         for event in events:
             if isinstance(event.data, ClientErased):  # in log order: later ones stay shut
                 self.forget(event.data.key_ids)
-            opened.append(self._opened(event))
+            shut = wanted is not None and event.global_position not in wanted
+            opened.append(event if shut else self._opened(event))
         return opened
 
     def _opened(self, event: RecordedEvent) -> RecordedEvent:

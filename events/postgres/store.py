@@ -49,7 +49,7 @@ from events.postgres.pool import (
     init_connection,
     release,
 )
-from events.store import DuplicateEventError
+from events.store import DuplicateEventError, Needed
 from events.upcasting import current_version
 
 __all__ = [
@@ -149,10 +149,12 @@ class PostgresEventStore:
             rows = await conn.fetch(reads.STREAM, stream_id, after, limit, timeout=left())
         return [reads.joined(r, self._keys) for r in rows]
 
-    async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+    async def read_all(
+        self, *, after: int = 0, limit: int = 1000, needed: Needed | None = None
+    ) -> list[RecordedEvent]:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
             rows = await conn.fetch(reads.LOG, after, limit, timeout=left())
-            return await reads.opened_page(conn, rows, self._keys, left())
+            return await reads.opened_page(conn, rows, self._keys, left(), needed)
 
     async def read_all_sealed(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         async with bounded_connection(self._pool, self._timeout) as (conn, left):

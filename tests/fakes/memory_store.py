@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from events.envelope import AppendResult, NewEvent, RecordedEvent
-from events.store import ConcurrencyError, DuplicateEventError
+from events.store import ConcurrencyError, DuplicateEventError, Needed
 
 
 class MemoryEventStore:
@@ -96,8 +96,10 @@ class MemoryEventStore:
         stream = self._streams.get(stream_id, [])
         return stream[after : None if limit is None else after + limit]
 
-    async def read_all(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        return self._log[after : after + limit]
+    async def read_all(
+        self, *, after: int = 0, limit: int = 1000, needed: Needed | None = None
+    ) -> list[RecordedEvent]:
+        return self._log[after : after + limit]  # nothing is sealed here
 
     async def read_all_sealed(self, *, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         return self._log[after : after + limit]  # nothing is sealed here

@@ -120,6 +120,27 @@ async def test_the_log_read_as_stored_opens_nothing(pool: asyncpg.Pool) -> None:
     assert shut == [sealed_only(e) for e in await store.read_all()]
 
 
+async def test_a_page_opens_only_the_events_its_reader_needs(pool: asyncpg.Pool) -> None:
+    """A rebuild opens only what its projection reads; the rest of the page
+    is read as stored, and a destroyed key still opens nothing."""
+    store = keyed_store(pool)
+    await chat(store, "c-1", SECRET)
+    await chat(store, "c-2", "Other-9")
+    opened, shut = await store.read_all(), await store.read_all_sealed()
+    messages = [e for e in shut if e.type == "MessageSent"]
+    page = await keyed_store(pool).read_all(needed=lambda page: messages)
+    assert [e.global_position for e in page] == [e.global_position for e in opened]
+    assert [e.data for e in page] == [
+        o.data if o.type == "MessageSent" else s.data for o, s in zip(opened, shut, strict=True)
+    ]
+    assert [e.sealed for e in page] == [e.sealed for e in opened]
+    assert texts(page).count(SECRET) == 1 and texts(page).count("Other-9") == 1
+    assert texts(await store.read_all(needed=lambda page: [])) == texts(shut)
+    await erase(pool, ClientKeys(pool, MASTER), "c-1")
+    page = await store.read_all(needed=lambda page: page)
+    assert SECRET not in texts(page) and texts(page).count("Other-9") == 2
+
+
 async def test_a_client_who_comes_back_after_an_erasure_gets_a_new_key(
     pool: asyncpg.Pool,
 ) -> None:

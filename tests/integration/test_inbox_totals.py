@@ -4,6 +4,7 @@ a rebuild; a filter they do not cover is counted on its index, up to a limit."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -124,6 +125,19 @@ async def test_a_rebuild_leaves_the_counters_without_dead_space(world: World) ->
     bloated = await counters_bytes()
     await rebuild(world.pool, world.store, InboxProjection(), compact_from=0)
     assert await counters_bytes() == 8192 < bloated  # one page holds the few live rows
+    await assert_every_total_is_exact(world)
+
+
+async def test_a_rebuild_gives_the_garbage_collector_back_as_it_found_it(world: World) -> None:
+    """It pauses the cyclic collector while it replays (docs/BENCHMARKS.md)."""
+    await a_busy_inbox(world)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            await rebuild(world.pool, world.store, InboxProjection())
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
     await assert_every_total_is_exact(world)
 
 
