@@ -60,9 +60,9 @@ class Run:
     def __init__(self, n: int, concurrency: int, settings: Any) -> None:
         self.n, self.concurrency, self.settings = n, concurrency, settings
         self.stop, self.window = threading.Event(), (0.0, 0.0)
-        streams = [Stream(uuid4()) for _ in range(settings.streams)]
+        self.streams = [Stream(uuid4()) for _ in range(settings.streams)]
         self.logs: list[list[tuple[float, float]]] = [[] for _ in range(concurrency)]
-        self.callers = [(streams[i::concurrency], log) for i, log in enumerate(self.logs)]
+        self.callers = [(self.streams[i::concurrency], log) for i, log in enumerate(self.logs)]
 
     def turns(self, streams: list[Stream]) -> Iterator[tuple[Stream, list[NewEvent]]]:
         """A caller's streams round robin with their next batch, until ``stop``."""
@@ -75,8 +75,13 @@ class Run:
         return sum(len(log) for log in self.logs) * self.n
 
     def measure(self) -> None:
-        """Sleep through the warm-up, then note the measured window (ends early on ``stop``)."""
+        """Sleep through the warm-up (``warmup`` seconds, and until every stream
+        has its first append: a client's first personal event makes its data
+        key, once in its life, not once per window), then note the measured
+        window (ends early on ``stop``)."""
         self.stop.wait(self.settings.warmup)
+        while not self.stop.is_set() and not all(s.version for s in self.streams):
+            self.stop.wait(0.05)
         start = time.perf_counter()
         base, deadline = self.events(), start + self.settings.seconds
         while not self.stop.is_set() and (now := time.perf_counter()) < deadline:

@@ -83,15 +83,6 @@ PERSONAL_FIELDS: Final[dict[type[Any], dict[str, Any]]] = {
 each reads as without them (a start keeps its client's id: see :func:`redact`)."""
 
 
-def _fields_struct(event_type: type[Any], names: dict[str, Any]) -> type[msgspec.Struct]:
-    """A Struct of ``event_type``'s personal fields, typed as in the event."""
-    info = {f.name: f for f in msgspec.structs.fields(event_type)}
-    fields = [
-        (n, info[n].type) if info[n].required else (n, info[n].type, info[n].default) for n in names
-    ]
-    return msgspec.defstruct(f"{event_type.__name__}Personal", fields, omit_defaults=True, gc=False)
-
-
 def _fields_dict(event_type: type[Any], names: dict[str, Any]) -> Any:
     """A TypedDict of ``event_type``'s personal fields: a box decodes straight
     into the keyword arguments that put them back (no Struct in between)."""
@@ -100,7 +91,6 @@ def _fields_dict(event_type: type[Any], names: dict[str, Any]) -> Any:
     return TypedDict(f"{event_type.__name__}Box", fields, total=False)  # type: ignore[operator]
 
 
-_BOXES: Final = {t: _fields_struct(t, names) for t, names in PERSONAL_FIELDS.items()}
 _BOX_DECODERS: Final = {
     t: msgspec.json.Decoder(_fields_dict(t, names)) for t, names in PERSONAL_FIELDS.items()
 }
@@ -131,9 +121,13 @@ def redact(event: AnyEvent) -> AnyEvent:
 def seal(
     event: AnyEvent, *, event_id: UUID, version: int, key_id: UUID, cipher: Cipher, nonce: bytes
 ) -> bytes:
-    """The stored JSON of ``event``: redacted, with its personal fields sealed."""
-    box_type = _BOXES[type(event)]
-    fields = box_type(**{name: getattr(event, name) for name in PERSONAL_FIELDS[type(event)]})
+    """The stored JSON of ``event``: redacted, with its personal fields sealed
+    (an empty one, ``None``, left out of the box)."""
+    fields = {
+        name: value
+        for name in PERSONAL_FIELDS[type(event)]
+        if (value := getattr(event, name)) is not None
+    }
     box = nonce + cipher.encrypt(nonce, _encode(fields), event_id.bytes)
     sealed = _encode(Sealed(key=key_id, version=version, box=box, fields=True))
     redacted = _encode(redact(event))

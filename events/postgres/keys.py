@@ -34,6 +34,7 @@ from events.catalogue import AnyEvent, ClientErased
 from events.envelope import NewEvent, RecordedEvent
 from events.postgres.checkpoints import Connection
 from events.postgres.pool import bounded_connection
+from events.randomness import RandomBytes
 from events.store import Needed
 from events.upcasting import decode_event
 
@@ -177,12 +178,12 @@ class ClientKeys:
         self._master = master
         self._timeout = timeout
         self._new_id = new_id
-        self._random = random_bytes
+        self._random = RandomBytes(random_bytes)
         self._clock = clock
         self._ciphers: dict[UUID, AESGCM | None] = {}
         """Unwrapped keys by id; ``None``: destroyed (for good)."""
-        self._sealing: dict[str, tuple[UUID, float]] = {}
-        """Each client's live key id and when it was last checked."""
+        self._sealing: dict[str, tuple[UUID, AESGCM, float]] = {}
+        """Each client's live key (id, cipher) and when it was last checked."""
 
     # -- sealing ---------------------------------------------------------------
 
@@ -195,8 +196,7 @@ class ClientKeys:
             subject = new.subject or sealing.subject_in(new.data)
             if subject is None:
                 raise ValueError(f"{new.type} carries personal data but names no client")
-            key_id, cipher = await self._sealing_key(subject)
-            nonce = self._random(sealing.NONCE_SIZE)
+            key_id, cipher = self._cached_sealing_key(subject) or await self._sealing_key(subject)
             out.append(
                 sealing.seal(
                     new.data,
@@ -204,27 +204,31 @@ class ClientKeys:
                     version=version,
                     key_id=key_id,
                     cipher=cipher,
-                    nonce=nonce,
+                    nonce=self._random.take(sealing.NONCE_SIZE),
                 )
             )
         return out
 
-    async def _sealing_key(self, client_id: str) -> tuple[UUID, AESGCM]:
+    def _cached_sealing_key(self, client_id: str) -> tuple[UUID, AESGCM] | None:
+        """The client's key, if checked live within the last ``SEALING_KEY_TTL``
+        (no await: most appends find it here)."""
         cached = self._sealing.get(client_id)
-        if cached is not None and self._clock() - cached[1] < SEALING_KEY_TTL:
-            cipher = self._ciphers.get(cached[0])
-            if cipher is not None:
-                return cached[0], cipher
+        if cached is None or self._clock() - cached[2] >= SEALING_KEY_TTL:
+            return None
+        return cached[0], cached[1]
+
+    async def _sealing_key(self, client_id: str) -> tuple[UUID, AESGCM]:
+        """The client's live key, made if it has none."""
         key_id = self._new_id()
         wrapped = self._master.wrap(
-            key_id, self._random(KEY_SIZE), self._random(sealing.NONCE_SIZE)
+            key_id, self._random.take(KEY_SIZE), self._random.take(sealing.NONCE_SIZE)
         )
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
             row = await conn.fetchrow(_GET_OR_MAKE, key_id, client_id, wrapped, timeout=left())
         assert row is not None, "a live key exists or was just made"
         cipher = self._cipher(row["key_id"], row["wrapped"])
         assert cipher is not None
-        self._sealing[client_id] = (row["key_id"], self._clock())
+        self._sealing[client_id] = (row["key_id"], cipher, self._clock())
         return row["key_id"], cipher
 
     # -- opening ---------------------------------------------------------------
