@@ -20,7 +20,8 @@ from bench import common
 from bench import databases as db
 from events.catalogue import Side
 from events.envelope import Metadata, NewEvent
-from events.postgres.keys import ClientKeys, MasterKey
+from events.postgres.keys import ClientKeys
+from events.postgres.master_keys import MasterKey
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 

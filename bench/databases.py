@@ -18,7 +18,8 @@ from bench.common import log
 from events import catalogue as ev
 from events.envelope import Metadata, NewEvent
 from events.jetstream.relay import Topology
-from events.postgres.keys import ClientKeys, MasterKey
+from events.postgres.keys import ClientKeys
+from events.postgres.master_keys import MasterKey
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
 from events.postgres.store import PostgresEventStore as Store
 from events.postgres.store import create_pool

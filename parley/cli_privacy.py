@@ -3,8 +3,10 @@ rotate the master key (docs/PRIVACY.md)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -123,3 +125,47 @@ def _with_keys(
     with one_line_errors(), stoppable() as stack:
         url = database_url(settings, stack)
         return run_async(lambda: run(url))
+
+
+@privacy.command(name="rotate-master-key")
+@click.option(
+    "--new-key-file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The new master key: 32 random bytes in base64 (openssl rand -base64 32).",
+)
+def rotate_master_key(new_key_file: Path) -> None:
+    """Re-wrap every client's data key with a new master key, in one
+    transaction. Stop every Parley process first; start them again with the
+    new key (a process left running with the old one cannot make new keys).
+    Where the master key is the data folder's, that file gets the new key."""
+    from events.postgres.master_keys import MasterKey, RotationRefused, rotate_master_key
+    from events.randomness import RandomBytes
+    from parley.master_key import KEY_FILE, master_key, read_key, write_key
+    from parley.server import run_async
+    from parley.services import connect_postgres
+
+    settings = load_settings()
+
+    async def run(url: str, new: MasterKey) -> int:
+        pool = await connect_postgres(url)
+        try:
+            async with pool.acquire() as conn:
+                return await rotate_master_key(
+                    conn, master_key(settings), new, RandomBytes(os.urandom)
+                )
+        except RotationRefused as refused:
+            fail(str(refused))
+        finally:
+            await pool.close()
+
+    with one_line_errors(), stoppable() as stack:
+        new = MasterKey(read_key(new_key_file))
+        url = database_url(settings, stack)
+        rewrapped = run_async(lambda: run(url, new))
+        out.print(f"{rewrapped} data key(s) re-wrapped with the new master key")
+        if settings.master_key is None:
+            write_key(settings.data_dir / KEY_FILE, new_key_file.read_text())
+            out.print(f"{settings.data_dir / KEY_FILE} now holds the new master key")
+        else:
+            out.print("set PARLEY_MASTER_KEY to the new key, then start every process again")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import asyncpg
 
-from events.postgres.keys import KEY_SIZE, ClientKeys, MasterKey
+from events.postgres.keys import ClientKeys
+from events.postgres.master_keys import KEY_SIZE, MasterKey
 from parley.errors import StartupError
 from parley.settings import Settings
 
@@ -31,17 +32,36 @@ def generated_key(path: Path) -> bytes:
     appears whole or not at all (written aside, then linked into place)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        aside = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(secrets.token_bytes(KEY_SIZE)).decode() + "\n")
+        aside = _written_aside(path, base64.b64encode(secrets.token_bytes(KEY_SIZE)).decode())
         with contextlib.suppress(FileExistsError):
             os.link(aside, path)
         aside.unlink()
-    key = base64.b64decode(path.read_text().strip())
+    return read_key(path)
+
+
+def read_key(path: Path) -> bytes:
+    """A master key kept in ``path`` (base64)."""
+    try:
+        key = base64.b64decode(path.read_text().strip(), validate=True)
+    except ValueError:
+        key = b""
     if len(key) != KEY_SIZE:
         raise StartupError(f"{path}: not a master key ({KEY_SIZE} bytes in base64)")
     return key
+
+
+def write_key(path: Path, encoded: str) -> None:
+    """Replace the key kept in ``path`` with ``encoded`` (whole or not at all)."""
+    os.replace(_written_aside(path, encoded.strip()), path)
+
+
+def _written_aside(path: Path, encoded: str) -> Path:
+    """``encoded`` in a file beside ``path``, readable by its owner only."""
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(encoded + "\n")
+    return aside
 
 
 async def check_master_key(pool: asyncpg.Pool, master: MasterKey) -> None:

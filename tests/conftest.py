@@ -24,7 +24,8 @@ import asyncpg
 import nats
 import pytest
 
-from events.postgres.keys import ClientKeys, MasterKey
+from events.postgres.keys import ClientKeys
+from events.postgres.master_keys import MasterKey
 from events.postgres.migrate import apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS

@@ -17,8 +17,6 @@ Two kinds of key ring serve the event store:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -33,12 +31,12 @@ from events import sealing
 from events.catalogue import AnyEvent, ClientErased
 from events.envelope import NewEvent, RecordedEvent
 from events.postgres.checkpoints import Connection
+from events.postgres.master_keys import KEY_SIZE, MasterKey, MasterKeyChanged
 from events.postgres.pool import bounded_connection
 from events.randomness import RandomBytes
 from events.store import Needed
 from events.upcasting import decode_event
 
-KEY_SIZE: Final = 32
 CACHE_SIZE: Final = 100_000
 """Unwrapped keys a process keeps (then it starts over: a key is re-read when
 next needed, so forgetting one is always safe)."""
@@ -52,10 +50,15 @@ _encode = msgspec.json.Encoder().encode
 # for this statement's transaction only): an event sealed with it is appended
 # after it, and that append's commit flushes the WAL up to itself, the key's
 # commit record included. A key lost in a crash before that sealed nothing.
+# And a key is made only while the recorded master key is this process's
+# (or none is recorded yet): the share lock on its row waits for a rotation
+# to commit, then finds the row changed (events/postgres/master_keys.py).
 _GET_OR_MAKE = """
 WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+ours AS MATERIALIZED (SELECT FROM master_key WHERE fingerprint = $4 FOR SHARE),
 made AS (
     INSERT INTO data_keys (key_id, client_id, wrapped) SELECT $1, $2, $3 FROM relaxed
+    WHERE EXISTS (SELECT FROM ours) OR NOT EXISTS (SELECT FROM master_key)
     ON CONFLICT (client_id) WHERE erased_at IS NULL DO NOTHING
     RETURNING key_id, wrapped
 )
@@ -143,24 +146,6 @@ class NoKeys:
         return list(events)
 
 
-class MasterKey:
-    """Wraps and unwraps data keys (AES-256-GCM; the key id is the associated data)."""
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_SIZE:
-            raise ValueError(f"the master key must be {KEY_SIZE} bytes")
-        self._aead = AESGCM(key)
-        self.fingerprint = hmac.new(key, b"parley master key", hashlib.sha256).hexdigest()[:32]
-        """Names the key without revealing it (kept in table ``master_key``)."""
-
-    def wrap(self, key_id: UUID, key: bytes, nonce: bytes) -> bytes:
-        return nonce + self._aead.encrypt(nonce, key, key_id.bytes)
-
-    def unwrap(self, key_id: UUID, wrapped: bytes) -> bytes:
-        nonce, body = wrapped[: sealing.NONCE_SIZE], wrapped[sealing.NONCE_SIZE :]
-        return self._aead.decrypt(nonce, body, key_id.bytes)
-
-
 class ClientKeys:
     """Per-client data keys: seals on append, opens on read (see module doc)."""
 
@@ -224,8 +209,11 @@ class ClientKeys:
             key_id, self._random.take(KEY_SIZE), self._random.take(sealing.NONCE_SIZE)
         )
         async with bounded_connection(self._pool, self._timeout) as (conn, left):
-            row = await conn.fetchrow(_GET_OR_MAKE, key_id, client_id, wrapped, timeout=left())
-        assert row is not None, "a live key exists or was just made"
+            row = await conn.fetchrow(
+                _GET_OR_MAKE, key_id, client_id, wrapped, self._master.fingerprint, timeout=left()
+            )
+        if row is None:  # neither made nor found: the master key is no longer ours
+            raise MasterKeyChanged()
         cipher = self._cipher(row["key_id"], row["wrapped"])
         assert cipher is not None
         self._sealing[client_id] = (row["key_id"], cipher, self._clock())

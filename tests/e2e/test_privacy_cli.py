@@ -9,20 +9,23 @@ import json
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
+import msgspec
 import pytest
 
 from events.catalogue import Channel, Client, ConversationStarted, Priority, Status
 from events.envelope import NewEvent
 from events.jetstream.topology import Topology
-from events.postgres.keys import ClientKeys, MasterKey
+from events.postgres.keys import ClientKeys
+from events.postgres.master_keys import MasterKey
 from events.postgres.store import PostgresEventStore, create_pool
 from events.sealing import ERASED
 from parley.worker import projections
 from projections.runner import ProjectionRunner
 from tests.conftest import MakeDatabase
-from tests.e2e.test_cli_errors import parley
+from tests.e2e.test_cli_errors import assert_one_line_error, parley
 from tests.factories import message
 
 KEY = bytes(range(100, 132))
@@ -114,3 +117,61 @@ async def test_another_master_key_is_refused_with_one_line(
     assert "PARLEY_MASTER_KEY is not the master key" in wrong.stderr
     unknown = await privacy("export", "--client-id", "nobody", url=url)
     assert unknown.returncode == 1 and "holds no data about client 'nobody'" in unknown.stderr
+
+
+async def test_an_operator_rotates_the_master_key(
+    database: tuple[str, asyncpg.Pool], tmp_path: Path
+) -> None:
+    url, pool = database
+    keys = ClientKeys(pool, MasterKey(KEY))
+    store = PostgresEventStore(pool, keys=keys)
+    cid = uuid.uuid4()
+    start = ConversationStarted(
+        conversation_id=cid,
+        client=Client(id="cli-2", name=f"Name {MARKER}"),
+        channel=Channel.WEB,
+        priority=Priority.LOW,
+        status=Status.ACTIVE,
+    )
+    said = msgspec.structs.replace(message(cid, content=f"{MARKER} rotates"), subject="cli-2")
+    await store.append(
+        f"conversation-{cid}", [NewEvent(event_id=uuid.uuid4(), data=start), said], 0
+    )
+    await project(pool, keys, store)
+    await store.close()
+    assert (await privacy("export", "--client-id", "cli-2", url=url)).returncode == 0
+    new, key_file = bytes(range(150, 182)), tmp_path / "new.key"
+    key_file.write_text(base64.b64encode(new).decode() + "\n")
+
+    rotated = await privacy("rotate-master-key", "--new-key-file", str(key_file), url=url)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 data key(s) re-wrapped" in rotated.stdout and "PARLEY_MASTER_KEY" in rotated.stdout
+    exported = await privacy("export", "--client-id", "cli-2", url=url, key=new)
+    assert exported.returncode == 0 and exported.stdout.count(MARKER) == 2
+    stale = await privacy("export", "--client-id", "cli-2", url=url)
+    assert stale.returncode == 1 and "not the master key" in stale.stderr
+    again = await privacy("rotate-master-key", "--new-key-file", str(key_file), url=url, key=new)
+    assert_one_line_error(again, "the new master key is the current one")
+    key_file.write_text("not a key\n")
+    bad = await privacy("rotate-master-key", "--new-key-file", str(key_file), url=url, key=new)
+    assert_one_line_error(bad, f"{key_file}: not a master key")
+
+
+async def test_a_data_folder_key_is_replaced_in_its_file(
+    database: tuple[str, asyncpg.Pool], tmp_path: Path
+) -> None:
+    url, _ = database
+    folder = {"PARLEY_DATABASE_URL": url, "PARLEY_DATA_DIR": str(tmp_path / "data")}
+    first = await asyncio.to_thread(parley, "privacy", "export", "--client-id", "x", env=folder)
+    assert first.returncode == 1 and "holds no data" in first.stderr  # the key file is made
+    key_file = tmp_path / "new.key"
+    key_file.write_text(base64.b64encode(bytes(range(7, 39))).decode())
+    rotate = ("privacy", "rotate-master-key", "--new-key-file", str(key_file))
+    rotated = await asyncio.to_thread(parley, *rotate, env=folder)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "0 data key(s) re-wrapped" in rotated.stdout
+    kept = tmp_path / "data" / "master.key"
+    assert base64.b64decode(kept.read_text()) == bytes(range(7, 39))
+    assert kept.stat().st_mode & 0o777 == 0o600
+    after = await asyncio.to_thread(parley, "privacy", "export", "--client-id", "x", env=folder)
+    assert after.returncode == 1 and "holds no data" in after.stderr  # the new key is accepted

@@ -15,7 +15,8 @@ from events.catalogue import Channel, Client, ClientErased, ConversationStarted,
 from events.envelope import Metadata, NewEvent, RecordedEvent
 from events.integrity import verify
 from events.jetstream.ack_window import sealed_only
-from events.postgres.keys import ClientKeys, MasterKey
+from events.postgres.keys import ClientKeys
+from events.postgres.master_keys import MasterKey
 from events.postgres.store import PostgresEventStore, create_pool
 from events.sealing import ERASED
 from parley.errors import StartupError
