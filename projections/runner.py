@@ -33,7 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from events.envelope import RecordedEvent
 from events.jetstream.topology import Topology, ensure_stream
 from events.postgres import checkpoints
-from events.postgres.keys import Keys, NoKeys
+from events.postgres.key_ring import Keys, NoKeys
 from events.store import EventStore
 from events.tasks import until_stopped
 from projections.base import Projection, apply_events, needed_by

@@ -36,7 +36,7 @@ from nats.aio.subscription import Subscription
 from events.catalogue import ClientErased, ConversationEvent
 from events.envelope import RecordedEvent
 from events.jetstream.relay import Topology
-from events.postgres.keys import Keys, NoKeys
+from events.postgres.key_ring import Keys, NoKeys
 from events.store import StoreUnavailable
 from ws_edge import frames
 from ws_edge.directory import Directory

@@ -5,14 +5,12 @@ when the client is erased. See :mod:`events.sealing` and docs/PRIVACY.md.
 Two kinds of key ring serve the event store:
 
 - :class:`ClientKeys` seals personal events with their client's key and opens
-  them again; it caches unwrapped keys, so reading pays no key look-up per
-  event. Store reads bring each row's key row along (joined to a
-  conversation's rows; read once for a page of the whole log), so a
-  destroyed key is seen at once; a process that opens events from JetStream
-  instead learns it from the ``ClientErased`` event, which comes after the
-  client's events in the log (:meth:`ClientKeys.forget`).
-- :class:`NoKeys` stores events as they are and opens nothing (tools and
-  engine tests that have no master key).
+  them again, caching unwrapped keys. Store reads bring each row's key row
+  along, so a destroyed key is seen at once; a process that opens events
+  from JetStream learns it from the ``ClientErased`` event, which comes after
+  the client's events in the log (:meth:`ClientKeys.forget`).
+- :class:`~events.postgres.key_ring.NoKeys` stores events as they are and
+  opens nothing (tools and engine tests that have no master key).
 """
 
 from __future__ import annotations
@@ -20,11 +18,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Final, Protocol
+from typing import Final
 from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from events import sealing
@@ -73,77 +72,6 @@ UPDATE data_keys SET wrapped = NULL, erased_at = clock_timestamp()
 WHERE client_id = $1 AND erased_at IS NULL
 RETURNING key_id
 """
-
-
-class Keys(Protocol):
-    """What the event store needs of a key ring."""
-
-    async def stored(self, events: Sequence[NewEvent], versions: Sequence[int]) -> list[bytes]:
-        """Each event's JSON as stored (sealed when it carries personal data)."""
-        ...
-
-    def decode(
-        self,
-        event_id: UUID,
-        event_type: str,
-        version: int,
-        stored: bytes,
-        sealed: sealing.Sealed | None,
-        wrapped: bytes | None,
-    ) -> AnyEvent:
-        """A stored event (``sealed``: its sealed part) read with its key's row
-        (``wrapped``: ``None`` when destroyed or unknown)."""
-        ...
-
-    def ciphers(self, rows: dict[UUID, bytes | None]) -> dict[UUID, sealing.Cipher]:
-        """The live keys among these rows (as :meth:`key_rows` reads them), to
-        open events read shut (:func:`events.sealing.open_sealed`)."""
-        ...
-
-    async def key_rows(
-        self, conn: Connection, key_ids: Collection[UUID], timeout: float
-    ) -> dict[UUID, bytes | None]:
-        """The rows of these keys (wrapped; ``None`` when destroyed; absent when unknown)."""
-        ...
-
-    async def open(
-        self, events: Sequence[RecordedEvent], needed: Needed | None = None
-    ) -> list[RecordedEvent]:
-        """Events in log order as JetStream has them (redacted, with their
-        sealed copies), opened where their key is live: all of them, or only
-        those ``needed`` names."""
-        ...
-
-
-class NoKeys:
-    """Store events as they are; read sealed ones redacted."""
-
-    async def stored(self, events: Sequence[NewEvent], versions: Sequence[int]) -> list[bytes]:
-        return [_encode(e.data) for e in events]
-
-    def decode(
-        self,
-        event_id: UUID,
-        event_type: str,
-        version: int,
-        stored: bytes,
-        sealed: sealing.Sealed | None,
-        wrapped: bytes | None,
-    ) -> AnyEvent:
-        return decode_event(event_type, version, stored)
-
-    def ciphers(self, rows: dict[UUID, bytes | None]) -> dict[UUID, sealing.Cipher]:
-        return {}
-
-    async def key_rows(
-        self, conn: Connection, key_ids: Collection[UUID], timeout: float
-    ) -> dict[UUID, bytes | None]:
-        return {}  # nothing is opened: no key is needed
-
-    async def open(
-        self, events: Sequence[RecordedEvent], needed: Needed | None = None
-    ) -> list[RecordedEvent]:
-        return list(events)
 
 
 class ClientKeys:
@@ -288,7 +216,10 @@ class ClientKeys:
         if cipher is None and key_id not in self._ciphers:
             if len(self._ciphers) >= CACHE_SIZE:
                 self._ciphers.clear()
-            cipher = AESGCM(self._master.unwrap(key_id, wrapped))
+            try:
+                cipher = AESGCM(self._master.unwrap(key_id, wrapped))
+            except InvalidTag:  # wrapped with another master key: it was rotated
+                raise MasterKeyChanged() from None
             self._ciphers[key_id] = cipher
         return cipher
 

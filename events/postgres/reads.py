@@ -21,7 +21,7 @@ import msgspec
 
 from events.envelope import Metadata, RecordedEvent
 from events.postgres.checkpoints import Connection
-from events.postgres.keys import Keys, NoKeys
+from events.postgres.key_ring import Keys, NoKeys
 from events.sealing import Cipher, Sealed, open_sealed, sealed_part
 from events.store import Needed
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from events.envelope import RecordedEvent
-from events.postgres.keys import Keys
+from events.postgres.key_ring import Keys
 from events.postgres.pool import create_pool
 from events.postgres.store import PostgresEventStore
 

@@ -40,7 +40,7 @@ from events.envelope import AppendResult, Metadata, NewEvent, RecordedEvent
 from events.postgres import reads
 from events.postgres.append_batch import PendingAppend
 from events.postgres.group_commit import GroupCommitter, usable
-from events.postgres.keys import Keys, NoKeys
+from events.postgres.key_ring import Keys, NoKeys
 from events.postgres.pool import (
     CONNECT_TIMEOUT,
     bounded_connection,

@@ -79,10 +79,15 @@ async def test_a_process_left_on_the_old_key_keeps_its_keys_but_cannot_make_one(
     stale = keyed_store(pool, ClientKeys(pool, OLD))
     stream = await chat(stale, "c-1", SECRET)  # c-1's key is in its cache
     await rotate(pool)
+    other = await chat(keyed_store(pool, ClientKeys(pool, NEW)), "c-2", "Other-9")
     await chat(stale, "c-1", "Still-here")  # sealed with the cached (unchanged) data key
     keys, events = await wrapped_keys(pool), await pool.fetchval("SELECT count(*) FROM events")
     with pytest.raises(MasterKeyChanged, match="restart this process"):
-        await chat(stale, "c-new", "Never-stored")
+        await chat(stale, "c-new", "Never-stored")  # no key can be made
+    with pytest.raises(MasterKeyChanged):
+        await chat(stale, "c-2", "Never-stored")  # nor a re-wrapped one unwrapped
+    with pytest.raises(MasterKeyChanged):
+        await stale.read_stream(other)
     assert await wrapped_keys(pool) == keys
     assert await pool.fetchval("SELECT count(*) FROM events") == events
     restarted = keyed_store(pool, ClientKeys(pool, NEW))
