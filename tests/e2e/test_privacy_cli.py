@@ -55,25 +55,30 @@ async def project(pool: asyncpg.Pool, keys: ClientKeys, store: PostgresEventStor
         await runner.catch_up_from_store()
 
 
+async def chat(store: PostgresEventStore, client_id: str, text: str) -> uuid.UUID:
+    """A conversation of ``client_id``, whose name holds MARKER, and one message."""
+    cid = uuid.uuid4()
+    start = ConversationStarted(
+        conversation_id=cid,
+        client=Client(id=client_id, name=f"Name {MARKER}"),
+        channel=Channel.EMAIL,
+        priority=Priority.HIGH,
+        status=Status.ACTIVE,
+    )
+    said = msgspec.structs.replace(message(cid, content=text), subject=client_id)
+    await store.append(
+        f"conversation-{cid}", [NewEvent(event_id=uuid.uuid4(), data=start), said], 0
+    )
+    return cid
+
+
 async def test_an_operator_exports_then_erases_a_client(
     database: tuple[str, asyncpg.Pool],
 ) -> None:
     url, pool = database
     keys = ClientKeys(pool, MasterKey(KEY))
     store = PostgresEventStore(pool, keys=keys)
-    cid = uuid.uuid4()
-    start = ConversationStarted(
-        conversation_id=cid,
-        client=Client(id="cli-1", name=f"Name {MARKER}"),
-        channel=Channel.EMAIL,
-        priority=Priority.HIGH,
-        status=Status.ACTIVE,
-    )
-    said = message(cid, content=f"{MARKER} says hi")
-    said = NewEvent(event_id=said.event_id, data=said.data, subject="cli-1")
-    await store.append(
-        f"conversation-{cid}", [NewEvent(event_id=uuid.uuid4(), data=start), said], 0
-    )
+    cid = await chat(store, "cli-1", f"{MARKER} says hi")
     await project(pool, keys, store)
 
     exported = await privacy("export", "--client-id", "cli-1", url=url)
@@ -125,18 +130,7 @@ async def test_an_operator_rotates_the_master_key(
     url, pool = database
     keys = ClientKeys(pool, MasterKey(KEY))
     store = PostgresEventStore(pool, keys=keys)
-    cid = uuid.uuid4()
-    start = ConversationStarted(
-        conversation_id=cid,
-        client=Client(id="cli-2", name=f"Name {MARKER}"),
-        channel=Channel.WEB,
-        priority=Priority.LOW,
-        status=Status.ACTIVE,
-    )
-    said = msgspec.structs.replace(message(cid, content=f"{MARKER} rotates"), subject="cli-2")
-    await store.append(
-        f"conversation-{cid}", [NewEvent(event_id=uuid.uuid4(), data=start), said], 0
-    )
+    await chat(store, "cli-2", f"{MARKER} rotates")
     await project(pool, keys, store)
     await store.close()
     assert (await privacy("export", "--client-id", "cli-2", url=url)).returncode == 0
