@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,7 @@ async def server_url(
         log_level="warning",
         ws_ping_interval=None,
         ws_ping_timeout=None,
+        timeout_graceful_shutdown=10,  # as `parley serve`: a socket left open cannot hold it
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
@@ -113,8 +115,15 @@ async def server_url(
     yield f"http://127.0.0.1:{port}"
     stop.set()
     server.should_exit = True
-    await asyncio.gather(serving, working)
-    await nc.close()
+    try:
+        async with asyncio.timeout(60):  # bounded: a hang here would end the run unreported
+            await asyncio.gather(serving, working)
+    except TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.__stderr__)
+        raise AssertionError("the test server did not stop within 60 s (stacks above)") from None
+    finally:
+        await nc.close()
 
 
 READ_YOUR_WRITES_WAIT = "10"
