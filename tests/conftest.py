@@ -155,49 +155,20 @@ async def database_url(make_database: MakeDatabase) -> str:
     return await make_database()
 
 
-_SESSION_POOLS: set[int] = set()
-
-
-def _held(pool: asyncpg.Pool) -> int:
-    return pool.get_size() - pool.get_idle_size()
-
-
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """The run's shared pool. Closing it waits for every connection to come
-    back, so a connection never given back would hang the end of the run:
-    each test is checked (:func:`gives_back_its_connections`), and the close
-    is bounded."""
+    back, so a connection never given back would hang the end of the run
+    unreported: the close is bounded."""
     pool = await create_pool(database_url, min_size=2, max_size=40)
-    _SESSION_POOLS.add(id(pool))
     yield pool
-    held = _held(pool)
+    held = pool.get_size() - pool.get_idle_size()
     try:
         async with asyncio.timeout(30):
             await pool.close()
     except TimeoutError:
         pool.terminate()
         raise AssertionError(f"{held} connection(s) of the session pool never came back") from None
-
-
-@pytest.fixture(autouse=True)
-async def gives_back_its_connections(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """A test using the session pool gives back every connection it took
-    (within 10 s of its end: tasks it started may still be finishing)."""
-    if "pool" not in request.fixturenames:
-        yield
-        return
-    pool = request.getfixturevalue("pool")
-    if id(pool) not in _SESSION_POOLS:  # a module's own pool, closed by its fixture
-        yield
-        return
-    before = _held(pool)
-    yield
-    for _ in range(200):
-        if _held(pool) <= before:
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail(f"the test left {_held(pool) - before} connection(s) of the session pool taken")
 
 
 @pytest.fixture
