@@ -120,6 +120,10 @@ def nats_prefix(nats_url: str) -> Iterator[str]:
 
 
 MakeDatabase = Callable[[], Awaitable[str]]
+_END_BACKENDS = """
+SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity
+WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()
+"""
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +148,13 @@ async def make_database(postgres_server_url: str) -> AsyncIterator[MakeDatabase]
     try:
         yield make
     finally:
+        # Every backend of every database of this run ends first. DROP DATABASE
+        # waits until every backend of the server has released its files (a
+        # signal barrier, PostgreSQL 15), and a backend blocked writing to a
+        # client that stopped reading (a fault test's frozen peer) never does:
+        # dropping one database then hung on another's backend. Terminated, it
+        # exits even mid-write.
+        await admin.execute(_END_BACKENDS, created, timeout=30)
         for name in created:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', timeout=60)
         await admin.close()
