@@ -14,6 +14,7 @@ import asyncio
 import base64
 import os
 import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -148,16 +149,38 @@ async def make_database(postgres_server_url: str) -> AsyncIterator[MakeDatabase]
     try:
         yield make
     finally:
-        # Every backend of every database of this run ends first. DROP DATABASE
-        # waits until every backend of the server has released its files (a
-        # signal barrier, PostgreSQL 15), and a backend blocked writing to a
-        # client that stopped reading (a fault test's frozen peer) never does:
-        # dropping one database then hung on another's backend. Terminated, it
-        # exits even mid-write.
+        # Every backend of every database of this run ends first. In two loaded
+        # runs the first drop waited over 60 s (cause not found: a backend
+        # blocked writing to a frozen client does not hold up DROP DATABASE,
+        # tried by hand); should a drop wait again, the server's backends are
+        # printed, with who blocks whom, and the run reports it.
         await admin.execute(_END_BACKENDS, created, timeout=30)
         for name in created:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', timeout=60)
+            drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            dropping = asyncio.ensure_future(admin.execute(drop))
+            if not (await asyncio.wait({dropping}, timeout=60))[0]:
+                await _print_what_holds_the_drop(postgres_server_url)
+                admin.terminate()
+                raise AssertionError(f"{drop} still waits after 60 s (the server's backends above)")
+            dropping.result()
         await admin.close()
+
+
+async def _print_what_holds_the_drop(url: str) -> None:
+    """Every other backend of the server, what it waits on and who blocks whom
+    (a drop timed out: for the next reader of the log)."""
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid, datname, backend_type, state, wait_event_type, wait_event,"
+            " pg_blocking_pids(pid) AS blocked_by, left(query, 120) AS query"
+            " FROM pg_stat_activity WHERE pid <> pg_backend_pid()",
+            timeout=10,
+        )
+    finally:
+        await conn.close()
+    for row in rows:
+        print(f"  backend {dict(row)}", file=sys.__stderr__)
 
 
 @pytest.fixture(scope="session")
