@@ -31,6 +31,7 @@ from events.postgres.master_keys import MasterKey
 from events.postgres.migrate import apply_migrations
 from events.postgres.store import PostgresEventStore, create_pool
 from parley.services import MIGRATION_FOLDERS
+from tests.drop_databases import drop_on
 from tests.hang_guard import hang_guard  # noqa: F401  (autouse: every test)
 
 RUN_ID = uuid.uuid4().hex[:10]
@@ -121,10 +122,6 @@ def nats_prefix(nats_url: str) -> Iterator[str]:
 
 
 MakeDatabase = Callable[[], Awaitable[str]]
-_END_BACKENDS = """
-SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity
-WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()
-"""
 
 
 @pytest.fixture(scope="session")
@@ -149,21 +146,30 @@ async def make_database(postgres_server_url: str) -> AsyncIterator[MakeDatabase]
     try:
         yield make
     finally:
-        # Every backend of every database of this run ends first. In two loaded
-        # runs the first drop waited over 60 s (cause not found: a backend
-        # blocked writing to a frozen client does not hold up DROP DATABASE,
-        # tried by hand); should a drop wait again, the server's backends are
-        # printed, with who blocks whom, and the run reports it.
-        await admin.execute(_END_BACKENDS, created, timeout=30)
-        for name in created:
-            drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            dropping = asyncio.ensure_future(admin.execute(drop))
-            if not (await asyncio.wait({dropping}, timeout=60))[0]:
-                await _print_what_holds_the_drop(postgres_server_url)
-                admin.terminate()
-                raise AssertionError(f"{drop} still waits after 60 s (the server's backends above)")
-            dropping.result()
+        await _drop_all(admin, postgres_server_url, created)
+
+
+async def _drop_all(admin: asyncpg.Connection, url: str, names: list[str]) -> None:
+    """Drop the run's databases here, within a minute. In two loaded runs the
+    first drop waited longer (cause not found; DROP DATABASE may wait for a
+    checkpoint): the server's backends are then printed and the drops finish
+    in a process of their own (tests/drop_databases.py) while this run ends."""
+    dropping = asyncio.ensure_future(drop_on(admin, names, timeout=3600))
+    if (await asyncio.wait({dropping}, timeout=60))[0]:
+        dropping.result()
         await admin.close()
+        return
+    await _print_what_holds_the_drop(url)
+    admin.terminate()  # no cancel: the server finishes the drop it is in
+    await asyncio.wait({dropping}, timeout=5)
+    if dropping.done():
+        dropping.exception()  # the connection went away under it
+    await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.drop_databases", url, *names,
+        start_new_session=True,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 async def _print_what_holds_the_drop(url: str) -> None:
