@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from events import sealing
 from events.catalogue import AnyEvent, ClientErased
 from events.envelope import NewEvent, RecordedEvent
+from events.postgres import reads
 from events.postgres.checkpoints import Connection
 from events.postgres.master_keys import KEY_SIZE, MasterKey, MasterKeyChanged
 from events.postgres.pool import bounded_connection
@@ -191,16 +192,8 @@ class ClientKeys:
             if isinstance(event.data, ClientErased):  # in log order: later ones stay shut
                 self.forget(event.data.key_ids)
             shut = wanted is not None and event.global_position not in wanted
-            opened.append(event if shut else self._opened(event))
+            opened.append(event if shut else reads.opened(event, self._ciphers))
         return opened
-
-    def _opened(self, event: RecordedEvent) -> RecordedEvent:
-        sealed = event.sealed
-        cipher = None if sealed is None else self._ciphers.get(sealed.key)
-        if sealed is None or cipher is None:
-            return event
-        data = sealing.open_sealed(event.data, sealed, event_id=event.event_id, cipher=cipher)
-        return msgspec.structs.replace(event, data=data)
 
     def forget(self, key_ids: Iterable[UUID]) -> None:
         """These keys are destroyed: never open anything with them again."""

@@ -13,6 +13,7 @@ reads the page shut and opens those alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 from uuid import UUID
 
@@ -106,11 +107,12 @@ async def _open_needed(
         return page
     key_ids = {e.sealed.key for e in page if e.sealed and e.global_position in wanted}
     ciphers = keys.ciphers(await keys.key_rows(conn, key_ids, timeout))
-    return [_opened(e, ciphers) if e.global_position in wanted else e for e in page]
+    return [opened(e, ciphers) if e.global_position in wanted else e for e in page]
 
 
-def _opened(event: RecordedEvent, ciphers: dict[UUID, Cipher]) -> RecordedEvent:
-    """``event``, read shut, opened if its key is among ``ciphers`` (live)."""
+def opened(event: RecordedEvent, ciphers: Mapping[UUID, Cipher | None]) -> RecordedEvent:
+    """``event``, read shut, opened if its key is among ``ciphers`` and live
+    (``None``: destroyed). Store pages and JetStream batches alike."""
     sealed = event.sealed
     cipher = None if sealed is None else ciphers.get(sealed.key)
     if sealed is None or cipher is None:
