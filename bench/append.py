@@ -1,5 +1,6 @@
 """Event store appends: Parley's store against eventsourcing's, or against itself without
-hash chain and sealing (``parley-bare``; docs/BENCHMARKS.md)."""
+hash chain and sealing (``parley-bare``), or without one of them (``parley-chain``: chain,
+nothing sealed; ``parley-sealed``: sealed, no chain); docs/BENCHMARKS.md."""
 
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import psycopg
 
 from bench import common
-from bench.append_engines import Run, run_eventsourcing, run_parley, workload
+from bench.append_engines import PARLEY_ENGINES, Run, run_eventsourcing, run_parley, workload
 from bench.databases import throwaway_database
 
 OPTIONS: list[common.Option] = [("seconds", float, 8.0, "measured seconds per run")]
@@ -21,7 +22,7 @@ OPTIONS += [("warmup", float, 1.0, "unmeasured seconds first"), ("streams", int,
 OPTIONS += [("max-events", int, 1_000_000, "end a run after this many")]
 OPTIONS += [("batch-sizes", common.csv(int), [1, 100], "events per append, comma-separated")]
 OPTIONS += [("concurrency", common.csv(int), [1, 32], "concurrent callers, comma-separated")]
-ENGINES = ("parley", "eventsourcing", "parley-bare")
+ENGINES = ("parley", "eventsourcing", *list(PARLEY_ENGINES)[1:])
 OPTIONS += [("engines", common.csv(str), list(ENGINES[:2]), "two of " + ",".join(ENGINES))]
 OPTIONS += [("writers", int, 2, "PostgresEventStore writers")]
 OPTIONS += [("any-version", bool, False, "expected_version=None instead of the tracked version")]
@@ -54,10 +55,9 @@ async def run(args: Any) -> common.Report:
                 common.log(f"{workload(n)} appends, concurrency {c}: {engine} ...")
                 trial = Run(n, c, args)
                 try:  # on Ctrl-C, ``stop`` lets the caller threads finish
-                    if engine.startswith("parley"):
-                        bare = engine == "parley-bare"
-                        where = f"{schema}_bare" if bare else schema
-                        result = await run_parley(parley_url, where, trial, bare=bare)
+                    if engine in PARLEY_ENGINES:
+                        where = f"{schema}_{engine.replace('-', '_')}"
+                        result = await run_parley(parley_url, where, trial, engine)
                     else:
                         result = await asyncio.to_thread(run_eventsourcing, es_url, schema, trial)
                 finally:
@@ -82,6 +82,9 @@ def targets(report: common.Report) -> common.Checks:
         if (r := ratio(report, n, 32)) is not None:
             what = f"Parley >= 3x eventsourcing, {workload(n)} appends, concurrency 32"
             checks.append((what, f"{r:.1f}x", r >= 3))
+        if (r := ratio(report, n, 32, "parley-bare")) is not None:  # issue 19
+            what = f"chain and sealing at most 15 % slower, {workload(n)} appends, concurrency 32"
+            checks.append((what, f"{r:.2f} of parley-bare", r >= 0.85))
     return checks
 
 
@@ -99,10 +102,17 @@ def render(report: common.Report) -> str:
         rows[-1] += ["-" if x is None else f"{x:.1f}x"]
         latency = "{latency_p50_ms:.1f} / {latency_p99_ms:.1f}"
         rows[-1] += ["-" if r is None else latency.format(**r) for r in both]
+    cpu = [
+        f"  {r['engine']}, {workload(r['events_per_append'])} x{r['concurrency']}: Python "
+        f"{r['python_us_per_event']:g}, PostgreSQL {r['postgres_us_per_event']:g}"
+        for r in report["results"]
+        if "python_us_per_event" in r
+    ]
     load = report["load_average"]
     lines = [
         f"Event store appends: {one} vs {other} (eventsourcing: its PostgresApplicationRecorder; "
-        "parley-bare: no hash chain, nothing sealed)",
+        "parley-bare: no hash chain, nothing sealed; parley-chain: chain only; parley-sealed: "
+        "sealing only)",
         f"date:       {report['date']}",
         f"command:    {report['command']}",
         f"python:     {report['python']} ({report['event_loop']} event loop), "
@@ -115,6 +125,9 @@ def render(report: common.Report) -> str:
         f"max_batch_events={s['max_batch_events']}",
         "",
         *common.markdown_table(header, rows),
+        "",
+        "CPU per event in the measured window, µs (this process; every PostgreSQL process):",
+        *cpu,
     ]
     if checks := targets(report):
         lines += ["", *common.targets_lines("Targets (issue 2):", checks)]

@@ -61,6 +61,7 @@ class Run:
     def __init__(self, n: int, concurrency: int, settings: Any) -> None:
         self.n, self.concurrency, self.settings = n, concurrency, settings
         self.stop, self.window = threading.Event(), (0.0, 0.0)
+        self.cpu = (0.0, 0.0)  # CPU seconds in the window: this process, PostgreSQL
         self.streams = [Stream(uuid4()) for _ in range(settings.streams)]
         self.logs: list[list[tuple[float, float]]] = [[] for _ in range(concurrency)]
         self.callers = [(self.streams[i::concurrency], log) for i, log in enumerate(self.logs)]
@@ -83,13 +84,14 @@ class Run:
         self.stop.wait(self.settings.warmup)
         while not self.stop.is_set() and not all(s.version for s in self.streams):
             self.stop.wait(0.05)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), common.cpu_seconds()
         base, deadline = self.events(), start + self.settings.seconds
         while not self.stop.is_set() and (now := time.perf_counter()) < deadline:
             if self.events() - base >= self.settings.max_events:
                 break
             self.stop.wait(min(0.05, deadline - now))
         self.window = (start, time.perf_counter())
+        self.cpu = tuple(b - a for a, b in zip(cpu, common.cpu_seconds(), strict=True))  # type: ignore[assignment]
 
     def result(self, engine: str, verified: str) -> dict[str, Any]:
         (start, end), n = self.window, self.n
@@ -101,21 +103,33 @@ class Run:
         result |= {"events_per_s": round(appends * n / seconds, 1)}
         result |= {"appends_per_s": round(appends / seconds, 1)}
         result |= {f"latency_p{q}_ms": round(common.percentile(ms, q), 3) for q in (50, 99)}
+        events = max(appends * n, 1)  # CPU per event in the window: where the time goes
+        result |= {"python_us_per_event": round(self.cpu[0] / events * 1e6, 1)}
+        result |= {"postgres_us_per_event": round(self.cpu[1] / events * 1e6, 1)}
         return result | {"verified": verified}
 
 
-async def run_parley(url: str, schema: str, run: Run, *, bare: bool = False) -> dict[str, Any]:
-    """``bare``: no hash chain, personal data not sealed (else both, one key per client)."""
-    settings = run.settings
+PARLEY_ENGINES = {  # name: (hash chain, personal data sealed with one key per client)
+    "parley": (True, True),
+    "parley-bare": (False, False),
+    "parley-chain": (True, False),
+    "parley-sealed": (False, True),
+}
+
+
+async def run_parley(url: str, schema: str, run: Run, engine: str) -> dict[str, Any]:
+    """Parley's store as ``engine`` (:data:`PARLEY_ENGINES`) has it."""
+    settings, (chain, sealed) = run.settings, PARLEY_ENGINES[engine]
     dsn = db.with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f"CREATE SCHEMA {db.quote(schema)}")
-        if bare:  # migrations 001-005 only: no hash chain, no data keys
-            for migration in sorted(EVENT_STORE_MIGRATIONS.glob("00[1-5]_*.sql")):
-                await conn.execute(migration.read_text())
-        else:
+        if chain:
             await apply_migrations(conn, [EVENT_STORE_MIGRATIONS])
+        else:  # migrations 001-005 (no hash chain), and the data keys' tables if sealed
+            for migration in sorted(EVENT_STORE_MIGRATIONS.glob("00*.sql")):
+                if migration.name < "006" or (sealed and migration.name.startswith("007")):
+                    await conn.execute(migration.read_text())
     finally:
         await conn.close()
     # Callers hold no connection: only the store's writers (and the checks below) do.
@@ -136,7 +150,7 @@ async def run_parley(url: str, schema: str, run: Run, *, bare: bool = False) -> 
 
     try:
         batch, writers = settings.max_batch_events, settings.writers
-        keys = None if bare else ClientKeys(pool, MasterKey(bytes(32)))
+        keys = ClientKeys(pool, MasterKey(bytes(32))) if sealed else None
         store = PostgresEventStore(pool, max_batch_events=batch, writers=writers, keys=keys)
         callers = [asyncio.create_task(caller(*c)) for c in run.callers]
         try:
@@ -152,7 +166,7 @@ async def run_parley(url: str, schema: str, run: Run, *, bare: bool = False) -> 
         if not (row["events"] == row["head"] == total and row["broken_streams"] == 0):
             raise RuntimeError(f"Parley check failed: {dict(row)}, expected {total} events")
         stored = f"{total} events stored, positions 1..{total}, streams contiguous"
-        return run.result("parley-bare" if bare else "parley", stored)
+        return run.result(engine, stored)
     finally:
         await pool.close()
 

@@ -135,6 +135,18 @@ def facts() -> dict[str, Any]:
     return {"date": date, "command": shlex.join(sys.orig_argv), "python": python, "cpus": cpus}
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used so far by this process (all threads) and by every
+    PostgreSQL process this machine shows (0 when it shows none: a remote server)."""
+    mine, postgres = os.times(), 0
+    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+            name, _, rest = stat.read().rpartition(")")
+            if name.endswith("(postgres"):
+                postgres += sum(int(x) for x in rest.split()[11:13])  # utime, stime
+    return mine.user + mine.system, postgres / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
