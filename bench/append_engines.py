@@ -91,7 +91,8 @@ class Run:
                 break
             self.stop.wait(min(0.05, deadline - now))
         self.window = (start, time.perf_counter())
-        self.cpu = tuple(b - a for a, b in zip(cpu, common.cpu_seconds(), strict=True))  # type: ignore[assignment]
+        mine, postgres = common.cpu_seconds()
+        self.cpu = (mine - cpu[0], postgres - cpu[1])
 
     def result(self, engine: str, verified: str) -> dict[str, Any]:
         (start, end), n = self.window, self.n

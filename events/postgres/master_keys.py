@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from events.postgres.checkpoints import Connection
 from events.randomness import RandomBytes
+from events.sealing import NONCE_SIZE
 from events.store import StoreUnavailable
 
 KEY_SIZE: Final = 32
-NONCE_SIZE: Final = 12
 
 
 class MasterKey:
@@ -93,8 +93,10 @@ async def rotate_master_key(
         rows = await conn.fetch(_LIVE)
         ids = [row["key_id"] for row in rows]
         rewrapped = [
-            new.wrap(key_id, old.unwrap(key_id, row["wrapped"]), random.take(NONCE_SIZE))
-            for key_id, row in zip(ids, rows, strict=True)
+            new.wrap(
+                row["key_id"], old.unwrap(row["key_id"], row["wrapped"]), random.take(NONCE_SIZE)
+            )
+            for row in rows
         ]
         await conn.execute(_REWRAP, ids, rewrapped)
         await conn.execute(_RECORD, new.fingerprint)
