@@ -107,7 +107,7 @@ describe("useStatusEntries and useNotes: one read of the staff timeline", () => 
     await waitFor(() => expect(hook.current.notes.notes).toHaveLength(2));
     await act(() => hook.current.notes.add.mutateAsync({ content: "@bob call them", mentions: ["bob"] }));
     expect(desk.of("POST", "/api/conversations/c1/notes")[0]?.body).toMatchObject({ content: "@bob call them", mentions: ["bob"] });
-    expect(hook.current.notes.notes.at(-1)).toMatchObject({ note_id: "n60", author_id: "alice", content: "@bob call them", mentions: ["bob"], position: 60 });
+    await waitFor(() => expect(hook.current.notes.notes.at(-1)).toMatchObject({ note_id: "n60", author_id: "alice", content: "@bob call them", mentions: ["bob"], position: 60 }));
     await act(() => hook.current.notes.add.mutateAsync({ content: "@ghost hi", mentions: [] }).catch(() => undefined));
     await waitFor(() => expect(hook.current.notes.add.error).toBeInstanceOf(ApiError));
     expect(hook.current.notes.notes).toHaveLength(3);
@@ -196,7 +196,8 @@ describe("usePanelAction", () => {
     const ids = (filters: object) => desk.client.getQueryData<InfiniteData<ConversationPage>>(keys.conversations(filters))?.pages[0]?.items.map((c) => c.conversation_id);
     expect(ids({ assignee: "unassigned" })).toEqual([]);
     expect(ids({ assignee: "me" })).toEqual(["c1"]);
-    expect(hook.current.data).toEqual(result(20));
+    // the observer hears of the settled mutation on the notify manager's next tick, not within act
+    await waitFor(() => expect(hook.current.data).toEqual(result(20)));
   });
 
   it("reports a refused command in words with its code, and reads no row", async () => {
