@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
@@ -110,27 +110,40 @@ class Run:
         return result | {"verified": verified}
 
 
-PARLEY_ENGINES = {  # name: (hash chain, personal data sealed with one key per client)
-    "parley": (True, True),
-    "parley-bare": (False, False),
-    "parley-chain": (True, False),
-    "parley-sealed": (False, True),
+class Engine(NamedTuple):
+    """What one of Parley's stores has: the hash chain (migration 006, and
+    008: documents kept as json), personal data sealed with one key per
+    client (007), documents as json rather than jsonb (without the chain:
+    migrations 001-005 so rewritten, the baseline for 008's own share)."""
+
+    chain: bool
+    sealed: bool
+    json: bool
+
+
+PARLEY_ENGINES = {
+    "parley": Engine(chain=True, sealed=True, json=True),
+    "parley-bare": Engine(chain=False, sealed=False, json=False),
+    "parley-bare-json": Engine(chain=False, sealed=False, json=True),
+    "parley-chain": Engine(chain=True, sealed=False, json=True),
+    "parley-sealed": Engine(chain=False, sealed=True, json=False),
 }
 
 
 async def run_parley(url: str, schema: str, run: Run, engine: str) -> dict[str, Any]:
     """Parley's store as ``engine`` (:data:`PARLEY_ENGINES`) has it."""
-    settings, (chain, sealed) = run.settings, PARLEY_ENGINES[engine]
+    settings, kind = run.settings, PARLEY_ENGINES[engine]
     dsn = db.with_database(url, urlsplit(url).path.lstrip("/"), search_path=schema)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f"CREATE SCHEMA {db.quote(schema)}")
-        if chain:
+        if kind.chain:
             await apply_migrations(conn, [EVENT_STORE_MIGRATIONS])
         else:  # migrations 001-005 (no hash chain), and the data keys' tables if sealed
             for migration in sorted(EVENT_STORE_MIGRATIONS.glob("00*.sql")):
-                if migration.name < "006" or (sealed and migration.name.startswith("007")):
-                    await conn.execute(migration.read_text())
+                if migration.name < "006" or (kind.sealed and migration.name.startswith("007")):
+                    sql = migration.read_text()
+                    await conn.execute(sql.replace("jsonb", "json") if kind.json else sql)
     finally:
         await conn.close()
     # Callers hold no connection: only the store's writers (and the checks below) do.
@@ -151,7 +164,7 @@ async def run_parley(url: str, schema: str, run: Run, engine: str) -> dict[str, 
 
     try:
         batch, writers = settings.max_batch_events, settings.writers
-        keys = ClientKeys(pool, MasterKey(bytes(32))) if sealed else None
+        keys = ClientKeys(pool, MasterKey(bytes(32))) if kind.sealed else None
         store = PostgresEventStore(pool, max_batch_events=batch, writers=writers, keys=keys)
         callers = [asyncio.create_task(caller(*c)) for c in run.callers]
         try:

@@ -15,7 +15,7 @@ from commands.labels import LABELS_STREAM
 from commands.model import stream_id_for
 from commands.staff import agent_stream, team_stream
 from events import catalogue as ev
-from events.chain import GENESIS, Head, jsonb_text, row_hash
+from events.chain import GENESIS, Head, row_hash
 from events.envelope import Metadata
 from events.upcasting import current_version
 
@@ -107,7 +107,7 @@ async def copy(pool: asyncpg.Pool, streams: Streams, head: Head, since: datetime
             if slot < len(steps) and (step := steps[slot]) is not None:
                 versions[i], at = versions[i] + 1, after + len(rows) + 1
                 kind = ev.event_type(step[0])
-                data, meta = (jsonb_text(msgspec.to_builtins(part)).encode() for part in step)
+                data, meta = (msgspec.json.encode(part) for part in step)  # as the store does
                 row = dict(global_position=at, stream_id=stream, stream_position=versions[i],
                            event_id=uuid4(), type=kind, schema_version=current_version(kind),
                            data=data, metadata=meta,

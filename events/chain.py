@@ -19,8 +19,9 @@ takes the append lock)::
 Integers are big-endian; a text is its UTF-8 bytes then a zero byte (no
 PostgreSQL text contains one), so no field runs into the next. recorded_at
 is counted from PostgreSQL's epoch, as it stores and sends a timestamptz. ``data`` and
-``metadata`` are jsonb's canonical text, exactly as PostgreSQL sends those
-columns (as text, or as the raw bytes the store's connections read them in).
+``metadata`` are the columns' stored JSON text, exactly as PostgreSQL sends
+them: what the appender wrote (json columns, migration 008), or for rows
+stored before that migration, jsonb's canonical text (keys sorted, fixed spacing).
 
 Pure: no I/O, no clock.
 """
@@ -28,7 +29,6 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import struct
 from datetime import UTC, datetime, timedelta
@@ -121,23 +121,6 @@ def row_hash(previous: bytes, row: Any) -> bytes:
         recorded_at=row["recorded_at"],
         content=content,
     )
-
-
-def jsonb_text(value: Any) -> str:
-    """``value`` (JSON as Python builtins: dicts, lists, str, int, bool,
-    None) in jsonb's canonical text, as PostgreSQL prints a jsonb column:
-    object keys shortest first, then by their bytes; ``", "`` and ``": "``
-    between items. Lets a writer that bypasses ``parley_append`` (a bulk
-    COPY) chain what it writes. Floats are refused: jsonb prints numeric's
-    text, which Python's does not always match."""
-    if isinstance(value, dict):
-        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
-        return "{" + ", ".join(f"{jsonb_text(k)}: {jsonb_text(value[k])}" for k in keys) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(jsonb_text, value)) + "]"
-    if isinstance(value, float):
-        raise ValueError("a float's jsonb text is numeric's: not supported")
-    return json.dumps(value, ensure_ascii=False)  # a scalar: PostgreSQL's escapes
 
 
 class Head(NamedTuple):

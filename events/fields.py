@@ -49,7 +49,8 @@ class MessageType(StrEnum):
     FILE = "file"
 
 
-# Text fields refuse NUL characters (PostgreSQL cannot store them in jsonb);
+# Text fields refuse NUL characters (PostgreSQL cannot store them in the read
+# models' text columns, nor did it in the log's jsonb before migration 008);
 # content must have at least one visible character.
 _NO_NUL = r"^[^\x00]*\Z"
 _NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*\Z"

@@ -145,7 +145,8 @@ _decode_stored: Final = msgspec.json.Decoder(_Stored).decode
 
 def sealed_part(stored: bytes) -> Sealed | None:
     """The sealed part of a stored event's JSON (its top-level ``sealed``
-    member, as :func:`seal` writes it or as jsonb gives it back), if it has
+    member, as :func:`seal` writes it or as jsonb rendered it before
+    migration 008), if it has
     one. A member of that name in a text or deeper down is not it."""
     return _decode_stored(stored).sealed
 

@@ -55,11 +55,11 @@ async def append_patiently(
 INSERT_OLD_ROW = """
 INSERT INTO events (global_position, stream_id, stream_position, event_id, type,
                     schema_version, data, recorded_at, hash)
-SELECT $1::bigint, $2::text, $3::integer, $4::uuid, $5::text, $6::smallint, $7::text::jsonb, at,
+SELECT $1::bigint, $2::text, $3::integer, $4::uuid, $5::text, $6::smallint, $7::text::json, at,
        parley_event_hash(coalesce(previous.hash, decode(repeat('00', 32), 'hex')),
                          $1::bigint, $3::integer, at,
                          parley_event_content($2::text, $4::uuid, $5::text, $6::smallint,
-                                              $7::text::jsonb, '{}'))
+                                              $7::text::json, '{}'))
 FROM clock_timestamp() AS at
 LEFT JOIN events AS previous ON previous.global_position = $1::bigint - 1
 """

@@ -16,7 +16,9 @@ from events.envelope import AppendResult
 from events.store import ConcurrencyError, DuplicateEventError
 
 # One group commit: see migrations/003_append_function.sql for the arguments
-# and the outcome rows (one per append, in order).
+# and the outcome rows (one per append, in order). The documents ($7, $8)
+# take the type parley_append declares: json[] since migration 008 (jsonb[]
+# before it, as bench.append's stores without the chain still have it).
 APPEND = """
 SELECT outcome, first_stream_position, first_global_position, actual_version, recorded_at
 FROM parley_append(
@@ -26,8 +28,8 @@ FROM parley_append(
     event_ids => $4::uuid[],
     event_types => $5::text[],
     event_schema_versions => $6::smallint[],
-    event_data => $7::jsonb[],
-    event_metadata => $8::jsonb[],
+    event_data => $7,
+    event_metadata => $8,
     check_every_id => $9::boolean
 )
 """

@@ -1,5 +1,5 @@
 """PostgreSQL connections as the event store expects them: a pool whose
-connections carry jsonb as raw bytes, give up connecting in time and go back
+connections carry json and jsonb as raw bytes, give up connecting in time and go back
 to the pool without a reset round trip (unless marked with
 ``holds_session_state``), and ``bounded_connection`` for statements that must
 answer within a bound."""
@@ -20,14 +20,23 @@ CONNECT_TIMEOUT = 3.0
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """Per-connection setup: jsonb travels as raw JSON bytes (msgspec does the
-    (de)serialising), skipping asyncpg's str round trip."""
+    """Per-connection setup: json and jsonb travel as raw JSON bytes (msgspec
+    does the (de)serialising), skipping asyncpg's str round trip. The log's
+    documents are json (migration 008); jsonb remains for read models and
+    for a log not yet migrated."""
     await conn.set_type_codec(
         "jsonb",
         schema="pg_catalog",
         format="binary",
         encoder=lambda data: b"\x01" + data,
         decoder=lambda data: data[1:],
+    )
+    await conn.set_type_codec(
+        "json",
+        schema="pg_catalog",
+        format="binary",
+        encoder=lambda data: data,
+        decoder=lambda data: data,
     )
 
 

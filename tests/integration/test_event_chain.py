@@ -1,6 +1,7 @@
-"""The hash chain in PostgreSQL (migration 006): the database and
+"""The hash chain in PostgreSQL (migrations 006 and 008): the database and
 events/chain.py hash alike, group commits of many concurrent appends chain
-correctly, and the migration chains a log written before it."""
+correctly, migration 006 chains a log written before it, and 008 (the
+documents kept as their appender wrote them) leaves every hash valid."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.catalogue import Attachment, Channel, Client, ConversationStarted, Priority, Status
-from events.chain import GENESIS, Head, content_digest, event_hash, jsonb_text
+from events.chain import GENESIS, Head, content_digest, event_hash
 from events.envelope import Metadata, NewEvent
 from events.integrity import chain_head, verify
 from events.postgres.migrate import EVENT_STORE_MIGRATIONS, apply_migrations
@@ -26,15 +27,20 @@ from tests.factories import INSERT_OLD_ROW, message
 from tests.unit.test_chain import AT, CONTENT, GOLDEN_CONTENT, GOLDEN_HASH
 
 MIGRATION_006 = "events/006_hash_chain"
-UNDO_006 = f"""
-ALTER TABLE events DROP COLUMN hash;
+MIGRATION_008 = "events/008_verbatim_json"
+UNDO_008_AND_006 = f"""
+ALTER TABLE events
+    DROP COLUMN hash,
+    ALTER COLUMN data TYPE jsonb USING data::jsonb,
+    ALTER COLUMN metadata TYPE jsonb USING metadata::jsonb,
+    ALTER COLUMN metadata SET DEFAULT '{{}}';
 DROP FUNCTION parley_append(text[], integer[], integer[], uuid[], text[], smallint[],
-                            jsonb[], jsonb[], boolean);
+                            json[], json[], boolean);
 DROP FUNCTION parley_event_hash(bytea, bigint, integer, timestamptz, bytea);
-DROP FUNCTION parley_event_content(text, uuid, text, smallint, jsonb, jsonb);
-DELETE FROM schema_migrations WHERE name = '{MIGRATION_006}';
+DROP FUNCTION parley_event_content(text, uuid, text, smallint, json, json);
+DELETE FROM schema_migrations WHERE name IN ('{MIGRATION_006}', '{MIGRATION_008}');
 """
-"""Migration 006 taken away again: the log and parley_append as before it."""
+"""Migrations 008 and 006 taken away again: the log and parley_append as before them."""
 
 UNICODE = 'Ünïcödé ☃ 🦜 漢字 עברית e\u0301 "quoted" back\\slash\nnew line\ttab \x01'
 
@@ -43,15 +49,20 @@ def _migration(stem: str) -> str:
     return (EVENT_STORE_MIGRATIONS / f"{stem}.sql").read_text()
 
 
-async def _undo_006(url: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(UNDO_006)
+async def _undo_008_and_006(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(UNDO_008_AND_006)
         # parley_append as migrations 003 and 004 made it.
         await conn.execute(_migration("003_append_function"))
         await conn.execute(_migration("004_append_by_index"))
-    finally:
-        await conn.close()
+    await pool.expire_connections()  # no statement prepared for the old types
+
+
+async def _apply_006_only(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_migration("006_hash_chain"))
+        await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", MIGRATION_006)
+    await pool.expire_connections()
 
 
 def _python_chain(rows: list[asyncpg.Record]) -> list[bytes]:
@@ -83,7 +94,7 @@ async def pool(make_database: MakeDatabase) -> AsyncIterator[asyncpg.Pool]:
 
 _TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]))
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | _TEXT,
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats() | _TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
     max_leaves=12,
 )
@@ -92,15 +103,21 @@ _JSON = st.recursive(
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(value=_JSON)
-async def test_jsonb_text_prints_a_value_as_postgresql_prints_it_as_jsonb(
-    pool: asyncpg.Pool, value: object
+@given(value=_JSON, stream=_TEXT)
+async def test_any_document_is_digested_as_sent_by_the_database_and_python_alike(
+    pool: asyncpg.Pool, value: object, stream: str
 ) -> None:
+    sent, event_id = msgspec.json.encode(value), uuid.uuid4()
     async with pool.acquire() as conn:
-        printed = await conn.fetchval(
-            "SELECT $1::text::jsonb::text", msgspec.json.encode(value).decode()
+        digest = await conn.fetchval(
+            "SELECT parley_event_content($1, $2, 'T', 3::smallint, $3::json, '{}')",
+            stream,
+            event_id,
+            sent,
         )
-    assert jsonb_text(value) == printed
+    assert digest == content_digest(
+        stream_id=stream, event_id=event_id, type="T", schema_version=3, data=sent, metadata=b"{}"
+    )
 
 
 async def test_the_database_and_python_hash_alike(pool: asyncpg.Pool) -> None:
@@ -125,9 +142,8 @@ async def test_the_database_and_python_hash_alike(pool: asyncpg.Pool) -> None:
     try:
         await store.append(stream, [NewEvent(event_id=uuid.uuid4(), data=started)], 0)  # {}
         await store.append(stream, [message(cid, seq=1, content=UNICODE), with_photo], 1)
-        # A hand-written row, its JSON as jsonb normalises it: keys sorted, the
-        # last of duplicate keys kept, numbers as written (but -0.0 is 0.0),
-        # unicode escapes decoded.
+        # A hand-written row, its JSON kept as written (odd spacing, unsorted
+        # and duplicate keys, escapes), and chained as kept.
         odd = '{"b": 1e3, "a": "\\u00e9\\n", "a": 2, "n": {"z": [1, 2.50, {"y": null}], "": -0.0}}'
         await pool.execute(INSERT_OLD_ROW, 4, stream, 4, uuid.uuid4(), "Odd", 1, odd)
         await store.append(stream, [message(cid, seq=3, content="after the odd row")], 4)
@@ -137,8 +153,8 @@ async def test_the_database_and_python_hash_alike(pool: asyncpg.Pool) -> None:
     rows = await pool.fetch("SELECT * FROM events ORDER BY global_position")
     assert [r["global_position"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0]["metadata"] == b"{}"
-    normalised = '{"a": 2, "b": 1000, "n": {"": 0.0, "z": [1, 2.50, {"y": null}]}}'
-    assert rows[3]["data"].decode() == normalised
+    assert rows[3]["data"].decode() == odd
+    assert rows[2]["data"] == msgspec.json.encode(with_photo.data)  # as the store sent it
     assert [r["hash"] for r in rows] == _python_chain(rows)
     digests = await pool.fetch(
         "SELECT parley_event_content(stream_id, event_id, type, schema_version, data, metadata)"
@@ -148,7 +164,7 @@ async def test_the_database_and_python_hash_alike(pool: asyncpg.Pool) -> None:
     # And on the unit test's golden inputs, the functions give the golden values.
     golden = await pool.fetchrow(
         "SELECT c AS content, parley_event_hash($1, 1, 1, $2, c) AS hash"
-        " FROM parley_event_content($3, $4, $5, $6, $7::text::jsonb, $8::text::jsonb) AS c",
+        " FROM parley_event_content($3, $4, $5, $6, $7::text::json, $8::text::json) AS c",
         GENESIS,
         AT,
         *CONTENT.values(),
@@ -199,7 +215,9 @@ async def test_group_commits_of_many_concurrent_appends_make_one_valid_chain(
         await p.close()
 
 
-async def test_the_migration_chains_a_log_written_before_it(make_database: MakeDatabase) -> None:
+async def test_the_migrations_chain_a_log_written_before_them_and_keep_its_hashes(
+    make_database: MakeDatabase,
+) -> None:
     url = await make_database()
     pool = await create_pool(url, min_size=1, max_size=4)
     cid = uuid.uuid4()
@@ -214,19 +232,12 @@ async def test_the_migration_chains_a_log_written_before_it(make_database: MakeD
             await store.close()
 
     try:
-        await write(1, 20)  # chained on append
-        appended = [r["hash"] for r in await pool.fetch(HASHES)]
-        await _undo_006(url)
-        await write(21, 20)  # no chain: as Parley wrote before migration 006
-        async with pool.acquire() as conn:
-            assert await apply_migrations(conn, MIGRATION_FOLDERS) == [MIGRATION_006]
+        await write(1, 20)
+        await _undo_008_and_006(pool)
+        await write(21, 20)  # no chain, jsonb: as Parley wrote before migration 006
 
-        rows = await pool.fetch("SELECT * FROM events ORDER BY global_position")
-        # The back-fill hashes exactly as the appends do: the first 20 rows
-        # got back the hashes they had, and the whole log verifies.
-        assert [r["hash"] for r in rows[:20]] == appended
-        assert [r["hash"] for r in rows] == _python_chain(rows)
-        assert (await verify(pool)).ok
+        await _apply_006_only(pool)
+        assert (await verify(pool)).ok  # the back-fill, positions 1..40
         comment = (
             "SELECT col_description(attrelid, attnum) FROM pg_attribute"
             " WHERE attrelid = 'events'::regclass AND attname = 'hash'"
@@ -234,6 +245,21 @@ async def test_the_migration_chains_a_log_written_before_it(make_database: MakeD
         assert "Positions 1..40 were back-filled by the migration at" in await pool.fetchval(
             comment
         )
+        await write(41, 10)  # chained on append, over jsonb's text
+        before = await pool.fetch("SELECT * FROM events ORDER BY global_position")
+
+        async with pool.acquire() as conn:
+            assert await apply_migrations(conn, MIGRATION_FOLDERS) == [MIGRATION_008]
+        await pool.expire_connections()
+
+        # Migration 008 kept each row's text (jsonb's), so every hash, whether
+        # back-filled or made on append, still verifies, unchanged.
+        rows = await pool.fetch("SELECT * FROM events ORDER BY global_position")
+        assert [(r["data"], r["metadata"], r["hash"]) for r in rows] == [
+            (r["data"], r["metadata"], r["hash"]) for r in before
+        ]
+        assert [r["hash"] for r in rows] == _python_chain(rows)
+        assert (await verify(pool)).ok
         # The append-only guard is as it was: enabled, refusing.
         triggers = (
             "SELECT tgname, tgenabled::text FROM pg_trigger WHERE tgrelid = 'events'::regclass"
@@ -245,12 +271,11 @@ async def test_the_migration_chains_a_log_written_before_it(make_database: MakeD
         }
         with pytest.raises(asyncpg.RestrictViolationError):
             await pool.execute("UPDATE events SET type = type WHERE global_position = 1")
-        # Appends carry on from the back-filled head.
-        await write(41, 5)
+        # Appends carry on from the head, storing the text they send.
+        await write(51, 5)
         report = await verify(pool)
-        assert report.ok and report.head == 45, report.problems
+        assert report.ok and report.head == 55, report.problems
+        last = await pool.fetchval("SELECT data FROM events WHERE global_position = 55")
+        assert b'"seq":55' in last and b'"seq": ' not in last
     finally:
         await pool.close()
-
-
-HASHES = "SELECT hash FROM events ORDER BY global_position"

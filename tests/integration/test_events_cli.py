@@ -318,7 +318,8 @@ async def test_verify_reports_a_removed_guard_and_tampered_rows(
     await conn.execute("ALTER TABLE events DISABLE TRIGGER events_append_only")
     await conn.execute("DROP TRIGGER events_no_truncate ON events")
     await conn.execute(
-        "UPDATE events SET data = jsonb_set(data, '{seq}', '\"one\"') WHERE global_position = 3"
+        "UPDATE events SET data = jsonb_set(data::jsonb, '{seq}', '\"one\"')::json"
+        " WHERE global_position = 3"
     )
     await conn.execute("UPDATE events SET type = 'MessagesRead' WHERE global_position = 5")
     await conn.execute("DELETE FROM events WHERE global_position = 6")

@@ -18,13 +18,13 @@ TAMPERINGS = {
     # name: (SQL, the first position where the chain breaks)
     "update as a replica": (
         REPLICA
-        + """UPDATE events SET data = jsonb_set(data, '{content}',
-                     '"I agree to pay 10000 EUR"') WHERE global_position = 3""",
+        + """UPDATE events SET data = jsonb_set(data::jsonb, '{content}',
+                     '"I agree to pay 10000 EUR"')::json WHERE global_position = 3""",
         3,
     ),
     "update with the trigger disabled, then enabled again": (
         """ALTER TABLE events DISABLE TRIGGER events_append_only;
-           UPDATE events SET data = jsonb_set(data, '{content}', '"Never mind."')
+           UPDATE events SET data = jsonb_set(data::jsonb, '{content}', '"Never mind."')::json
            WHERE global_position = 5;
            ALTER TABLE events ENABLE TRIGGER events_append_only""",
         5,
@@ -41,8 +41,9 @@ TAMPERINGS = {
     ),
     "edit metadata": (
         REPLICA
-        + """UPDATE events SET metadata = jsonb_set(metadata, '{actor_id}', '"mallory"')
-                     WHERE global_position = 7""",
+        + """UPDATE events
+             SET metadata = jsonb_set(metadata::jsonb, '{actor_id}', '"mallory"')::json
+             WHERE global_position = 7""",
         7,
     ),
     "edit recorded_at": (
@@ -57,7 +58,8 @@ TAMPERINGS = {
 REWRITE_THE_TAIL = (
     REPLICA
     + """
-UPDATE events SET data = jsonb_set(data, '{content}', '"Rewritten."') WHERE global_position = 5;
+UPDATE events SET data = jsonb_set(data::jsonb, '{content}', '"Rewritten."')::json
+WHERE global_position = 5;
 WITH RECURSIVE chain (global_position, hash) AS (
     SELECT global_position, hash FROM events WHERE global_position = 4
     UNION ALL
