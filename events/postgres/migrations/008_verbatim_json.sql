@@ -3,11 +3,11 @@
 --
 -- Why: with jsonb, PostgreSQL parsed every appended document into its binary
 -- form, then printed it back as text for the chain's content digest (jsonb's
--- canonical text, 006_hash_chain.sql): two thirds of the chain's cost, and
--- every read printed it once more. A json column stores the text as sent
--- (checked to be JSON, not rebuilt), sends it back as stored, and its
--- data::text is those very bytes, so the digest costs a sha256 and nothing
--- else (docs/BENCHMARKS.md, "Verbatim JSON").
+-- canonical text, 006_hash_chain.sql): most of the digest's cost, itself
+-- two thirds of the chain's. Every read printed it once more. A json column
+-- stores the text as sent (checked to be JSON, not rebuilt), sends it back
+-- as stored, and its data::text is those very bytes, so the digest costs a
+-- sha256 and nothing else (docs/BENCHMARKS.md, "Verbatim JSON").
 --
 -- The chain's canonical bytes do not change: the content digest is still
 -- over data::text and metadata::text, what any client reads for the columns
