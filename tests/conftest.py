@@ -150,10 +150,12 @@ async def make_database(postgres_server_url: str) -> AsyncIterator[MakeDatabase]
 
 
 async def _drop_all(admin: asyncpg.Connection, url: str, names: list[str]) -> None:
-    """Drop the run's databases here, within a minute. In two loaded runs the
-    first drop waited longer (cause not found; DROP DATABASE may wait for a
-    checkpoint): the server's backends are then printed and the drops finish
-    in a process of their own (tests/drop_databases.py) while this run ends."""
+    """Drop the run's databases here, within a minute. On PostgreSQL 15 every
+    DROP DATABASE forces an immediate checkpoint (``checkpoints_req`` counts
+    one per drop, none per create), so the first drop writes out every
+    buffer the whole run dirtied: on a loaded machine that took a minute or
+    more. The server's backends are then printed and the drops finish in a
+    process of their own (tests/drop_databases.py) while this run ends."""
     dropping = asyncio.ensure_future(drop_on(admin, names, timeout=3600))
     if (await asyncio.wait({dropping}, timeout=60))[0]:
         dropping.result()
