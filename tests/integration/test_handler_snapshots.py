@@ -55,50 +55,6 @@ def anonymous(state: ConversationState) -> ConversationState:
     return replace(state, conversation_id=None)
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(steps=runs(max_steps=25), data=st.data())
-async def test_a_handler_with_snapshots_answers_as_one_without(
-    store: PostgresEventStore, pool: asyncpg.Pool, steps: list[Step], data: st.DataObject
-) -> None:
-    # The same commands on two conversations: A by a handler without
-    # snapshots, B by one taking a snapshot every 2 events, which now and
-    # then is replaced by a fresh one (an empty cache: it starts from B's
-    # snapshot) or loses B's snapshot.
-    now = [START]
-    plain = CommandHandler(store, clock=lambda: now[0])
-    snapshots = PostgresSnapshotStore(pool)
-
-    def with_snapshots() -> tuple[CommandHandler, Snapshots]:
-        writer = Snapshots(snapshots, every=2)
-        return CommandHandler(store, clock=lambda: now[0], snapshots=writer), writer
-
-    a, b = uuid.uuid4(), uuid.uuid4()
-    handler, writer = with_snapshots()
-    for step in steps:
-        now[0] += timedelta(minutes=step.later)
-        expected = await outcome(plain.handle(command(step, a), step.actor))
-        assert await outcome(handler.handle(command(step, b), step.actor)) == expected, step
-        match data.draw(st.sampled_from(["", "", "fresh", "drop"]), label="then"):
-            case "fresh":
-                await writer.drain()
-                handler, writer = with_snapshots()
-            case "drop":
-                await writer.drain()
-                await pool.execute("DELETE FROM snapshots WHERE stream_id = $1", stream_id_for(b))
-        assert anonymous(await handler.state_of(b)) == anonymous(await plain.state_of(a))
-
-    await writer.drain()
-    fresh, _ = with_snapshots()
-    assert anonymous(await fresh.state_of(b)) == anonymous(await plain.state_of(a))
-
-
-# -- a long conversation -----------------------------------------------------------
-
-
 class ReadsCounted(PostgresEventStore):
     """Remembers where each stream read started (``after``)."""
 
@@ -115,10 +71,21 @@ class ReadsCounted(PostgresEventStore):
 
 @pytest.fixture
 async def own_pool(make_database: MakeDatabase) -> AsyncIterator[asyncpg.Pool]:
-    """A database of this test's own, whose snapshots it may all delete."""
+    """A database of this test's own: its snapshots may all be deleted, and
+    nobody else writes to its conversations. (The run's shared database is
+    also the e2e tier's server's, whose worker runs a waker: it would wake the
+    conversations these runs snooze once their time is past, as it is for
+    every run's snoozes since 5 December 2026, adding an event to A or B.)"""
     pool = await create_pool(await make_database(), min_size=1, max_size=5)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def own_store(own_pool: asyncpg.Pool) -> AsyncIterator[PostgresEventStore]:
+    store = PostgresEventStore(own_pool)
+    yield store
+    await store.close()
 
 
 @pytest.fixture
@@ -126,6 +93,51 @@ async def counted(own_pool: asyncpg.Pool) -> AsyncIterator[ReadsCounted]:
     store = ReadsCounted(own_pool)
     yield store
     await store.close()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=runs(max_steps=25), data=st.data())
+async def test_a_handler_with_snapshots_answers_as_one_without(
+    own_store: PostgresEventStore, own_pool: asyncpg.Pool, steps: list[Step], data: st.DataObject
+) -> None:
+    # The same commands on two conversations: A by a handler without
+    # snapshots, B by one taking a snapshot every 2 events, which now and
+    # then is replaced by a fresh one (an empty cache: it starts from B's
+    # snapshot) or loses B's snapshot.
+    now = [START]
+    plain = CommandHandler(own_store, clock=lambda: now[0])
+    snapshots = PostgresSnapshotStore(own_pool)
+
+    def with_snapshots() -> tuple[CommandHandler, Snapshots]:
+        writer = Snapshots(snapshots, every=2)
+        return CommandHandler(own_store, clock=lambda: now[0], snapshots=writer), writer
+
+    a, b = uuid.uuid4(), uuid.uuid4()
+    handler, writer = with_snapshots()
+    for step in steps:
+        now[0] += timedelta(minutes=step.later)
+        expected = await outcome(plain.handle(command(step, a), step.actor))
+        assert await outcome(handler.handle(command(step, b), step.actor)) == expected, step
+        match data.draw(st.sampled_from(["", "", "fresh", "drop"]), label="then"):
+            case "fresh":
+                await writer.drain()
+                handler, writer = with_snapshots()
+            case "drop":
+                await writer.drain()
+                drop = "DELETE FROM snapshots WHERE stream_id = $1"
+                await own_pool.execute(drop, stream_id_for(b))
+        assert anonymous(await handler.state_of(b)) == anonymous(await plain.state_of(a))
+
+    await writer.drain()
+    fresh, _ = with_snapshots()
+    assert anonymous(await fresh.state_of(b)) == anonymous(await plain.state_of(a))
+
+
+# -- a long conversation -----------------------------------------------------------
 
 
 async def long_conversation(store: PostgresEventStore, messages: int) -> uuid.UUID:
