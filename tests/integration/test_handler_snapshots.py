@@ -72,10 +72,10 @@ class ReadsCounted(PostgresEventStore):
 @pytest.fixture
 async def own_pool(make_database: MakeDatabase) -> AsyncIterator[asyncpg.Pool]:
     """A database of this test's own: its snapshots may all be deleted, and
-    nobody else writes to its conversations. (The run's shared database is
-    also the e2e tier's server's, whose worker runs a waker: it would wake the
-    conversations these runs snooze once their time is past, as it is for
-    every run's snoozes since 5 December 2026, adding an event to A or B.)"""
+    nobody else writes to its conversations. (A worker on the run's shared
+    database, as the e2e tier's server runs, has a waker: it would wake the
+    conversations these runs snooze, at dates now past, adding an event to
+    A or B; it did so in CI when the e2e tier ran first.)"""
     pool = await create_pool(await make_database(), min_size=1, max_size=5)
     yield pool
     await pool.close()
